@@ -1,0 +1,568 @@
+// Package author creates and edits sealed bundles with the sops/v3 library,
+// so that every bundle it writes is a SOPS file that the sops CLI reads and
+// edits, and every SOPS file with age recipients is a bundle.
+//
+// This package links sops/v3 and with it every cloud KMS SDK; the injector
+// must never import it. Reading at runtime is [github.com/sealenv/sealenv/seal].
+//
+// # Editing
+//
+// A [Bundle] holds the decrypted tree and the data key in memory. Values that
+// an edit does not change keep their ciphertext byte for byte (the same IV is
+// reused only for the same value at the same path under the same data key), so
+// a review diff shows exactly which secrets changed. Every [Bundle.Marshal]
+// drops grace values whose grace period has ended, updates the metadata key,
+// re-computes the MAC and encrypts it with a new lastmodified time.
+package author
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"filippo.io/age"
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/stores/dotenv"
+	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
+	"github.com/getsops/sops/v3/version"
+
+	"github.com/sealenv/sealenv/seal"
+)
+
+// Bundle is a decrypted bundle being edited.
+type Bundle struct {
+	format seal.Format
+	tree   sops.Tree // decrypted values
+	key    []byte    // data key
+	cipher aes.Cipher
+	meta   seal.Meta
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+type store interface {
+	sops.Store
+}
+
+func storeFor(f seal.Format) (store, error) {
+	switch f {
+	case seal.FormatDotenv:
+		return dotenv.NewStore(&config.DotenvStoreConfig{}), nil
+	case seal.FormatYAML:
+		return sopsyaml.NewStore(&config.YAMLStoreConfig{}), nil
+	}
+	return nil, errors.New("unknown store")
+}
+
+// New returns an empty bundle wrapped to recipients (age, ssh-ed25519,
+// ssh-rsa or plugin recipients), with a fresh data key.
+func New(format seal.Format, recipients []string) (*Bundle, error) {
+	if _, err := storeFor(format); err != nil {
+		return nil, err
+	}
+	group, err := ageKeys(recipients)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{
+		format: format,
+		tree: sops.Tree{
+			Branches: sops.TreeBranches{sops.TreeBranch{}},
+			Metadata: sops.Metadata{
+				KeyGroups:         []sops.KeyGroup{group},
+				UnencryptedSuffix: seal.DefaultUnencryptedSuffix,
+				Version:           version.Version,
+			},
+		},
+		cipher: aes.NewCipher(),
+		meta:   seal.Meta{},
+		Now:    time.Now,
+	}
+	if err := b.newDataKey(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func ageKeys(recipients []string) (sops.KeyGroup, error) {
+	if len(recipients) == 0 {
+		return nil, errors.New("no recipients")
+	}
+	var group sops.KeyGroup
+	seen := map[string]bool{}
+	for _, r := range recipients {
+		r = strings.TrimSpace(r)
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		if err := CheckRecipient(r); err != nil {
+			return nil, err
+		}
+		k, err := sopsage.MasterKeyFromRecipient(r)
+		if err != nil {
+			return nil, fmt.Errorf("recipient %q: %v", r, err)
+		}
+		group = append(group, k)
+	}
+	return group, nil
+}
+
+// CheckRecipient reports whether r is a recipient that sops can wrap a data
+// key to. Public keys are not secret, so errors quote them.
+func CheckRecipient(r string) error {
+	switch {
+	case strings.HasPrefix(r, "age1pq1"):
+		if _, err := age.ParseHybridRecipient(r); err != nil {
+			return fmt.Errorf("recipient %q: malformed post-quantum age public key", r)
+		}
+	case strings.HasPrefix(r, "age1") && strings.Count(r, "1") > 1:
+		// plugin recipient: age1<plugin>1<data>; parsed by the plugin itself
+	case strings.HasPrefix(r, "age1"):
+		if _, err := age.ParseX25519Recipient(r); err != nil {
+			return fmt.Errorf("recipient %q: malformed age public key", r)
+		}
+	case strings.HasPrefix(r, "ssh-ed25519 "), strings.HasPrefix(r, "ssh-rsa "):
+	default:
+		return fmt.Errorf("recipient %q: not an age1..., ssh-ed25519 or ssh-rsa public key", r)
+	}
+	return nil
+}
+
+// Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
+// identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
+// master keys (KMS, PGP, Vault) are tried through the sops local key service.
+func Load(format seal.Format, data []byte, ids []age.Identity) (*Bundle, error) {
+	st, err := storeFor(format)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := seal.Inspect(format, data); err != nil && !errors.Is(err, seal.ErrUnsupported) {
+		// The slim parser gives precise, value-free reasons for malformed input.
+		return nil, err
+	}
+	tree, err := st.LoadEncryptedFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", seal.ErrMalformed, firstLine(err))
+	}
+	b := &Bundle{format: format, tree: tree, cipher: aes.NewCipher(), Now: time.Now}
+	if err := b.unwrap(ids); err != nil {
+		return nil, err
+	}
+	mac, err := tree.Decrypt(b.key, b.cipher)
+	if err != nil {
+		clear(b.key)
+		return nil, fmt.Errorf("%w: a value failed authentication", seal.ErrTampered)
+	}
+	stored, err := b.cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, b.key, tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil || stored != mac {
+		clear(b.key)
+		return nil, fmt.Errorf("%w: MAC mismatch", seal.ErrTampered)
+	}
+	if err := b.loadMeta(); err != nil {
+		clear(b.key)
+		return nil, err
+	}
+	return b, nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	return s
+}
+
+func (b *Bundle) unwrap(ids []age.Identity) error {
+	md := &b.tree.Metadata
+	if len(md.KeyGroups) > 1 {
+		// Shamir: let sops combine the parts (age keys get the identities).
+		b.applyIdentities(ids)
+		key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, nil)
+		if err != nil {
+			return fmt.Errorf("%w: %s", seal.ErrIncorrectIdentity, firstLine(err))
+		}
+		b.key = key
+		return nil
+	}
+	var lastErr error
+	for _, g := range md.KeyGroups {
+		for _, k := range g {
+			ak, ok := k.(*sopsage.MasterKey)
+			if !ok || len(ids) == 0 {
+				continue
+			}
+			sopsage.ParsedIdentities(ids).ApplyToMasterKey(ak)
+			key, err := ak.Decrypt()
+			if err == nil && len(key) == 32 {
+				b.key = key
+				md.DataKey = key
+				return nil
+			}
+			lastErr = err
+		}
+	}
+	// Non-age keys (KMS, PGP, Vault) through the sops local key service.
+	for _, g := range md.KeyGroups {
+		for _, k := range g {
+			if _, ok := k.(*sopsage.MasterKey); ok {
+				continue
+			}
+			key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, nil)
+			if err == nil {
+				b.key = key
+				return nil
+			}
+			lastErr = err
+			break
+		}
+	}
+	if len(ids) == 0 {
+		return seal.ErrIncorrectIdentity
+	}
+	_ = lastErr // age errors can be long and name local paths; the reason is the same
+	return fmt.Errorf("%w (%d master keys)", seal.ErrIncorrectIdentity, md.MasterKeyCount())
+}
+
+func (b *Bundle) applyIdentities(ids []age.Identity) {
+	for _, g := range b.tree.Metadata.KeyGroups {
+		for _, k := range g {
+			if ak, ok := k.(*sopsage.MasterKey); ok {
+				sopsage.ParsedIdentities(ids).ApplyToMasterKey(ak)
+			}
+		}
+	}
+}
+
+func (b *Bundle) newDataKey() error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	b.tree.Metadata.DataKey = nil
+	if errs := b.tree.Metadata.UpdateMasterKeysWithKeyServices(key, []keyservice.KeyServiceClient{keyservice.NewLocalClient()}); len(errs) > 0 {
+		return fmt.Errorf("wrapping the data key: %v", firstLine(errs[0]))
+	}
+	clear(b.key)
+	b.key = key
+	return nil
+}
+
+// loadMeta moves the metadata key out of the tree into b.meta.
+func (b *Bundle) loadMeta() error {
+	b.meta = seal.Meta{}
+	br := b.tree.Branches[0]
+	for i, it := range br {
+		if it.Key != seal.MetaKey {
+			continue
+		}
+		s, _ := it.Value.(string)
+		m, err := seal.ParseMeta(s)
+		if err != nil {
+			return err
+		}
+		b.meta = m
+		b.tree.Branches[0] = append(br[:i:i], br[i+1:]...)
+		break
+	}
+	if b.meta == nil {
+		b.meta = seal.Meta{}
+	}
+	return nil
+}
+
+// Format is the store of the bundle.
+func (b *Bundle) Format() seal.Format { return b.format }
+
+// Meta returns the metadata (a copy).
+func (b *Bundle) Meta() seal.Meta {
+	out := make(seal.Meta, len(b.meta))
+	for k, v := range b.meta {
+		out[k] = v
+	}
+	return out
+}
+
+// Recipients lists the age recipients the bundle is wrapped to.
+func (b *Bundle) Recipients() []string {
+	var out []string
+	for _, g := range b.tree.Metadata.KeyGroups {
+		for _, k := range g {
+			if ak, ok := k.(*sopsage.MasterKey); ok {
+				out = append(out, ak.Recipient)
+			}
+		}
+	}
+	return out
+}
+
+// Names lists the top-level keys in order.
+func (b *Bundle) Names() []string {
+	var out []string
+	for _, it := range b.tree.Branches[0] {
+		if k, ok := it.Key.(string); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Get returns the value of a top-level key as text.
+func (b *Bundle) Get(name string) (string, bool) {
+	for _, it := range b.tree.Branches[0] {
+		if it.Key == name {
+			return valueText(it.Value)
+		}
+	}
+	return "", false
+}
+
+func valueText(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case nil:
+		return "", true
+	case sops.TreeBranch, []any:
+		return "", false
+	default:
+		return strings.TrimSpace(fmt.Sprint(v)), true
+	}
+}
+
+// CheckValue rejects values a bundle of this store cannot carry faithfully.
+// The reason never includes the value.
+func (b *Bundle) CheckValue(name string, value []byte) error {
+	if !seal.ValidName(name) || name == seal.MetaKey {
+		return fmt.Errorf("%w: %q is not a valid environment variable name", seal.ErrInvalidName, name)
+	}
+	if !utf8.Valid(value) {
+		return fmt.Errorf("value of %s is not valid UTF-8", name)
+	}
+	if strings.ContainsRune(string(value), 0) {
+		return fmt.Errorf("value of %s contains a NUL byte, which no environment variable can hold", name)
+	}
+	if b.format == seal.FormatDotenv && strings.Contains(string(value), `\n`) {
+		return fmt.Errorf(`value of %s contains a literal \n, which the dotenv store cannot represent; use a YAML bundle`, name)
+	}
+	return nil
+}
+
+// Set stores value under a top-level key and records the time in metadata.
+func (b *Bundle) Set(name string, value []byte) error {
+	if err := b.CheckValue(name, value); err != nil {
+		return err
+	}
+	b.setRaw(name, string(value))
+	b.meta[name] = seal.KeyMeta{Set: b.Now()}
+	return nil
+}
+
+func (b *Bundle) setRaw(name, value string) {
+	br := b.tree.Branches[0]
+	for i, it := range br {
+		if it.Key == name {
+			br[i].Value = value
+			return
+		}
+	}
+	b.tree.Branches[0] = append(br, sops.TreeItem{Key: name, Value: value})
+}
+
+// ErrNoKey is returned for a key that is not in the bundle.
+var ErrNoKey = errors.New("no such key")
+
+// Unset removes a top-level key and its metadata.
+func (b *Bundle) Unset(name string) error {
+	br := b.tree.Branches[0]
+	for i, it := range br {
+		if it.Key == name {
+			b.tree.Branches[0] = append(br[:i:i], br[i+1:]...)
+			delete(b.meta, name)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNoKey, name)
+}
+
+// Rotate replaces the value of name with value. With grace > 0 the old value
+// is kept as name+[seal.GraceSuffix] until now+grace.
+func (b *Bundle) Rotate(name string, value []byte, grace time.Duration) error {
+	old, ok := b.Get(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoKey, name)
+	}
+	if grace < 0 {
+		return errors.New("grace period is negative")
+	}
+	if err := b.CheckValue(name, value); err != nil {
+		return err
+	}
+	now := b.Now()
+	prev := name + seal.GraceSuffix
+	if grace > 0 {
+		if err := b.CheckValue(prev, []byte(old)); err != nil {
+			return err
+		}
+		b.setRaw(prev, old)
+		exp := now.Add(grace)
+		b.meta[prev] = seal.KeyMeta{Set: now, GraceOf: name, Expires: &exp}
+	}
+	b.setRaw(name, string(value))
+	b.meta[name] = seal.KeyMeta{Set: now}
+	return nil
+}
+
+// Generator describes a random value for rotate.
+type Generator struct {
+	Bytes    int    // random bytes for base64url and hex; characters for alnum
+	Alphabet string // "base64url" (default), "hex" or "alnum"
+}
+
+// Generate returns a new random value.
+func (g Generator) Generate() ([]byte, error) {
+	n := g.Bytes
+	if n == 0 {
+		n = 32
+	}
+	if n < 16 || n > 4096 {
+		return nil, fmt.Errorf("generator length %d is outside 16..4096", n)
+	}
+	switch g.Alphabet {
+	case "", "base64url", "hex":
+		raw := make([]byte, n)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		defer clear(raw)
+		if g.Alphabet == "hex" {
+			out := make([]byte, hex.EncodedLen(n))
+			hex.Encode(out, raw)
+			return out, nil
+		}
+		out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
+		base64.RawURLEncoding.Encode(out, raw)
+		return out, nil
+	case "alnum":
+		const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		out := make([]byte, n)
+		max := big.NewInt(int64(len(chars)))
+		for i := range out {
+			j, err := rand.Int(rand.Reader, max)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = chars[j.Int64()]
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown alphabet %q (want base64url, hex or alnum)", g.Alphabet)
+}
+
+// SetRecipients replaces the age recipients and always generates a new data
+// key, so that a removed recipient cannot read anything written from now on.
+// Non-age master keys (KMS, PGP, Vault) are kept and re-wrapped.
+func (b *Bundle) SetRecipients(recipients []string) error {
+	group, err := ageKeys(recipients)
+	if err != nil {
+		return err
+	}
+	var kept sops.KeyGroup
+	for _, g := range b.tree.Metadata.KeyGroups {
+		for _, k := range g {
+			if _, ok := k.(*sopsage.MasterKey); !ok {
+				kept = append(kept, k)
+			}
+		}
+	}
+	b.tree.Metadata.KeyGroups = []sops.KeyGroup{append(kept, group...)}
+	b.tree.Metadata.ShamirThreshold = 0
+	return b.newDataKey()
+}
+
+// Rekey generates a new data key for the current recipients.
+func (b *Bundle) Rekey() error {
+	return b.newDataKey()
+}
+
+// Marshal encrypts the bundle into SOPS file bytes.
+func (b *Bundle) Marshal() ([]byte, error) {
+	now := b.Now().UTC()
+	b.dropExpired(now)
+	tree := sops.Tree{Metadata: b.tree.Metadata, Branches: sops.TreeBranches{copyBranch(b.tree.Branches[0])}}
+	for _, br := range b.tree.Branches[1:] {
+		tree.Branches = append(tree.Branches, copyBranch(br))
+	}
+	if len(b.meta) > 0 {
+		tree.Branches[0] = append(tree.Branches[0], sops.TreeItem{Key: seal.MetaKey, Value: b.meta.Encode()})
+	}
+	tree.Metadata.Version = version.Version
+	mac, err := tree.Encrypt(b.key, b.cipher)
+	if err != nil {
+		return nil, fmt.Errorf("encrypting: %s", firstLine(err))
+	}
+	tree.Metadata.LastModified = now.Truncate(time.Second)
+	tree.Metadata.MessageAuthenticationCode, err = b.cipher.Encrypt(mac, b.key, tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil {
+		return nil, fmt.Errorf("encrypting the MAC: %s", firstLine(err))
+	}
+	st, _ := storeFor(b.format)
+	out, err := st.EmitEncryptedFile(tree)
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: %s", b.format, firstLine(err))
+	}
+	return out, nil
+}
+
+// dropExpired removes grace values whose grace period has ended.
+func (b *Bundle) dropExpired(now time.Time) {
+	for name := range b.meta {
+		if b.meta.Expired(name, now) {
+			_ = b.Unset(name)
+		}
+	}
+}
+
+func copyBranch(br sops.TreeBranch) sops.TreeBranch {
+	out := make(sops.TreeBranch, len(br))
+	for i, it := range br {
+		out[i] = sops.TreeItem{Key: it.Key, Value: copyValue(it.Value)}
+	}
+	return out
+}
+
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case sops.TreeBranch:
+		return copyBranch(v)
+	case []any:
+		out := make([]any, len(v))
+		for i := range v {
+			out[i] = copyValue(v[i])
+		}
+		return out
+	}
+	return v
+}
+
+// Zero drops the data key and the decrypted values from memory, as far as Go
+// allows (strings cannot be overwritten).
+func (b *Bundle) Zero() {
+	clear(b.key)
+	b.key = nil
+	b.tree.Branches = sops.TreeBranches{sops.TreeBranch{}}
+}
+
+var _ keys.MasterKey = (*sopsage.MasterKey)(nil)

@@ -1,0 +1,122 @@
+package seal
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// MetaKey is the top-level key that holds per-secret metadata as compact
+// JSON. Its "_unencrypted" suffix keeps it readable (SOPS's default rule) while
+// the MAC still covers it.
+const MetaKey = "sealenv" + DefaultUnencryptedSuffix
+
+// GraceSuffix names the previous value of a rotated key: rotating API_KEY
+// keeps the old value as API_KEY_PREVIOUS until its grace period ends.
+const GraceSuffix = "_PREVIOUS"
+
+// KeyMeta is the metadata of one key.
+type KeyMeta struct {
+	// Set is when the value was last set or rotated.
+	Set time.Time `json:"set"`
+	// GraceOf names the key this value used to be, for a grace value.
+	GraceOf string `json:"grace_of,omitempty"`
+	// Expires is when a grace value stops being valid.
+	Expires *time.Time `json:"expires,omitempty"`
+}
+
+// Meta maps key names to their metadata.
+type Meta map[string]KeyMeta
+
+// metaDoc is the stored form: versioned so that it can grow.
+type metaDoc struct {
+	V    int  `json:"v"`
+	Keys Meta `json:"keys"`
+}
+
+// ParseMeta parses the stored form of the metadata key.
+func ParseMeta(s string) (Meta, error) {
+	var d metaDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return nil, malformed("%s is not valid metadata JSON", MetaKey)
+	}
+	if d.V != 1 {
+		return nil, unsupported("%s version %d (this build reads version 1)", MetaKey, d.V)
+	}
+	return d.Keys, nil
+}
+
+// Encode returns the stored form of m: compact JSON with sorted keys, so the
+// same metadata always encodes to the same bytes.
+func (m Meta) Encode() string {
+	keys := make(Meta, len(m))
+	for k, v := range m {
+		v.Set = v.Set.UTC().Truncate(time.Second)
+		if v.Expires != nil {
+			e := v.Expires.UTC().Truncate(time.Second)
+			v.Expires = &e
+		}
+		keys[k] = v
+	}
+	b, err := json.Marshal(metaDoc{V: 1, Keys: keys})
+	if err != nil {
+		panic(fmt.Sprintf("seal: encoding metadata: %v", err)) // only plain types inside
+	}
+	return string(b)
+}
+
+// Expired reports whether name is a grace value whose grace period ended
+// before now.
+func (m Meta) Expired(name string, now time.Time) bool {
+	km, ok := m[name]
+	return ok && km.Expires != nil && !now.Before(*km.Expires)
+}
+
+// Names returns the keys of m, sorted.
+func (m Meta) Names() []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ValidName reports whether s can be an environment variable name and a
+// bundle key: [A-Za-z_][A-Za-z0-9_]*, not starting with the reserved "sops_".
+func ValidName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return len(s) < len(sopsPrefix) || s[:len(sopsPrefix)] != sopsPrefix
+}
+
+// checkName rejects invalid and duplicate names. Names are not secret, so
+// they may appear in errors.
+func checkName(name string, seen map[string]bool) error {
+	if !ValidName(name) {
+		return &reasonError{kind: ErrInvalidName, msg: fmt.Sprintf("key %q is not a valid environment variable name", truncateName(name))}
+	}
+	if seen[name] {
+		return &reasonError{kind: ErrMalformed, msg: fmt.Sprintf("duplicate key %q", name)}
+	}
+	seen[name] = true
+	return nil
+}
+
+func truncateName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
