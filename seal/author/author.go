@@ -523,6 +523,11 @@ func (b *Bundle) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %s", b.format, firstLine(err))
 	}
+	// Everything written must be readable by the slim reader: this rejects
+	// invalid or duplicate environment names (also after YAML flattening).
+	if _, err := seal.Inspect(b.format, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses of sealenv. Commands return errors; only run maps them.
+const (
+	exitOK       = 0
+	exitFindings = 1 // audit found something, check found violations
+	exitError    = 2 // bad input, I/O error, wrong key, incomplete work
+)
+
+// exitErr carries an exit status other than exitError.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Unwrap() error { return e.err }
+
+// withCode wraps err so that run exits with code.
+func withCode(code int, err error) error { return &exitErr{code: code, err: err} }
+
+// env is what commands may touch of the outside world, so tests can run
+// the CLI in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) (string, bool)
+	now            func() time.Time
+}
+
+var version = "dev"
+
+func newApp(e *env) *cli.App {
+	return &cli.App{
+		Name:                 "sealenv",
+		Usage:                "sealed secrets for container images",
+		Version:              version,
+		Reader:               e.stdin,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		Commands:             commands(e),
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return fmt.Errorf("usage: %v", err)
+		},
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.LookupEnv, now: time.Now}
+	return runEnv(ctx, e, args)
+}
+
+func runEnv(ctx context.Context, e *env, args []string) int {
+	app := newApp(e)
+	err := app.RunContext(ctx, permuteArgs(app, args))
+	if err == nil {
+		return exitOK
+	}
+	code := exitError
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	var ce cli.ExitCoder
+	if errors.As(err, &ce) && ee == nil {
+		code = ce.ExitCode()
+	}
+	msg := strings.TrimSpace(err.Error())
+	if msg != "" {
+		fmt.Fprintf(e.stderr, "sealenv: error: %s\n", oneLine(msg))
+	}
+	return code
+}
+
+// oneLine folds an error to a single line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

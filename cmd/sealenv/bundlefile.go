@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/policies"
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
+)
+
+// Flags shared by several commands.
+func identityFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:  "identity",
+		Usage: "age identity `FILE` (default: $SEALENV_AGE_KEY, $SEALENV_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_FILE, then the sops keys.txt)",
+	}
+}
+
+func storeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "store", Usage: "bundle store `dotenv|yaml` (default: from the file name or content)"}
+}
+
+func policyFlag() cli.Flag {
+	return &cli.StringFlag{Name: "policy", Usage: "policy `FILE` (default: sealenv.yaml in this directory or above)"}
+}
+
+// identities finds the identity by the shared lookup order.
+func (e *env) identities(c *cli.Context) (*seal.FoundIdentity, error) {
+	found, err := seal.FindIdentities(seal.IdentityLookup{
+		File:     c.String("identity"),
+		Getenv:   e.getenv,
+		Defaults: seal.DefaultIdentityFiles(),
+	})
+	if errors.Is(err, seal.ErrNoIdentity) {
+		return nil, errors.New("no identity: pass --identity FILE or set SEALENV_AGE_KEY_FILE (see sealenv keygen)")
+	}
+	return found, err
+}
+
+// readBundle reads a bundle file and decides its store.
+func readBundle(c *cli.Context, path string) (seal.Format, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+	}
+	f, err := bundleFormat(c, path, data)
+	if err != nil {
+		return 0, nil, err
+	}
+	return f, data, nil
+}
+
+func bundleFormat(c *cli.Context, path string, data []byte) (seal.Format, error) {
+	if s := c.String("store"); s != "" {
+		f, err := seal.ParseFormat(s)
+		if err != nil {
+			return 0, fmt.Errorf("--store: %w", err)
+		}
+		return f, nil
+	}
+	f, err := seal.DetectFormat(path, data)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// loadBundle opens a bundle for editing with the identity.
+func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
+	f, data, err := readBundle(c, path)
+	if err != nil {
+		return nil, err
+	}
+	found, err := e.identities(c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := author.Load(f, data, found.Identities)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b.Now = e.now
+	return b, nil
+}
+
+// openBundle decrypts a bundle with the slim reader.
+func (e *env) openBundle(c *cli.Context, path string) (*seal.Bundle, error) {
+	f, data, err := readBundle(c, path)
+	if err != nil {
+		return nil, err
+	}
+	found, err := e.identities(c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := seal.Open(f, data, found.Identities...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+// saveBundle encrypts b and replaces path atomically.
+func saveBundle(path string, b *author.Bundle) error {
+	out, err := b.Marshal()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := fsutil.WriteFileAtomic(path, out, 0o644); err != nil {
+		return fmt.Errorf("%s: writing: %w", path, unwrapPathErr(err))
+	}
+	return nil
+}
+
+// loadPolicy reads the policy named by --policy or found from the working
+// directory.
+func loadPolicy(c *cli.Context) (*policies.Policy, error) {
+	path := c.String("policy")
+	if path == "" {
+		var err error
+		if path, err = policies.Find("."); err != nil {
+			return nil, err
+		}
+	}
+	return policies.Load(path)
+}
+
+// bundleArg returns the first argument or a usage error.
+func bundleArg(c *cli.Context) (string, error) {
+	if c.NArg() < 1 {
+		return "", fmt.Errorf("usage: sealenv %s %s", c.Command.Name, c.Command.ArgsUsage)
+	}
+	return c.Args().First(), nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

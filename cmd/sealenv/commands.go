@@ -1,0 +1,18 @@
+package main
+
+import "github.com/urfave/cli/v2"
+
+// commands lists every subcommand; each lives in its own file.
+func commands(e *env) []*cli.Command {
+	return []*cli.Command{
+		keygenCommand(e),
+		sealCommand(e),
+		setCommand(e),
+		unsetCommand(e),
+		showCommand(e),
+		revealCommand(e),
+		editCommand(e),
+		rotateCommand(e),
+		rekeyCommand(e),
+	}
+}

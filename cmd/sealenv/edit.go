@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/seal"
+)
+
+func editCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "edit",
+		Usage:     "edit a bundle in $EDITOR through a plaintext copy in memory-backed storage",
+		ArgsUsage: "BUNDLE",
+		Description: "The plaintext copy lives in a private 0700 directory on tmpfs ($SEALENV_SHM_DIR,\n" +
+			"/dev/shm or $XDG_RUNTIME_DIR) with mode 0600, and is removed on every exit path,\n" +
+			"including SIGINT, SIGTERM and SIGHUP. With no memory-backed place, edit refuses\n" +
+			"to run. Values that you do not change keep their ciphertext byte for byte.",
+		Flags: []cli.Flag{identityFlag(), storeFlag()},
+		Action: func(c *cli.Context) error {
+			path, err := bundleArg(c)
+			if err != nil {
+				return err
+			}
+			editor := firstSet(e.getenv, "SEALENV_EDITOR", "VISUAL", "EDITOR")
+			if editor == "" {
+				editor = "vi"
+			}
+			b, err := e.loadBundle(c, path)
+			if err != nil {
+				return err
+			}
+			defer b.Zero()
+			dir, cleanup, err := fsutil.MemoryDir()
+			if err != nil {
+				return fmt.Errorf("edit: %w; refusing to write plaintext to disk", err)
+			}
+			defer cleanup()
+			// Remove the plaintext on signals too; the editor gets the signal as well.
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigs)
+			ctx, cancel := context.WithCancel(c.Context)
+			defer cancel()
+			go func() {
+				select {
+				case <-sigs:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+
+			plain, err := b.PlainText()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			ext := ".env"
+			if b.Format() == seal.FormatYAML {
+				ext = ".yaml"
+			}
+			tmp := filepath.Join(dir, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+ext)
+			if err := os.WriteFile(tmp, plain, 0o600); err != nil {
+				clear(plain)
+				return fmt.Errorf("edit: writing the plaintext copy: %w", unwrapPathErr(err))
+			}
+			clear(plain)
+			for {
+				args := append(strings.Fields(editor), tmp)
+				cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
+				if err := cmd.Run(); err != nil {
+					if ctx.Err() != nil {
+						return withCode(130, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed"))
+					}
+					return fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
+				}
+				edited, err := os.ReadFile(tmp)
+				if err != nil {
+					return fmt.Errorf("edit: reading the edited copy: %w", unwrapPathErr(err))
+				}
+				changed, err := b.ReplacePlain(edited)
+				clear(edited)
+				if err != nil {
+					return fmt.Errorf("%s: %w; bundle unchanged", path, err)
+				}
+				if len(changed) == 0 {
+					fmt.Fprintf(e.stderr, "no changes; %s unchanged\n", path)
+					return nil
+				}
+				if err := saveBundle(path, b); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "changed %s in %s\n", strings.Join(changed, ", "), path)
+				return nil
+			}
+		},
+	}
+}
+
+func firstSet(getenv func(string) (string, bool), names ...string) string {
+	for _, n := range names {
+		if v, ok := getenv(n); ok && strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}

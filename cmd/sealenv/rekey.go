@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+func rekeyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "rekey",
+		Usage:     "set a bundle's recipients and always generate a new data key",
+		ArgsUsage: "BUNDLE",
+		Description: "sealenv rekey BUNDLE [-r RECIPIENT...]   (without -r: keep recipients, new data key)\n" +
+			"sealenv rekey --env NAME                  (recipients and path from sealenv.yaml)\n\n" +
+			"This is sops updatekeys plus sops -r in one step: a removed recipient cannot\n" +
+			"read anything written from now on. Values they could read before should be\n" +
+			"rotated (sealenv rotate).",
+		Flags: []cli.Flag{
+			identityFlag(), storeFlag(), policyFlag(),
+			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY` (repeatable; replaces the list)"},
+			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
+		},
+		Action: func(c *cli.Context) error {
+			recipients := c.StringSlice("recipient")
+			var path string
+			if name := c.String("env"); name != "" {
+				if c.NArg() > 0 || len(recipients) > 0 {
+					return errors.New("usage: --env takes the bundle and recipients from the policy; drop BUNDLE and -r")
+				}
+				p, err := loadPolicy(c)
+				if err != nil {
+					return err
+				}
+				env, err := p.Env(name)
+				if err != nil {
+					return err
+				}
+				path, recipients = p.BundlePath(env), env.Keys()
+			} else {
+				var err error
+				if path, err = bundleArg(c); err != nil {
+					return err
+				}
+			}
+			b, err := e.loadBundle(c, path)
+			if err != nil {
+				return err
+			}
+			defer b.Zero()
+			before := b.Recipients()
+			if len(recipients) > 0 {
+				err = b.SetRecipients(recipients)
+			} else {
+				err = b.Rekey()
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if err := saveBundle(path, b); err != nil {
+				return err
+			}
+			after := b.Recipients()
+			removed := minus(before, after)
+			fmt.Fprintf(e.stderr, "rekeyed %s: new data key, %d recipients (+%d, -%d)\n", path, len(after), len(minus(after, before)), len(removed))
+			if len(removed) > 0 {
+				fmt.Fprintf(e.stderr, "removed recipients could read every value written before; rotate next: %v\n", b.Names())
+			}
+			return nil
+		},
+	}
+}
+
+func minus(a, b []string) []string {
+	in := map[string]bool{}
+	for _, x := range b {
+		in[x] = true
+	}
+	var out []string
+	for _, x := range a {
+		if !in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
+}

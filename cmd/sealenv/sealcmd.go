@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
+)
+
+func sealCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "seal",
+		Usage:     "create a sealed bundle from a plaintext dotenv or YAML file",
+		ArgsUsage: " ",
+		Description: "sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE\n" +
+			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml)\n\n" +
+			"Without -i the bundle starts empty; add values with sealenv set. The plaintext\n" +
+			"input is read once and never written anywhere.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "age, ssh-ed25519 or ssh-rsa public `KEY` (repeatable)"},
+			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "plaintext `FILE` to seal, or - for stdin"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
+			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing bundle"},
+			storeFlag(),
+			policyFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			recipients := c.StringSlice("recipient")
+			out := c.String("output")
+			if name := c.String("env"); name != "" {
+				if len(recipients) > 0 || out != "" {
+					return errors.New("usage: --env takes recipients and the bundle path from the policy; drop -r and -o")
+				}
+				p, err := loadPolicy(c)
+				if err != nil {
+					return err
+				}
+				env, err := p.Env(name)
+				if err != nil {
+					return err
+				}
+				recipients, out = env.Keys(), p.BundlePath(env)
+			}
+			if out == "" {
+				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
+			}
+			if len(recipients) == 0 {
+				return errors.New("usage: at least one -r RECIPIENT is required")
+			}
+			if _, err := os.Stat(out); err == nil && !c.Bool("force") {
+				return fmt.Errorf("%s already exists; use sealenv set/edit to change it, or --force to replace it", out)
+			}
+			format := seal.FormatForPath(out)
+			if s := c.String("store"); s != "" {
+				f, err := seal.ParseFormat(s)
+				if err != nil {
+					return fmt.Errorf("--store: %w", err)
+				}
+				format = f
+			}
+			if format == 0 {
+				return fmt.Errorf("%s: unknown store: name the bundle *.env or *.yaml, or pass --store", out)
+			}
+			var plain []byte
+			if in := c.String("input"); in != "" {
+				var err error
+				if in == "-" {
+					plain, err = io.ReadAll(io.LimitReader(e.stdin, 16<<20))
+				} else {
+					plain, err = os.ReadFile(in)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", in, unwrapPathErr(err))
+				}
+				defer clear(plain)
+				if inf := seal.FormatForPath(in); inf != 0 && inf != format {
+					return fmt.Errorf("%s is %s but %s is %s; the store of input and bundle must match", in, inf, out, format)
+				}
+			}
+			b, err := author.New(format, recipients)
+			if err != nil {
+				return err
+			}
+			b.Now = e.now
+			defer b.Zero()
+			if plain != nil {
+				if err := b.Import(plain); err != nil {
+					return fmt.Errorf("%s: %w", inputName(c), err)
+				}
+			}
+			data, err := b.Marshal()
+			if err != nil {
+				return fmt.Errorf("%s: %w", out, err)
+			}
+			if c.Bool("force") {
+				err = fsutil.WriteFileAtomic(out, data, 0o644)
+			} else {
+				err = fsutil.CreateExclusive(out, data, 0o644)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", out, unwrapPathErr(err))
+			}
+			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s\n", len(b.Names()), len(b.Recipients()), out)
+			return nil
+		},
+	}
+}
+
+func inputName(c *cli.Context) string {
+	if in := c.String("input"); in != "-" {
+		return in
+	}
+	return "stdin"
+}

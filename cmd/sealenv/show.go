@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/sealenv/sealenv/seal"
+)
+
+func showCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "list keys, recipients and metadata (needs no key, shows no value)",
+		ArgsUsage: "BUNDLE",
+		Description: "Without an identity the MAC cannot be checked, so what show prints is not\n" +
+			"authenticated; sealenv check and the injector verify it.",
+		Flags: []cli.Flag{
+			storeFlag(),
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text` or json"},
+		},
+		Action: func(c *cli.Context) error {
+			path, err := bundleArg(c)
+			if err != nil {
+				return err
+			}
+			f, data, err := readBundle(c, path)
+			if err != nil {
+				return err
+			}
+			info, err := seal.Inspect(f, data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			switch c.String("format") {
+			case "json":
+				type key struct {
+					Name      string     `json:"name"`
+					Encrypted bool       `json:"encrypted"`
+					Set       *time.Time `json:"set,omitempty"`
+					GraceOf   string     `json:"grace_of,omitempty"`
+					Expires   *time.Time `json:"expires,omitempty"`
+				}
+				out := struct {
+					Bundle       string    `json:"bundle"`
+					Store        string    `json:"store"`
+					Recipients   []string  `json:"recipients"`
+					OtherKeys    []string  `json:"other_master_keys,omitempty"`
+					LastModified time.Time `json:"lastmodified"`
+					Keys         []key     `json:"keys"`
+					Verified     bool      `json:"verified"`
+				}{Bundle: path, Store: f.String(), Recipients: info.Recipients, OtherKeys: info.OtherKeys, LastModified: info.LastModified, Keys: []key{}}
+				for i, k := range info.Keys {
+					m, ok := metaFor(info.Meta, k)
+					item := key{Name: k, Encrypted: info.Encrypted[i]}
+					if ok {
+						item.Set, item.GraceOf, item.Expires = &m.Set, m.GraceOf, m.Expires
+					}
+					out.Keys = append(out.Keys, item)
+				}
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			case "text":
+				fmt.Fprintf(e.stdout, "bundle:       %s (%s store)\n", path, f)
+				fmt.Fprintf(e.stdout, "lastmodified: %s\n", info.LastModified.UTC().Format(time.RFC3339))
+				fmt.Fprintf(e.stdout, "recipients:   %d\n", len(info.Recipients))
+				for _, r := range info.Recipients {
+					fmt.Fprintf(e.stdout, "  %s\n", r)
+				}
+				for _, o := range info.OtherKeys {
+					fmt.Fprintf(e.stdout, "  (%s master key)\n", o)
+				}
+				fmt.Fprintf(e.stdout, "keys:         %d (metadata not verified without an identity)\n", len(info.Keys))
+				tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+				now := e.now()
+				for i, k := range info.Keys {
+					note := ""
+					if !info.Encrypted[i] {
+						note = "  PLAINTEXT (unencrypted by the file's rules)"
+					}
+					m, ok := metaFor(info.Meta, k)
+					switch {
+					case !ok:
+						fmt.Fprintf(tw, "  %s\t-\t%s\n", k, note)
+					case m.GraceOf != "" && m.Expires != nil:
+						state := "expires"
+						if info.Meta.Expired(k, now) {
+							state = "EXPIRED"
+						}
+						fmt.Fprintf(tw, "  %s\tset %s\tgrace value of %s, %s %s%s\n", k, day(m.Set), m.GraceOf, state, m.Expires.UTC().Format(time.RFC3339), note)
+					default:
+						fmt.Fprintf(tw, "  %s\tset %s (%s ago)\t%s\n", k, day(m.Set), ago(now.Sub(m.Set)), note)
+					}
+				}
+				return tw.Flush()
+			}
+			return fmt.Errorf("--format: unknown format %q (want text or json)", c.String("format"))
+		},
+	}
+}
+
+// metaFor finds the metadata of an environment name; nested YAML keys share
+// the metadata of their top-level key.
+func metaFor(m seal.Meta, name string) (seal.KeyMeta, bool) {
+	if km, ok := m[name]; ok {
+		return km, true
+	}
+	for k, km := range m {
+		if strings.HasPrefix(name, k+"_") {
+			return km, true
+		}
+	}
+	return seal.KeyMeta{}, false
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in the future"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}
+
+func revealCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "reveal",
+		Usage:     "print decrypted values (needs an identity)",
+		ArgsUsage: "BUNDLE [KEY]",
+		Description: "With KEY, prints that value exactly (a newline is added only on a terminal).\n" +
+			"Without KEY, prints every value as dotenv (quoted where needed, so sealenv seal -i\n" +
+			"reads it back) or as a JSON object.",
+		Flags: []cli.Flag{
+			identityFlag(), storeFlag(),
+			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` or json"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return errors.New("usage: sealenv reveal BUNDLE [KEY]")
+			}
+			path := c.Args().First()
+			format := c.String("format")
+			if format != "dotenv" && format != "json" {
+				return fmt.Errorf("--format: unknown format %q (want dotenv or json)", format)
+			}
+			b, err := e.openBundle(c, path)
+			if err != nil {
+				return err
+			}
+			defer b.Zero()
+			if c.NArg() == 2 {
+				key := c.Args().Get(1)
+				v := b.Lookup(key)
+				if v == nil {
+					return fmt.Errorf("%s: no key %q", path, key)
+				}
+				if _, err := e.stdout.Write(v); err != nil {
+					return err
+				}
+				if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					fmt.Fprintln(e.stdout)
+				}
+				return nil
+			}
+			if format == "json" {
+				var sb strings.Builder
+				sb.WriteString("{")
+				for i, s := range b.Secrets {
+					if i > 0 {
+						sb.WriteString(",")
+					}
+					k, _ := json.Marshal(s.Name)
+					v, _ := json.Marshal(string(s.Value))
+					fmt.Fprintf(&sb, "\n  %s: %s", k, v)
+				}
+				sb.WriteString("\n}\n")
+				_, err := fmt.Fprint(e.stdout, sb.String())
+				return err
+			}
+			for _, s := range b.Secrets {
+				fmt.Fprintf(e.stdout, "%s=%s\n", s.Name, dotenvQuote(string(s.Value)))
+			}
+			return nil
+		},
+	}
+}
+
+// dotenvQuote quotes a value when a .env reader would otherwise change it.
+func dotenvQuote(v string) string {
+	if v != "" && !strings.ContainsAny(v, " \t\r\n\"'#\\$`") {
+		return v
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+	return `"` + r.Replace(v) + `"`
+}
