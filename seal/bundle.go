@@ -53,6 +53,11 @@ type Bundle struct {
 	// Matched is the recipient whose stanza the identities unwrapped.
 	Matched      string
 	LastModified time.Time
+	// Unauthenticated lists keys with empty or unencrypted values in a
+	// bundle that sealenv did not write: the SOPS MAC covers values, not
+	// names, so anyone could have added or renamed these. Bundles with
+	// sealenv metadata never have any (an unrecorded one is an error there).
+	Unauthenticated []string
 }
 
 // Lookup returns the value of name, or nil.
@@ -208,12 +213,14 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 	mac := sha512.New()
 	seen := map[string]bool{}
 	var metaText string
+	var weak []leaf // empty or unencrypted values: no ciphertext binds their names
 	for _, l := range p.leaves {
 		if err := checkName(l.name, seen); err != nil {
 			return b, err
 		}
 		var plain []byte // the value as the environment sees it
-		if p.encrypted(l.path) {
+		encrypted := l.val != nil && p.encrypted(l.path) // sops never encrypts null
+		if encrypted {
 			s, ok := l.val.(string)
 			if !ok {
 				return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("value of %s is not encrypted", l.name)}
@@ -237,6 +244,12 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 			metaText = string(plain)
 			continue
 		}
+		if len(plain) == 0 || !encrypted {
+			if !encrypted && looksLikeMeta(plain) {
+				return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("%s holds sealenv metadata under another name", l.name)}
+			}
+			weak = append(weak, l)
+		}
 		b.Secrets = append(b.Secrets, Secret{Name: l.name, Value: plain})
 	}
 	lm, err := time.Parse(time.RFC3339, p.meta.LastModified)
@@ -258,10 +271,34 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 			return b, err
 		}
 	}
+	// The SOPS MAC covers values, not names. An encrypted value's name is
+	// bound by its additional data, but an empty or unencrypted value has no
+	// ciphertext: anyone could add "NAME=" lines or rename a plaintext key
+	// unnoticed. The MAC-covered metadata records every key sealenv wrote,
+	// so such a value is only accepted when the metadata names its key.
+	for _, l := range weak {
+		if metaText == "" {
+			// A plain sops file: sops accepts these, so do we, but say so.
+			b.Unauthenticated = append(b.Unauthenticated, l.name)
+			continue
+		}
+		if _, ok := b.Meta[l.path[0]]; !ok {
+			return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("key %s has an empty or unencrypted value that the bundle metadata does not record (added or renamed outside sealenv?)", l.name)}
+		}
+	}
 	for _, s := range p.stanzas() {
 		b.Recipients = append(b.Recipients, s.Recipient)
 	}
 	return b, nil
+}
+
+// looksLikeMeta reports whether a plaintext value is sealenv metadata.
+func looksLikeMeta(v []byte) bool {
+	if !bytes.HasPrefix(v, []byte(`{"v":`)) {
+		return false
+	}
+	_, err := ParseMeta(string(v))
+	return err == nil
 }
 
 // plainBytes returns the environment form and the MAC form of an
@@ -359,6 +396,11 @@ func plainBytesBool(v bool) (env, mac []byte, comment bool, err error) {
 	return env, mac, false, nil
 }
 
+// strictB64 rejects non-canonical encodings (non-zero padding bits), so no
+// byte of a value can change without the value changing. sops writes
+// canonical base64.
+var strictB64 = base64.StdEncoding.Strict()
+
 // splitEnc parses the SOPS encrypted value syntax strictly.
 func splitEnc(s string) (data, iv, tag []byte, typ string, ok bool) {
 	const prefix = "ENC[AES256_GCM,data:"
@@ -373,13 +415,13 @@ func splitEnc(s string) (data, iv, tag []byte, typ string, ok bool) {
 		return nil, nil, nil, "", false
 	}
 	var err error
-	if data, err = base64.StdEncoding.DecodeString(d); err != nil {
+	if data, err = strictB64.DecodeString(d); err != nil {
 		return nil, nil, nil, "", false
 	}
-	if iv, err = base64.StdEncoding.DecodeString(i); err != nil {
+	if iv, err = strictB64.DecodeString(i); err != nil {
 		return nil, nil, nil, "", false
 	}
-	if tag, err = base64.StdEncoding.DecodeString(t); err != nil {
+	if tag, err = strictB64.DecodeString(t); err != nil {
 		return nil, nil, nil, "", false
 	}
 	return data, iv, tag, ty, true

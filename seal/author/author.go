@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -348,6 +349,9 @@ func (b *Bundle) CheckValue(name string, value []byte) error {
 	if !seal.ValidName(name) || name == seal.MetaKey {
 		return fmt.Errorf("%w: %q is not a valid environment variable name", seal.ErrInvalidName, name)
 	}
+	if b.stayPlain(name) {
+		return fmt.Errorf("%w: %s would be stored unencrypted by this bundle's sops rules", seal.ErrInvalidName, name)
+	}
 	if !utf8.Valid(value) {
 		return fmt.Errorf("value of %s is not valid UTF-8", name)
 	}
@@ -358,6 +362,25 @@ func (b *Bundle) CheckValue(name string, value []byte) error {
 		return fmt.Errorf(`value of %s contains a literal \n, which the dotenv store cannot represent; use a YAML bundle`, name)
 	}
 	return nil
+}
+
+// stayPlain reports whether the file's sops rules leave a top-level key
+// unencrypted.
+func (b *Bundle) stayPlain(name string) bool {
+	md := b.tree.Metadata
+	switch {
+	case md.UnencryptedSuffix != "":
+		return strings.HasSuffix(name, md.UnencryptedSuffix)
+	case md.EncryptedSuffix != "":
+		return !strings.HasSuffix(name, md.EncryptedSuffix)
+	case md.UnencryptedRegex != "":
+		ok, _ := regexp.MatchString(md.UnencryptedRegex, name)
+		return ok
+	case md.EncryptedRegex != "":
+		ok, _ := regexp.MatchString(md.EncryptedRegex, name)
+		return !ok
+	}
+	return false
 }
 
 // Set stores value under a top-level key and records the time in metadata.
@@ -505,9 +528,17 @@ func (b *Bundle) Marshal() ([]byte, error) {
 	for _, br := range b.tree.Branches[1:] {
 		tree.Branches = append(tree.Branches, copyBranch(br))
 	}
-	if len(b.meta) > 0 {
-		tree.Branches[0] = append(tree.Branches[0], sops.TreeItem{Key: seal.MetaKey, Value: b.meta.Encode()})
+	// Every top-level key is recorded, so the reader can authenticate the
+	// names of empty values (see seal.Open); a key added by plain sops gets
+	// an unknown (zero) set time.
+	for _, it := range tree.Branches[0] {
+		if k, ok := it.Key.(string); ok {
+			if _, known := b.meta[k]; !known {
+				b.meta[k] = seal.KeyMeta{}
+			}
+		}
 	}
+	tree.Branches[0] = append(tree.Branches[0], sops.TreeItem{Key: seal.MetaKey, Value: b.meta.Encode()})
 	tree.Metadata.Version = version.Version
 	mac, err := tree.Encrypt(b.key, b.cipher)
 	if err != nil {
