@@ -25,19 +25,19 @@ func IsMemoryBacked(dir string) bool {
 }
 
 // ErrNoMemoryDir means no memory-backed directory is available.
-var ErrNoMemoryDir = errors.New("no memory-backed directory (tmpfs) found: tried $SEALENV_SHM_DIR, /dev/shm, $XDG_RUNTIME_DIR")
+var ErrNoMemoryDir = errors.New("no memory-backed directory (tmpfs) found: tried /dev/shm and $XDG_RUNTIME_DIR, or only $SEALENV_SHM_DIR when set")
 
 // MemoryDir creates a private (0700) directory on a memory-backed file
 // system and returns it with a function that removes it and everything in
-// it. Candidates: $SEALENV_SHM_DIR, /dev/shm, $XDG_RUNTIME_DIR.
+// it. Candidates: /dev/shm, then $XDG_RUNTIME_DIR; $SEALENV_SHM_DIR, when
+// set, is the only candidate.
 func MemoryDir() (string, func(), error) {
-	var candidates []string
-	if d := os.Getenv("SEALENV_SHM_DIR"); d != "" {
-		candidates = append(candidates, d)
-	}
-	candidates = append(candidates, "/dev/shm")
+	candidates := []string{"/dev/shm"}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		candidates = append(candidates, d)
+	}
+	if d := os.Getenv("SEALENV_SHM_DIR"); d != "" {
+		candidates = []string{d} // an explicit choice is the only one
 	}
 	for _, c := range candidates {
 		if !IsMemoryBacked(c) {
