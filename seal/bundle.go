@@ -218,7 +218,7 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 		if err := checkName(l.name, seen); err != nil {
 			return b, err
 		}
-		var plain []byte // the value as the environment sees it
+		var plain []byte                                 // the value as the environment sees it
 		encrypted := l.val != nil && p.encrypted(l.path) // sops never encrypts null
 		if encrypted {
 			s, ok := l.val.(string)
