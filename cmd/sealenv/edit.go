@@ -74,35 +74,33 @@ func editCommand(e *env) *cli.Command {
 				return fmt.Errorf("edit: writing the plaintext copy: %w", unwrapPathErr(err))
 			}
 			clear(plain)
-			for {
-				args := append(strings.Fields(editor), tmp)
-				cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-				cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
-				if err := cmd.Run(); err != nil {
-					if ctx.Err() != nil {
-						return withCode(130, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed"))
-					}
-					return fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
+			args := append(strings.Fields(editor), tmp)
+			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
+			if err := cmd.Run(); err != nil {
+				if ctx.Err() != nil {
+					return withCode(130, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed"))
 				}
-				edited, err := os.ReadFile(tmp)
-				if err != nil {
-					return fmt.Errorf("edit: reading the edited copy: %w", unwrapPathErr(err))
-				}
-				changed, err := b.ReplacePlain(edited)
-				clear(edited)
-				if err != nil {
-					return fmt.Errorf("%s: %w; bundle unchanged", path, err)
-				}
-				if len(changed) == 0 {
-					fmt.Fprintf(e.stderr, "no changes; %s unchanged\n", path)
-					return nil
-				}
-				if err := saveBundle(path, b); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stderr, "changed %s in %s\n", strings.Join(changed, ", "), path)
+				return fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
+			}
+			edited, err := os.ReadFile(tmp)
+			if err != nil {
+				return fmt.Errorf("edit: reading the edited copy: %w", unwrapPathErr(err))
+			}
+			changed, err := b.ReplacePlain(edited)
+			clear(edited)
+			if err != nil {
+				return fmt.Errorf("%s: %w; bundle unchanged", path, err)
+			}
+			if len(changed) == 0 {
+				fmt.Fprintf(e.stderr, "no changes; %s unchanged\n", path)
 				return nil
 			}
+			if err := saveBundle(path, b); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "changed %s in %s\n", strings.Join(changed, ", "), path)
+			return nil
 		},
 	}
 }

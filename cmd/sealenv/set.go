@@ -84,7 +84,7 @@ func unsetCommand(e *env) *cli.Command {
 		Flags:     []cli.Flag{identityFlag(), storeFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
-				return errors.New("usage: sealenv unset BUNDLE KEY...")
+				return errors.New("usage: sealenv unset BUNDLE KEY [KEY ...]")
 			}
 			path := c.Args().First()
 			b, err := e.loadBundle(c, path)
