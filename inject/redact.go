@@ -27,8 +27,8 @@ type Secret struct {
 // verified.
 type Matcher struct {
 	pats   []pattern
-	m      int           // window: length of the shortest value, capped at 255
-	maxLen int           // length of the longest value
+	m      int            // window: length of the shortest value, capped at 255
+	maxLen int            // length of the longest value
 	shift  [1 << 16]uint8 // bytes the window may move for its last block
 	bucket [1 << 16]uint16
 	cands  [][]int32 // bucket-1 → patterns whose m-prefix ends with the block
