@@ -62,6 +62,8 @@ type parsed struct {
 	meta   sopsMeta
 	// compiled encryption rules
 	unencRe, encRe *regexp.Regexp
+	// nodes counts YAML nodes visited, aliases expanded, against maxNodes.
+	nodes int
 }
 
 // Format is the SOPS store a bundle uses.
@@ -523,11 +525,20 @@ func yamlKey(k *yaml.Node) (string, error) {
 	return s, nil
 }
 
-const maxDepth = 64
+// Limits on YAML structure. Aliases can make a tiny file expand to millions
+// of values ("billion laughs"); a bundle is a list of secrets, so the limits
+// are far above any real one and far below a denial of service.
+const (
+	maxDepth = 64
+	maxNodes = 100_000
+)
 
 func (p *parsed) walkYAML(n *yaml.Node, path []string, name string, depth int) error {
 	if depth > maxDepth {
 		return malformed("line %d: nesting deeper than %d", n.Line, maxDepth)
+	}
+	if p.nodes++; p.nodes > maxNodes {
+		return malformed("more than %d YAML nodes (alias expansion?)", maxNodes)
 	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
