@@ -1,0 +1,97 @@
+package audit
+
+// Finding kinds.
+const (
+	kindKnown     = "known-value"
+	kindRule      = "rule"
+	kindPlain     = "plaintext-bundle"
+	kindBuildArg  = "build-arg"
+	kindDockerfle = "dockerfile"
+)
+
+// Places a finding can be.
+const (
+	whereLayer       = "layer"
+	whereConfig      = "config"
+	whereHistory     = "history"
+	whereAnnotation  = "annotation"
+	whereAttestation = "attestation"
+	whereDockerfile  = "dockerfile"
+)
+
+// Finding is one place where a secret is. It never holds a secret value:
+// Preview shows at most an eighth of the match, and never more than four
+// bytes of it.
+type Finding struct {
+	Kind     string `json:"kind"`
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	// Secret is the name of the sealed value, for known values.
+	Secret string `json:"secret"`
+	// Name is the variable, build argument or label name, where there is one.
+	Name  string `json:"name,omitempty"`
+	Where string `json:"where"`
+	// Image names the manifest (and platform) the finding is in.
+	Image       string `json:"image,omitempty"`
+	LayerIndex  *int   `json:"layer_index"`
+	LayerDigest string `json:"layer_digest"`
+	// Path is the file in the layer; "a.jar!/b/c" is the entry b/c of the
+	// archive a.jar. For a Dockerfile it is the Dockerfile.
+	Path   string `json:"path"`
+	Offset *int64 `json:"offset"`
+	// Line is the line of a Dockerfile finding.
+	Line int `json:"line,omitempty"`
+	// DeletedInLayer is the later layer whose whiteout deletes the file; the
+	// file is still in the image.
+	DeletedInLayer       *int   `json:"deleted_in_layer"`
+	DeletedInLayerDigest string `json:"deleted_in_layer_digest,omitempty"`
+	// Field is the JSON path in the config, the manifest or the attestation.
+	Field    string `json:"field"`
+	Encoding string `json:"encoding"`
+	Preview  string `json:"preview"`
+	Message  string `json:"message"`
+}
+
+// Coverage says what the audit read. Complete is false when anything could
+// not be read; such an audit is never clean.
+type Coverage struct {
+	Images       int      `json:"images"`
+	Layers       int      `json:"layers"`
+	Files        int64    `json:"files"`
+	Bytes        int64    `json:"bytes"`
+	Complete     bool     `json:"complete"`
+	Errors       []string `json:"errors,omitempty"`
+	Attestations int      `json:"attestations"`
+	// KnownValues is the number of sealed values searched for; ShortValues
+	// names those skipped for being shorter than MinValueLen bytes.
+	KnownValues int      `json:"known_values"`
+	ShortValues []string `json:"short_values,omitempty"`
+	MinValueLen int      `json:"min_value_len"`
+	// DepthLimited counts archives nested deeper than the depth limit, whose
+	// bytes were searched as they are.
+	DepthLimited int    `json:"depth_limited,omitempty"`
+	RuleSet      string `json:"rule_set"`
+	Severity     string `json:"severity"`
+}
+
+// Provenance is what an attestation records about a build.
+type Provenance struct {
+	Image         string   `json:"image"`
+	PredicateType string   `json:"predicate_type"`
+	Mode          string   `json:"mode"` // "max", "min" or "" when unknown
+	BuildArgs     []string `json:"build_args,omitempty"`
+	Secrets       []string `json:"secrets,omitempty"`
+}
+
+// Report is the result of an audit.
+type Report struct {
+	Tool       string       `json:"tool"`
+	Version    string       `json:"version"`
+	Source     string       `json:"source"`
+	Findings   []Finding    `json:"findings"`
+	Coverage   Coverage     `json:"coverage"`
+	Provenance []Provenance `json:"provenance,omitempty"`
+}
+
+// Clean reports whether the audit read everything and found nothing.
+func (r *Report) Clean() bool { return r.Coverage.Complete && len(r.Findings) == 0 }

@@ -1,0 +1,539 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sealenv/sealenv/policies/rules"
+)
+
+// Options configure an audit.
+type Options struct {
+	// Values are the sealed values to search for (the known-value detector).
+	Values []Value
+	// SealedNames are the key names of every sealed bundle, also those
+	// that could not be opened; a variable with such a name is reported.
+	SealedNames []string
+	// Rules is the rule set (default: rules.Default()).
+	Rules *rules.Set
+	// Severity is the lowest rule severity reported (default: medium).
+	Severity rules.Severity
+	// Jobs is the number of layers read at once (default: GOMAXPROCS).
+	Jobs int
+	// MaxDepth bounds archives in archives (default 6; a .tar.gz counts 2).
+	MaxDepth int
+	// Insecure allows plain-HTTP registries.
+	Insecure bool
+	// TempDir is where docker-daemon: buffers the saved image.
+	TempDir string
+	// DaemonHost is the Docker or Podman API address (default: $DOCKER_HOST
+	// or the usual sockets).
+	DaemonHost string
+
+	remote   []remote.Option
+	insecure bool
+}
+
+func (o *Options) defaults() *Options {
+	c := *o
+	if c.Rules == nil {
+		c.Rules = rules.Default()
+	}
+	if c.Severity == 0 {
+		c.Severity = rules.Medium
+	}
+	if c.Jobs <= 0 {
+		c.Jobs = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = 6
+	}
+	c.insecure = c.Insecure
+	return &c
+}
+
+func (o *Options) detectors() *detectors {
+	var rs []*rules.Rule
+	for _, r := range o.Rules.Rules {
+		if r.Severity >= o.Severity {
+			rs = append(rs, r)
+		}
+	}
+	return newDetectors(o.Values, rs, o.SealedNames)
+}
+
+// auditor gathers the findings of one audit.
+type auditor struct {
+	o      *Options
+	d      *detectors
+	st     store
+	rep    *Report
+	images []*imageJob
+	mu     sync.Mutex
+}
+
+type imageJob struct {
+	label  string
+	layers []*layerJob
+}
+
+type layerJob struct {
+	index  int
+	digest string
+	open   func() (io.ReadCloser, error)
+	scan   *layerScan
+	err    error
+	shared *layerJob // the same blob in another image, read once
+}
+
+// Image audits the image at ref (see the transports in the package doc).
+// An error means the audit could not start; problems met while reading make
+// the coverage incomplete and are listed in it.
+func Image(ctx context.Context, ref string, opts Options) (*Report, error) {
+	o := opts.defaults()
+	st, label, err := openSource(ctx, ref, o)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	a := &auditor{o: o, d: o.detectors(), st: st, rep: newReport(label, o)}
+	if err := a.walk(ctx); err != nil {
+		return nil, err
+	}
+	a.scanLayers(ctx)
+	a.finish()
+	return a.rep, nil
+}
+
+func newReport(source string, o *Options) *Report {
+	r := &Report{Tool: "sealenv", Source: source, Findings: []Finding{}}
+	r.Coverage.Complete = true
+	r.Coverage.RuleSet = o.Rules.Version
+	r.Coverage.Severity = o.Severity.String()
+	r.Coverage.MinValueLen = MinValueLen
+	return r
+}
+
+func (a *auditor) incomplete(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.rep.Coverage.Complete = false
+	a.rep.Coverage.Errors = append(a.rep.Coverage.Errors, fmt.Sprintf(format, args...))
+}
+
+func (a *auditor) add(f Finding) {
+	a.mu.Lock()
+	a.rep.Findings = append(a.rep.Findings, f)
+	a.mu.Unlock()
+}
+
+// walk reads the manifests, configs, annotations and attestations, and
+// lists the layers to read.
+func (a *auditor) walk(ctx context.Context) error {
+	if ls, ok := a.st.(legacyStore); ok {
+		imgs, err := ls.legacy()
+		if err != nil {
+			return err
+		}
+		if len(imgs) > 0 {
+			for _, li := range imgs {
+				a.legacyImage(li)
+			}
+			return nil
+		}
+	}
+	raw, mt, err := a.st.root(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the image root: %w", err)
+	}
+	if isIndex(raw, mt) {
+		return a.index(ctx, raw, "index", 0)
+	}
+	d, err := v1.NewHash("sha256:" + sha256hex(raw))
+	if err != nil {
+		return err
+	}
+	return a.image(ctx, raw, v1.Descriptor{Digest: d, MediaType: mt}, "")
+}
+
+func isIndex(raw []byte, mt types.MediaType) bool {
+	if mt.IsIndex() {
+		return true
+	}
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests []json.RawMessage
+	}
+	json.Unmarshal(raw, &probe)
+	return probe.MediaType.IsIndex() || (probe.MediaType == "" && probe.Manifests != nil)
+}
+
+func (a *auditor) index(ctx context.Context, raw []byte, field string, depth int) error {
+	if depth > 4 {
+		return fmt.Errorf("%s: indexes nested too deep", field)
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", field, err)
+	}
+	a.annotations(im.Annotations, "", field+".annotations")
+	for i, d := range im.Manifests {
+		f := fmt.Sprintf("%s.manifests[%d]", field, i)
+		a.annotations(d.Annotations, "", f+".annotations")
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			a.attestation(ctx, d, f)
+			continue
+		}
+		b, err := a.st.manifest(ctx, d)
+		if err != nil {
+			a.incomplete("%s (%s): %v", f, d.Digest, err)
+			continue
+		}
+		switch {
+		case isIndex(b, d.MediaType):
+			if err := a.index(ctx, b, f, depth+1); err != nil {
+				a.incomplete("%v", err)
+			}
+		default:
+			label := d.Digest.String()
+			if d.Platform != nil {
+				label = d.Platform.String() + " " + label
+			}
+			if err := a.image(ctx, b, d, label); err != nil {
+				a.incomplete("%s: %v", f, err)
+			}
+		}
+	}
+	return nil
+}
+
+// image reads a manifest and its config, and queues its layers.
+func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label string) error {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	if label == "" {
+		label = d.Digest.String()
+	}
+	a.rep.Coverage.Images++
+	a.annotations(m.Annotations, label, "manifest.annotations")
+	if !m.Config.MediaType.IsConfig() && m.Config.MediaType != "" {
+		// An artifact, not an image: search its blobs as they are.
+		a.artifact(ctx, m, label)
+		return nil
+	}
+	rc, err := a.st.blob(ctx, m.Config)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	cfg, err := io.ReadAll(io.LimitReader(rc, maxManifest))
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	a.config(cfg, label)
+	job := &imageJob{label: label}
+	for i, l := range m.Layers {
+		l := l
+		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
+			return a.st.blob(ctx, l)
+		}})
+	}
+	a.images = append(a.images, job)
+	return nil
+}
+
+func (a *auditor) legacyImage(li legacyImage) {
+	label := li.tag
+	if label == "" {
+		label = li.config
+	}
+	a.rep.Coverage.Images++
+	rc, err := li.open(li.config)
+	if err != nil {
+		a.incomplete("%s: config: %v", label, err)
+		return
+	}
+	cfg, err := io.ReadAll(io.LimitReader(rc, maxManifest))
+	rc.Close()
+	if err != nil {
+		a.incomplete("%s: config: %v", label, err)
+		return
+	}
+	a.config(cfg, label)
+	var diffIDs []string
+	if c, err := v1.ParseConfigFile(bytes.NewReader(cfg)); err == nil {
+		for _, h := range c.RootFS.DiffIDs {
+			diffIDs = append(diffIDs, h.String())
+		}
+	}
+	job := &imageJob{label: label}
+	for i, p := range li.layers {
+		p := p
+		dg := p
+		var want v1.Hash
+		if i < len(diffIDs) {
+			dg = diffIDs[i]
+			want, _ = v1.NewHash(diffIDs[i])
+		}
+		job.layers = append(job.layers, &layerJob{index: i, digest: dg, open: func() (io.ReadCloser, error) {
+			rc, err := li.open(p)
+			if err != nil || want.Hex == "" {
+				return rc, err
+			}
+			return verifyDiffID(rc, want), nil
+		}})
+	}
+	a.images = append(a.images, job)
+}
+
+// verifyDiffID checks an uncompressed legacy layer against its diff ID; a
+// compressed one is checked by its own CRC instead.
+func verifyDiffID(rc io.ReadCloser, want v1.Hash) io.ReadCloser {
+	br := &peekCloser{rc: rc}
+	head := br.peek(4)
+	if f, _ := sniff(head); f == fmtGzip || f == fmtZstd {
+		return br
+	}
+	return verify(br, v1.Descriptor{Digest: want})
+}
+
+type peekCloser struct {
+	rc   io.ReadCloser
+	head []byte
+}
+
+func (p *peekCloser) peek(n int) []byte {
+	p.head = make([]byte, n)
+	m, _ := io.ReadFull(p.rc, p.head)
+	p.head = p.head[:m]
+	return p.head
+}
+
+func (p *peekCloser) Read(b []byte) (int, error) {
+	if len(p.head) > 0 {
+		n := copy(b, p.head)
+		p.head = p.head[n:]
+		return n, nil
+	}
+	return p.rc.Read(b)
+}
+
+func (p *peekCloser) Close() error { return p.rc.Close() }
+
+// scanLayers reads every distinct layer once, Jobs at a time.
+func (a *auditor) scanLayers(ctx context.Context) {
+	seen := map[string]*layerJob{}
+	var queue []*layerJob
+	for _, img := range a.images {
+		for _, l := range img.layers {
+			if s := seen[l.digest]; s != nil {
+				l.shared = s
+				continue
+			}
+			seen[l.digest] = l
+			queue = append(queue, l)
+		}
+	}
+	// Larger work first would need sizes; file order keeps reports stable.
+	ch := make(chan *layerJob)
+	var wg sync.WaitGroup
+	for w := 0; w < min(a.o.Jobs, max(len(queue), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := newWalker(a.d, a.o.MaxDepth)
+			for l := range ch {
+				if err := ctx.Err(); err != nil {
+					l.err = err
+					continue
+				}
+				rc, err := l.open()
+				if err != nil {
+					l.err = err
+					continue
+				}
+				l.scan, l.err = wk.layer(rc)
+				rc.Close()
+			}
+		}()
+	}
+	for _, l := range queue {
+		ch <- l
+	}
+	close(ch)
+	wg.Wait()
+}
+
+// finish turns layer hits into findings, with the layer that deletes each
+// file, and fills in the coverage.
+func (a *auditor) finish() {
+	cov := &a.rep.Coverage
+	cov.KnownValues = len(a.o.Values) - len(a.d.known.skipped)
+	cov.ShortValues = a.d.known.skipped
+	counted := map[*layerJob]bool{}
+	for _, img := range a.images {
+		for _, l := range img.layers {
+			src := l
+			if l.shared != nil {
+				src = l.shared
+			}
+			if src.err != nil {
+				if !counted[src] {
+					a.incomplete("%s: layer %d (%s): %v", img.label, l.index, l.digest, src.err)
+				}
+				counted[src] = true
+				continue
+			}
+			if !counted[src] {
+				counted[src] = true
+				cov.Layers++
+				cov.Files += src.scan.files
+				cov.Bytes += src.scan.bytes
+				cov.DepthLimited += src.scan.depth
+			}
+			for _, h := range src.scan.hits {
+				f := a.hitFinding(h.hit)
+				f.Where = whereLayer
+				f.Path = h.path
+				a.placeInLayer(&f, img, l)
+				a.rep.Findings = append(a.rep.Findings, f)
+			}
+			for _, p := range src.scan.plain {
+				f := p
+				f.Where = whereLayer
+				a.placeInLayer(&f, img, l)
+				a.rep.Findings = append(a.rep.Findings, f)
+			}
+		}
+	}
+	sort.SliceStable(a.rep.Findings, func(i, j int) bool {
+		x, y := &a.rep.Findings[i], &a.rep.Findings[j]
+		if x.Image != y.Image {
+			return x.Image < y.Image
+		}
+		return order(x) < order(y)
+	})
+}
+
+func order(f *Finding) int64 {
+	w := map[string]int64{whereConfig: 0, whereHistory: 1, whereAnnotation: 2, whereAttestation: 3, whereLayer: 4}[f.Where]
+	var l int64
+	if f.LayerIndex != nil {
+		l = int64(*f.LayerIndex)
+	}
+	return w<<50 | l<<40
+}
+
+func (a *auditor) placeInLayer(f *Finding, img *imageJob, l *layerJob) {
+	i := l.index
+	f.Image = img.label
+	f.LayerIndex = &i
+	f.LayerDigest = l.digest
+	outer, _, _ := strings.Cut(f.Path, "!/")
+	for _, later := range img.layers[l.index+1:] {
+		s := later.scan
+		if later.shared != nil {
+			s = later.shared.scan
+		}
+		if s != nil && deletes(s, outer) {
+			j := later.index
+			f.DeletedInLayer = &j
+			f.DeletedInLayerDigest = later.digest
+			f.Message = strings.TrimSpace(f.Message + " (deleted by a later layer, but still in the image)")
+			break
+		}
+	}
+}
+
+func deletes(s *layerScan, p string) bool {
+	for _, w := range s.whiteouts {
+		if p == w || strings.HasPrefix(p, w+"/") {
+			return true
+		}
+	}
+	for _, o := range s.opaques {
+		if o == "" || strings.HasPrefix(p, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// hitFinding turns a detector hit into a finding without a location.
+func (a *auditor) hitFinding(h hit) Finding {
+	off := h.offset
+	f := Finding{Kind: h.kind, Offset: &off, Encoding: h.encoding, Preview: h.preview}
+	if h.kind == kindKnown {
+		f.Rule = "sealed-value"
+		f.Severity = "high"
+		f.Secret = h.name
+		f.Message = fmt.Sprintf("the sealed value %s, %s", h.name, h.encoding)
+	} else {
+		f.Rule = h.rule.ID
+		f.Severity = h.rule.Severity.String()
+		f.Message = h.rule.Description
+	}
+	return f
+}
+
+// strings searches one string of the config, a manifest or an attestation.
+func (a *auditor) searchString(s, where, image, field string) {
+	sc := newScanner(a.d)
+	sc.scanBytes([]byte(s), func(h hit) {
+		f := a.hitFinding(h)
+		f.Where, f.Image, f.Field = where, image, field
+		a.add(f)
+	})
+}
+
+func (a *auditor) annotations(m map[string]string, image, field string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a.searchString(m[k], whereAnnotation, image, field+"["+strconv.Quote(k)+"]")
+	}
+}
+
+// artifact searches the blobs of a non-image manifest (signatures, SBOMs)
+// as plain bytes.
+func (a *auditor) artifact(ctx context.Context, m *v1.Manifest, label string) {
+	for i, l := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		b, err := a.readBlob(ctx, l)
+		if err != nil {
+			a.incomplete("%s: artifact blob %d: %v", label, i, err)
+			continue
+		}
+		a.searchString(string(b), whereAnnotation, label, fmt.Sprintf("artifact.blobs[%d]", i))
+	}
+}
+
+func (a *auditor) readBlob(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+	rc, err := a.st.blob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxManifest+1))
+	if err == nil && len(b) > maxManifest {
+		err = errors.New("larger than 64 MiB")
+	}
+	return b, err
+}

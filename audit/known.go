@@ -1,0 +1,157 @@
+package audit
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// MinValueLen is the shortest sealed value, in bytes, that the known-value
+// detector searches for. Shorter values would match by chance in any large
+// image; they are skipped and counted in the report.
+const MinValueLen = 8
+
+// minPatternLen is the length of the hashed prefix of every pattern; every
+// encoded form of a value of MinValueLen bytes is at least this long.
+const minPatternLen = 8
+
+// Value is a secret value to search for, with the name it has in its bundle.
+type Value struct {
+	Name  string
+	Value []byte
+}
+
+// pattern is one encoded form of one value.
+type pattern struct {
+	text     []byte
+	name     string
+	encoding string
+}
+
+// knownSet holds every encoded form of every value, indexed by a hash of
+// its first eight bytes.
+type knownSet struct {
+	patterns []pattern
+	bits     uint
+	table    []uint64  // bitset over the prefix hash
+	heads    [][]int32 // prefix hash -> pattern indexes
+	maxLen   int
+	skipped  []string // names of values shorter than MinValueLen
+}
+
+// encodings lists the forms of v that the detector searches for. Base64 is
+// searched at every alignment of v within the encoded stream, as the run of
+// characters that depend on v alone.
+func encodings(v []byte) []pattern {
+	var out []pattern
+	add := func(enc string, b []byte) {
+		if len(b) < minPatternLen {
+			return
+		}
+		for _, p := range out {
+			if string(p.text) == string(b) {
+				return
+			}
+		}
+		out = append(out, pattern{text: b, encoding: enc})
+	}
+	add("raw", append([]byte(nil), v...))
+	add("hex", []byte(hex.EncodeToString(v)))
+	add("hex", []byte(strings.ToUpper(hex.EncodeToString(v))))
+	for align := 0; align < 3; align++ {
+		buf := make([]byte, align+len(v))
+		copy(buf[align:], v)
+		lo := (8*align + 5) / 6
+		hi := 8 * (align + len(v)) / 6
+		for _, e := range []struct {
+			name string
+			enc  *base64.Encoding
+		}{{"base64", base64.RawStdEncoding}, {"base64url", base64.RawURLEncoding}} {
+			s := e.enc.EncodeToString(buf)
+			if hi > len(s) {
+				hi = len(s)
+			}
+			add(e.name, []byte(s[lo:hi]))
+		}
+	}
+	s := string(v)
+	add("url", []byte(url.QueryEscape(s)))
+	add("url", []byte(url.PathEscape(s)))
+	if utf8.ValidString(s) {
+		var jb strings.Builder
+		enc := json.NewEncoder(&jb)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(s) == nil {
+			j := strings.TrimSuffix(jb.String(), "\n")
+			add("json", []byte(j[1:len(j)-1]))
+		}
+		if jh, err := json.Marshal(s); err == nil {
+			add("json", jh[1:len(jh)-1])
+		}
+		u := utf16.Encode([]rune(s))
+		le := make([]byte, 2*len(u))
+		be := make([]byte, 2*len(u))
+		for i, c := range u {
+			binary.LittleEndian.PutUint16(le[2*i:], c)
+			binary.BigEndian.PutUint16(be[2*i:], c)
+		}
+		add("utf16le", le)
+		add("utf16be", be)
+	}
+	return out
+}
+
+func newKnownSet(values []Value) *knownSet {
+	k := &knownSet{}
+	for _, v := range values {
+		if len(v.Value) < MinValueLen {
+			k.skipped = append(k.skipped, v.Name)
+			continue
+		}
+		for _, p := range encodings(v.Value) {
+			p.name = v.Name
+			k.patterns = append(k.patterns, p)
+			if len(p.text) > k.maxLen {
+				k.maxLen = len(p.text)
+			}
+		}
+	}
+	k.bits = 10
+	for 1<<k.bits < 8*len(k.patterns) && k.bits < 24 {
+		k.bits++
+	}
+	k.table = make([]uint64, (1<<k.bits+63)/64)
+	k.heads = make([][]int32, 1<<k.bits)
+	for i, p := range k.patterns {
+		h := k.hash(binary.LittleEndian.Uint64(p.text))
+		k.table[h>>6] |= 1 << (h & 63)
+		k.heads[h] = append(k.heads[h], int32(i))
+	}
+	return k
+}
+
+func (k *knownSet) hash(v uint64) uint64 {
+	return (v * 0x9E3779B97F4A7C15) >> (64 - k.bits)
+}
+
+// match returns the indexes of the patterns that start at b[0].
+func (k *knownSet) match(b []byte, fn func(p *pattern)) {
+	if len(b) < 8 || len(k.patterns) == 0 {
+		return
+	}
+	h := k.hash(binary.LittleEndian.Uint64(b))
+	if k.table[h>>6]&(1<<(h&63)) == 0 {
+		return
+	}
+	for _, i := range k.heads[h] {
+		p := &k.patterns[i]
+		if len(b) >= len(p.text) && string(b[:len(p.text)]) == string(p.text) {
+			fn(p)
+		}
+	}
+}

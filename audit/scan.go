@@ -1,0 +1,267 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/sealenv/sealenv/policies/rules"
+)
+
+// detectors is the compiled, read-only state shared by every scanner: the
+// known values, the rules and a prefilter over the first two bytes of every
+// pattern and keyword, so that the common byte costs one table lookup.
+type detectors struct {
+	known    *knownSet
+	rules    []*rules.Rule
+	keywords []keyword
+	kwHeads  [][]int32 // folded two-byte prefix -> keywords
+	pre      [1024]uint64
+	back     int // bytes a match may start before its keyword
+	fwd      int // bytes a match may extend after its start
+	sealed   map[string]bool
+}
+
+type keyword struct {
+	text []byte // lower case
+	rule int
+}
+
+func fold(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detectors {
+	d := &detectors{known: newKnownSet(values), rules: rs, kwHeads: make([][]int32, 1<<16), sealed: map[string]bool{}}
+	for _, n := range sealedNames {
+		d.sealed[n] = true
+	}
+	for _, v := range values {
+		d.sealed[v.Name] = true
+	}
+	set := func(a, b byte) {
+		g := uint16(a) | uint16(b)<<8
+		d.pre[g>>6] |= 1 << (g & 63)
+	}
+	for _, p := range d.known.patterns {
+		set(p.text[0], p.text[1])
+	}
+	d.fwd = d.known.maxLen
+	for ri, r := range rs {
+		for _, k := range r.Keywords {
+			kw := keyword{text: bytes.ToLower([]byte(k)), rule: ri}
+			a, b := kw.text[0], kw.text[1]
+			for _, x := range caseVariants(a) {
+				for _, y := range caseVariants(b) {
+					set(x, y)
+				}
+			}
+			g := uint16(a) | uint16(b)<<8
+			d.kwHeads[g] = append(d.kwHeads[g], int32(len(d.keywords)))
+			d.keywords = append(d.keywords, kw)
+			if n := len(kw.text) + r.MaxLen; n > d.fwd {
+				d.fwd = n
+			}
+		}
+		if r.Before > d.back {
+			d.back = r.Before
+		}
+	}
+	return d
+}
+
+func caseVariants(c byte) []byte {
+	if 'a' <= c && c <= 'z' {
+		return []byte{c, c - 'a' + 'A'}
+	}
+	return []byte{c}
+}
+
+// hit is one raw detector match in a stream, before it gets a location.
+type hit struct {
+	kind     string // known-value or rule
+	rule     *rules.Rule
+	name     string // sealed key name, for known values
+	encoding string
+	offset   int64
+	preview  string
+}
+
+// scanner searches streams with the detectors. It owns a buffer, so each
+// worker has its own.
+type scanner struct {
+	d    *detectors
+	buf  []byte
+	seen map[seenKey]bool
+}
+
+type seenKey struct {
+	rule  int
+	start int64
+}
+
+const chunkSize = 1 << 20
+
+func newScanner(d *detectors) *scanner {
+	n := chunkSize + 4*(d.fwd+d.back)
+	return &scanner{d: d, buf: make([]byte, n), seen: map[seenKey]bool{}}
+}
+
+// fill reads into b until it is full or r ends. It returns io.EOF only at a
+// clean end; any other error (including io.ErrUnexpectedEOF from a truncated
+// archive) is returned as it is.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
+}
+
+// scan reads r to its end and reports every match. Matches that straddle
+// chunk boundaries are found: each chunk keeps the bytes a match could need
+// from the one before.
+func (s *scanner) scan(r io.Reader, emit func(hit)) (int64, error) {
+	clear(s.seen)
+	var total, base int64
+	carry, from := 0, 0
+	for {
+		n, err := fill(r, s.buf[carry:])
+		total += int64(n)
+		end := carry + n
+		final := false
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return total, err
+			}
+			final = true
+		}
+		to := end
+		if !final {
+			to = end - s.d.fwd
+		}
+		s.scanRange(s.buf[:end], base, from, to, emit)
+		if final {
+			return total, nil
+		}
+		keep := to - s.d.back
+		copy(s.buf, s.buf[keep:end])
+		carry = end - keep
+		base += int64(keep)
+		from = to - keep
+	}
+}
+
+// scanBytes searches b as one whole stream.
+func (s *scanner) scanBytes(b []byte, emit func(hit)) {
+	clear(s.seen)
+	s.scanRange(b, 0, 0, len(b), emit)
+}
+
+// scanRange checks every match start in b[from:to]; b beyond to is context.
+func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) {
+	d := s.d
+	if to > len(b)-1 {
+		to = len(b) - 1 // every pattern is at least two bytes
+	}
+	pre := &d.pre
+	for i := from; i < to; i++ {
+		g := uint16(b[i]) | uint16(b[i+1])<<8
+		if pre[g>>6]&(1<<(g&63)) == 0 {
+			continue
+		}
+		s.check(b, base, i, emit)
+	}
+}
+
+func (s *scanner) check(b []byte, base int64, i int, emit func(hit)) {
+	d := s.d
+	var lastName string
+	d.known.match(b[i:], func(p *pattern) {
+		if p.name == lastName {
+			return // one finding per value and position
+		}
+		lastName = p.name
+		emit(hit{kind: kindKnown, name: p.name, encoding: p.encoding, offset: base + int64(i), preview: mask(p.text)})
+	})
+	g := uint16(fold(b[i])) | uint16(fold(b[i+1]))<<8
+	for _, ki := range d.kwHeads[g] {
+		kw := &d.keywords[ki]
+		if len(b)-i < len(kw.text) || !equalFold(b[i:i+len(kw.text)], kw.text) {
+			continue
+		}
+		s.runRule(b, base, i, kw, emit)
+	}
+}
+
+func equalFold(b, lower []byte) bool {
+	for j, c := range b {
+		if fold(c) != lower[j] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(hit)) {
+	r := s.d.rules[kw.rule]
+	lo := max(i-r.Before, 0)
+	hi := min(i+len(kw.text)+r.MaxLen, len(b))
+	win := b[lo:hi]
+	for _, m := range r.Regex.FindAllSubmatchIndex(win, -1) {
+		start := base + int64(lo+m[0])
+		k := seenKey{rule: kw.rule, start: start}
+		if s.seen[k] {
+			continue
+		}
+		g := r.SecretGroup
+		if m[2*g] < 0 {
+			continue
+		}
+		secret := win[m[2*g]:m[2*g+1]]
+		if !r.Accept(secret) {
+			continue
+		}
+		s.seen[k] = true
+		emit(hit{kind: kindRule, rule: r, offset: start, preview: mask(win[m[0]:m[1]])})
+	}
+}
+
+// mask returns a preview of a match that shows at most an eighth of it (and
+// never more than four bytes), with unprintable bytes as dots.
+func mask(b []byte) string {
+	show := min(len(b)/8, 4)
+	var out []byte
+	for _, c := range b[:show] {
+		if c < 0x20 || c >= 0x7f {
+			c = '.'
+		}
+		out = append(out, c)
+	}
+	out = append(out, "****"...)
+	return string(out) + " (" + itoa(len(b)) + " bytes)"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

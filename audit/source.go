@@ -1,0 +1,370 @@
+package audit
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// store is the narrow core every transport implements: the root document,
+// manifests by descriptor, and blobs as raw streams. Everything else (image
+// walking, layer reading, verification) is shared.
+type store interface {
+	// root returns the top manifest or index, with its media type.
+	root(ctx context.Context) ([]byte, types.MediaType, error)
+	manifest(ctx context.Context, d v1.Descriptor) ([]byte, error)
+	blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error)
+	close() error
+}
+
+// legacyStore is implemented by docker-archive files without an OCI index:
+// their manifest.json names files, not digests.
+type legacyStore interface {
+	legacy() ([]legacyImage, error)
+}
+
+type legacyImage struct {
+	tag    string
+	config string
+	layers []string
+	open   func(path string) (io.ReadCloser, error)
+}
+
+// Open parses a transport-prefixed image reference in the skopeo/podman
+// convention: docker-archive:FILE, oci-archive:FILE, oci:DIR[:TAG],
+// docker-daemon:REF and docker://REF. A bare path is recognised by content.
+func openSource(ctx context.Context, ref string, o *Options) (store, string, error) {
+	switch {
+	case strings.HasPrefix(ref, "docker://"):
+		return openRegistry(ctx, strings.TrimPrefix(ref, "docker://"), o)
+	case strings.HasPrefix(ref, "docker-archive:"):
+		p, _ := splitTag(strings.TrimPrefix(ref, "docker-archive:"))
+		return openArchive(p)
+	case strings.HasPrefix(ref, "oci-archive:"):
+		p, _ := splitTag(strings.TrimPrefix(ref, "oci-archive:"))
+		return openArchive(p)
+	case strings.HasPrefix(ref, "oci:"):
+		p, tag := splitTag(strings.TrimPrefix(ref, "oci:"))
+		return openLayout(p, tag)
+	case strings.HasPrefix(ref, "docker-daemon:"):
+		return openDaemon(ctx, strings.TrimPrefix(ref, "docker-daemon:"), o)
+	}
+	fi, err := os.Stat(ref)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: not a file or directory, and no transport prefix (docker-archive:, oci-archive:, oci:, docker-daemon:, docker://)", ref)
+	}
+	if fi.IsDir() {
+		return openLayout(ref, "")
+	}
+	return openArchive(ref)
+}
+
+// splitTag splits "path:tag" where tag has no slash; a plain path stays whole.
+func splitTag(s string) (string, string) {
+	i := strings.LastIndex(s, ":")
+	if i <= 0 || strings.Contains(s[i:], "/") {
+		return s, ""
+	}
+	if _, err := os.Stat(s); err == nil {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
+}
+
+// --- oci: a directory in the OCI image layout
+
+type layoutStore struct {
+	p   layout.Path
+	tag string
+}
+
+func openLayout(dir, tag string) (store, string, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("oci:%s: %w", dir, err)
+	}
+	return &layoutStore{p: p, tag: tag}, "oci:" + dir, nil
+}
+
+func (s *layoutStore) root(ctx context.Context) ([]byte, types.MediaType, error) {
+	b, err := os.ReadFile(path.Join(string(s.p), "index.json"))
+	if err != nil {
+		return nil, "", err
+	}
+	if s.tag != "" {
+		b, err = selectTag(b, s.tag)
+	}
+	return b, types.OCIImageIndex, err
+}
+
+// selectTag keeps the index entries named tag.
+func selectTag(index []byte, tag string) ([]byte, error) {
+	im, err := v1.ParseIndexManifest(strings.NewReader(string(index)))
+	if err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	var keep []v1.Descriptor
+	for _, d := range im.Manifests {
+		if n := d.Annotations["org.opencontainers.image.ref.name"]; n == tag || strings.HasSuffix(n, ":"+tag) {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("no image tagged %q in index.json", tag)
+	}
+	im.Manifests = keep
+	return json.Marshal(im)
+}
+
+func (s *layoutStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+	rc, err := s.blob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxManifest))
+}
+
+func (s *layoutStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+	rc, err := s.p.Blob(d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	return verify(rc, d), nil
+}
+
+func (s *layoutStore) close() error { return nil }
+
+const maxManifest = 64 << 20
+
+// --- docker-archive and oci-archive: a tar file, indexed once, read in place
+
+type archiveStore struct {
+	f       *os.File
+	entries map[string]*io.SectionReader
+}
+
+// countingFile tracks the offset of a file read by archive/tar, which seeks
+// over entry data it is not asked for.
+type countingFile struct {
+	f   *os.File
+	off int64
+}
+
+func (c *countingFile) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.off += int64(n)
+	return n, err
+}
+
+func (c *countingFile) Seek(off int64, whence int) (int64, error) {
+	n, err := c.f.Seek(off, whence)
+	if err == nil {
+		c.off = n
+	}
+	return n, err
+}
+
+func openArchive(p string) (store, string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, "", err
+	}
+	s := &archiveStore{f: f, entries: map[string]*io.SectionReader{}}
+	cf := &countingFile{f: f}
+	tr := tar.NewReader(cf)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, "", fmt.Errorf("%s: not an image archive: %w", p, err)
+		}
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+			s.entries[cleanPath(h.Name)] = io.NewSectionReader(f, cf.off, h.Size)
+		}
+	}
+	kind := "docker-archive:"
+	if s.entries["manifest.json"] == nil {
+		if s.entries["index.json"] == nil {
+			f.Close()
+			return nil, "", fmt.Errorf("%s: not an image archive: no manifest.json or index.json", p)
+		}
+		kind = "oci-archive:"
+	}
+	return s, kind + p, nil
+}
+
+func (s *archiveStore) file(name string) (io.ReadCloser, error) {
+	sr := s.entries[cleanPath(name)]
+	if sr == nil {
+		return nil, fmt.Errorf("%s: not in the archive", name)
+	}
+	return io.NopCloser(io.NewSectionReader(sr, 0, sr.Size())), nil
+}
+
+func (s *archiveStore) root(ctx context.Context) ([]byte, types.MediaType, error) {
+	rc, err := s.file("index.json")
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxManifest))
+	return b, types.OCIImageIndex, err
+}
+
+func (s *archiveStore) blobPath(d v1.Descriptor) string {
+	return "blobs/" + d.Digest.Algorithm + "/" + d.Digest.Hex
+}
+
+func (s *archiveStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+	rc, err := s.blob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(rc, maxManifest))
+}
+
+func (s *archiveStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+	rc, err := s.file(s.blobPath(d))
+	if err != nil {
+		return nil, err
+	}
+	return verify(rc, d), nil
+}
+
+func (s *archiveStore) close() error { return s.f.Close() }
+
+// legacy reads manifest.json of docker save, unless the archive is also an
+// OCI layout (Docker 25 and later write both; the index says more).
+func (s *archiveStore) legacy() ([]legacyImage, error) {
+	if s.entries["index.json"] != nil || s.entries["manifest.json"] == nil {
+		return nil, nil
+	}
+	rc, _ := s.file("manifest.json")
+	var m []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	if err := json.NewDecoder(io.LimitReader(rc, maxManifest)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest.json: %w", err)
+	}
+	var out []legacyImage
+	for _, e := range m {
+		li := legacyImage{config: e.Config, layers: e.Layers, open: s.file}
+		if len(e.RepoTags) > 0 {
+			li.tag = e.RepoTags[0]
+		}
+		out = append(out, li)
+	}
+	return out, nil
+}
+
+// --- docker://: a registry
+
+type registryStore struct {
+	ref  name.Reference
+	opts []remote.Option
+}
+
+func openRegistry(ctx context.Context, s string, o *Options) (store, string, error) {
+	var nopts []name.Option
+	if o.insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.ParseReference(s, nopts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("docker://%s: %w", s, err)
+	}
+	opts := append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
+	return &registryStore{ref: ref, opts: opts}, "docker://" + ref.String(), nil
+}
+
+func (s *registryStore) with(ctx context.Context) []remote.Option {
+	return append(append([]remote.Option(nil), s.opts...), remote.WithContext(ctx))
+}
+
+func (s *registryStore) root(ctx context.Context) ([]byte, types.MediaType, error) {
+	d, err := remote.Get(s.ref, s.with(ctx)...)
+	if err != nil {
+		return nil, "", err
+	}
+	return d.Manifest, d.MediaType, nil
+}
+
+func (s *registryStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+	g, err := remote.Get(s.ref.Context().Digest(d.Digest.String()), s.with(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	return g.Manifest, nil
+}
+
+func (s *registryStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+	l, err := remote.Layer(s.ref.Context().Digest(d.Digest.String()), s.with(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	return l.Compressed() // verified against the digest as it streams
+}
+
+func (s *registryStore) close() error { return nil }
+
+// verify checks a blob against its descriptor's size and digest as it is
+// read: a truncated or altered blob fails at its end.
+func verify(rc io.ReadCloser, d v1.Descriptor) io.ReadCloser {
+	if d.Digest.Algorithm != "sha256" {
+		return rc
+	}
+	return &verifier{rc: rc, h: sha256.New(), want: d.Digest.Hex, size: d.Size}
+}
+
+type verifier struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	want string
+	size int64
+	n    int64
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if errors.Is(err, io.EOF) {
+		if v.size > 0 && v.n != v.size {
+			return n, fmt.Errorf("blob sha256:%s: read %d bytes, the manifest says %d: %w", short(v.want), v.n, v.size, io.ErrUnexpectedEOF)
+		}
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+			return n, fmt.Errorf("blob sha256:%s: digest mismatch (got sha256:%s)", short(v.want), short(got))
+		}
+	}
+	return n, err
+}
+
+func (v *verifier) Close() error { return v.rc.Close() }
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

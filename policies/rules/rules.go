@@ -1,0 +1,259 @@
+// Package rules holds the detector rules of sealenv audit: the built-in,
+// versioned rule set for well-known credential formats, and the parser for
+// rule files that users add.
+//
+// # Rule files
+//
+// A rule file is YAML with a version and a list of rules (see default.yaml,
+// embedded in this package and returned by [Default]). A rule fires only where
+// one of its keywords occurs; its regex then runs on a small window around
+// the keyword, so the cost of a rule is paid only where it can match.
+//
+// # Severity
+//
+// Rules are high, medium or low. The audit reports medium and above by
+// default; low rules are broad heuristics for a manual review.
+package rules
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Severity orders how bad a finding is.
+type Severity int
+
+// Severities, lowest first.
+const (
+	Low Severity = iota + 1
+	Medium
+	High
+)
+
+// ParseSeverity reads "low", "medium" or "high".
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToLower(s) {
+	case "low":
+		return Low, nil
+	case "medium":
+		return Medium, nil
+	case "high":
+		return High, nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want low, medium or high)", s)
+}
+
+func (s Severity) String() string {
+	switch s {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	}
+	return "unknown"
+}
+
+// Rule is one compiled detector rule.
+type Rule struct {
+	ID          string
+	Description string
+	Severity    Severity
+	// Keywords are matched without regard to ASCII case.
+	Keywords []string
+	Regex    *regexp.Regexp
+	// SecretGroup is the capture group that holds the secret (0: whole match).
+	SecretGroup int
+	// Before and MaxLen bound the window the regex runs on, relative to the
+	// start of a keyword.
+	Before, MaxLen int
+	// Entropy is the minimum Shannon entropy of the secret, in bits per byte.
+	Entropy   float64
+	Stopwords []string
+	// Example is a template of a true positive (see default.yaml); Not lists
+	// strings that must not match.
+	Example string
+	Not     []string
+}
+
+// Set is a versioned list of rules.
+type Set struct {
+	Version string
+	Rules   []*Rule
+}
+
+type rawSet struct {
+	Version string    `yaml:"version"`
+	Rules   []rawRule `yaml:"rules"`
+}
+
+type rawRule struct {
+	ID          string   `yaml:"id"`
+	Description string   `yaml:"description"`
+	Severity    string   `yaml:"severity"`
+	Keywords    []string `yaml:"keywords"`
+	Regex       string   `yaml:"regex"`
+	SecretGroup *int     `yaml:"secret_group"`
+	Before      int      `yaml:"before"`
+	MaxLen      int      `yaml:"max_len"`
+	Entropy     float64  `yaml:"entropy"`
+	Stopwords   []string `yaml:"stopwords"`
+	Example     string   `yaml:"example"`
+	Not         []string `yaml:"not"`
+}
+
+// Default returns the built-in rule set.
+func Default() *Set {
+	s, err := Parse("default.yaml", defaultYAML)
+	if err != nil {
+		panic("rules: built-in rule set: " + err.Error())
+	}
+	return s
+}
+
+// ErrInvalid is wrapped by every error about a rule file's content.
+var ErrInvalid = errors.New("invalid rule")
+
+// Parse reads and compiles a rule file. Errors name the file and the rule.
+func Parse(name string, data []byte) (*Set, error) {
+	var raw rawSet
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if raw.Version == "" {
+		return nil, fmt.Errorf("%s: %w: the file has no version", name, ErrInvalid)
+	}
+	s := &Set{Version: raw.Version}
+	seen := map[string]bool{}
+	for i, r := range raw.Rules {
+		c, err := r.compile()
+		if err != nil {
+			id := r.ID
+			if id == "" {
+				id = fmt.Sprintf("rule %d", i+1)
+			}
+			return nil, fmt.Errorf("%s: %s: %w: %s", name, id, ErrInvalid, err)
+		}
+		if seen[c.ID] {
+			return nil, fmt.Errorf("%s: %s: %w: duplicate id", name, c.ID, ErrInvalid)
+		}
+		seen[c.ID] = true
+		s.Rules = append(s.Rules, c)
+	}
+	return s, nil
+}
+
+var idRe = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+func (r rawRule) compile() (*Rule, error) {
+	if !idRe.MatchString(r.ID) {
+		return nil, fmt.Errorf("id must be kebab-case")
+	}
+	sev, err := ParseSeverity(r.Severity)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Keywords) == 0 {
+		return nil, fmt.Errorf("no keywords")
+	}
+	for _, k := range r.Keywords {
+		if len(k) < 2 {
+			return nil, fmt.Errorf("keyword %q is shorter than 2 bytes", k)
+		}
+	}
+	re, err := regexp.Compile(r.Regex)
+	if err != nil {
+		return nil, fmt.Errorf("regex: %v", err)
+	}
+	g := 0
+	if re.NumSubexp() > 0 {
+		g = 1
+	}
+	if r.SecretGroup != nil {
+		g = *r.SecretGroup
+	}
+	if g < 0 || g > re.NumSubexp() {
+		return nil, fmt.Errorf("secret_group %d: the regex has %d groups", g, re.NumSubexp())
+	}
+	if r.Before < 0 || r.Before > 4096 || r.MaxLen < 0 || r.MaxLen > 65536 {
+		return nil, fmt.Errorf("before must be 0..4096 and max_len 0..65536")
+	}
+	if r.MaxLen == 0 {
+		r.MaxLen = 256
+	}
+	if r.Entropy < 0 || r.Entropy > 8 {
+		return nil, fmt.Errorf("entropy must be 0..8 bits per byte")
+	}
+	return &Rule{
+		ID: r.ID, Description: r.Description, Severity: sev,
+		Keywords: r.Keywords, Regex: re, SecretGroup: g,
+		Before: r.Before, MaxLen: r.MaxLen, Entropy: r.Entropy,
+		Stopwords: r.Stopwords, Example: r.Example, Not: r.Not,
+	}, nil
+}
+
+// Merge returns a set with the rules of s followed by those of more; a rule
+// in more replaces a rule of s with the same id.
+func (s *Set) Merge(more *Set) *Set {
+	out := &Set{Version: s.Version + "+" + more.Version}
+	idx := map[string]int{}
+	for _, r := range s.Rules {
+		idx[r.ID] = len(out.Rules)
+		out.Rules = append(out.Rules, r)
+	}
+	for _, r := range more.Rules {
+		if i, ok := idx[r.ID]; ok {
+			out.Rules[i] = r
+			continue
+		}
+		out.Rules = append(out.Rules, r)
+	}
+	return out
+}
+
+// Accept reports whether secret, the text a rule's secret group matched,
+// passes the rule's entropy and stopword checks.
+func (r *Rule) Accept(secret []byte) bool {
+	if r.Entropy > 0 && Entropy(secret) < r.Entropy {
+		return false
+	}
+	for _, w := range r.Stopwords {
+		if bytes.Contains(bytes.ToLower(secret), []byte(strings.ToLower(w))) {
+			return false
+		}
+	}
+	return true
+}
+
+// Entropy is the Shannon entropy of b in bits per byte.
+func Entropy(b []byte) float64 {
+	if len(b) == 0 {
+		return 0
+	}
+	var n [256]int
+	for _, c := range b {
+		n[c]++
+	}
+	var h float64
+	l := float64(len(b))
+	for _, c := range n {
+		if c > 0 {
+			p := float64(c) / l
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
