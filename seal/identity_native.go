@@ -1,0 +1,134 @@
+package seal
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"filippo.io/age"
+)
+
+// This file lets a binary look identities up without linking SSH and plugin
+// support: the sealenv-inject entrypoint must stay under 4 MiB, and
+// agessh (with RSA, ECDSA and ASN.1) plus the plugin client add about
+// 650 KiB. Only code reachable from [FindIdentitiesWith] and
+// [ParseNativeIdentities] is linked.
+
+// IdentityParser parses the content of an identity file or variable.
+type IdentityParser func(data []byte) ([]age.Identity, error)
+
+// ParseNativeIdentities parses native age identities only: one
+// AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1... per line, empty lines and "#"
+// comments ignored. SSH keys and plugin identities are refused with a hint;
+// [ParseIdentities] reads those. Errors give a line number, never the line.
+func ParseNativeIdentities(data []byte) ([]age.Identity, error) {
+	if len(data) > maxIdentitySize {
+		return nil, errors.New("identity file is larger than 16 MiB")
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN")) {
+		return nil, errors.New("SSH keys are not supported here; use an age identity (sealenv keygen) or the full sealenv CLI")
+	}
+	var ids []age.Identity
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, maxIdentitySize)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		var id age.Identity
+		var err error
+		switch s := string(line); {
+		case bytes.HasPrefix(line, []byte("AGE-PLUGIN-")):
+			return nil, fmt.Errorf("line %d: plugin identities are not supported here; use the full sealenv CLI", n)
+		case bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-PQ-1")):
+			id, err = age.ParseHybridIdentity(s)
+		case bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-1")):
+			id, err = age.ParseX25519Identity(s)
+		default:
+			err = errors.New("unknown identity type")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: malformed identity", n)
+		}
+		ids = append(ids, id)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading identities: %v", err)
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("no identities found")
+	}
+	return ids, nil
+}
+
+// FindIdentitiesWith is [FindIdentities] with the parser given: same sources
+// in the same order (File, FD, SEALENV_AGE_KEY, SEALENV_AGE_KEY_FILE,
+// SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, then Defaults), same results. l.PluginUI is
+// not used; a parser that needs one captures it.
+func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity, error) {
+	getenv := l.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	fromData := func(data []byte, source string, fromEnv bool) (*FoundIdentity, error) {
+		defer clear(data)
+		ids, err := parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("identity from %s: %w", source, err)
+		}
+		return &FoundIdentity{Identities: ids, Source: source, FromEnv: fromEnv}, nil
+	}
+	fromFile := func(path, source string) (*FoundIdentity, error) {
+		data, err := readCapped(path)
+		if err != nil {
+			return nil, fmt.Errorf("identity from %s: %w", source, cleanPathErr(err))
+		}
+		return fromData(data, source, false)
+	}
+	fromText := func(text, source string) (*FoundIdentity, error) {
+		data := []byte(text)
+		// SOPS_AGE_KEY may hold several keys separated by spaces on one line.
+		if !bytes.Contains(data, []byte("-----BEGIN")) {
+			joined := bytes.Join(bytes.Fields(data), []byte("\n"))
+			clear(data)
+			data = joined
+		}
+		return fromData(data, source, true)
+	}
+	if l.File != "" {
+		return fromFile(l.File, "--identity "+l.File)
+	}
+	if l.FD != nil {
+		fd := l.FD.Fd()
+		data, err := io.ReadAll(io.LimitReader(l.FD, maxIdentitySize+1))
+		l.FD.Close()
+		if err != nil {
+			clear(data)
+			return nil, fmt.Errorf("identity from fd %d: %v", fd, err)
+		}
+		return fromData(data, "--identity-fd", false)
+	}
+	for _, v := range []struct {
+		name string
+		file bool
+	}{{EnvAgeKey, false}, {EnvAgeKeyFile, true}, {EnvSopsAgeKey, false}, {EnvSopsAgeKeyFile, true}} {
+		val, ok := getenv(v.name)
+		if !ok || val == "" {
+			continue
+		}
+		if v.file {
+			return fromFile(val, v.name+"="+val)
+		}
+		return fromText(val, v.name)
+	}
+	for _, p := range l.Defaults {
+		if _, err := os.Stat(p); err == nil {
+			return fromFile(p, p)
+		}
+	}
+	return nil, ErrNoIdentity
+}
