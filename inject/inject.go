@@ -1,0 +1,462 @@
+package inject
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/seal"
+)
+
+// Exit statuses, in the convention of env(1), chroot(1) and docker run.
+const (
+	// ExitFailure: the injector failed; the command never started.
+	ExitFailure = 125
+	// ExitNotExecutable: the command exists but cannot be executed.
+	ExitNotExecutable = 126
+	// ExitNotFound: the command was not found.
+	ExitNotFound = 127
+)
+
+// Default locations. See docs/inject.md.
+const (
+	// DefaultIdentityFile is where Docker, Compose, Swarm and common
+	// Kubernetes setups mount a secret named sealenv_age_key.
+	DefaultIdentityFile = "/run/secrets/sealenv_age_key"
+	// EnvBundle lists bundle paths, colon-separated, when no --bundle is
+	// given.
+	EnvBundle = "SEALENV_BUNDLE"
+)
+
+// DefaultBundles are tried, in order, when neither --bundle nor
+// SEALENV_BUNDLE names a bundle. Exactly one must exist.
+var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml"}
+
+// maxBundleFile caps what is read of a bundle file; the reader refuses more
+// than 16 MiB anyway.
+const maxBundleFile = 16<<20 + 1
+
+// OpenFunc opens one bundle. The default is [seal.Open]; the full sealenv
+// CLI passes one that can also unwrap KMS and PGP data keys.
+type OpenFunc func(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error)
+
+// Config is one start of the injector. The zero value of every field but
+// Args is a sensible default.
+type Config struct {
+	// Args is the command and its arguments.
+	Args []string
+	// Bundles are bundle files, merged in order. Empty means SEALENV_BUNDLE,
+	// then [DefaultBundles].
+	Bundles []string
+	// Override lists keys that a later bundle may redefine ("*": any key).
+	// The last bundle that defines such a key wins. Without it, the same
+	// key in two bundles is an error.
+	Override []string
+	// Identity is an age identity file (--identity).
+	Identity string
+	// IdentityFD is an open file descriptor to read the identity from
+	// (--identity-fd); negative means none.
+	IdentityFD int
+	// AllowEnvOverride lists keys for which a value already in the
+	// environment wins over the sealed one.
+	AllowEnvOverride []string
+	// AllowNames lists dangerous names (see [Dangerous]) a bundle may set.
+	AllowNames []string
+	// Files delivers values as in-memory files: "NAME" sets NAME_FILE,
+	// "NAME=VAR" sets VAR, to /proc/self/fd/N; NAME itself is not set.
+	Files []string
+	// Supervise keeps the injector running as the parent of the command.
+	Supervise bool
+	// Redact passes the command's stdout and stderr through a [Redactor].
+	// It implies Supervise.
+	Redact bool
+	// NoAccessLog turns off the JSON access line.
+	NoAccessLog bool
+
+	// Environ is the environment the command starts from; nil means
+	// os.Environ().
+	Environ []string
+	// Stdin, Stdout and Stderr are given to the command in supervise mode
+	// (nil: the process's own). Warnings and the access line go to Stderr.
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
+	// Prog prefixes warnings: "sealenv-inject".
+	Prog string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Open opens a bundle; nil means seal.Open.
+	Open OpenFunc
+	// ParseIdentities parses identity file or variable content; nil means
+	// [seal.ParseNativeIdentities] (native age keys only, which keeps SSH and
+	// plugin code out of the slim binary). The full CLI passes a parser
+	// that also reads SSH keys and plugin identities.
+	ParseIdentities seal.IdentityParser
+}
+
+// Error is a failure before the command started, with the exit status the
+// injector should end with.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func fail(code int, format string, args ...any) error {
+	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode returns the exit status for an error from [Run]: the code of an
+// [*Error], else [ExitFailure].
+func ExitCode(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ExitFailure
+}
+
+// loaded is the result of decrypting and merging the bundles.
+type loaded struct {
+	secrets  []seal.Secret // merged, in order of first definition
+	bundles  []bundleLog
+	expired  []string
+	source   string // where the identity came from
+	decrypt  time.Duration
+	zeroList []*seal.Bundle
+}
+
+func (l *loaded) zero() {
+	for _, b := range l.zeroList {
+		b.Zero()
+	}
+	l.secrets = nil
+}
+
+func (c *Config) defaults() {
+	if c.Environ == nil {
+		c.Environ = os.Environ()
+	}
+	if c.Stdin == nil {
+		c.Stdin = os.Stdin
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
+	if c.Prog == "" {
+		c.Prog = "sealenv-inject"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Open == nil {
+		c.Open = seal.Open
+	}
+	if c.ParseIdentities == nil {
+		c.ParseIdentities = seal.ParseNativeIdentities
+	}
+	if c.Redact {
+		c.Supervise = true
+	}
+}
+
+func (c *Config) warnf(format string, args ...any) {
+	fmt.Fprintf(c.Stderr, "%s: warning: "+format+"\n", append([]any{c.Prog}, args...)...)
+}
+
+// getenv looks a name up in c.Environ (the last definition wins, as in
+// getenv(3) implementations that scan from the end; duplicates are rare).
+func (c *Config) getenv(name string) (string, bool) {
+	for i := len(c.Environ) - 1; i >= 0; i-- {
+		k, v, ok := strings.Cut(c.Environ[i], "=")
+		if ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// check rejects contradictory settings before any secret is read.
+func (c *Config) check() error {
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		return fail(ExitFailure, "no command: usage: %s [flags] -- CMD [ARGS...]", c.Prog)
+	}
+	if c.Identity != "" && c.IdentityFD >= 0 {
+		return fail(ExitFailure, "--identity and --identity-fd are mutually exclusive")
+	}
+	for _, lists := range []struct {
+		flag  string
+		names []string
+	}{{"--allow-env-override", c.AllowEnvOverride}, {"--allow-name", c.AllowNames}} {
+		for _, n := range lists.names {
+			if !seal.ValidName(n) {
+				return fail(ExitFailure, "%s %q: not a valid environment variable name", lists.flag, n)
+			}
+		}
+	}
+	for _, n := range c.Override {
+		if n != "*" && !seal.ValidName(n) {
+			return fail(ExitFailure, "--override %q: not a valid environment variable name", n)
+		}
+	}
+	for _, f := range c.Files {
+		name, target, _ := strings.Cut(f, "=")
+		if !seal.ValidName(name) || (target != "" && !seal.ValidName(target)) {
+			return fail(ExitFailure, "--file %q: want NAME or NAME=VAR", f)
+		}
+	}
+	return nil
+}
+
+// bundlePaths decides which bundles to read.
+func (c *Config) bundlePaths() ([]string, error) {
+	if len(c.Bundles) > 0 {
+		return c.Bundles, nil
+	}
+	if v, ok := c.getenv(EnvBundle); ok && v != "" {
+		paths := strings.Split(v, ":")
+		if slices.Contains(paths, "") {
+			return nil, fail(ExitFailure, "%s: empty path in the list", EnvBundle)
+		}
+		return paths, nil
+	}
+	var found []string
+	for _, p := range DefaultBundles {
+		if _, err := os.Stat(p); err == nil {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fail(ExitFailure, "no bundle: pass --bundle FILE or set %s (default %s not found)", EnvBundle, strings.Join(DefaultBundles, " or "))
+	case 1:
+		return found, nil
+	}
+	return nil, fail(ExitFailure, "no bundle chosen: both %s exist; pass --bundle FILE", strings.Join(found, " and "))
+}
+
+// load reads the identity, decrypts every bundle and merges them. On error
+// nothing decrypted is returned.
+func (c *Config) load() (l *loaded, err error) {
+	paths, err := c.bundlePaths()
+	if err != nil {
+		return nil, err
+	}
+	type file struct {
+		path   string
+		format seal.Format
+		data   []byte
+		sum    [32]byte
+	}
+	// Read and parse-check the bundles first: a missing or malformed bundle
+	// is reported before any identity is touched.
+	files := make([]file, 0, len(paths))
+	for _, p := range paths {
+		data, err := readFile(p)
+		if err != nil {
+			return nil, fail(ExitFailure, "%s: %v", p, err)
+		}
+		f, err := seal.DetectFormat(p, data)
+		if err != nil {
+			return nil, fail(ExitFailure, "%s: %v", p, err)
+		}
+		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
+	}
+
+	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: []string{DefaultIdentityFile}}
+	if c.IdentityFD >= 0 {
+		lookup.FD = os.NewFile(uintptr(c.IdentityFD), "identity-fd")
+		if lookup.FD == nil {
+			return nil, fail(ExitFailure, "--identity-fd %d: not an open file descriptor", c.IdentityFD)
+		}
+	}
+	found, err := seal.FindIdentitiesWith(lookup, c.ParseIdentities)
+	if errors.Is(err, seal.ErrNoIdentity) {
+		return nil, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", paths[0], DefaultIdentityFile, seal.EnvAgeKeyFile)
+	}
+	if err != nil {
+		return nil, fail(ExitFailure, "%s: %v", paths[0], err)
+	}
+	if found.FromEnv {
+		c.warnf("the identity came from %s, which shows in docker inspect and /proc; mount it as a file under /run/secrets instead", found.Source)
+	}
+
+	l = &loaded{source: found.Source}
+	defer func() {
+		if err != nil {
+			l.zero()
+			l = nil
+		}
+	}()
+	override := map[string]bool{}
+	for _, n := range c.Override {
+		override[n] = true
+	}
+	index := map[string]int{} // name → index in l.secrets
+	from := map[string]string{}
+	now := c.Now()
+	for _, f := range files {
+		start := time.Now()
+		b, err := c.Open(f.format, f.data, found.Identities...)
+		l.decrypt += time.Since(start)
+		if err != nil {
+			return l, fail(ExitFailure, "%s: %v", f.path, err)
+		}
+		l.zeroList = append(l.zeroList, b)
+		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: b.Matched, Keys: []string{}}
+		for _, s := range b.Secrets {
+			if b.Meta.Expired(s.Name, now) {
+				l.expired = append(l.expired, s.Name)
+				continue
+			}
+			bl.Keys = append(bl.Keys, s.Name)
+			if i, ok := index[s.Name]; ok {
+				if !override[s.Name] && !override["*"] {
+					return l, fail(ExitFailure, "%s: key %s is also in %s; pass --override %s to let the later bundle win", f.path, s.Name, from[s.Name], s.Name)
+				}
+				l.secrets[i].Value = s.Value
+				from[s.Name] = f.path
+				continue
+			}
+			index[s.Name] = len(l.secrets)
+			from[s.Name] = f.path
+			l.secrets = append(l.secrets, s)
+		}
+		l.bundles = append(l.bundles, bl)
+	}
+	allowed := map[string]bool{}
+	for _, n := range c.AllowNames {
+		allowed[n] = true
+	}
+	for _, s := range l.secrets {
+		if reservedName(s.Name) {
+			return l, fail(ExitFailure, "%s: key %s is an identity variable and is never passed on", from[s.Name], s.Name)
+		}
+		if Dangerous(s.Name) && !allowed[s.Name] {
+			return l, fail(ExitFailure, "%s: key %s could hijack the program loader or shell; pass --allow-name %s if this is intended", from[s.Name], s.Name, s.Name)
+		}
+	}
+	return l, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathErr(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBundleFile))
+	if err != nil {
+		return nil, unwrapPathErr(err)
+	}
+	return data, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// envPlan is the child's environment, built from the base environment and
+// the secrets.
+type envPlan struct {
+	base      []string // the base environment without identity variables and replaced names
+	set       []seal.Secret
+	files     []fileVar // values delivered as memfd files
+	keptEnv   []string  // sealed keys for which the runtime value won
+	replaced  []string  // sealed keys that replaced a runtime value
+	fileNames []string
+}
+
+type fileVar struct {
+	name, target string
+	value        []byte
+}
+
+// plan decides which variables the child gets.
+func (c *Config) plan(l *loaded) (*envPlan, error) {
+	p := &envPlan{}
+	byName := map[string][]byte{}
+	for _, s := range l.secrets {
+		byName[s.Name] = s.Value
+	}
+	asFile := map[string]bool{}
+	for _, f := range c.Files {
+		name, target, _ := strings.Cut(f, "=")
+		if target == "" {
+			target = name + "_FILE"
+		}
+		v, ok := byName[name]
+		if !ok {
+			return nil, fail(ExitFailure, "--file %s: no such key in the bundles", name)
+		}
+		if reservedName(target) || (Dangerous(target) && !slices.Contains(c.AllowNames, target)) {
+			return nil, fail(ExitFailure, "--file %s: refusing to set %s", f, target)
+		}
+		asFile[name] = true
+		p.files = append(p.files, fileVar{name: name, target: target, value: v})
+		p.fileNames = append(p.fileNames, name)
+	}
+	allowEnv := map[string]bool{}
+	for _, n := range c.AllowEnvOverride {
+		allowEnv[n] = true
+	}
+	// The names the injector will define, and whether the runtime value wins.
+	define := map[string]bool{}
+	for _, s := range l.secrets {
+		if asFile[s.Name] {
+			continue
+		}
+		if _, inEnv := c.getenv(s.Name); inEnv {
+			if allowEnv[s.Name] {
+				p.keptEnv = append(p.keptEnv, s.Name)
+				continue
+			}
+			p.replaced = append(p.replaced, s.Name)
+		}
+		define[s.Name] = true
+		p.set = append(p.set, s)
+	}
+	for _, f := range p.files {
+		if _, inEnv := c.getenv(f.target); inEnv {
+			if allowEnv[f.target] {
+				return nil, fail(ExitFailure, "--file %s: %s is already set and --allow-env-override %s keeps it", f.name, f.target, f.target)
+			}
+			p.replaced = append(p.replaced, f.target)
+		}
+		if define[f.target] {
+			return nil, fail(ExitFailure, "--file %s: %s is also a key in the bundles", f.name, f.target)
+		}
+		define[f.target] = true
+	}
+	for _, kv := range c.Environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if reservedName(k) || define[k] {
+			continue
+		}
+		p.base = append(p.base, kv)
+	}
+	for _, n := range p.replaced {
+		c.warnf("%s is set in the environment and is replaced by the sealed value (pass --allow-env-override %s to keep the runtime value)", n, n)
+	}
+	return p, nil
+}
+
+// fdPath is the path a child opens to read an inherited descriptor.
+func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }

@@ -1,0 +1,99 @@
+// Package injecttest makes real sealed bundles for the injector's tests, with
+// keys generated at test time. Only tests import it: it links the sops/v3
+// authoring side, which the injector itself must never import.
+package injecttest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
+)
+
+// Key is a test identity.
+type Key struct {
+	Identity  *age.X25519Identity
+	Recipient string
+	Text      string // AGE-SECRET-KEY-1...
+}
+
+// NewKey generates a fresh X25519 identity.
+func NewKey(t testing.TB) Key {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Key{Identity: id, Recipient: id.Recipient().String(), Text: id.String()}
+}
+
+// Value returns a random value that looks like a credential, prefixed for
+// readability of the test source, never of its output.
+func Value(t testing.TB, prefix string) string {
+	t.Helper()
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+// Entry is one key of a bundle.
+type Entry struct {
+	Name, Value string
+	// Grace, with Age, stores the entry as a rotated value: Value becomes
+	// the previous value of Name, kept for Grace, written Age ago.
+	Grace, Age time.Duration
+	Next       string // the new value after the rotation
+}
+
+// Write seals entries to the recipients of keys into dir/name (the store
+// comes from the extension) and returns the path. The file holds ciphertext
+// only.
+func Write(t testing.TB, dir, name string, keys []Key, entries ...Entry) string {
+	t.Helper()
+	var recipients []string
+	for _, k := range keys {
+		recipients = append(recipients, k.Recipient)
+	}
+	format := seal.FormatForPath(name)
+	if format == 0 {
+		format = seal.FormatDotenv
+	}
+	b, err := author.New(format, recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, e := range entries {
+		if e.Grace > 0 {
+			b.Now = func() time.Time { return now.Add(-e.Age) }
+			if err := b.Set(e.Name, []byte(e.Value)); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Rotate(e.Name, []byte(e.Next), e.Grace); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := b.Set(e.Name, []byte(e.Value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
