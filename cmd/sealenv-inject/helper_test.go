@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 type report struct {
 	Pid     int               `json:"pid"`
 	Environ []string          `json:"environ"`
-	FDs     map[int]string    `json:"fds"` // descriptor → what it points to
+	FDs     map[int]string    `json:"fds"`   // descriptor → what it points to
 	Files   map[string]string `json:"files"` // VAR → sha256 of the file content
 	Sealed  map[string]bool   `json:"sealed"`
 }
