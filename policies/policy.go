@@ -1,6 +1,12 @@
 // Package policies reads sealenv.yaml, the policy file at the repository
-// root: which environments exist, where their bundles live, and who may
-// decrypt them.
+// root: which environments exist, where their bundles live, who may decrypt
+// them, what a valid value looks like, when it must rotate, which keys each
+// service may receive, and how the audit is tuned.
+//
+// Parsing is two steps, as in gitleaks: the file is decoded strictly into
+// plain structs (an unknown or misspelled field is an error), then compiled
+// and validated once ([Policy] holds compiled rules). Every error names the
+// file and line and the item the user wrote.
 package policies
 
 import (
@@ -9,7 +15,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,10 +27,14 @@ import (
 // FileName is the policy file's name at the repository root.
 const FileName = "sealenv.yaml"
 
-// Policy is a parsed sealenv.yaml.
+// Policy is a parsed, validated sealenv.yaml.
 type Policy struct {
-	Version      int           `yaml:"version"`
-	Environments []Environment `yaml:"environments"`
+	Version      int                 `yaml:"version"`
+	Environments []Environment       `yaml:"environments"`
+	Keys         map[string]*KeyRule `yaml:"keys"`
+	Defaults     KeyRule             `yaml:"defaults"`
+	Services     []Service           `yaml:"services"`
+	Audit        Audit               `yaml:"audit"`
 
 	// Path is the file the policy was read from; Root its directory, which
 	// bundle paths are relative to.
@@ -33,7 +47,12 @@ type Environment struct {
 	Name       string      `yaml:"name"`
 	Bundle     string      `yaml:"bundle"`
 	Recipients []Recipient `yaml:"recipients"`
-	line       int
+	// KMS and PGP keys are passed through to sops when sealing.
+	KMS []string `yaml:"kms"`
+	PGP []string `yaml:"pgp"`
+	// Required lists keys the bundle must hold (in addition to keys whose
+	// rule says required: true).
+	Required []string `yaml:"required"`
 }
 
 // Recipient is a public key with the person or system that owns it.
@@ -42,8 +61,112 @@ type Recipient struct {
 	Owner string `yaml:"owner"`
 }
 
-// Load reads and validates a policy file. Unknown fields are errors, and
-// every error names the file and line.
+// KeyRule says what a valid value of a key is and when it must rotate.
+type KeyRule struct {
+	Required   bool       `yaml:"required"`
+	MinLength  int        `yaml:"min_length"`
+	Pattern    string     `yaml:"pattern"`
+	Forbid     []string   `yaml:"forbid"`
+	Generator  *Generator `yaml:"generator"`
+	MaxAge     Duration   `yaml:"max_age"`
+	WarnBefore Duration   `yaml:"warn_before"`
+	Grace      Duration   `yaml:"grace"`
+
+	pattern *regexp.Regexp
+}
+
+// Generator makes new values for rotate.
+type Generator struct {
+	Length   int    `yaml:"length"`
+	Alphabet string `yaml:"alphabet"` // base64url, hex or alnum
+	Command  string `yaml:"command"`  // run with sh -c; its stdout (trimmed) is the value
+}
+
+// Service names a consumer (an image or a deployment) and the keys it may
+// receive: least privilege for one bundle that feeds several services.
+type Service struct {
+	Name         string   `yaml:"name"`
+	Environments []string `yaml:"environments"`
+	Keys         []string `yaml:"keys"`
+}
+
+// Audit tunes `sealenv audit` and `sealenv scan`.
+type Audit struct {
+	Rules     []CustomRule `yaml:"rules"`
+	Allowlist []Allow      `yaml:"allowlist"`
+	Baseline  *Baseline    `yaml:"baseline"`
+}
+
+// CustomRule is a user credential pattern, added to the built-in rule set.
+type CustomRule struct {
+	ID          string   `yaml:"id"`
+	Description string   `yaml:"description"`
+	Regex       string   `yaml:"regex"`
+	Keywords    []string `yaml:"keywords"`
+	Entropy     float64  `yaml:"entropy"`
+
+	Compiled *regexp.Regexp `yaml:"-"`
+}
+
+// Allow suppresses findings that match all of its set fields.
+type Allow struct {
+	Rule   string `yaml:"rule"`
+	Path   string `yaml:"path"` // a glob (path.Match) or a plain prefix
+	Secret string `yaml:"secret"`
+	Reason string `yaml:"reason"`
+}
+
+// Baseline is a report of accepted, pre-existing findings.
+type Baseline struct {
+	File   string `yaml:"file"`
+	Reason string `yaml:"reason"`
+}
+
+// Duration accepts Go durations ("72h", "90m") and days and weeks ("90d",
+// "2w").
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses "90d", "2w" or any time.ParseDuration string.
+// Negative durations are errors.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	var err error
+	switch {
+	case strings.HasSuffix(s, "d") || strings.HasSuffix(s, "w"):
+		unit := 24 * time.Hour
+		if strings.HasSuffix(s, "w") {
+			unit *= 7
+		}
+		var n float64
+		n, err = strconv.ParseFloat(s[:len(s)-1], 64)
+		d = time.Duration(n * float64(unit))
+	default:
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use 72h, 90d or 2w)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
+// D returns the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads and validates a policy file.
 func Load(path string) (*Policy, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -54,68 +177,328 @@ func Load(path string) (*Policy, error) {
 
 // Parse validates policy bytes read from path.
 func Parse(path string, data []byte) (*Policy, error) {
-	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	p := &Policy{}
 	if err := dec.Decode(p); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%s", yamlError(path, err))
 	}
-	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) > 0 {
-		p.recordLines(doc.Content[0])
-	}
+	var doc yaml.Node
+	_ = yaml.Unmarshal(data, &doc)
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	p.Path = abs
-	p.Root = filepath.Dir(abs)
-	if p.Version != 1 {
-		return nil, fmt.Errorf("%s: version must be 1, got %d", path, p.Version)
-	}
-	seen := map[string]bool{}
-	for _, e := range p.Environments {
-		where := fmt.Sprintf("%s:%d", path, e.line)
-		if e.Name == "" {
-			return nil, fmt.Errorf("%s: environment without a name", where)
-		}
-		if seen[e.Name] {
-			return nil, fmt.Errorf("%s: duplicate environment %q", where, e.Name)
-		}
-		seen[e.Name] = true
-		if e.Bundle == "" {
-			return nil, fmt.Errorf("%s: environment %q has no bundle path", where, e.Name)
-		}
-		if filepath.IsAbs(e.Bundle) || strings.HasPrefix(filepath.Clean(e.Bundle), "..") {
-			return nil, fmt.Errorf("%s: environment %q: bundle path %q is outside the repository", where, e.Name, e.Bundle)
-		}
-		if len(e.Recipients) == 0 {
-			return nil, fmt.Errorf("%s: environment %q has no recipients", where, e.Name)
-		}
-		for _, r := range e.Recipients {
-			if strings.TrimSpace(r.Key) == "" {
-				return nil, fmt.Errorf("%s: environment %q: recipient without a key", where, e.Name)
-			}
-		}
+	p.Path, p.Root = abs, filepath.Dir(abs)
+	at := func(keys ...any) string { return fmt.Sprintf("%s:%d", path, lineOf(&doc, keys...)) }
+	if err := p.validate(at); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// recordLines remembers where each environment starts, for error messages.
-func (p *Policy) recordLines(root *yaml.Node) {
-	if root.Kind != yaml.MappingNode {
-		return
+// lineOf finds the line of a path of map keys (string) and list indices
+// (int) in a YAML document, or the deepest line it reaches.
+func lineOf(doc *yaml.Node, keys ...any) int {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
 	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value != "environments" || root.Content[i+1].Kind != yaml.SequenceNode {
-			continue
+	line := n.Line
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case int:
+			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
+				return line
+			}
+			n = n.Content[k]
+			line = n.Line
 		}
-		for j, n := range root.Content[i+1].Content {
-			if j < len(p.Environments) {
-				p.Environments[j].line = n.Line
+	}
+	return line
+}
+
+var (
+	lineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownRe = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+)
+
+// yamlError turns a yaml.v3 error into one "FILE:LINE: reason" line.
+func yamlError(path string, err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	s = strings.TrimPrefix(s, "unmarshal errors:\n")
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if m := lineRe.FindStringSubmatch(s); m != nil {
+		reason := m[2]
+		if u := unknownRe.FindStringSubmatch(reason); u != nil {
+			reason = fmt.Sprintf("unknown field %q", u[1])
+		}
+		return fmt.Sprintf("%s:%s: %s", path, m[1], reason)
+	}
+	return path + ": " + s
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (p *Policy) validate(at func(...any) string) error {
+	if p.Version != 1 {
+		return fmt.Errorf("%s: version must be 1, got %d", at("version"), p.Version)
+	}
+	seen := map[string]bool{}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		where := at("environments", i)
+		if e.Name == "" {
+			return fmt.Errorf("%s: environment without a name", where)
+		}
+		if seen[e.Name] {
+			return fmt.Errorf("%s: duplicate environment %q", where, e.Name)
+		}
+		seen[e.Name] = true
+		if e.Bundle == "" {
+			return fmt.Errorf("%s: environment %q has no bundle path", where, e.Name)
+		}
+		if filepath.IsAbs(e.Bundle) || strings.HasPrefix(filepath.Clean(e.Bundle), "..") {
+			return fmt.Errorf("%s: environment %q: bundle path %q is outside the repository", at("environments", i, "bundle"), e.Name, e.Bundle)
+		}
+		if len(e.Recipients)+len(e.KMS)+len(e.PGP) == 0 {
+			return fmt.Errorf("%s: environment %q has no recipients", where, e.Name)
+		}
+		keys := map[string]bool{}
+		for j, r := range e.Recipients {
+			r.Key = strings.TrimSpace(r.Key)
+			if err := CheckRecipient(r.Key); err != nil {
+				return fmt.Errorf("%s: environment %q: %v", at("environments", i, "recipients", j), e.Name, err)
+			}
+			if keys[r.Key] {
+				return fmt.Errorf("%s: environment %q: recipient %q listed twice", at("environments", i, "recipients", j), e.Name, r.Key)
+			}
+			keys[r.Key] = true
+		}
+		for j, k := range e.Required {
+			if !validName.MatchString(k) {
+				return fmt.Errorf("%s: environment %q: required key %q is not a valid environment variable name", at("environments", i, "required", j), e.Name, k)
 			}
 		}
 	}
+	for name, r := range p.Keys {
+		if !validName.MatchString(name) {
+			return fmt.Errorf("%s: key %q is not a valid environment variable name", at("keys", name), name)
+		}
+		if r == nil {
+			p.Keys[name] = &KeyRule{}
+			continue
+		}
+		if err := r.compile(); err != nil {
+			return fmt.Errorf("%s: key %s: %v", at("keys", name), name, err)
+		}
+	}
+	if err := p.Defaults.compile(); err != nil {
+		return fmt.Errorf("%s: defaults: %v", at("defaults"), err)
+	}
+	svcs := map[string]bool{}
+	for i, s := range p.Services {
+		if s.Name == "" || svcs[s.Name] {
+			return fmt.Errorf("%s: service needs a unique name (got %q)", at("services", i), s.Name)
+		}
+		svcs[s.Name] = true
+		for _, e := range s.Environments {
+			if !seen[e] {
+				return fmt.Errorf("%s: service %q names unknown environment %q", at("services", i), s.Name, e)
+			}
+		}
+		for j, k := range s.Keys {
+			if !validName.MatchString(k) {
+				return fmt.Errorf("%s: service %q: key %q is not a valid environment variable name", at("services", i, "keys", j), s.Name, k)
+			}
+		}
+	}
+	ids := map[string]bool{}
+	for i := range p.Audit.Rules {
+		r := &p.Audit.Rules[i]
+		where := at("audit", "rules", i)
+		if r.ID == "" || ids[r.ID] {
+			return fmt.Errorf("%s: custom rule needs a unique id (got %q)", where, r.ID)
+		}
+		ids[r.ID] = true
+		if r.Regex == "" {
+			return fmt.Errorf("%s: %s: regex is empty", where, r.ID)
+		}
+		re, err := regexp.Compile(r.Regex)
+		if err != nil {
+			return fmt.Errorf("%s: %s: invalid regex: %s", at("audit", "rules", i, "regex"), r.ID, regexReason(err))
+		}
+		r.Compiled = re
+		if r.Entropy < 0 || r.Entropy > 8 {
+			return fmt.Errorf("%s: %s: entropy must be between 0 and 8 bits per character", where, r.ID)
+		}
+	}
+	for i, a := range p.Audit.Allowlist {
+		if strings.TrimSpace(a.Reason) == "" {
+			return fmt.Errorf("%s: allowlist entry needs a reason", at("audit", "allowlist", i))
+		}
+		if a.Rule == "" && a.Path == "" && a.Secret == "" {
+			return fmt.Errorf("%s: allowlist entry matches nothing: set rule, path or secret", at("audit", "allowlist", i))
+		}
+	}
+	if b := p.Audit.Baseline; b != nil {
+		if b.File == "" || strings.TrimSpace(b.Reason) == "" {
+			return fmt.Errorf("%s: baseline needs a file and a reason", at("audit", "baseline"))
+		}
+	}
+	return nil
+}
+
+func regexReason(err error) string {
+	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+}
+
+func (r *KeyRule) compile() error {
+	if r.MinLength < 0 {
+		return errors.New("min_length is negative")
+	}
+	if r.Pattern != "" {
+		re, err := regexp.Compile(r.Pattern)
+		if err != nil {
+			return fmt.Errorf("invalid pattern: %s", regexReason(err))
+		}
+		r.pattern = re
+	}
+	if g := r.Generator; g != nil {
+		if g.Command != "" && (g.Length != 0 || g.Alphabet != "") {
+			return errors.New("generator: command excludes length and alphabet")
+		}
+		switch g.Alphabet {
+		case "", "base64url", "hex", "alnum":
+		default:
+			return fmt.Errorf("generator: unknown alphabet %q (want base64url, hex or alnum)", g.Alphabet)
+		}
+		if g.Command == "" && g.Length != 0 && (g.Length < 16 || g.Length > 4096) {
+			return fmt.Errorf("generator: length %d is outside 16..4096", g.Length)
+		}
+	}
+	if r.WarnBefore > 0 && r.MaxAge > 0 && r.WarnBefore >= r.MaxAge {
+		return errors.New("warn_before must be shorter than max_age")
+	}
+	return nil
+}
+
+// Rule returns the effective rule of a key: its own, with unset fields taken
+// from defaults.
+func (p *Policy) Rule(key string) KeyRule {
+	r := p.Defaults
+	if own, ok := p.Keys[key]; ok && own != nil {
+		o := *own
+		if o.MinLength == 0 {
+			o.MinLength = r.MinLength
+		}
+		if o.pattern == nil {
+			o.Pattern, o.pattern = r.Pattern, r.pattern
+		}
+		o.Forbid = append(append([]string{}, r.Forbid...), o.Forbid...)
+		if o.Generator == nil {
+			o.Generator = r.Generator
+		}
+		if o.MaxAge == 0 {
+			o.MaxAge = r.MaxAge
+		}
+		if o.WarnBefore == 0 {
+			o.WarnBefore = r.WarnBefore
+		}
+		if o.Grace == 0 {
+			o.Grace = r.Grace
+		}
+		return o
+	}
+	return r
+}
+
+// Declared reports whether the policy names a key anywhere (keys:, an
+// environment's required list, or a service).
+func (p *Policy) Declared(env *Environment, key string) bool {
+	if _, ok := p.Keys[key]; ok {
+		return true
+	}
+	for _, k := range env.Required {
+		if k == key {
+			return true
+		}
+	}
+	for _, s := range p.Services {
+		for _, k := range s.Keys {
+			if k == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// DeclaresKeys reports whether the policy lists keys at all; only then are
+// undeclared keys in a bundle reported.
+func (p *Policy) DeclaresKeys(env *Environment) bool {
+	if len(p.Keys) > 0 || len(env.Required) > 0 {
+		return true
+	}
+	for _, s := range p.Services {
+		if len(s.Keys) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// RequiredKeys returns the keys env must hold, sorted by first mention.
+func (p *Policy) RequiredKeys(env *Environment) []string {
+	out := append([]string{}, env.Required...)
+	seen := map[string]bool{}
+	for _, k := range out {
+		seen[k] = true
+	}
+	var extra []string
+	for k, r := range p.Keys {
+		if r != nil && r.Required && !seen[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}
+
+// ServiceKeys returns the keys a service may receive in an environment, and
+// whether the service is known. An empty Environments list means all.
+func (p *Policy) ServiceKeys(service, env string) ([]string, bool) {
+	for _, s := range p.Services {
+		if s.Name != service {
+			continue
+		}
+		if len(s.Environments) == 0 {
+			return s.Keys, true
+		}
+		for _, e := range s.Environments {
+			if e == env {
+				return s.Keys, true
+			}
+		}
+		return nil, true
+	}
+	return nil, false
 }
 
 // ErrNotFound means no sealenv.yaml was found.
@@ -170,4 +553,14 @@ func (e *Environment) Keys() []string {
 		out = append(out, strings.TrimSpace(r.Key))
 	}
 	return out
+}
+
+// Owner returns the owner label of a recipient key, or "".
+func (e *Environment) Owner(key string) string {
+	for _, r := range e.Recipients {
+		if strings.TrimSpace(r.Key) == key {
+			return r.Owner
+		}
+	}
+	return ""
 }

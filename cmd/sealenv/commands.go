@@ -14,5 +14,7 @@ func commands(e *env) []*cli.Command {
 		editCommand(e),
 		rotateCommand(e),
 		rekeyCommand(e),
+		initCommand(e),
+		checkCommand(e),
 	}
 }

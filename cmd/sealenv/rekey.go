@@ -3,8 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 func rekeyCommand(e *env) *cli.Command {
@@ -13,7 +17,8 @@ func rekeyCommand(e *env) *cli.Command {
 		Usage:     "set a bundle's recipients and always generate a new data key",
 		ArgsUsage: "BUNDLE",
 		Description: "sealenv rekey BUNDLE [-r RECIPIENT...]   (without -r: keep recipients, new data key)\n" +
-			"sealenv rekey --env NAME                  (recipients and path from sealenv.yaml)\n\n" +
+			"sealenv rekey --env NAME                  (recipients and path from sealenv.yaml)\n" +
+			"sealenv rekey --all [--dry-run]          (every environment; prints the plan first)\n\n" +
 			"This is sops updatekeys plus sops -r in one step: a removed recipient cannot\n" +
 			"read anything written from now on. Values they could read before should be\n" +
 			"rotated (sealenv rotate).",
@@ -21,8 +26,16 @@ func rekeyCommand(e *env) *cli.Command {
 			identityFlag(), storeFlag(), policyFlag(),
 			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY` (repeatable; replaces the list)"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
+			&cli.BoolFlag{Name: "all", Usage: "every environment of the policy, all or nothing"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "with --all: print the plan and change nothing"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("all") {
+				return e.rekeyAll(c)
+			}
+			if c.Bool("dry-run") {
+				return errors.New("usage: --dry-run goes with --all")
+			}
 			recipients := c.StringSlice("recipient")
 			var path string
 			if name := c.String("env"); name != "" {
@@ -84,4 +97,52 @@ func minus(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// rekeyAll prints the plan, then rekeys every environment of the policy.
+func (e *env) rekeyAll(c *cli.Context) error {
+	if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 || c.String("env") != "" {
+		return errors.New("usage: --all takes bundles and recipients from the policy; drop BUNDLE, -r and --env")
+	}
+	p, err := loadPolicy(c)
+	if err != nil {
+		return err
+	}
+	plans, err := author.PlanRekeyAll(p)
+	if err != nil {
+		return err
+	}
+	printPlan(e.stdout, plans)
+	if c.Bool("dry-run") {
+		return nil
+	}
+	found, err := e.identities(c)
+	if err != nil {
+		return err
+	}
+	if _, err := author.RekeyAll(p, found.Identities, e.now); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "rekeyed %d bundles with new data keys\n", len(plans))
+	return nil
+}
+
+func printPlan(w io.Writer, plans []author.RekeyPlan) {
+	for _, pl := range plans {
+		fmt.Fprintf(w, "%s (%s): new data key", pl.Env, pl.Bundle)
+		if len(pl.Add)+len(pl.Remove) == 0 {
+			fmt.Fprintln(w, ", recipients unchanged")
+			continue
+		}
+		fmt.Fprintln(w)
+		for _, a := range pl.Add {
+			fmt.Fprintf(w, "  + %s\n", a)
+		}
+		for _, r := range pl.Remove {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+		if len(pl.Exposed) > 0 {
+			fmt.Fprintf(w, "  rotate next (readable by removed recipients): %s\n", strings.Join(pl.Exposed, ", "))
+		}
+	}
 }

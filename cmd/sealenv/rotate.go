@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
@@ -25,8 +26,15 @@ func rotateCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "bytes", Value: 32, Usage: "random bytes (base64url, hex) or characters (alnum)"},
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
 			&cli.BoolFlag{Name: "stdin", Usage: "read the new value from stdin (e.g. a key issued by a vendor)"},
+			&cli.BoolFlag{Name: "due", Usage: "rotate every value at or near its max_age in the policy (all bundles, or --env)"},
+			&cli.StringFlag{Name: "env", Usage: "with --due: only environment `NAME`"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "with --due: list what is due, change nothing"},
+			policyFlag(),
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("due") {
+				return e.rotateDue(c)
+			}
 			if c.NArg() != 2 {
 				return errors.New("usage: sealenv rotate BUNDLE KEY [--grace DURATION]")
 			}
@@ -34,12 +42,27 @@ func rotateCommand(e *env) *cli.Command {
 			if c.Duration("grace") < 0 {
 				return errors.New("--grace: duration is negative")
 			}
+			// The policy's generator and grace period apply unless flags say otherwise.
+			grace := c.Duration("grace")
+			var gen *policies.Generator
+			if p, err := loadPolicy(c); err == nil {
+				rule := p.Rule(key)
+				gen = rule.Generator
+				if !c.IsSet("grace") {
+					grace = rule.Grace.D()
+				}
+			} else if !errors.Is(err, policies.ErrNotFound) {
+				return err // a policy that exists must parse
+			}
+			if c.IsSet("bytes") || c.IsSet("alphabet") {
+				gen = &policies.Generator{Length: c.Int("bytes"), Alphabet: c.String("alphabet")}
+			}
 			var value []byte
 			var err error
 			if c.Bool("stdin") {
 				value, err = e.readValue(key, false)
 			} else {
-				value, err = author.Generator{Bytes: c.Int("bytes"), Alphabet: c.String("alphabet")}.Generate()
+				value, err = author.Generate(gen)
 			}
 			if err != nil {
 				return err
@@ -50,13 +73,13 @@ func rotateCommand(e *env) *cli.Command {
 				return err
 			}
 			defer b.Zero()
-			if err := b.Rotate(key, value, c.Duration("grace")); err != nil {
+			if err := b.Rotate(key, value, grace); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			if err := saveBundle(path, b); err != nil {
 				return err
 			}
-			if g := c.Duration("grace"); g > 0 {
+			if g := grace; g > 0 {
 				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, key, seal.GraceSuffix, g)
 			} else {
 				fmt.Fprintf(e.stderr, "rotated %s in %s\n", key, path)
@@ -64,4 +87,31 @@ func rotateCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+func (e *env) rotateDue(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return errors.New("usage: sealenv rotate --due [--env NAME] [--dry-run]")
+	}
+	p, err := loadPolicy(c)
+	if err != nil {
+		return err
+	}
+	found, err := e.identities(c)
+	if err != nil {
+		return err
+	}
+	done, err := author.RotateDue(p, found.Identities, c.String("env"), e.now, c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	verb := "rotated"
+	if c.Bool("dry-run") {
+		verb = "due"
+	}
+	for _, r := range done {
+		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", verb, r.Key, r.Env, r.Bundle, ago(r.Age))
+	}
+	fmt.Fprintf(e.stderr, "%d values %s\n", len(done), verb)
+	return nil
 }

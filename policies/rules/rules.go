@@ -131,7 +131,9 @@ func Parse(name string, data []byte) (*Set, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		return nil, fmt.Errorf("%s: %s", name, strings.Join(strings.Fields(msg), " "))
 	}
 	if raw.Version == "" {
 		return nil, fmt.Errorf("%s: %w: the file has no version", name, ErrInvalid)
@@ -170,8 +172,8 @@ func (r rawRule) compile() (*Rule, error) {
 		return nil, fmt.Errorf("no keywords")
 	}
 	for _, k := range r.Keywords {
-		if len(k) < 2 {
-			return nil, fmt.Errorf("keyword %q is shorter than 2 bytes", k)
+		if len(k) < 3 {
+			return nil, fmt.Errorf("keyword %q is shorter than 3 bytes", k)
 		}
 	}
 	re, err := regexp.Compile(r.Regex)

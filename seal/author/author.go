@@ -34,10 +34,13 @@ import (
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/kms"
+	"github.com/getsops/sops/v3/pgp"
 	"github.com/getsops/sops/v3/stores/dotenv"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"github.com/getsops/sops/v3/version"
 
+	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -122,24 +125,7 @@ func ageKeys(recipients []string) (sops.KeyGroup, error) {
 
 // CheckRecipient reports whether r is a recipient that sops can wrap a data
 // key to. Public keys are not secret, so errors quote them.
-func CheckRecipient(r string) error {
-	switch {
-	case strings.HasPrefix(r, "age1pq1"):
-		if _, err := age.ParseHybridRecipient(r); err != nil {
-			return fmt.Errorf("recipient %q: malformed post-quantum age public key", r)
-		}
-	case strings.HasPrefix(r, "age1") && strings.Count(r, "1") > 1:
-		// plugin recipient: age1<plugin>1<data>; parsed by the plugin itself
-	case strings.HasPrefix(r, "age1"):
-		if _, err := age.ParseX25519Recipient(r); err != nil {
-			return fmt.Errorf("recipient %q: malformed age public key", r)
-		}
-	case strings.HasPrefix(r, "ssh-ed25519 "), strings.HasPrefix(r, "ssh-rsa "):
-	default:
-		return fmt.Errorf("recipient %q: not an age1..., ssh-ed25519 or ssh-rsa public key", r)
-	}
-	return nil
-}
+func CheckRecipient(r string) error { return policies.CheckRecipient(r) }
 
 // Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
 // identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
@@ -498,15 +484,31 @@ func (g Generator) Generate() ([]byte, error) {
 // key, so that a removed recipient cannot read anything written from now on.
 // Non-age master keys (KMS, PGP, Vault) are kept and re-wrapped.
 func (b *Bundle) SetRecipients(recipients []string) error {
+	return b.SetKeys(recipients, nil, nil)
+}
+
+// SetKeys is [Bundle.SetRecipients] with KMS key ARNs and PGP fingerprints
+// passed through to sops: when either list is given, it replaces the
+// bundle's non-age keys; otherwise those are kept.
+func (b *Bundle) SetKeys(recipients, kmsARNs, pgpFingerprints []string) error {
 	group, err := ageKeys(recipients)
 	if err != nil {
 		return err
 	}
 	var kept sops.KeyGroup
-	for _, g := range b.tree.Metadata.KeyGroups {
-		for _, k := range g {
-			if _, ok := k.(*sopsage.MasterKey); !ok {
-				kept = append(kept, k)
+	if len(kmsARNs)+len(pgpFingerprints) > 0 {
+		for _, arn := range kmsARNs {
+			kept = append(kept, kms.NewMasterKeyFromArn(arn, nil, ""))
+		}
+		for _, fp := range pgpFingerprints {
+			kept = append(kept, pgp.NewMasterKeyFromFingerprint(fp))
+		}
+	} else {
+		for _, g := range b.tree.Metadata.KeyGroups {
+			for _, k := range g {
+				if _, ok := k.(*sopsage.MasterKey); !ok {
+					kept = append(kept, k)
+				}
 			}
 		}
 	}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/sarif"
+	"github.com/sealenv/sealenv/policies"
+	"github.com/sealenv/sealenv/seal"
+)
+
+func checkCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "check every bundle against sealenv.yaml (for CI and pre-commit)",
+		ArgsUsage: " ",
+		Description: "Without a key: recipients drift, missing and unknown keys, values past max_age\n" +
+			"(error) or inside warn_before (warning), expired grace values, unsealed bundles.\n" +
+			"With an identity (--identity or the usual variables) also: each value against\n" +
+			"its rules, and the same value used in two environments (names only).\n" +
+			"Exit 0: no errors (warnings allowed); 1: violations; 2: the check could not run.",
+		Flags: []cli.Flag{
+			policyFlag(), identityFlag(),
+			&cli.StringFlag{Name: "env", Usage: "check only environment `NAME`"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text`, json or sarif"},
+			&cli.BoolFlag{Name: "no-identity", Usage: "do not look for an identity even if one is configured"},
+		},
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "text" && format != "json" && format != "sarif" {
+				return fmt.Errorf("--format: unknown format %q (want text, json or sarif)", format)
+			}
+			p, err := loadPolicy(c)
+			if err != nil {
+				return err
+			}
+			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env")}
+			if !c.Bool("no-identity") {
+				found, err := e.identities(c)
+				switch {
+				case err == nil:
+					opts.Identities = found.Identities
+				case c.String("identity") != "":
+					return err // an explicit --identity that fails is an error
+				}
+			}
+			vs, err := p.Check(opts)
+			if err != nil {
+				return err
+			}
+			if err := writeViolations(e.stdout, format, p, vs, len(opts.Identities) > 0); err != nil {
+				return err
+			}
+			for _, v := range vs {
+				if v.Severity == policies.SeverityError {
+					return withCode(exitFindings, nil)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func writeViolations(w io.Writer, format string, p *policies.Policy, vs []policies.Violation, withValues bool) error {
+	switch format {
+	case "json":
+		out := struct {
+			Policy     string               `json:"policy"`
+			Values     bool                 `json:"values_checked"`
+			Violations []policies.Violation `json:"violations"`
+		}{p.Path, withValues, vs}
+		if out.Violations == nil {
+			out.Violations = []policies.Violation{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "sarif":
+		log := sarif.New("sealenv check", version, "https://github.com/sealenv/sealenv")
+		for _, v := range vs {
+			log.AddRule(sarif.Rule{ID: v.Rule, ShortDescription: &sarif.Message{Text: v.Rule}})
+			log.Add(sarif.Result{RuleID: v.Rule, Level: string(v.Severity), Message: sarif.Message{Text: v.Message},
+				Locations: []sarif.Location{sarif.FileLocation(v.Bundle, v.Line)}})
+		}
+		return log.Write(w)
+	}
+	errs, warns := 0, 0
+	for _, v := range vs {
+		loc := v.Bundle
+		if v.Line > 0 {
+			loc = fmt.Sprintf("%s:%d", v.Bundle, v.Line)
+		}
+		fmt.Fprintf(w, "%s: %s [%s] %s: %s\n", loc, v.Severity, v.Env, v.Rule, v.Message)
+		if v.Severity == policies.SeverityError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	note := " (values not checked: no identity)"
+	if withValues {
+		note = ""
+	}
+	fmt.Fprintf(w, "%d environments, %d errors, %d warnings%s\n", len(p.Environments), errs, warns, note)
+	return nil
+}
+
+const starterPolicy = `# sealenv policy: who may decrypt what, what a valid value is, when it must rotate.
+# Reference: docs/policy.md. Check it with: sealenv check
+version: 1
+
+environments:
+  - name: prod
+    bundle: secrets/prod.env        # relative to this file; commit only sealed bundles
+    recipients:                     # age (age1...), ssh-ed25519 or ssh-rsa public keys
+      - key: %s
+        owner: %s
+    # required: [DATABASE_URL]      # keys this environment must hold
+
+# Rules for every key without its own entry.
+defaults:
+  max_age: 90d                      # sealenv check fails older values; rotate --due renews them
+  warn_before: 14d                  # warn this long before max_age
+  grace: 72h                        # rotate keeps the old value as KEY_PREVIOUS this long
+
+# Per-key rules.
+keys:
+  # DATABASE_URL:
+  #   required: true
+  #   pattern: '^postgres://'
+  # API_TOKEN:
+  #   min_length: 32
+  #   forbid: [test-token]         # on top of the built-in placeholders (changeme, TODO, ...)
+  #   generator: {length: 32, alphabet: base64url}   # or {command: "vendor-cli new-token"}
+  #   max_age: 30d
+
+# Least privilege: which keys each service may receive (sealenv inject --service).
+services: []
+  # - name: api
+  #   environments: [prod]
+  #   keys: [DATABASE_URL, API_TOKEN]
+
+audit:
+  rules: []                         # custom credential patterns: {id, description, regex, keywords, entropy}
+  allowlist: []                     # {rule, path, secret, reason}: every entry needs a reason
+`
+
+func initCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "init",
+		Usage:     "write a commented starter sealenv.yaml",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "first recipient public `KEY` (default: from the identity, if one is found)"},
+			&cli.StringFlag{Name: "owner", Value: "me", Usage: "owner label of the first recipient"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: policies.FileName, Usage: "`FILE` to write"},
+			identityFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			r := c.String("recipient")
+			if r == "" {
+				found, err := e.identities(c)
+				if err != nil {
+					return errors.New("init: pass -r age1... (no identity found to take the recipient from)")
+				}
+				r = recipientOf(found)
+			}
+			if r == "" {
+				return errors.New("init: pass -r age1... (the identity has no printable recipient)")
+			}
+			if err := policies.CheckRecipient(r); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			text := fmt.Sprintf(starterPolicy, r, c.String("owner"))
+			if _, err := policies.Parse(c.String("output"), []byte(text)); err != nil {
+				return fmt.Errorf("init: internal error, starter does not parse: %w", err)
+			}
+			if err := fsutil.CreateExclusive(c.String("output"), []byte(text), 0o644); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			fmt.Fprintf(e.stderr, "wrote %s; next: sealenv seal --env prod\n", c.String("output"))
+			return nil
+		},
+	}
+}
+
+// recipientOf returns the recipient of the first X25519 or hybrid identity.
+func recipientOf(found *seal.FoundIdentity) string {
+	for _, id := range found.Identities {
+		switch id := id.(type) {
+		case *age.X25519Identity:
+			return id.Recipient().String()
+		case *age.HybridIdentity:
+			return id.Recipient().String()
+		}
+	}
+	return ""
+}

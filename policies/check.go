@@ -1,0 +1,370 @@
+package policies
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/seal"
+)
+
+// Severity of a violation: errors fail `sealenv check`, warnings do not.
+type Severity string
+
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Rule IDs of check violations.
+const (
+	RuleBundleMissing   = "bundle-missing"
+	RuleNotSealed       = "not-sealed"
+	RuleUnreadable      = "bundle-unreadable"
+	RuleRecipientAdded  = "recipient-missing" // policy lists it, bundle is not wrapped to it
+	RuleRecipientStale  = "recipient-removed" // bundle is wrapped to a key the policy dropped
+	RuleRequiredMissing = "required-key-missing"
+	RuleUnknownKey      = "unknown-key"
+	RuleMaxAge          = "max-age"
+	RuleExpiring        = "expiring"
+	RuleAgeUnknown      = "age-unknown"
+	RuleGraceExpired    = "grace-expired"
+	RuleUnauthenticated = "unauthenticated-key"
+	RuleMinLength       = "min-length"
+	RulePattern         = "pattern"
+	RulePlaceholder     = "placeholder"
+	RuleRepeated        = "repeated-characters"
+	RuleLowEntropy      = "low-entropy"
+	RuleReused          = "reused-value"
+)
+
+// Violation is one finding of `sealenv check`. It never holds a value.
+type Violation struct {
+	Env      string   `json:"environment"`
+	Bundle   string   `json:"bundle"` // relative to the policy root
+	Key      string   `json:"key,omitempty"`
+	Line     int      `json:"line,omitempty"` // of the key in the bundle, when known
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+// CheckOptions configure [Policy.Check].
+type CheckOptions struct {
+	Now        time.Time
+	Env        string         // only this environment; "" for all
+	Identities []age.Identity // with identities, values are checked too
+}
+
+// Check evaluates every environment (or one) against the policy. The error
+// is for failures to run the check at all (an unknown environment);
+// problems with bundles are violations.
+func (p *Policy) Check(opts CheckOptions) ([]Violation, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	envs := p.Environments
+	if opts.Env != "" {
+		e, err := p.Env(opts.Env)
+		if err != nil {
+			return nil, err
+		}
+		envs = []Environment{*e}
+	}
+	var out []Violation
+	type seen struct{ env, key string }
+	values := map[[32]byte][]seen{}
+	for i := range envs {
+		env := &envs[i]
+		vs, opened := p.checkEnv(env, opts)
+		out = append(out, vs...)
+		if opened != nil {
+			for _, s := range opened.Secrets {
+				if len(s.Value) < 8 || opened.Meta[s.Name].GraceOf != "" {
+					continue
+				}
+				h := sha256.Sum256(s.Value)
+				values[h] = append(values[h], seen{env.Name, s.Name})
+			}
+			opened.Zero()
+		}
+	}
+	// The same value in two environments: a leak in one is a leak in both.
+	for _, uses := range values {
+		envsSeen := map[string]bool{}
+		for _, u := range uses {
+			envsSeen[u.env] = true
+		}
+		if len(envsSeen) < 2 {
+			continue
+		}
+		var where []string
+		for _, u := range uses {
+			where = append(where, u.key+" in "+u.env)
+		}
+		sort.Strings(where)
+		env, _ := p.Env(uses[0].env)
+		out = append(out, Violation{Env: uses[0].env, Bundle: env.Bundle, Key: uses[0].key, Rule: RuleReused, Severity: SeverityError,
+			Message: "the same value is used by " + strings.Join(where, ", ") + "; give each environment its own"})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Env != out[j].Env {
+			return out[i].Env < out[j].Env
+		}
+		return out[i].Line < out[j].Line
+	})
+	return out, nil
+}
+
+func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *seal.Bundle) {
+	var out []Violation
+	path := p.BundlePath(env)
+	data, err := os.ReadFile(path)
+	v := func(key, rule string, sev Severity, format string, args ...any) {
+		out = append(out, Violation{Env: env.Name, Bundle: env.Bundle, Key: key, Line: keyLine(data, key), Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		v("", RuleBundleMissing, SeverityError, "bundle %s does not exist: run sealenv seal --env %s", env.Bundle, env.Name)
+		return out, nil
+	}
+	if err != nil {
+		v("", RuleUnreadable, SeverityError, "cannot read %s: %v", env.Bundle, err)
+		return out, nil
+	}
+	format, err := seal.DetectFormat(path, data)
+	if err != nil {
+		v("", RuleUnreadable, SeverityError, "%v", err)
+		return out, nil
+	}
+	info, err := seal.Inspect(format, data)
+	if errors.Is(err, seal.ErrNotSealed) {
+		v("", RuleNotSealed, SeverityError, "%s is not sealed (no sops metadata): seal it with sealenv seal --env %s -i %s and delete the plaintext", env.Bundle, env.Name, env.Bundle)
+		return out, nil
+	}
+	if err != nil {
+		v("", RuleUnreadable, SeverityError, "%v", err)
+		return out, nil
+	}
+
+	// Recipients drift.
+	inBundle := map[string]bool{}
+	for _, r := range info.Recipients {
+		inBundle[r] = true
+	}
+	for _, r := range env.Recipients {
+		if !inBundle[strings.TrimSpace(r.Key)] {
+			v("", RuleRecipientAdded, SeverityError, "bundle is not wrapped to %s (%s) yet: run sealenv rekey --env %s", short(r.Key), ownerOr(r.Owner), env.Name)
+		}
+	}
+	want := map[string]bool{}
+	for _, k := range env.Keys() {
+		want[k] = true
+	}
+	for _, r := range info.Recipients {
+		if !want[r] {
+			v("", RuleRecipientStale, SeverityError, "bundle is still wrapped to %s, which the policy removed: run sealenv rekey --env %s, then rotate what they could read", short(r), env.Name)
+		}
+	}
+
+	// With an identity, metadata is authenticated; without, Inspect's is
+	// all there is.
+	var opened *seal.Bundle
+	meta := info.Meta
+	if len(opts.Identities) > 0 {
+		b, err := seal.Open(format, data, opts.Identities...)
+		if err != nil {
+			v("", RuleUnreadable, SeverityError, "cannot open %s: %v", env.Bundle, err)
+		} else {
+			opened, meta = b, b.Meta
+			for _, k := range b.Unauthenticated {
+				v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value that nothing authenticates: set it with sealenv set", k)
+			}
+		}
+	}
+
+	keys := map[string]bool{}
+	for _, k := range info.Keys {
+		keys[k] = true
+	}
+	for _, k := range p.RequiredKeys(env) {
+		if !keys[k] {
+			v(k, RuleRequiredMissing, SeverityError, "required key %s is missing: sealenv set %s %s", k, env.Bundle, k)
+		}
+	}
+	declares := p.DeclaresKeys(env)
+	for _, k := range info.Keys {
+		m := meta[k]
+		if declares && !p.Declared(env, k) && !(m.GraceOf != "" && p.Declared(env, m.GraceOf)) {
+			v(k, RuleUnknownKey, SeverityError, "%s is not declared in %s (keys:, required: or a service)", k, FileName)
+		}
+		if m.GraceOf != "" {
+			if meta.Expired(k, opts.Now) {
+				v(k, RuleGraceExpired, SeverityError, "grace value %s expired %s ago: any write drops it (sealenv unset %s %s)", k, days(opts.Now.Sub(*m.Expires)), env.Bundle, k)
+			}
+			continue
+		}
+		rule := p.Rule(k)
+		if rule.MaxAge > 0 {
+			_, known := meta[k]
+			switch age := opts.Now.Sub(m.Set); {
+			case !known || m.Set.IsZero():
+				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (added outside sealenv?); rotate it to start its clock", k)
+			case age >= rule.MaxAge.D():
+				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(age), days(rule.MaxAge.D()), env.Bundle, k)
+			case rule.WarnBefore > 0 && age >= rule.MaxAge.D()-rule.WarnBefore.D():
+				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: rotate it soon", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-age))
+			}
+		}
+	}
+	if opened != nil {
+		for _, s := range opened.Secrets {
+			if opened.Meta[s.Name].GraceOf != "" {
+				continue
+			}
+			for _, prob := range p.CheckValue(s.Name, s.Value) {
+				v(s.Name, prob.Rule, prob.Severity, "%s", prob.Message)
+			}
+		}
+	}
+	return out, opened
+}
+
+// Problem is what [Policy.CheckValue] finds wrong with a value.
+type Problem struct {
+	Rule     string
+	Severity Severity
+	Message  string // never contains the value
+}
+
+// DefaultPlaceholders are values nobody should deploy. A value equal to one
+// (ignoring case and surrounding space) is a placeholder.
+var DefaultPlaceholders = []string{
+	"changeme", "change-me", "change_me", "changeit", "your-secret-key", "your_secret_key", "yoursecretkey",
+	"your-api-key", "your_api_key", "secret", "password", "passw0rd", "todo", "tbd", "fixme", "example",
+	"placeholder", "dummy", "test", "testing", "default", "sample", "xxx", "xxxx", "null", "none", "undefined",
+	"123456", "12345678", "admin", "letmein", "replace-me", "replace_me", "replaceme",
+}
+
+// placeholderParts are substrings that mark a value as a placeholder anywhere.
+var placeholderParts = []string{"changeme", "change-me", "change_me", "your-secret", "your_secret", "replace-me", "replace_me", "<secret>", "<password>"}
+
+// CheckValue checks a value against the key's rule. Placeholders are checked
+// for every key; repeated characters and low entropy for keys that the
+// policy treats as credentials (a rule with min_length, a pattern or a
+// generator).
+func (p *Policy) CheckValue(key string, value []byte) []Problem {
+	var out []Problem
+	add := func(rule string, sev Severity, format string, args ...any) {
+		out = append(out, Problem{Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	r := p.Rule(key)
+	v := strings.ToLower(strings.TrimSpace(string(value)))
+	if r.MinLength > 0 && len(value) < r.MinLength {
+		add(RuleMinLength, SeverityError, "%s is %d characters, shorter than min_length %d", key, len(value), r.MinLength)
+	}
+	if r.pattern != nil && !r.pattern.Match(value) {
+		add(RulePattern, SeverityError, "%s does not match its pattern %s", key, r.Pattern)
+	}
+	placeholder := false
+	for _, ph := range append(append([]string{}, DefaultPlaceholders...), r.Forbid...) {
+		if v == strings.ToLower(ph) {
+			placeholder = true
+		}
+	}
+	for _, part := range placeholderParts {
+		if strings.Contains(v, part) {
+			placeholder = true
+		}
+	}
+	if placeholder {
+		add(RulePlaceholder, SeverityError, "%s holds a placeholder value", key)
+	}
+	credential := r.MinLength > 0 || r.pattern != nil || r.Generator != nil
+	if credential && len(value) >= 4 && !placeholder {
+		if repeated(value) {
+			add(RuleRepeated, SeverityError, "%s is one short sequence repeated", key)
+		} else if e := entropy(value); len(value) >= 8 && e < 2.5 {
+			add(RuleLowEntropy, SeverityError, "%s has low entropy (%.1f bits per character; random values have 4 or more)", key, e)
+		}
+	}
+	return out
+}
+
+// repeated reports whether v is a unit of at most 3 bytes repeated.
+func repeated(v []byte) bool {
+	for unit := 1; unit <= 3 && unit < len(v); unit++ {
+		if len(v)%unit != 0 {
+			continue
+		}
+		ok := true
+		for i := unit; i < len(v); i++ {
+			if v[i] != v[i%unit] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// entropy is the Shannon entropy of v in bits per byte.
+func entropy(v []byte) float64 {
+	var counts [256]int
+	for _, c := range v {
+		counts[c]++
+	}
+	var h float64
+	for _, n := range counts {
+		if n > 0 {
+			pr := float64(n) / float64(len(v))
+			h -= pr * math.Log2(pr)
+		}
+	}
+	return h
+}
+
+// keyLine finds the line of a key in bundle text (dotenv "KEY=" or a
+// top-level YAML "KEY:"), for SARIF locations and editors.
+func keyLine(data []byte, key string) int {
+	if key == "" {
+		return 0
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, key+"=") || strings.HasPrefix(l, key+":") {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func short(k string) string {
+	if len(k) > 24 {
+		return k[:16] + "..." + k[len(k)-6:]
+	}
+	return k
+}
+
+func ownerOr(o string) string {
+	if o == "" {
+		return "no owner label"
+	}
+	return o
+}
+
+func days(d time.Duration) string {
+	if d < 48*time.Hour {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

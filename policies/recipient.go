@@ -1,0 +1,40 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+
+	"filippo.io/age"
+	"filippo.io/age/agessh"
+)
+
+// CheckRecipient reports whether r is a public key a bundle can be wrapped
+// to: age X25519 (age1...), post-quantum hybrid (age1pq1...), an age plugin
+// recipient (age1name1...), ssh-ed25519 or ssh-rsa. Public keys are not
+// secret, so errors quote them.
+func CheckRecipient(r string) error {
+	var err error
+	switch {
+	case r == "":
+		return fmt.Errorf("empty recipient")
+	case strings.HasPrefix(r, "age1pq1"):
+		_, err = age.ParseHybridRecipient(r)
+	case strings.HasPrefix(r, "age1") && strings.Count(r, "1") > 1 && !isX25519(r):
+		// plugin recipient: checked by the plugin when it is used
+	case strings.HasPrefix(r, "age1"):
+		_, err = age.ParseX25519Recipient(r)
+	case strings.HasPrefix(r, "ssh-ed25519 "), strings.HasPrefix(r, "ssh-rsa "):
+		_, err = agessh.ParseRecipient(r)
+	default:
+		return fmt.Errorf("recipient %q is not an age1..., ssh-ed25519 or ssh-rsa public key", r)
+	}
+	if err != nil {
+		return fmt.Errorf("recipient %q is malformed", r)
+	}
+	return nil
+}
+
+func isX25519(r string) bool {
+	_, err := age.ParseX25519Recipient(r)
+	return err == nil
+}

@@ -1,0 +1,235 @@
+package author
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/policies"
+	"github.com/sealenv/sealenv/seal"
+)
+
+// RekeyPlan says what `sealenv rekey --all` does to one environment.
+type RekeyPlan struct {
+	Env     string
+	Bundle  string   // path relative to the policy root
+	Add     []string // recipients the bundle is not wrapped to yet ("key (owner)")
+	Remove  []string // recipients the policy dropped
+	Exposed []string // keys the removed recipients could read: rotate them next
+}
+
+// PlanRekeyAll compares every environment's bundle with the policy. It
+// needs no identity.
+func PlanRekeyAll(p *policies.Policy) ([]RekeyPlan, error) {
+	var plans []RekeyPlan
+	for i := range p.Environments {
+		env := &p.Environments[i]
+		path := p.BundlePath(env)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", env.Bundle, unwrapPath(err))
+		}
+		f, err := seal.DetectFormat(path, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", env.Bundle, err)
+		}
+		info, err := seal.Inspect(f, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", env.Bundle, err)
+		}
+		plan := RekeyPlan{Env: env.Name, Bundle: env.Bundle}
+		have := map[string]bool{}
+		for _, r := range info.Recipients {
+			have[r] = true
+		}
+		want := map[string]bool{}
+		for _, r := range env.Recipients {
+			k := strings.TrimSpace(r.Key)
+			want[k] = true
+			if !have[k] {
+				plan.Add = append(plan.Add, labelled(k, r.Owner))
+			}
+		}
+		for _, r := range info.Recipients {
+			if !want[r] {
+				plan.Remove = append(plan.Remove, r)
+			}
+		}
+		if len(plan.Remove) > 0 {
+			plan.Exposed = info.Keys
+		}
+		plans = append(plans, plan)
+	}
+	return plans, nil
+}
+
+func labelled(key, owner string) string {
+	if owner == "" {
+		return key
+	}
+	return key + " (" + owner + ")"
+}
+
+// RekeyAll brings every bundle to its environment's recipients with a new
+// data key. It decrypts and re-encrypts everything in memory first and
+// writes nothing unless every bundle succeeded; the writes themselves are
+// all-or-nothing.
+func RekeyAll(p *policies.Policy, ids []age.Identity, now func() time.Time) ([]RekeyPlan, error) {
+	plans, err := PlanRekeyAll(p)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	var outs [][]byte
+	for i := range p.Environments {
+		env := &p.Environments[i]
+		path := p.BundlePath(env)
+		b, err := loadFile(path, ids, now)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+		}
+		err = b.SetKeys(env.Keys(), env.KMS, env.PGP)
+		if err == nil {
+			var out []byte
+			out, err = b.Marshal()
+			paths, outs = append(paths, path), append(outs, out)
+		}
+		b.Zero()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+		}
+	}
+	if err := fsutil.WriteFilesAtomic(paths, outs); err != nil {
+		return nil, err
+	}
+	return plans, nil
+}
+
+// Rotation is one value rotated by [RotateDue].
+type Rotation struct {
+	Env, Bundle, Key string
+	Age              time.Duration
+	Grace            time.Duration
+}
+
+// RotateDue rotates every value at or past max_age minus warn_before, with
+// the key's generator and grace period from the policy. With dryRun it only
+// reports. Writes are all-or-nothing across bundles.
+func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func() time.Time, dryRun bool) ([]Rotation, error) {
+	var done []Rotation
+	var paths []string
+	var outs [][]byte
+	for i := range p.Environments {
+		env := &p.Environments[i]
+		if envName != "" && env.Name != envName {
+			continue
+		}
+		path := p.BundlePath(env)
+		b, err := loadFile(path, ids, now)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+		}
+		var due []Rotation
+		for _, k := range b.Names() {
+			m := b.meta[k]
+			r := p.Rule(k)
+			if m.GraceOf != "" || r.MaxAge == 0 {
+				continue
+			}
+			age := now().Sub(m.Set)
+			if m.Set.IsZero() || age >= r.MaxAge.D()-r.WarnBefore.D() {
+				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: age, Grace: r.Grace.D()})
+			}
+		}
+		if len(due) == 0 || dryRun {
+			done = append(done, due...)
+			b.Zero()
+			continue
+		}
+		for _, d := range due {
+			v, err := Generate(p.Rule(d.Key).Generator)
+			if err == nil {
+				err = b.Rotate(d.Key, v, d.Grace)
+				clear(v)
+			}
+			if err != nil {
+				b.Zero()
+				return nil, fmt.Errorf("%s: rotating %s: %w; no bundle was changed", env.Bundle, d.Key, err)
+			}
+		}
+		out, err := b.Marshal()
+		b.Zero()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+		}
+		paths, outs = append(paths, path), append(outs, out)
+		done = append(done, due...)
+	}
+	if len(paths) > 0 {
+		if err := fsutil.WriteFilesAtomic(paths, outs); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(done, func(i, j int) bool { return done[i].Env < done[j].Env })
+	return done, nil
+}
+
+// Generate makes a value with a policy generator (nil: 32 random bytes,
+// base64url). A command generator runs with sh -c and its trimmed stdout is
+// the value; its stderr is discarded (it could echo the value).
+func Generate(g *policies.Generator) ([]byte, error) {
+	if g == nil {
+		return Generator{}.Generate()
+	}
+	if g.Command == "" {
+		return Generator{Bytes: g.Length, Alphabet: g.Alphabet}.Generate()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", g.Command)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		clear(out.Bytes())
+		return nil, fmt.Errorf("generator command failed: %v", err)
+	}
+	v := bytes.TrimSpace(out.Bytes())
+	if len(v) == 0 {
+		return nil, errors.New("generator command printed nothing")
+	}
+	return v, nil
+}
+
+func loadFile(path string, ids []age.Identity, now func() time.Time) (*Bundle, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	f, err := seal.DetectFormat(path, data)
+	if err != nil {
+		return nil, err
+	}
+	b, err := Load(f, data, ids)
+	if err != nil {
+		return nil, err
+	}
+	b.Now = now
+	return b, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
