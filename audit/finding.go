@@ -69,9 +69,12 @@ type Coverage struct {
 	MinValueLen int      `json:"min_value_len"`
 	// DepthLimited counts archives nested deeper than the depth limit, whose
 	// bytes were searched as they are.
-	DepthLimited int    `json:"depth_limited,omitempty"`
-	RuleSet      string `json:"rule_set"`
-	Severity     string `json:"severity"`
+	DepthLimited int `json:"depth_limited,omitempty"`
+	// Notes lists files that looked like archives but could not be
+	// opened as such; their bytes were searched as they are.
+	Notes    []string `json:"notes,omitempty"`
+	RuleSet  string   `json:"rule_set"`
+	Severity string   `json:"severity"`
 }
 
 // Provenance is what an attestation records about a build.

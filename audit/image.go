@@ -405,6 +405,9 @@ func (a *auditor) finish() {
 				cov.Files += src.scan.files
 				cov.Bytes += src.scan.bytes
 				cov.DepthLimited += src.scan.depth
+				for _, n := range src.scan.notes {
+					cov.Notes = append(cov.Notes, fmt.Sprintf("layer %d (%s): %s", l.index, l.digest, n))
+				}
 			}
 			for _, h := range src.scan.hits {
 				f := a.hitFinding(h.hit)

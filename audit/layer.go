@@ -52,7 +52,8 @@ type layerScan struct {
 	opaques   []string // directories whose lower content is hidden
 	files     int64
 	bytes     int64
-	depth     int // archives past the depth limit
+	depth     int      // archives past the depth limit
+	notes     []string // nested archives that could not be opened
 }
 
 // fileHit is a detector hit in a file of a layer.
@@ -146,7 +147,7 @@ func (w *walker) tar(r io.Reader, prefix string, depth int, top bool) (int, erro
 			// archive/tar takes a stream cut at an entry boundary (or in
 			// the padding) for a clean end; the end-of-archive marker of
 			// two zero blocks tells them apart.
-			if !sparse && cr.n < end+1024 {
+			if top && !sparse && cr.n < end+1024 {
 				return n, fmt.Errorf("%star: truncated (no end-of-archive marker)", where(prefix))
 			}
 			return n, nil
@@ -184,6 +185,22 @@ func (w *walker) tar(r io.Reader, prefix string, depth int, top bool) (int, erro
 	}
 }
 
+// errRecorder remembers a read error of the stream under a nested
+// archive, to tell a damaged layer (an error) from a file that merely
+// looks like an archive (a note).
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}
+
 type countReader struct {
 	r io.Reader
 	n int64
@@ -215,7 +232,8 @@ const maxBundleCheck = 4 << 20
 func (w *walker) file(r io.Reader, name string, depth int) error {
 	w.res.files++
 	br := w.peek[depth+1]
-	br.Reset(r)
+	rec := &errRecorder{r: r}
+	br.Reset(rec)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: %w", name, err)
@@ -225,7 +243,20 @@ func (w *walker) file(r io.Reader, name string, depth int) error {
 		if depth >= w.maxDepth {
 			w.res.depth++
 		} else {
-			return w.archive(br, f, name, depth)
+			err := w.archive(br, f, name, depth)
+			if err == nil || rec.err != nil {
+				return err
+			}
+			// The file only looked like an archive, or is a damaged one,
+			// while the layer itself reads fine: note it, and search the
+			// rest of it as bytes.
+			w.res.notes = append(w.res.notes, err.Error()+"; the rest was searched as bytes")
+			n, err := w.sc.scan(br, func(h hit) { w.res.hits = append(w.res.hits, fileHit{hit: h, path: name}) })
+			w.res.bytes += n
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
 		}
 	}
 	emit := func(h hit) { w.res.hits = append(w.res.hits, fileHit{hit: h, path: name}) }

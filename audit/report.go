@@ -211,7 +211,7 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 				"name": "sealenv", "informationUri": "https://github.com/sealenv/sealenv",
 				"semanticVersion": strings.TrimPrefix(r.Version, "v"), "rules": nonNil(ruleList),
 			}},
-			"results": results,
+			"results":    results,
 			"properties": map[string]any{"coverage": r.Coverage, "source": r.Source},
 		}},
 	}

@@ -2,8 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"math/bits"
+	"strings"
 
 	"github.com/sealenv/sealenv/policies/rules"
 )
@@ -15,16 +18,18 @@ type detectors struct {
 	known    *knownSet
 	rules    []*rules.Rule
 	keywords []keyword
-	kwHeads  [][]int32 // folded two-byte prefix -> keywords
-	pre      [1024]uint64
-	back     int // bytes a match may start before its keyword
-	fwd      int // bytes a match may extend after its start
+	kwHeads  [][]int32       // folded two-byte prefix -> keywords
+	pre      [1024]uint64    // bitset over the first two bytes
+	pre4     [1 << 11]uint64 // bitset over a hash of the first four bytes
+	back     int             // bytes a match may start before its keyword
+	fwd      int             // bytes a match may extend after its start
 	sealed   map[string]bool
 }
 
 type keyword struct {
-	text []byte // lower case
+	text []byte // lower case when fold is set
 	rule int
+	fold bool // matched without regard to ASCII case
 }
 
 func fold(c byte) byte {
@@ -46,20 +51,34 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 		g := uint16(a) | uint16(b)<<8
 		d.pre[g>>6] |= 1 << (g & 63)
 	}
+	set4 := func(b []byte) {
+		h := hash4(binary.LittleEndian.Uint32(b))
+		d.pre4[h>>6] |= 1 << (h & 63)
+	}
 	for _, p := range d.known.patterns {
 		set(p.text[0], p.text[1])
+		set(p.text[1], p.text[2])
+		set4(p.text)
 	}
 	d.fwd = d.known.maxLen
 	for ri, r := range rs {
+		ci := strings.HasPrefix(r.Regex.String(), "(?i)")
 		for _, k := range r.Keywords {
-			kw := keyword{text: bytes.ToLower([]byte(k)), rule: ri}
-			a, b := kw.text[0], kw.text[1]
-			for _, x := range caseVariants(a) {
-				for _, y := range caseVariants(b) {
-					set(x, y)
+			kw := keyword{text: []byte(k), rule: ri, fold: ci}
+			if ci {
+				kw.text = bytes.ToLower(kw.text)
+			}
+			for o := 0; o < 2; o++ {
+				for _, x := range caseVariants(kw.text[o], ci) {
+					for _, y := range caseVariants(kw.text[o+1], ci) {
+						set(x, y)
+					}
 				}
 			}
-			g := uint16(a) | uint16(b)<<8
+			for _, v := range variants4(kw.text, ci) {
+				set4(v)
+			}
+			g := uint16(fold(kw.text[0])) | uint16(fold(kw.text[1]))<<8
 			d.kwHeads[g] = append(d.kwHeads[g], int32(len(d.keywords)))
 			d.keywords = append(d.keywords, kw)
 			if n := len(kw.text) + r.MaxLen; n > d.fwd {
@@ -73,8 +92,34 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 	return d
 }
 
-func caseVariants(c byte) []byte {
-	if 'a' <= c && c <= 'z' {
+func hash4(x uint32) uint32 { return (x * 0x9E3779B1) >> (32 - 17) }
+
+// variants4 lists every four-byte string a keyword can start with: its case
+// variants, and for a three-byte keyword every fourth byte.
+func variants4(kw []byte, fold bool) [][]byte {
+	out := [][]byte{{}}
+	for i := 0; i < 4; i++ {
+		var opts []byte
+		if i < len(kw) {
+			opts = caseVariants(kw[i], fold)
+		} else {
+			for c := 0; c < 256; c++ {
+				opts = append(opts, byte(c))
+			}
+		}
+		var next [][]byte
+		for _, p := range out {
+			for _, c := range opts {
+				next = append(next, append(append([]byte(nil), p...), c))
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+func caseVariants(c byte, fold bool) []byte {
+	if fold && 'a' <= c && c <= 'z' {
 		return []byte{c, c - 'a' + 'A'}
 	}
 	return []byte{c}
@@ -169,19 +214,63 @@ func (s *scanner) scanBytes(b []byte, emit func(hit)) {
 }
 
 // scanRange checks every match start in b[from:to]; b beyond to is context.
+//
+// The prefilter samples every second position: every pattern and keyword
+// is at least three bytes long, so one of its first two two-byte grams
+// lies on a sampled position, and both are in the table. A hit at p checks
+// the starts p and p-1.
 func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) {
 	d := s.d
 	if to > len(b)-1 {
 		to = len(b) - 1 // every pattern is at least two bytes
 	}
-	pre := &d.pre
-	for i := from; i < to; i++ {
-		g := uint16(b[i]) | uint16(b[i+1])<<8
-		if pre[g>>6]&(1<<(g&63)) == 0 {
-			continue
-		}
-		s.check(b, base, i, emit)
+	if from >= to {
+		return
 	}
+	pre := &d.pre
+	try := func(p int) {
+		if p-1 >= from && p-1 < to {
+			s.check4(b, base, p-1, emit)
+		}
+		if p < to {
+			s.check4(b, base, p, emit)
+		}
+	}
+	p := from
+	// Eight sampled grams per sixteen bytes, without branches.
+	for ; p+16 <= len(b) && p < to; p += 16 {
+		v0 := binary.LittleEndian.Uint64(b[p:])
+		v1 := binary.LittleEndian.Uint64(b[p+8:])
+		var m uint64
+		for k := 0; k < 4; k++ {
+			g := uint16(v0 >> (16 * k))
+			m |= (pre[g>>6] >> (g & 63) & 1) << k
+			g = uint16(v1 >> (16 * k))
+			m |= (pre[g>>6] >> (g & 63) & 1) << (k + 4)
+		}
+		for m != 0 {
+			k := bits.TrailingZeros64(m)
+			m &= m - 1
+			try(p + 2*k)
+		}
+	}
+	for ; p <= to && p+1 < len(b); p += 2 {
+		g := uint16(b[p]) | uint16(b[p+1])<<8
+		if pre[g>>6]&(1<<(g&63)) != 0 {
+			try(p)
+		}
+	}
+}
+
+// check4 filters a two-byte hit by four bytes before the full check.
+func (s *scanner) check4(b []byte, base int64, i int, emit func(hit)) {
+	if i+4 <= len(b) {
+		h := hash4(binary.LittleEndian.Uint32(b[i:]))
+		if s.d.pre4[h>>6]&(1<<(h&63)) == 0 {
+			return
+		}
+	}
+	s.check(b, base, i, emit)
 }
 
 func (s *scanner) check(b []byte, base int64, i int, emit func(hit)) {
@@ -197,7 +286,10 @@ func (s *scanner) check(b []byte, base int64, i int, emit func(hit)) {
 	g := uint16(fold(b[i])) | uint16(fold(b[i+1]))<<8
 	for _, ki := range d.kwHeads[g] {
 		kw := &d.keywords[ki]
-		if len(b)-i < len(kw.text) || !equalFold(b[i:i+len(kw.text)], kw.text) {
+		if len(b)-i < len(kw.text) {
+			continue
+		}
+		if kw.fold && !equalFold(b[i:i+len(kw.text)], kw.text) || !kw.fold && !bytes.Equal(b[i:i+len(kw.text)], kw.text) {
 			continue
 		}
 		s.runRule(b, base, i, kw, emit)

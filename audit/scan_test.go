@@ -1,0 +1,200 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/sealenv/sealenv/policies/rules"
+)
+
+func defaultDetectors(values []Value) *detectors {
+	o := (&Options{Values: values}).defaults()
+	return o.detectors()
+}
+
+func collect(d *detectors, data []byte, stream bool) []hit {
+	var out []hit
+	sc := newScanner(d)
+	if stream {
+		sc.scan(iotest.HalfReader(bytes.NewReader(data)), func(h hit) { out = append(out, h) })
+	} else {
+		sc.scanBytes(data, func(h hit) { out = append(out, h) })
+	}
+	return out
+}
+
+// Every encoding of a value is found at every alignment, whatever comes
+// before and after it.
+func TestKnownValueEncodings(t *testing.T) {
+	for n := MinValueLen; n <= 40; n += 3 {
+		v := []byte(randString(t, alnum+"+/=?&%\"\\ é", n))
+		d := defaultDetectors([]Value{{"V", v}})
+		for pre := 0; pre < 3; pre++ {
+			prefix := make([]byte, pre)
+			rand.Read(prefix)
+			for enc, form := range map[string]string{
+				"raw":       string(v),
+				"hex":       hex.EncodeToString(v),
+				"base64":    base64.StdEncoding.EncodeToString(append(prefix, v...)),
+				"base64url": base64.URLEncoding.EncodeToString(append(prefix, v...)),
+			} {
+				data := []byte("<<" + form + ">>")
+				hs := collect(d, data, false)
+				if len(hs) == 0 || hs[0].name != "V" {
+					t.Fatalf("len %d prefix %d: %s form not found", n, pre, enc)
+				}
+			}
+		}
+	}
+}
+
+func TestShortValuesSkipped(t *testing.T) {
+	d := defaultDetectors([]Value{{"S", []byte("1234567")}, {"L", []byte("12345678")}})
+	if len(d.known.skipped) != 1 || d.known.skipped[0] != "S" {
+		t.Fatal(d.known.skipped)
+	}
+	if hs := collect(d, []byte("a 12345678 b"), false); len(hs) != 1 || hs[0].name != "L" {
+		t.Fatal(hs)
+	}
+}
+
+// Matches that straddle the scanner's chunk boundary are found once.
+func TestChunkBoundaries(t *testing.T) {
+	v := []byte(randString(t, alnum, 24))
+	tok := "ghp_" + randString(t, alnum, 36)
+	d := defaultDetectors([]Value{{"V", v}})
+	for _, at := range []int{chunkSize - 30, chunkSize - 10, chunkSize - d.fwd - 5, chunkSize - d.fwd + 3, 2*chunkSize - d.fwd - d.back, 3 * chunkSize} {
+		data := bytes.Repeat([]byte("lorem ipsum "), (3*chunkSize+1000)/12)
+		copy(data[at:], v)
+		copy(data[at+99:], " "+tok+" ")
+		hs := collect(d, data, true)
+		var known, rule int
+		for _, h := range hs {
+			switch {
+			case h.kind == kindKnown && h.offset == int64(at):
+				known++
+			case h.kind == kindRule && h.offset == int64(at+100):
+				rule++
+			default:
+				t.Errorf("at %d: unexpected hit %+v", at, h)
+			}
+		}
+		if known != 1 || rule != 1 {
+			t.Errorf("at %d: %d known, %d rule hits", at, known, rule)
+		}
+	}
+}
+
+// A read error in the middle of a file is an error, never a clean end.
+func TestScanReadError(t *testing.T) {
+	sc := newScanner(defaultDetectors(nil))
+	r := io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if _, err := sc.scan(r, func(hit) {}); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func TestMask(t *testing.T) {
+	for in, want := range map[string]string{
+		"abcdefgh":                        "a**** (8 bytes)",
+		"ghp_0123456789abcdefghijklmnopq": "ghp**** (31 bytes)",
+		"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f": ".. **** (16 bytes)",
+	} {
+		got := mask([]byte(in))
+		if strings.HasPrefix(want, "..") {
+			want = "..**** (16 bytes)"
+		}
+		if got != want {
+			t.Errorf("mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// corpus returns up to n bytes of real text and binaries from the Go
+// toolchain, the data the benchmarks scan.
+func corpus(b testing.TB, n int) []byte {
+	var out []byte
+	root := runtime.GOROOT()
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || len(out) >= n {
+			return filepath.SkipDir
+		}
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err == nil {
+				out = append(out, data...)
+			}
+		}
+		return nil
+	})
+	if len(out) < n/2 {
+		b.Skip("no Go toolchain tree to read")
+	}
+	return out[:min(n, len(out))]
+}
+
+func benchValues(b testing.TB, n int) []Value {
+	var vs []Value
+	for i := 0; i < n; i++ {
+		vs = append(vs, Value{Name: "V" + itoa(i), Value: []byte(randString(b, alnum, 12+i%30))})
+	}
+	return vs
+}
+
+// BenchmarkScan measures the detectors alone, every one on: 100 sealed
+// values in every encoding and the default rules.
+func BenchmarkScan(b *testing.B) {
+	data := corpus(b, 64<<20)
+	d := defaultDetectors(benchValues(b, 100))
+	sc := newScanner(d)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sc.scan(bytes.NewReader(data), func(hit) {})
+	}
+}
+
+// BenchmarkLayer measures an uncompressed layer end to end: tar parsing,
+// nested archive sniffing and every detector.
+func BenchmarkLayer(b *testing.B) {
+	var files []file
+	root := runtime.GOROOT()
+	total := 0
+	filepath.Walk(filepath.Join(root, "src"), func(p string, fi os.FileInfo, err error) error {
+		if err != nil || total > 64<<20 {
+			return filepath.SkipDir
+		}
+		// testdata holds a 2.5 KB tar whose sparse entry reads as 512 MB
+		// of zeros: real, but not what a throughput figure should measure.
+		if fi.IsDir() && fi.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if fi.Mode().IsRegular() {
+			data, _ := os.ReadFile(p)
+			files = append(files, file{strings.TrimPrefix(p, root+"/"), data})
+			total += len(data)
+		}
+		return nil
+	})
+	tb := tarBytes(b, files...)
+	d := defaultDetectors(benchValues(b, 100))
+	w := newWalker(d, 6)
+	b.SetBytes(int64(len(tb)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := w.layer(bytes.NewReader(tb)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var _ = rules.High
