@@ -100,6 +100,10 @@ type Config struct {
 	// plugin code out of the slim binary). The full CLI passes a parser
 	// that also reads SSH keys and plugin identities.
 	ParseIdentities seal.IdentityParser
+	// IdentityOptional lets a start without any age identity go on to Open,
+	// for bundles that a KMS or PGP key opens (the full CLI). Open still
+	// fails closed on age-only bundles.
+	IdentityOptional bool
 }
 
 // Error is a failure before the command started, with the exit status the
@@ -284,6 +288,9 @@ func (c *Config) load() (l *loaded, err error) {
 		}
 	}
 	found, err := seal.FindIdentitiesWith(lookup, c.ParseIdentities)
+	if errors.Is(err, seal.ErrNoIdentity) && c.IdentityOptional {
+		found, err = &seal.FoundIdentity{Source: "none"}, nil
+	}
 	if errors.Is(err, seal.ErrNoIdentity) {
 		return nil, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", paths[0], DefaultIdentityFile, seal.EnvAgeKeyFile)
 	}
@@ -312,6 +319,9 @@ func (c *Config) load() (l *loaded, err error) {
 		start := time.Now()
 		b, err := c.Open(f.format, f.data, found.Identities...)
 		l.decrypt += time.Since(start)
+		if err != nil && found.Identities == nil && errors.Is(err, seal.ErrIncorrectIdentity) {
+			return l, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", f.path, DefaultIdentityFile, seal.EnvAgeKeyFile)
+		}
 		if err != nil {
 			return l, fail(ExitFailure, "%s: %v", f.path, err)
 		}

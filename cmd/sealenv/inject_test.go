@@ -1,0 +1,60 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestInject runs `sealenv inject` as a real process that execs or
+// supervises a real shell.
+func TestInject(t *testing.T) {
+	c := newCLI(t)
+	rec := c.keygen("key.txt")
+	other := newCLI(t)
+	other.keygen("other.txt")
+	pw := secret(t, "pw")
+	c.ok("DB_PASSWORD="+pw+"\n", "seal", "-r", rec, "-i", "-", "-o", "b.env")
+	base := []string{"inject", "--bundle", "b.env", "--identity", "key.txt", "--no-access-log"}
+
+	// Exec mode: the shell sees the value (compared by the shell itself, so
+	// the value never travels back through argv) and no identity variable.
+	r := c.run("", append(base, "--", "sh", "-c", `test -n "$DB_PASSWORD" && test -z "${SOPS_AGE_KEY_FILE+x}" && printf %s "$DB_PASSWORD"`)...)
+	if r.code != 0 || r.stdout != pw {
+		t.Errorf("exec mode: exit %d, child output matches the value: %v; stderr %q", r.code, r.stdout == pw, r.stderr)
+	}
+
+	// The exit status of the command is passed on, in both modes.
+	for _, mode := range [][]string{nil, {"--supervise"}} {
+		r = c.run("", append(append(base, mode...), "--", "sh", "-c", "exit 3")...)
+		if r.code != 3 {
+			t.Errorf("%v: exit %d, want 3 (stderr %q)", mode, r.code, r.stderr)
+		}
+	}
+
+	// Redaction.
+	r = c.run("", append(base, "--redact", "--", "sh", "-c", `echo "pw=$DB_PASSWORD"`)...)
+	if r.code != 0 || r.stdout != "pw=[REDACTED:DB_PASSWORD]\n" {
+		t.Errorf("redact: exit %d, stdout redacted: %v; stderr %q", r.code, r.stdout == "pw=[REDACTED:DB_PASSWORD]\n", r.stderr)
+	}
+
+	// Fail closed, with the injector's statuses.
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no identity", []string{"inject", "--bundle", "b.env", "--", "true"}, 125, "b.env: no identity"},
+		{"wrong identity", []string{"inject", "--bundle", "b.env", "--identity", other.path("other.txt"), "--", "true"}, 125, "b.env: no identity matches"},
+		{"not found", append(base, "--", "no-such-command-sealenv"), 127, "not found"},
+		{"not executable", append(base, "--", "./b.env"), 126, "cannot execute"},
+	} {
+		r := c.run("", tc.args...)
+		if r.code != tc.code || !strings.HasPrefix(r.stderr, "sealenv: error: ") || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr %q; want %d and one line with %q", tc.name, r.code, r.stderr, tc.code, tc.want)
+		}
+		if strings.Contains(r.stderr, pw) {
+			t.Errorf("%s: stderr shows the value", tc.name)
+		}
+	}
+}
