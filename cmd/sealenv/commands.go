@@ -14,6 +14,7 @@ func commands(e *env) []*cli.Command {
 		editCommand(e),
 		rotateCommand(e),
 		rekeyCommand(e),
+		auditCommand(e),
 		injectCommand(e),
 		initCommand(e),
 		checkCommand(e),

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/audit"
+	"github.com/sealenv/sealenv/policies"
+	"github.com/sealenv/sealenv/policies/rules"
+	"github.com/sealenv/sealenv/seal"
+)
+
+func auditCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "audit",
+		Usage: "prove that no plaintext secret is in an image or a Dockerfile",
+		Description: "Exit status: 0 clean, 1 findings, 2 error or incomplete coverage (a layer\n" +
+			"that cannot be read is never reported as clean). See docs/audit.md.",
+		Subcommands: []*cli.Command{auditImageCommand(e), auditDockerfileCommand(e)},
+	}
+}
+
+func auditFlags() []cli.Flag {
+	return []cli.Flag{
+		identityFlag(),
+		policyFlag(),
+		storeFlag(),
+		&cli.StringSliceFlag{Name: "bundle", Usage: "sealed bundle `FILE` whose values are searched (repeatable; default: the bundles of the policy file)"},
+		&cli.StringSliceFlag{Name: "rules", Usage: "extra rule `FILE` (repeatable), added to the built-in rules"},
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "`text`, json or sarif"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` (default: standard output)"},
+		&cli.StringFlag{Name: "severity", Value: "medium", Usage: "lowest rule severity reported: low, `medium` or high"},
+	}
+}
+
+func auditImageCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "image",
+		Usage:     "search every layer, the config, history, annotations and attestations of an image",
+		ArgsUsage: "SOURCE",
+		Description: "SOURCE is docker-archive:FILE, oci-archive:FILE, oci:DIR[:TAG],\n" +
+			"docker-daemon:REF, docker://REF, or a bare path recognised by content.",
+		Flags: append(auditFlags(),
+			&cli.StringFlag{Name: "dockerfile", Usage: "also lint Dockerfile `FILE`"},
+			&cli.IntFlag{Name: "jobs", Usage: "layers read at once (default: the number of CPUs)"},
+			&cli.IntFlag{Name: "max-depth", Value: 6, Usage: "how deep archives in archives are opened (a .tar.gz counts 2)"},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return errors.New("usage: sealenv audit image [flags] SOURCE")
+			}
+			opts, done, err := e.auditOptions(c)
+			if err != nil {
+				return err
+			}
+			defer done()
+			opts.Jobs = c.Int("jobs")
+			opts.MaxDepth = c.Int("max-depth")
+			opts.Insecure = c.Bool("insecure")
+			r, err := audit.Image(c.Context, c.Args().First(), opts)
+			if err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+			if df := c.String("dockerfile"); df != "" {
+				dr, err := audit.Dockerfile(df, opts)
+				if err != nil {
+					return fmt.Errorf("audit: %w", err)
+				}
+				r.Findings = append(r.Findings, dr.Findings...)
+			}
+			return e.writeAudit(c, r, opts.Rules)
+		},
+	}
+}
+
+func auditDockerfileCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "dockerfile",
+		Usage:     "lint a Dockerfile for secrets in ARG, ENV, literals and copied files",
+		ArgsUsage: "FILE",
+		Flags:     auditFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return errors.New("usage: sealenv audit dockerfile [flags] FILE")
+			}
+			opts, done, err := e.auditOptions(c)
+			if err != nil {
+				return err
+			}
+			defer done()
+			r, err := audit.Dockerfile(c.Args().First(), opts)
+			if err != nil {
+				return fmt.Errorf("audit: %w", unwrapPathErr(err))
+			}
+			return e.writeAudit(c, r, opts.Rules)
+		},
+	}
+}
+
+// auditOptions gathers the sealed values and the rules. Bundles named with
+// --bundle must open; the policy's bundles are searched when an identity is
+// found, and their key names are used either way.
+func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
+	var o audit.Options
+	sev, err := rules.ParseSeverity(c.String("severity"))
+	if err != nil {
+		return o, nil, fmt.Errorf("--severity: %w", err)
+	}
+	o.Severity = sev
+	switch c.String("format") {
+	case "text", "json", "sarif":
+	default:
+		return o, nil, fmt.Errorf("--format: unknown format %q (want text, json or sarif)", c.String("format"))
+	}
+	o.Rules = rules.Default()
+	for _, p := range c.StringSlice("rules") {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return o, nil, fmt.Errorf("--rules: %s: %w", p, unwrapPathErr(err))
+		}
+		more, err := rules.Parse(p, data)
+		if err != nil {
+			return o, nil, err
+		}
+		o.Rules = o.Rules.Merge(more)
+	}
+	paths := c.StringSlice("bundle")
+	explicit := len(paths) > 0
+	if !explicit {
+		pol, err := loadPolicy(c)
+		switch {
+		case errors.Is(err, policies.ErrNotFound) && c.String("policy") == "":
+		case err != nil:
+			return o, nil, err
+		default:
+			for i := range pol.Environments {
+				paths = append(paths, pol.BundlePath(&pol.Environments[i]))
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return o, func() {}, nil
+	}
+	var opened []*seal.Bundle
+	done := func() {
+		for _, b := range opened {
+			b.Zero()
+		}
+	}
+	found, idErr := e.identities(c)
+	if idErr != nil && explicit {
+		return o, nil, idErr
+	}
+	if idErr != nil {
+		fmt.Fprintf(e.stderr, "sealenv: note: %v; sealed values are not searched, only their names\n", idErr)
+	}
+	for _, p := range paths {
+		f, data, err := readBundle(c, p)
+		if err != nil {
+			done()
+			return o, nil, err
+		}
+		info, err := seal.Inspect(f, data)
+		if err != nil {
+			done()
+			return o, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		o.SealedNames = append(o.SealedNames, info.Keys...)
+		if found == nil {
+			continue
+		}
+		b, err := seal.Open(f, data, found.Identities...)
+		if err != nil {
+			done()
+			return o, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		opened = append(opened, b)
+		for _, s := range b.Secrets {
+			o.Values = append(o.Values, audit.Value{Name: s.Name, Value: s.Value})
+		}
+	}
+	return o, done, nil
+}
+
+// writeAudit prints the report and maps it to the exit status.
+func (e *env) writeAudit(c *cli.Context, r *audit.Report, rs *rules.Set) error {
+	r.Version = version
+	var w io.Writer = e.stdout
+	var f *os.File
+	if p := c.String("output"); p != "" && p != "-" {
+		var err error
+		if f, err = os.Create(p); err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+		w = f
+	}
+	var err error
+	switch c.String("format") {
+	case "json":
+		err = r.WriteJSON(w)
+	case "sarif":
+		err = r.WriteSARIF(w, rs)
+	default:
+		err = r.WriteText(w)
+	}
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	switch {
+	case !r.Coverage.Complete:
+		return fmt.Errorf("audit incomplete: %d parts could not be read (see the coverage errors in the report)", len(r.Coverage.Errors))
+	case len(r.Findings) > 0:
+		return withCode(exitFindings, nil)
+	}
+	return nil
+}

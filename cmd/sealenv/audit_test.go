@@ -1,0 +1,111 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
+)
+
+// writeImage writes a docker-archive with one uncompressed layer holding files.
+func writeImage(t *testing.T, path string, env []string, files map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for n, d := range files {
+		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(d)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(d))
+	}
+	tw.Close()
+	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(buf.Bytes(), types.DockerUncompressedLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Config.Env = env
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("example.com/app:1")
+	if err := tarball.WriteToFile(path, tag, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditCLI(t *testing.T) {
+	c := newCLI(t)
+	recipient := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	dbPass := secret(t, "db")
+	b, err := author.New(seal.FormatDotenv, []string{recipient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Set("DB_PASSWORD", []byte(dbPass))
+	out, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(c.path("prod.env"), out, 0o644)
+
+	writeImage(t, c.path("clean.tar"), []string{"PATH=/bin"}, map[string]string{"app/prod.env": string(out), "etc/motd": "hello"})
+	writeImage(t, c.path("leak.tar"), []string{"DB_PASSWORD=" + dbPass}, map[string]string{"app/config": "password: " + dbPass})
+
+	// Clean: exit 0, and the sealed bundle inside the image is fine.
+	r := c.ok("", "audit", "image", "--bundle", "prod.env", "--format", "json", "clean.tar")
+	var rep struct {
+		Findings []map[string]any `json:"findings"`
+		Coverage map[string]any   `json:"coverage"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 || rep.Coverage["complete"] != true || rep.Coverage["layers"].(float64) != 1 {
+		t.Fatalf("%s", r.stdout)
+	}
+
+	// Findings: exit 1, no value anywhere.
+	for _, format := range []string{"text", "json", "sarif"} {
+		r = c.run("", "audit", "image", "--bundle", "prod.env", "--format", format, "docker-archive:leak.tar")
+		if r.code != 1 {
+			t.Fatalf("%s: exit %d: %s", format, r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, dbPass) {
+			t.Fatalf("%s report holds the value", format)
+		}
+		if !strings.Contains(r.stdout, "DB_PASSWORD") {
+			t.Fatalf("%s report does not name the secret: %s", format, r.stdout)
+		}
+	}
+
+	// Errors: exit 2 with one line.
+	os.WriteFile(c.path("broken.tar"), []byte("not an archive"), 0o644)
+	c.fails("not an image archive", "", "audit", "image", "broken.tar")
+	c.fails("no such file", "", "audit", "image", "--bundle", "missing.env", "clean.tar")
+	c.fails("unknown format", "", "audit", "image", "--format", "xml", "clean.tar")
+
+	// Dockerfile.
+	os.WriteFile(c.path("Dockerfile"), []byte("FROM alpine\nARG DB_PASSWORD\nARG VERSION=1\nCOPY .env /app/.env\nRUN --mount=type=secret,id=db make\n"), 0o644)
+	r = c.run("", "audit", "dockerfile", "--bundle", "prod.env", "--format", "json", "Dockerfile")
+	if r.code != 1 || !strings.Contains(r.stdout, `"secret-arg"`) || !strings.Contains(r.stdout, `"copy-secret-file"`) || !strings.Contains(r.stdout, `"line": 2`) {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	os.WriteFile(c.path("Dockerfile.ok"), []byte("FROM alpine\nARG VERSION=1\nCOPY prod.env /app/prod.env\nRUN --mount=type=secret,id=db make\n"), 0o644)
+	c.ok("", "audit", "dockerfile", "--bundle", "prod.env", "Dockerfile.ok")
+}
+
+var _ = v1.Hash{}
