@@ -72,9 +72,12 @@ type Coverage struct {
 	DepthLimited int `json:"depth_limited,omitempty"`
 	// Notes lists files that looked like archives but could not be
 	// opened as such; their bytes were searched as they are.
-	Notes    []string `json:"notes,omitempty"`
-	RuleSet  string   `json:"rule_set"`
-	Severity string   `json:"severity"`
+	Notes []string `json:"notes,omitempty"`
+	// PublicSkipped counts matches of secrets the rule set lists as
+	// published on purpose (example keys in open-source trees).
+	PublicSkipped int    `json:"public_skipped,omitempty"`
+	RuleSet       string `json:"rule_set"`
+	Severity      string `json:"severity"`
 }
 
 // Provenance is what an attestation records about a build.

@@ -72,7 +72,9 @@ func (o *Options) detectors() *detectors {
 			rs = append(rs, r)
 		}
 	}
-	return newDetectors(o.Values, rs, o.SealedNames)
+	d := newDetectors(o.Values, rs, o.SealedNames)
+	d.public = o.Rules.Public
+	return d
 }
 
 // auditor gathers the findings of one audit.
@@ -385,6 +387,7 @@ func (a *auditor) finish() {
 	cov := &a.rep.Coverage
 	cov.KnownValues = len(a.o.Values) - len(a.d.known.skipped)
 	cov.ShortValues = a.d.known.skipped
+	cov.PublicSkipped = int(a.d.skipped.Load())
 	counted := map[*layerJob]bool{}
 	for _, img := range a.images {
 		for _, l := range img.layers {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"math/bits"
+	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sealenv/sealenv/policies/rules"
 )
@@ -24,6 +26,8 @@ type detectors struct {
 	back     int             // bytes a match may start before its keyword
 	fwd      int             // bytes a match may extend after its start
 	sealed   map[string]bool
+	public   map[string]string // fingerprints of published secrets
+	skipped  atomic.Int64      // matches of published secrets not reported
 }
 
 type keyword struct {
@@ -323,6 +327,14 @@ func (s *scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(hi
 		secret := win[m[2*g]:m[2*g+1]]
 		if !r.Accept(secret) {
 			continue
+		}
+		if len(s.d.public) > 0 && s.d.public[rules.Fingerprint(secret)] != "" {
+			s.seen[k] = true
+			s.d.skipped.Add(1)
+			continue
+		}
+		if os.Getenv("SEALENV_AUDIT_DEBUG_FINGERPRINT") == "1" {
+			println("fingerprint", r.ID, rules.Fingerprint(secret))
 		}
 		s.seen[k] = true
 		emit(hit{kind: kindRule, rule: r, offset: start, preview: mask(win[m[0]:m[1]])})

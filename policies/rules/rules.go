@@ -17,10 +17,13 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -91,11 +94,28 @@ type Rule struct {
 type Set struct {
 	Version string
 	Rules   []*Rule
+	// Public maps the SHA-256 (hex) of secrets that are published on
+	// purpose, such as the example keys in the Go source tree, to the reason
+	// they are not secret. A match with such a fingerprint is not reported.
+	// Only the exact bytes are skipped, never a path or a pattern.
+	Public map[string]string
 }
 
 type rawSet struct {
-	Version string    `yaml:"version"`
-	Rules   []rawRule `yaml:"rules"`
+	Version string      `yaml:"version"`
+	Rules   []rawRule   `yaml:"rules"`
+	Public  []rawPublic `yaml:"public"`
+}
+
+type rawPublic struct {
+	SHA256 string `yaml:"sha256"`
+	Reason string `yaml:"reason"`
+}
+
+// Fingerprint is the SHA-256 (hex) of a secret, as [Set.Public] lists it.
+func Fingerprint(secret []byte) string {
+	h := sha256.Sum256(secret)
+	return hex.EncodeToString(h[:])
 }
 
 type rawRule struct {
@@ -138,7 +158,16 @@ func Parse(name string, data []byte) (*Set, error) {
 	if raw.Version == "" {
 		return nil, fmt.Errorf("%s: %w: the file has no version", name, ErrInvalid)
 	}
-	s := &Set{Version: raw.Version}
+	s := &Set{Version: raw.Version, Public: map[string]string{}}
+	for i, p := range raw.Public {
+		if len(p.SHA256) != 64 || strings.Trim(strings.ToLower(p.SHA256), "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("%s: public %d: %w: sha256 must be 64 hex digits", name, i+1, ErrInvalid)
+		}
+		if strings.TrimSpace(p.Reason) == "" {
+			return nil, fmt.Errorf("%s: public %d: %w: every entry needs a reason", name, i+1, ErrInvalid)
+		}
+		s.Public[strings.ToLower(p.SHA256)] = p.Reason
+	}
 	seen := map[string]bool{}
 	for i, r := range raw.Rules {
 		c, err := r.compile()
@@ -210,7 +239,13 @@ func (r rawRule) compile() (*Rule, error) {
 // Merge returns a set with the rules of s followed by those of more; a rule
 // in more replaces a rule of s with the same id.
 func (s *Set) Merge(more *Set) *Set {
-	out := &Set{Version: s.Version + "+" + more.Version}
+	out := &Set{Version: s.Version + "+" + more.Version, Public: map[string]string{}}
+	for k, v := range s.Public {
+		out.Public[k] = v
+	}
+	for k, v := range more.Public {
+		out.Public[k] = v
+	}
 	idx := map[string]int{}
 	for _, r := range s.Rules {
 		idx[r.ID] = len(out.Rules)
@@ -232,12 +267,48 @@ func (r *Rule) Accept(secret []byte) bool {
 	if r.Entropy > 0 && Entropy(secret) < r.Entropy {
 		return false
 	}
+	if len(r.Stopwords) == 0 {
+		return true
+	}
+	lower := bytes.ToLower(secret)
+	norm := normalize(lower)
 	for _, w := range r.Stopwords {
-		if bytes.Contains(bytes.ToLower(secret), []byte(strings.ToLower(w))) {
+		w = strings.ToLower(w)
+		if bytes.Contains(lower, []byte(w)) || bytes.Contains(norm, []byte(w)) {
 			return false
 		}
 	}
 	return true
+}
+
+// normalize undoes URL escapes and common letter swaps, and drops what is
+// not a letter, so that "pa%2Fssword", "p%40ssw0rd" and "passwo^rd" all
+// meet the stopword "password".
+func normalize(b []byte) []byte {
+	if u, err := url.PathUnescape(string(b)); err == nil {
+		b = []byte(u)
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		switch c {
+		case '@', '4':
+			c = 'a'
+		case '$', '5':
+			c = 's'
+		case '0':
+			c = 'o'
+		case '3':
+			c = 'e'
+		case '1', '!':
+			c = 'i'
+		case '7':
+			c = 't'
+		}
+		if 'a' <= c && c <= 'z' {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Entropy is the Shannon entropy of b in bits per byte.
