@@ -1,0 +1,240 @@
+package e2e
+
+// Smoke tests of the harness itself: each proves one real part works here,
+// end to end, so that a failing scenario test points at sealenv and not at
+// the machine.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+)
+
+const probeImage = `FROM scratch
+COPY probe /probe
+ENV SEALENV_E2E_IMAGE_ENV=from-the-image
+ENTRYPOINT ["/probe"]
+CMD ["env"]
+`
+
+// buildProbeImage builds and loads a FROM scratch image whose entrypoint is
+// the probe, and returns its podman name.
+func buildProbeImage(t *testing.T, e *Env) string {
+	t.Helper()
+	probe := e.GoBuild(t, "./testdata/probe")
+	img := e.Build(t, Build{Dockerfile: probeImage, Copy: map[string]string{"probe": probe}})
+	return e.Load(t, img)
+}
+
+// BuildKit builds a FROM scratch image with a static Go program; podman loads
+// and runs it with an env var and a file under /run/secrets/.
+func TestSmokeScratchImageRuns(t *testing.T) {
+	e := need(t)
+	name := buildProbeImage(t, e)
+
+	value := randomValue(t, 16)
+	res := e.Run(t, Run{Image: name, Env: map[string]string{"SEALENV_E2E_VALUE": value}})
+	if res.ExitCode != 0 {
+		t.Fatalf("probe env: exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+	lines := strings.Split(res.Stdout, "\n")
+	for _, want := range []string{"SEALENV_E2E_VALUE=" + value, "SEALENV_E2E_IMAGE_ENV=from-the-image"} {
+		if !contains(lines, want) {
+			t.Errorf("container environment lacks %q; got:\n%s", want, res.Stdout)
+		}
+	}
+
+	identity := randomValue(t, 32) + "\n"
+	res = e.Run(t, Run{
+		Image:   name,
+		Cmd:     []string{"cat", "/run/secrets/identity"},
+		Secrets: map[string][]byte{"identity": []byte(identity)},
+	})
+	if res.ExitCode != 0 || res.Stdout != identity {
+		t.Fatalf("cat /run/secrets/identity: exit %d, stdout %q, want %q", res.ExitCode, res.Stdout, identity)
+	}
+
+	// The container's own exit code, 7, and its stderr come back apart.
+	res = e.Run(t, Run{Image: name, Cmd: []string{"exit", "7"}})
+	if res.ExitCode != 7 {
+		t.Fatalf("probe exit 7: got exit %d", res.ExitCode)
+	}
+	res = e.Run(t, Run{Image: name, Cmd: []string{"no-such-subcommand"}})
+	if res.ExitCode != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, "unknown subcommand") {
+		t.Fatalf("probe no-such-subcommand: exit %d, stdout %q, stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+	}
+}
+
+// podman stop sends SIGTERM to PID 1: a program that handles it exits at
+// once with its own code; one that ignores it is killed after the grace
+// period (137), which is what "not prompt" looks like to a scenario test.
+func TestSmokeStop(t *testing.T) {
+	e := need(t)
+	name := buildProbeImage(t, e)
+
+	t.Run("handles SIGTERM", func(t *testing.T) {
+		c := e.Start(t, Run{Image: name, Cmd: []string{"wait-signal", "3"}})
+		c.WaitForLog(t, "ready")
+		const grace = 60 * time.Second
+		st := c.Stop(t, grace)
+		if st.ExitCode != 3 {
+			t.Fatalf("exit %d after podman stop, want 3; stderr %q", st.ExitCode, st.Stderr)
+		}
+		if !strings.Contains(st.Stderr, "got terminated") {
+			t.Errorf("stderr %q does not say SIGTERM arrived", st.Stderr)
+		}
+		if st.Elapsed >= grace {
+			t.Errorf("podman stop took %v, the whole grace period", st.Elapsed)
+		}
+		t.Logf("podman stop took %v", st.Elapsed)
+	})
+	t.Run("ignores SIGTERM", func(t *testing.T) {
+		c := e.Start(t, Run{Image: name, Cmd: []string{"ignore-signals"}})
+		c.WaitForLog(t, "ready")
+		st := c.Stop(t, time.Second)
+		if st.ExitCode != 137 {
+			t.Fatalf("exit %d after podman stop of a program ignoring SIGTERM, want 137 (SIGKILL)", st.ExitCode)
+		}
+	})
+}
+
+// RUN steps run under runc although FROM scratch has no shell: the program
+// is a static binary, in exec (JSON) form, taken from another stage, from a
+// bind mount, or from a base image replaced by a named context. A secret
+// reaches RUN --mount=type=secret and nothing else.
+func TestSmokeRunSteps(t *testing.T) {
+	e := need(t)
+	probe := e.GoBuild(t, "./testdata/probe")
+	base := t.TempDir()
+	copyFile(t, probe, base+"/probe")
+	secret := randomValue(t, 16)
+
+	dockerfile := `FROM scratch AS tool
+COPY probe /probe
+
+# A stage with nothing in it: the probe is bind-mounted for this RUN only.
+FROM scratch AS mounted
+RUN --mount=type=bind,from=tool,source=/probe,target=/probe ["/probe", "write", "/out/mounted", "ran-mounted"]
+
+# busybox cannot be pulled here: the named context replaces it with a folder.
+FROM busybox:1.36
+RUN ["/probe", "write", "/out/named", "ran-named"]
+COPY --from=tool /probe /bin/copied-probe
+RUN ["/bin/copied-probe", "write", "/out/copied", "ran-copied"]
+COPY --from=mounted /out/mounted /out/mounted
+RUN --mount=type=secret,id=SEALENV_E2E_SECRET ["/probe", "sha256", "/run/secrets/SEALENV_E2E_SECRET"]
+ENTRYPOINT ["/probe"]
+`
+	img := e.Build(t, Build{
+		Dockerfile: dockerfile,
+		Copy:       map[string]string{"probe": probe},
+		Contexts:   map[string]string{"busybox:1.36": base},
+		Secrets:    map[string]string{"SEALENV_E2E_SECRET": secret},
+		NoCache:    true, // the secret's RUN must run, not come from cache
+	})
+	sum := sha256.Sum256([]byte(secret))
+	if !strings.Contains(img.Log, hex.EncodeToString(sum[:])) {
+		t.Errorf("the secret's SHA-256 is not in the build log: RUN --mount=type=secret did not see it\n%s", tail(img.Log, 30))
+	}
+	if strings.Contains(img.Log, secret) {
+		t.Errorf("the secret itself is in the build log")
+	}
+	a := ReadArchive(t, img.Archive)
+	for name, b := range a.Files {
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("the secret is in the image tarball, in %s", name)
+		}
+	}
+
+	name := e.Load(t, img)
+	res := e.Run(t, Run{Image: name, Cmd: []string{"cat", "/out/mounted", "/out/named", "/out/copied"}})
+	if want := "ran-mountedran-namedran-copied"; res.ExitCode != 0 || res.Stdout != want {
+		t.Fatalf("files written by RUN: exit %d, stdout %q, want %q; stderr %q", res.ExitCode, res.Stdout, want, res.Stderr)
+	}
+
+	t.Run("shell form fails", func(t *testing.T) {
+		_, err := e.TryBuild(t, Build{Dockerfile: "FROM scratch\nRUN echo hello\n"})
+		if err == nil {
+			t.Fatal("RUN in shell form built in a FROM scratch image, which has no /bin/sh")
+		}
+	})
+}
+
+// mode=max provenance records every build arg: an OCI export carries it as
+// an in-toto statement, and the image history carries it as "|1 NAME=value".
+// The audit must find both; here the archive reader proves they are there.
+func TestSmokeProvenance(t *testing.T) {
+	e := needBuildKit(t)
+	probe := e.GoBuild(t, "./testdata/probe")
+	dockerfile := `FROM scratch
+COPY probe /probe
+ARG SEALENV_E2E_ARG
+RUN ["/probe", "write", "/arg-was-here", "yes"]
+`
+	for _, tc := range []struct {
+		output, provenance, refPrefix string
+		attestations                  bool
+	}{
+		{"oci", "max", "oci-archive:", true},
+		{"docker", "max", "oci-archive:", true}, // no manifest.json once there are attestations
+		{"docker", "", "docker-archive:", false},
+	} {
+		t.Run(tc.output+"-provenance="+tc.provenance, func(t *testing.T) {
+			value := randomValue(t, 16)
+			img := e.Build(t, Build{
+				Dockerfile: dockerfile,
+				Copy:       map[string]string{"probe": probe},
+				Args:       map[string]string{"SEALENV_E2E_ARG": value},
+				Provenance: tc.provenance,
+				Output:     tc.output,
+			})
+			if !strings.HasPrefix(img.Ref, tc.refPrefix) {
+				t.Errorf("Ref %q, want prefix %q", img.Ref, tc.refPrefix)
+			}
+			a := ReadArchive(t, img.Archive)
+
+			cfg := a.Config(t)
+			var history []string
+			for _, h := range cfg.History {
+				history = append(history, h.CreatedBy)
+			}
+			if !strings.Contains(strings.Join(history, "\n"), "|1 SEALENV_E2E_ARG="+value+" ") {
+				t.Errorf("the build arg is not in the image history:\n%s", strings.Join(history, "\n"))
+			}
+
+			sts := a.Attestations(t)
+			if !tc.attestations {
+				if len(sts) != 0 {
+					t.Fatalf("%d attestations in a build without provenance", len(sts))
+				}
+				return
+			}
+			var found bool
+			for _, st := range sts {
+				if !strings.HasPrefix(st.PredicateType, "https://slsa.dev/provenance/") {
+					continue
+				}
+				if got := st.BuildArgs(t)["build-arg:SEALENV_E2E_ARG"]; got == value {
+					found = true
+				} else {
+					t.Errorf("provenance records build-arg:SEALENV_E2E_ARG=%q, want the value passed", got)
+				}
+			}
+			if !found {
+				t.Fatalf("no SLSA provenance statement records the build arg (%d statements)", len(sts))
+			}
+		})
+	}
+}
+
+func contains(lines []string, s string) bool {
+	for _, l := range lines {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}

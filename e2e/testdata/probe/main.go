@@ -1,0 +1,110 @@
+// Command probe is the static program the e2e images carry: FROM scratch has
+// no shell, so every RUN step and every container command in the smoke tests
+// is this binary. Each subcommand does one observable thing.
+//
+//	probe env                   print the environment, sorted, one NAME=value a line
+//	probe cat FILE...           copy files to stdout
+//	probe write FILE TEXT       write TEXT to FILE (creating parent folders)
+//	probe sha256 FILE           print the hex SHA-256 of FILE
+//	probe exit N                exit with status N
+//	probe wait-signal N         print "ready", wait for SIGTERM or SIGINT, exit N
+//	probe ignore-signals        print "ready", ignore SIGTERM and SIGINT, sleep forever
+//
+// It is built with CGO_ENABLED=0 by the e2e harness; nothing here is shipped.
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: probe env|cat|write|sha256|exit|wait-signal|ignore-signals ...")
+	}
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "env":
+		env := os.Environ()
+		sort.Strings(env)
+		for _, kv := range env {
+			fmt.Println(kv)
+		}
+	case "cat":
+		for _, name := range args {
+			f, err := os.Open(name)
+			if err != nil {
+				fail(err.Error())
+			}
+			_, err = io.Copy(os.Stdout, f)
+			f.Close()
+			if err != nil {
+				fail(err.Error())
+			}
+		}
+	case "write":
+		need(args, 2)
+		if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
+			fail(err.Error())
+		}
+		if err := os.WriteFile(args[0], []byte(args[1]), 0o644); err != nil {
+			fail(err.Error())
+		}
+	case "sha256":
+		need(args, 1)
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			fail(err.Error())
+		}
+		sum := sha256.Sum256(b)
+		fmt.Println(hex.EncodeToString(sum[:]))
+	case "exit":
+		need(args, 1)
+		os.Exit(code(args[0]))
+	case "wait-signal":
+		need(args, 1)
+		n := code(args[0])
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+		fmt.Println("ready")
+		s := <-ch
+		fmt.Fprintf(os.Stderr, "probe: got %v, exiting %d\n", s, n)
+		os.Exit(n)
+	case "ignore-signals":
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
+		fmt.Println("ready")
+		for { // not select{}: with no other goroutine, the runtime calls that a deadlock
+			time.Sleep(time.Hour)
+		}
+	default:
+		fail("unknown subcommand " + strconv.Quote(os.Args[1]))
+	}
+}
+
+func need(args []string, n int) {
+	if len(args) != n {
+		fail(fmt.Sprintf("%s wants %d argument(s), got %d", os.Args[1], n, len(args)))
+	}
+}
+
+func code(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 255 {
+		fail("bad exit status " + strconv.Quote(s))
+	}
+	return n
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "probe: "+msg)
+	os.Exit(2)
+}
