@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -85,8 +86,7 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 		Properties       map[string]any    `json:"properties,omitempty"`
 	}
 	type region struct {
-		StartLine  int    `json:"startLine,omitempty"`
-		ByteOffset *int64 `json:"byteOffset,omitempty"`
+		StartLine int `json:"startLine,omitempty"`
 	}
 	type physical struct {
 		ArtifactLocation struct {
@@ -156,15 +156,14 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 	results := []result{}
 	for _, f := range r.Findings {
 		var loc location
-		uri := f.Path
+		uri := (&url.URL{Path: f.Path}).EscapedPath()
 		var reg *region
 		switch f.Where {
 		case whereLayer:
-			uri, _, _ = strings.Cut(strings.TrimPrefix(f.Path, "/"), "!/")
-			reg = &region{ByteOffset: f.Offset}
-			if strings.Contains(f.Path, "!/") {
-				reg = nil
-			}
+			// The file in the image; code scanning wants lines, which a
+			// layer file has not, so the offset goes in the message.
+			outer, _, _ := strings.Cut(strings.TrimPrefix(f.Path, "/"), "!/")
+			uri = (&url.URL{Path: outer}).EscapedPath()
 		case whereDockerfile:
 			if f.Line > 0 {
 				reg = &region{StartLine: f.Line}
@@ -190,6 +189,14 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 		loc.LogicalLocations = []logical{{FullyQualifiedName: strings.TrimPrefix(fq, "/"), Kind: "member"}}
 		fp := sha256.Sum256([]byte(strings.Join([]string{f.Kind, f.Rule, f.Secret, f.Where, f.LayerDigest, f.Path, f.Field, f.Encoding}, "\x00")))
 		text := f.Message
+		if f.Where == whereLayer {
+			text += " in layer " + fmt.Sprint(*f.LayerIndex) + " at " + f.Path
+			if f.Offset != nil {
+				text += fmt.Sprintf(" (byte %d)", *f.Offset)
+			}
+		} else if f.Field != "" {
+			text += " in " + f.Where + " " + f.Field
+		}
 		if f.Preview != "" {
 			text += " [" + f.Preview + "]"
 		}
