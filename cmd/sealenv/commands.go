@@ -18,5 +18,6 @@ func commands(e *env) []*cli.Command {
 		injectCommand(e),
 		initCommand(e),
 		checkCommand(e),
+		wrapCommand(e),
 	}
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/audit"
+	"github.com/sealenv/sealenv/wrap"
+)
+
+func wrapCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "wrap",
+		Usage:     "seal an existing image: add the injector and bundles, point the entrypoint at the injector",
+		ArgsUsage: "SOURCE DEST",
+		Description: "SOURCE: docker-archive:FILE[:TAG], oci-archive:FILE, oci:DIR[:TAG], docker://REF or a path.\n" +
+			"DEST: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:TAG] or docker://REF.\n" +
+			"Appends one reproducible layer (injector at " + wrap.InjectorPath + ", bundles under\n" +
+			wrap.BundleDir + ") and sets Entrypoint = [injector, --, original entrypoint...]; Cmd stays.\n" +
+			"A multi-platform index is wrapped per platform; every platform needs an injector\n" +
+			"(--injector linux/arm64=PATH). The default injector is the sealenv-inject next to\n" +
+			"this sealenv, when its architecture matches. With --audit the result is audited\n" +
+			"first and nothing is written unless it is clean. Exit 0 written, 1 audit findings,\n" +
+			"2 error (nothing written).",
+		Flags: append(auditFlags(),
+			&cli.StringSliceFlag{Name: "injector", Usage: "injector binary `[PLATFORM=]PATH` (repeatable)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing destination"},
+			&cli.BoolFlag{Name: "audit", Usage: "audit the wrapped image and write it only if it is clean"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return errors.New("usage: sealenv wrap SOURCE DEST --bundle FILE [--bundle FILE...] [--injector [PLATFORM=]PATH...]")
+			}
+			src, dest := c.Args().Get(0), c.Args().Get(1)
+			o := &wrap.Options{Version: version}
+			for _, p := range c.StringSlice("bundle") {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return fmt.Errorf("--bundle: %s: %w", p, unwrapPathErr(err))
+				}
+				o.Bundles = append(o.Bundles, wrap.Bundle{Name: p, Data: data})
+			}
+			injs, err := injectorsFromFlags(c.StringSlice("injector"))
+			if err != nil {
+				return err
+			}
+			o.Injectors = injs
+			ctx := c.Context
+			s, err := wrap.Open(ctx, src)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var what string
+			if s.Index != nil {
+				idx, dropped, err := wrap.Index(s.Index, o)
+				if err != nil {
+					return fmt.Errorf("%s: %w", src, err)
+				}
+				if dropped > 0 {
+					fmt.Fprintf(e.stderr, "sealenv: note: dropped %d attestation manifests; they describe the image before wrapping\n", dropped)
+				}
+				if err := e.auditBeforeWrite(c, ctx, nil, idx); err != nil {
+					return err
+				}
+				err = wrap.Write(ctx, dest, nil, idx, c.Bool("force"))
+				if err != nil {
+					return err
+				}
+				d, _ := idx.Digest()
+				what = "index " + d.String()
+			} else {
+				img, err := wrap.Image(s.Image, o)
+				if err != nil {
+					return fmt.Errorf("%s: %w", src, err)
+				}
+				if err := e.auditBeforeWrite(c, ctx, img, nil); err != nil {
+					return err
+				}
+				if err := wrap.Write(ctx, dest, img, nil, c.Bool("force")); err != nil {
+					return err
+				}
+				d, _ := img.Digest()
+				what = "image " + d.String()
+			}
+			fmt.Fprintf(e.stderr, "wrapped %s into %s (%s)\n", src, dest, what)
+			return nil
+		},
+	}
+}
+
+// injectorsFromFlags reads --injector values; without any, it looks for
+// sealenv-inject next to this executable.
+func injectorsFromFlags(flags []string) ([]wrap.Injector, error) {
+	var out []wrap.Injector
+	for _, f := range flags {
+		platform, path, ok := strings.Cut(f, "=")
+		if !ok {
+			platform, path = "", f
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--injector: %s: %w", path, unwrapPathErr(err))
+		}
+		got, err := wrap.ELFPlatform(data)
+		if err != nil {
+			return nil, fmt.Errorf("--injector: %s: %w", path, err)
+		}
+		if platform == "" {
+			platform = got
+		}
+		out = append(out, wrap.Injector{Platform: platform, Data: data})
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, errors.New("no injector: pass --injector PATH")
+	}
+	path := filepath.Join(filepath.Dir(self), "sealenv-inject")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("no injector: pass --injector PATH (none at %s)", path)
+	}
+	got, err := wrap.ELFPlatform(data)
+	if err != nil || got != "linux/"+runtime.GOARCH {
+		return nil, fmt.Errorf("no injector: %s is not a linux/%s binary; pass --injector PLATFORM=PATH", path, runtime.GOARCH)
+	}
+	return []wrap.Injector{{Platform: got, Data: data}}, nil
+}
+
+// auditBeforeWrite audits the wrapped result in a temporary OCI layout when
+// --audit is set; findings stop the write (exit 1).
+func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image, idx v1.ImageIndex) error {
+	if !c.Bool("audit") {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "sealenv-wrap-audit-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	layout := filepath.Join(dir, "image")
+	if err := wrap.Write(ctx, "oci:"+layout, img, idx, false); err != nil {
+		return err
+	}
+	opts, done, err := e.auditOptions(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	r, err := audit.Image(ctx, "oci:"+layout, opts)
+	if err != nil {
+		return fmt.Errorf("auditing the wrapped image: %w", err)
+	}
+	if r.Clean() {
+		fmt.Fprintf(e.stderr, "audit: clean (%d layers, %d files)\n", r.Coverage.Layers, r.Coverage.Files)
+		return nil
+	}
+	r.Source = c.Args().Get(1) + " (not written)"
+	err = e.writeAudit(c, r, opts.Rules)
+	var ee *exitErr
+	if err == nil || errors.As(err, &ee) && ee.code == exitFindings {
+		return withCode(exitFindings, errors.New("the wrapped image has findings; nothing was written"))
+	}
+	return fmt.Errorf("%w; nothing was written", err)
+}

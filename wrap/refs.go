@@ -1,0 +1,421 @@
+package wrap
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Source is an opened image or index. Exactly one of Image and Index is set.
+type Source struct {
+	Image v1.Image
+	Index v1.ImageIndex
+	close func()
+}
+
+// Close releases temporary files (an unpacked oci-archive).
+func (s *Source) Close() {
+	if s.close != nil {
+		s.close()
+	}
+}
+
+// Open reads an image in the skopeo/podman transport convention:
+// docker-archive:FILE[:TAG], oci-archive:FILE, oci:DIR[:TAG], docker://REF,
+// or a bare path recognised by content. oci-archive files are unpacked to a
+// temporary directory (image content only; it is removed by Close).
+func Open(ctx context.Context, ref string) (*Source, error) {
+	switch {
+	case strings.HasPrefix(ref, "docker://"):
+		r, err := name.ParseReference(strings.TrimPrefix(ref, "docker://"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", ref, err)
+		}
+		desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", ref, err)
+		}
+		if desc.MediaType.IsIndex() {
+			idx, err := desc.ImageIndex()
+			return &Source{Index: idx}, err
+		}
+		img, err := desc.Image()
+		return &Source{Image: img}, err
+	case strings.HasPrefix(ref, "docker-archive:"):
+		p, tag := splitTag(strings.TrimPrefix(ref, "docker-archive:"))
+		return openDockerArchive(p, tag)
+	case strings.HasPrefix(ref, "oci-archive:"):
+		p, tag := splitTag(strings.TrimPrefix(ref, "oci-archive:"))
+		return openOCIArchive(p, tag)
+	case strings.HasPrefix(ref, "oci:"):
+		p, tag := splitTag(strings.TrimPrefix(ref, "oci:"))
+		return openLayout(p, tag, nil)
+	case strings.HasPrefix(ref, "docker-daemon:"):
+		return nil, fmt.Errorf("%s: wrap reads docker-daemon images through a file: docker save -o img.tar REF, then wrap docker-archive:img.tar", ref)
+	}
+	st, err := os.Stat(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", ref, unwrapPathErr(err))
+	}
+	if st.IsDir() {
+		return openLayout(ref, "", nil)
+	}
+	names, err := tarNames(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an image archive or OCI layout: %v", ref, err)
+	}
+	switch {
+	case names["index.json"] && names["oci-layout"]:
+		return openOCIArchive(ref, "")
+	case names["manifest.json"]:
+		return openDockerArchive(ref, "")
+	}
+	return nil, fmt.Errorf("%s: not an image archive (no manifest.json or index.json)", ref)
+}
+
+// splitTag splits "path:tag"; a colon inside the path's directories is kept.
+func splitTag(s string) (string, string) {
+	i := strings.LastIndex(s, ":")
+	if i < 0 || strings.Contains(s[i:], "/") {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
+}
+
+func tarNames(p string) (map[string]bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimPrefix(h.Name, "./")] = true
+	}
+}
+
+func openDockerArchive(p, tag string) (*Source, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(p) }
+	var t *name.Tag
+	if tag != "" {
+		nt, err := name.NewTag(tag)
+		if err != nil {
+			return nil, fmt.Errorf("docker-archive:%s: tag %q: %v", p, tag, err)
+		}
+		t = &nt
+	}
+	img, err := tarball.Image(opener, t)
+	if err != nil {
+		return nil, fmt.Errorf("docker-archive:%s: %v", p, err)
+	}
+	if _, err := img.Manifest(); err != nil {
+		return nil, fmt.Errorf("docker-archive:%s: %v", p, err)
+	}
+	return &Source{Image: img}, nil
+}
+
+func openLayout(dir, tag string, cleanup func()) (*Source, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, fmt.Errorf("oci:%s: %v", dir, err)
+	}
+	fail := func(err error) (*Source, error) {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, fmt.Errorf("oci:%s: %w", dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return fail(err)
+	}
+	var pick *v1.Descriptor
+	for i, d := range im.Manifests {
+		if tag == "" && len(im.Manifests) == 1 || tag != "" && d.Annotations["org.opencontainers.image.ref.name"] == tag {
+			pick = &im.Manifests[i]
+			break
+		}
+	}
+	if pick == nil {
+		if tag == "" {
+			return fail(fmt.Errorf("the layout holds %d manifests; name one with oci:DIR:TAG", len(im.Manifests)))
+		}
+		return fail(fmt.Errorf("no manifest tagged %q", tag))
+	}
+	if pick.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(pick.Digest)
+		if err != nil {
+			return fail(err)
+		}
+		return &Source{Index: child, close: cleanup}, nil
+	}
+	img, err := idx.Image(pick.Digest)
+	if err != nil {
+		return fail(err)
+	}
+	return &Source{Image: img, close: cleanup}, nil
+}
+
+func openOCIArchive(p, tag string) (*Source, error) {
+	dir, err := os.MkdirTemp("", "sealenv-wrap-*")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	if err := untar(p, dir); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("oci-archive:%s: %v", p, err)
+	}
+	return openLayout(dir, tag, cleanup)
+}
+
+// untar unpacks an OCI archive's regular files and directories only, and
+// refuses paths that leave dir.
+func untar(p, dir string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return unwrapPathErr(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected %q entry of type %c in an OCI archive", h.Name, h.Typeflag)
+		}
+	}
+}
+
+// Write stores an image or index at dest: oci:DIR[:TAG], oci-archive:FILE,
+// docker-archive:FILE[:TAG] or docker://REF. Local destinations are written
+// next to their target and renamed into place, so a failure leaves nothing
+// behind; an existing target is an error unless force.
+func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, force bool) error {
+	switch {
+	case strings.HasPrefix(dest, "docker://"):
+		r, err := name.ParseReference(strings.TrimPrefix(dest, "docker://"))
+		if err != nil {
+			return fmt.Errorf("%s: %v", dest, err)
+		}
+		opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+		if idx != nil {
+			err = remote.WriteIndex(r, idx, opts...)
+		} else {
+			err = remote.Write(r, img, opts...)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", dest, err)
+		}
+		return nil
+	case strings.HasPrefix(dest, "docker-archive:"):
+		p, tag := splitTag(strings.TrimPrefix(dest, "docker-archive:"))
+		if idx != nil {
+			return fmt.Errorf("%s: a docker archive holds one platform; write a multi-platform image to oci:DIR or oci-archive:FILE", dest)
+		}
+		if tag == "" {
+			tag = "sealenv/wrapped:latest"
+		}
+		t, err := name.NewTag(tag)
+		if err != nil {
+			return fmt.Errorf("%s: tag %q: %v", dest, tag, err)
+		}
+		return replaceFile(p, force, func(tmp string) error { return tarball.WriteToFile(tmp, t, img) })
+	case strings.HasPrefix(dest, "oci-archive:"):
+		p, tag := splitTag(strings.TrimPrefix(dest, "oci-archive:"))
+		return replaceFile(p, force, func(tmp string) error {
+			dir, err := os.MkdirTemp(filepath.Dir(tmp), ".sealenv-layout-*")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if err := writeLayout(dir, tag, img, idx); err != nil {
+				return err
+			}
+			return tarDir(dir, tmp)
+		})
+	case strings.HasPrefix(dest, "oci:"):
+		p, tag := splitTag(strings.TrimPrefix(dest, "oci:"))
+		if _, err := os.Stat(p); err == nil && !force {
+			return fmt.Errorf("%w: %s (pass --force to replace it)", ErrDestinationUsed, p)
+		}
+		tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(p)), "."+filepath.Base(p)+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("%s: %v", dest, unwrapPathErr(err))
+		}
+		if err := writeLayout(tmp, tag, img, idx); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("%s: %v", dest, err)
+		}
+		if force {
+			os.RemoveAll(p)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("%s: %v", dest, unwrapPathErr(err))
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: unknown destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
+}
+
+func writeLayout(dir, tag string, img v1.Image, idx v1.ImageIndex) error {
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	var opts []layout.Option
+	if tag != "" {
+		opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
+	}
+	if idx != nil {
+		return p.AppendIndex(idx, opts...)
+	}
+	return p.AppendImage(img, opts...)
+}
+
+// replaceFile runs write on a temporary file next to path and renames it
+// into place.
+func replaceFile(path string, force bool, write func(tmp string) error) error {
+	if _, err := os.Stat(path); err == nil && !force {
+		return fmt.Errorf("%w: %s (pass --force to replace it)", ErrDestinationUsed, path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+	}
+	tmp := f.Name()
+	f.Close()
+	if err := write(tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+	}
+	return nil
+}
+
+// tarDir writes dir as a tar with sorted entries and fixed times.
+func tarDir(dir, dest string) error {
+	var paths []string
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != dir {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	out, err := os.Create(dest)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(out)
+	for _, p := range paths {
+		if err = addToTar(tw, dir, p); err != nil {
+			break
+		}
+	}
+	if cerr := tw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func addToTar(tw *tar.Writer, dir, p string) error {
+	info, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return err
+	}
+	h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: epoch, Mode: 0o644, Typeflag: tar.TypeReg, Size: info.Size(), Format: tar.FormatPAX}
+	if info.IsDir() {
+		h.Name += "/"
+		h.Mode, h.Typeflag, h.Size = 0o755, tar.TypeDir, 0
+	}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	if info.IsDir() {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(tw, f)
+	return err
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,456 @@
+// Package wrap seals an existing image without its Dockerfile: it appends
+// one layer that holds the slim injector and the sealed bundles, and points
+// the entrypoint at the injector. It works on images from any tool (ko, Jib,
+// buildpacks, Nix) with go-containerregistry's mutate; no daemon or build
+// tool is involved.
+//
+// # What a wrapped image looks like
+//
+//   - one new top layer: /usr/local/bin/sealenv-inject (0755) and the
+//     bundles, one at /etc/sealenv/bundle.env (or .yaml), several under
+//     /etc/sealenv/bundle.d/ in order; entries sorted, owned by 0:0, with a
+//     fixed time, so the same inputs give the same digest;
+//   - Entrypoint = [injector, (--bundle PATH)..., "--", original Entrypoint...];
+//     Cmd is unchanged;
+//   - labels io.sealenv.wrap.* recording the injector version and digest,
+//     the bundle digests and key names (never a value), and the original
+//     entrypoint, so wrapping again replaces the sealed layer instead of
+//     stacking injectors.
+package wrap
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sealenv/sealenv/seal"
+)
+
+// Paths inside the image; they match the injector's documented defaults.
+const (
+	InjectorPath = "/usr/local/bin/sealenv-inject"
+	BundleDir    = "/etc/sealenv"
+)
+
+// Labels written on a wrapped image.
+const (
+	LabelVersion    = "io.sealenv.wrap.version"
+	LabelInjector   = "io.sealenv.wrap.injector"
+	LabelBundles    = "io.sealenv.wrap.bundles"
+	LabelKeys       = "io.sealenv.wrap.keys"
+	LabelEntrypoint = "io.sealenv.wrap.entrypoint"
+	LabelLayer      = "io.sealenv.wrap.layer"
+)
+
+// historyMarker is the created_by of the sealed layer.
+const historyMarker = "sealenv wrap"
+
+// Bundle is a sealed bundle to put in the image.
+type Bundle struct {
+	Name string // file name, for the store (.env or .yaml)
+	Data []byte
+}
+
+// Injector is a slim injector binary for one platform.
+type Injector struct {
+	Platform string // "linux/amd64", "linux/arm64", ...
+	Data     []byte
+}
+
+// Options configure a wrap.
+type Options struct {
+	Bundles   []Bundle
+	Injectors []Injector // one per platform of the source
+	Version   string     // recorded in a label
+}
+
+// Error kinds.
+var (
+	ErrNoCommand       = errors.New("image has neither Entrypoint nor Cmd")
+	ErrNoInjector      = errors.New("no injector for platform")
+	ErrWrongArch       = errors.New("injector is built for another architecture")
+	ErrUnsupported     = errors.New("unsupported image")
+	ErrInvalidBundle   = errors.New("invalid bundle")
+	ErrDestinationUsed = errors.New("destination exists")
+)
+
+// checked is a validated bundle with its path in the image.
+type checked struct {
+	path   string
+	data   []byte
+	digest string
+	keys   []string
+}
+
+func (o *Options) check() ([]checked, error) {
+	if len(o.Bundles) == 0 {
+		return nil, errors.New("no bundle: pass --bundle FILE")
+	}
+	var out []checked
+	for i, b := range o.Bundles {
+		f, err := seal.DetectFormat(b.Name, b.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidBundle, b.Name, err)
+		}
+		info, err := seal.Inspect(f, b.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidBundle, b.Name, err)
+		}
+		ext := ".env"
+		if f == seal.FormatYAML {
+			ext = ".yaml"
+		}
+		p := BundleDir + "/bundle" + ext
+		if len(o.Bundles) > 1 {
+			base := strings.TrimSuffix(path.Base(b.Name), path.Ext(b.Name))
+			p = fmt.Sprintf("%s/bundle.d/%02d-%s%s", BundleDir, i+1, sanitize(base), ext)
+		}
+		sum := sha256.Sum256(b.Data)
+		out = append(out, checked{path: p, data: b.Data, digest: "sha256:" + hex.EncodeToString(sum[:]), keys: info.Keys})
+	}
+	for _, inj := range o.Injectors {
+		if err := checkArch(inj); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c == '-' || c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	if b.Len() == 0 {
+		return "bundle"
+	}
+	return b.String()
+}
+
+// ELFPlatform reads the platform ("linux/amd64") an ELF binary is built for.
+func ELFPlatform(data []byte) (string, error) {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return "", errors.New("not an ELF executable")
+	}
+	defer f.Close()
+	arch := map[elf.Machine]string{
+		elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64", elf.EM_386: "386", elf.EM_ARM: "arm",
+		elf.EM_PPC64: "ppc64le", elf.EM_S390: "s390x", elf.EM_RISCV: "riscv64",
+	}[f.Machine]
+	if arch == "" {
+		return "", fmt.Errorf("unknown ELF machine %v", f.Machine)
+	}
+	return "linux/" + arch, nil
+}
+
+func checkArch(inj Injector) error {
+	got, err := ELFPlatform(inj.Data)
+	if err != nil {
+		return fmt.Errorf("injector for %s: %w", inj.Platform, err)
+	}
+	if normPlatform(inj.Platform) != got {
+		return fmt.Errorf("%w: injector for %s is a %s binary", ErrWrongArch, inj.Platform, got)
+	}
+	return nil
+}
+
+// normPlatform drops a variant ("linux/arm64/v8" -> "linux/arm64").
+func normPlatform(p string) string {
+	parts := strings.Split(p, "/")
+	if len(parts) > 2 {
+		parts = parts[:2]
+	}
+	return strings.Join(parts, "/")
+}
+
+func (o *Options) injectorFor(platform string) (*Injector, error) {
+	for i := range o.Injectors {
+		if normPlatform(o.Injectors[i].Platform) == normPlatform(platform) {
+			return &o.Injectors[i], nil
+		}
+	}
+	var have []string
+	for _, inj := range o.Injectors {
+		have = append(have, inj.Platform)
+	}
+	return nil, fmt.Errorf("%w %s (have: %s); pass --injector %s=PATH", ErrNoInjector, platform, strings.Join(have, ", "), platform)
+}
+
+// epoch is the time of every file in the sealed layer and of its history.
+var epoch = time.Unix(0, 0).UTC()
+
+// sealedLayer builds the layer deterministically: sorted entries, fixed
+// owner, modes and times, fixed gzip level.
+func sealedLayer(inj *Injector, bundles []checked, mt types.MediaType) (v1.Layer, error) {
+	type file struct {
+		path string
+		mode int64
+		data []byte
+	}
+	files := []file{{strings.TrimPrefix(InjectorPath, "/"), 0o755, inj.Data}}
+	for _, b := range bundles {
+		files = append(files, file{strings.TrimPrefix(b.path, "/"), 0o444, b.data})
+	}
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for d := path.Dir(f.path); d != "." && d != "/"; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	type entry struct {
+		name string
+		dir  bool
+		f    file
+	}
+	var entries []entry
+	for d := range dirs {
+		entries = append(entries, entry{name: d + "/", dir: true})
+	}
+	for _, f := range files {
+		entries = append(entries, entry{name: f.path, f: f})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, ModTime: epoch, Uid: 0, Gid: 0, Format: tar.FormatPAX}
+		if e.dir {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		} else {
+			h.Typeflag, h.Mode, h.Size = tar.TypeReg, e.f.mode, int64(len(e.f.data))
+		}
+		// PAX records with access/change times would vary; keep them out.
+		h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if !e.dir {
+			if _, err := tw.Write(e.f.data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}, tarball.WithMediaType(mt), tarball.WithCompressionLevel(6))
+}
+
+// Image wraps one single-platform image.
+func Image(img v1.Image, o *Options) (v1.Image, error) {
+	bundles, err := o.check()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	platform := cf.OS + "/" + cf.Architecture
+	inj, err := o.injectorFor(platform)
+	if err != nil {
+		return nil, err
+	}
+	return wrapOne(img, inj, bundles, o.Version)
+}
+
+func wrapOne(img v1.Image, inj *Injector, bundles []checked, version string) (v1.Image, error) {
+	base, err := unwrap(img)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := base.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg := cf.Config
+	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
+		return nil, ErrNoCommand
+	}
+	mt, err := base.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	layerType := types.DockerLayer
+	if mt == types.OCIManifestSchema1 {
+		layerType = types.OCILayer
+	}
+	layer, err := sealedLayer(inj, bundles, layerType)
+	if err != nil {
+		return nil, fmt.Errorf("building the sealed layer: %w", err)
+	}
+	diffID, err := layer.DiffID()
+	if err != nil {
+		return nil, err
+	}
+	out, err := mutate.Append(base, mutate.Addendum{Layer: layer, History: v1.History{
+		Created: v1.Time{Time: epoch}, CreatedBy: historyMarker, Comment: "injector and sealed bundles",
+	}})
+	if err != nil {
+		return nil, err
+	}
+	ncf, err := out.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	ncf = ncf.DeepCopy()
+	orig, _ := json.Marshal(cfg.Entrypoint)
+	entry := []string{InjectorPath}
+	if len(bundles) > 1 {
+		for _, b := range bundles {
+			entry = append(entry, "--bundle", b.path)
+		}
+	}
+	ncf.Config.Entrypoint = append(append(entry, "--"), cfg.Entrypoint...)
+	if ncf.Config.Labels == nil {
+		ncf.Config.Labels = map[string]string{}
+	}
+	var digests, keys []string
+	seen := map[string]bool{}
+	for _, b := range bundles {
+		digests = append(digests, b.path+"="+b.digest)
+		for _, k := range b.keys {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	injSum := sha256.Sum256(inj.Data)
+	ncf.Config.Labels[LabelVersion] = version
+	ncf.Config.Labels[LabelInjector] = "sha256:" + hex.EncodeToString(injSum[:])
+	ncf.Config.Labels[LabelBundles] = strings.Join(digests, ",")
+	ncf.Config.Labels[LabelKeys] = strings.Join(keys, ",")
+	ncf.Config.Labels[LabelEntrypoint] = string(orig)
+	ncf.Config.Labels[LabelLayer] = diffID.String()
+	return mutate.ConfigFile(out, ncf)
+}
+
+// unwrap returns img without a previous sealed layer, with its original
+// entrypoint and without the wrap labels. An image that was not wrapped is
+// returned as it is.
+func unwrap(img v1.Image) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	want := cf.Config.Labels[LabelLayer]
+	n := len(cf.RootFS.DiffIDs)
+	if want == "" || n == 0 || cf.RootFS.DiffIDs[n-1].String() != want {
+		return img, nil
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	base := mutate.MediaType(empty.Image, mt)
+	if mt == types.OCIManifestSchema1 {
+		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	}
+	var adds []mutate.Addendum
+	for _, l := range layers[:len(layers)-1] {
+		adds = append(adds, mutate.Addendum{Layer: l})
+	}
+	out, err := mutate.Append(base, adds...)
+	if err != nil {
+		return nil, err
+	}
+	ncf := cf.DeepCopy()
+	ncf.RootFS.DiffIDs = ncf.RootFS.DiffIDs[:n-1]
+	if h := len(ncf.History); h > 0 && ncf.History[h-1].CreatedBy == historyMarker {
+		ncf.History = ncf.History[:h-1]
+	}
+	var orig []string
+	if err := json.Unmarshal([]byte(cf.Config.Labels[LabelEntrypoint]), &orig); err != nil {
+		return nil, fmt.Errorf("%w: wrap labels are damaged (%s)", ErrUnsupported, LabelEntrypoint)
+	}
+	ncf.Config.Entrypoint = orig
+	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer} {
+		delete(ncf.Config.Labels, l)
+	}
+	if len(ncf.Config.Labels) == 0 {
+		ncf.Config.Labels = nil
+	}
+	return mutate.ConfigFile(out, ncf)
+}
+
+// Index wraps every platform of a multi-platform index, each with the
+// injector of its platform. A platform without an injector is an error,
+// never a silent skip. Attestation manifests are dropped: they describe the
+// images before wrapping.
+func Index(idx v1.ImageIndex, o *Options) (v1.ImageIndex, int, error) {
+	bundles, err := o.check()
+	if err != nil {
+		return nil, 0, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, 0, err
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return nil, 0, err
+	}
+	out := mutate.IndexMediaType(empty.Index, mt)
+	dropped := 0
+	for _, d := range im.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			dropped++
+			continue
+		}
+		if !d.MediaType.IsImage() {
+			return nil, 0, fmt.Errorf("%w: nested index or artifact %s in the index", ErrUnsupported, d.MediaType)
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, 0, err
+		}
+		platform := ""
+		if d.Platform != nil {
+			platform = d.Platform.OS + "/" + d.Platform.Architecture
+		} else {
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return nil, 0, err
+			}
+			platform = cf.OS + "/" + cf.Architecture
+		}
+		inj, err := o.injectorFor(platform)
+		if err != nil {
+			return nil, 0, err
+		}
+		w, err := wrapOne(img, inj, bundles, o.Version)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", platform, err)
+		}
+		desc := v1.Descriptor{Platform: d.Platform, Annotations: d.Annotations}
+		out = mutate.AppendManifests(out, mutate.IndexAddendum{Add: w, Descriptor: desc})
+	}
+	return out, dropped, nil
+}
