@@ -6,6 +6,13 @@
 //
 // It links the slim bundle reader only (age, the standard library, yaml.v3);
 // see docs/inject.md for flags, defaults and exit statuses.
+//
+// The injector runs for about a millisecond before it execs the command, so it
+// skips the runtime's cgroup probing for GOMAXPROCS (a dozen file reads at
+// start, and a goroutine that re-reads them).
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/seal"
+)
+
+// BenchmarkStart measures what a container start pays for its secrets: the
+// time to start /bin/true directly, through a Go program that only execs it
+// (the floor of any Go entrypoint), through sealenv-inject with a 50-key
+// bundle (exec mode, access line on), and through the peer tools when they
+// are installed (sops exec-env on the same bundle, dotenvx run on a
+// 50-key encrypted .env). Whole processes, as a container runtime starts
+// them.
+//
+// The injector is built once with CGO_ENABLED=0, stripped, as it ships;
+// SEALENV_INJECT_BIN names a prebuilt one instead.
+func BenchmarkStart(b *testing.B) {
+	dir := b.TempDir()
+	bin := os.Getenv("SEALENV_INJECT_BIN")
+	if bin == "" {
+		bin = filepath.Join(dir, "sealenv-inject")
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("building sealenv-inject: %v\n%s", err, out)
+		}
+	}
+	floor := filepath.Join(dir, "goexec")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./testdata/goexec")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building goexec: %v\n%s", err, out)
+	}
+	key := injecttest.NewKey(b)
+	var entries []injecttest.Entry
+	var plain strings.Builder
+	for i := range 50 {
+		e := injecttest.Entry{Name: fmt.Sprintf("SECRET_%02d", i), Value: injecttest.Value(b, "v-")}
+		entries = append(entries, e)
+		fmt.Fprintf(&plain, "%s=%s\n", e.Name, e.Value)
+	}
+	bundle := injecttest.Write(b, dir, "bench.env", []injecttest.Key{key}, entries...)
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		b.Skip("no true(1)")
+	}
+	base := []string{"PATH=" + os.Getenv("PATH")}
+
+	run := func(b *testing.B, env []string, argv ...string) {
+		b.Helper()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", argv[0], err, out)
+		}
+		// Wall time is what a start costs, but on a shared machine it
+		// moves with the load; the CPU time of the process (user+sys, the
+		// injector and the command it became) moves less.
+		var cpu time.Duration
+		b.ResetTimer()
+		for range b.N {
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Env = env
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("%s: %v", argv[0], err)
+			}
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+	b.Run("direct", func(b *testing.B) {
+		run(b, base, truePath)
+	})
+	b.Run("go-floor", func(b *testing.B) {
+		run(b, base, floor, truePath)
+	})
+	b.Run("sealenv-inject", func(b *testing.B) {
+		run(b, append(base, seal.EnvAgeKey+"="+key.Text), bin, "--bundle", bundle, "--", truePath)
+	})
+	b.Run("sops-exec-env", func(b *testing.B) {
+		sops, err := exec.LookPath("sops")
+		if err != nil {
+			b.Skip("sops not installed")
+		}
+		run(b, append(base, "SOPS_AGE_KEY="+key.Text, "HOME="+dir), sops, "exec-env", bundle, truePath)
+	})
+	b.Run("dotenvx-run", func(b *testing.B) {
+		dotenvx, err := exec.LookPath("dotenvx")
+		if err != nil {
+			b.Skip("dotenvx not installed")
+		}
+		// dotenvx encrypts in place and writes its private key next to the
+		// file; both live in the benchmark's temporary directory and hold
+		// only generated values.
+		envFile := filepath.Join(dir, "dotenvx.env")
+		if err := os.WriteFile(envFile, []byte(plain.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		enc := exec.Command(dotenvx, "encrypt", "-f", envFile)
+		enc.Dir = dir
+		if out, err := enc.CombinedOutput(); err != nil {
+			b.Skipf("dotenvx encrypt: %v\n%s", err, out)
+		}
+		keys, err := os.ReadFile(filepath.Join(dir, ".env.keys"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var priv string
+		for _, line := range strings.Split(string(keys), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && strings.HasPrefix(k, "DOTENV_PRIVATE_KEY") {
+				priv = strings.Trim(v, `"`)
+			}
+		}
+		os.Remove(filepath.Join(dir, ".env.keys"))
+		env := append(base, "DOTENV_PRIVATE_KEY_DOTENVX="+priv, "DOTENV_PRIVATE_KEY="+priv, "HOME="+dir)
+		run(b, env, dotenvx, "run", "-q", "--strict", "-f", envFile, "--", truePath)
+	})
+}
