@@ -242,9 +242,13 @@ func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) 
 	}
 	p := from
 	// Eight sampled grams per sixteen bytes, without branches.
+	zeroHit := pre[0]&1 != 0
 	for ; p+16 <= len(b) && p < to; p += 16 {
 		v0 := binary.LittleEndian.Uint64(b[p:])
 		v1 := binary.LittleEndian.Uint64(b[p+8:])
+		if v0|v1 == 0 && !zeroHit {
+			continue // zero padding and sparse holes: nothing starts here
+		}
 		var m uint64
 		for k := 0; k < 4; k++ {
 			g := uint16(v0 >> (16 * k))
@@ -314,6 +318,11 @@ func (s *scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(hi
 	lo := max(i-r.Before, 0)
 	hi := min(i+len(kw.text)+r.MaxLen, len(b))
 	win := b[lo:hi]
+	for _, req := range r.Requires {
+		if !bytes.Contains(b[i:hi], []byte(req)) {
+			return
+		}
+	}
 	for _, m := range r.Regex.FindAllSubmatchIndex(win, -1) {
 		start := base + int64(lo+m[0])
 		k := seenKey{rule: kw.rule, start: start}

@@ -84,6 +84,9 @@ type Rule struct {
 	// Entropy is the minimum Shannon entropy of the secret, in bits per byte.
 	Entropy   float64
 	Stopwords []string
+	// Requires lists strings that must all occur in the window after the
+	// keyword before the regex runs: a cheap second prefilter.
+	Requires []string
 	// Example is a template of a true positive (see default.yaml); Not lists
 	// strings that must not match.
 	Example string
@@ -129,6 +132,7 @@ type rawRule struct {
 	MaxLen      int      `yaml:"max_len"`
 	Entropy     float64  `yaml:"entropy"`
 	Stopwords   []string `yaml:"stopwords"`
+	Requires    []string `yaml:"requires"`
 	Example     string   `yaml:"example"`
 	Not         []string `yaml:"not"`
 }
@@ -232,7 +236,7 @@ func (r rawRule) compile() (*Rule, error) {
 		ID: r.ID, Description: r.Description, Severity: sev,
 		Keywords: r.Keywords, Regex: re, SecretGroup: g,
 		Before: r.Before, MaxLen: r.MaxLen, Entropy: r.Entropy,
-		Stopwords: r.Stopwords, Example: r.Example, Not: r.Not,
+		Stopwords: r.Stopwords, Requires: r.Requires, Example: r.Example, Not: r.Not,
 	}, nil
 }
 

@@ -55,7 +55,14 @@ func matches(r *Rule, s string) bool {
 			}
 			i += off
 			lo, hi := max(i-r.Before, 0), min(i+len(k)+r.MaxLen, len(s))
+			ok := true
+			for _, req := range r.Requires {
+				ok = ok && strings.Contains(s[i:hi], req)
+			}
 			for _, m := range r.Regex.FindAllStringSubmatchIndex(s[lo:hi], -1) {
+				if !ok {
+					break
+				}
 				g := r.SecretGroup
 				if m[2*g] >= 0 && r.Accept([]byte(s[lo:hi][m[2*g]:m[2*g+1]])) {
 					return true

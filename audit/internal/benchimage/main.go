@@ -1,0 +1,320 @@
+// Command benchimage builds the image that scripts/bench-audit.sh audits:
+// the Go toolchain tree (real third-party files) with secrets planted in
+// every place sealenv audit searches, a sealed bundle of the known values,
+// and the list of what was planted. Every secret is generated at run time.
+//
+//	benchimage build -dir DIR [-copies N]
+//	benchimage score -dir DIR -sealenv FILE -gitleaks FILE
+package main
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
+)
+
+// Planted is one secret and where it is.
+type Planted struct {
+	ID     string   `json:"id"`
+	Values []string `json:"values"` // the forms a finding may quote
+	Path   string   `json:"path,omitempty"`
+	Field  string   `json:"field,omitempty"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: benchimage build|score ...")
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	dir := fs.String("dir", "", "output directory")
+	copies := fs.Int("copies", 1, "copies of the Go tree, one layer each")
+	se := fs.String("sealenv", "", "sealenv JSON report")
+	gl := fs.String("gitleaks", "", "gitleaks JSON report")
+	fs.Parse(os.Args[2:])
+	switch os.Args[1] {
+	case "build":
+		build(*dir, *copies)
+	case "score":
+		score(*dir, *se, *gl)
+	default:
+		fail("usage: benchimage build|score ...")
+	}
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "benchimage: "+format+"\n", a...)
+	os.Exit(2)
+}
+
+func check(err error) {
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func random(set string, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		k, _ := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
+		b[i] = set[k.Int64()]
+	}
+	return string(b)
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+type file struct {
+	name string
+	data []byte
+}
+
+func tarOf(files ...file) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		check(tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}))
+		tw.Write(f.data)
+	}
+	check(tw.Close())
+	return buf.Bytes()
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// goTree writes the Go tree under prefix as an uncompressed layer file.
+func goTree(dir, prefix string) v1.Layer {
+	root := runtime.GOROOT()
+	p := filepath.Join(dir, strings.ReplaceAll(prefix, "/", "_")+".tar")
+	f, err := os.Create(p)
+	check(err)
+	tw := tar.NewWriter(f)
+	check(filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() {
+			return err
+		}
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		h.Name = prefix + "/" + filepath.ToSlash(rel)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		src, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		_, err = io.Copy(tw, src)
+		return err
+	}))
+	check(tw.Close())
+	check(f.Close())
+	return newFileLayer(p)
+}
+
+// fileLayer is an uncompressed layer read from a file each time, so that
+// the image holds it uncompressed, as docker save writes layers.
+type fileLayer struct {
+	path string
+	h    v1.Hash
+	size int64
+}
+
+func newFileLayer(p string) *fileLayer {
+	f, err := os.Open(p)
+	check(err)
+	defer f.Close()
+	h, n, err := v1.SHA256(f)
+	check(err)
+	return &fileLayer{path: p, h: h, size: n}
+}
+
+func (l *fileLayer) Digest() (v1.Hash, error)             { return l.h, nil }
+func (l *fileLayer) DiffID() (v1.Hash, error)             { return l.h, nil }
+func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
+func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }
+func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
+func (l *fileLayer) MediaType() (types.MediaType, error)  { return types.DockerUncompressedLayer, nil }
+
+func build(dir string, copies int) {
+	if dir == "" {
+		fail("build: -dir is required")
+	}
+	check(os.MkdirAll(dir, 0o755))
+	id, err := age.GenerateX25519Identity()
+	check(err)
+	check(os.WriteFile(filepath.Join(dir, "key.txt"), []byte(id.String()+"\n"), 0o600))
+
+	dbPass := random(alnum, 24)
+	apiKey := random(alnum, 32)
+	envVal := random(alnum, 20)
+	b, err := author.New(seal.FormatDotenv, []string{id.Recipient().String()})
+	check(err)
+	b.Set("DB_PASSWORD", []byte(dbPass))
+	b.Set("API_KEY", []byte(apiKey))
+	b.Set("SESSION_SECRET", []byte(envVal))
+	sealed, err := b.Marshal()
+	check(err)
+	check(os.WriteFile(filepath.Join(dir, "bundle.env"), sealed, 0o644))
+
+	gh := "ghp_" + random(alnum, 36)
+	aws := "AKIA" + random("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+	slack := "xoxb-" + random("0123456789", 12) + "-" + random("0123456789", 12) + "-" + random(alnum, 24)
+	stripe := "sk_live_" + random(alnum, 32)
+	npm := "npm_" + random(alnum, 36)
+	pemBody := random(alnum+"+/", 64) + "\n" + random(alnum+"+/", 64) + "\n" + random(alnum+"+/", 40)
+	pem := "-----BEGIN RSA PRIVATE KEY-----\n" + pemBody + "\n-----END RSA PRIVATE KEY-----\n"
+	gl := "glpat-" + random(alnum, 20)
+	b64 := base64.StdEncoding.EncodeToString([]byte(apiKey))
+	hx := hex.EncodeToString([]byte(dbPass))
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx" + random(alnum, 30) + "." + random(alnum, 43)
+
+	var zipBuf bytes.Buffer
+	zw := zip.NewWriter(&zipBuf)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "config/aws.properties", Method: zip.Deflate})
+	fmt.Fprintf(w, "aws.accessKeyId=%s\n", aws)
+	zw.Close()
+
+	planted := []Planted{
+		{ID: "known value, raw, in a properties file", Values: []string{dbPass}, Path: "srv/app/application.properties"},
+		{ID: "known value, base64", Values: []string{apiKey, b64}, Path: "srv/app/token.b64"},
+		{ID: "known value, hex", Values: []string{dbPass, hx}, Path: "srv/app/seed.hex"},
+		{ID: "GitHub token", Values: []string{gh}, Path: "srv/app/deploy.sh"},
+		{ID: "GitLab token in a .env file", Values: []string{gl}, Path: "srv/app/.env"},
+		{ID: "AWS key in a jar", Values: []string{aws}, Path: "srv/app/lib/app.jar!/config/aws.properties"},
+		{ID: "Slack token in a tar.gz", Values: []string{slack}, Path: "srv/app/backup.tar.gz!/slack.txt"},
+		{ID: "private key deleted by a later layer", Values: []string{pemBody[:64]}, Path: "root/.ssh/id_rsa"},
+		{ID: "Stripe key in a zstd layer", Values: []string{stripe}, Path: "srv/billing/billing.conf"},
+		{ID: "JWT in a JSON file", Values: []string{jwt}, Path: "srv/app/fixtures.json"},
+		{ID: "known value in config Env", Values: []string{envVal}, Field: "Env"},
+		{ID: "npm token as a build arg in history", Values: []string{npm}, Field: "history[0]"},
+	}
+	appFiles := []file{
+		{"srv/app/application.properties", []byte("spring.datasource.url=jdbc:postgresql://db/app\nspring.datasource.password=" + dbPass + "\n")},
+		{"srv/app/token.b64", []byte(b64 + "\n")},
+		{"srv/app/seed.hex", []byte(hx + "\n")},
+		{"srv/app/deploy.sh", []byte("#!/bin/sh\ncurl -H 'Authorization: token " + gh + "' https://api.github.com/user\n")},
+		{"srv/app/.env", []byte("GITLAB_TOKEN=" + gl + "\n")},
+		{"srv/app/lib/app.jar", zipBuf.Bytes()},
+		{"srv/app/backup.tar.gz", gz(tarOf(file{"slack.txt", []byte("token=" + slack + "\n")}))},
+		{"root/.ssh/id_rsa", []byte(pem)},
+		{"srv/app/fixtures.json", []byte(`{"session": "` + jwt + `"}`)},
+	}
+	enc, _ := zstd.NewWriter(nil)
+	zstdLayer := static.NewLayer(enc.EncodeAll(tarOf(file{"srv/billing/billing.conf", []byte("stripe_key = " + stripe + "\n")}), nil), types.OCILayerZStd)
+
+	var layers []v1.Layer
+	for i := 0; i < copies; i++ {
+		layers = append(layers, goTree(dir, fmt.Sprintf("usr/local/go%d", i)))
+	}
+	layers = append(layers,
+		static.NewLayer(gz(tarOf(appFiles...)), types.DockerLayer),
+		zstdLayer,
+		static.NewLayer(tarOf(file{"root/.ssh/.wh.id_rsa", nil}), types.DockerUncompressedLayer),
+	)
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	check(err)
+	cf, err := img.ConfigFile()
+	check(err)
+	cf = cf.DeepCopy()
+	cf.Config.Env = []string{"PATH=/usr/local/go0/bin:/usr/bin", "SESSION_SECRET=" + envVal}
+	cf.Config.Labels = map[string]string{"maintainer": "platform"}
+	cf.History = []v1.History{{CreatedBy: "RUN |1 NPM_TOKEN=" + npm + " /bin/sh -c npm ci"}}
+	img, err = mutate.ConfigFile(img, cf)
+	check(err)
+	tag, _ := name.NewTag("bench.local/app:1")
+	check(tarball.WriteToFile(filepath.Join(dir, "image.tar"), tag, img))
+	for i := 0; i < copies; i++ {
+		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar", i)))
+	}
+	pj, _ := json.MarshalIndent(planted, "", "  ")
+	check(os.WriteFile(filepath.Join(dir, "planted.json"), pj, 0o600))
+}
+
+func score(dir, sePath, glPath string) {
+	var planted []Planted
+	readJSON(filepath.Join(dir, "planted.json"), &planted)
+	var se struct {
+		Findings []struct {
+			Path, Field string
+		}
+	}
+	readJSON(sePath, &se)
+	var gl []struct {
+		Secret, Match, File string
+	}
+	readJSON(glPath, &gl)
+	var seN, glN int
+	fmt.Printf("%-42s %-8s %-8s\n", "planted secret", "sealenv", "gitleaks")
+	for _, p := range planted {
+		seHit := false
+		for _, f := range se.Findings {
+			if p.Path != "" && f.Path == p.Path || p.Field != "" && strings.Contains(f.Field, p.Field) {
+				seHit = true
+			}
+		}
+		glHit := false
+		for _, f := range gl {
+			for _, v := range p.Values {
+				if strings.Contains(f.Match, v) || strings.Contains(f.Secret, v) || len(f.Secret) >= 12 && strings.Contains(v, f.Secret) {
+					glHit = true
+				}
+			}
+		}
+		if seHit {
+			seN++
+		}
+		if glHit {
+			glN++
+		}
+		fmt.Printf("%-42s %-8s %-8s\n", p.ID, yes(seHit), yes(glHit))
+	}
+	fmt.Printf("recall: sealenv %d/%d, gitleaks %d/%d\n", seN, len(planted), glN, len(planted))
+}
+
+func yes(b bool) string {
+	if b {
+		return "found"
+	}
+	return "MISSED"
+}
+
+func readJSON(p string, v any) {
+	b, err := os.ReadFile(p)
+	check(err)
+	check(json.Unmarshal(b, v))
+}
