@@ -22,6 +22,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -536,6 +537,164 @@ func (e *Env) GoBuild(t testing.TB, pkg string) string {
 	}
 	e.bins[pkg] = out
 	return out
+}
+
+// ---- base images --------------------------------------------------------------
+
+// Rootfs describes a folder that stands in for a base image which cannot be
+// pulled here: pass the folder in Build.Contexts under the image's name
+// (Contexts: {"golang:1.26": dir}) and FROM golang:1.26 builds on it, with
+// the Dockerfile unchanged. Every rootfs has /etc/passwd and /etc/group
+// (root, nobody) and a /tmp.
+type Rootfs struct {
+	// Shell puts the static busybox (Debian's busybox-static) at
+	// /bin/busybox with /bin/sh and its other applets as symlinks, so shell
+	// form RUN steps work.
+	Shell bool
+	// Go puts this machine's Go toolchain at /usr/local/go (hard links,
+	// so it is quick), /usr/local/bin/go on the default PATH, and the
+	// host's CA certificates: a stand-in for the golang image.
+	Go bool
+	// Files are written into the rootfs (container path -> content, 0644);
+	// Copy copies host files in (container path -> host path, mode kept).
+	Files map[string][]byte
+	Copy  map[string]string
+}
+
+// MakeRootfs builds the folder r describes and returns its path.
+func (e *Env) MakeRootfs(t testing.TB, r Rootfs) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(e.Dir, "rootfs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"), 0o644)
+	writeFile(t, filepath.Join(dir, "etc/group"), []byte("root:x:0:\nnobody:x:65534:\n"), 0o644)
+	for _, d := range []string{"tmp", "root"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if r.Shell {
+		bb := e.staticBusybox(t)
+		copyFile(t, bb, filepath.Join(dir, "bin/busybox"))
+		out, err := exec.Command(bb, "--list").Output()
+		if err != nil {
+			t.Fatalf("%s --list: %v", bb, err)
+		}
+		for _, applet := range strings.Fields(string(out)) {
+			if applet == "busybox" || strings.Contains(applet, "/") {
+				continue
+			}
+			link := filepath.Join(dir, "bin", applet)
+			if err := os.Symlink("busybox", link); err != nil && !os.IsExist(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	if r.Go {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		goroot := strings.TrimSpace(string(out))
+		if err != nil || goroot == "" {
+			missing(t, "go env GOROOT failed: no Go toolchain to put in a golang stand-in")
+		}
+		linkTree(t, goroot, filepath.Join(dir, "usr/local/go"), goToolchainSkip)
+		if err := os.MkdirAll(filepath.Join(dir, "usr/local/bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range []string{"go", "gofmt"} {
+			if err := os.Symlink("/usr/local/go/bin/"+tool, filepath.Join(dir, "usr/local/bin", tool)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+			copyFile(t, "/etc/ssl/certs/ca-certificates.crt", filepath.Join(dir, "etc/ssl/certs/ca-certificates.crt"))
+		}
+	}
+	for p, b := range r.Files {
+		writeFile(t, filepath.Join(dir, p), b, 0o644)
+	}
+	for p, src := range r.Copy {
+		copyFile(t, src, filepath.Join(dir, p))
+	}
+	return dir
+}
+
+// staticBusybox finds a statically linked busybox ($SEALENV_BUSYBOX, or
+// Debian busybox-static's /bin/busybox): a dynamic one cannot run in an
+// image with no libc.
+func (e *Env) staticBusybox(t testing.TB) string {
+	t.Helper()
+	p, err := findTool("SEALENV_BUSYBOX", "busybox", []string{"/bin", "/usr/bin"})
+	if err != nil {
+		missing(t, err.Error()+": install Debian's busybox-static")
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		missing(t, fmt.Sprintf("%s is not an ELF binary: install Debian's busybox-static", p))
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			missing(t, fmt.Sprintf("%s is dynamically linked: install Debian's busybox-static", p))
+		}
+	}
+	return p
+}
+
+// goToolchainSkip leaves out of the golang stand-in what building a program
+// never reads (the toolchain's own sources and tests, docs): a third of the
+// files, and that much less for BuildKit to transfer and remove.
+func goToolchainSkip(rel string, d os.DirEntry) bool {
+	switch rel {
+	case "api", "doc", "misc", "test", "src/cmd":
+		return true
+	}
+	if d.IsDir() {
+		return d.Name() == "testdata"
+	}
+	return strings.HasSuffix(rel, "_test.go")
+}
+
+// linkTree recreates the tree src at dst with hard links (copies when the
+// two are on different file systems), leaving out what skip says.
+func linkTree(t testing.TB, src, dst string, skip func(rel string, d os.DirEntry) bool) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel != "." && skip != nil && skip(filepath.ToSlash(rel), d) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&os.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, target)
+		case d.Type().IsRegular():
+			if err := os.Link(p, target); err == nil {
+				return nil
+			}
+			copyFile(t, p, target)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("link %s into %s: %v", src, dst, err)
+	}
 }
 
 // ---- builds -----------------------------------------------------------------

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -237,4 +238,68 @@ func contains(lines []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Base images that cannot be pulled are replaced, Dockerfile unchanged, by
+// named contexts: a folder with a static busybox stands in for debian, and
+// one with this machine's Go toolchain for golang. Shell form RUN works on
+// both, and go runs inside the build.
+func TestSmokeStandInBaseImages(t *testing.T) {
+	e := need(t)
+	golang := e.MakeRootfs(t, Rootfs{Shell: true, Go: true})
+	debian := e.MakeRootfs(t, Rootfs{Shell: true})
+	dockerfile := `FROM golang:1.26 AS build
+RUN go version > /go-version && go env GOROOT >> /go-version
+
+FROM debian:bookworm-slim
+COPY --from=build /go-version /go-version
+RUN echo "shell form ran as $(id -un)" > /shell
+USER nobody
+ENTRYPOINT ["/bin/sh", "-c", "cat /go-version /shell && id -un"]
+`
+	img := e.Build(t, Build{
+		Dockerfile: dockerfile,
+		Contexts:   map[string]string{"golang:1.26": golang, "debian:bookworm-slim": debian},
+	})
+	name := e.Load(t, img)
+	res := e.Run(t, Run{Image: name})
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+	want := runtime.Version() // the toolchain running this test is the one in the stand-in
+	for _, s := range []string{"go version " + want + " ", "/usr/local/go\n", "shell form ran as root\n", "nobody\n"} {
+		if !strings.Contains(res.Stdout, s) {
+			t.Errorf("output lacks %q:\n%s", s, res.Stdout)
+		}
+	}
+}
+
+// A file written by one RUN and removed by the next is still in the image:
+// its layer has it, and the next layer has only a whiteout. The archive
+// reader sees both, as the audit must.
+func TestSmokeDeletedFileStaysInLayer(t *testing.T) {
+	e := needBuildKit(t)
+	probe := e.GoBuild(t, "./testdata/probe")
+	value := randomValue(t, 16)
+	img := e.Build(t, Build{
+		Dockerfile: `FROM scratch
+COPY probe /probe
+RUN ["/probe", "write", "/app/leaked.txt", "` + value + `"]
+RUN ["/probe", "rm", "/app/leaked.txt"]
+`,
+		Copy: map[string]string{"probe": probe},
+	})
+	a := ReadArchive(t, img.Archive)
+	cfg := a.Config(t)
+	if len(cfg.Layers) != 3 {
+		t.Fatalf("%d layers, want 3 (COPY, RUN write, RUN rm)", len(cfg.Layers))
+	}
+	written := a.LayerFiles(t, cfg.Layers[1])
+	if got := string(written["app/leaked.txt"]); got != value {
+		t.Errorf("layer 1 has app/leaked.txt = %q, want the value written", got)
+	}
+	removed := a.LayerFiles(t, cfg.Layers[2])
+	if _, ok := removed["app/.wh.leaked.txt"]; !ok {
+		t.Errorf("layer 2 has no whiteout app/.wh.leaked.txt; files: %v", sortedKeys(removed))
+	}
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end suite (e2e/) needs, and only what is missing:
-# podman and runc from Debian's packages, and buildkitd + buildctl v0.26.3
-# built with `go build` from the Go module proxy in a throwaway module outside
-# the repository. The binaries are cached outside the repository, so a second
+# podman, runc and busybox-static from Debian's packages, and buildkitd +
+# buildctl v0.26.3 built with `go build` from the Go module proxy in a
+# throwaway module outside the repository. The binaries are cached outside the repository, so a second
 # run takes a second. Prints where everything is. Safe to run again.
 #
 #   SEALENV_E2E_BIN_DIR   where buildkitd/buildctl are cached
@@ -25,17 +25,24 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo_cmd=(sudo)
 fi
 
-# podman and runc: Debian's packages.
+# podman and runc: Debian's packages; busybox-static gives FROM scratch test
+# images a shell (/bin/busybox, statically linked) where a scenario needs one.
 missing=()
 command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
 	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
 	log "installing ${missing[*]} with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
-	"${sudo_cmd[@]}" apt-get update -qq >/dev/null || die "apt-get update failed"
-	"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+	aptlog=$(mktemp)
+	if ! { "${sudo_cmd[@]}" apt-get update -qq &&
+		"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+		tail -n 20 "$aptlog" >&2
+		rm -f "$aptlog"
 		die "apt-get install ${missing[*]} failed"
+	fi
+	rm -f "$aptlog"
 fi
 # uidmap/slirp/netavark are recommends we do not need: the suite runs rootful
 # with --network=none. A podman that cannot even report its version is broken.
@@ -71,5 +78,6 @@ fi
 
 printf 'podman    %s (%s)\n' "$(command -v podman)" "$(podman --version)"
 printf 'runc      %s\n' "$(command -v runc)"
+printf 'busybox   %s\n' /bin/busybox
 printf 'buildkitd %s\n' "$BIN_DIR/buildkitd"
 printf 'buildctl  %s\n' "$BIN_DIR/buildctl"

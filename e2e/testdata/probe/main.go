@@ -5,6 +5,7 @@
 //	probe env                   print the environment, sorted, one NAME=value a line
 //	probe cat FILE...           copy files to stdout
 //	probe write FILE TEXT       write TEXT to FILE (creating parent folders)
+//	probe rm FILE...            remove files (a later layer deleting an earlier one's file)
 //	probe sha256 FILE           print the hex SHA-256 of FILE
 //	probe exit N                exit with status N
 //	probe wait-signal N         print "ready", wait for SIGTERM or SIGINT, exit N
@@ -29,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: probe env|cat|write|sha256|exit|wait-signal|ignore-signals ...")
+		fail("usage: probe env|cat|write|rm|sha256|exit|wait-signal|ignore-signals ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -58,6 +59,12 @@ func main() {
 		}
 		if err := os.WriteFile(args[0], []byte(args[1]), 0o644); err != nil {
 			fail(err.Error())
+		}
+	case "rm":
+		for _, name := range args {
+			if err := os.Remove(name); err != nil {
+				fail(err.Error())
+			}
 		}
 	case "sha256":
 		need(args, 1)
