@@ -729,6 +729,11 @@ type Build struct {
 	Provenance string
 	// Output is "docker" (default) or "oci": the tarball's format.
 	Output string
+	// Push, when set, pushes the image to this reference (plain HTTP, as
+	// to an in-memory registry on 127.0.0.1) instead of writing a tarball:
+	// --output type=image,name=PUSH,push=true,registry.insecure=true.
+	// Image.Archive is then empty and Image.Ref is "docker://PUSH".
+	Push string
 	// Name is the image name in the tarball; default
 	// localhost/sealenv-e2e/<test>:<n>.
 	Name     string
@@ -744,7 +749,7 @@ type Build struct {
 type Image struct {
 	Name    string // the name it carries (and gets from podman load)
 	Archive string // path of the tarball
-	Format  string // "docker" or "oci": what Build.Output asked for
+	Format  string // "docker" or "oci": what Build.Output asked for; "registry" for Push
 	// Ref is the transport-prefixed reference for sealenv audit and skopeo:
 	// "docker-archive:PATH" when the tarball has a manifest.json, else
 	// "oci-archive:PATH" (BuildKit's docker exporter writes no manifest.json
@@ -778,6 +783,9 @@ func (e *Env) TryBuild(t testing.TB, b Build) (Image, error) {
 	img.Log = log.String()
 	if err != nil {
 		return img, fmt.Errorf("buildctl build of %s failed: %v: %s", img.Name, err, lastNonEmpty(img.Log))
+	}
+	if b.Push != "" {
+		return img, nil
 	}
 	ref, err := archiveRef(img.Archive)
 	if err != nil {
@@ -822,11 +830,16 @@ func (e *Env) BuildctlArgs(t testing.TB, b Build) (args, env []string, img Image
 	}
 	dest := filepath.Join(e.Dir, "images", fmt.Sprintf("%d.%s.tar", n, format))
 	img = Image{Name: name, Archive: dest, Format: format}
+	output := fmt.Sprintf("type=%s,dest=%s,name=%s", format, dest, name)
+	if b.Push != "" {
+		img = Image{Name: b.Push, Format: "registry", Ref: "docker://" + b.Push}
+		output = fmt.Sprintf("type=image,name=%s,push=true,registry.insecure=true", b.Push)
+	}
 
 	args = []string{"--addr", e.Addr, "build", "--progress", "plain",
 		"--frontend", "dockerfile.v0",
 		"--local", "context=" + ctx, "--local", "dockerfile=" + ctx,
-		"--output", fmt.Sprintf("type=%s,dest=%s,name=%s", format, dest, name),
+		"--output", output,
 	}
 	for _, k := range sortedKeys(b.Args) {
 		args = append(args, "--opt", "build-arg:"+k+"="+b.Args[k])

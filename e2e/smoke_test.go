@@ -8,10 +8,16 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 const probeImage = `FROM scratch
@@ -301,5 +307,36 @@ RUN ["/probe", "rm", "/app/leaked.txt"]
 	removed := a.LayerFiles(t, cfg.Layers[2])
 	if _, ok := removed["app/.wh.leaked.txt"]; !ok {
 		t.Errorf("layer 2 has no whiteout app/.wh.leaked.txt; files: %v", sortedKeys(removed))
+	}
+}
+
+// BuildKit pushes to go-containerregistry's in-memory registry on 127.0.0.1,
+// and podman pulls the image back from it and runs it: the registry path a
+// docker:// audit reads.
+func TestSmokeRegistry(t *testing.T) {
+	e := need(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	probe := e.GoBuild(t, "./testdata/probe")
+	ref := host + "/sealenv-e2e/probe:1"
+	img := e.Build(t, Build{Dockerfile: probeImage, Copy: map[string]string{"probe": probe}, Push: ref})
+	if img.Ref != "docker://"+ref {
+		t.Errorf("Ref %q, want docker://%s", img.Ref, ref)
+	}
+	resp, err := http.Get(srv.URL + "/v2/sealenv-e2e/probe/manifests/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the registry answers %s for the pushed manifest", resp.Status)
+	}
+
+	e.PodmanOut(t, "pull", "--quiet", "--tls-verify=false", ref)
+	res := e.Run(t, Run{Image: ref, Cmd: []string{"exit", "5"}})
+	if res.ExitCode != 5 {
+		t.Fatalf("the pulled image ran with exit %d, want 5; stderr %q", res.ExitCode, res.Stderr)
 	}
 }
