@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench-inject.sh: the injector's performance figures, side by side, in one run.
+#
+#   slim binary size (static, stripped; target <= 4 MiB)
+#   start of /bin/true: direct, through a Go program that only execs (the
+#     floor of any Go entrypoint), through sealenv-inject on a 50-key bundle,
+#     through `sops exec-env` and `dotenvx run` when installed
+#     (targets: <= 3 ms over direct exec; >= 10x faster than sops exec-env)
+#   redaction throughput with 100 sealed values (target >= 1 GB/s)
+#
+# Usage: scripts/bench-inject.sh [STARTS]   (STARTS per command, default 200)
+#
+# Needs: go. Optional: sops on PATH (or /root/go/bin/sops), dotenvx
+# (npm i -g @dotenvx/dotenvx). Keys and bundles are generated for the run in a
+# memory-backed directory when /dev/shm exists, and removed at the end.
+set -euo pipefail
+
+starts=${1:-200}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+base=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+work=$(mktemp -d "$base/bench-inject.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export TMPDIR=$work
+
+if ! command -v sops >/dev/null 2>&1 && [ -x "$HOME/go/bin/sops" ]; then
+	PATH=$PATH:$HOME/go/bin
+fi
+if ! command -v sops >/dev/null 2>&1 && [ -x /root/go/bin/sops ]; then
+	PATH=$PATH:/root/go/bin
+fi
+
+bin=$work/sealenv-inject
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bin" ./cmd/sealenv-inject
+size=$(stat -c %s "$bin")
+linkage=static
+if command -v file >/dev/null 2>&1 && file "$bin" | grep -q 'dynamically linked'; then
+	linkage=DYNAMIC
+fi
+
+start_out=$work/start.txt
+redact_out=$work/redact.txt
+# dotenvx takes over a second a start: 10 starts say enough about it.
+for spec in "/(direct|go-floor|sealenv-inject|sops-exec-env)\$ ${starts}" "/dotenvx-run\$ 10"; do
+	set -- $spec
+	SEALENV_INJECT_BIN=$bin go test -run '^$' -bench "^BenchmarkStart\$$1" -benchtime="$2x" ./cmd/sealenv-inject >>"$start_out" 2>&1 || {
+		cat "$start_out" >&2
+		exit 1
+	}
+done
+go test -run '^$' -bench '^BenchmarkRedact' -benchtime=2s ./inject >"$redact_out" 2>&1 || {
+	cat "$redact_out" >&2
+	exit 1
+}
+
+echo "sealenv-inject benchmarks ($(go version | awk '{print $3}'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo
+awk -v size="$size" -v linkage="$linkage" 'BEGIN {
+	mib = size / 1048576
+	printf "%-34s %10.2f MiB  (%d bytes, %s)  target <= 4 MiB: %s\n", "slim binary, stripped", mib, size, linkage, (mib <= 4 ? "met" : "NOT MET")
+}'
+echo
+awk '
+/^BenchmarkStart\// {
+	name = $1; sub(/^BenchmarkStart\//, "", name); sub(/-[0-9]+$/, "", name)
+	wall[name] = $3 / 1e6
+	for (i = 4; i <= NF; i++) if ($(i) == "cpu-ns/op") cpu[name] = $(i-1) / 1e6
+	order[++n] = name
+}
+/--- SKIP: BenchmarkStart\// {
+	name = $3; sub(/^BenchmarkStart\//, "", name); skipped[name] = 1
+}
+END {
+	printf "%-34s %10s %10s %14s %14s\n", "start of /bin/true (50-key bundle)", "wall ms", "cpu ms", "over direct", "vs sealenv"
+	d = wall["direct"]; s = wall["sealenv-inject"]
+	for (i = 1; i <= n; i++) {
+		k = order[i]
+		ratio = (k == "sealenv-inject" || s == 0) ? "" : sprintf("%.1fx", wall[k] / s)
+		printf "%-34s %10.2f %10.2f %11.2f ms %14s\n", k, wall[k], cpu[k], wall[k] - d, ratio
+	}
+	for (k in skipped) printf "%-34s %10s\n", k, "skipped (not installed)"
+	if (s > 0) {
+		printf "\nstart overhead over direct exec: %.2f ms wall, %.2f ms cpu (target <= 3 ms): %s\n", s - d, cpu["sealenv-inject"] - cpu["direct"], (s - d <= 3 ? "met" : "NOT MET")
+		printf "of which any Go entrypoint pays:  %.2f ms wall (go-floor - direct)\n", wall["go-floor"] - d
+		if ("sops-exec-env" in wall) printf "sops exec-env / sealenv-inject:   %.1fx (target >= 10x): %s\n", wall["sops-exec-env"] / s, (wall["sops-exec-env"] / s >= 10 ? "met" : "NOT MET")
+	}
+}' "$start_out"
+echo
+awk '
+/^BenchmarkRedact/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 1; i <= NF; i++) if ($(i) == "MB/s") mbs = $(i-1)
+	printf "%-34s %10.2f GB/s  %s\n", name, mbs / 1000, (name == "BenchmarkRedact" ? (mbs >= 1000 ? "target >= 1 GB/s: met" : "target >= 1 GB/s: NOT MET") : "")
+}' "$redact_out"
