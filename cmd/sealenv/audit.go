@@ -166,6 +166,12 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 			return o, nil, err
 		}
 		info, err := seal.Inspect(f, data)
+		if errors.Is(err, seal.ErrNotSealed) && !explicit {
+			// A policy bundle that is still plaintext is what check and
+			// scan report; it has no sealed values to search for.
+			fmt.Fprintf(e.stderr, "sealenv: note: %s is not sealed; its values are not searched\n", p)
+			continue
+		}
 		if err != nil {
 			done()
 			return o, nil, fmt.Errorf("%s: %w", p, err)

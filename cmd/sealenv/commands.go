@@ -19,5 +19,6 @@ func commands(e *env) []*cli.Command {
 		initCommand(e),
 		checkCommand(e),
 		wrapCommand(e),
+		scanCommand(e),
 	}
 }
