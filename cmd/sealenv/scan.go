@@ -398,4 +398,3 @@ func writeScan(w io.Writer, format string, fs []audit.Finding, cov audit.Coverag
 	fmt.Fprintf(w, "%d findings in %d files (%d bytes)\n", len(fs), nfiles, cov.Bytes)
 	return nil
 }
-
