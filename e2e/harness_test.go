@@ -346,6 +346,18 @@ events_logger = "none"
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return err
 	}
+	// Our own storage.conf: the host's may name fuse-overlayfs, extra image
+	// stores or another driver. SEALENV_E2E_STORAGE_DRIVER=vfs is the way
+	// out where overlay cannot mount (a /tmp that is itself an overlay).
+	driver := os.Getenv("SEALENV_E2E_STORAGE_DRIVER")
+	if driver == "" {
+		driver = "overlay"
+	}
+	storage := fmt.Sprintf("[storage]\ndriver = %q\ngraphroot = %q\nrunroot = %q\n",
+		driver, filepath.Join(e.Dir, "podman", "root"), filepath.Join(e.Dir, "podman", "run"))
+	if err := os.WriteFile(filepath.Join(e.Dir, "storage.conf"), []byte(storage), 0o644); err != nil {
+		return err
+	}
 	out, err := e.podmanCmd(nil, "info", "--format", "{{.Store.GraphRoot}} {{.Host.OCIRuntime.Path}}").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("podman info failed: %s", oneLine(out))
@@ -368,10 +380,15 @@ func (e *Env) podmanArgs() []string {
 
 func (e *Env) podmanCmd(extraEnv []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(e.Podman, append(e.podmanArgs(), args...)...)
-	cmd.Env = append(withoutEnv(os.Environ(), "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF"),
-		"CONTAINERS_CONF="+filepath.Join(e.Dir, "containers.conf"))
-	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Env = append(podmanEnv(e.Dir), extraEnv...)
 	return cmd
+}
+
+// podmanEnv is the environment of every podman call on the store in dir.
+func podmanEnv(dir string) []string {
+	return append(withoutEnv(os.Environ(), "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF"),
+		"CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"),
+		"CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf"))
 }
 
 // PodmanOut runs podman with the harness's flags and store, and returns its
@@ -409,10 +426,11 @@ func shutdown() {
 // unmounts anything left mounted below dir, and removes dir.
 func cleanDir(dir, podman string, podmanArgs []string) {
 	if podman != "" {
-		if _, err := os.Stat(filepath.Join(dir, "containers.conf")); err == nil {
+		_, err1 := os.Stat(filepath.Join(dir, "containers.conf"))
+		_, err2 := os.Stat(filepath.Join(dir, "storage.conf"))
+		if err1 == nil && err2 == nil {
 			cmd := exec.Command(podman, append(podmanArgs, "rm", "--all", "--force", "--time", "0")...)
-			cmd.Env = append(withoutEnv(os.Environ(), "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF"),
-				"CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"))
+			cmd.Env = podmanEnv(dir)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "e2e: podman rm --all in %s: %s\n", dir, oneLine(out))
 			}
