@@ -761,6 +761,11 @@ type Build struct {
 	Wrap     []string // run buildctl under this command: Wrap... buildctl args...
 	WrapEnv  []string // extra NAME=value for the Wrap command (and buildctl)
 	Platform string   // --opt platform=...
+	// Syntax honours a "# syntax=IMAGE" line. By default the harness passes
+	// --opt cmdline= so that BuildKit's built-in Dockerfile frontend builds
+	// the file itself: the frontend image cannot be pulled here, and a
+	// Dockerfile users copy (Dockerfile.example) has the line.
+	Syntax bool
 }
 
 // Image is a built image tarball.
@@ -893,6 +898,9 @@ func (e *Env) BuildctlArgs(t testing.TB, b Build) (args, env []string, img Image
 	}
 	for _, o := range b.Opts {
 		args = append(args, "--opt", o)
+	}
+	if !b.Syntax {
+		args = append(args, "--opt", "cmdline=")
 	}
 	if b.NoCache {
 		args = append(args, "--no-cache")
