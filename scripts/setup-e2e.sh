@@ -11,6 +11,7 @@
 set -euo pipefail
 
 BUILDKIT_VERSION=v0.26.3
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
 BIN_DIR=${SEALENV_E2E_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sealenv-e2e/buildkit-$BUILDKIT_VERSION}
 
 log() { printf 'setup-e2e: %s\n' "$*" >&2; }
@@ -25,6 +26,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo_cmd=(sudo)
 fi
 
+# One setup at a time (two test runs may start together on a new machine).
+mkdir -p "$(dirname "$BIN_DIR")"
+exec 9>"$BIN_DIR.lock"
+flock 9
+
 # podman and runc: Debian's packages; busybox-static gives FROM scratch test
 # images a shell (/bin/busybox, statically linked) where a scenario needs one.
 missing=()
@@ -36,8 +42,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	log "installing ${missing[*]} with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
 	aptlog=$(mktemp)
-	if ! { "${sudo_cmd[@]}" apt-get update -qq &&
-		"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+	# Lock::Timeout: wait for another apt-get (another setup script) instead of failing.
+	if ! { "${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+		"${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
 		tail -n 20 "$aptlog" >&2
 		rm -f "$aptlog"
 		die "apt-get install ${missing[*]} failed"
