@@ -113,13 +113,22 @@ func gz(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// goTree writes the Go tree under prefix as an uncompressed layer file.
-func goTree(dir, prefix string) v1.Layer {
+// goTree writes the Go tree under prefix, and extra files, as an
+// uncompressed layer file.
+func goTree(dir, prefix string, extra ...file) v1.Layer {
 	root := runtime.GOROOT()
 	p := filepath.Join(dir, strings.ReplaceAll(prefix, "/", "_")+".tar")
 	f, err := os.Create(p)
 	check(err)
 	tw := tar.NewWriter(f)
+	// The extra files come first: gitleaks stops reading this layer
+	// partway through the Go tree, without an error, and the comparison
+	// should measure its rules, not only that.
+	for _, e := range extra {
+		check(tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write(e.data)
+		check(err)
+	}
 	check(filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || !fi.Mode().IsRegular() {
 			return err
@@ -237,9 +246,31 @@ func build(dir string, copies int) {
 	enc, _ := zstd.NewWriter(nil)
 	zstdLayer := static.NewLayer(enc.EncodeAll(tarOf(file{"srv/billing/billing.conf", []byte("stripe_key = " + stripe + "\n")}), nil), types.OCILayerZStd)
 
+	// Secrets in the plain, uncompressed layer too, where any scanner that
+	// opens a tar can see them.
+	gh2 := "ghp_" + random(alnum, 36)
+	aws2 := "AKIA" + random("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+	slack2 := "xoxp-" + random("0123456789", 12) + "-" + random("0123456789", 12) + "-" + random(alnum, 24)
+	stripe2 := "sk_live_" + random(alnum, 32)
+	planted = append(planted,
+		Planted{ID: "GitHub token, plain layer", Values: []string{gh2}, Path: "etc/ci/github.env"},
+		Planted{ID: "AWS key, plain layer", Values: []string{aws2}, Path: "etc/ci/aws.ini"},
+		Planted{ID: "Slack token, plain layer", Values: []string{slack2}, Path: "etc/ci/notify.yaml"},
+		Planted{ID: "Stripe key, plain layer", Values: []string{stripe2}, Path: "etc/ci/billing.json"},
+	)
+	plain := []file{
+		{"etc/ci/github.env", []byte("export GH_TOKEN=" + gh2 + "\n")},
+		{"etc/ci/aws.ini", []byte("[default]\naws_access_key_id = " + aws2 + "\n")},
+		{"etc/ci/notify.yaml", []byte("slack:\n  token: " + slack2 + "\n")},
+		{"etc/ci/billing.json", []byte(`{"stripe_key": "` + stripe2 + `"}`)},
+	}
 	var layers []v1.Layer
 	for i := 0; i < copies; i++ {
-		layers = append(layers, goTree(dir, fmt.Sprintf("usr/local/go%d", i)))
+		var extra []file
+		if i == 0 {
+			extra = plain
+		}
+		layers = append(layers, goTree(dir, fmt.Sprintf("usr/local/go%d", i), extra...))
 	}
 	layers = append(layers,
 		static.NewLayer(gz(tarOf(appFiles...)), types.DockerLayer),
