@@ -235,3 +235,20 @@ func BenchmarkRedactRandom(b *testing.B) {
 		w.Flush()
 	}
 }
+
+// FuzzRedactor checks the streaming redactor against the one-shot reference
+// for any text, any two values and any chunking.
+func FuzzRedactor(f *testing.F) {
+	f.Add([]byte("say abcdef then abcdefghij"), []byte("abcdef"), []byte("abcdefghij"), uint8(1))
+	f.Add([]byte("aaaaaaaaaa"), []byte("aaaa"), []byte("aaaaab"), uint8(3))
+	f.Fuzz(func(t *testing.T, text, v1, v2 []byte, chunk uint8) {
+		secrets := []Secret{{Name: "A", Value: v1}, {Name: "B", Value: v2}}
+		mt := NewMatcher(secrets)
+		want := reference(text, secrets)
+		size := int(chunk%16) + 1
+		got := redactChunks(t, mt, text, func() int { return size })
+		if !bytes.Equal(got, want) {
+			t.Fatalf("chunks of %d: got %q, want %q", size, got, want)
+		}
+	})
+}
