@@ -71,6 +71,7 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 			a.copies(c.SourcePaths, ctxDir, "ADD", at)
 		}
 	}
+	a.rep.filter(o)
 	return a.rep, nil
 }
 

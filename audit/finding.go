@@ -50,6 +50,8 @@ type Finding struct {
 	Encoding string `json:"encoding"`
 	Preview  string `json:"preview"`
 	Message  string `json:"message"`
+	// Fingerprint identifies the finding across builds, for baselines.
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Coverage says what the audit read. Complete is false when anything could
@@ -97,6 +99,8 @@ type Report struct {
 	Findings   []Finding    `json:"findings"`
 	Coverage   Coverage     `json:"coverage"`
 	Provenance []Provenance `json:"provenance,omitempty"`
+	// Suppressed lists what the allowlist and the baseline hid, with why.
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
 }
 
 // Clean reports whether the audit read everything and found nothing.

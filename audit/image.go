@@ -42,6 +42,11 @@ type Options struct {
 	// DaemonHost is the Docker or Podman API address (default: $DOCKER_HOST
 	// or the usual sockets).
 	DaemonHost string
+	// Allow hides findings (each entry names its reason); Baseline holds
+	// the fingerprints of accepted findings (see [ReadBaseline]).
+	Allow          []Allow
+	Baseline       map[string]bool
+	BaselineReason string
 
 	remote   []remote.Option
 	insecure bool
@@ -117,6 +122,7 @@ func Image(ctx context.Context, ref string, opts Options) (*Report, error) {
 	}
 	a.scanLayers(ctx)
 	a.finish()
+	a.rep.filter(o)
 	return a.rep, nil
 }
 

@@ -57,6 +57,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, e := range c.Errors {
 		fmt.Fprintf(w, "not read: %s\n", e)
 	}
+	for _, s := range r.Suppressed {
+		fmt.Fprintf(w, "suppressed %d: %s\n", s.Count, s.Reason)
+	}
 	for _, p := range r.Provenance {
 		fmt.Fprintf(w, "provenance %s (%s) mode=%s build args: %s; secrets: %s\n", p.Image, p.PredicateType, p.Mode, strings.Join(p.BuildArgs, ","), strings.Join(p.Secrets, ","))
 	}

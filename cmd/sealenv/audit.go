@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 
 	"github.com/urfave/cli/v2"
 
@@ -131,13 +133,18 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 	}
 	paths := c.StringSlice("bundle")
 	explicit := len(paths) > 0
-	if !explicit {
-		pol, err := loadPolicy(c)
-		switch {
-		case errors.Is(err, policies.ErrNotFound) && c.String("policy") == "":
-		case err != nil:
+	pol, err := loadPolicy(c)
+	switch {
+	case errors.Is(err, policies.ErrNotFound) && c.String("policy") == "":
+		pol = nil
+	case err != nil:
+		return o, nil, err
+	}
+	if pol != nil {
+		if err := policyAudit(pol, &o); err != nil {
 			return o, nil, err
-		default:
+		}
+		if !explicit {
 			for i := range pol.Environments {
 				paths = append(paths, pol.BundlePath(&pol.Environments[i]))
 			}
@@ -227,6 +234,47 @@ func (e *env) writeAudit(c *cli.Context, r *audit.Report, rs *rules.Set) error {
 		return fmt.Errorf("audit incomplete: %d parts could not be read (see the coverage errors in the report)", len(r.Coverage.Errors))
 	case len(r.Findings) > 0:
 		return withCode(exitFindings, nil)
+	}
+	return nil
+}
+
+// policyAudit applies the audit section of the policy file: custom rules,
+// the allowlist and the baseline (a JSON report of accepted findings).
+func policyAudit(pol *policies.Policy, o *audit.Options) error {
+	if len(pol.Audit.Rules) > 0 {
+		more := &rules.Set{Version: "policy"}
+		for i, cr := range pol.Audit.Rules {
+			kw := cr.Keywords
+			if len(kw) == 0 {
+				if p, _ := regexp.MustCompile(cr.Regex).LiteralPrefix(); len(p) >= 3 {
+					kw = []string{p}
+				}
+			}
+			r, err := rules.Spec{ID: cr.ID, Description: cr.Description, Severity: "high", Keywords: kw, Regex: cr.Regex, Entropy: cr.Entropy}.Compile()
+			if err != nil {
+				return fmt.Errorf("%s: audit.rules[%d]: %s: %v (the audit needs keywords of 3 or more bytes, or a regex with a literal prefix)", pol.Path, i, cr.ID, err)
+			}
+			more.Rules = append(more.Rules, r)
+		}
+		o.Rules = o.Rules.Merge(more)
+	}
+	for _, a := range pol.Audit.Allowlist {
+		o.Allow = append(o.Allow, audit.Allow{Rule: a.Rule, Path: a.Path, Secret: a.Secret, Reason: a.Reason})
+	}
+	if b := pol.Audit.Baseline; b != nil {
+		p := b.File
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(pol.Root, filepath.FromSlash(p))
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%s: audit.baseline: %w", pol.Path, err)
+		}
+		defer f.Close()
+		if o.Baseline, err = audit.ReadBaseline(f); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		o.BaselineReason = b.Reason
 	}
 	return nil
 }

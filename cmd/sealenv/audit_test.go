@@ -109,3 +109,59 @@ func TestAuditCLI(t *testing.T) {
 }
 
 var _ = v1.Hash{}
+
+// The policy file supplies the bundles, custom rules, the allowlist and
+// the baseline; each suppression is counted with its reason.
+func TestAuditPolicy(t *testing.T) {
+	c := newCLI(t)
+	recipient := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	dbPass := secret(t, "db")
+	b, _ := author.New(seal.FormatDotenv, []string{recipient})
+	b.Set("DB_PASSWORD", []byte(dbPass))
+	out, _ := b.Marshal()
+	os.MkdirAll(c.path("secrets"), 0o755)
+	os.WriteFile(c.path("secrets/prod.env"), out, 0o644)
+	acme := "acme_" + strings.ToLower(secret(t, "x")[2:12])
+	writeImage(t, c.path("img.tar"), nil, map[string]string{
+		"app/a.txt":        "x " + dbPass,
+		"app/b.txt":        "token " + acme,
+		"vendor/test.conf": "x " + dbPass,
+	})
+	policy := "version: 1\nenvironments:\n  - name: prod\n    bundle: secrets/prod.env\n    recipients: [{key: " + recipient + ", owner: me}]\n" +
+		"audit:\n  rules:\n    - id: acme-token\n      regex: 'acme_[a-z0-9_-]{8,}'\n  allowlist:\n    - path: vendor/\n      reason: vendored test fixture\n"
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
+
+	r := c.run("", "audit", "image", "--format", "json", "img.tar")
+	var rep struct {
+		Findings []struct {
+			Rule, Path, Secret, Fingerprint string
+		}
+		Suppressed []struct {
+			Reason string
+			Count  int
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 {
+		t.Fatalf("exit %d: %v %s", r.code, err, r.stderr)
+	}
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.Path] = f.Rule
+	}
+	if len(rep.Findings) != 2 || got["app/a.txt"] != "sealed-value" || got["app/b.txt"] != "acme-token" {
+		t.Fatalf("%s", r.stdout)
+	}
+	if len(rep.Suppressed) != 1 || rep.Suppressed[0].Reason != "vendored test fixture" || rep.Suppressed[0].Count != 1 {
+		t.Fatalf("suppressed: %+v", rep.Suppressed)
+	}
+
+	// Accept today's findings as a baseline: the audit is clean until a
+	// new one appears.
+	os.WriteFile(c.path("baseline.json"), []byte(r.stdout), 0o644)
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy+"  baseline:\n    file: baseline.json\n    reason: accepted on adoption, ticket SEC-1\n"), 0o644)
+	r = c.ok("", "audit", "image", "img.tar")
+	if !strings.Contains(r.stdout, "suppressed 2: baseline: accepted on adoption") {
+		t.Fatalf("%s", r.stdout)
+	}
+}

@@ -106,7 +106,7 @@ type Set struct {
 
 type rawSet struct {
 	Version string      `yaml:"version"`
-	Rules   []rawRule   `yaml:"rules"`
+	Rules   []Spec   `yaml:"rules"`
 	Public  []rawPublic `yaml:"public"`
 }
 
@@ -121,7 +121,9 @@ func Fingerprint(secret []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-type rawRule struct {
+// Spec is a rule as a rule file (or the policy file) writes it, before
+// [Spec.Compile] checks it.
+type Spec struct {
 	ID          string   `yaml:"id"`
 	Description string   `yaml:"description"`
 	Severity    string   `yaml:"severity"`
@@ -174,7 +176,7 @@ func Parse(name string, data []byte) (*Set, error) {
 	}
 	seen := map[string]bool{}
 	for i, r := range raw.Rules {
-		c, err := r.compile()
+		c, err := r.Compile()
 		if err != nil {
 			id := r.ID
 			if id == "" {
@@ -193,7 +195,9 @@ func Parse(name string, data []byte) (*Set, error) {
 
 var idRe = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 
-func (r rawRule) compile() (*Rule, error) {
+// Compile checks a rule and compiles its regex. Errors name the field, not
+// the rule (the caller knows where the rule came from).
+func (r Spec) Compile() (*Rule, error) {
 	if !idRe.MatchString(r.ID) {
 		return nil, fmt.Errorf("id must be kebab-case")
 	}

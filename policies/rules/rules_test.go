@@ -123,7 +123,7 @@ func TestParseErrors(t *testing.T) {
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [ab]\n  regex: a", `x.yaml: r: invalid rule: keyword "ab" is shorter than 3 bytes`},
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: '('", "x.yaml: r: invalid rule: regex: error parsing regexp: missing closing ): `(`"},
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: a\n  secret_group: 2", "x.yaml: r: invalid rule: secret_group 2: the regex has 0 groups"},
-		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: a\n  colour: red", "x.yaml: line 7: field colour not found in type rules.rawRule"},
+		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: a\n  colour: red", "x.yaml: line 7: field colour not found in type rules.Spec"},
 	} {
 		_, err := Parse("x.yaml", []byte(tc.in))
 		if err == nil || err.Error() != tc.want {
