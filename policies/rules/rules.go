@@ -106,7 +106,7 @@ type Set struct {
 
 type rawSet struct {
 	Version string      `yaml:"version"`
-	Rules   []Spec   `yaml:"rules"`
+	Rules   []Spec      `yaml:"rules"`
 	Public  []rawPublic `yaml:"public"`
 }
 
