@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sealenv/sealenv/internal/injecttest"
@@ -169,5 +170,17 @@ func BenchmarkLoad50(b *testing.B) {
 		}
 		c.accessLog(l, p, "/bin/true")
 		l.zero()
+	}
+}
+
+func TestForwardedSignals(t *testing.T) {
+	for sig, want := range map[syscall.Signal]bool{
+		syscall.SIGTERM: true, syscall.SIGINT: true, syscall.SIGHUP: true, syscall.SIGUSR1: true,
+		syscall.SIGUSR2: true, syscall.SIGQUIT: true, syscall.SIGWINCH: true, syscall.SIGPIPE: true,
+		syscall.SIGCHLD: false, syscall.SIGURG: false,
+	} {
+		if got := forwarded(sig); got != want {
+			t.Errorf("forwarded(%v) = %v, want %v", sig, got, want)
+		}
 	}
 }

@@ -333,13 +333,10 @@ func (c *Config) supervise(path string, env []string, mt *Matcher, cleanup func(
 			if !ok {
 				continue
 			}
-			switch sig {
-			case syscall.SIGCHLD:
+			if sig == syscall.SIGCHLD {
 				reap()
-			case syscall.SIGURG:
-				// The Go runtime preempts goroutines with SIGURG; it is
-				// not for the command.
-			default:
+			}
+			if forwarded(sig) {
 				if err := syscall.Kill(-pid, sig); err == syscall.ESRCH {
 					_ = syscall.Kill(pid, sig)
 				}
@@ -362,6 +359,14 @@ func (c *Config) supervise(path string, env []string, mt *Matcher, cleanup func(
 		return 128 + int(status.Signal()), nil
 	}
 	return ExitFailure, fail(ExitFailure, "%s: unexpected wait status %#x", path, uint32(status))
+}
+
+// forwarded reports whether a signal the injector receives goes on to the
+// command's process group: every one but SIGCHLD (about the injector's own
+// children) and SIGURG (the Go runtime preempts goroutines with it, so the
+// injector receives its own).
+func forwarded(sig syscall.Signal) bool {
+	return sig != syscall.SIGCHLD && sig != syscall.SIGURG
 }
 
 // copier moves one output stream of the command to its writer.
