@@ -531,13 +531,29 @@ func unescapeMount(s string) string {
 
 // GoBuild builds a package of this module (a path relative to e2e/, such as
 // "./testdata/probe" or "../cmd/sealenv-inject", or an import path) as a
-// static binary (CGO_ENABLED=0, stripped) once per test binary run, and
-// returns its path.
+// static binary for an image (CGO_ENABLED=0, stripped, -trimpath) once per
+// test binary run, and returns its path. A static build shares little of
+// the build cache that go test fills: the first static build of a package
+// with many dependencies (cmd/sealenv, with sops) took minutes here.
 func (e *Env) GoBuild(t testing.TB, pkg string) string {
+	t.Helper()
+	return e.goBuild(t, pkg, true)
+}
+
+// GoBuildHost builds a package of this module for the host (a tool the test
+// runs, such as "../cmd/sealenv") with go's defaults, so it reuses the
+// build cache go vet and go test filled, and returns its path.
+func (e *Env) GoBuildHost(t testing.TB, pkg string) string {
+	t.Helper()
+	return e.goBuild(t, pkg, false)
+}
+
+func (e *Env) goBuild(t testing.TB, pkg string, static bool) string {
 	t.Helper()
 	e.binMu.Lock()
 	defer e.binMu.Unlock()
-	if p, ok := e.bins[pkg]; ok {
+	key := fmt.Sprintf("%s static=%v", pkg, static)
+	if p, ok := e.bins[key]; ok {
 		return p
 	}
 	goTool, err := exec.LookPath("go")
@@ -545,16 +561,22 @@ func (e *Env) GoBuild(t testing.TB, pkg string) string {
 		if root := os.Getenv("GOROOT"); root != "" && isExecutable(filepath.Join(root, "bin", "go")) {
 			goTool = filepath.Join(root, "bin", "go")
 		} else {
-			missing(t, "the go command is not on PATH: cannot build static binaries for the images")
+			missing(t, "the go command is not on PATH: cannot build "+pkg)
 		}
 	}
 	out := filepath.Join(e.Dir, "bin", fmt.Sprintf("%d-%s", len(e.bins), filepath.Base(pkg)))
-	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Env = append(withoutEnv(os.Environ(), "CGO_ENABLED", "GOOS", "GOARCH"), "CGO_ENABLED=0")
+	args := []string{"build", "-o", out, pkg}
+	env := os.Environ()
+	if static {
+		args = []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg}
+		env = append(withoutEnv(env, "CGO_ENABLED", "GOOS", "GOARCH"), "CGO_ENABLED=0")
+	}
+	cmd := exec.Command(goTool, args...)
+	cmd.Env = env
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v: %s", pkg, err, oneLine(b))
 	}
-	e.bins[pkg] = out
+	e.bins[key] = out
 	return out
 }
 
