@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -21,7 +20,7 @@ import (
 // goTreeLayer writes the Go toolchain tree as an uncompressed layer file:
 // a large body of real third-party files.
 func goTreeLayer(t testing.TB, dir string) v1.Layer {
-	root := runtime.GOROOT()
+	root := goroot(t)
 	p := filepath.Join(dir, "goroot.tar")
 	f, err := os.Create(p)
 	if err != nil {

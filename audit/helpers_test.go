@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,3 +174,12 @@ func dump(t *testing.T, r *Report) string {
 }
 
 var _ = io.EOF
+
+// goroot is the Go toolchain tree the go command in PATH uses.
+func goroot(t testing.TB) string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	return strings.TrimSpace(string(out))
+}

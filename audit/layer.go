@@ -176,7 +176,7 @@ func (w *walker) tar(r io.Reader, prefix string, depth int, top bool) (int, erro
 				continue
 			}
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA && h.Typeflag != tar.TypeGNUSparse {
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeGNUSparse {
 			continue
 		}
 		if err := w.file(tr, prefix+name, depth); err != nil {

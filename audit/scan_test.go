@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -123,7 +122,7 @@ func TestMask(t *testing.T) {
 // toolchain, the data the benchmarks scan.
 func corpus(b testing.TB, n int) []byte {
 	var out []byte
-	root := runtime.GOROOT()
+	root := goroot(b)
 	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || len(out) >= n {
 			return filepath.SkipDir
@@ -167,7 +166,7 @@ func BenchmarkScan(b *testing.B) {
 // nested archive sniffing and every detector.
 func BenchmarkLayer(b *testing.B) {
 	var files []file
-	root := runtime.GOROOT()
+	root := goroot(b)
 	total := 0
 	filepath.Walk(filepath.Join(root, "src"), func(p string, fi os.FileInfo, err error) error {
 		if err != nil || total > 64<<20 {

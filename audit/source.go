@@ -198,7 +198,7 @@ func openArchive(p string) (store, string, error) {
 			f.Close()
 			return nil, "", fmt.Errorf("%s: not an image archive: %w", p, err)
 		}
-		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+		if h.Typeflag == tar.TypeReg {
 			s.entries[cleanPath(h.Name)] = io.NewSectionReader(f, cf.off, h.Size)
 		}
 	}

@@ -21,8 +21,8 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"filippo.io/age"
@@ -116,7 +116,9 @@ func gz(b []byte) []byte {
 // goTree writes the Go tree under prefix, and extra files, as an
 // uncompressed layer file.
 func goTree(dir, prefix string, extra ...file) v1.Layer {
-	root := runtime.GOROOT()
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	check(err)
+	root := strings.TrimSpace(string(out))
 	p := filepath.Join(dir, strings.ReplaceAll(prefix, "/", "_")+".tar")
 	f, err := os.Create(p)
 	check(err)
