@@ -742,15 +742,18 @@ func linkTree(t testing.TB, src, dst string, skip func(rel string, d os.DirEntry
 
 // Build is one buildctl build of a Dockerfile with the dockerfile.v0 frontend.
 type Build struct {
-	// Dockerfile is the Dockerfile's text, written into the context as
-	// "Dockerfile". Empty: the context's own Dockerfile is used.
+	// Dockerfile is the Dockerfile's text, written to a folder of its own
+	// (never into Context). Empty: Context's own Dockerfile is used.
 	Dockerfile string
-	// Context is the build context folder. Empty: a new empty folder.
+	// Context is an existing build context folder, used as it is. Empty: a
+	// new folder with Files and Copy in it.
 	Context string
-	// Files are written into the context (relative path -> content, 0644).
+	// Files are written into the new context (relative path -> content,
+	// 0644); not allowed with Context, which the harness never writes to.
 	Files map[string][]byte
-	// Copy copies host files into the context (relative path -> host path),
-	// keeping their mode; use it for the static binaries from GoBuild.
+	// Copy copies host files into the new context (relative path -> host
+	// path), keeping their mode; use it for the static binaries from
+	// GoBuild. Not allowed with Context.
 	Copy map[string]string
 	// Args become --opt build-arg:NAME=value (so they do land in the image
 	// history and in mode=max provenance).
@@ -848,11 +851,16 @@ func (e *Env) BuildctlArgs(t testing.TB, b Build) (args, env []string, img Image
 	t.Helper()
 	n := counter.Add(1)
 	ctx := b.Context
+	if ctx != "" && (len(b.Files) > 0 || len(b.Copy) > 0) {
+		t.Fatalf("Build: Files and Copy go into a new context; with Context %s, put them there yourself", ctx)
+	}
 	if ctx == "" {
 		ctx = t.TempDir()
 	}
+	dockerfileDir := ctx
 	if b.Dockerfile != "" {
-		writeFile(t, filepath.Join(ctx, "Dockerfile"), []byte(b.Dockerfile), 0o644)
+		dockerfileDir = t.TempDir()
+		writeFile(t, filepath.Join(dockerfileDir, "Dockerfile"), []byte(b.Dockerfile), 0o644)
 	}
 	for rel, content := range b.Files {
 		writeFile(t, filepath.Join(ctx, rel), content, 0o644)
@@ -884,7 +892,7 @@ func (e *Env) BuildctlArgs(t testing.TB, b Build) (args, env []string, img Image
 
 	args = []string{"--addr", e.Addr, "build", "--progress", "plain",
 		"--frontend", "dockerfile.v0",
-		"--local", "context=" + ctx, "--local", "dockerfile=" + ctx,
+		"--local", "context=" + ctx, "--local", "dockerfile=" + dockerfileDir,
 		"--output", output,
 	}
 	for _, k := range sortedKeys(b.Args) {

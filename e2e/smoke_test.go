@@ -12,6 +12,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -341,5 +342,34 @@ func TestSmokeRegistry(t *testing.T) {
 	res := e.Run(t, Run{Image: ref, Cmd: []string{"exit", "5"}})
 	if res.ExitCode != 5 {
 		t.Fatalf("the pulled image ran with exit %d, want 5; stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
+// An existing context folder is used as it is: its own Dockerfile, or one
+// given as text, which the harness keeps out of the folder.
+func TestSmokeExistingContext(t *testing.T) {
+	e := needBuildKit(t)
+	probe := e.GoBuild(t, "./testdata/probe")
+	ctx := t.TempDir()
+	copyFile(t, probe, ctx+"/probe")
+	writeFile(t, ctx+"/Dockerfile", []byte("FROM scratch\nCOPY probe /own-dockerfile\n"), 0o644)
+
+	own := ReadArchive(t, e.Build(t, Build{Context: ctx}).Archive)
+	given := ReadArchive(t, e.Build(t, Build{Context: ctx, Dockerfile: "FROM scratch\nCOPY probe /given-dockerfile\n"}).Archive)
+	for _, tc := range []struct {
+		a    *Archive
+		want string
+	}{{own, "own-dockerfile"}, {given, "given-dockerfile"}} {
+		cfg := tc.a.Config(t)
+		if len(cfg.Layers) != 1 {
+			t.Fatalf("%d layers, want 1", len(cfg.Layers))
+		}
+		if _, ok := tc.a.LayerFiles(t, cfg.Layers[0])[tc.want]; !ok {
+			t.Errorf("the image lacks /%s: built from the wrong Dockerfile", tc.want)
+		}
+	}
+	b, err := os.ReadFile(ctx + "/Dockerfile")
+	if err != nil || !strings.Contains(string(b), "own-dockerfile") {
+		t.Errorf("the context's Dockerfile changed: %q, %v", b, err)
 	}
 }
