@@ -556,11 +556,15 @@ func TestSuperviseForwardsSignals(t *testing.T) {
 
 func TestSuperviseExitsWithSignal(t *testing.T) {
 	f := newFixture(t)
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		sig  syscall.Signal
+	}{{"--supervise", syscall.SIGTERM}, {"--supervise", syscall.SIGINT}, {"--redact", syscall.SIGTERM}, {"--redact", syscall.SIGHUP}} {
+		sig := tc.sig
+		t.Run(tc.mode+" "+sig.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), safety)
 			defer cancel()
-			cmd := injectCmd(t, ctx, env(seal.EnvAgeKey+"="+f.key.Text), []string{"--bundle", f.bundle, "--supervise", "--no-access-log"}, "sleep")
+			cmd := injectCmd(t, ctx, env(seal.EnvAgeKey+"="+f.key.Text), []string{"--bundle", f.bundle, tc.mode, "--no-access-log"}, "sleep")
 			stdout, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
