@@ -32,7 +32,7 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 	a.rep.Coverage.Files = 1
 	a.rep.Coverage.Bytes = int64(len(data))
 	lineOf := lineIndex(data)
-	sc := newScanner(a.d)
+	sc := &scanner{d: a.d, seen: map[seenKey]bool{}}
 	sc.scanBytes(data, func(h hit) {
 		f := a.hitFinding(h)
 		f.Where, f.Path, f.Line = whereDockerfile, file, lineOf(h.offset)

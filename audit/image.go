@@ -90,6 +90,7 @@ type auditor struct {
 	rep    *Report
 	images []*imageJob
 	mu     sync.Mutex
+	strSc  *scanner // for config, manifest and attestation strings, read one at a time
 }
 
 type imageJob struct {
@@ -505,8 +506,10 @@ func (a *auditor) hitFinding(h hit) Finding {
 
 // strings searches one string of the config, a manifest or an attestation.
 func (a *auditor) searchString(s, where, image, field string) {
-	sc := newScanner(a.d)
-	sc.scanBytes([]byte(s), func(h hit) {
+	if a.strSc == nil {
+		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}} // scanBytes needs no buffer
+	}
+	a.strSc.scanBytes([]byte(s), func(h hit) {
 		f := a.hitFinding(h)
 		f.Where, f.Image, f.Field = where, image, field
 		a.add(f)
