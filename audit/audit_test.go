@@ -301,6 +301,7 @@ func TestIncomplete(t *testing.T) {
 		"bzip2":               layer([]byte("BZh91AY&SY\x00\x00\x00\x00"+strings.Repeat("x", 600)), "gzip"),
 		"not a tar":           layer([]byte(strings.Repeat("not a tar archive ", 100)), "none"),
 		"truncated tar entry": layer(good[:600], "none"),
+		"no end marker":       layer(good[:1024], "none"),
 		"empty":               layer(nil, "none"),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -348,5 +349,18 @@ func TestDeletedByOpaqueDir(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(r.Findings), tok) {
 		t.Fatal("finding holds the value")
+	}
+}
+
+// One zero block instead of two still ends an archive cleanly.
+func TestOneZeroBlock(t *testing.T) {
+	good := tarBytes(t, file{"a.txt", []byte("hello")})
+	img := image(t, v1.Config{}, nil, layer(good[:1536], "none"))
+	r, err := Image(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Clean() {
+		t.Fatalf("%+v", r.Coverage)
 	}
 }

@@ -101,6 +101,9 @@ func (w *walker) layer(r io.Reader) (*layerScan, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	if len(head) == 0 {
+		return nil, errors.New("empty layer blob")
+	}
 	var tr io.Reader = br
 	f, name := sniff(head)
 	switch f {
@@ -119,12 +122,8 @@ func (w *walker) layer(r io.Reader) (*layerScan, error) {
 	case fmtZip:
 		return nil, errors.New("layer is a zip file, not a tar archive")
 	}
-	n, err := w.tar(tr, "", 0, true)
-	if err != nil {
+	if _, err := w.tar(tr, "", 0, true); err != nil {
 		return nil, err
-	}
-	if n == 0 && len(head) == 0 {
-		return nil, errors.New("empty layer blob")
 	}
 	// Read to the end so that gzip checks its CRC and digests are verified.
 	if _, err := io.Copy(io.Discard, tr); err != nil {
@@ -145,9 +144,9 @@ func (w *walker) tar(r io.Reader, prefix string, depth int, top bool) (int, erro
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			// archive/tar takes a stream cut at an entry boundary (or in
-			// the padding) for a clean end; the end-of-archive marker of
-			// two zero blocks tells them apart.
-			if top && !sparse && cr.n < end+1024 {
+			// the padding) for a clean end; the end-of-archive marker
+			// tells them apart. Some writers put one zero block, not two.
+			if top && !sparse && cr.n < end+512 {
 				return n, fmt.Errorf("%star: truncated (no end-of-archive marker)", where(prefix))
 			}
 			return n, nil
