@@ -1070,20 +1070,21 @@ func (e *Env) Start(t testing.TB, r Run) *Container {
 	args = append(args, r.Flags...)
 	args = append(args, r.Image)
 	args = append(args, r.Cmd...)
+	// Registered before the run: a container that was created but failed
+	// to start is removed too.
+	t.Cleanup(func() {
+		out, err := e.podmanCmd(nil, "rm", "--force", "--ignore", "--time", "0", name).CombinedOutput()
+		if err != nil {
+			t.Logf("podman rm %s: %s", name, oneLine(out))
+		}
+	})
 	var stderr bytes.Buffer
 	cmd := e.podmanCmd(env, args...)
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("podman run %s: %v: %s", r.Image, err, oneLine(stderr.Bytes()))
 	}
-	c := &Container{e: e, Name: name}
-	t.Cleanup(func() {
-		out, err := e.podmanCmd(nil, "rm", "--force", "--time", "0", name).CombinedOutput()
-		if err != nil {
-			t.Logf("podman rm %s: %s", name, oneLine(out))
-		}
-	})
-	return c
+	return &Container{e: e, Name: name}
 }
 
 // Run runs a container to its end and returns its output and exit code.
