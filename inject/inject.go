@@ -100,6 +100,9 @@ type Config struct {
 	// plugin code out of the slim binary). The full CLI passes a parser
 	// that also reads SSH keys and plugin identities.
 	ParseIdentities seal.IdentityParser
+	// IdentityDefaults are identity files tried last, in order; nil means
+	// [DefaultIdentityFile]. The full CLI adds the sops keys.txt.
+	IdentityDefaults []string
 	// IdentityOptional lets a start without any age identity go on to Open,
 	// for bundles that a KMS or PGP key opens (the full CLI). Open still
 	// fails closed on age-only bundles.
@@ -168,6 +171,9 @@ func (c *Config) defaults() {
 	}
 	if c.Open == nil {
 		c.Open = seal.Open
+	}
+	if c.IdentityDefaults == nil {
+		c.IdentityDefaults = []string{DefaultIdentityFile}
 	}
 	if c.ParseIdentities == nil {
 		c.ParseIdentities = seal.ParseNativeIdentities
@@ -280,7 +286,7 @@ func (c *Config) load() (l *loaded, err error) {
 		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
 	}
 
-	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: []string{DefaultIdentityFile}}
+	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: c.IdentityDefaults}
 	if c.IdentityFD >= 0 {
 		lookup.FD = os.NewFile(uintptr(c.IdentityFD), "identity-fd")
 		if lookup.FD == nil {

@@ -28,7 +28,7 @@ when it is not found, 128+N when a supervised CMD is killed by signal N.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "bundle", Usage: "bundle `FILE` (repeatable, merged in order; default: $SEALENV_BUNDLE, then /etc/sealenv/bundle.env or .yaml)"},
 			&cli.StringSliceFlag{Name: "override", Usage: "let a later bundle redefine `KEY` (repeatable; \"*\" for all)"},
-			&cli.StringFlag{Name: "identity", Usage: "age identity `FILE` (default: $SEALENV_AGE_KEY, $SEALENV_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_FILE, then " + inject.DefaultIdentityFile + ")"},
+			&cli.StringFlag{Name: "identity", Usage: "age identity `FILE` (default: $SEALENV_AGE_KEY, $SEALENV_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_FILE, then " + inject.DefaultIdentityFile + ", then the sops keys.txt)"},
 			&cli.IntFlag{Name: "identity-fd", Value: -1, Usage: "read the age identity from file descriptor `N`"},
 			&cli.StringSliceFlag{Name: "allow-env-override", Usage: "keep `KEY` from the environment over the sealed value (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow-name", Usage: "allow a bundle to set the dangerous `NAME` (PATH, LD_*, ...)"},
@@ -54,6 +54,7 @@ when it is not found, 128+N when a supervised CMD is killed by signal N.`,
 				Stderr:           e.stderr,
 				Prog:             "sealenv",
 				Now:              e.now,
+				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
 				IdentityOptional: true,
 				ParseIdentities: func(data []byte) ([]age.Identity, error) {
 					return seal.ParseIdentities(data, nil)
