@@ -68,6 +68,25 @@ func TestSmokeScratchImageRuns(t *testing.T) {
 		t.Fatalf("cat /run/secrets/identity: exit %d, stdout %q, want %q", res.ExitCode, res.Stdout, identity)
 	}
 
+	// Any file, read-only; and the entrypoint replaced.
+	res = e.Run(t, Run{
+		Image:      name,
+		Entrypoint: []string{"/probe", "cat"},
+		Cmd:        []string{"/etc/app/config.json"},
+		Files:      map[string][]byte{"/etc/app/config.json": []byte(`{"k":"` + value + `"}`)},
+	})
+	if want := `{"k":"` + value + `"}`; res.ExitCode != 0 || res.Stdout != want {
+		t.Fatalf("cat /etc/app/config.json: exit %d, stdout %q, want %q", res.ExitCode, res.Stdout, want)
+	}
+	res = e.Run(t, Run{
+		Image:   name,
+		Cmd:     []string{"write", "/run/secrets/identity", "overwritten"},
+		Secrets: map[string][]byte{"identity": []byte(identity)},
+	})
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "read-only") {
+		t.Fatalf("writing a mounted secret: exit %d, stderr %q; want a read-only file system error", res.ExitCode, res.Stderr)
+	}
+
 	// The container's own exit code, 7, and its stderr come back apart.
 	res = e.Run(t, Run{Image: name, Cmd: []string{"exit", "7"}})
 	if res.ExitCode != 7 {
@@ -371,5 +390,39 @@ func TestSmokeExistingContext(t *testing.T) {
 	b, err := os.ReadFile(ctx + "/Dockerfile")
 	if err != nil || !strings.Contains(string(b), "own-dockerfile") {
 		t.Errorf("the context's Dockerfile changed: %q, %v", b, err)
+	}
+}
+
+// Build.Wrap runs buildctl under another command that supplies a build
+// secret through the environment (as sealenv inject will): the value is in
+// neither buildctl's arguments nor the image, and RUN sees it.
+func TestSmokeWrappedBuildSecret(t *testing.T) {
+	e := needBuildKit(t)
+	probe := e.GoBuild(t, "./testdata/probe")
+	value := randomValue(t, 16)
+	b := Build{
+		Dockerfile: `FROM scratch
+COPY probe /probe
+RUN --mount=type=secret,id=SEALENV_E2E_WRAPPED ["/probe", "sha256", "/run/secrets/SEALENV_E2E_WRAPPED"]
+`,
+		Copy:       map[string]string{"probe": probe},
+		EnvSecrets: []string{"SEALENV_E2E_WRAPPED"},
+		Wrap:       []string{"env"},
+		WrapEnv:    []string{"SEALENV_E2E_WRAPPED=" + value},
+		NoCache:    true,
+	}
+	args, _, _ := e.BuildctlArgs(t, b)
+	if strings.Contains(strings.Join(args, " "), value) {
+		t.Fatalf("the secret is in buildctl's arguments: %q", args)
+	}
+	img := e.Build(t, b)
+	sum := sha256.Sum256([]byte(value))
+	if !strings.Contains(img.Log, hex.EncodeToString(sum[:])) {
+		t.Errorf("RUN did not see the secret the wrapper supplied\n%s", tail(img.Log, 20))
+	}
+	for name, content := range ReadArchive(t, img.Archive).Files {
+		if bytes.Contains(content, []byte(value)) {
+			t.Errorf("the secret is in the image tarball, in %s", name)
+		}
 	}
 }
