@@ -457,15 +457,20 @@ func reapStale() {
 			continue
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "buildkitd.pid")); err == nil {
-			if pid, err := strconv.Atoi(string(b)); err == nil && pid > 1 {
+			// Only if that pid is still this folder's buildkitd, not a
+			// process that got the number since.
+			pid, err := strconv.Atoi(string(b))
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if err == nil && pid > 1 && bytes.Contains(cmdline, []byte(filepath.Join(dir, "buildkit"))) {
 				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
 		stale := &Env{Dir: dir, Runc: runc}
+		p := podman
 		if runc == "" {
-			podman = ""
+			p = ""
 		}
-		cleanDir(dir, podman, stale.podmanArgs())
+		cleanDir(dir, p, stale.podmanArgs())
 	}
 }
 
@@ -479,7 +484,8 @@ func pidAlive(pidFile string) bool {
 	if err != nil || pid <= 0 {
 		return true
 	}
-	return syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM)
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // unmountBelow lazily unmounts every mount point under dir, deepest first.
