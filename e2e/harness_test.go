@@ -1153,6 +1153,38 @@ func (c *Container) WaitForLog(t testing.TB, s string) {
 	}
 }
 
+// Exec runs a command in the running container (podman exec) and returns
+// its output and exit code; the image must hold the program (the probe, say).
+func (c *Container) Exec(t testing.TB, args ...string) Result {
+	t.Helper()
+	var o, s bytes.Buffer
+	cmd := c.e.podmanCmd(nil, append([]string{"exec", c.Name}, args...)...)
+	cmd.Stdout, cmd.Stderr = &o, &s
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("podman exec %s: %v", c.Name, err)
+		}
+		code = ee.ExitCode()
+	}
+	return Result{Stdout: o.String(), Stderr: s.String(), ExitCode: code}
+}
+
+// Diff lists what changed in the container's file system since it was
+// created, one "A /path", "C /path" or "D /path" a line (podman diff): a
+// way to prove nothing was written to disk. A container from a scratch
+// image starts with "A /etc": podman's mount points for hosts, hostname
+// and resolv.conf.
+func (c *Container) Diff(t testing.TB) []string {
+	t.Helper()
+	out := strings.TrimSpace(c.e.PodmanOut(t, "diff", c.Name))
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
 // Stop runs podman stop with the given grace period (SIGTERM, then SIGKILL
 // after grace) and returns the exit code, logs and how long the stop took.
 func (c *Container) Stop(t testing.TB, grace time.Duration) Stopped {

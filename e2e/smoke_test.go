@@ -121,6 +121,24 @@ func TestSmokeStop(t *testing.T) {
 		}
 		t.Logf("podman stop took %v", st.Elapsed)
 	})
+	t.Run("exec and diff", func(t *testing.T) {
+		c := e.Start(t, Run{Image: name, Cmd: []string{"wait-signal", "0"}})
+		c.WaitForLog(t, "ready")
+		// podman itself adds /etc (for hosts, hostname, resolv.conf) to a
+		// scratch image; nothing else may have changed yet.
+		if d := c.Diff(t); len(d) > 1 || (len(d) == 1 && d[0] != "A /etc") {
+			t.Errorf("a fresh container has changes: %q", d)
+		}
+		if res := c.Exec(t, "/probe", "write", "/var/made-by-exec", "x"); res.ExitCode != 0 {
+			t.Fatalf("exec: exit %d, stderr %q", res.ExitCode, res.Stderr)
+		}
+		if res := c.Exec(t, "/probe", "exit", "9"); res.ExitCode != 9 {
+			t.Errorf("exec of probe exit 9: exit %d", res.ExitCode)
+		}
+		if d := c.Diff(t); !contains(d, "A /var/made-by-exec") {
+			t.Errorf("podman diff does not show the file exec wrote: %q", d)
+		}
+	})
 	t.Run("ignores SIGTERM", func(t *testing.T) {
 		c := e.Start(t, Run{Image: name, Cmd: []string{"ignore-signals"}})
 		c.WaitForLog(t, "ready")
