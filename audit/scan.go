@@ -21,8 +21,10 @@ type detectors struct {
 	rules    []*rules.Rule
 	keywords []keyword
 	kwHeads  [][]int32       // folded two-byte prefix -> keywords
-	pre      [1024]uint64    // bitset over the first two bytes
-	pre4     [1 << 11]uint64 // bitset over a hash of the first four bytes
+	pre      [1024]uint64    // keywords: bitset over a chosen pair of two-byte grams
+	kOff     [1 << 16]uint8  // keywords: for a gram, the offsets it has in its keywords
+	pre4     [1 << 11]uint64 // keywords: bitset over a hash of the first four bytes
+	known4   []uint64        // known values: bitset over a hash of their first 4-grams
 	back     int             // bytes a match may start before its keyword
 	fwd      int             // bytes a match may extend after its start
 	sealed   map[string]bool
@@ -51,18 +53,23 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 	for _, v := range values {
 		d.sealed[v.Name] = true
 	}
-	set := func(a, b byte) {
+	set := func(a, b byte, off int) {
 		g := uint16(a) | uint16(b)<<8
 		d.pre[g>>6] |= 1 << (g & 63)
+		d.kOff[g] |= 1 << off
 	}
 	set4 := func(b []byte) {
 		h := hash4(binary.LittleEndian.Uint32(b))
 		d.pre4[h>>6] |= 1 << (h & 63)
 	}
+	// Known values are at least eight bytes: the 4-grams at offsets 0 to 3
+	// cover them when every fourth position is sampled.
+	d.known4 = make([]uint64, 1<<knownBits/64)
 	for _, p := range d.known.patterns {
-		set(p.text[0], p.text[1])
-		set(p.text[1], p.text[2])
-		set4(p.text)
+		for o := 0; o < 4; o++ {
+			h := hashK(binary.LittleEndian.Uint32(p.text[o:]))
+			d.known4[h>>6] |= 1 << (h & 63)
+		}
 	}
 	d.fwd = d.known.maxLen
 	for ri, r := range rs {
@@ -72,10 +79,11 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 			if ci {
 				kw.text = bytes.ToLower(kw.text)
 			}
-			for o := 0; o < 2; o++ {
+			k := gramOffset(kw.text, ci)
+			for o := k; o < k+2; o++ {
 				for _, x := range caseVariants(kw.text[o], ci) {
 					for _, y := range caseVariants(kw.text[o+1], ci) {
-						set(x, y)
+						set(x, y, o)
 					}
 				}
 			}
@@ -97,6 +105,31 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 }
 
 func hash4(x uint32) uint32 { return (x * 0x9E3779B1) >> (32 - 17) }
+
+const knownBits = 18
+
+func hashK(x uint32) uint32 { return (x * 0x85EBCA6B) >> (32 - knownBits) }
+
+// gramOffset picks where in a keyword its two sampled grams sit: the three
+// bytes from k on with the most characters that are rare in text (not a
+// lower-case letter, not a space), so that "github_pat_" is looked for by
+// "b_p", not "git". k+2 must stay inside the keyword and k+1 below 8.
+func gramOffset(kw []byte, fold bool) int {
+	best, bestScore := 0, -1
+	for k := 0; k+3 <= len(kw) && k <= 6; k++ {
+		score := 0
+		for _, c := range kw[k : k+3] {
+			lower := 'a' <= c && c <= 'z' || fold && 'A' <= c && c <= 'Z'
+			if !lower && c != ' ' && c != '/' {
+				score++
+			}
+		}
+		if score > bestScore {
+			best, bestScore = k, score
+		}
+	}
+	return best
+}
 
 // variants4 lists every four-byte string a keyword can start with: its case
 // variants, and for a three-byte keyword every fourth byte.
@@ -219,10 +252,13 @@ func (s *scanner) scanBytes(b []byte, emit func(hit)) {
 
 // scanRange checks every match start in b[from:to]; b beyond to is context.
 //
-// The prefilter samples every second position: every pattern and keyword
-// is at least three bytes long, so one of its first two two-byte grams
-// lies on a sampled position, and both are in the table. A hit at p checks
-// the starts p and p-1.
+// Two samplings decide where anything may start. Keywords (three bytes or
+// more): every second position is looked up in a bit table of two-byte
+// grams, chosen per keyword (see gramOffset), so one of a keyword's two
+// grams always lies on a sampled position; a hit names the offsets its
+// gram has, hence the candidate starts. Known values (eight bytes or more):
+// every fourth position is looked up, by a hash of four bytes, in a table
+// of each value's 4-grams at offsets 0 to 3.
 func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) {
 	d := s.d
 	if to > len(b)-1 {
@@ -231,18 +267,25 @@ func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) 
 	if from >= to {
 		return
 	}
-	pre := &d.pre
-	try := func(p int) {
-		if p-1 >= from && p-1 < to {
-			s.check4(b, base, p-1, emit)
-		}
-		if p < to {
-			s.check4(b, base, p, emit)
+	pre, known4 := &d.pre, d.known4
+	hasKnown := len(d.known.patterns) > 0
+	kw := func(p int) {
+		for m := d.kOff[uint16(b[p])|uint16(b[p+1])<<8]; m != 0; m &= m - 1 {
+			if st := p - bits.TrailingZeros8(m); st >= from && st < to {
+				s.checkKeywords(b, base, st, emit)
+			}
 		}
 	}
-	p := from
-	// Eight sampled grams per sixteen bytes, without branches.
+	kv := func(q int) {
+		for o := 0; o < 4; o++ {
+			if st := q - o; st >= from && st < to {
+				s.checkKnown(b, base, st, emit)
+			}
+		}
+	}
 	zeroHit := pre[0]&1 != 0
+	p := from
+	// Sixteen bytes per round, without branches in the common case.
 	for ; p+16 <= len(b) && p < to; p += 16 {
 		v0 := binary.LittleEndian.Uint64(b[p:])
 		v1 := binary.LittleEndian.Uint64(b[p+8:])
@@ -256,41 +299,52 @@ func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) 
 			g = uint16(v1 >> (16 * k))
 			m |= (pre[g>>6] >> (g & 63) & 1) << (k + 4)
 		}
-		for m != 0 {
-			k := bits.TrailingZeros64(m)
-			m &= m - 1
-			try(p + 2*k)
+		for ; m != 0; m &= m - 1 {
+			kw(p + 2*bits.TrailingZeros64(m))
+		}
+		if hasKnown {
+			h0 := hashK(uint32(v0))
+			h1 := hashK(uint32(v0 >> 32))
+			h2 := hashK(uint32(v1))
+			h3 := hashK(uint32(v1 >> 32))
+			k := known4[h0>>6]>>(h0&63)&1 | (known4[h1>>6]>>(h1&63)&1)<<1 |
+				(known4[h2>>6]>>(h2&63)&1)<<2 | (known4[h3>>6]>>(h3&63)&1)<<3
+			for ; k != 0; k &= k - 1 {
+				kv(p + 4*bits.TrailingZeros64(k))
+			}
 		}
 	}
-	for ; p <= to && p+1 < len(b); p += 2 {
-		g := uint16(b[p]) | uint16(b[p+1])<<8
+	// The tail, where fewer than sixteen bytes are left: samples go on
+	// past to, because a gram may sit up to seven bytes into its keyword.
+	for q := p; q < to+8 && q+1 < len(b); q += 2 {
+		g := uint16(b[q]) | uint16(b[q+1])<<8
 		if pre[g>>6]&(1<<(g&63)) != 0 {
-			try(p)
+			kw(q)
+		}
+	}
+	if hasKnown {
+		for q := p; q < to+3 && q+4 <= len(b); q += 4 {
+			h := hashK(binary.LittleEndian.Uint32(b[q:]))
+			if known4[h>>6]&(1<<(h&63)) != 0 {
+				kv(q)
+			}
 		}
 	}
 }
 
-// check4 filters a two-byte hit by four bytes before the full check.
-func (s *scanner) check4(b []byte, base int64, i int, emit func(hit)) {
+// checkKeywords filters a keyword candidate by four bytes, then compares
+// the keywords that start with its two bytes.
+func (s *scanner) checkKeywords(b []byte, base int64, i int, emit func(hit)) {
+	d := s.d
 	if i+4 <= len(b) {
 		h := hash4(binary.LittleEndian.Uint32(b[i:]))
-		if s.d.pre4[h>>6]&(1<<(h&63)) == 0 {
+		if d.pre4[h>>6]&(1<<(h&63)) == 0 {
 			return
 		}
 	}
-	s.check(b, base, i, emit)
-}
-
-func (s *scanner) check(b []byte, base int64, i int, emit func(hit)) {
-	d := s.d
-	var lastName string
-	d.known.match(b[i:], func(p *pattern) {
-		if p.name == lastName {
-			return // one finding per value and position
-		}
-		lastName = p.name
-		emit(hit{kind: kindKnown, name: p.name, encoding: p.encoding, offset: base + int64(i), preview: mask(p.text)})
-	})
+	if i+1 >= len(b) {
+		return
+	}
 	g := uint16(fold(b[i])) | uint16(fold(b[i+1]))<<8
 	for _, ki := range d.kwHeads[g] {
 		kw := &d.keywords[ki]
@@ -302,6 +356,18 @@ func (s *scanner) check(b []byte, base int64, i int, emit func(hit)) {
 		}
 		s.runRule(b, base, i, kw, emit)
 	}
+}
+
+// checkKnown verifies the sealed values that may start at b[i].
+func (s *scanner) checkKnown(b []byte, base int64, i int, emit func(hit)) {
+	var lastName string
+	s.d.known.match(b[i:], func(p *pattern) {
+		if p.name == lastName {
+			return // one finding per value and position
+		}
+		lastName = p.name
+		emit(hit{kind: kindKnown, name: p.name, encoding: p.encoding, offset: base + int64(i), preview: mask(p.text)})
+	})
 }
 
 func equalFold(b, lower []byte) bool {
