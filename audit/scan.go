@@ -106,7 +106,7 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 
 func hash4(x uint32) uint32 { return (x * 0x9E3779B1) >> (32 - 17) }
 
-const knownBits = 18
+const knownBits = 20
 
 func hashK(x uint32) uint32 { return (x * 0x85EBCA6B) >> (32 - knownBits) }
 
