@@ -2,8 +2,9 @@
 # Installs what the end-to-end suite (e2e/) needs, and only what is missing:
 # podman, runc and busybox-static from Debian's packages, and buildkitd +
 # buildctl v0.26.3 built with `go build` from the Go module proxy in a
-# throwaway module outside the repository. The binaries are cached outside the repository, so a second
-# run takes a second. Prints where everything is. Safe to run again.
+# throwaway module outside the repository. The binaries are cached outside
+# the repository, so a second run takes a fraction of a second. Prints where
+# everything is. Safe to run again, and from several processes at once.
 #
 #   SEALENV_E2E_BIN_DIR   where buildkitd/buildctl are cached
 #                         (default: ${XDG_CACHE_HOME:-$HOME/.cache}/sealenv-e2e/buildkit-v0.26.3;
@@ -11,6 +12,7 @@
 set -euo pipefail
 
 BUILDKIT_VERSION=v0.26.3
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin # runc lives in sbin
 : "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
 BIN_DIR=${SEALENV_E2E_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sealenv-e2e/buildkit-$BUILDKIT_VERSION}
 
@@ -70,8 +72,10 @@ if ! have_buildkit; then
 		cd "$scratch"
 		export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 		go mod init sealenv-e2e-buildkit >/dev/null 2>&1
-		go get "github.com/moby/buildkit@$BUILDKIT_VERSION" >/dev/null 2>&1 ||
+		if ! go get "github.com/moby/buildkit@$BUILDKIT_VERSION" >get.log 2>&1; then
+			grep -v '^go: downloading' get.log | tail -n 20 >&2
 			die "go get github.com/moby/buildkit@$BUILDKIT_VERSION failed"
+		fi
 		ldflags="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
 		# nice: the machine's cores are shared with other work.
 		nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$scratch/out/" \
