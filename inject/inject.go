@@ -81,6 +81,15 @@ type Config struct {
 	Redact bool
 	// NoAccessLog turns off the JSON access line.
 	NoAccessLog bool
+	// Only, when set, is the list of keys the command may receive (least
+	// privilege when one bundle feeds several services); other keys are
+	// dropped, and a listed key that no bundle holds is an error. A listed
+	// key's grace value (KEY_PREVIOUS) comes with it.
+	Only []string
+	// AllowUnauthenticated accepts empty or unencrypted values in bundles
+	// that sealenv did not write: SOPS does not authenticate their names
+	// (see seal.Bundle.Unauthenticated). Without it they stop the start.
+	AllowUnauthenticated bool
 
 	// Environ is the environment the command starts from; nil means
 	// os.Environ().
@@ -217,6 +226,11 @@ func (c *Config) check() error {
 			}
 		}
 	}
+	for _, n := range c.Only {
+		if !seal.ValidName(n) {
+			return fail(ExitFailure, "--only %q: not a valid environment variable name", n)
+		}
+	}
 	for _, n := range c.Override {
 		if n != "*" && !seal.ValidName(n) {
 			return fail(ExitFailure, "--override %q: not a valid environment variable name", n)
@@ -332,6 +346,9 @@ func (c *Config) load() (l *loaded, err error) {
 			return l, fail(ExitFailure, "%s: %v", f.path, err)
 		}
 		l.zeroList = append(l.zeroList, b)
+		if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
+			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass --allow-unauthenticated", f.path, strings.Join(b.Unauthenticated, ", "))
+		}
 		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: b.Matched, Keys: []string{}}
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
@@ -352,6 +369,23 @@ func (c *Config) load() (l *loaded, err error) {
 			l.secrets = append(l.secrets, s)
 		}
 		l.bundles = append(l.bundles, bl)
+	}
+	if len(c.Only) > 0 {
+		only := map[string]bool{}
+		for _, n := range c.Only {
+			if _, ok := index[n]; !ok {
+				return l, fail(ExitFailure, "%s: --only %s: no bundle has this key", paths[0], n)
+			}
+			only[n], only[n+seal.GraceSuffix] = true, true
+		}
+		kept := l.secrets[:0]
+		for _, s := range l.secrets {
+			if only[s.Name] {
+				kept = append(kept, s)
+			}
+		}
+		clear(l.secrets[len(kept):]) // drop references to the values not passed on
+		l.secrets = kept
 	}
 	allowed := map[string]bool{}
 	for _, n := range c.AllowNames {

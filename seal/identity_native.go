@@ -11,11 +11,10 @@ import (
 	"filippo.io/age"
 )
 
-// This file lets a binary look identities up without linking SSH and plugin
-// support: the sealenv-inject entrypoint must stay under 4 MiB, and
-// agessh (with RSA, ECDSA and ASN.1) plus the plugin client add about
-// 650 KiB. Only code reachable from [FindIdentitiesWith] and
-// [ParseNativeIdentities] is linked.
+// Package seal parses native age identities only, so that a binary linking
+// it (the sealenv-inject entrypoint, under 4 MiB) does not carry SSH and
+// plugin support: agessh (RSA, ECDSA, ASN.1) and the plugin client cost
+// about 1.2 MiB. Package seal/identities adds them for the full CLI.
 
 // IdentityParser parses the content of an identity file or variable.
 type IdentityParser func(data []byte) ([]age.Identity, error)
@@ -23,7 +22,7 @@ type IdentityParser func(data []byte) ([]age.Identity, error)
 // ParseNativeIdentities parses native age identities only: one
 // AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1... per line, empty lines and "#"
 // comments ignored. SSH keys and plugin identities are refused with a hint;
-// [ParseIdentities] reads those. Errors give a line number, never the line.
+// identities.Parse reads those. Errors give a line number, never the line.
 func ParseNativeIdentities(data []byte) ([]age.Identity, error) {
 	if len(data) > maxIdentitySize {
 		return nil, errors.New("identity file is larger than 16 MiB")
@@ -65,10 +64,11 @@ func ParseNativeIdentities(data []byte) ([]age.Identity, error) {
 	return ids, nil
 }
 
-// FindIdentitiesWith is [FindIdentities] with the parser given: same sources
-// in the same order (File, FD, SEALENV_AGE_KEY, SEALENV_AGE_KEY_FILE,
-// SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, then Defaults), same results. l.PluginUI is
-// not used; a parser that needs one captures it.
+// FindIdentitiesWith looks up identities in order: File, FD,
+// SEALENV_AGE_KEY, SEALENV_AGE_KEY_FILE, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
+// then Defaults; the first source found wins and is parsed with parse:
+// [ParseNativeIdentities] here, or identities.Parse (SSH keys and plugins
+// too) in package github.com/sealenv/sealenv/seal/identities.
 func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity, error) {
 	getenv := l.Getenv
 	if getenv == nil {

@@ -56,6 +56,7 @@ const (
 	LabelKeys       = "io.sealenv.wrap.keys"
 	LabelEntrypoint = "io.sealenv.wrap.entrypoint"
 	LabelLayer      = "io.sealenv.wrap.layer"
+	LabelOnly       = "io.sealenv.wrap.only"
 )
 
 // historyMarker is the created_by of the sealed layer.
@@ -78,6 +79,9 @@ type Options struct {
 	Bundles   []Bundle
 	Injectors []Injector // one per platform of the source
 	Version   string     // recorded in a label
+	// Only limits the keys the command receives (the injector's --only):
+	// least privilege when one bundle feeds several services.
+	Only []string
 }
 
 // Error kinds.
@@ -127,6 +131,17 @@ func (o *Options) check() ([]checked, error) {
 	for _, inj := range o.Injectors {
 		if err := checkArch(inj); err != nil {
 			return nil, err
+		}
+	}
+	have := map[string]bool{}
+	for _, b := range out {
+		for _, k := range b.keys {
+			have[k] = true
+		}
+	}
+	for _, k := range o.Only {
+		if !have[k] {
+			return nil, fmt.Errorf("%w: the service may receive %s, which no bundle holds", ErrInvalidBundle, k)
 		}
 	}
 	return out, nil
@@ -273,10 +288,10 @@ func Image(img v1.Image, o *Options) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrapOne(img, inj, bundles, o.Version)
+	return wrapOne(img, inj, bundles, o)
 }
 
-func wrapOne(img v1.Image, inj *Injector, bundles []checked, version string) (v1.Image, error) {
+func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Image, error) {
 	base, err := unwrap(img)
 	if err != nil {
 		return nil, err
@@ -323,6 +338,9 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, version string) (v1
 			entry = append(entry, "--bundle", b.path)
 		}
 	}
+	for _, k := range o.Only {
+		entry = append(entry, "--only", k)
+	}
 	ncf.Config.Entrypoint = append(append(entry, "--"), cfg.Entrypoint...)
 	if ncf.Config.Labels == nil {
 		ncf.Config.Labels = map[string]string{}
@@ -339,7 +357,10 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, version string) (v1
 		}
 	}
 	injSum := sha256.Sum256(inj.Data)
-	ncf.Config.Labels[LabelVersion] = version
+	ncf.Config.Labels[LabelVersion] = o.Version
+	if len(o.Only) > 0 {
+		ncf.Config.Labels[LabelOnly] = strings.Join(o.Only, ",")
+	}
 	ncf.Config.Labels[LabelInjector] = "sha256:" + hex.EncodeToString(injSum[:])
 	ncf.Config.Labels[LabelBundles] = strings.Join(digests, ",")
 	ncf.Config.Labels[LabelKeys] = strings.Join(keys, ",")
@@ -391,7 +412,7 @@ func unwrap(img v1.Image) (v1.Image, error) {
 		return nil, fmt.Errorf("%w: wrap labels are damaged (%s)", ErrUnsupported, LabelEntrypoint)
 	}
 	ncf.Config.Entrypoint = orig
-	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer} {
+	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly} {
 		delete(ncf.Config.Labels, l)
 	}
 	if len(ncf.Config.Labels) == 0 {
@@ -445,7 +466,7 @@ func Index(idx v1.ImageIndex, o *Options) (v1.ImageIndex, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		w, err := wrapOne(img, inj, bundles, o.Version)
+		w, err := wrapOne(img, inj, bundles, o)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", platform, err)
 		}

@@ -266,6 +266,27 @@ func TestWrapMultiPlatform(t *testing.T) {
 	}
 }
 
+func TestWrapOnlyKeys(t *testing.T) {
+	o := opts(bundle(t, "prod.env", "DATABASE_URL", "API_TOKEN", "ADMIN_TOKEN"))
+	o.Only = []string{"DATABASE_URL", "API_TOKEN"}
+	img, err := wrap.Image(baseImage(t, runtime.GOARCH, []string{"/app"}, nil), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	want := wrap.InjectorPath + " --only DATABASE_URL --only API_TOKEN -- /app"
+	if got := strings.Join(cf.Config.Entrypoint, " "); got != want {
+		t.Errorf("entrypoint %q, want %q", got, want)
+	}
+	if cf.Config.Labels[wrap.LabelOnly] != "DATABASE_URL,API_TOKEN" {
+		t.Errorf("only label %q", cf.Config.Labels[wrap.LabelOnly])
+	}
+	o.Only = []string{"NOT_IN_THE_BUNDLE"}
+	if _, err := wrap.Image(baseImage(t, runtime.GOARCH, []string{"/app"}, nil), o); !errors.Is(err, wrap.ErrInvalidBundle) {
+		t.Errorf("unknown --only key: %v", err)
+	}
+}
+
 func TestWrapBadInput(t *testing.T) {
 	good := bundle(t, "prod.env", "K")
 	if _, err := wrap.Image(baseImage(t, runtime.GOARCH, nil, nil), opts(good)); !errors.Is(err, wrap.ErrNoCommand) {

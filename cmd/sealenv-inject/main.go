@@ -47,6 +47,10 @@ Flags:
   --redact                   supervise, and replace sealed values in the
                              command's stdout and stderr with [REDACTED:NAME]
   --no-access-log            do not print the JSON access line on stderr
+  --only KEY                 pass only KEY (repeatable; its KEY_PREVIOUS grace value
+                             too); a KEY no bundle has is an error
+  --allow-unauthenticated    accept empty or unencrypted values that SOPS does not
+                             authenticate, in bundles sealenv did not write
 
 Exit status: the command's; 125 when the injector fails (the command never
 starts), 126 when CMD cannot be executed, 127 when CMD is not found, 128+N
@@ -77,6 +81,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.BoolVar(&c.Supervise, "supervise", false, "")
 	fs.BoolVar(&c.Redact, "redact", false, "")
 	fs.BoolVar(&c.NoAccessLog, "no-access-log", false, "")
+	fs.Var((*list)(&c.Only), "only", "")
+	fs.BoolVar(&c.AllowUnauthenticated, "allow-unauthenticated", false, "")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprint(stderr, usage)

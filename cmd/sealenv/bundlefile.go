@@ -11,6 +11,7 @@ import (
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/seal/identities"
 )
 
 // Flags shared by several commands.
@@ -31,11 +32,11 @@ func policyFlag() cli.Flag {
 
 // identities finds the identity by the shared lookup order.
 func (e *env) identities(c *cli.Context) (*seal.FoundIdentity, error) {
-	found, err := seal.FindIdentities(seal.IdentityLookup{
+	found, err := identities.Find(seal.IdentityLookup{
 		File:     c.String("identity"),
 		Getenv:   e.getenv,
 		Defaults: seal.DefaultIdentityFiles(),
-	})
+	}, nil)
 	if errors.Is(err, seal.ErrNoIdentity) {
 		return nil, errors.New("no identity: pass --identity FILE or set SEALENV_AGE_KEY_FILE (see sealenv keygen)")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/seal/identities"
 )
 
 // injectCommand is `sealenv inject`: the injector of sealenv-inject, plus SSH
@@ -36,28 +37,32 @@ when it is not found, 128+N when a supervised CMD is killed by signal N.`,
 			&cli.BoolFlag{Name: "supervise", Usage: "stay as the parent: forward signals, reap zombies"},
 			&cli.BoolFlag{Name: "redact", Usage: "supervise and replace sealed values in CMD's output with [REDACTED:NAME]"},
 			&cli.BoolFlag{Name: "no-access-log", Usage: "do not print the JSON access line on stderr"},
+			&cli.StringSliceFlag{Name: "only", Usage: "pass only `KEY` (repeatable; with its KEY_PREVIOUS grace value); a KEY no bundle has is an error"},
+			&cli.BoolFlag{Name: "allow-unauthenticated", Usage: "accept empty or unencrypted values SOPS does not authenticate, in bundles sealenv did not write"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := inject.Config{
-				Args:             c.Args().Slice(),
-				Bundles:          c.StringSlice("bundle"),
-				Override:         c.StringSlice("override"),
-				Identity:         c.String("identity"),
-				IdentityFD:       c.Int("identity-fd"),
-				AllowEnvOverride: c.StringSlice("allow-env-override"),
-				AllowNames:       c.StringSlice("allow-name"),
-				Files:            c.StringSlice("file"),
-				Supervise:        c.Bool("supervise"),
-				Redact:           c.Bool("redact"),
-				NoAccessLog:      c.Bool("no-access-log"),
-				Stdout:           e.stdout,
-				Stderr:           e.stderr,
-				Prog:             "sealenv",
-				Now:              e.now,
-				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
-				IdentityOptional: true,
+				Args:                 c.Args().Slice(),
+				Bundles:              c.StringSlice("bundle"),
+				Override:             c.StringSlice("override"),
+				Identity:             c.String("identity"),
+				IdentityFD:           c.Int("identity-fd"),
+				AllowEnvOverride:     c.StringSlice("allow-env-override"),
+				AllowNames:           c.StringSlice("allow-name"),
+				Files:                c.StringSlice("file"),
+				Supervise:            c.Bool("supervise"),
+				Redact:               c.Bool("redact"),
+				NoAccessLog:          c.Bool("no-access-log"),
+				Only:                 c.StringSlice("only"),
+				AllowUnauthenticated: c.Bool("allow-unauthenticated"),
+				Stdout:               e.stdout,
+				Stderr:               e.stderr,
+				Prog:                 "sealenv",
+				Now:                  e.now,
+				IdentityDefaults:     append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
+				IdentityOptional:     true,
 				ParseIdentities: func(data []byte) ([]age.Identity, error) {
-					return seal.ParseIdentities(data, nil)
+					return identities.Parse(data, nil)
 				},
 				Open: openWithSops,
 			}

@@ -34,6 +34,8 @@ func wrapCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "injector", Usage: "injector binary `[PLATFORM=]PATH` (repeatable)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing destination"},
 			&cli.BoolFlag{Name: "audit", Usage: "audit the wrapped image and write it only if it is clean"},
+			&cli.StringFlag{Name: "service", Usage: "pass only the keys that service `NAME` may receive (services: in sealenv.yaml; needs --env)"},
+			&cli.StringFlag{Name: "env", Usage: "environment `NAME` for --service"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -47,6 +49,23 @@ func wrapCommand(e *env) *cli.Command {
 					return fmt.Errorf("--bundle: %s: %w", p, unwrapPathErr(err))
 				}
 				o.Bundles = append(o.Bundles, wrap.Bundle{Name: p, Data: data})
+			}
+			if svc := c.String("service"); svc != "" {
+				p, err := loadPolicy(c)
+				if err != nil {
+					return err
+				}
+				if c.String("env") == "" {
+					return errors.New("usage: --service needs --env NAME")
+				}
+				keys, known := p.ServiceKeys(svc, c.String("env"))
+				if !known {
+					return fmt.Errorf("%s: no service %q", p.Path, svc)
+				}
+				if len(keys) == 0 {
+					return fmt.Errorf("%s: service %q may receive no key in environment %q", p.Path, svc, c.String("env"))
+				}
+				o.Only = keys
 			}
 			injs, err := injectorsFromFlags(c.StringSlice("injector"))
 			if err != nil {

@@ -12,6 +12,11 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/stores/dotenv"
 
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -88,6 +93,49 @@ func Write(t testing.TB, dir, name string, keys []Key, entries ...Entry) string 
 		}
 	}
 	out, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// WriteSops writes entries as a dotenv bundle the way the sops CLI does,
+// with the sops/v3 library and no sealenv metadata: a SOPS file that sealenv
+// did not write.
+func WriteSops(t testing.TB, dir, name string, keys []Key, entries ...Entry) string {
+	t.Helper()
+	var group sops.KeyGroup
+	for _, k := range keys {
+		mk, err := sopsage.MasterKeyFromRecipient(k.Recipient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		group = append(group, mk)
+	}
+	var br sops.TreeBranch
+	for _, e := range entries {
+		br = append(br, sops.TreeItem{Key: e.Name, Value: e.Value})
+	}
+	tree := sops.Tree{Branches: sops.TreeBranches{br}, Metadata: sops.Metadata{
+		KeyGroups: []sops.KeyGroup{group}, UnencryptedSuffix: seal.DefaultUnencryptedSuffix, Version: "3.13.3"}}
+	key, errs := tree.GenerateDataKey()
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	c := aes.NewCipher()
+	mac, err := tree.Encrypt(key, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree.Metadata.LastModified = time.Now().UTC()
+	if tree.Metadata.MessageAuthenticationCode, err = c.Encrypt(mac, key, tree.Metadata.LastModified.Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := dotenv.NewStore(&config.DotenvStoreConfig{}).EmitEncryptedFile(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
