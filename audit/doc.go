@@ -32,9 +32,10 @@
 // hex, base64 (standard and URL alphabets, at every alignment), URL- and
 // JSON-escaped and UTF-16, all searched in one pass. Rules: the versioned
 // rule set of package rules, each gated by keywords. Plaintext bundles:
-// files named like secrets files that carry no SOPS metadata. One
-// prefilter, a bit table over two-byte grams sampled at every second byte
-// and confirmed by a four-byte hash, decides where anything can start.
+// files named like secrets files that carry no SOPS metadata. Two sampled
+// bit tables decide where anything can start, in one pass: 4-grams of the
+// known values every fourth byte, two-byte grams of the keywords every
+// second byte; only their hits are verified.
 //
 // # Findings
 //
