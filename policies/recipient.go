@@ -13,6 +13,9 @@ import (
 // recipient (age1name1...), ssh-ed25519 or ssh-rsa. Public keys are not
 // secret, so errors quote them.
 func CheckRecipient(r string) error {
+	if LooksPrivate(r) {
+		return fmt.Errorf("a recipient looks like a private key (identity): use its public key (age1..., ssh-...), and treat the private key as leaked if it was committed or shared")
+	}
 	var err error
 	switch {
 	case r == "":
@@ -26,10 +29,10 @@ func CheckRecipient(r string) error {
 	case strings.HasPrefix(r, "ssh-ed25519 "), strings.HasPrefix(r, "ssh-rsa "):
 		_, err = agessh.ParseRecipient(r)
 	default:
-		return fmt.Errorf("recipient %q is not an age1..., ssh-ed25519 or ssh-rsa public key", r)
+		return fmt.Errorf("recipient %q is not an age1..., ssh-ed25519 or ssh-rsa public key", quoteShort(r))
 	}
 	if err != nil {
-		return fmt.Errorf("recipient %q is malformed", r)
+		return fmt.Errorf("recipient %q is malformed", quoteShort(r))
 	}
 	return nil
 }
@@ -37,4 +40,19 @@ func CheckRecipient(r string) error {
 func isX25519(r string) bool {
 	_, err := age.ParseX25519Recipient(r)
 	return err == nil
+}
+
+// LooksPrivate reports whether s looks like private key material, which must
+// never be echoed in an error.
+func LooksPrivate(s string) bool {
+	u := strings.ToUpper(s)
+	return strings.Contains(u, "AGE-SECRET-KEY") || strings.Contains(u, "AGE-PLUGIN-") || strings.Contains(u, "PRIVATE KEY") || strings.Contains(s, "-----BEGIN")
+}
+
+// quoteShort keeps quoted public keys readable in one-line errors.
+func quoteShort(s string) string {
+	if len(s) > 80 {
+		return s[:60] + "..." + s[len(s)-8:]
+	}
+	return s
 }

@@ -144,6 +144,38 @@ func Open(format Format, data []byte, identities ...age.Identity) (*Bundle, erro
 	return b, nil
 }
 
+// Verify decrypts and authenticates a bundle with a data key obtained
+// elsewhere (the authoring side unwraps KMS and PGP keys through sops), with
+// exactly the checks of [Open].
+func Verify(format Format, data, dataKey []byte) (*Bundle, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	return p.decrypt(dataKey)
+}
+
+// WeakNames lists the flattened names of the values in a bundle that no
+// ciphertext authenticates: empty values, nulls, and values the file's
+// rules leave unencrypted (the metadata key aside). The authoring side
+// records them in the metadata.
+func WeakNames(format Format, data []byte) ([]string, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range p.leaves {
+		if l.name == MetaKey {
+			continue
+		}
+		if l.val == nil || l.val == "" || !p.encrypted(l.path) {
+			out = append(out, l.name)
+		}
+	}
+	return out, nil
+}
+
 // dataKey unwraps the 32-byte data key from the first age stanza that one of
 // the identities opens.
 func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
@@ -273,17 +305,29 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 	}
 	// The SOPS MAC covers values, not names. An encrypted value's name is
 	// bound by its additional data, but an empty or unencrypted value has no
-	// ciphertext: anyone could add "NAME=" lines or rename a plaintext key
-	// unnoticed. The MAC-covered metadata records every key sealenv wrote,
-	// so such a value is only accepted when the metadata names its key.
-	for _, l := range weak {
-		if metaText == "" {
+	// ciphertext: anyone could add "NAME=" lines, insert an empty list item
+	// (shifting the names after it) or rename a plaintext key, unnoticed.
+	// The MAC-covered metadata lists the exact names of such values, and
+	// they must match.
+	if metaText == "" {
+		for _, l := range weak {
 			// A plain sops file: sops accepts these, so do we, but say so.
 			b.Unauthenticated = append(b.Unauthenticated, l.name)
-			continue
 		}
-		if _, ok := b.Meta[l.path[0]]; !ok {
-			return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("key %s has an empty or unencrypted value that the bundle metadata does not record (added or renamed outside sealenv?)", l.name)}
+	} else {
+		doc, _ := parseMetaDoc(metaText)
+		recorded := map[string]bool{}
+		for _, n := range doc.Weak {
+			recorded[n] = true
+		}
+		for _, l := range weak {
+			if !recorded[l.name] {
+				return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("%s has an empty or unencrypted value that the bundle metadata does not record (added, moved or renamed outside sealenv?)", l.name)}
+			}
+			delete(recorded, l.name)
+		}
+		for n := range recorded {
+			return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("the bundle metadata records an empty or unencrypted %s that is not there (removed, moved or renamed outside sealenv?)", n)}
 		}
 	}
 	for _, s := range p.stanzas() {

@@ -33,10 +33,13 @@ type Meta map[string]KeyMeta
 type metaDoc struct {
 	V    int  `json:"v"`
 	Keys Meta `json:"keys"`
+	// Weak lists the flattened names of every empty or unencrypted value:
+	// no ciphertext binds their names, so the MAC-covered metadata does
+	// (see [Bundle.Unauthenticated]).
+	Weak []string `json:"weak"`
 }
 
-// ParseMeta parses the stored form of the metadata key.
-func ParseMeta(s string) (Meta, error) {
+func parseMetaDoc(s string) (*metaDoc, error) {
 	var d metaDoc
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
 		return nil, malformed("%s is not valid metadata JSON", MetaKey)
@@ -44,12 +47,25 @@ func ParseMeta(s string) (Meta, error) {
 	if d.V != 1 {
 		return nil, unsupported("%s version %d (this build reads version 1)", MetaKey, d.V)
 	}
+	return &d, nil
+}
+
+// ParseMeta parses the stored form of the metadata key.
+func ParseMeta(s string) (Meta, error) {
+	d, err := parseMetaDoc(s)
+	if err != nil {
+		return nil, err
+	}
 	return d.Keys, nil
 }
 
-// Encode returns the stored form of m: compact JSON with sorted keys, so the
-// same metadata always encodes to the same bytes.
-func (m Meta) Encode() string {
+// Encode returns the stored form of m without weak names; see [EncodeMeta].
+func (m Meta) Encode() string { return EncodeMeta(m, nil) }
+
+// EncodeMeta returns the stored form of m and the weak names (see
+// [WeakNames]): compact JSON with sorted keys, so the same metadata always
+// encodes to the same bytes.
+func EncodeMeta(m Meta, weak []string) string {
 	keys := make(Meta, len(m))
 	for k, v := range m {
 		v.Set = v.Set.UTC().Truncate(time.Second)
@@ -59,7 +75,9 @@ func (m Meta) Encode() string {
 		}
 		keys[k] = v
 	}
-	b, err := json.Marshal(metaDoc{V: 1, Keys: keys})
+	w := append([]string{}, weak...)
+	sort.Strings(w)
+	b, err := json.Marshal(metaDoc{V: 1, Keys: keys, Weak: w})
 	if err != nil {
 		panic(fmt.Sprintf("seal: encoding metadata: %v", err)) // only plain types inside
 	}

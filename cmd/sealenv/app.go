@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -54,9 +55,33 @@ func newApp(e *env) *cli.App {
 		EnableBashCompletion: false,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		Commands:             commands(e),
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return fmt.Errorf("usage: %v", err)
-		},
+		OnUsageError:         usageError,
+	}
+}
+
+// flagLike matches what a mistyped flag looks like; anything else (a value
+// passed where a flag was expected) is not echoed.
+var flagLike = regexp.MustCompile(`-[a-z][a-z0-9-]{0,30}\b`)
+
+// usageError turns urfave/cli's usage errors into one line that never
+// echoes an argument that may be a secret, and suppresses its help dump.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "sealenv"
+	if c != nil && c.Command != nil && c.Command.Name != "" {
+		name = "sealenv " + c.Command.Name
+	}
+	msg := err.Error()
+	if m := flagLike.FindString(msg); m != "" && strings.HasPrefix(msg, "flag provided but not defined") {
+		return fmt.Errorf("usage: %s has no flag -%s (see %s --help)", name, strings.TrimLeft(m, "-"), name)
+	}
+	return fmt.Errorf("usage: bad flags or arguments (see %s --help)", name)
+}
+
+// setUsageErrors gives every command the same usage-error handler.
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = usageError
+		setUsageErrors(c.Subcommands)
 	}
 }
 
@@ -67,6 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func runEnv(ctx context.Context, e *env, args []string) int {
 	app := newApp(e)
+	setUsageErrors(app.Commands)
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	if err == nil {
 		return exitOK

@@ -22,6 +22,12 @@ func identityFlag() cli.Flag {
 	}
 }
 
+// adoptFlag lets a write command take over a SOPS file whose empty or
+// unencrypted values nothing authenticates (see docs/bundles.md).
+func adoptFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "allow-unauthenticated", Usage: "adopt empty or unencrypted values of a SOPS file sealenv did not write (review them first); the write records them"}
+}
+
 func storeFlag() cli.Flag {
 	return &cli.StringFlag{Name: "store", Usage: "bundle store `dotenv|yaml` (default: from the file name or content)"}
 }
@@ -38,7 +44,7 @@ func (e *env) identities(c *cli.Context) (*seal.FoundIdentity, error) {
 		Defaults: seal.DefaultIdentityFiles(),
 	}, nil)
 	if errors.Is(err, seal.ErrNoIdentity) {
-		return nil, errors.New("no identity: pass --identity FILE or set SEALENV_AGE_KEY_FILE (see sealenv keygen)")
+		return nil, fmt.Errorf("%w: pass --identity FILE or set SEALENV_AGE_KEY_FILE (see sealenv keygen)", seal.ErrNoIdentity)
 	}
 	return found, err
 }
@@ -81,7 +87,11 @@ func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := author.Load(f, data, found.Identities)
+	var opts []author.LoadOption
+	if c.Bool("allow-unauthenticated") {
+		opts = append(opts, author.AdoptUnauthenticated())
+	}
+	b, err := author.Load(f, data, found.Identities, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -46,8 +46,8 @@ func checkCommand(e *env) *cli.Command {
 				switch {
 				case err == nil:
 					opts.Identities = found.Identities
-				case c.String("identity") != "":
-					return err // an explicit --identity that fails is an error
+				case !errors.Is(err, seal.ErrNoIdentity):
+					return err // a configured identity that cannot be read is an error, never a silent skip
 				}
 			}
 			vs, err := p.Check(opts)

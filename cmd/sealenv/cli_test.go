@@ -434,3 +434,38 @@ func TestPolicyEnvironments(t *testing.T) {
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironmentz: []\n"), 0o644)
 	c.fails("environmentz", "", "seal", "--env", "prod")
 }
+
+// TestNothingSecretIsEchoed: a private key passed where a recipient belongs,
+// or a value passed where a flag belongs, never comes back in an error, and
+// a broken identity variable makes check fail instead of skipping values.
+func TestNothingSecretIsEchoed(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	keyText, _ := os.ReadFile(c.path("key.txt"))
+	var private string
+	for _, l := range strings.Split(string(keyText), "\n") {
+		if strings.HasPrefix(l, "AGE-SECRET-KEY-") {
+			private = l
+		}
+	}
+	res := c.fails("looks like a private key", "", "seal", "-r", private, "-o", "b.env")
+	if strings.Contains(res.stderr, private[15:40]) {
+		t.Fatal("the private key came back in the error")
+	}
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: p.env, recipients: [{key: "+private+"}]}\n"), 0o644)
+	res = c.fails("looks like a private key", "", "check", "--no-identity")
+	if strings.Contains(res.stderr, private[15:40]) {
+		t.Fatal("the private key in the policy came back in the error")
+	}
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	c.ok("", "seal", "-r", r, "-o", "b.env")
+	value := "-" + strings.ToUpper(secret(t, "v"))
+	res = c.fails("usage", "", "set", "b.env", "KEY", value)
+	if strings.Contains(res.stderr+res.stdout, value[1:]) {
+		t.Fatal("a value passed as a flag came back in the error")
+	}
+	// A configured identity that cannot be read is an error for check.
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: b.env, recipients: [{key: "+r+"}]}\n"), 0o644)
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("missing-key.txt"))
+	c.fails("missing-key.txt", "", "check")
+}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
@@ -26,7 +27,7 @@ func editCommand(e *env) *cli.Command {
 			"/dev/shm or $XDG_RUNTIME_DIR) with mode 0600, and is removed on every exit path,\n" +
 			"including SIGINT, SIGTERM and SIGHUP. With no memory-backed place, edit refuses\n" +
 			"to run. Values that you do not change keep their ciphertext byte for byte.",
-		Flags: []cli.Flag{identityFlag(), storeFlag()},
+		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {
@@ -74,33 +75,44 @@ func editCommand(e *env) *cli.Command {
 				return fmt.Errorf("edit: writing the plaintext copy: %w", unwrapPathErr(err))
 			}
 			clear(plain)
-			args := append(strings.Fields(editor), tmp)
-			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
-			if err := cmd.Run(); err != nil {
-				if ctx.Err() != nil {
-					return withCode(130, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed"))
+			interactive := false
+			if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				interactive = true
+			}
+			for {
+				args := append(strings.Fields(editor), tmp)
+				cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
+				if err := cmd.Run(); err != nil {
+					if ctx.Err() != nil {
+						return withCode(130, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed"))
+					}
+					return fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
 				}
-				return fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
-			}
-			edited, err := os.ReadFile(tmp)
-			if err != nil {
-				return fmt.Errorf("edit: reading the edited copy: %w", unwrapPathErr(err))
-			}
-			changed, err := b.ReplacePlain(edited)
-			clear(edited)
-			if err != nil {
-				return fmt.Errorf("%s: %w; bundle unchanged", path, err)
-			}
-			if len(changed) == 0 {
-				fmt.Fprintf(e.stderr, "no changes; %s unchanged\n", path)
+				edited, err := os.ReadFile(tmp)
+				if err != nil {
+					return fmt.Errorf("edit: reading the edited copy: %w", unwrapPathErr(err))
+				}
+				changed, err := b.ReplacePlain(edited)
+				clear(edited)
+				if err != nil {
+					// A typo should not cost the edits: on a terminal, offer
+					// the editor again on the same copy.
+					if interactive && e.askYes(fmt.Sprintf("%s: %v; edit again? [Y/n] ", path, err)) {
+						continue
+					}
+					return fmt.Errorf("%s: %w; bundle unchanged", path, err)
+				}
+				if len(changed) == 0 {
+					fmt.Fprintf(e.stderr, "no changes; %s unchanged\n", path)
+					return nil
+				}
+				if err := saveBundle(path, b); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "changed %s in %s\n", strings.Join(changed, ", "), path)
 				return nil
 			}
-			if err := saveBundle(path, b); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stderr, "changed %s in %s\n", strings.Join(changed, ", "), path)
-			return nil
 		},
 	}
 }
@@ -112,4 +124,14 @@ func firstSet(getenv func(string) (string, bool), names ...string) string {
 		}
 	}
 	return ""
+}
+
+// askYes asks a yes/no question on stderr and reads the answer from stdin;
+// the default is yes.
+func (e *env) askYes(q string) bool {
+	fmt.Fprint(e.stderr, q)
+	var line [16]byte
+	n, _ := e.stdin.Read(line[:])
+	a := strings.ToLower(strings.TrimSpace(string(line[:n])))
+	return a == "" || a == "y" || a == "yes"
 }

@@ -23,7 +23,7 @@ func rekeyCommand(e *env) *cli.Command {
 			"read anything written from now on. Values they could read before should be\n" +
 			"rotated (sealenv rotate).",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), policyFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), policyFlag(),
 			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY` (repeatable; replaces the list)"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
 			&cli.BoolFlag{Name: "all", Usage: "every environment of the policy, all or nothing"},

@@ -21,7 +21,7 @@ func rotateCommand(e *env) *cli.Command {
 			"as KEY" + seal.GraceSuffix + " until the grace period ends; expired grace values are dropped on\n" +
 			"the next write.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(),
+			identityFlag(), storeFlag(), adoptFlag(),
 			&cli.DurationFlag{Name: "grace", Usage: "keep the old value as KEY" + seal.GraceSuffix + " for `DURATION` (e.g. 72h)"},
 			&cli.IntFlag{Name: "bytes", Value: 32, Usage: "random bytes (base64url, hex) or characters (alnum)"},
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},

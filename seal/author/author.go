@@ -130,7 +130,26 @@ func CheckRecipient(r string) error { return policies.CheckRecipient(r) }
 // Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
 // identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
 // master keys (KMS, PGP, Vault) are tried through the sops local key service.
-func Load(format seal.Format, data []byte, ids []age.Identity) (*Bundle, error) {
+// LoadOption changes how [Load] treats a bundle.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct{ adopt bool }
+
+// AdoptUnauthenticated lets [Load] accept empty or unencrypted values that
+// nothing authenticates (a SOPS file sealenv did not write; see
+// seal.Bundle.Unauthenticated). The next write records them, so only a
+// person who has reviewed the bundle should pass it.
+func AdoptUnauthenticated() LoadOption { return func(o *loadOptions) { o.adopt = true } }
+
+// ErrUnauthenticated is returned by [Load] for a bundle with unauthenticated
+// keys, unless [AdoptUnauthenticated] is given.
+var ErrUnauthenticated = errors.New("unauthenticated keys")
+
+func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOption) (*Bundle, error) {
+	var lo loadOptions
+	for _, o := range opts {
+		o(&lo)
+	}
 	st, err := storeFor(format)
 	if err != nil {
 		return nil, err
@@ -146,6 +165,20 @@ func Load(format seal.Format, data []byte, ids []age.Identity) (*Bundle, error) 
 	b := &Bundle{format: format, tree: tree, cipher: aes.NewCipher(), Now: time.Now}
 	if err := b.unwrap(ids); err != nil {
 		return nil, err
+	}
+	// The slim reader's checks apply to what we edit, too: the MAC, and the
+	// names SOPS leaves unauthenticated. Without this, an injected "NAME="
+	// line would be recorded, and so authenticated, by the next write.
+	verified, err := seal.Verify(format, data, b.key)
+	if err != nil {
+		clear(b.key)
+		return nil, err
+	}
+	unauth := verified.Unauthenticated
+	verified.Zero()
+	if len(unauth) > 0 && !lo.adopt {
+		clear(b.key)
+		return nil, fmt.Errorf("%w: %s have empty or unencrypted values that SOPS does not authenticate (this bundle was not written by sealenv); review them, then pass --allow-unauthenticated to adopt them", ErrUnauthenticated, strings.Join(unauth, ", "))
 	}
 	mac, err := tree.Decrypt(b.key, b.cipher)
 	if err != nil {
@@ -540,21 +573,22 @@ func (b *Bundle) Marshal() ([]byte, error) {
 			}
 		}
 	}
-	tree.Branches[0] = append(tree.Branches[0], sops.TreeItem{Key: seal.MetaKey, Value: b.meta.Encode()})
 	tree.Metadata.Version = version.Version
-	mac, err := tree.Encrypt(b.key, b.cipher)
+	// Two passes: the first shows which values no ciphertext will
+	// authenticate (empty, null, unencrypted by the rules), the second
+	// records their exact names in the MAC-covered metadata. Unchanged
+	// values keep their IVs, so both passes give the same ciphertexts.
+	first, err := b.emit(tree, now, nil)
 	if err != nil {
-		return nil, fmt.Errorf("encrypting: %s", firstLine(err))
+		return nil, err
 	}
-	tree.Metadata.LastModified = now.Truncate(time.Second)
-	tree.Metadata.MessageAuthenticationCode, err = b.cipher.Encrypt(mac, b.key, tree.Metadata.LastModified.Format(time.RFC3339))
+	weak, err := seal.WeakNames(b.format, first)
 	if err != nil {
-		return nil, fmt.Errorf("encrypting the MAC: %s", firstLine(err))
+		return nil, err
 	}
-	st, _ := storeFor(b.format)
-	out, err := st.EmitEncryptedFile(tree)
+	out, err := b.emit(tree, now, weak)
 	if err != nil {
-		return nil, fmt.Errorf("writing %s: %s", b.format, firstLine(err))
+		return nil, err
 	}
 	// Everything written must be readable by the slim reader: this rejects
 	// invalid or duplicate environment names (also after YAML flattening).
@@ -564,11 +598,36 @@ func (b *Bundle) Marshal() ([]byte, error) {
 	return out, nil
 }
 
+// emit encrypts a copy of tree with the metadata key (listing weak) appended.
+func (b *Bundle) emit(tree sops.Tree, now time.Time, weak []string) ([]byte, error) {
+	t := sops.Tree{Metadata: tree.Metadata}
+	for _, br := range tree.Branches {
+		t.Branches = append(t.Branches, copyBranch(br))
+	}
+	t.Branches[0] = append(t.Branches[0], sops.TreeItem{Key: seal.MetaKey, Value: seal.EncodeMeta(b.meta, weak)})
+	mac, err := t.Encrypt(b.key, b.cipher)
+	if err != nil {
+		return nil, fmt.Errorf("encrypting: %s", firstLine(err))
+	}
+	t.Metadata.LastModified = now.Truncate(time.Second)
+	t.Metadata.MessageAuthenticationCode, err = b.cipher.Encrypt(mac, b.key, t.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil {
+		return nil, fmt.Errorf("encrypting the MAC: %s", firstLine(err))
+	}
+	st, _ := storeFor(b.format)
+	out, err := st.EmitEncryptedFile(t)
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: %s", b.format, firstLine(err))
+	}
+	return out, nil
+}
+
 // dropExpired removes grace values whose grace period has ended.
 func (b *Bundle) dropExpired(now time.Time) {
 	for name := range b.meta {
 		if b.meta.Expired(name, now) {
-			_ = b.Unset(name)
+			_ = b.Unset(name) // may already be gone from the tree
+			delete(b.meta, name)
 		}
 	}
 }

@@ -397,3 +397,47 @@ func TestImportDotenvConventions(t *testing.T) {
 		}
 	}
 }
+
+// TestWeakNamesAreAuthenticated: an empty list item inserted into nested
+// YAML (shifting the names after it), an empty key added to a nested map, and
+// an injected empty key in a sealenv bundle are all rejected, by the reader
+// and by the authoring side, so no later write can launder them.
+func TestWeakNamesAreAuthenticated(t *testing.T) {
+	id := newIdentity(t)
+	c := &clock{time.Now()}
+	b := newBundle(t, seal.FormatYAML, c, id.Recipient().String())
+	if err := b.Import([]byte("hosts:\n  - a.example\n  - b.example\ndb:\n  password: pw-value\n  empty: \"\"\n")); err != nil {
+		t.Fatal(err)
+	}
+	good := marshal(t, b)
+	o, err := seal.Open(seal.FormatYAML, good, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(o.Lookup("db_empty")) != "" || o.Lookup("hosts_1") == nil {
+		t.Fatal("unexpected values")
+	}
+	attacks := map[string]string{
+		"list item inserted": strings.Replace(string(good), "hosts:\n", "hosts:\n    - \"\"\n", 1),
+		"nested key added":   strings.Replace(string(good), "db:\n", "db:\n    x: \"\"\n", 1),
+		"empty key removed":  strings.Replace(string(good), "    empty: \"\"\n", "", 1),
+	}
+	for name, data := range attacks {
+		if data == string(good) {
+			t.Fatalf("%s: the attack did not change the file", name)
+		}
+		if _, err := seal.Open(seal.FormatYAML, []byte(data), id); !errors.Is(err, seal.ErrTampered) {
+			t.Errorf("%s: reader: %v", name, err)
+		}
+		if _, err := author.Load(seal.FormatYAML, []byte(data), []age.Identity{id}, author.AdoptUnauthenticated()); !errors.Is(err, seal.ErrTampered) {
+			t.Errorf("%s: authoring side: %v", name, err)
+		}
+	}
+	d := newBundle(t, seal.FormatDotenv, c, id.Recipient().String())
+	d.Set("A", []byte("value"))
+	denv := marshal(t, d)
+	injected := append([]byte("INJECTED=\n"), denv...)
+	if _, err := author.Load(seal.FormatDotenv, injected, []age.Identity{id}, author.AdoptUnauthenticated()); !errors.Is(err, seal.ErrTampered) {
+		t.Fatalf("injected key in a sealenv bundle: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ package author_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -500,7 +501,12 @@ func TestSopsCLI(t *testing.T) {
 			}
 			diffMaps(t, secretsMap(b), values)
 			// and sealenv can edit it, keeping ciphertext of untouched values
-			ab, err := author.Load(f, enc, []age.Identity{id})
+			// EMPTY's name is not authenticated in a sops file: editing it
+			// needs an explicit adoption.
+			if _, err := author.Load(f, enc, []age.Identity{id}); !errors.Is(err, author.ErrUnauthenticated) {
+				t.Fatalf("load without adoption: %v", err)
+			}
+			ab, err := author.Load(f, enc, []age.Identity{id}, author.AdoptUnauthenticated())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/getsops/sops/v3"
@@ -30,7 +31,7 @@ func (b *Bundle) Import(plain []byte) error {
 		st, _ := storeFor(b.format)
 		branches, err := st.LoadPlainFile(plain)
 		if err != nil {
-			return fmt.Errorf("invalid YAML: %s", firstLine(err))
+			return fmt.Errorf("invalid YAML: %s", safeReason(err))
 		}
 		if len(branches) > 1 {
 			return errors.New("multi-document YAML is not supported")
@@ -171,9 +172,18 @@ func (b *Bundle) PlainText() ([]byte, error) {
 // that changed.
 func (b *Bundle) ReplacePlain(plain []byte) ([]string, error) {
 	st, _ := storeFor(b.format)
+	if b.format == seal.FormatDotenv {
+		// sops' dotenv parser quotes a bad line in its error; check first
+		// and name the line number only.
+		for i, line := range bytes.Split(plain, []byte("\n")) {
+			if len(line) > 0 && line[0] != '#' && !bytes.Contains(line, []byte("=")) {
+				return nil, fmt.Errorf("line %d: not KEY=VALUE", i+1)
+			}
+		}
+	}
 	branches, err := st.LoadPlainFile(plain)
 	if err != nil {
-		return nil, errors.New("invalid " + b.format.String() + ": " + firstLine(err))
+		return nil, errors.New("invalid " + b.format.String() + ": " + safeReason(err))
 	}
 	if len(branches) != 1 {
 		return nil, errors.New("want exactly one document")
@@ -223,4 +233,15 @@ func (b *Bundle) ReplacePlain(plain []byte) ([]string, error) {
 	}
 	b.tree.Branches[0] = branches[0]
 	return changed, nil
+}
+
+var lineNo = regexp.MustCompile(`line (\d+)`)
+
+// safeReason reduces a parser error about plaintext input to its line
+// number: parsers quote the offending input, which may be a secret.
+func safeReason(err error) string {
+	if m := lineNo.FindStringSubmatch(err.Error()); m != nil {
+		return "syntax error at line " + m[1]
+	}
+	return "syntax error"
 }
