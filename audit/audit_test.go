@@ -364,3 +364,15 @@ func TestOneZeroBlock(t *testing.T) {
 		t.Fatalf("%+v", r.Coverage)
 	}
 }
+
+// A cancelled audit is incomplete, never clean.
+func TestCancelled(t *testing.T) {
+	img := image(t, v1.Config{}, nil, tarLayer(t, "gzip", file{"a.txt", []byte("hello")}))
+	dir := writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, err := Image(ctx, "oci:"+dir, Options{})
+	if err == nil && r.Clean() {
+		t.Fatal("a cancelled audit is clean")
+	}
+}

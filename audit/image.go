@@ -376,7 +376,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.err = err
 					continue
 				}
-				l.scan, l.err = wk.layer(rc)
+				l.scan, l.err = wk.layer(ctxReader{ctx, rc})
 				rc.Close()
 			}
 		}()
@@ -551,4 +551,18 @@ func (a *auditor) readBlob(ctx context.Context, d v1.Descriptor) ([]byte, error)
 		err = errors.New("larger than 64 MiB")
 	}
 	return b, err
+}
+
+// ctxReader stops a layer read when the audit is cancelled (the read
+// fails, so the coverage is incomplete).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math/bits"
-	"os"
 	"strings"
 	"sync/atomic"
 
@@ -407,9 +406,6 @@ func (s *scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(hi
 			s.seen[k] = true
 			s.d.skipped.Add(1)
 			continue
-		}
-		if os.Getenv("SEALENV_AUDIT_DEBUG_FINGERPRINT") == "1" {
-			println("fingerprint", r.ID, rules.Fingerprint(secret))
 		}
 		s.seen[k] = true
 		emit(hit{kind: kindRule, rule: r, offset: start, preview: mask(win[m[0]:m[1]])})
