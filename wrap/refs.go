@@ -299,6 +299,13 @@ func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, fo
 			return fmt.Errorf("%s: %v", dest, err)
 		}
 		if force {
+			if _, err := os.Stat(p); err == nil {
+				// Only ever replace an OCI layout, never an arbitrary folder.
+				if _, err := os.Stat(filepath.Join(p, "oci-layout")); err != nil {
+					os.RemoveAll(tmp)
+					return fmt.Errorf("%s: exists and is not an OCI layout; refusing to replace it even with --force", dest)
+				}
+			}
 			os.RemoveAll(p)
 		}
 		if err := os.Rename(tmp, p); err != nil {

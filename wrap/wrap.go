@@ -134,9 +134,13 @@ func (o *Options) check() ([]checked, error) {
 		}
 	}
 	have := map[string]bool{}
-	for _, b := range out {
+	from := map[string]string{}
+	for i, b := range out {
 		for _, k := range b.keys {
-			have[k] = true
+			if prev, dup := from[k]; dup {
+				return nil, fmt.Errorf("%w: key %s is in both %s and %s; the injector refuses duplicates", ErrInvalidBundle, k, prev, o.Bundles[i].Name)
+			}
+			have[k], from[k] = true, o.Bundles[i].Name
 		}
 	}
 	for _, k := range o.Only {
@@ -332,11 +336,11 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	}
 	ncf = ncf.DeepCopy()
 	orig, _ := json.Marshal(cfg.Entrypoint)
+	// Bundles are always named: a SEALENV_BUNDLE in the base image's
+	// environment must not decide what the injector reads.
 	entry := []string{InjectorPath}
-	if len(bundles) > 1 {
-		for _, b := range bundles {
-			entry = append(entry, "--bundle", b.path)
-		}
+	for _, b := range bundles {
+		entry = append(entry, "--bundle", b.path)
 	}
 	for _, k := range o.Only {
 		entry = append(entry, "--only", k)
@@ -379,8 +383,13 @@ func unwrap(img v1.Image) (v1.Image, error) {
 	}
 	want := cf.Config.Labels[LabelLayer]
 	n := len(cf.RootFS.DiffIDs)
-	if want == "" || n == 0 || cf.RootFS.DiffIDs[n-1].String() != want {
+	if want == "" {
 		return img, nil
+	}
+	if n == 0 || cf.RootFS.DiffIDs[n-1].String() != want {
+		// Built FROM a wrapped image: a second injector would run after the
+		// first had removed the identity. Wrap the original image instead.
+		return nil, fmt.Errorf("%w: the image was built on top of a wrapped image (its sealed layer is not the top one); wrap the image it was built from, or build FROM an unwrapped base", ErrUnsupported)
 	}
 	layers, err := img.Layers()
 	if err != nil {

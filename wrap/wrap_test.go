@@ -155,7 +155,7 @@ func TestWrapSinglePlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	cf, _ := img.ConfigFile()
-	want := []string{wrap.InjectorPath, "--", "/app", "serve"}
+	want := []string{wrap.InjectorPath, "--bundle", "/etc/sealenv/bundle.env", "--", "/app", "serve"}
 	if strings.Join(cf.Config.Entrypoint, " ") != strings.Join(want, " ") {
 		t.Errorf("entrypoint %q", cf.Config.Entrypoint)
 	}
@@ -274,7 +274,7 @@ func TestWrapOnlyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	cf, _ := img.ConfigFile()
-	want := wrap.InjectorPath + " --only DATABASE_URL --only API_TOKEN -- /app"
+	want := wrap.InjectorPath + " --bundle /etc/sealenv/bundle.env --only DATABASE_URL --only API_TOKEN -- /app"
 	if got := strings.Join(cf.Config.Entrypoint, " "); got != want {
 		t.Errorf("entrypoint %q, want %q", got, want)
 	}
@@ -289,6 +289,22 @@ func TestWrapOnlyKeys(t *testing.T) {
 
 func TestWrapBadInput(t *testing.T) {
 	good := bundle(t, "prod.env", "K")
+	// The same key in two bundles would stop every start; refuse it now.
+	if _, err := wrap.Image(baseImage(t, runtime.GOARCH, []string{"/app"}, nil), opts(good, bundle(t, "other.env", "K"))); !errors.Is(err, wrap.ErrInvalidBundle) {
+		t.Errorf("duplicate key across bundles: %v", err)
+	}
+	// An image built FROM a wrapped one is refused instead of getting a second injector.
+	wrapped, err := wrap.Image(baseImage(t, runtime.GOARCH, []string{"/app"}, nil), opts(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	derived, err := mutate.Append(wrapped, mutate.Addendum{Layer: appLayer(t, "more")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wrap.Image(derived, opts(good)); !errors.Is(err, wrap.ErrUnsupported) {
+		t.Errorf("built FROM a wrapped image: %v", err)
+	}
 	if _, err := wrap.Image(baseImage(t, runtime.GOARCH, nil, nil), opts(good)); !errors.Is(err, wrap.ErrNoCommand) {
 		t.Errorf("no entrypoint or cmd: %v", err)
 	}
