@@ -117,30 +117,54 @@ func git(args ...string) ([]byte, error) {
 }
 
 // stagedFiles reads every added, copied, modified or renamed file from the
-// index, the content the next commit will hold.
+// index, the content the next commit will hold. Blobs are read by their ID,
+// so no file name (spaces, newlines, quotes) can hide one from the scan;
+// gitlinks (submodules) and symlinks hold no file content and are skipped.
 func stagedFiles() ([]scanFile, error) {
 	root, err := git("rev-parse", "--show-toplevel")
 	if err != nil {
 		return nil, fmt.Errorf("--staged needs a git repository: %w", err)
 	}
-	if err := os.Chdir(strings.TrimSpace(string(root))); err != nil {
-		return nil, err
-	}
-	out, err := git("diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR")
+	top := strings.TrimSpace(string(root))
+	out, err := git("-C", top, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--diff-filter=ACMR")
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, n := range strings.Split(string(out), "\x00") {
-		if n != "" && !strings.ContainsAny(n, "\n") {
-			names = append(names, n)
+	type entry struct{ mode, blob, path string }
+	var entries []entry
+	parts := strings.Split(string(out), "\x00")
+	for i := 0; i < len(parts); i++ {
+		meta := parts[i]
+		if !strings.HasPrefix(meta, ":") {
+			continue
 		}
+		fields := strings.Fields(meta) // :old-mode new-mode old-blob new-blob status
+		if len(fields) < 5 || i+1 >= len(parts) {
+			return nil, fmt.Errorf("git diff --raw: unexpected output")
+		}
+		path := parts[i+1]
+		i++
+		if fields[4][0] == 'R' || fields[4][0] == 'C' { // renames and copies name source and destination
+			if i+1 >= len(parts) {
+				return nil, fmt.Errorf("git diff --raw: unexpected output")
+			}
+			path = parts[i+1]
+			i++
+		}
+		if fields[1] == "160000" || fields[1] == "120000" {
+			continue // a submodule commit or a symlink target
+		}
+		entries = append(entries, entry{fields[1], fields[3], path})
 	}
-	if len(names) == 0 {
+	if len(entries) == 0 {
 		return nil, nil
 	}
-	cmd := exec.Command("git", "cat-file", "--batch")
-	cmd.Stdin = strings.NewReader(":" + strings.Join(names, "\n:") + "\n")
+	var ids strings.Builder
+	for _, e := range entries {
+		ids.WriteString(e.blob + "\n")
+	}
+	cmd := exec.Command("git", "-C", top, "cat-file", "--batch")
+	cmd.Stdin = strings.NewReader(ids.String())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -149,8 +173,9 @@ func stagedFiles() ([]scanFile, error) {
 		return nil, err
 	}
 	br := bufio.NewReader(stdout)
+	cwd, _ := os.Getwd()
 	var files []scanFile
-	for _, n := range names {
+	for _, e := range entries {
 		head, err := br.ReadString('\n')
 		if err != nil {
 			cmd.Wait()
@@ -158,25 +183,25 @@ func stagedFiles() ([]scanFile, error) {
 		}
 		fields := strings.Fields(head)
 		if len(fields) != 3 || fields[1] != "blob" {
-			// a submodule or a symlink target is not file content
-			if len(fields) == 3 {
-				size, _ := strconv.Atoi(fields[2])
-				io.CopyN(io.Discard, br, int64(size)+1)
-			}
-			continue
+			cmd.Wait()
+			return nil, fmt.Errorf("git cat-file: %s: not a blob", e.blob)
 		}
 		size, err := strconv.Atoi(fields[2])
 		if err != nil {
 			cmd.Wait()
-			return nil, fmt.Errorf("git cat-file: bad header for %s", n)
+			return nil, fmt.Errorf("git cat-file: bad header for %s", e.blob)
 		}
 		data := make([]byte, size)
 		if _, err := io.ReadFull(br, data); err != nil {
 			cmd.Wait()
-			return nil, fmt.Errorf("git cat-file: %s: %v", n, err)
+			return nil, fmt.Errorf("git cat-file: %v", err)
 		}
 		br.ReadByte() // the newline after the content
-		files = append(files, scanFile{path: n, data: data})
+		display := e.path
+		if rel, err := filepath.Rel(cwd, filepath.Join(top, e.path)); err == nil {
+			display = filepath.ToSlash(rel)
+		}
+		files = append(files, scanFile{path: display, data: data})
 	}
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("git cat-file: %v", err)

@@ -60,6 +60,15 @@ func TestScanStaged(t *testing.T) {
 	if res := c.run("", "scan", "--staged"); res.code != 0 {
 		t.Fatalf("unstaged file counted by --staged: exit %d, %q", res.code, res.stdout)
 	}
+	// A file name with a newline and spaces cannot hide a staged secret.
+	odd := "odd name\nwith newline.env"
+	os.WriteFile(c.path(odd), []byte("API_KEY="+secret(t, "k")+secret(t, "k")+"\n"), 0o644)
+	gitc("add", "--", odd)
+	if res := c.run("", "scan", "--staged"); res.code != 1 || !strings.Contains(res.stdout, "with newline.env") {
+		t.Fatalf("odd file name: exit %d, %q", res.code, res.stdout)
+	}
+	gitc("rm", "-q", "--cached", "--", odd)
+	os.Remove(c.path(odd))
 	// ...but the working-tree scan sees it.
 	if res := c.run("", "scan"); res.code != 1 || !strings.Contains(res.stdout, "notes.env") {
 		t.Fatalf("working tree scan: exit %d, %q", res.code, res.stdout)

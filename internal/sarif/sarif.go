@@ -5,6 +5,7 @@ package sarif
 import (
 	"encoding/json"
 	"io"
+	"net/url"
 )
 
 // Schema and Version identify SARIF 2.1.0.
@@ -113,7 +114,8 @@ func (l *Log) AddRule(r Rule) {
 func (l *Log) Add(r Result) { l.Runs[0].Results = append(l.Runs[0].Results, r) }
 
 // FileLocation is a location at a line of a file (line 0: the whole file).
-func FileLocation(uri string, line int) Location {
+func FileLocation(path string, line int) Location {
+	uri := (&url.URL{Path: path}).EscapedPath() // spaces and the like, percent-encoded
 	loc := Location{PhysicalLocation: &PhysicalLocation{ArtifactLocation: ArtifactLocation{URI: uri}}}
 	if line > 0 {
 		loc.PhysicalLocation.Region = &Region{StartLine: line}
