@@ -71,6 +71,12 @@ type walker struct {
 	res      *layerScan
 }
 
+// maxZstdWindow bounds the memory of one zstd stream; a stream that needs
+// a larger window fails (the audit is then incomplete, never clean).
+const maxZstdWindow = 128 << 20
+
+var zstdOptions = []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow)}
+
 func newWalker(d *detectors, maxDepth int) *walker {
 	w := &walker{sc: newScanner(d), maxDepth: maxDepth}
 	for i := 0; i <= maxDepth+1; i++ {
@@ -81,7 +87,7 @@ func newWalker(d *detectors, maxDepth int) *walker {
 
 func (w *walker) zstdReader(r io.Reader) (io.Reader, error) {
 	if w.zstd == nil {
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(1<<30))
+		z, err := zstd.NewReader(r, zstdOptions...)
 		if err != nil {
 			return nil, err
 		}
@@ -300,7 +306,7 @@ func (w *walker) archive(br *bufio.Reader, f int, name string, depth int) error 
 		w.res.files-- // the compressed file counts once, as its content
 		return w.file(z, name, depth+1)
 	case fmtZstd:
-		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		z, err := zstd.NewReader(br, zstdOptions...)
 		if err != nil {
 			return fmt.Errorf("%s: zstd: %w", name, err)
 		}
