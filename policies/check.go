@@ -244,13 +244,19 @@ type Problem struct {
 	Message  string // never contains the value
 }
 
-// DefaultPlaceholders are values nobody should deploy. A value equal to one
-// (ignoring case and surrounding space) is a placeholder.
+// DefaultPlaceholders are values nobody should deploy, in any key. A value
+// equal to one (ignoring case and surrounding space) is a placeholder.
 var DefaultPlaceholders = []string{
 	"changeme", "change-me", "change_me", "changeit", "your-secret-key", "your_secret_key", "yoursecretkey",
-	"your-api-key", "your_api_key", "secret", "password", "passw0rd", "todo", "tbd", "fixme", "example",
-	"placeholder", "dummy", "test", "testing", "default", "sample", "xxx", "xxxx", "null", "none", "undefined",
-	"123456", "12345678", "admin", "letmein", "replace-me", "replace_me", "replaceme",
+	"your-api-key", "your_api_key", "replace-me", "replace_me", "replaceme", "todo", "tbd", "fixme", "xxx", "xxxx",
+}
+
+// CredentialPlaceholders are placeholders only in a credential (a key whose
+// rule has min_length, a pattern or a generator): "default" or "none" are
+// ordinary values of a setting.
+var CredentialPlaceholders = []string{
+	"secret", "password", "passw0rd", "example", "placeholder", "dummy", "test", "testing", "default", "sample",
+	"null", "none", "undefined", "123456", "12345678", "admin", "letmein",
 }
 
 // placeholderParts are substrings that mark a value as a placeholder anywhere.
@@ -273,8 +279,13 @@ func (p *Policy) CheckValue(key string, value []byte) []Problem {
 	if r.pattern != nil && !r.pattern.Match(value) {
 		add(RulePattern, SeverityError, "%s does not match its pattern %s", key, r.Pattern)
 	}
+	credential := r.MinLength > 0 || r.pattern != nil || r.Generator != nil
+	words := append(append([]string{}, DefaultPlaceholders...), r.Forbid...)
+	if credential {
+		words = append(words, CredentialPlaceholders...)
+	}
 	placeholder := false
-	for _, ph := range append(append([]string{}, DefaultPlaceholders...), r.Forbid...) {
+	for _, ph := range words {
 		if v == strings.ToLower(ph) {
 			placeholder = true
 		}
@@ -287,7 +298,6 @@ func (p *Policy) CheckValue(key string, value []byte) []Problem {
 	if placeholder {
 		add(RulePlaceholder, SeverityError, "%s holds a placeholder value", key)
 	}
-	credential := r.MinLength > 0 || r.pattern != nil || r.Generator != nil
 	if credential && len(value) >= 4 && !placeholder {
 		if repeated(value) {
 			add(RuleRepeated, SeverityError, "%s is one short sequence repeated", key)

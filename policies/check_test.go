@@ -193,7 +193,7 @@ func TestCheckRecipientsDrift(t *testing.T) {
 
 func TestCheckAgeWindowsAndGrace(t *testing.T) {
 	f := newFixture(t)
-	p := f.policy([]*age.X25519Identity{f.alice}, "keys:\n  API_TOKEN: {max_age: 30d, warn_before: 7d, grace: 48h}\n")
+	p := f.policy([]*age.X25519Identity{f.alice}, "keys:\n  API_TOKEN: {max_age: 30d, warn_before: 7d, grace: 48h, generator: {length: 32}}\n")
 	f.bundle("prod", map[string]string{"API_TOKEN": random(t)}, f.alice)
 	f.bundle("staging", map[string]string{"API_TOKEN": random(t)}, f.alice)
 	for _, step := range []struct {
@@ -303,6 +303,39 @@ func TestCheckUnsealedAndMissing(t *testing.T) {
 	os.Remove(filepath.Join(f.dir, "secrets", "staging.env"))
 	if vs := f.check(p); len(has(vs, policies.RuleBundleMissing, "staging", "")) != 1 {
 		t.Fatalf("missing: %s", rules(vs))
+	}
+}
+
+// TestRotateDueOnlyGenerates: a due key without a generator (a URL, a
+// vendor token) is listed for a person, never replaced with random bytes.
+func TestRotateDueOnlyGenerates(t *testing.T) {
+	f := newFixture(t)
+	p := f.policy([]*age.X25519Identity{f.alice}, "defaults: {max_age: 30d}\nkeys:\n  TOKEN: {generator: {alphabet: hex}}\n")
+	url := "postgres://app@db:5432/app"
+	f.bundle("prod", map[string]string{"TOKEN": random(t), "DATABASE_URL": url}, f.alice)
+	f.bundle("staging", map[string]string{"TOKEN": random(t)}, f.alice)
+	f.now = t0.Add(40 * 24 * time.Hour)
+	done, err := author.RotateDue(p, []age.Identity{f.alice}, "prod", f.clock, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual := map[string]bool{}
+	for _, d := range done {
+		manual[d.Key] = d.Manual
+	}
+	if len(done) != 2 || manual["TOKEN"] || !manual["DATABASE_URL"] {
+		t.Fatalf("due: %+v", done)
+	}
+	data, _ := os.ReadFile(filepath.Join(f.dir, "secrets", "prod.env"))
+	b, err := seal.Open(seal.FormatDotenv, data, f.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b.Lookup("DATABASE_URL")) != url || len(b.Lookup("TOKEN")) != 64 {
+		t.Fatal("rotate --due replaced a value without a generator, or not the one with")
+	}
+	if _, err := author.RotateDue(p, []age.Identity{f.alice}, "prdo", f.clock, true); err == nil {
+		t.Fatal("a misspelled --env passed")
 	}
 }
 

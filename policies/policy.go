@@ -261,6 +261,7 @@ func (p *Policy) validate(at func(...any) string) error {
 		return fmt.Errorf("%s: version must be 1, got %d", at("version"), p.Version)
 	}
 	seen := map[string]bool{}
+	bundles := map[string]string{}
 	for i := range p.Environments {
 		e := &p.Environments[i]
 		where := at("environments", i)
@@ -277,6 +278,11 @@ func (p *Policy) validate(at func(...any) string) error {
 		if filepath.IsAbs(e.Bundle) || strings.HasPrefix(filepath.Clean(e.Bundle), "..") {
 			return fmt.Errorf("%s: environment %q: bundle path %q is outside the repository", at("environments", i, "bundle"), e.Name, e.Bundle)
 		}
+		clean := filepath.Clean(e.Bundle)
+		if other, dup := bundles[clean]; dup {
+			return fmt.Errorf("%s: environments %q and %q share the bundle %s; give each environment its own", at("environments", i, "bundle"), other, e.Name, e.Bundle)
+		}
+		bundles[clean] = e.Name
 		if len(e.Recipients)+len(e.KMS)+len(e.PGP) == 0 {
 			return fmt.Errorf("%s: environment %q has no recipients", where, e.Name)
 		}

@@ -37,6 +37,7 @@ func rekeyCommand(e *env) *cli.Command {
 				return errors.New("usage: --dry-run goes with --all")
 			}
 			recipients := c.StringSlice("recipient")
+			var kms, pgp []string
 			var path string
 			if name := c.String("env"); name != "" {
 				if c.NArg() > 0 || len(recipients) > 0 {
@@ -51,6 +52,7 @@ func rekeyCommand(e *env) *cli.Command {
 					return err
 				}
 				path, recipients = p.BundlePath(env), env.Keys()
+				kms, pgp = env.KMS, env.PGP
 			} else {
 				var err error
 				if path, err = bundleArg(c); err != nil {
@@ -63,8 +65,8 @@ func rekeyCommand(e *env) *cli.Command {
 			}
 			defer b.Zero()
 			before := b.Recipients()
-			if len(recipients) > 0 {
-				err = b.SetRecipients(recipients)
+			if len(recipients)+len(kms)+len(pgp) > 0 {
+				err = b.SetKeys(recipients, kms, pgp)
 			} else {
 				err = b.Rekey()
 			}

@@ -109,9 +109,16 @@ func (e *env) rotateDue(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		verb = "due"
 	}
+	n := 0
 	for _, r := range done {
-		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", verb, r.Key, r.Env, r.Bundle, ago(r.Age))
+		v := verb
+		if r.Manual {
+			v = "due, rotate by hand (no generator in the policy):"
+		} else {
+			n++
+		}
+		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", v, r.Key, r.Env, r.Bundle, ago(r.Age))
 	}
-	fmt.Fprintf(e.stderr, "%d values %s\n", len(done), verb)
+	fmt.Fprintf(e.stderr, "%d values %s, %d to rotate by hand\n", n, verb, len(done)-n)
 	return nil
 }

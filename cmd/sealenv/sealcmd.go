@@ -33,6 +33,7 @@ func sealCommand(e *env) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			recipients := c.StringSlice("recipient")
+			var kms, pgp []string
 			out := c.String("output")
 			if name := c.String("env"); name != "" {
 				if len(recipients) > 0 || out != "" {
@@ -47,11 +48,12 @@ func sealCommand(e *env) *cli.Command {
 					return err
 				}
 				recipients, out = env.Keys(), p.BundlePath(env)
+				kms, pgp = env.KMS, env.PGP
 			}
 			if out == "" {
 				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
 			}
-			if len(recipients) == 0 {
+			if len(recipients)+len(kms)+len(pgp) == 0 {
 				return errors.New("usage: at least one -r RECIPIENT is required")
 			}
 			if _, err := os.Stat(out); err == nil && !c.Bool("force") {
@@ -72,19 +74,23 @@ func sealCommand(e *env) *cli.Command {
 			if in := c.String("input"); in != "" {
 				var err error
 				if in == "-" {
-					plain, err = io.ReadAll(io.LimitReader(e.stdin, 16<<20))
+					plain, err = io.ReadAll(io.LimitReader(e.stdin, 16<<20+1))
 				} else {
 					plain, err = os.ReadFile(in)
 				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", in, unwrapPathErr(err))
 				}
+				if len(plain) > 16<<20 {
+					clear(plain)
+					return fmt.Errorf("%s: larger than 16 MiB; a bundle holds environment values, not files", inputName(c))
+				}
 				defer clear(plain)
 				if inf := seal.FormatForPath(in); inf != 0 && inf != format {
 					return fmt.Errorf("%s is %s but %s is %s; the store of input and bundle must match", in, inf, out, format)
 				}
 			}
-			b, err := author.New(format, recipients)
+			b, err := author.NewWithKeys(format, recipients, kms, pgp) // KMS and PGP keys of the policy go to sops as they are
 			if err != nil {
 				return err
 			}

@@ -114,10 +114,14 @@ func metaFor(m seal.Meta, name string) (seal.KeyMeta, bool) {
 	if km, ok := m[name]; ok {
 		return km, true
 	}
-	for k, km := range m {
-		if strings.HasPrefix(name, k+"_") {
-			return km, true
+	best := ""
+	for k := range m {
+		if strings.HasPrefix(name, k+"_") && len(k) > len(best) {
+			best = k // the longest prefix, whatever the map order
 		}
+	}
+	if best != "" {
+		return m[best], true
 	}
 	return seal.KeyMeta{}, false
 }

@@ -72,11 +72,16 @@ func storeFor(f seal.Format) (store, error) {
 // New returns an empty bundle wrapped to recipients (age, ssh-ed25519,
 // ssh-rsa or plugin recipients), with a fresh data key.
 func New(format seal.Format, recipients []string) (*Bundle, error) {
-	if _, err := storeFor(format); err != nil {
-		return nil, err
+	if len(recipients) == 0 {
+		return nil, errors.New("no recipients")
 	}
-	group, err := ageKeys(recipients)
-	if err != nil {
+	return NewWithKeys(format, recipients, nil, nil)
+}
+
+// NewWithKeys is [New] with KMS key ARNs and PGP fingerprints besides the
+// age recipients, passed through to sops (which needs access to them).
+func NewWithKeys(format seal.Format, recipients, kmsARNs, pgpFingerprints []string) (*Bundle, error) {
+	if _, err := storeFor(format); err != nil {
 		return nil, err
 	}
 	b := &Bundle{
@@ -84,7 +89,6 @@ func New(format seal.Format, recipients []string) (*Bundle, error) {
 		tree: sops.Tree{
 			Branches: sops.TreeBranches{sops.TreeBranch{}},
 			Metadata: sops.Metadata{
-				KeyGroups:         []sops.KeyGroup{group},
 				UnencryptedSuffix: seal.DefaultUnencryptedSuffix,
 				Version:           version.Version,
 			},
@@ -93,7 +97,7 @@ func New(format seal.Format, recipients []string) (*Bundle, error) {
 		meta:   seal.Meta{},
 		Now:    time.Now,
 	}
-	if err := b.newDataKey(); err != nil {
+	if err := b.SetKeys(recipients, kmsARNs, pgpFingerprints); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -103,6 +107,11 @@ func ageKeys(recipients []string) (sops.KeyGroup, error) {
 	if len(recipients) == 0 {
 		return nil, errors.New("no recipients")
 	}
+	return ageKeysOrNone(recipients)
+}
+
+// ageKeysOrNone is ageKeys without the requirement of at least one.
+func ageKeysOrNone(recipients []string) (sops.KeyGroup, error) {
 	var group sops.KeyGroup
 	seen := map[string]bool{}
 	for _, r := range recipients {
@@ -524,7 +533,10 @@ func (b *Bundle) SetRecipients(recipients []string) error {
 // passed through to sops: when either list is given, it replaces the
 // bundle's non-age keys; otherwise those are kept.
 func (b *Bundle) SetKeys(recipients, kmsARNs, pgpFingerprints []string) error {
-	group, err := ageKeys(recipients)
+	if len(recipients)+len(kmsARNs)+len(pgpFingerprints) == 0 {
+		return errors.New("no recipients")
+	}
+	group, err := ageKeysOrNone(recipients)
 	if err != nil {
 		return err
 	}

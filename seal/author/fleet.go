@@ -114,17 +114,26 @@ func RekeyAll(p *policies.Policy, ids []age.Identity, now func() time.Time) ([]R
 	return plans, nil
 }
 
-// Rotation is one value rotated by [RotateDue].
+// Rotation is one value rotated, or due, by [RotateDue].
 type Rotation struct {
 	Env, Bundle, Key string
 	Age              time.Duration
 	Grace            time.Duration
+	// Manual is set for a due key without a generator in the policy: a
+	// database URL or a vendor-issued token cannot be replaced with random
+	// bytes, so it is listed, not rotated.
+	Manual bool
 }
 
 // RotateDue rotates every value at or past max_age minus warn_before, with
 // the key's generator and grace period from the policy. With dryRun it only
 // reports. Writes are all-or-nothing across bundles.
 func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func() time.Time, dryRun bool) ([]Rotation, error) {
+	if envName != "" {
+		if _, err := p.Env(envName); err != nil {
+			return nil, err
+		}
+	}
 	var done []Rotation
 	var paths []string
 	var outs [][]byte
@@ -147,15 +156,24 @@ func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func(
 			}
 			age := now().Sub(m.Set)
 			if m.Set.IsZero() || age >= r.MaxAge.D()-r.WarnBefore.D() {
-				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: age, Grace: r.Grace.D()})
+				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: age, Grace: r.Grace.D(), Manual: r.Generator == nil})
 			}
 		}
-		if len(due) == 0 || dryRun {
+		auto := 0
+		for _, d := range due {
+			if !d.Manual {
+				auto++
+			}
+		}
+		if auto == 0 || dryRun {
 			done = append(done, due...)
 			b.Zero()
 			continue
 		}
 		for _, d := range due {
+			if d.Manual {
+				continue
+			}
 			v, err := Generate(p.Rule(d.Key).Generator)
 			if err == nil {
 				err = b.Rotate(d.Key, v, d.Grace)
