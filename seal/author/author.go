@@ -103,15 +103,9 @@ func NewWithKeys(format seal.Format, recipients, kmsARNs, pgpFingerprints []stri
 	return b, nil
 }
 
+// ageKeys builds master keys for age recipients (none is fine here; callers
+// require at least one key of some kind).
 func ageKeys(recipients []string) (sops.KeyGroup, error) {
-	if len(recipients) == 0 {
-		return nil, errors.New("no recipients")
-	}
-	return ageKeysOrNone(recipients)
-}
-
-// ageKeysOrNone is ageKeys without the requirement of at least one.
-func ageKeysOrNone(recipients []string) (sops.KeyGroup, error) {
 	var group sops.KeyGroup
 	seen := map[string]bool{}
 	for _, r := range recipients {
@@ -536,7 +530,7 @@ func (b *Bundle) SetKeys(recipients, kmsARNs, pgpFingerprints []string) error {
 	if len(recipients)+len(kmsARNs)+len(pgpFingerprints) == 0 {
 		return errors.New("no recipients")
 	}
-	group, err := ageKeysOrNone(recipients)
+	group, err := ageKeys(recipients)
 	if err != nil {
 		return err
 	}
