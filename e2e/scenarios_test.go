@@ -125,6 +125,17 @@ func TestScenarioHappyPath(t *testing.T) {
 				}
 			}
 
+			// Nothing written to disk: podman's own changes only (/etc for
+			// hosts and the USER's passwd and group entries, the mounted
+			// identity).
+			for _, d := range c.Diff(t) {
+				switch strings.TrimPrefix(strings.TrimPrefix(d, "A "), "C ") {
+				case "/etc", "/etc/group", "/etc/passwd", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf",
+					"/run", "/run/secrets", "/run/secrets/" + identityName:
+				default:
+					t.Errorf("the container wrote to its file system: podman diff has %q", d)
+				}
+			}
 			const grace = 60 * time.Second
 			st := c.Stop(t, grace)
 			if st.ExitCode != 0 {
