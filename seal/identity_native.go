@@ -24,11 +24,18 @@ type IdentityParser func(data []byte) ([]age.Identity, error)
 // comments ignored. SSH keys and plugin identities are refused with a hint;
 // identities.Parse reads those. Errors give a line number, never the line.
 func ParseNativeIdentities(data []byte) ([]age.Identity, error) {
-	if len(data) > maxIdentitySize {
-		return nil, errors.New("identity file is larger than 16 MiB")
-	}
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN")) {
 		return nil, errors.New("SSH keys are not supported here; use an age identity (sealenv keygen) or the full sealenv CLI")
+	}
+	return ParseIdentityLines(data, nil)
+}
+
+// ParseIdentityLines parses an identity file of one identity per line, empty
+// lines and "#" comments ignored. AGE-PLUGIN- lines go to plugin; with a nil
+// plugin they are refused. Errors give a line number, never the line.
+func ParseIdentityLines(data []byte, plugin func(line string) (age.Identity, error)) ([]age.Identity, error) {
+	if len(data) > maxIdentitySize {
+		return nil, errors.New("identity file is larger than 16 MiB")
 	}
 	var ids []age.Identity
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -42,7 +49,10 @@ func ParseNativeIdentities(data []byte) ([]age.Identity, error) {
 		var err error
 		switch s := string(line); {
 		case bytes.HasPrefix(line, []byte("AGE-PLUGIN-")):
-			return nil, fmt.Errorf("line %d: plugin identities are not supported here; use the full sealenv CLI", n)
+			if plugin == nil {
+				return nil, fmt.Errorf("line %d: plugin identities are not supported here; use the full sealenv CLI", n)
+			}
+			id, err = plugin(s)
 		case bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-PQ-1")):
 			id, err = age.ParseHybridIdentity(s)
 		case bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-1")):

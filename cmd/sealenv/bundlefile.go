@@ -77,13 +77,23 @@ func bundleFormat(c *cli.Context, path string, data []byte) (seal.Format, error)
 	return f, nil
 }
 
-// loadBundle opens a bundle for editing with the identity.
-func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
+// readWithIdentity reads a bundle and finds the identity: what both the
+// editing and the reading path need first.
+func (e *env) readWithIdentity(c *cli.Context, path string) (seal.Format, []byte, *seal.FoundIdentity, error) {
 	f, data, err := readBundle(c, path)
 	if err != nil {
-		return nil, err
+		return 0, nil, nil, err
 	}
 	found, err := e.identities(c)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return f, data, found, nil
+}
+
+// loadBundle opens a bundle for editing with the identity.
+func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
+	f, data, found, err := e.readWithIdentity(c, path)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +111,7 @@ func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
 
 // openBundle decrypts a bundle with the slim reader.
 func (e *env) openBundle(c *cli.Context, path string) (*seal.Bundle, error) {
-	f, data, err := readBundle(c, path)
-	if err != nil {
-		return nil, err
-	}
-	found, err := e.identities(c)
+	f, data, found, err := e.readWithIdentity(c, path)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +145,25 @@ func loadPolicy(c *cli.Context) (*policies.Policy, error) {
 		}
 	}
 	return policies.Load(path)
+}
+
+// envTarget is what --env NAME means: the environment's bundle path and
+// keys from the policy.
+type envTarget struct {
+	path                 string
+	recipients, kms, pgp []string
+}
+
+func policyEnv(c *cli.Context, name string) (*envTarget, error) {
+	p, err := loadPolicy(c)
+	if err != nil {
+		return nil, err
+	}
+	env, err := p.Env(name)
+	if err != nil {
+		return nil, err
+	}
+	return &envTarget{path: p.BundlePath(env), recipients: env.Keys(), kms: env.KMS, pgp: env.PGP}, nil
 }
 
 // bundleArg returns the first argument or a usage error.

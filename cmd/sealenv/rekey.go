@@ -43,16 +43,11 @@ func rekeyCommand(e *env) *cli.Command {
 				if c.NArg() > 0 || len(recipients) > 0 {
 					return errors.New("usage: --env takes the bundle and recipients from the policy; drop BUNDLE and -r")
 				}
-				p, err := loadPolicy(c)
+				t, err := policyEnv(c, name)
 				if err != nil {
 					return err
 				}
-				env, err := p.Env(name)
-				if err != nil {
-					return err
-				}
-				path, recipients = p.BundlePath(env), env.Keys()
-				kms, pgp = env.KMS, env.PGP
+				path, recipients, kms, pgp = t.path, t.recipients, t.kms, t.pgp
 			} else {
 				var err error
 				if path, err = bundleArg(c); err != nil {

@@ -39,16 +39,11 @@ func sealCommand(e *env) *cli.Command {
 				if len(recipients) > 0 || out != "" {
 					return errors.New("usage: --env takes recipients and the bundle path from the policy; drop -r and -o")
 				}
-				p, err := loadPolicy(c)
+				t, err := policyEnv(c, name)
 				if err != nil {
 					return err
 				}
-				env, err := p.Env(name)
-				if err != nil {
-					return err
-				}
-				recipients, out = env.Keys(), p.BundlePath(env)
-				kms, pgp = env.KMS, env.PGP
+				out, recipients, kms, pgp = t.path, t.recipients, t.kms, t.pgp
 			}
 			if out == "" {
 				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")

@@ -6,7 +6,6 @@
 package identities
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -46,40 +45,9 @@ func Parse(data []byte, ui *plugin.ClientUI) ([]age.Identity, error) {
 	if ui == nil {
 		ui = nonInteractiveUI
 	}
-	var ids []age.Identity
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, maxSize)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		var id age.Identity
-		var err error
-		switch {
-		case strings.HasPrefix(line, "AGE-PLUGIN-"):
-			id, err = plugin.NewIdentity(line, ui)
-		case strings.HasPrefix(line, "AGE-SECRET-KEY-PQ-1"):
-			id, err = age.ParseHybridIdentity(line)
-		case strings.HasPrefix(line, "AGE-SECRET-KEY-1"):
-			id, err = age.ParseX25519Identity(line)
-		default:
-			err = errors.New("unknown identity type")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: malformed identity", n)
-		}
-		ids = append(ids, id)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading identities: %v", err)
-	}
-	if len(ids) == 0 {
-		return nil, errors.New("no identities found")
-	}
-	return ids, nil
+	return seal.ParseIdentityLines(data, func(line string) (age.Identity, error) {
+		return plugin.NewIdentity(line, ui)
+	})
 }
 
 // nonInteractiveUI lets plugins print messages but refuses requests for
