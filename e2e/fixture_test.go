@@ -387,6 +387,8 @@ type exampleImage struct {
 var (
 	exampleMu  sync.Mutex
 	theExample *exampleImage
+	goRootfsMu sync.Mutex
+	goRootfs   string // the golang:1.26 stand-in, made once
 )
 
 // exampleBuild returns the Build of Dockerfile.example (so that a test can
@@ -397,6 +399,12 @@ func exampleBuild(t *testing.T, e *Env, f *Fixture) Build {
 	if err != nil {
 		t.Fatal(err)
 	}
+	goRootfsMu.Lock()
+	if goRootfs == "" {
+		goRootfs = e.MakeRootfs(t, Rootfs{Go: true})
+	}
+	golang := goRootfs
+	goRootfsMu.Unlock()
 	return Build{
 		Dockerfile: string(dockerfile),
 		Copy: map[string]string{
@@ -404,7 +412,7 @@ func exampleBuild(t *testing.T, e *Env, f *Fixture) Build {
 			"sealenv-inject":       e.GoBuild(t, "../cmd/sealenv-inject"),
 			"secrets/prod.env":     f.Bundle,
 		},
-		Contexts: map[string]string{"golang:1.26": e.MakeRootfs(t, Rootfs{Go: true})},
+		Contexts: map[string]string{"golang:1.26": golang},
 	}
 }
 
