@@ -149,7 +149,9 @@ func (a *auditor) attestation(ctx context.Context, d v1.Descriptor, field string
 	}
 	subject := d.Annotations["vnd.docker.reference.digest"]
 	label := "attestation for " + subject
+	from := len(a.rep.Findings)
 	a.annotations(m.Annotations, label, "manifest.annotations")
+	a.rawDoc(raw, whereAttestation, label, "manifest", from)
 	for i, l := range m.Layers {
 		lf := fmt.Sprintf("layers[%d]", i)
 		b, err := a.readBlob(ctx, l)
@@ -158,6 +160,7 @@ func (a *auditor) attestation(ctx context.Context, d v1.Descriptor, field string
 			continue
 		}
 		a.rep.Coverage.Attestations++
+		from := len(a.rep.Findings)
 		a.annotations(l.Annotations, label, lf+".annotations")
 		stmt := b
 		var env struct {
@@ -173,10 +176,14 @@ func (a *auditor) attestation(ctx context.Context, d v1.Descriptor, field string
 		var doc any
 		if err := json.Unmarshal(stmt, &doc); err != nil {
 			a.searchString(string(stmt), whereAttestation, label, lf)
-			continue
+		} else {
+			walkJSON(doc, lf, func(f, s string) { a.searchString(s, whereAttestation, label, f) })
+			a.provenance(stmt, label, lf)
+			a.rawDoc(stmt, whereAttestation, label, lf, from)
 		}
-		walkJSON(doc, lf, func(f, s string) { a.searchString(s, whereAttestation, label, f) })
-		a.provenance(stmt, label, lf)
+		if len(stmt) != len(b) || &stmt[0] != &b[0] {
+			a.rawDoc(b, whereAttestation, label, fmt.Sprintf("layers[%d]", i), from)
+		}
 	}
 }
 

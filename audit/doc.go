@@ -15,22 +15,30 @@
 //
 // # Layers
 //
-// Each distinct layer is read once, as a stream, by a pool of workers:
-// compression (gzip, zstd or none) is told by content, tar entries are
-// searched as they pass, nothing is extracted, and memory per worker is a
-// fixed buffer whatever the image size. Whiteouts and opaque directories
-// are recorded, so a finding in a file that a later layer deletes names
-// that layer too: the file is still in the image. Archives inside layers
-// (tar, gzip, zstd, zip and jar) are opened to a bounded depth. A blob is
-// checked against its digest (or diff ID) as it streams; an unreadable,
-// truncated or unknown-compression layer makes the coverage incomplete,
-// never clean.
+// The invariant: every byte of every blob the image references is searched
+// at least once as stored and once decompressed; structure only adds. Each
+// distinct layer is read once, by a pool of workers, as one stream searched
+// end to end (tar headers, padding and anything after the end-of-archive
+// marker included); a compressed layer is searched as stored too, while a
+// second goroutine decompresses it. A tar walk beside the search places
+// each match by its offset (the entry's path and the part of it: data,
+// name, linkname, pax, xattr, header, padding, trailer), records whiteouts
+// and opaque directories (a finding in a file a later layer deletes names
+// that layer: the file is still in the image), and opens what is
+// compressed or archived inside (gzip, zstd, bzip2, xz, tar, zip, jar),
+// whose content is searched as a stream of its own, to a bounded depth.
+// Nothing is extracted; memory per worker is fixed whatever the image
+// size. Anything not proven searched (a limit reached, structure that does
+// not parse, an unverifiable digest, a read error, two views of an archive)
+// makes the coverage incomplete, never clean; every loop honours
+// cancellation.
 //
 // # Detectors
 //
 // Known values: every sealed value of at least [MinValueLen] bytes, raw,
-// hex, base64 (standard and URL alphabets, at every alignment), URL- and
-// JSON-escaped and UTF-16, all searched in one pass. Rules: the versioned
+// hex, base64 (standard and URL alphabets, at every alignment, and wrapped
+// at 64 or 76 columns), URL-, JSON- and HTML-escaped and UTF-16, all
+// searched in one pass. Rules: the versioned
 // rule set of package rules, each gated by keywords. Plaintext bundles:
 // files named like secrets files that carry no SOPS metadata. Two sampled
 // bit tables decide where anything can start, in one pass: 4-grams of the

@@ -15,6 +15,7 @@ const (
 	whereConfig      = "config"
 	whereHistory     = "history"
 	whereAnnotation  = "annotation"
+	whereManifest    = "manifest" // an index or manifest as stored
 	whereAttestation = "attestation"
 	whereDockerfile  = "dockerfile"
 )
@@ -37,8 +38,21 @@ type Finding struct {
 	LayerDigest string `json:"layer_digest"`
 	// Path is the file in the layer; "a.jar!/b/c" is the entry b/c of the
 	// archive a.jar. For a Dockerfile it is the Dockerfile.
-	Path   string `json:"path"`
+	Path string `json:"path"`
+	// Part is where in the archive entry at Path the match is: data,
+	// header, name, linkname, pax, xattr, padding, trailer (after the
+	// end-of-archive marker), unparsed (after structure that does not
+	// parse), or stored (in a compressed layer as stored).
+	Part string `json:"part,omitempty"`
+	// Offset is where the match starts in the file's content (part data),
+	// or in the string or document of a config, manifest or attestation
+	// finding.
 	Offset *int64 `json:"offset"`
+	// StreamOffset is where the match starts in the stream that was
+	// searched: the decompressed layer, the compressed blob (part
+	// stored), or the decompressed content of a compressed file inside it
+	// (Path names that file).
+	StreamOffset *int64 `json:"stream_offset,omitempty"`
 	// Line is the line of a Dockerfile finding.
 	Line int `json:"line,omitempty"`
 	// DeletedInLayer is the later layer whose whiteout deletes the file; the
@@ -69,11 +83,9 @@ type Coverage struct {
 	KnownValues int      `json:"known_values"`
 	ShortValues []string `json:"short_values,omitempty"`
 	MinValueLen int      `json:"min_value_len"`
-	// DepthLimited counts archives nested deeper than the depth limit, whose
-	// bytes were searched as they are.
-	DepthLimited int `json:"depth_limited,omitempty"`
 	// Notes lists files that looked like archives but could not be
-	// opened as such; their bytes were searched as they are.
+	// opened as such: their bytes were searched as stored (in the layer
+	// stream), their unparsed remainder was not opened.
 	Notes []string `json:"notes,omitempty"`
 	// PublicSkipped counts matches of secrets the rule set lists as
 	// published on purpose (example keys in open-source trees).

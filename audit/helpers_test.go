@@ -76,7 +76,7 @@ func zst(t testing.TB, b []byte) []byte {
 	return e.EncodeAll(b, nil)
 }
 
-// zipStream writes a zip as jar tools do: deflated entries with data
+// zipBytes writes a zip as jar tools do: deflated entries with data
 // descriptors.
 func zipBytes(t testing.TB, files ...file) []byte {
 	var buf bytes.Buffer
@@ -96,8 +96,38 @@ func zipBytes(t testing.TB, files ...file) []byte {
 // matches its compression.
 func layer(b []byte, comp string) v1.Layer {
 	mt := map[string]types.MediaType{"gzip": types.OCILayer, "zstd": types.OCILayerZStd, "none": types.OCIUncompressedLayer}[comp]
-	return static.NewLayer(b, mt)
+	l := static.NewLayer(b, mt)
+	// The diff ID is the digest of the decompressed tar, as docker load
+	// checks it; a blob that does not decompress keeps its own digest.
+	var plain []byte
+	var err error
+	switch comp {
+	case "gzip":
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(b)); err == nil {
+			plain, err = io.ReadAll(zr)
+		}
+	case "zstd":
+		var zr *zstd.Decoder
+		if zr, err = zstd.NewReader(nil); err == nil {
+			plain, err = zr.DecodeAll(b, nil)
+		}
+	default:
+		return l
+	}
+	if err != nil {
+		return l
+	}
+	h, _, _ := v1.SHA256(bytes.NewReader(plain))
+	return diffLayer{l, h}
 }
+
+type diffLayer struct {
+	v1.Layer
+	diff v1.Hash
+}
+
+func (l diffLayer) DiffID() (v1.Hash, error) { return l.diff, nil }
 
 func tarLayer(t testing.TB, comp string, files ...file) v1.Layer {
 	b := tarBytes(t, files...)
@@ -182,4 +212,8 @@ func goroot(t testing.TB) string {
 		t.Skip("no go command:", err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+func testLimits(depth int) limits {
+	return limits{depth: depth, sparse: 1 << 40, check: 64 << 20}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -14,7 +13,6 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/sealenv/sealenv/policies/rules"
@@ -33,8 +31,17 @@ type Options struct {
 	Severity rules.Severity
 	// Jobs is the number of layers read at once (default: GOMAXPROCS).
 	Jobs int
-	// MaxDepth bounds archives in archives (default 6; a .tar.gz counts 2).
+	// MaxDepth bounds archives and compressed files opened in one another
+	// (default 8; a .tar.gz counts 2). A file nested deeper makes the audit
+	// incomplete: its bytes are searched, its content is not.
 	MaxDepth int
+	// MaxSparseSize bounds the logical size of a sparse file (default 1
+	// TiB); a larger one makes the audit incomplete.
+	MaxSparseSize int64
+	// MaxFileCheck bounds a YAML or JSON secrets file read whole for the
+	// plaintext-bundle check (default 64 MiB); a larger one makes the
+	// audit incomplete.
+	MaxFileCheck int64
 	// Insecure allows plain-HTTP registries.
 	Insecure bool
 	// TempDir is where docker-daemon: buffers the saved image.
@@ -47,9 +54,6 @@ type Options struct {
 	Allow          []Allow
 	Baseline       map[string]bool
 	BaselineReason string
-
-	remote   []remote.Option
-	insecure bool
 }
 
 func (o *Options) defaults() *Options {
@@ -64,9 +68,14 @@ func (o *Options) defaults() *Options {
 		c.Jobs = runtime.GOMAXPROCS(0)
 	}
 	if c.MaxDepth <= 0 {
-		c.MaxDepth = 6
+		c.MaxDepth = 8
 	}
-	c.insecure = c.Insecure
+	if c.MaxSparseSize <= 0 {
+		c.MaxSparseSize = 1 << 40
+	}
+	if c.MaxFileCheck <= 0 {
+		c.MaxFileCheck = 64 << 20
+	}
 	return &c
 }
 
@@ -91,6 +100,9 @@ type auditor struct {
 	images []*imageJob
 	mu     sync.Mutex
 	strSc  *scanner // for config, manifest and attestation strings, read one at a time
+	// ociImages maps the config blob of each image the OCI index names to
+	// its layer blobs, in archive paths.
+	ociImages map[string][]string
 }
 
 type imageJob struct {
@@ -101,6 +113,8 @@ type imageJob struct {
 type layerJob struct {
 	index  int
 	digest string
+	key    string  // what makes two layers one blob (default: digest)
+	diffID v1.Hash // checked on the decompressed stream, for layers without a digest
 	open   func() (io.ReadCloser, error)
 	scan   *layerScan
 	err    error
@@ -122,7 +136,12 @@ func Image(ctx context.Context, ref string, opts Options) (*Report, error) {
 		return nil, err
 	}
 	a.scanLayers(ctx)
+	if ctx.Err() != nil {
+		// A cut-short audit has no report: what it says would be partial.
+		return nil, context.Cause(ctx)
+	}
 	a.finish()
+	a.redactPlaces()
 	a.rep.filter(o)
 	return a.rep, nil
 }
@@ -152,30 +171,86 @@ func (a *auditor) add(f Finding) {
 // walk reads the manifests, configs, annotations and attestations, and
 // lists the layers to read.
 func (a *auditor) walk(ctx context.Context) error {
+	var legacy []legacyImage
 	if ls, ok := a.st.(legacyStore); ok {
-		imgs, err := ls.legacy()
-		if err != nil {
+		var err error
+		if legacy, err = ls.legacy(); err != nil {
 			return err
-		}
-		if len(imgs) > 0 {
-			for _, li := range imgs {
-				a.legacyImage(li)
-			}
-			return nil
 		}
 	}
 	raw, mt, err := a.st.root(ctx)
-	if err != nil {
+	if err != nil && len(legacy) == 0 {
 		return fmt.Errorf("reading the image root: %w", err)
 	}
-	if isIndex(raw, mt) {
-		return a.index(ctx, raw, "index", 0)
+	if err == nil {
+		if isIndex(raw, mt) {
+			if err := a.index(ctx, raw, "index", 0); err != nil {
+				return err
+			}
+		} else {
+			d, err := v1.NewHash("sha256:" + sha256hex(raw))
+			if err != nil {
+				return err
+			}
+			if err := a.image(ctx, raw, v1.Descriptor{Digest: d, MediaType: mt}, ""); err != nil {
+				return err
+			}
+		}
 	}
-	d, err := v1.NewHash("sha256:" + sha256hex(raw))
-	if err != nil {
-		return err
+	if as, ok := a.st.(*archiveStore); ok && as.manifestJSON != nil {
+		a.rawDoc(as.manifestJSON, whereManifest, "", "manifest.json", len(a.rep.Findings))
 	}
-	return a.image(ctx, raw, v1.Descriptor{Digest: d, MediaType: mt}, "")
+	// docker load reads manifest.json, other tools index.json: an image
+	// only one of them names is audited too.
+	for _, li := range legacy {
+		if a.seenOCI(li) {
+			continue
+		}
+		if raw != nil {
+			a.rep.Coverage.Notes = append(a.rep.Coverage.Notes, fmt.Sprintf("manifest.json names an image (config %s) that index.json does not; both were audited", li.config))
+		}
+		a.legacyImage(li)
+	}
+	return nil
+}
+
+// seenOCI reports whether an image of manifest.json is one the OCI index
+// named already: the same config blob and the same layer blobs.
+func (a *auditor) seenOCI(li legacyImage) bool {
+	layers, ok := a.ociImages[cleanPath(li.config)]
+	if !ok || len(layers) != len(li.layers) {
+		return false
+	}
+	for i, l := range li.layers {
+		if cleanPath(l) != layers[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rawDoc searches a document (an index, a manifest, a config, an
+// attestation) as stored, after its strings were searched one by one
+// (findings from index from on): what that did not find, in a key or
+// behind an escape, is reported at its offset.
+func (a *auditor) rawDoc(b []byte, where, image, field string, from int) {
+	a.mu.Lock()
+	seen := map[string]bool{}
+	for _, f := range a.rep.Findings[from:] {
+		seen[f.Kind+"\x00"+f.Rule+"\x00"+f.Secret] = true
+	}
+	a.mu.Unlock()
+	if a.strSc == nil {
+		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}}
+	}
+	a.strSc.scanBytes(b, func(h hit) {
+		f := a.hitFinding(h)
+		if seen[f.Kind+"\x00"+f.Rule+"\x00"+f.Secret] {
+			return
+		}
+		f.Where, f.Image, f.Field = where, image, field+" (as stored)"
+		a.add(f)
+	})
 }
 
 func isIndex(raw []byte, mt types.MediaType) bool {
@@ -198,10 +273,14 @@ func (a *auditor) index(ctx context.Context, raw []byte, field string, depth int
 	if err != nil {
 		return fmt.Errorf("%s: %w", field, err)
 	}
+	from := len(a.rep.Findings)
 	a.annotations(im.Annotations, "", field+".annotations")
 	for i, d := range im.Manifests {
+		a.annotations(d.Annotations, "", fmt.Sprintf("%s.manifests[%d].annotations", field, i))
+	}
+	a.rawDoc(raw, whereManifest, "", field, from)
+	for i, d := range im.Manifests {
 		f := fmt.Sprintf("%s.manifests[%d]", field, i)
-		a.annotations(d.Annotations, "", f+".annotations")
 		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
 			a.attestation(ctx, d, f)
 			continue
@@ -239,25 +318,31 @@ func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label 
 		label = d.Digest.String()
 	}
 	a.rep.Coverage.Images++
+	from := len(a.rep.Findings)
 	a.annotations(m.Annotations, label, "manifest.annotations")
+	a.rawDoc(raw, whereManifest, label, "manifest", from)
 	if !m.Config.MediaType.IsConfig() && m.Config.MediaType != "" {
 		// An artifact, not an image: search its blobs as they are.
 		a.artifact(ctx, m, label)
 		return nil
 	}
-	rc, err := a.st.blob(ctx, m.Config)
+	cfg, err := a.readBlob(ctx, m.Config)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
-	cfg, err := io.ReadAll(io.LimitReader(rc, maxManifest))
-	rc.Close()
-	if err != nil {
-		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
+	from = len(a.rep.Findings)
 	a.config(cfg, label)
+	a.rawDoc(cfg, whereConfig, label, "config", from)
 	job := &imageJob{label: label}
+	var paths []string
+	for _, l := range m.Layers {
+		paths = append(paths, blobPath(l.Digest))
+	}
+	if a.ociImages == nil {
+		a.ociImages = map[string][]string{}
+	}
+	a.ociImages[blobPath(m.Config.Digest)] = paths
 	for i, l := range m.Layers {
-		l := l
 		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
 			return a.st.blob(ctx, l)
 		}})
@@ -277,13 +362,15 @@ func (a *auditor) legacyImage(li legacyImage) {
 		a.incomplete("%s: config: %v", label, err)
 		return
 	}
-	cfg, err := io.ReadAll(io.LimitReader(rc, maxManifest))
+	cfg, err := readDoc(rc)
 	rc.Close()
 	if err != nil {
 		a.incomplete("%s: config: %v", label, err)
 		return
 	}
+	from := len(a.rep.Findings)
 	a.config(cfg, label)
+	a.rawDoc(cfg, whereConfig, label, "config", from)
 	var diffIDs []string
 	if c, err := v1.ParseConfigFile(bytes.NewReader(cfg)); err == nil {
 		for _, h := range c.RootFS.DiffIDs {
@@ -292,57 +379,18 @@ func (a *auditor) legacyImage(li legacyImage) {
 	}
 	job := &imageJob{label: label}
 	for i, p := range li.layers {
-		p := p
 		dg := p
 		var want v1.Hash
 		if i < len(diffIDs) {
 			dg = diffIDs[i]
 			want, _ = v1.NewHash(diffIDs[i])
 		}
-		job.layers = append(job.layers, &layerJob{index: i, digest: dg, open: func() (io.ReadCloser, error) {
-			rc, err := li.open(p)
-			if err != nil || want.Hex == "" {
-				return rc, err
-			}
-			return verifyDiffID(rc, want), nil
+		job.layers = append(job.layers, &layerJob{index: i, digest: dg, key: "archive:" + cleanPath(p), diffID: want, open: func() (io.ReadCloser, error) {
+			return li.open(p)
 		}})
 	}
 	a.images = append(a.images, job)
 }
-
-// verifyDiffID checks an uncompressed legacy layer against its diff ID; a
-// compressed one is checked by its own CRC instead.
-func verifyDiffID(rc io.ReadCloser, want v1.Hash) io.ReadCloser {
-	br := &peekCloser{rc: rc}
-	head := br.peek(4)
-	if f, _ := sniff(head); f == fmtGzip || f == fmtZstd {
-		return br
-	}
-	return verify(br, v1.Descriptor{Digest: want})
-}
-
-type peekCloser struct {
-	rc   io.ReadCloser
-	head []byte
-}
-
-func (p *peekCloser) peek(n int) []byte {
-	p.head = make([]byte, n)
-	m, _ := io.ReadFull(p.rc, p.head)
-	p.head = p.head[:m]
-	return p.head
-}
-
-func (p *peekCloser) Read(b []byte) (int, error) {
-	if len(p.head) > 0 {
-		n := copy(b, p.head)
-		p.head = p.head[n:]
-		return n, nil
-	}
-	return p.rc.Read(b)
-}
-
-func (p *peekCloser) Close() error { return p.rc.Close() }
 
 // scanLayers reads every distinct layer once, Jobs at a time.
 func (a *auditor) scanLayers(ctx context.Context) {
@@ -350,11 +398,15 @@ func (a *auditor) scanLayers(ctx context.Context) {
 	var queue []*layerJob
 	for _, img := range a.images {
 		for _, l := range img.layers {
-			if s := seen[l.digest]; s != nil {
+			key := l.key
+			if key == "" {
+				key = l.digest
+			}
+			if s := seen[key]; s != nil {
 				l.shared = s
 				continue
 			}
-			seen[l.digest] = l
+			seen[key] = l
 			queue = append(queue, l)
 		}
 	}
@@ -365,7 +417,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := newWalker(a.d, a.o.MaxDepth)
+			wk := newWalker(a.d, limits{depth: a.o.MaxDepth, sparse: a.o.MaxSparseSize, check: a.o.MaxFileCheck})
 			for l := range ch {
 				if err := ctx.Err(); err != nil {
 					l.err = err
@@ -376,7 +428,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.err = err
 					continue
 				}
-				l.scan, l.err = wk.layer(ctxReader{ctx, rc})
+				l.scan, l.err = wk.layer(ctx, rc, l.diffID)
 				rc.Close()
 			}
 		}()
@@ -414,15 +466,25 @@ func (a *auditor) finish() {
 				cov.Layers++
 				cov.Files += src.scan.files
 				cov.Bytes += src.scan.bytes
-				cov.DepthLimited += src.scan.depth
 				for _, n := range src.scan.notes {
 					cov.Notes = append(cov.Notes, fmt.Sprintf("layer %d (%s): %s", l.index, l.digest, n))
+				}
+				for _, e := range src.scan.incomplete {
+					a.incomplete("%s: layer %d (%s): %s", img.label, l.index, l.digest, e)
 				}
 			}
 			for _, h := range src.scan.hits {
 				f := a.hitFinding(h.hit)
 				f.Where = whereLayer
 				f.Path = h.path
+				f.Part = h.part
+				so := h.offset
+				f.StreamOffset = &so
+				f.Offset = nil
+				if h.part == partData {
+					off := h.offset - h.from
+					f.Offset = &off
+				}
 				a.placeInLayer(&f, img, l)
 				a.rep.Findings = append(a.rep.Findings, f)
 			}
@@ -443,8 +505,61 @@ func (a *auditor) finish() {
 	})
 }
 
+// redactPlaces masks any secret in the names that say where a finding is:
+// a file named like a token, a label key that is a sealed value. A report
+// never holds a secret, not even as a path.
+func (a *auditor) redactPlaces() {
+	if a.strSc == nil {
+		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}}
+	}
+	memo := map[string]string{}
+	red := func(s string) string {
+		if s == "" {
+			return s
+		}
+		if r, ok := memo[s]; ok {
+			return r
+		}
+		r := redactString(a.strSc, s)
+		memo[s] = r
+		return r
+	}
+	for i := range a.rep.Findings {
+		f := &a.rep.Findings[i]
+		f.Path, f.Field, f.Name, f.Image = red(f.Path), red(f.Field), red(f.Name), red(f.Image)
+	}
+}
+
+// redactString replaces every match of the detectors in s by [REDACTED].
+func redactString(sc *scanner, s string) string {
+	b := []byte(s)
+	cut := make([]bool, len(b))
+	any := false
+	sc.scanBytes(b, func(h hit) {
+		for i := h.offset; i < h.offset+int64(h.length) && i < int64(len(b)); i++ {
+			cut[i] = true
+			any = true
+		}
+	})
+	if !any {
+		return s
+	}
+	var out strings.Builder
+	for i := 0; i < len(b); i++ {
+		if !cut[i] {
+			out.WriteByte(b[i])
+			continue
+		}
+		out.WriteString("[REDACTED]")
+		for i+1 < len(b) && cut[i+1] {
+			i++
+		}
+	}
+	return out.String()
+}
+
 func order(f *Finding) int64 {
-	w := map[string]int64{whereConfig: 0, whereHistory: 1, whereAnnotation: 2, whereAttestation: 3, whereLayer: 4}[f.Where]
+	w := map[string]int64{whereConfig: 0, whereHistory: 1, whereAnnotation: 2, whereManifest: 3, whereAttestation: 4, whereLayer: 5}[f.Where]
 	var l int64
 	if f.LayerIndex != nil {
 		l = int64(*f.LayerIndex)
@@ -546,12 +661,22 @@ func (a *auditor) readBlob(ctx context.Context, d v1.Descriptor) ([]byte, error)
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxManifest+1))
+	return readDoc(rc)
+}
+
+// readDoc reads a JSON document (a manifest, a config, an attestation) to
+// its end, which verifies its digest; one larger than maxManifest is an
+// error, never a truncated read.
+func readDoc(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxManifest+1))
 	if err == nil && len(b) > maxManifest {
-		err = errors.New("larger than 64 MiB")
+		err = fmt.Errorf("larger than %d MiB", maxManifest>>20)
 	}
 	return b, err
 }
+
+// blobPath is where a blob is in an OCI layout or archive.
+func blobPath(d v1.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
 
 // ctxReader stops a layer read when the audit is cancelled (the read
 // fails, so the coverage is incomplete).

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"path"
 	"regexp"
 	"strings"
@@ -68,58 +70,94 @@ func isPlaceholder(v string) bool {
 	return false
 }
 
+// errTooLarge is returned for a YAML or JSON secrets file larger than the
+// limit of what is read whole to check it.
+var errTooLarge = errors.New("too large")
+
 // plaintextBundle checks a file named like a secrets file: unless it carries
 // SOPS metadata, a secret-named key with a real-looking value makes it a
-// finding. The finding names the key, never the value.
-func plaintextBundle(name string, data []byte, sealed map[string]bool) *Finding {
-	if bytes.Contains(data, []byte("sops_mac")) || bytes.Contains(data, []byte("sops_version")) {
-		return nil
-	}
+// finding. The finding names the key, never the value. A dotenv file is
+// read line by line, whatever its size; a YAML or JSON file is read whole,
+// up to limit bytes (errTooLarge beyond).
+func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
 	var key, val string
 	base := strings.ToLower(path.Base(name))
 	switch ext := path.Ext(base); {
 	case ext == ".yaml" || ext == ".yml" || ext == ".json":
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data)) > limit {
+			return nil, errTooLarge
+		}
+		if bytes.Contains(data, []byte("sops_mac")) || bytes.Contains(data, []byte("sops_version")) {
+			return nil, nil
+		}
 		var doc any
-		var err error
 		if ext == ".json" {
 			err = json.Unmarshal(data, &doc)
 		} else {
 			err = yaml.Unmarshal(data, &doc)
 		}
 		if err != nil {
-			return nil
+			return nil, nil
 		}
 		if m, ok := doc.(map[string]any); ok {
 			if _, ok := m["sops"]; ok {
-				return nil
+				return nil, nil
 			}
 		}
 		key, val = findSecretLeaf(doc, "", sealed)
 	default:
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 0, 64<<10), maxBundleCheck)
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			line = strings.TrimPrefix(line, "export ")
-			k, v, ok := strings.Cut(line, "=")
-			if !ok || strings.HasPrefix(line, "#") {
-				continue
+		// A SOPS dotenv file has its metadata at the end: remember the
+		// first secret-looking line, and drop it if metadata follows.
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			line, err := readLine(br)
+			if len(line) > 0 {
+				t := strings.TrimSpace(string(line))
+				if strings.HasPrefix(t, "sops_mac=") || strings.HasPrefix(t, "sops_version=") {
+					return nil, nil
+				}
+				t = strings.TrimPrefix(t, "export ")
+				if k, v, ok := strings.Cut(t, "="); ok && key == "" && !strings.HasPrefix(t, "#") {
+					k = strings.TrimSpace(k)
+					if (isSecretName(k) || sealed[k]) && !isPlaceholder(v) {
+						key, val = k, v
+					}
+				}
 			}
-			k = strings.TrimSpace(k)
-			if (isSecretName(k) || sealed[k]) && !isPlaceholder(v) {
-				key, val = k, v
-				break
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, err
 			}
 		}
 	}
 	if key == "" {
-		return nil
+		return nil, nil
 	}
 	return &Finding{
 		Kind: kindPlain, Rule: "plaintext-bundle", Severity: "high", Name: key,
 		Preview: mask([]byte(strings.TrimSpace(val))),
 		Message: "secrets file without SOPS metadata: seal it with sealenv seal, or keep it out of the image",
+	}, nil
+}
+
+// readLine returns the next line, cut at 64 KiB (the rest of a longer line
+// is skipped: no key=value line of a secrets file is that long).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		head := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		return head, err
 	}
+	return line, err
 }
 
 // findSecretLeaf finds the first string leaf under a secret-named key

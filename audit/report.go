@@ -27,8 +27,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		switch {
 		case f.Where == whereLayer:
 			loc = fmt.Sprintf("layer %d (%s) %s", *f.LayerIndex, shortDigest(f.LayerDigest), f.Path)
-			if f.Offset != nil {
+			if f.Part != "" && f.Part != partData {
+				loc += " [" + f.Part + "]"
+			}
+			switch {
+			case f.Offset != nil:
 				loc += fmt.Sprintf(" @%d", *f.Offset)
+			case f.StreamOffset != nil:
+				loc += fmt.Sprintf(" @stream:%d", *f.StreamOffset)
 			}
 			if f.DeletedInLayer != nil {
 				loc += fmt.Sprintf(" [deleted in layer %d, still in the image]", *f.DeletedInLayer)
@@ -37,6 +43,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
 		case f.Field != "":
 			loc = f.Where + " " + f.Field
+			if strings.HasSuffix(f.Field, "(as stored)") && f.Offset != nil {
+				loc += fmt.Sprintf(" @%d", *f.Offset)
+			}
 		}
 		what := f.Rule
 		if f.Secret != "" {
@@ -55,7 +64,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %d sealed values searched (min %d bytes, %d skipped); rules %s at %s and above\n",
 		len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, c.KnownValues, c.MinValueLen, len(c.ShortValues), c.RuleSet, c.Severity)
 	for _, e := range c.Errors {
-		fmt.Fprintf(w, "not read: %s\n", e)
+		fmt.Fprintf(w, "not searched: %s\n", e)
+	}
+	for _, n := range c.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	for _, s := range r.Suppressed {
 		fmt.Fprintf(w, "suppressed %d: %s\n", s.Count, s.Reason)

@@ -3,8 +3,6 @@ package audit
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"io"
 	"math/bits"
 	"strings"
 	"sync/atomic"
@@ -168,6 +166,7 @@ type hit struct {
 	name     string // sealed key name, for known values
 	encoding string
 	offset   int64
+	length   int // of the match
 	preview  string
 }
 
@@ -189,58 +188,6 @@ const chunkSize = 1 << 20
 func newScanner(d *detectors) *scanner {
 	n := chunkSize + 4*(d.fwd+d.back)
 	return &scanner{d: d, buf: make([]byte, n), seen: map[seenKey]bool{}}
-}
-
-// fill reads into b until it is full or r ends. It returns io.EOF only at a
-// clean end; any other error (including io.ErrUnexpectedEOF from a truncated
-// archive) is returned as it is.
-func fill(r io.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		if m == 0 {
-			return n, io.ErrNoProgress
-		}
-	}
-	return n, nil
-}
-
-// scan reads r to its end and reports every match. Matches that straddle
-// chunk boundaries are found: each chunk keeps the bytes a match could need
-// from the one before.
-func (s *scanner) scan(r io.Reader, emit func(hit)) (int64, error) {
-	clear(s.seen)
-	var total, base int64
-	carry, from := 0, 0
-	for {
-		n, err := fill(r, s.buf[carry:])
-		total += int64(n)
-		end := carry + n
-		final := false
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return total, err
-			}
-			final = true
-		}
-		to := end
-		if !final {
-			to = end - s.d.fwd
-		}
-		s.scanRange(s.buf[:end], base, from, to, emit)
-		if final {
-			return total, nil
-		}
-		keep := to - s.d.back
-		copy(s.buf, s.buf[keep:end])
-		carry = end - keep
-		base += int64(keep)
-		from = to - keep
-	}
 }
 
 // scanBytes searches b as one whole stream.
@@ -365,7 +312,7 @@ func (s *scanner) checkKnown(b []byte, base int64, i int, emit func(hit)) {
 			return // one finding per value and position
 		}
 		lastName = p.name
-		emit(hit{kind: kindKnown, name: p.name, encoding: p.encoding, offset: base + int64(i), preview: mask(p.text)})
+		emit(hit{kind: kindKnown, name: p.name, encoding: p.encoding, offset: base + int64(i), length: len(p.text), preview: mask(p.text)})
 	})
 }
 
@@ -408,7 +355,7 @@ func (s *scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(hi
 			continue
 		}
 		s.seen[k] = true
-		emit(hit{kind: kindRule, rule: r, offset: start, preview: mask(win[m[0]:m[1]])})
+		emit(hit{kind: kindRule, rule: r, offset: start, length: m[1] - m[0], preview: mask(win[m[0]:m[1]])})
 	}
 }
 

@@ -2,9 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,7 +26,8 @@ func collect(d *detectors, data []byte, stream bool) []hit {
 	var out []hit
 	sc := newScanner(d)
 	if stream {
-		sc.scan(iotest.HalfReader(bytes.NewReader(data)), func(h hit) { out = append(out, h) })
+		hs, _ := scanStream(sc, iotest.HalfReader(bytes.NewReader(data)))
+		out = hs
 	} else {
 		sc.scanBytes(data, func(h hit) { out = append(out, h) })
 	}
@@ -97,7 +100,7 @@ func TestChunkBoundaries(t *testing.T) {
 func TestScanReadError(t *testing.T) {
 	sc := newScanner(defaultDetectors(nil))
 	r := io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF))
-	if _, err := sc.scan(r, func(hit) {}); err == nil {
+	if _, err := scanStream(sc, r); err == nil {
 		t.Fatal("no error")
 	}
 }
@@ -158,7 +161,7 @@ func BenchmarkScan(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		sc.scan(bytes.NewReader(data), func(hit) {})
+		scanStream(sc, bytes.NewReader(data))
 	}
 }
 
@@ -186,14 +189,26 @@ func BenchmarkLayer(b *testing.B) {
 	})
 	tb := tarBytes(b, files...)
 	d := defaultDetectors(benchValues(b, 100))
-	w := newWalker(d, 6)
+	w := newWalker(d, testLimits(8))
 	b.SetBytes(int64(len(tb)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := w.layer(bytes.NewReader(tb)); err != nil {
+		if _, err := w.layer(context.Background(), bytes.NewReader(tb), v1.Hash{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 var _ = rules.High
+
+// scanStream searches r to its end as one stream, as a layer is searched.
+func scanStream(sc *scanner, r io.Reader) ([]hit, error) {
+	var s stream
+	s.reset(r, sc, "", partData)
+	err := s.drain(make([]byte, 64<<10))
+	var out []hit
+	for _, h := range s.finish() {
+		out = append(out, h.hit)
+	}
+	return out, err
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -138,7 +139,7 @@ func (s *layoutStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, er
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxManifest))
+	return readDoc(rc)
 }
 
 func (s *layoutStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
@@ -146,7 +147,7 @@ func (s *layoutStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser,
 	if err != nil {
 		return nil, err
 	}
-	return verify(rc, d), nil
+	return verify(rc, d)
 }
 
 func (s *layoutStore) close() error { return nil }
@@ -156,8 +157,9 @@ const maxManifest = 64 << 20
 // --- docker-archive and oci-archive: a tar file, indexed once, read in place
 
 type archiveStore struct {
-	f       *os.File
-	entries map[string]*io.SectionReader
+	f            *os.File
+	entries      map[string]*io.SectionReader
+	manifestJSON []byte
 }
 
 // countingFile tracks the offset of a file read by archive/tar, which seeks
@@ -198,8 +200,15 @@ func openArchive(p string) (store, string, error) {
 			f.Close()
 			return nil, "", fmt.Errorf("%s: not an image archive: %w", p, err)
 		}
+		name := cleanPath(h.Name)
+		if s.entries[name] != nil {
+			// docker load and skopeo would each take one of them; the
+			// audit cannot know which.
+			f.Close()
+			return nil, "", fmt.Errorf("%s: the image archive holds %s twice", p, name)
+		}
 		if h.Typeflag == tar.TypeReg {
-			s.entries[cleanPath(h.Name)] = io.NewSectionReader(f, cf.off, h.Size)
+			s.entries[name] = io.NewSectionReader(f, cf.off, h.Size)
 		}
 	}
 	kind := "docker-archive:"
@@ -226,12 +235,8 @@ func (s *archiveStore) root(ctx context.Context) ([]byte, types.MediaType, error
 	if err != nil {
 		return nil, "", err
 	}
-	b, err := io.ReadAll(io.LimitReader(rc, maxManifest))
+	b, err := readDoc(rc)
 	return b, types.OCIImageIndex, err
-}
-
-func (s *archiveStore) blobPath(d v1.Descriptor) string {
-	return "blobs/" + d.Digest.Algorithm + "/" + d.Digest.Hex
 }
 
 func (s *archiveStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
@@ -239,32 +244,39 @@ func (s *archiveStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(rc, maxManifest))
+	defer rc.Close()
+	return readDoc(rc)
 }
 
 func (s *archiveStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
-	rc, err := s.file(s.blobPath(d))
+	rc, err := s.file(blobPath(d.Digest))
 	if err != nil {
 		return nil, err
 	}
-	return verify(rc, d), nil
+	return verify(rc, d)
 }
 
 func (s *archiveStore) close() error { return s.f.Close() }
 
-// legacy reads manifest.json of docker save, unless the archive is also an
-// OCI layout (Docker 25 and later write both; the index says more).
+// legacy reads manifest.json of docker save. Docker 25 and later write an
+// OCI index.json beside it: docker load reads manifest.json, other tools
+// the index, so both views are audited (see auditor.walk).
 func (s *archiveStore) legacy() ([]legacyImage, error) {
-	if s.entries["index.json"] != nil || s.entries["manifest.json"] == nil {
+	if s.entries["manifest.json"] == nil {
 		return nil, nil
 	}
 	rc, _ := s.file("manifest.json")
+	raw, err := readDoc(rc)
+	if err != nil {
+		return nil, fmt.Errorf("manifest.json: %w", err)
+	}
+	s.manifestJSON = raw
 	var m []struct {
 		Config   string
 		RepoTags []string
 		Layers   []string
 	}
-	if err := json.NewDecoder(io.LimitReader(rc, maxManifest)).Decode(&m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("manifest.json: %w", err)
 	}
 	var out []legacyImage
@@ -287,14 +299,14 @@ type registryStore struct {
 
 func openRegistry(ctx context.Context, s string, o *Options) (store, string, error) {
 	var nopts []name.Option
-	if o.insecure {
+	if o.Insecure {
 		nopts = append(nopts, name.Insecure)
 	}
 	ref, err := name.ParseReference(s, nopts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("docker://%s: %w", s, err)
 	}
-	opts := append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
+	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	return &registryStore{ref: ref, opts: opts}, "docker://" + ref.String(), nil
 }
 
@@ -329,17 +341,30 @@ func (s *registryStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadClose
 func (s *registryStore) close() error { return nil }
 
 // verify checks a blob against its descriptor's size and digest as it is
-// read: a truncated or altered blob fails at its end.
-func verify(rc io.ReadCloser, d v1.Descriptor) io.ReadCloser {
-	if d.Digest.Algorithm != "sha256" {
-		return rc
+// read: a truncated or altered blob fails at its end, and a digest in an
+// algorithm the OCI spec does not register fails at once.
+func verify(rc io.ReadCloser, d v1.Descriptor) (io.ReadCloser, error) {
+	var h hash.Hash
+	switch d.Digest.Algorithm {
+	case "sha256":
+		h = sha256.New()
+	case "sha512":
+		h = sha512.New()
+	default:
+		rc.Close()
+		return nil, fmt.Errorf("blob %s: cannot verify a digest of algorithm %q", d.Digest, d.Digest.Algorithm)
 	}
-	return &verifier{rc: rc, h: sha256.New(), want: d.Digest.Hex, size: d.Size}
+	if len(d.Digest.Hex) != 2*h.Size() {
+		rc.Close()
+		return nil, fmt.Errorf("blob %s: malformed digest", d.Digest)
+	}
+	return &verifier{rc: rc, h: h, alg: d.Digest.Algorithm, want: d.Digest.Hex, size: d.Size}, nil
 }
 
 type verifier struct {
 	rc   io.ReadCloser
 	h    hash.Hash
+	alg  string
 	want string
 	size int64
 	n    int64
@@ -351,10 +376,10 @@ func (v *verifier) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	if errors.Is(err, io.EOF) {
 		if v.size > 0 && v.n != v.size {
-			return n, fmt.Errorf("blob sha256:%s: read %d bytes, the manifest says %d: %w", short(v.want), v.n, v.size, io.ErrUnexpectedEOF)
+			return n, fmt.Errorf("blob %s:%s: read %d bytes, the manifest says %d: %w", v.alg, short(v.want), v.n, v.size, io.ErrUnexpectedEOF)
 		}
 		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			return n, fmt.Errorf("blob sha256:%s: digest mismatch (got sha256:%s)", short(v.want), short(got))
+			return n, fmt.Errorf("blob %s:%s: digest mismatch (got %s:%s)", v.alg, short(v.want), v.alg, short(got))
 		}
 	}
 	return n, err
