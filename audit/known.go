@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/url"
 	"strings"
 	"unicode/utf16"
@@ -79,9 +81,36 @@ func encodings(v []byte) []pattern {
 			add(e.name, []byte(s[lo:hi]))
 		}
 	}
+	// Base64 as MIME (76 columns) and PEM (64) wrap it: the run of a
+	// value is cut by a line break at any column.
+	for align := 0; align < 3; align++ {
+		buf := make([]byte, align+len(v))
+		copy(buf[align:], v)
+		lo := (8*align + 5) / 6
+		hi := 8 * (align + len(v)) / 6
+		run := base64.RawStdEncoding.EncodeToString(buf)[lo:min(hi, base64.RawStdEncoding.EncodedLen(len(buf)))]
+		for _, width := range []int{64, 76} {
+			for _, nl := range []string{"\n", "\r\n"} {
+				for first := 1; first < len(run) && first <= width; first++ {
+					var b strings.Builder
+					for i, c := range []byte(run) {
+						if i == first || i > first && (i-first)%width == 0 {
+							b.WriteString(nl)
+						}
+						b.WriteByte(c)
+					}
+					add("base64-wrapped", []byte(b.String()))
+				}
+			}
+		}
+	}
 	s := string(v)
 	add("url", []byte(url.QueryEscape(s)))
 	add("url", []byte(url.PathEscape(s)))
+	add("url", percentAll(v, "%%%02X"))
+	add("url", percentAll(v, "%%%02x"))
+	add("html", []byte(html.EscapeString(s)))
+	add("html", []byte(strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace(s)))
 	if utf8.ValidString(s) {
 		var jb strings.Builder
 		enc := json.NewEncoder(&jb)
@@ -89,10 +118,16 @@ func encodings(v []byte) []pattern {
 		if enc.Encode(s) == nil {
 			j := strings.TrimSuffix(jb.String(), "\n")
 			add("json", []byte(j[1:len(j)-1]))
+			// Python's json.dumps escapes every non-ASCII character.
+			add("json", jsonASCII([]byte(j[1:len(j)-1]), "\\u%04x", false))
+			add("json", jsonASCII([]byte(j[1:len(j)-1]), "\\u%04X", false))
 		}
 		if jh, err := json.Marshal(s); err == nil {
 			add("json", jh[1:len(jh)-1])
 		}
+		// Every character as \uXXXX.
+		add("json", jsonASCII([]byte(s), "\\u%04x", true))
+		add("json", jsonASCII([]byte(s), "\\u%04X", true))
 		u := utf16.Encode([]rune(s))
 		le := make([]byte, 2*len(u))
 		be := make([]byte, 2*len(u))
@@ -104,6 +139,35 @@ func encodings(v []byte) []pattern {
 		add("utf16be", be)
 	}
 	return out
+}
+
+// percentAll percent-encodes every byte of v.
+func percentAll(v []byte, format string) []byte {
+	var b strings.Builder
+	for _, c := range v {
+		fmt.Fprintf(&b, format, c)
+	}
+	return []byte(b.String())
+}
+
+// jsonASCII escapes the non-ASCII characters of s (all of them with all
+// set) as JSON \uXXXX escapes, surrogate pairs above U+FFFF.
+func jsonASCII(s []byte, format string, all bool) []byte {
+	var b strings.Builder
+	for _, r := range string(s) {
+		if r < 0x80 && !all {
+			b.WriteRune(r)
+			continue
+		}
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, format, r1)
+			fmt.Fprintf(&b, format, r2)
+			continue
+		}
+		fmt.Fprintf(&b, format, r)
+	}
+	return []byte(b.String())
 }
 
 func newKnownSet(values []Value) *knownSet {
