@@ -110,6 +110,9 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		code = ce.ExitCode()
 	}
 	msg := strings.TrimSpace(err.Error())
+	if i, ok := context.Cause(ctx).(interrupted); ok {
+		msg = i.Error() // whatever was cut short says only "context canceled"
+	}
 	if msg != "" {
 		fmt.Fprintf(e.stderr, "sealenv: error: %s\n", oneLine(msg))
 	}

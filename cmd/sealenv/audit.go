@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -49,7 +51,9 @@ func auditImageCommand(e *env) *cli.Command {
 		Flags: append(auditFlags(),
 			&cli.StringFlag{Name: "dockerfile", Usage: "also lint Dockerfile `FILE`"},
 			&cli.IntFlag{Name: "jobs", Usage: "layers read at once (default: the number of CPUs)"},
-			&cli.IntFlag{Name: "max-depth", Value: 6, Usage: "how deep archives in archives are opened (a .tar.gz counts 2)"},
+			&cli.IntFlag{Name: "max-depth", Value: 8, Usage: "how deep archives and compressed files are opened in one another (a .tar.gz counts 2); deeper is incomplete (exit 2)"},
+			&cli.StringFlag{Name: "max-sparse-size", Value: "1TiB", Usage: "largest logical `SIZE` of a sparse file; larger is incomplete (exit 2)"},
+			&cli.StringFlag{Name: "max-file-check", Value: "64MiB", Usage: "largest YAML or JSON secrets file (`SIZE`) read whole for the plaintext-bundle check; larger is incomplete (exit 2)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
 		),
 		Action: func(c *cli.Context) error {
@@ -63,6 +67,15 @@ func auditImageCommand(e *env) *cli.Command {
 			defer done()
 			opts.Jobs = c.Int("jobs")
 			opts.MaxDepth = c.Int("max-depth")
+			if opts.MaxDepth < 1 {
+				return fmt.Errorf("--max-depth: %d: want 1 or more", opts.MaxDepth)
+			}
+			if opts.MaxSparseSize, err = parseSize(c.String("max-sparse-size")); err != nil {
+				return fmt.Errorf("--max-sparse-size: %w", err)
+			}
+			if opts.MaxFileCheck, err = parseSize(c.String("max-file-check")); err != nil {
+				return fmt.Errorf("--max-file-check: %w", err)
+			}
 			opts.Insecure = c.Bool("insecure")
 			r, err := audit.Image(c.Context, c.Args().First(), opts)
 			if err != nil {
@@ -277,4 +290,24 @@ func policyAudit(pol *policies.Policy, o *audit.Options) error {
 		o.BaselineReason = b.Reason
 	}
 	return nil
+}
+
+// parseSize reads a byte count: a number, optionally with a unit (B, KiB,
+// MiB, GiB, TiB, or KB, MB, GB, TB in powers of ten).
+func parseSize(s string) (int64, error) {
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.TrimSpace(s[len(num):])
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q: want a positive number of bytes, such as 64MiB", s)
+	}
+	mult := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+		"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q: unknown unit %q (want B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, unit)
+	}
+	if n > (1<<63-1)/mult {
+		return 0, fmt.Errorf("%q: too large", s)
+	}
+	return n * mult, nil
 }

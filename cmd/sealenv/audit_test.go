@@ -4,13 +4,18 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -163,5 +168,78 @@ func TestAuditPolicy(t *testing.T) {
 	r = c.ok("", "audit", "image", "img.tar")
 	if !strings.Contains(r.stdout, "suppressed 2: baseline: accepted on adoption") {
 		t.Fatalf("%s", r.stdout)
+	}
+}
+
+// SIGTERM and SIGINT stop an audit within a second, with 128+N. The image
+// holds a sparse file whose content is an archive of a terabyte of holes:
+// the walk would take minutes.
+func TestAuditSignal(t *testing.T) {
+	hdr := func(name string, flag byte, size int64) []byte {
+		b := make([]byte, 512)
+		copy(b, name)
+		copy(b[100:], "0000644\x00")
+		copy(b[124:], fmt.Sprintf("%011o\x00", size))
+		b[156] = flag
+		copy(b[257:], "ustar\x0000")
+		copy(b[148:156], "        ")
+		sum := 0
+		for _, c := range b {
+			sum += int(c)
+		}
+		copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+		return b
+	}
+	pax := ""
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", "big.img"}, {"GNU.sparse.realsize", "1099511627775"}} {
+		rec := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(rec) + 2
+		pax += fmt.Sprint(n) + rec
+	}
+	var l bytes.Buffer
+	l.Write(hdr("PaxHeaders/x", 'x', int64(len(pax))))
+	l.Write([]byte(pax))
+	l.Write(make([]byte, 512-len(pax)))
+	l.Write(hdr("GNUSparseFile.0/big.img", '0', 1024))
+	sparseMap := []byte("1\n0\n512\n")
+	l.Write(append(sparseMap, make([]byte, 512-len(sparseMap))...))
+	l.Write(hdr("inner", '0', 1<<39)) // the fragment: a tar entry of 512 GiB
+	l.Write(make([]byte, 1024))
+	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(l.Bytes(), types.OCIUncompressedLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t)
+	if _, err := layout.Write(c.path("img"), mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})); err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(os.Args[0], "audit", "image", "oci:"+c.path("img"))
+		cmd.Env = append([]string{"SEALENV_TEST_MAIN=1", "PATH=" + os.Getenv("PATH")}, c.env...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(700 * time.Millisecond)
+		cmd.Process.Signal(sig)
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running 5 s after the signal", sig)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("%v: took %v to stop", sig, took)
+		}
+		if got, want := cmd.ProcessState.ExitCode(), 128+int(sig); got != want {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", sig, got, want, errb.String())
+		}
+		if !strings.Contains(errb.String(), "interrupted by") {
+			t.Errorf("%v: stderr %q", sig, errb.String())
+		}
 	}
 }

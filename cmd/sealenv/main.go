@@ -4,14 +4,32 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
+// interrupted is the cause of the command's context when a signal stopped
+// it; the command then exits 128+N, as a shell reports a process a signal
+// ended.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return fmt.Sprintf("interrupted by %v", i.sig) }
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sigs
+		signal.Stop(sigs) // a second signal takes its default action
+		sig, _ := s.(syscall.Signal)
+		cancel(interrupted{sig})
+	}()
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	if i, ok := context.Cause(ctx).(interrupted); ok {
+		code = 128 + int(i.sig)
+	}
 	os.Exit(code)
 }
