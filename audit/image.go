@@ -15,7 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/sealenv/sealenv/policies/rules"
+	"github.com/sealenv/sealenv/audit/rules"
 )
 
 // Options configure an audit.

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sealenv/sealenv/policies/rules"
+	"github.com/sealenv/sealenv/audit/rules"
 )
 
 // WriteJSON writes the report as indented JSON.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/sealenv/sealenv/policies/rules"
+	"github.com/sealenv/sealenv/audit/rules"
 )
 
 // detectors is the compiled, read-only state shared by every scanner: the

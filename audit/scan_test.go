@@ -14,7 +14,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/sealenv/sealenv/policies/rules"
+	"github.com/sealenv/sealenv/audit/rules"
 )
 
 func defaultDetectors(values []Value) *detectors {

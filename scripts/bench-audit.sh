@@ -11,8 +11,16 @@
 # Needs: go, GNU time (/usr/bin/time; Debian package "time"). gitleaks is
 # installed from the Go module proxy when it is not on PATH.
 #
+# A second part measures a gzip layer: sealenv against `gzip -dc` alone on
+# the same layer blob (the audit decompresses on one core and searches on
+# another, so it should keep up), and an image of three gzip layers with
+# --jobs 1 and --jobs 2 (layers are read in parallel: it should scale with
+# cores).
+#
 #   scripts/bench-audit.sh            # work in a temporary directory
 #   BENCH_DIR=/tmp/b scripts/bench-audit.sh
+#   SEALENV_BEFORE=main~3 scripts/bench-audit.sh   # also time sealenv built
+#                                     # from that git revision, in the same run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,10 +40,21 @@ fi
 
 echo "building sealenv and the benchmark images in $work ..." >&2
 go build -o "$work/sealenv" ./cmd/sealenv
+before=""
+if [ -n "${SEALENV_BEFORE:-}" ]; then
+	src=$(mktemp -d)
+	git archive "$SEALENV_BEFORE" | tar -x -C "$src"
+	(cd "$src" && go build -o "$work/sealenv-before" ./cmd/sealenv)
+	rm -rf "$src"
+	before="$work/sealenv-before"
+fi
 go build -o "$work/benchimage" ./audit/internal/benchimage
 rm -rf "$work/img1" "$work/img3"
 "$work/benchimage" build -dir "$work/img1" -copies 1
 "$work/benchimage" build -dir "$work/img3" -copies 3
+rm -rf "$work/imggz" "$work/imggz3"
+"$work/benchimage" build -dir "$work/imggz" -copies 1 -gzip
+"$work/benchimage" build -dir "$work/imggz3" -copies 3 -gzip
 
 # run NAME CMD...: runs CMD under GNU time; prints "wall cpu rss_kb".
 run() {
@@ -76,3 +95,33 @@ cat "$work/score.txt"
 echo
 echo "detector throughput (Go benchmarks, MB/s of uncompressed data, one core):"
 go test -run '^$' -bench 'BenchmarkScan|BenchmarkLayer' -benchtime 5x ./audit/ | awk '/^Benchmark/ {print "  " $1, $(NF-1), $NF}'
+
+# auditargs DIR: the arguments of a sealenv audit of that benchmark image.
+auditargs() { echo audit image --identity "$1/key.txt" --bundle "$1/bundle.env" --format json -o /dev/null "docker-archive:$1/image.tar"; }
+
+# The Go-tree layer of the gzip image, alone, for gzip -dc.
+layer=$(tar -xOf "$work/imggz/image.tar" manifest.json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Layers"][0])')
+tar -xOf "$work/imggz/image.tar" "$layer" >"$work/gotree.tar.gz"
+read -r gz_wall gz_cpu gz_rss < <(run "$work/gzipdc" sh -c "gzip -dc '$work/gotree.tar.gz' >/dev/null")
+read -r zg_wall zg_cpu zg_rss < <(run "$work/zg1" "$work/sealenv" $(auditargs "$work/imggz"))
+read -r j1_wall j1_cpu j1_rss < <(run "$work/j1" "$work/sealenv" $(auditargs "$work/imggz3") --jobs 1)
+read -r j2_wall j2_cpu j2_rss < <(run "$work/j2" "$work/sealenv" $(auditargs "$work/imggz3") --jobs 2)
+echo
+echo "gzip layer: $(mb "$work/gotree.tar.gz") MB compressed, the Go tree; image of 3 such layers: $(mb "$work/imggz3/image.tar") MB"
+printf "%-34s %8s %8s %9s\n" what "wall s" "CPU s" "RSS MiB"
+gzrow() { awk -v t="$1" -v w="$2" -v c="$3" -v r="$4" 'BEGIN { printf "%-34s %8.2f %8.2f %9.1f\n", t, w, c, r/1024 }'; }
+gzrow "gzip -dc, the layer alone" "$gz_wall" "$gz_cpu" "$gz_rss"
+gzrow "sealenv audit, 1 gzip layer" "$zg_wall" "$zg_cpu" "$zg_rss"
+gzrow "sealenv audit, 3 layers, --jobs 1" "$j1_wall" "$j1_cpu" "$j1_rss"
+gzrow "sealenv audit, 3 layers, --jobs 2" "$j2_wall" "$j2_cpu" "$j2_rss"
+if [ -n "$before" ]; then
+	read -r b1_wall b1_cpu b1_rss < <(run "$work/b1" "$before" audit image --identity "$img1/key.txt" --bundle "$img1/bundle.env" --format json -o "$work/b1.json" "docker-archive:$img1/image.tar")
+	read -r bg_wall bg_cpu bg_rss < <(run "$work/bg" "$before" $(auditargs "$work/imggz"))
+	read -r bj2_wall bj2_cpu bj2_rss < <(run "$work/bj2" "$before" $(auditargs "$work/imggz3") --jobs 2)
+	gzrow "before ($SEALENV_BEFORE), uncompressed image" "$b1_wall" "$b1_cpu" "$b1_rss"
+	gzrow "after, uncompressed image" "$se_wall" "$se_cpu" "$se_rss"
+	gzrow "before, 1 gzip layer" "$bg_wall" "$bg_cpu" "$bg_rss"
+	gzrow "before, 3 layers, --jobs 2" "$bj2_wall" "$bj2_cpu" "$bj2_rss"
+fi
+awk -v a="$zg_wall" -v g="$gz_wall" -v j1="$j1_wall" -v j2="$j2_wall" 'BEGIN {
+	printf "one gzip layer: sealenv takes %.2fx the time of gzip -dc alone; 3 layers: --jobs 2 is %.2fx faster than --jobs 1\n", a/g, j1/j2 }'

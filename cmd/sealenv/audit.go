@@ -14,7 +14,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/policies"
-	"github.com/sealenv/sealenv/policies/rules"
+	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/seal"
 )
 

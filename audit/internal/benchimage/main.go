@@ -54,12 +54,13 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", "", "output directory")
 	copies := fs.Int("copies", 1, "copies of the Go tree, one layer each")
+	gzipped := fs.Bool("gzip", false, "gzip the Go tree layers (as registries hold them)")
 	se := fs.String("sealenv", "", "sealenv JSON report")
 	gl := fs.String("gitleaks", "", "gitleaks JSON report")
 	fs.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "build":
-		build(*dir, *copies)
+		build(*dir, *copies, *gzipped)
 	case "score":
 		score(*dir, *se, *gl)
 	default:
@@ -115,7 +116,7 @@ func gz(b []byte) []byte {
 
 // goTree writes the Go tree under prefix, and extra files, as an
 // uncompressed layer file.
-func goTree(dir, prefix string, extra ...file) v1.Layer {
+func goTree(dir, prefix string, extra ...file) *fileLayer {
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	check(err)
 	root := strings.TrimSpace(string(out))
@@ -181,7 +182,7 @@ func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.pat
 func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
 func (l *fileLayer) MediaType() (types.MediaType, error)  { return types.DockerUncompressedLayer, nil }
 
-func build(dir string, copies int) {
+func build(dir string, copies int, gzipped bool) {
 	if dir == "" {
 		fail("build: -dir is required")
 	}
@@ -272,7 +273,12 @@ func build(dir string, copies int) {
 		if i == 0 {
 			extra = plain
 		}
-		layers = append(layers, goTree(dir, fmt.Sprintf("usr/local/go%d", i), extra...))
+		l := goTree(dir, fmt.Sprintf("usr/local/go%d", i), extra...)
+		if gzipped {
+			layers = append(layers, gzipFileLayer(l))
+		} else {
+			layers = append(layers, l)
+		}
 	}
 	layers = append(layers,
 		static.NewLayer(gz(tarOf(appFiles...)), types.DockerLayer),
@@ -293,6 +299,7 @@ func build(dir string, copies int) {
 	check(tarball.WriteToFile(filepath.Join(dir, "image.tar"), tag, img))
 	for i := 0; i < copies; i++ {
 		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar", i)))
+		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar.gz", i)))
 	}
 	pj, _ := json.MarshalIndent(planted, "", "  ")
 	check(os.WriteFile(filepath.Join(dir, "planted.json"), pj, 0o600))
@@ -351,3 +358,28 @@ func readJSON(p string, v any) {
 	check(err)
 	check(json.Unmarshal(b, v))
 }
+
+// gzipFileLayer compresses an uncompressed file layer with gzip's default
+// level, as docker push and BuildKit do.
+func gzipFileLayer(l *fileLayer) *gzLayer {
+	in, err := os.Open(l.path)
+	check(err)
+	defer in.Close()
+	out, err := os.Create(l.path + ".gz")
+	check(err)
+	zw := gzip.NewWriter(out)
+	_, err = io.Copy(zw, in)
+	check(err)
+	check(zw.Close())
+	check(out.Close())
+	g := newFileLayer(l.path + ".gz")
+	return &gzLayer{fileLayer: g, diff: l.h}
+}
+
+type gzLayer struct {
+	*fileLayer
+	diff v1.Hash
+}
+
+func (l *gzLayer) DiffID() (v1.Hash, error)            { return l.diff, nil }
+func (l *gzLayer) MediaType() (types.MediaType, error) { return types.DockerLayer, nil }
