@@ -276,7 +276,7 @@ func auditLayer(t *testing.T, b []byte, comp string, opts Options) (*Report, err
 		l = layer(b, "none")
 	}
 	img := image(t, v1.Config{}, nil, l)
-	return Image(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), opts)
+	return imageAt(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), opts)
 }
 
 func TestAdversarialLayers(t *testing.T) {
@@ -405,7 +405,7 @@ func TestTwoViews(t *testing.T) {
 	})
 	tw.Close()
 	os.WriteFile(p, out.Bytes(), 0o644)
-	r, err := Image(context.Background(), "docker-archive:"+p, Options{})
+	r, err := imageAt(context.Background(), "docker-archive:"+p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +428,7 @@ func TestDuplicateArchiveEntries(t *testing.T) {
 	b = append(b, rawEntry(rawHdr{name: "manifest.json"}, []byte("[]"))...)
 	b = append(b, tarEnd()...)
 	os.WriteFile(p, b, 0o644)
-	if _, err := Image(context.Background(), "docker-archive:"+p, Options{}); err == nil || !strings.Contains(err.Error(), "twice") {
+	if _, err := imageAt(context.Background(), "docker-archive:"+p, Options{}); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -458,7 +458,7 @@ func TestDigestAlgorithms(t *testing.T) {
 			idx := fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d}]}`, mh, len(m))
 			os.WriteFile(filepath.Join(dir, "index.json"), []byte(idx), 0o644)
 			os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
-			r, err := Image(context.Background(), "oci:"+dir, Options{})
+			r, err := imageAt(context.Background(), "oci:"+dir, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,7 +479,7 @@ func TestCancelStopsLongWalk(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := Image(ctx, "oci:"+dir, Options{})
+		_, err := imageAt(ctx, "oci:"+dir, Options{})
 		done <- err
 	}()
 	time.Sleep(300 * time.Millisecond)

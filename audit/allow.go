@@ -6,20 +6,66 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
+
+	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/policies"
 )
 
-// Allow suppresses the findings that match every field it sets. Reason is
-// required and is printed in the report.
-type Allow struct {
-	Rule   string // a rule id
-	Path   string // a glob (path.Match) or a plain prefix of the finding's path
-	Secret string // a sealed key name
-	Reason string
+// UsePolicy applies the audit section of a policy file to o: its custom
+// rules (compiled when the policy was loaded) join o.Rules, its allowlist
+// and its baseline (a JSON report of accepted findings, read relative to
+// the policy) suppress findings.
+func (o *Options) UsePolicy(pol *policies.Policy) error {
+	if len(pol.Audit.Rules) > 0 {
+		if o.Rules == nil {
+			o.Rules = rules.Default()
+		}
+		more := &rules.Set{Version: "policy"}
+		for i, cr := range pol.Audit.Rules {
+			kw := cr.Keywords
+			if len(kw) == 0 {
+				if p, _ := cr.Compiled.LiteralPrefix(); len(p) >= 3 {
+					kw = []string{p}
+				}
+			}
+			r, err := rules.Spec{ID: cr.ID, Description: cr.Description, Severity: "high", Keywords: kw, Regex: cr.Regex, Compiled: cr.Compiled, Entropy: cr.Entropy}.Compile()
+			if err != nil {
+				return fmt.Errorf("%s: audit.rules[%d]: %s: %v (the audit needs keywords of 3 or more bytes, or a regex with a literal prefix)", pol.Path, i, cr.ID, err)
+			}
+			more.Rules = append(more.Rules, r)
+		}
+		o.Rules = o.Rules.Merge(more)
+	}
+	o.Allow = append(o.Allow, pol.Audit.Allowlist...)
+	if b := pol.Audit.Baseline; b != nil {
+		p := b.File
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(pol.Root, filepath.FromSlash(p))
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%s: audit.baseline: %w", pol.Path, err)
+		}
+		defer f.Close()
+		if o.Baseline, err = ReadBaseline(f); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		o.BaselineReason = b.Reason
+	}
+	return nil
 }
 
-func (a *Allow) matches(f *Finding) bool {
+// Allow suppresses the findings that match every field it sets (a rule id;
+// a glob, path.Match, or a plain prefix of the finding's path; a sealed key
+// name). Reason is required and is printed in the report. It is the policy
+// file's allowlist entry.
+type Allow = policies.Allow
+
+func matches(a *Allow, f *Finding) bool {
 	if a.Rule != "" && a.Rule != f.Rule {
 		return false
 	}
@@ -81,7 +127,7 @@ func (r *Report) filter(o *Options) {
 		f.Fingerprint = f.fingerprint()
 		drop := false
 		for i := range o.Allow {
-			if o.Allow[i].matches(&f) {
+			if matches(&o.Allow[i], &f) {
 				counts[i]++
 				drop = true
 				break

@@ -192,7 +192,7 @@ func check(t *testing.T, r *Report, p *planted, wants ...[]want) {
 func TestAuditOCILayout(t *testing.T) {
 	p := plant(t)
 	dir := writeLayout(t, p.index)
-	r, err := Image(context.Background(), "oci:"+dir, Options{Values: p.values})
+	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: p.values})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestAuditTransports(t *testing.T) {
 		{"docker://" + host + "/app:1", [][]want{layerWants, configWants, indexWants}},
 	} {
 		t.Run(strings.SplitN(tc.ref, ":", 2)[0], func(t *testing.T) {
-			r, err := Image(ctx, tc.ref, Options{Values: p.values, Insecure: true})
+			r, err := imageAt(ctx, tc.ref, Options{Values: p.values, Insecure: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +265,7 @@ func TestCleanImage(t *testing.T) {
 		tarLayer(t, "zstd", file{"app/run.sh", []byte("#!/bin/sh\nexec sealenv-inject -- /app/server\n")}),
 	)
 	dir := writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}))
-	r, err := Image(context.Background(), "oci:"+dir, Options{Values: []Value{{"X", []byte(randString(t, alnum, 16))}}})
+	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: []Value{{"X", []byte(randString(t, alnum, 16))}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestMultiPlatform(t *testing.T) {
 		mutate.IndexAddendum{Add: mk("amd64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: mk("arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 	)
-	r, err := Image(context.Background(), "oci:"+writeLayout(t, idx), Options{Values: []Value{{"V", []byte(v)}}})
+	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, idx), Options{Values: []Value{{"V", []byte(v)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestIncomplete(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			img := image(t, v1.Config{}, nil, l)
-			r, err := Image(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
+			r, err := imageAt(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +325,7 @@ func TestIncomplete(t *testing.T) {
 	b, _ := os.ReadFile(bp)
 	b[520] ^= 1
 	os.WriteFile(bp, b, 0o644)
-	r, err := Image(context.Background(), "oci:"+dir, Options{})
+	r, err := imageAt(context.Background(), "oci:"+dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestDeletedByOpaqueDir(t *testing.T) {
 		tarLayer(t, "gzip", file{"srv/conf/token.txt", []byte(tok)}),
 		tarLayer(t, "gzip", file{"srv/.wh..wh..opq", nil}),
 	)
-	r, err := Image(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
+	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestDeletedByOpaqueDir(t *testing.T) {
 func TestOneZeroBlock(t *testing.T) {
 	good := tarBytes(t, file{"a.txt", []byte("hello")})
 	img := image(t, v1.Config{}, nil, layer(good[:1536], "none"))
-	r, err := Image(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
+	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestCancelled(t *testing.T) {
 	dir := writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r, err := Image(ctx, "oci:"+dir, Options{})
+	r, err := imageAt(ctx, "oci:"+dir, Options{})
 	if err == nil && r.Clean() {
 		t.Fatal("a cancelled audit is clean")
 	}

@@ -50,7 +50,7 @@ func TestDaemon(t *testing.T) {
 	tempDir := filepath.Join(tmp, "buffer")
 	os.Mkdir(tempDir, 0o700)
 	opts := Options{Values: p.values, DaemonHost: "unix://" + sock, TempDir: tempDir}
-	r, err := Image(context.Background(), "docker-daemon:example.com/app:1", opts)
+	r, err := imageAt(context.Background(), "docker-daemon:example.com/app:1", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestDaemon(t *testing.T) {
 	if left, _ := os.ReadDir(tempDir); len(left) != 0 {
 		t.Errorf("the buffer file was left behind: %v", left)
 	}
-	if _, err := Image(context.Background(), "docker-daemon:example.com/none:1", opts); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := imageAt(context.Background(), "docker-daemon:example.com/none:1", opts); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("missing image: %v", err)
 	}
 }

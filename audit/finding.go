@@ -1,5 +1,7 @@
 package audit
 
+import "github.com/sealenv/sealenv/audit/rules"
+
 // Finding kinds.
 const (
 	kindKnown     = "known-value"
@@ -18,6 +20,7 @@ const (
 	whereManifest    = "manifest" // an index or manifest as stored
 	whereAttestation = "attestation"
 	whereDockerfile  = "dockerfile"
+	whereFile        = "file" // a file of a working tree or commit (Files)
 )
 
 // Finding is one place where a secret is. It never holds a secret value:
@@ -113,6 +116,8 @@ type Report struct {
 	Provenance []Provenance `json:"provenance,omitempty"`
 	// Suppressed lists what the allowlist and the baseline hid, with why.
 	Suppressed []Suppressed `json:"suppressed,omitempty"`
+
+	rules *rules.Set // for the rules' descriptions in SARIF
 }
 
 // Clean reports whether the audit read everything and found nothing.

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/sealenv/sealenv/imageref"
 )
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -190,7 +193,7 @@ func noValues(t *testing.T, r *Report, values ...string) {
 	var buf bytes.Buffer
 	r.WriteJSON(&buf)
 	r.WriteText(&buf)
-	r.WriteSARIF(&buf, nil)
+	r.WriteSARIF(&buf)
 	for _, v := range values {
 		if len(v) >= 6 && strings.Contains(buf.String(), v) {
 			t.Errorf("the report contains a secret value")
@@ -216,4 +219,13 @@ func goroot(t testing.TB) string {
 
 func testLimits(depth int) limits {
 	return limits{depth: depth, sparse: 1 << 40, check: 64 << 20}
+}
+
+// imageAt audits the image a transport reference names.
+func imageAt(ctx context.Context, ref string, o Options) (*Report, error) {
+	r, err := imageref.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	return Ref(ctx, r, o)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/imageref"
 )
 
 // Options configure an audit.
@@ -121,16 +123,32 @@ type layerJob struct {
 	shared *layerJob // the same blob in another image, read once
 }
 
-// Image audits the image at ref (see the transports in the package doc).
-// An error means the audit could not start; problems met while reading make
-// the coverage incomplete and are listed in it.
-func Image(ctx context.Context, ref string, opts Options) (*Report, error) {
+// Ref audits the image ref names, read in place from its transport (see
+// the package doc). An error means the audit could not start, or was
+// cancelled; problems met while reading make the coverage incomplete and
+// are listed in it.
+func Ref(ctx context.Context, ref imageref.Ref, opts Options) (*Report, error) {
 	o := opts.defaults()
 	st, label, err := openSource(ctx, ref, o)
 	if err != nil {
 		return nil, err
 	}
 	defer st.close()
+	return run(ctx, st, label, o)
+}
+
+// Image audits an image that go-containerregistry holds: one built or
+// changed in memory, or opened by any of its transports.
+func Image(ctx context.Context, img v1.Image, opts Options) (*Report, error) {
+	return run(ctx, &ggcrStore{img: img}, "image", opts.defaults())
+}
+
+// Index audits every image, attestation and artifact of an index.
+func Index(ctx context.Context, idx v1.ImageIndex, opts Options) (*Report, error) {
+	return run(ctx, &ggcrStore{idx: idx}, "index", opts.defaults())
+}
+
+func run(ctx context.Context, st store, label string, o *Options) (*Report, error) {
 	a := &auditor{o: o, d: o.detectors(), st: st, rep: newReport(label, o)}
 	if err := a.walk(ctx); err != nil {
 		return nil, err
@@ -147,7 +165,7 @@ func Image(ctx context.Context, ref string, opts Options) (*Report, error) {
 }
 
 func newReport(source string, o *Options) *Report {
-	r := &Report{Tool: "sealenv", Source: source, Findings: []Finding{}}
+	r := &Report{Tool: "sealenv", Source: source, Findings: []Finding{}, rules: o.Rules}
 	r.Coverage.Complete = true
 	r.Coverage.RuleSet = o.Rules.Version
 	r.Coverage.Severity = o.Severity.String()
@@ -179,7 +197,9 @@ func (a *auditor) walk(ctx context.Context) error {
 		}
 	}
 	raw, mt, err := a.st.root(ctx)
-	if err != nil && len(legacy) == 0 {
+	if errors.Is(err, errNoRoot) {
+		raw = nil
+	} else if err != nil && len(legacy) == 0 {
 		return fmt.Errorf("reading the image root: %w", err)
 	}
 	if err == nil {
@@ -603,7 +623,9 @@ func deletes(s *layerScan, p string) bool {
 }
 
 // hitFinding turns a detector hit into a finding without a location.
-func (a *auditor) hitFinding(h hit) Finding {
+func (a *auditor) hitFinding(h hit) Finding { return hitFinding(h) }
+
+func hitFinding(h hit) Finding {
 	off := h.offset
 	f := Finding{Kind: h.kind, Offset: &off, Encoding: h.encoding, Preview: h.preview}
 	if h.kind == kindKnown {

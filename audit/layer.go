@@ -74,9 +74,10 @@ type layerScan struct {
 // for an entry of an archive) and the part of it.
 type fileHit struct {
 	hit
-	path string
-	part string
-	from int64 // where the part starts in the stream
+	path    string
+	part    string
+	from    int64 // where the part starts in the stream
+	decoded bool  // in the decoded content of a compressed file, not in the stream as stored
 }
 
 // walker reads one layer at a time; each worker owns one. Every layer is
@@ -669,6 +670,7 @@ func (w *walker) decoded(r io.Reader, name string, fn func(*stream) error) error
 	ds := w.getStream()
 	defer w.putStream(ds)
 	ds.reset(r, ds.feed.sc, name, partData)
+	ds.att.decoded = true
 	err := fn(ds)
 	if err == nil {
 		err = ds.drain(w.discard)

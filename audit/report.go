@@ -1,16 +1,13 @@
 package audit
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strings"
 
-	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/internal/sarif"
 )
 
 // WriteJSON writes the report as indented JSON.
@@ -41,6 +38,14 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		case f.Where == whereDockerfile:
 			loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
+		case f.Where == whereFile:
+			loc = f.Path
+			if f.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
+			}
+			if f.Part != "" && f.Part != partData {
+				loc += " [" + f.Part + "]"
+			}
 		case f.Field != "":
 			loc = f.Where + " " + f.Field
 			if strings.HasSuffix(f.Field, "(as stored)") && f.Offset != nil {
@@ -88,74 +93,37 @@ func shortDigest(d string) string {
 // WriteSARIF writes the report as SARIF 2.1.0, as code-scanning uploads
 // accept it: every result has a rule, a level, a message, a location and
 // a fingerprint.
-func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
-	type msg struct {
-		Text string `json:"text"`
-	}
-	type rule struct {
-		ID               string            `json:"id"`
-		Name             string            `json:"name,omitempty"`
-		ShortDescription msg               `json:"shortDescription"`
-		Help             msg               `json:"help"`
-		DefaultConfig    map[string]string `json:"defaultConfiguration"`
-		Properties       map[string]any    `json:"properties,omitempty"`
-	}
-	type region struct {
-		StartLine int `json:"startLine,omitempty"`
-	}
-	type physical struct {
-		ArtifactLocation struct {
-			URI string `json:"uri"`
-		} `json:"artifactLocation"`
-		Region *region `json:"region,omitempty"`
-	}
-	type logical struct {
-		FullyQualifiedName string `json:"fullyQualifiedName"`
-		Kind               string `json:"kind,omitempty"`
-	}
-	type location struct {
-		PhysicalLocation physical  `json:"physicalLocation"`
-		LogicalLocations []logical `json:"logicalLocations,omitempty"`
-	}
-	type result struct {
-		RuleID              string            `json:"ruleId"`
-		RuleIndex           int               `json:"ruleIndex"`
-		Level               string            `json:"level"`
-		Message             msg               `json:"message"`
-		Locations           []location        `json:"locations"`
-		PartialFingerprints map[string]string `json:"partialFingerprints"`
-		Properties          map[string]any    `json:"properties,omitempty"`
-	}
-	level := map[string]string{"high": "error", "medium": "warning", "low": "note"}
+func (r *Report) WriteSARIF(w io.Writer) error {
+	log := sarif.New("sealenv", r.Version, "https://github.com/sealenv/sealenv")
+	log.Runs[0].Tool.Driver.SemanticVersion = strings.TrimPrefix(r.Version, "v")
 	desc := map[string]string{
-		"sealed-value":      "a sealed secret value in plaintext",
-		"secret-variable":   "a secret-named variable with a value baked into the image",
-		"secret-build-arg":  "a secret passed as a build argument, recorded in the image",
-		"plaintext-bundle":  "a secrets file without SOPS metadata",
-		"secret-arg":        "a secret-named ARG in a Dockerfile",
-		"secret-env":        "a secret-named ENV in a Dockerfile",
-		"copy-secret-file":  "a plaintext secrets file copied into the image",
-		"secret-in-history": "a secret in the build history",
+		"sealed-value":           "a sealed secret value in plaintext",
+		"secret-variable":        "a secret-named variable with a value baked into the image",
+		"secret-build-arg":       "a secret passed as a build argument, recorded in the image",
+		"plaintext-bundle":       "a secrets file without SOPS metadata",
+		"unsealed-policy-bundle": "a bundle of the policy that is not sealed",
+		"secret-arg":             "a secret-named ARG in a Dockerfile",
+		"secret-env":             "a secret-named ENV in a Dockerfile",
+		"copy-secret-file":       "a plaintext secrets file copied into the image",
+		"secret-in-history":      "a secret in the build history",
 	}
 	sev := map[string]string{}
-	if rs != nil {
-		for _, rr := range rs.Rules {
+	if r.rules != nil {
+		for _, rr := range r.rules.Rules {
 			desc[rr.ID] = rr.Description
 			sev[rr.ID] = rr.Severity.String()
 		}
 	}
-	ruleIdx := map[string]int{}
-	var ruleList []rule
 	var ids []string
+	seen := map[string]bool{}
 	for _, f := range r.Findings {
-		if _, ok := ruleIdx[f.Rule]; !ok {
-			ruleIdx[f.Rule] = -1
+		if !seen[f.Rule] {
+			seen[f.Rule] = true
 			ids = append(ids, f.Rule)
 		}
 	}
 	sort.Strings(ids)
-	for i, id := range ids {
-		ruleIdx[id] = i
+	for _, id := range ids {
 		d := desc[id]
 		if d == "" {
 			d = id
@@ -164,33 +132,27 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 		if s == "" {
 			s = "high"
 		}
-		ruleList = append(ruleList, rule{ID: id, Name: id, ShortDescription: msg{d}, Help: msg{d + ". See docs/audit.md."},
-			DefaultConfig: map[string]string{"level": level[s]},
-			Properties:    map[string]any{"tags": []string{"security", "secret"}, "security-severity": map[string]string{"high": "9.0", "medium": "6.0", "low": "3.0"}[s]}})
+		log.AddRule(sarif.Rule{ID: id, Name: id, ShortDescription: &sarif.Message{Text: d}, Help: &sarif.Message{Text: d + ". See docs/audit.md."},
+			DefaultConfiguration: &sarif.Configuration{Level: sarif.LevelOf(s)},
+			Properties:           map[string]any{"tags": []string{"security", "secret"}, "security-severity": sarif.SecuritySeverity(s)}})
 	}
-	results := []result{}
 	for _, f := range r.Findings {
-		var loc location
-		uri := (&url.URL{Path: f.Path}).EscapedPath()
-		var reg *region
+		var loc sarif.Location
 		switch f.Where {
 		case whereLayer:
 			// The file in the image; code scanning wants lines, which a
 			// layer file has not, so the offset goes in the message.
 			outer, _, _ := strings.Cut(strings.TrimPrefix(f.Path, "/"), "!/")
-			uri = (&url.URL{Path: outer}).EscapedPath()
-		case whereDockerfile:
-			if f.Line > 0 {
-				reg = &region{StartLine: f.Line}
+			if outer == "" {
+				outer = "image/layer"
 			}
+			loc = sarif.FileLocation(outer, 0)
+		case whereDockerfile, whereFile:
+			outer, _, _ := strings.Cut(f.Path, "!/")
+			loc = sarif.FileLocation(outer, f.Line)
 		default:
-			uri = "image/" + f.Where
+			loc = sarif.FileLocation("image/"+f.Where, 0)
 		}
-		if uri == "" {
-			uri = "image"
-		}
-		loc.PhysicalLocation.ArtifactLocation.URI = uri
-		loc.PhysicalLocation.Region = reg
 		fq := f.Image
 		if f.LayerDigest != "" {
 			fq += "/" + f.LayerDigest
@@ -201,15 +163,20 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 		if f.Field != "" {
 			fq += "/" + f.Field
 		}
-		loc.LogicalLocations = []logical{{FullyQualifiedName: strings.TrimPrefix(fq, "/"), Kind: "member"}}
-		fp := sha256.Sum256([]byte(strings.Join([]string{f.Kind, f.Rule, f.Secret, f.Where, f.LayerDigest, f.Path, f.Field, f.Encoding}, "\x00")))
+		if fq = strings.TrimPrefix(fq, "/"); fq != "" {
+			loc.LogicalLocations = []sarif.LogicalLocation{{FullyQualifiedName: fq, Kind: "member"}}
+		}
 		text := f.Message
-		if f.Where == whereLayer {
+		switch {
+		case f.Where == whereLayer:
 			text += " in layer " + fmt.Sprint(*f.LayerIndex) + " at " + f.Path
+			if f.Part != "" && f.Part != partData {
+				text += " (" + f.Part + ")"
+			}
 			if f.Offset != nil {
 				text += fmt.Sprintf(" (byte %d)", *f.Offset)
 			}
-		} else if f.Field != "" {
+		case f.Field != "":
 			text += " in " + f.Where + " " + f.Field
 		}
 		if f.Preview != "" {
@@ -218,33 +185,33 @@ func (r *Report) WriteSARIF(w io.Writer, rs *rules.Set) error {
 		if f.DeletedInLayer != nil && !strings.Contains(text, "deleted") {
 			text += fmt.Sprintf(" (deleted in layer %d)", *f.DeletedInLayer)
 		}
-		results = append(results, result{
-			RuleID: f.Rule, RuleIndex: ruleIdx[f.Rule], Level: level[f.Severity], Message: msg{text},
-			Locations:           []location{loc},
-			PartialFingerprints: map[string]string{"sealenvFinding/v1": hex.EncodeToString(fp[:16])},
+		fp := f.Fingerprint
+		if fp == "" {
+			fp = f.fingerprint()
+		}
+		log.Add(sarif.Result{
+			RuleID: f.Rule, Level: sarif.LevelOf(f.Severity), Message: sarif.Message{Text: text},
+			Locations:           []sarif.Location{loc},
+			PartialFingerprints: map[string]string{"sealenvFinding/v1": fp},
 			Properties:          map[string]any{"kind": f.Kind, "where": f.Where},
 		})
 	}
-	doc := map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []any{map[string]any{
-			"tool": map[string]any{"driver": map[string]any{
-				"name": "sealenv", "informationUri": "https://github.com/sealenv/sealenv",
-				"semanticVersion": strings.TrimPrefix(r.Version, "v"), "rules": nonNil(ruleList),
-			}},
-			"results":    results,
-			"properties": map[string]any{"coverage": r.Coverage, "source": r.Source},
-		}},
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	log.Runs[0].Properties = map[string]any{"coverage": r.Coverage, "source": r.Source}
+	return log.Write(w)
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
+// Formats a report is written in.
+var Formats = []string{"text", "json", "sarif"}
+
+// Write writes the report as text, json or sarif.
+func (r *Report) Write(w io.Writer, format string) error {
+	switch format {
+	case "json":
+		return r.WriteJSON(w)
+	case "sarif":
+		return r.WriteSARIF(w)
+	case "text", "":
+		return r.WriteText(w)
 	}
-	return s
+	return fmt.Errorf("unknown report format %q (want text, json or sarif)", format)
 }

@@ -14,12 +14,12 @@ import (
 // with a JSON Schema validator; see docs/audit.md.)
 func TestSARIF(t *testing.T) {
 	p := plant(t)
-	r, err := Image(context.Background(), "oci:"+writeLayout(t, p.index), Options{Values: p.values})
+	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, p.index), Options{Values: p.values})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := r.WriteSARIF(&buf, nil); err != nil {
+	if err := r.WriteSARIF(&buf); err != nil {
 		t.Fatal(err)
 	}
 	var log struct {

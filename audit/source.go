@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sealenv/sealenv/imageref"
 )
 
 // store is the narrow core every transport implements: the root document,
@@ -47,45 +49,56 @@ type legacyImage struct {
 	open   func(path string) (io.ReadCloser, error)
 }
 
-// Open parses a transport-prefixed image reference in the skopeo/podman
-// convention: docker-archive:FILE, oci-archive:FILE, oci:DIR[:TAG],
-// docker-daemon:REF and docker://REF. A bare path is recognised by content.
-func openSource(ctx context.Context, ref string, o *Options) (store, string, error) {
-	switch {
-	case strings.HasPrefix(ref, "docker://"):
-		return openRegistry(ctx, strings.TrimPrefix(ref, "docker://"), o)
-	case strings.HasPrefix(ref, "docker-archive:"):
-		p, _ := splitTag(strings.TrimPrefix(ref, "docker-archive:"))
-		return openArchive(p)
-	case strings.HasPrefix(ref, "oci-archive:"):
-		p, _ := splitTag(strings.TrimPrefix(ref, "oci-archive:"))
-		return openArchive(p)
-	case strings.HasPrefix(ref, "oci:"):
-		p, tag := splitTag(strings.TrimPrefix(ref, "oci:"))
-		return openLayout(p, tag)
-	case strings.HasPrefix(ref, "docker-daemon:"):
-		return openDaemon(ctx, strings.TrimPrefix(ref, "docker-daemon:"), o)
+// openSource opens the store of a transport, in place: archives are
+// indexed once and read by offset, a daemon's image is saved to a file.
+func openSource(ctx context.Context, ref imageref.Ref, o *Options) (store, string, error) {
+	switch ref.Transport {
+	case imageref.Docker:
+		return openRegistry(ctx, ref.Name, o)
+	case imageref.DockerArchive, imageref.OCIArchive:
+		st, _, err := openArchive(ref.Path, ref.Name)
+		return st, ref.String(), err
+	case imageref.OCI:
+		return openLayout(ref.Path, ref.Name)
+	case imageref.DockerDaemon:
+		p, err := imageref.SaveDaemon(ctx, ref.Name, o.DaemonHost, o.TempDir)
+		if err != nil {
+			return nil, "", err
+		}
+		st, _, err := openArchive(p, "")
+		if err != nil {
+			os.Remove(p)
+			return nil, "", fmt.Errorf("%s: %w", ref, err)
+		}
+		return &tempStore{store: st, path: p}, ref.String(), nil
 	}
-	fi, err := os.Stat(ref)
+	fi, err := os.Stat(ref.Path)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: not a file or directory, and no transport prefix (docker-archive:, oci-archive:, oci:, docker-daemon:, docker://)", ref)
+		return nil, "", fmt.Errorf("%s: not a file or directory, and no transport prefix (docker-archive:, oci-archive:, oci:, docker-daemon:, docker://)", ref.Path)
 	}
 	if fi.IsDir() {
-		return openLayout(ref, "")
+		return openLayout(ref.Path, "")
 	}
-	return openArchive(ref)
+	return openArchive(ref.Path, "")
 }
 
-// splitTag splits "path:tag" where tag has no slash; a plain path stays whole.
-func splitTag(s string) (string, string) {
-	i := strings.LastIndex(s, ":")
-	if i <= 0 || strings.Contains(s[i:], "/") {
-		return s, ""
+// tempStore removes its buffer file when closed.
+type tempStore struct {
+	store
+	path string
+}
+
+func (t *tempStore) legacy() ([]legacyImage, error) {
+	if ls, ok := t.store.(legacyStore); ok {
+		return ls.legacy()
 	}
-	if _, err := os.Stat(s); err == nil {
-		return s, ""
-	}
-	return s[:i], s[i+1:]
+	return nil, nil
+}
+
+func (t *tempStore) close() error {
+	err := t.store.close()
+	os.Remove(t.path)
+	return err
 }
 
 // --- oci: a directory in the OCI image layout
@@ -114,6 +127,28 @@ func (s *layoutStore) root(ctx context.Context) ([]byte, types.MediaType, error)
 	return b, types.OCIImageIndex, err
 }
 
+var errNoSuchName = errors.New("no image named")
+
+// nameMatches reports whether an image named by the user (NAME:TAG, or a
+// tag alone) is one of the names an archive records for it.
+func nameMatches(want string, names ...string) bool {
+	norm := func(s string) string {
+		if t, err := name.NewTag(s); err == nil {
+			return t.Name()
+		}
+		return s
+	}
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if n == want || strings.HasSuffix(n, ":"+want) || norm(n) == norm(want) {
+			return true
+		}
+	}
+	return false
+}
+
 // selectTag keeps the index entries named tag.
 func selectTag(index []byte, tag string) ([]byte, error) {
 	im, err := v1.ParseIndexManifest(strings.NewReader(string(index)))
@@ -122,12 +157,12 @@ func selectTag(index []byte, tag string) ([]byte, error) {
 	}
 	var keep []v1.Descriptor
 	for _, d := range im.Manifests {
-		if n := d.Annotations["org.opencontainers.image.ref.name"]; n == tag || strings.HasSuffix(n, ":"+tag) {
+		if nameMatches(tag, d.Annotations["org.opencontainers.image.ref.name"], d.Annotations["io.containerd.image.name"]) {
 			keep = append(keep, d)
 		}
 	}
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("no image tagged %q in index.json", tag)
+		return nil, fmt.Errorf("%w %q in index.json", errNoSuchName, tag)
 	}
 	im.Manifests = keep
 	return json.Marshal(im)
@@ -160,6 +195,8 @@ type archiveStore struct {
 	f            *os.File
 	entries      map[string]*io.SectionReader
 	manifestJSON []byte
+	name         string // the image asked for (NAME:TAG); "" for every image
+	named        bool   // the legacy view had an image of that name
 }
 
 // countingFile tracks the offset of a file read by archive/tar, which seeks
@@ -183,12 +220,12 @@ func (c *countingFile) Seek(off int64, whence int) (int64, error) {
 	return n, err
 }
 
-func openArchive(p string) (store, string, error) {
+func openArchive(p, imageName string) (store, string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, "", err
 	}
-	s := &archiveStore{f: f, entries: map[string]*io.SectionReader{}}
+	s := &archiveStore{f: f, entries: map[string]*io.SectionReader{}, name: imageName}
 	cf := &countingFile{f: f}
 	tr := tar.NewReader(cf)
 	for {
@@ -236,8 +273,18 @@ func (s *archiveStore) root(ctx context.Context) ([]byte, types.MediaType, error
 		return nil, "", err
 	}
 	b, err := readDoc(rc)
+	if err == nil && s.name != "" {
+		b, err = selectTag(b, s.name)
+		if errors.Is(err, errNoSuchName) && s.named {
+			// Only manifest.json names it (docker save of Docker 24).
+			return nil, "", errNoRoot
+		}
+	}
 	return b, types.OCIImageIndex, err
 }
+
+// errNoRoot says a store has no OCI root to walk, only a legacy view.
+var errNoRoot = errors.New("no OCI index")
 
 func (s *archiveStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
 	rc, err := s.blob(ctx, d)
@@ -281,11 +328,20 @@ func (s *archiveStore) legacy() ([]legacyImage, error) {
 	}
 	var out []legacyImage
 	for _, e := range m {
+		if s.name != "" && !nameMatches(s.name, e.RepoTags...) {
+			continue
+		}
 		li := legacyImage{config: e.Config, layers: e.Layers, open: s.file}
 		if len(e.RepoTags) > 0 {
 			li.tag = e.RepoTags[0]
 		}
 		out = append(out, li)
+	}
+	if s.name != "" && len(out) > 0 {
+		s.named = true
+	}
+	if s.name != "" && len(out) == 0 && s.entries["index.json"] == nil {
+		return nil, fmt.Errorf("%w %q in manifest.json", errNoSuchName, s.name)
 	}
 	return out, nil
 }

@@ -132,6 +132,7 @@ const (
 // become findings) are kept until the stream ends.
 type attributor struct {
 	path, part string    // the place of bytes no span claims
+	decoded    bool      // the stream is the decoded content of a file
 	spans      []span    // closed, not yet settled
 	pending    []fileHit // hits not yet given a place, by offset
 	claimed    []bool
@@ -141,6 +142,7 @@ type attributor struct {
 
 func (a *attributor) reset(path, part string) {
 	a.path, a.part = path, part
+	a.decoded = false
 	a.spans = a.spans[:0]
 	a.pending = a.pending[:0]
 	a.claimed = a.claimed[:0]
@@ -220,6 +222,9 @@ func (a *attributor) finish() []fileHit {
 	}
 	a.spans = a.spans[:0]
 	a.flush(1<<63 - 1)
+	for i := range a.done {
+		a.done[i].decoded = a.decoded
+	}
 	out := a.done
 	a.done = nil
 	return out

@@ -86,12 +86,11 @@ type Options struct {
 
 // Error kinds.
 var (
-	ErrNoCommand       = errors.New("image has neither Entrypoint nor Cmd")
-	ErrNoInjector      = errors.New("no injector for platform")
-	ErrWrongArch       = errors.New("injector is built for another architecture")
-	ErrUnsupported     = errors.New("unsupported image")
-	ErrInvalidBundle   = errors.New("invalid bundle")
-	ErrDestinationUsed = errors.New("destination exists")
+	ErrNoCommand     = errors.New("image has neither Entrypoint nor Cmd")
+	ErrNoInjector    = errors.New("no injector for platform")
+	ErrWrongArch     = errors.New("injector is built for another architecture")
+	ErrUnsupported   = errors.New("unsupported image")
+	ErrInvalidBundle = errors.New("invalid bundle")
 )
 
 // checked is a validated bundle with its path in the image.

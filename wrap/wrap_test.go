@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 	"github.com/sealenv/sealenv/wrap"
@@ -329,7 +330,7 @@ func TestTransportsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range []string{"docker-archive:" + src, src} {
-		s, err := wrap.Open(ctx, in)
+		s, err := imageref.Open(ctx, mustParse(t, in), imageref.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
@@ -338,7 +339,7 @@ func TestTransportsRoundTrip(t *testing.T) {
 		}
 		s.Close()
 	}
-	s, _ := wrap.Open(ctx, "docker-archive:"+src)
+	s, _ := imageref.Open(ctx, mustParse(t, "docker-archive:"+src), imageref.Options{})
 	img, err := wrap.Image(s.Image, opts(bundle(t, "prod.env", "K")))
 	if err != nil {
 		t.Fatal(err)
@@ -350,10 +351,10 @@ func TestTransportsRoundTrip(t *testing.T) {
 	dests := []string{"oci:" + filepath.Join(dir, "layout"), "oci-archive:" + filepath.Join(dir, "img.oci.tar"),
 		"docker-archive:" + filepath.Join(dir, "wrapped.tar"), "docker://" + u.Host + "/app:wrapped"}
 	for _, d := range dests {
-		if err := wrap.Write(ctx, d, img, nil, false); err != nil {
+		if err := imageref.Write(ctx, mustParse(t, d), img, nil, false, imageref.Options{}); err != nil {
 			t.Fatalf("write %s: %v", d, err)
 		}
-		back, err := wrap.Open(ctx, d)
+		back, err := imageref.Open(ctx, mustParse(t, d), imageref.Options{})
 		if err != nil {
 			t.Fatalf("read back %s: %v", d, err)
 		}
@@ -367,7 +368,7 @@ func TestTransportsRoundTrip(t *testing.T) {
 		back.Close()
 		// An existing destination is refused without --force, and left as it was.
 		if !strings.HasPrefix(d, "docker://") {
-			if err := wrap.Write(ctx, d, img, nil, false); !errors.Is(err, wrap.ErrDestinationUsed) {
+			if err := imageref.Write(ctx, mustParse(t, d), img, nil, false, imageref.Options{}); !errors.Is(err, imageref.ErrDestinationUsed) {
 				t.Errorf("%s written twice: %v", d, err)
 			}
 		}
@@ -378,4 +379,13 @@ func TestTransportsRoundTrip(t *testing.T) {
 			t.Errorf("leftover %s", e.Name())
 		}
 	}
+}
+
+func mustParse(t *testing.T, s string) imageref.Ref {
+	t.Helper()
+	r, err := imageref.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -137,6 +137,10 @@ type Spec struct {
 	Requires    []string `yaml:"requires"`
 	Example     string   `yaml:"example"`
 	Not         []string `yaml:"not"`
+
+	// Compiled, when set, is Regex already compiled (a policy file's
+	// rules are, when the policy is loaded).
+	Compiled *regexp.Regexp `yaml:"-"`
 }
 
 // Default returns the built-in rule set.
@@ -213,9 +217,12 @@ func (r Spec) Compile() (*Rule, error) {
 			return nil, fmt.Errorf("keyword %q is shorter than 3 bytes", k)
 		}
 	}
-	re, err := regexp.Compile(r.Regex)
-	if err != nil {
-		return nil, fmt.Errorf("regex: %v", err)
+	re := r.Compiled
+	if re == nil {
+		var err error
+		if re, err = regexp.Compile(r.Regex); err != nil {
+			return nil, fmt.Errorf("regex: %v", err)
+		}
 	}
 	g := 0
 	if re.NumSubexp() > 0 {

@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/audit"
-	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -77,7 +76,11 @@ func auditImageCommand(e *env) *cli.Command {
 				return fmt.Errorf("--max-file-check: %w", err)
 			}
 			opts.Insecure = c.Bool("insecure")
-			r, err := audit.Image(c.Context, c.Args().First(), opts)
+			ref, err := imageref.Parse(c.Args().First())
+			if err != nil {
+				return err
+			}
+			r, err := audit.Ref(c.Context, ref, opts)
 			if err != nil {
 				return fmt.Errorf("audit: %w", err)
 			}
@@ -88,7 +91,7 @@ func auditImageCommand(e *env) *cli.Command {
 				}
 				r.Findings = append(r.Findings, dr.Findings...)
 			}
-			return e.writeAudit(c, r, opts.Rules)
+			return e.writeAudit(c, r, "audit")
 		},
 	}
 }
@@ -112,7 +115,7 @@ func auditDockerfileCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("audit: %w", unwrapPathErr(err))
 			}
-			return e.writeAudit(c, r, opts.Rules)
+			return e.writeAudit(c, r, "audit")
 		},
 	}
 }
@@ -154,7 +157,7 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 		return o, nil, err
 	}
 	if pol != nil {
-		if err := policyAudit(pol, &o); err != nil {
+		if err := o.UsePolicy(pol); err != nil {
 			return o, nil, err
 		}
 		if !explicit {
@@ -213,8 +216,9 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 	return o, done, nil
 }
 
-// writeAudit prints the report and maps it to the exit status.
-func (e *env) writeAudit(c *cli.Context, r *audit.Report, rs *rules.Set) error {
+// writeAudit prints the report of an audit or a scan (what) and maps it to
+// the exit status.
+func (e *env) writeAudit(c *cli.Context, r *audit.Report, what string) error {
 	r.Version = version
 	var w io.Writer = e.stdout
 	var f *os.File
@@ -225,15 +229,7 @@ func (e *env) writeAudit(c *cli.Context, r *audit.Report, rs *rules.Set) error {
 		}
 		w = f
 	}
-	var err error
-	switch c.String("format") {
-	case "json":
-		err = r.WriteJSON(w)
-	case "sarif":
-		err = r.WriteSARIF(w, rs)
-	default:
-		err = r.WriteText(w)
-	}
+	err := r.Write(w, c.String("format"))
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -244,50 +240,9 @@ func (e *env) writeAudit(c *cli.Context, r *audit.Report, rs *rules.Set) error {
 	}
 	switch {
 	case !r.Coverage.Complete:
-		return fmt.Errorf("audit incomplete: %d parts could not be read (see the coverage errors in the report)", len(r.Coverage.Errors))
+		return fmt.Errorf("%s incomplete: %d parts could not be searched (see the coverage errors in the report): %s", what, len(r.Coverage.Errors), r.Coverage.Errors[0])
 	case len(r.Findings) > 0:
 		return withCode(exitFindings, nil)
-	}
-	return nil
-}
-
-// policyAudit applies the audit section of the policy file: custom rules,
-// the allowlist and the baseline (a JSON report of accepted findings).
-func policyAudit(pol *policies.Policy, o *audit.Options) error {
-	if len(pol.Audit.Rules) > 0 {
-		more := &rules.Set{Version: "policy"}
-		for i, cr := range pol.Audit.Rules {
-			kw := cr.Keywords
-			if len(kw) == 0 {
-				if p, _ := regexp.MustCompile(cr.Regex).LiteralPrefix(); len(p) >= 3 {
-					kw = []string{p}
-				}
-			}
-			r, err := rules.Spec{ID: cr.ID, Description: cr.Description, Severity: "high", Keywords: kw, Regex: cr.Regex, Entropy: cr.Entropy}.Compile()
-			if err != nil {
-				return fmt.Errorf("%s: audit.rules[%d]: %s: %v (the audit needs keywords of 3 or more bytes, or a regex with a literal prefix)", pol.Path, i, cr.ID, err)
-			}
-			more.Rules = append(more.Rules, r)
-		}
-		o.Rules = o.Rules.Merge(more)
-	}
-	for _, a := range pol.Audit.Allowlist {
-		o.Allow = append(o.Allow, audit.Allow{Rule: a.Rule, Path: a.Path, Secret: a.Secret, Reason: a.Reason})
-	}
-	if b := pol.Audit.Baseline; b != nil {
-		p := b.File
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(pol.Root, filepath.FromSlash(p))
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("%s: audit.baseline: %w", pol.Path, err)
-		}
-		defer f.Close()
-		if o.Baseline, err = audit.ReadBaseline(f); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		o.BaselineReason = b.Reason
 	}
 	return nil
 }

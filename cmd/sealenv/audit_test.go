@@ -26,7 +26,7 @@ import (
 )
 
 // writeImage writes a docker-archive with one uncompressed layer holding files.
-func writeImage(t *testing.T, path string, env []string, files map[string]string) {
+func writeTestImage(t *testing.T, path string, env []string, files map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -67,8 +67,8 @@ func TestAuditCLI(t *testing.T) {
 	}
 	os.WriteFile(c.path("prod.env"), out, 0o644)
 
-	writeImage(t, c.path("clean.tar"), []string{"PATH=/bin"}, map[string]string{"app/prod.env": string(out), "etc/motd": "hello"})
-	writeImage(t, c.path("leak.tar"), []string{"DB_PASSWORD=" + dbPass}, map[string]string{"app/config": "password: " + dbPass})
+	writeTestImage(t, c.path("clean.tar"), []string{"PATH=/bin"}, map[string]string{"app/prod.env": string(out), "etc/motd": "hello"})
+	writeTestImage(t, c.path("leak.tar"), []string{"DB_PASSWORD=" + dbPass}, map[string]string{"app/config": "password: " + dbPass})
 
 	// Clean: exit 0, and the sealed bundle inside the image is fine.
 	r := c.ok("", "audit", "image", "--bundle", "prod.env", "--format", "json", "clean.tar")
@@ -128,7 +128,7 @@ func TestAuditPolicy(t *testing.T) {
 	os.MkdirAll(c.path("secrets"), 0o755)
 	os.WriteFile(c.path("secrets/prod.env"), out, 0o644)
 	acme := "acme_" + strings.ToLower(secret(t, "x")[2:12])
-	writeImage(t, c.path("img.tar"), nil, map[string]string{
+	writeTestImage(t, c.path("img.tar"), nil, map[string]string{
 		"app/a.txt":        "x " + dbPass,
 		"app/b.txt":        "token " + acme,
 		"vendor/test.conf": "x " + dbPass,

@@ -380,7 +380,7 @@ func TestEditCleansUpOnSignal(t *testing.T) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 { // 128+SIGTERM
 		t.Fatalf("edit after SIGTERM: %v (%s)", err, stderr.String())
 	}
 	argv, _ := os.ReadFile(c.path("editor.argv"))

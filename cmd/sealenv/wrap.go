@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/audit"
+	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/wrap"
 )
 
@@ -21,8 +22,9 @@ func wrapCommand(e *env) *cli.Command {
 		Name:      "wrap",
 		Usage:     "seal an existing image: add the injector and bundles, point the entrypoint at the injector",
 		ArgsUsage: "SOURCE DEST",
-		Description: "SOURCE: docker-archive:FILE[:TAG], oci-archive:FILE, oci:DIR[:TAG], docker://REF or a path.\n" +
-			"DEST: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:TAG] or docker://REF.\n" +
+		Description: "SOURCE: docker-archive:FILE[:NAME:TAG], oci-archive:FILE[:TAG], oci:DIR[:TAG],\n" +
+			"docker-daemon:REF, docker://REF or a path.\n" +
+			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://REF.\n" +
 			"Appends one reproducible layer (injector at " + wrap.InjectorPath + ", bundles under\n" +
 			wrap.BundleDir + ") and sets Entrypoint = [injector, --, original entrypoint...]; Cmd stays.\n" +
 			"A multi-platform index is wrapped per platform; every platform needs an injector\n" +
@@ -41,7 +43,17 @@ func wrapCommand(e *env) *cli.Command {
 			if c.NArg() != 2 {
 				return errors.New("usage: sealenv wrap SOURCE DEST --bundle FILE [--bundle FILE...] [--injector [PLATFORM=]PATH...]")
 			}
-			src, dest := c.Args().Get(0), c.Args().Get(1)
+			src, err := imageref.Parse(c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			dest, err := imageref.Parse(c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			if dest.Transport == "" || dest.Transport == imageref.DockerDaemon {
+				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
+			}
 			o := &wrap.Options{Version: version}
 			for _, p := range c.StringSlice("bundle") {
 				data, err := os.ReadFile(p)
@@ -73,7 +85,7 @@ func wrapCommand(e *env) *cli.Command {
 			}
 			o.Injectors = injs
 			ctx := c.Context
-			s, err := wrap.Open(ctx, src)
+			s, err := imageref.Open(ctx, src, imageref.Options{})
 			if err != nil {
 				return err
 			}
@@ -90,8 +102,7 @@ func wrapCommand(e *env) *cli.Command {
 				if err := e.auditBeforeWrite(c, ctx, nil, idx); err != nil {
 					return err
 				}
-				err = wrap.Write(ctx, dest, nil, idx, c.Bool("force"))
-				if err != nil {
+				if err := writeImage(ctx, dest, nil, idx, c.Bool("force")); err != nil {
 					return err
 				}
 				d, _ := idx.Digest()
@@ -104,7 +115,7 @@ func wrapCommand(e *env) *cli.Command {
 				if err := e.auditBeforeWrite(c, ctx, img, nil); err != nil {
 					return err
 				}
-				if err := wrap.Write(ctx, dest, img, nil, c.Bool("force")); err != nil {
+				if err := writeImage(ctx, dest, img, nil, c.Bool("force")); err != nil {
 					return err
 				}
 				d, _ := img.Digest()
@@ -157,27 +168,33 @@ func injectorsFromFlags(flags []string) ([]wrap.Injector, error) {
 	return []wrap.Injector{{Platform: got, Data: data}}, nil
 }
 
-// auditBeforeWrite audits the wrapped result in a temporary OCI layout when
+// writeImage writes an image or index to dest; the command names the
+// flag that replaces an existing destination.
+func writeImage(ctx context.Context, dest imageref.Ref, img v1.Image, idx v1.ImageIndex, force bool) error {
+	err := imageref.Write(ctx, dest, img, idx, force, imageref.Options{})
+	if errors.Is(err, imageref.ErrDestinationUsed) {
+		return fmt.Errorf("%w (pass --force to replace it)", err)
+	}
+	return err
+}
+
+// auditBeforeWrite audits the wrapped result, as it is in memory, when
 // --audit is set; findings stop the write (exit 1).
 func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image, idx v1.ImageIndex) error {
 	if !c.Bool("audit") {
 		return nil
-	}
-	dir, err := os.MkdirTemp("", "sealenv-wrap-audit-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	layout := filepath.Join(dir, "image")
-	if err := wrap.Write(ctx, "oci:"+layout, img, idx, false); err != nil {
-		return err
 	}
 	opts, done, err := e.auditOptions(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	r, err := audit.Image(ctx, "oci:"+layout, opts)
+	var r *audit.Report
+	if idx != nil {
+		r, err = audit.Index(ctx, idx, opts)
+	} else {
+		r, err = audit.Image(ctx, img, opts)
+	}
 	if err != nil {
 		return fmt.Errorf("auditing the wrapped image: %w", err)
 	}
@@ -186,7 +203,7 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 		return nil
 	}
 	r.Source = c.Args().Get(1) + " (not written)"
-	err = e.writeAudit(c, r, opts.Rules)
+	err = e.writeAudit(c, r, "audit")
 	var ee *exitErr
 	if err == nil || errors.As(err, &ee) && ee.code == exitFindings {
 		return withCode(exitFindings, errors.New("the wrapped image has findings; nothing was written"))

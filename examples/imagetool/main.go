@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/wrap"
 )
 
@@ -101,7 +102,11 @@ func build(binary, out string, entry []string, envName string) error {
 }
 
 func rootfs(ref, dir string) error {
-	s, err := wrap.Open(context.Background(), ref)
+	r, err := imageref.Parse(ref)
+	if err != nil {
+		return err
+	}
+	s, err := imageref.Open(context.Background(), r, imageref.Options{})
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,9 @@ type Log struct {
 
 // Run is one tool invocation.
 type Run struct {
-	Tool    Tool     `json:"tool"`
-	Results []Result `json:"results"`
+	Tool       Tool           `json:"tool"`
+	Results    []Result       `json:"results"`
+	Properties map[string]any `json:"properties,omitempty"`
 }
 
 // Tool names the tool and its rules.
@@ -34,18 +35,27 @@ type Tool struct {
 
 // Driver is the tool's main component.
 type Driver struct {
-	Name           string `json:"name"`
-	InformationURI string `json:"informationUri,omitempty"`
-	Version        string `json:"version,omitempty"`
-	Rules          []Rule `json:"rules"`
+	Name            string `json:"name"`
+	InformationURI  string `json:"informationUri,omitempty"`
+	Version         string `json:"version,omitempty"`
+	SemanticVersion string `json:"semanticVersion,omitempty"`
+	Rules           []Rule `json:"rules"`
 }
 
 // Rule describes a rule that results refer to by ID.
 type Rule struct {
-	ID               string   `json:"id"`
-	Name             string   `json:"name,omitempty"`
-	ShortDescription *Message `json:"shortDescription,omitempty"`
-	Help             *Message `json:"help,omitempty"`
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name,omitempty"`
+	ShortDescription     *Message       `json:"shortDescription,omitempty"`
+	Help                 *Message       `json:"help,omitempty"`
+	DefaultConfiguration *Configuration `json:"defaultConfiguration,omitempty"`
+	// Properties: code scanning reads "tags" and "security-severity".
+	Properties map[string]any `json:"properties,omitempty"`
+}
+
+// Configuration is a rule's default level.
+type Configuration struct {
+	Level string `json:"level"`
 }
 
 // Message is plain text.
@@ -56,10 +66,12 @@ type Message struct {
 // Result is one finding.
 type Result struct {
 	RuleID              string            `json:"ruleId"`
-	Level               string            `json:"level"` // error, warning, note
+	RuleIndex           int               `json:"ruleIndex"` // set by Add
+	Level               string            `json:"level"`     // error, warning, note
 	Message             Message           `json:"message"`
 	Locations           []Location        `json:"locations,omitempty"`
 	PartialFingerprints map[string]string `json:"partialFingerprints,omitempty"`
+	Properties          map[string]any    `json:"properties,omitempty"`
 }
 
 // Location points at a file region or a logical place (an image config field).
@@ -85,7 +97,8 @@ type Region struct {
 	ByteOffset int `json:"byteOffset,omitempty"`
 }
 
-// LogicalLocation names a place that is not a file line.
+// LogicalLocation names a place that is not a file line (an image config
+// field, a layer entry).
 type LogicalLocation struct {
 	FullyQualifiedName string `json:"fullyQualifiedName"`
 	Kind               string `json:"kind,omitempty"`
@@ -110,8 +123,44 @@ func (l *Log) AddRule(r Rule) {
 	d.Rules = append(d.Rules, r)
 }
 
-// Add appends a result.
-func (l *Log) Add(r Result) { l.Runs[0].Results = append(l.Runs[0].Results, r) }
+// Add appends a result, with the index of its rule (registered with
+// AddRule, or added here with its ID alone).
+func (l *Log) Add(r Result) {
+	d := &l.Runs[0].Tool.Driver
+	r.RuleIndex = -1
+	for i, x := range d.Rules {
+		if x.ID == r.RuleID {
+			r.RuleIndex = i
+		}
+	}
+	if r.RuleIndex < 0 {
+		d.Rules = append(d.Rules, Rule{ID: r.RuleID})
+		r.RuleIndex = len(d.Rules) - 1
+	}
+	l.Runs[0].Results = append(l.Runs[0].Results, r)
+}
+
+// LevelOf maps a severity (high, medium, low) to a SARIF level.
+func LevelOf(severity string) string {
+	switch severity {
+	case "high":
+		return "error"
+	case "medium":
+		return "warning"
+	}
+	return "note"
+}
+
+// SecuritySeverity is the score code scanning sorts alerts by.
+func SecuritySeverity(severity string) string {
+	switch severity {
+	case "high":
+		return "9.0"
+	case "medium":
+		return "6.0"
+	}
+	return "3.0"
+}
 
 // FileLocation is a location at a line of a file (line 0: the whole file).
 func FileLocation(path string, line int) Location {

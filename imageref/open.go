@@ -1,4 +1,4 @@
-package wrap
+package imageref
 
 import (
 	"archive/tar"
@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,6 +21,26 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
+// Options tune Open and Write.
+type Options struct {
+	// Insecure allows plain-HTTP registries.
+	Insecure bool
+	// DaemonHost is the engine API address for docker-daemon: (see
+	// [SaveDaemon]); TempDir is where its save is buffered.
+	DaemonHost, TempDir string
+}
+
+func (o Options) remote(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+}
+
+func (o Options) name() []name.Option {
+	if o.Insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
 // Source is an opened image or index. Exactly one of Image and Index is set.
 type Source struct {
 	Image v1.Image
@@ -27,27 +48,26 @@ type Source struct {
 	close func()
 }
 
-// Close releases temporary files (an unpacked oci-archive).
+// Close releases temporary files (an unpacked oci-archive, a daemon save).
 func (s *Source) Close() {
 	if s.close != nil {
 		s.close()
 	}
 }
 
-// Open reads an image in the skopeo/podman transport convention:
-// docker-archive:FILE[:TAG], oci-archive:FILE, oci:DIR[:TAG], docker://REF,
-// or a bare path recognised by content. oci-archive files are unpacked to a
-// temporary directory (image content only; it is removed by Close).
-func Open(ctx context.Context, ref string) (*Source, error) {
-	switch {
-	case strings.HasPrefix(ref, "docker://"):
-		r, err := name.ParseReference(strings.TrimPrefix(ref, "docker://"))
+// Open reads the image r names as go-containerregistry values. An
+// oci-archive is unpacked to a temporary directory, a docker-daemon image
+// saved to a temporary file; both are removed by Close.
+func Open(ctx context.Context, r Ref, o Options) (*Source, error) {
+	switch r.Transport {
+	case Docker:
+		ref, err := name.ParseReference(r.Name, o.name()...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", ref, err)
+			return nil, fmt.Errorf("%s: %v", r, err)
 		}
-		desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		desc, err := remote.Get(ref, o.remote(ctx)...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", ref, err)
+			return nil, fmt.Errorf("%s: %v", r, err)
 		}
 		if desc.MediaType.IsIndex() {
 			idx, err := desc.ImageIndex()
@@ -55,45 +75,42 @@ func Open(ctx context.Context, ref string) (*Source, error) {
 		}
 		img, err := desc.Image()
 		return &Source{Image: img}, err
-	case strings.HasPrefix(ref, "docker-archive:"):
-		p, tag := splitTag(strings.TrimPrefix(ref, "docker-archive:"))
-		return openDockerArchive(p, tag)
-	case strings.HasPrefix(ref, "oci-archive:"):
-		p, tag := splitTag(strings.TrimPrefix(ref, "oci-archive:"))
-		return openOCIArchive(p, tag)
-	case strings.HasPrefix(ref, "oci:"):
-		p, tag := splitTag(strings.TrimPrefix(ref, "oci:"))
-		return openLayout(p, tag, nil)
-	case strings.HasPrefix(ref, "docker-daemon:"):
-		return nil, fmt.Errorf("%s: wrap reads docker-daemon images through a file: docker save -o img.tar REF, then wrap docker-archive:img.tar", ref)
+	case DockerArchive:
+		return openDockerArchive(r.Path, r.Name, nil)
+	case OCIArchive:
+		return openOCIArchive(r.Path, r.Name)
+	case OCI:
+		return openLayout(r.Path, r.Name, nil)
+	case DockerDaemon:
+		p, err := SaveDaemon(ctx, r.Name, o.DaemonHost, o.TempDir)
+		if err != nil {
+			return nil, err
+		}
+		s, err := openDockerArchive(p, "", func() { os.Remove(p) })
+		if err != nil {
+			os.Remove(p)
+			return nil, fmt.Errorf("%s: %v", r, err)
+		}
+		return s, nil
 	}
-	st, err := os.Stat(ref)
+	st, err := os.Stat(r.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", ref, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %v", r.Path, unwrapPathErr(err))
 	}
 	if st.IsDir() {
-		return openLayout(ref, "", nil)
+		return openLayout(r.Path, "", nil)
 	}
-	names, err := tarNames(ref)
+	names, err := tarNames(r.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not an image archive or OCI layout: %v", ref, err)
+		return nil, fmt.Errorf("%s: not an image archive or OCI layout: %v", r.Path, err)
 	}
 	switch {
 	case names["index.json"] && names["oci-layout"]:
-		return openOCIArchive(ref, "")
+		return openOCIArchive(r.Path, "")
 	case names["manifest.json"]:
-		return openDockerArchive(ref, "")
+		return openDockerArchive(r.Path, "", nil)
 	}
-	return nil, fmt.Errorf("%s: not an image archive (no manifest.json or index.json)", ref)
-}
-
-// splitTag splits "path:tag"; a colon inside the path's directories is kept.
-func splitTag(s string) (string, string) {
-	i := strings.LastIndex(s, ":")
-	if i < 0 || strings.Contains(s[i:], "/") {
-		return s, ""
-	}
-	return s[:i], s[i+1:]
+	return nil, fmt.Errorf("%s: not an image archive (no manifest.json or index.json)", r.Path)
 }
 
 func tarNames(p string) (map[string]bool, error) {
@@ -116,7 +133,7 @@ func tarNames(p string) (map[string]bool, error) {
 	}
 }
 
-func openDockerArchive(p, tag string) (*Source, error) {
+func openDockerArchive(p, tag string, cleanup func()) (*Source, error) {
 	opener := func() (io.ReadCloser, error) { return os.Open(p) }
 	var t *name.Tag
 	if tag != "" {
@@ -133,7 +150,7 @@ func openDockerArchive(p, tag string) (*Source, error) {
 	if _, err := img.Manifest(); err != nil {
 		return nil, fmt.Errorf("docker-archive:%s: %v", p, err)
 	}
-	return &Source{Image: img}, nil
+	return &Source{Image: img, close: cleanup}, nil
 }
 
 func openLayout(dir, tag string, cleanup func()) (*Source, error) {
@@ -238,18 +255,22 @@ func untar(p, dir string) error {
 	}
 }
 
-// Write stores an image or index at dest: oci:DIR[:TAG], oci-archive:FILE,
-// docker-archive:FILE[:TAG] or docker://REF. Local destinations are written
-// next to their target and renamed into place, so a failure leaves nothing
-// behind; an existing target is an error unless force.
-func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, force bool) error {
-	switch {
-	case strings.HasPrefix(dest, "docker://"):
-		r, err := name.ParseReference(strings.TrimPrefix(dest, "docker://"))
+// ErrDestinationUsed is returned by Write for a destination that exists,
+// unless it may be replaced.
+var ErrDestinationUsed = errors.New("destination exists")
+
+// Write stores an image or index at dest: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+// docker-archive:FILE[:NAME:TAG] or docker://REF. Local destinations are
+// written next to their target and renamed into place, so a failure leaves
+// nothing behind; an existing target is an error unless replace.
+func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, replace bool, o Options) error {
+	switch dest.Transport {
+	case Docker:
+		r, err := name.ParseReference(dest.Name, o.name()...)
 		if err != nil {
 			return fmt.Errorf("%s: %v", dest, err)
 		}
-		opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+		opts := o.remote(ctx)
 		if idx != nil {
 			err = remote.WriteIndex(r, idx, opts...)
 		} else {
@@ -259,8 +280,8 @@ func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, fo
 			return fmt.Errorf("%s: %v", dest, err)
 		}
 		return nil
-	case strings.HasPrefix(dest, "docker-archive:"):
-		p, tag := splitTag(strings.TrimPrefix(dest, "docker-archive:"))
+	case DockerArchive:
+		p, tag := dest.Path, dest.Name
 		if idx != nil {
 			return fmt.Errorf("%s: a docker archive holds one platform; write a multi-platform image to oci:DIR or oci-archive:FILE", dest)
 		}
@@ -271,10 +292,10 @@ func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, fo
 		if err != nil {
 			return fmt.Errorf("%s: tag %q: %v", dest, tag, err)
 		}
-		return replaceFile(p, force, func(tmp string) error { return tarball.WriteToFile(tmp, t, img) })
-	case strings.HasPrefix(dest, "oci-archive:"):
-		p, tag := splitTag(strings.TrimPrefix(dest, "oci-archive:"))
-		return replaceFile(p, force, func(tmp string) error {
+		return replaceFile(p, replace, func(tmp string) error { return tarball.WriteToFile(tmp, t, img) })
+	case OCIArchive:
+		p, tag := dest.Path, dest.Name
+		return replaceFile(p, replace, func(tmp string) error {
 			dir, err := os.MkdirTemp(filepath.Dir(tmp), ".sealenv-layout-*")
 			if err != nil {
 				return err
@@ -285,10 +306,10 @@ func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, fo
 			}
 			return tarDir(dir, tmp)
 		})
-	case strings.HasPrefix(dest, "oci:"):
-		p, tag := splitTag(strings.TrimPrefix(dest, "oci:"))
-		if _, err := os.Stat(p); err == nil && !force {
-			return fmt.Errorf("%w: %s (pass --force to replace it)", ErrDestinationUsed, p)
+	case OCI:
+		p, tag := dest.Path, dest.Name
+		if _, err := os.Stat(p); err == nil && !replace {
+			return fmt.Errorf("%w: %s", ErrDestinationUsed, p)
 		}
 		tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(p)), "."+filepath.Base(p)+".tmp-*")
 		if err != nil {
@@ -298,12 +319,12 @@ func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, fo
 			os.RemoveAll(tmp)
 			return fmt.Errorf("%s: %v", dest, err)
 		}
-		if force {
+		if replace {
 			if _, err := os.Stat(p); err == nil {
 				// Only ever replace an OCI layout, never an arbitrary folder.
 				if _, err := os.Stat(filepath.Join(p, "oci-layout")); err != nil {
 					os.RemoveAll(tmp)
-					return fmt.Errorf("%s: exists and is not an OCI layout; refusing to replace it even with --force", dest)
+					return fmt.Errorf("%s: exists and is not an OCI layout; it is never replaced", dest)
 				}
 			}
 			os.RemoveAll(p)
@@ -314,7 +335,7 @@ func Write(ctx context.Context, dest string, img v1.Image, idx v1.ImageIndex, fo
 		}
 		return nil
 	}
-	return fmt.Errorf("%s: unknown destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
+	return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
 }
 
 func writeLayout(dir, tag string, img v1.Image, idx v1.ImageIndex) error {
@@ -334,9 +355,9 @@ func writeLayout(dir, tag string, img v1.Image, idx v1.ImageIndex) error {
 
 // replaceFile runs write on a temporary file next to path and renames it
 // into place.
-func replaceFile(path string, force bool, write func(tmp string) error) error {
-	if _, err := os.Stat(path); err == nil && !force {
-		return fmt.Errorf("%w: %s (pass --force to replace it)", ErrDestinationUsed, path)
+func replaceFile(path string, replace bool, write func(tmp string) error) error {
+	if _, err := os.Stat(path); err == nil && !replace {
+		return fmt.Errorf("%w: %s", ErrDestinationUsed, path)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -354,6 +375,9 @@ func replaceFile(path string, force bool, write func(tmp string) error) error {
 	}
 	return nil
 }
+
+// epoch is the time of every entry of a written oci-archive.
+var epoch = time.Unix(0, 0).UTC()
 
 // tarDir writes dir as a tar with sorted entries and fixed times.
 func tarDir(dir, dest string) error {
