@@ -77,16 +77,7 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 		var found []Finding
 		var inFile []int // findings in the file's own bytes, to get a line
 		for _, h := range r.scan.hits {
-			fd := hitFinding(h.hit)
-			fd.Where, fd.Path, fd.Part = whereFile, h.path, h.part
-			so := h.offset
-			fd.StreamOffset = &so
-			fd.Offset = nil
-			if h.part == partData {
-				off := h.offset - h.from
-				fd.Offset = &off
-			}
-			found = append(found, fd)
+			found = append(found, h.finding(whereFile))
 			if !h.decoded && h.part == partData && h.path == f.Path {
 				inFile = append(inFile, len(found)-1)
 			}

@@ -494,17 +494,7 @@ func (a *auditor) finish() {
 				}
 			}
 			for _, h := range src.scan.hits {
-				f := a.hitFinding(h.hit)
-				f.Where = whereLayer
-				f.Path = h.path
-				f.Part = h.part
-				so := h.offset
-				f.StreamOffset = &so
-				f.Offset = nil
-				if h.part == partData {
-					off := h.offset - h.from
-					f.Offset = &off
-				}
+				f := h.finding(whereLayer)
 				a.placeInLayer(&f, img, l)
 				a.rep.Findings = append(a.rep.Findings, f)
 			}

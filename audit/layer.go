@@ -246,6 +246,21 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 	return w.res, werr
 }
 
+// finding turns a placed hit into a finding: Offset in the file's content
+// for part data, StreamOffset always.
+func (h fileHit) finding(where string) Finding {
+	f := hitFinding(h.hit)
+	f.Where, f.Path, f.Part = where, h.path, h.part
+	so := h.offset
+	f.StreamOffset = &so
+	f.Offset = nil
+	if h.part == partData {
+		off := h.offset - h.from
+		f.Offset = &off
+	}
+	return f
+}
+
 func (h fileHit) key() string {
 	if h.rule != nil {
 		return h.kind + "\x00" + h.rule.ID
