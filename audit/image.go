@@ -40,6 +40,9 @@ type Options struct {
 	// MaxSparseSize bounds the logical size of a sparse file (default 1
 	// TiB); a larger one makes the audit incomplete.
 	MaxSparseSize int64
+	// BuildContext is the directory a Dockerfile is built from, for
+	// [Dockerfile] (default: the Dockerfile's directory).
+	BuildContext string
 	// MaxFileCheck bounds a YAML or JSON secrets file read whole for the
 	// plaintext-bundle check (default 64 MiB); a larger one makes the
 	// audit incomplete.

@@ -604,7 +604,7 @@ func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
 	}
 	f, kind := sniff(head)
 	if f == fmtNone {
-		if looksLikeSecretsFile(name) {
+		if credentialKind(name) != credNone {
 			return w.plaintext(br, name)
 		}
 		return nil

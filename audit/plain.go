@@ -2,36 +2,11 @@ package audit
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
-	"path"
 	"regexp"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
-
-// looksLikeSecretsFile reports whether a file's name says it holds secrets:
-// .env, *.env, .env.*, and YAML or JSON files named like secrets or
-// credentials.
-func looksLikeSecretsFile(name string) bool {
-	if i := strings.LastIndex(name, "!/"); i >= 0 {
-		name = name[i+2:]
-	}
-	base := strings.ToLower(path.Base(name))
-	switch {
-	case base == ".env", strings.HasSuffix(base, ".env"), strings.HasPrefix(base, ".env."):
-		return !placeholderEnvFile(base)
-	}
-	ext := path.Ext(base)
-	if ext != ".yaml" && ext != ".yml" && ext != ".json" {
-		return false
-	}
-	stem := strings.TrimSuffix(base, ext)
-	return strings.Contains(stem, "secret") || strings.Contains(stem, "credential") || stem == "env" || stem == ".env"
-}
 
 func placeholderEnvFile(base string) bool {
 	for _, s := range []string{"example", "sample", "template", "dist", "defaults"} {
@@ -42,7 +17,7 @@ func placeholderEnvFile(base string) bool {
 	return false
 }
 
-var secretName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|secret|token|api_?key|apikey|private_?key|access_?key|credential|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$)`)
+var secretName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|credential|_creds$|^creds$|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$|(^|_)pat$|(^|_)auth$|_auth_|_cookie$)`)
 var notSecretName = regexp.MustCompile(`(?i)(_file|_path|_dir|_id|_name|_user(name)?|_url|_host|_port|_len(gth)?|_ttl|_expir[a-z]*|_enabled|_type|public_?key)$`)
 
 // isSecretName reports whether a variable name says it holds a secret.
@@ -74,76 +49,33 @@ func isPlaceholder(v string) bool {
 // limit of what is read whole to check it.
 var errTooLarge = errors.New("too large")
 
-// plaintextBundle checks a file named like a secrets file: unless it carries
-// SOPS metadata, a secret-named key with a real-looking value makes it a
-// finding. The finding names the key, never the value. A dotenv file is
-// read line by line, whatever its size; a YAML or JSON file is read whole,
-// up to limit bytes (errTooLarge beyond).
+// plaintextBundle checks a file whose name says it holds credentials (see
+// credentialKind): unless it carries SOPS metadata, a secret-named key with
+// a real-looking value makes it a finding. The finding names the key, never
+// the value. Line-based files are read as a stream, whatever their size;
+// YAML and JSON files whole, up to limit bytes (errTooLarge beyond).
 func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
-	var key, val string
-	base := strings.ToLower(path.Base(name))
-	switch ext := path.Ext(base); {
-	case ext == ".yaml" || ext == ".yml" || ext == ".json":
-		data, err := io.ReadAll(io.LimitReader(r, limit+1))
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(data)) > limit {
-			return nil, errTooLarge
-		}
-		if bytes.Contains(data, []byte("sops_mac")) || bytes.Contains(data, []byte("sops_version")) {
-			return nil, nil
-		}
-		var doc any
-		if ext == ".json" {
-			err = json.Unmarshal(data, &doc)
-		} else {
-			err = yaml.Unmarshal(data, &doc)
-		}
-		if err != nil {
-			return nil, nil
-		}
-		if m, ok := doc.(map[string]any); ok {
-			if _, ok := m["sops"]; ok {
-				return nil, nil
-			}
-		}
-		key, val = findSecretLeaf(doc, "", sealed)
-	default:
-		// A SOPS dotenv file has its metadata at the end: remember the
-		// first secret-looking line, and drop it if metadata follows.
-		br := bufio.NewReaderSize(r, 64<<10)
-		for {
-			line, err := readLine(br)
-			if len(line) > 0 {
-				t := strings.TrimSpace(string(line))
-				if strings.HasPrefix(t, "sops_mac=") || strings.HasPrefix(t, "sops_version=") {
-					return nil, nil
-				}
-				t = strings.TrimPrefix(t, "export ")
-				if k, v, ok := strings.Cut(t, "="); ok && key == "" && !strings.HasPrefix(t, "#") {
-					k = strings.TrimSpace(k)
-					if (isSecretName(k) || sealed[k]) && !isPlaceholder(v) {
-						key, val = k, v
-					}
-				}
-			}
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, err
-			}
-		}
-	}
-	if key == "" {
+	k := credentialKind(name)
+	if k == credNone {
 		return nil, nil
 	}
-	return &Finding{
-		Kind: kindPlain, Rule: "plaintext-bundle", Severity: "high", Name: key,
-		Preview: mask([]byte(strings.TrimSpace(val))),
+	c, err := checkCredentials(k, r, sealed, limit)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	f := &Finding{Kind: kindPlain, Rule: "plaintext-bundle", Severity: "high", Name: c.key,
+		Preview: mask([]byte(strings.TrimSpace(c.value))),
 		Message: "secrets file without SOPS metadata: seal it with sealenv seal, or keep it out of the image",
-	}, nil
+	}
+	switch k {
+	case credYAML:
+		f.Rule = "kubernetes-secret"
+		f.Message = "a Kubernetes Secret with its data in plaintext: seal it (sealenv seal, or a SealedSecret), or keep it out"
+	case credNpmrc, credINI, credNetrc, credGitCredentials, credDockerConfig, credKubeconfig, credProperties, credAppYAML:
+		f.Rule = "credentials-file"
+		f.Message = "a credentials file with a plaintext " + c.key + ": pass it at run time with sealenv-inject (--file for file-shaped secrets), or seal it"
+	}
+	return f, nil
 }
 
 // readLine returns the next line, cut at 64 KiB (the rest of a longer line

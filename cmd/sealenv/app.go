@@ -111,7 +111,11 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 	}
 	msg := strings.TrimSpace(err.Error())
 	if i, ok := context.Cause(ctx).(interrupted); ok {
-		msg = i.Error() // whatever was cut short says only "context canceled"
+		if errors.Is(err, context.Canceled) || strings.HasSuffix(msg, "context canceled") {
+			msg = i.Error() // what was cut short says only "context canceled"
+		} else {
+			msg += " (" + i.Error() + ")"
+		}
 	}
 	if msg != "" {
 		fmt.Fprintf(e.stderr, "sealenv: error: %s\n", oneLine(msg))

@@ -85,7 +85,7 @@ func editCommand(e *env) *cli.Command {
 				cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
 				if err := cmd.Run(); err != nil {
 					if ctx.Err() != nil {
-						return withCode(130, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed"))
+						return errors.New("edit: interrupted; bundle unchanged, plaintext copy removed")
 					}
 					return fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
 				}

@@ -28,7 +28,9 @@ func main() {
 		cancel(interrupted{sig})
 	}()
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	if i, ok := context.Cause(ctx).(interrupted); ok {
+	// A command the signal cut short exits 128+N; one that handled it (the
+	// injector forwards it and exits as its command did) keeps its status.
+	if i, ok := context.Cause(ctx).(interrupted); ok && code == exitError {
 		code = 128 + int(i.sig)
 	}
 	os.Exit(code)
