@@ -109,6 +109,10 @@ type Config struct {
 	// plugin code out of the slim binary). The full CLI passes a parser
 	// that also reads SSH keys and plugin identities.
 	ParseIdentities seal.IdentityParser
+	// Describe names a setting in messages, with its argument when arg is
+	// not empty; a command passes its flag names ("--override KEY"). nil
+	// names the setting itself ("Override KEY"). [Config.ParseArgs] sets it.
+	Describe func(s Setting, arg string) string
 	// IdentityDefaults are identity files tried last, in order; nil means
 	// [DefaultIdentityFile]. The full CLI adds the sops keys.txt.
 	IdentityDefaults []string
@@ -211,35 +215,25 @@ func (c *Config) getenv(name string) (string, bool) {
 // check rejects contradictory settings before any secret is read.
 func (c *Config) check() error {
 	if len(c.Args) == 0 || c.Args[0] == "" {
-		return fail(ExitFailure, "no command: usage: %s [flags] -- CMD [ARGS...]", c.Prog)
+		return fail(ExitFailure, "no command to run")
 	}
 	if c.Identity != "" && c.IdentityFD >= 0 {
-		return fail(ExitFailure, "--identity and --identity-fd are mutually exclusive")
+		return fail(ExitFailure, "%s and %s are mutually exclusive", c.mention(SettingIdentity, ""), c.mention(SettingIdentityFD, ""))
 	}
 	for _, lists := range []struct {
-		flag  string
-		names []string
-	}{{"--allow-env-override", c.AllowEnvOverride}, {"--allow-name", c.AllowNames}} {
+		setting Setting
+		names   []string
+	}{{SettingAllowEnvOverride, c.AllowEnvOverride}, {SettingAllowNames, c.AllowNames}, {SettingOnly, c.Only}, {SettingOverride, c.Override}} {
 		for _, n := range lists.names {
-			if !seal.ValidName(n) {
-				return fail(ExitFailure, "%s %q: not a valid environment variable name", lists.flag, n)
+			if !seal.ValidName(n) && (lists.setting != SettingOverride || n != "*") {
+				return fail(ExitFailure, "%s: not a valid environment variable name", c.mention(lists.setting, strconv.Quote(n)))
 			}
-		}
-	}
-	for _, n := range c.Only {
-		if !seal.ValidName(n) {
-			return fail(ExitFailure, "--only %q: not a valid environment variable name", n)
-		}
-	}
-	for _, n := range c.Override {
-		if n != "*" && !seal.ValidName(n) {
-			return fail(ExitFailure, "--override %q: not a valid environment variable name", n)
 		}
 	}
 	for _, f := range c.Files {
 		name, target, _ := strings.Cut(f, "=")
 		if !seal.ValidName(name) || (target != "" && !seal.ValidName(target)) {
-			return fail(ExitFailure, "--file %q: want NAME or NAME=VAR", f)
+			return fail(ExitFailure, "%s: want NAME or NAME=VAR", c.mention(SettingFiles, strconv.Quote(f)))
 		}
 	}
 	return nil
@@ -265,11 +259,11 @@ func (c *Config) bundlePaths() ([]string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, fail(ExitFailure, "no bundle: pass --bundle FILE or set %s (default %s not found)", EnvBundle, strings.Join(DefaultBundles, " or "))
+		return nil, fail(ExitFailure, "no bundle: pass %s or set %s (default %s not found)", c.mention(SettingBundles, "FILE"), EnvBundle, strings.Join(DefaultBundles, " or "))
 	case 1:
 		return found, nil
 	}
-	return nil, fail(ExitFailure, "no bundle chosen: both %s exist; pass --bundle FILE", strings.Join(found, " and "))
+	return nil, fail(ExitFailure, "no bundle chosen: both %s exist; pass %s", strings.Join(found, " and "), c.mention(SettingBundles, "FILE"))
 }
 
 // load reads the identity, decrypts every bundle and merges them. On error
@@ -304,7 +298,7 @@ func (c *Config) load() (l *loaded, err error) {
 	if c.IdentityFD >= 0 {
 		lookup.FD = os.NewFile(uintptr(c.IdentityFD), "identity-fd")
 		if lookup.FD == nil {
-			return nil, fail(ExitFailure, "--identity-fd %d: not an open file descriptor", c.IdentityFD)
+			return nil, fail(ExitFailure, "%s: not an open file descriptor", c.mention(SettingIdentityFD, strconv.Itoa(c.IdentityFD)))
 		}
 	}
 	found, err := seal.FindIdentitiesWith(lookup, c.ParseIdentities)
@@ -312,7 +306,7 @@ func (c *Config) load() (l *loaded, err error) {
 		found, err = &seal.FoundIdentity{Source: "none"}, nil
 	}
 	if errors.Is(err, seal.ErrNoIdentity) {
-		return nil, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", paths[0], DefaultIdentityFile, seal.EnvAgeKeyFile)
+		return nil, c.noIdentity(paths[0])
 	}
 	if err != nil {
 		return nil, fail(ExitFailure, "%s: %v", paths[0], err)
@@ -340,14 +334,14 @@ func (c *Config) load() (l *loaded, err error) {
 		b, err := c.Open(f.format, f.data, found.Identities...)
 		l.decrypt += time.Since(start)
 		if err != nil && found.Identities == nil && errors.Is(err, seal.ErrIncorrectIdentity) {
-			return l, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", f.path, DefaultIdentityFile, seal.EnvAgeKeyFile)
+			return l, c.noIdentity(f.path)
 		}
 		if err != nil {
 			return l, fail(ExitFailure, "%s: %v", f.path, err)
 		}
 		l.zeroList = append(l.zeroList, b)
 		if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
-			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass --allow-unauthenticated", f.path, strings.Join(b.Unauthenticated, ", "))
+			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass %s", f.path, strings.Join(b.Unauthenticated, ", "), c.mention(SettingAllowUnauthenticated, ""))
 		}
 		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: b.Matched, Keys: []string{}}
 		for _, s := range b.Secrets {
@@ -358,7 +352,7 @@ func (c *Config) load() (l *loaded, err error) {
 			bl.Keys = append(bl.Keys, s.Name)
 			if i, ok := index[s.Name]; ok {
 				if !override[s.Name] && !override["*"] {
-					return l, fail(ExitFailure, "%s: key %s is also in %s; pass --override %s to let the later bundle win", f.path, s.Name, from[s.Name], s.Name)
+					return l, fail(ExitFailure, "%s: key %s is also in %s; pass %s to let the later bundle win", f.path, s.Name, from[s.Name], c.mention(SettingOverride, s.Name))
 				}
 				l.secrets[i].Value = s.Value
 				from[s.Name] = f.path
@@ -374,7 +368,7 @@ func (c *Config) load() (l *loaded, err error) {
 		only := map[string]bool{}
 		for _, n := range c.Only {
 			if _, ok := index[n]; !ok {
-				return l, fail(ExitFailure, "%s: --only %s: no bundle has this key", paths[0], n)
+				return l, fail(ExitFailure, "%s: %s: no bundle has this key", paths[0], c.mention(SettingOnly, n))
 			}
 			only[n], only[n+seal.GraceSuffix] = true, true
 		}
@@ -396,7 +390,7 @@ func (c *Config) load() (l *loaded, err error) {
 			return l, fail(ExitFailure, "%s: key %s is an identity variable and is never passed on", from[s.Name], s.Name)
 		}
 		if Dangerous(s.Name) && !allowed[s.Name] {
-			return l, fail(ExitFailure, "%s: key %s could hijack the program loader or shell; pass --allow-name %s if this is intended", from[s.Name], s.Name, s.Name)
+			return l, fail(ExitFailure, "%s: key %s could hijack the program loader or shell; pass %s if this is intended", from[s.Name], s.Name, c.mention(SettingAllowNames, s.Name))
 		}
 	}
 	return l, nil
@@ -472,10 +466,10 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		}
 		v, ok := byName[name]
 		if !ok {
-			return nil, fail(ExitFailure, "--file %s: no such key in the bundles", name)
+			return nil, fail(ExitFailure, "%s: no such key in the bundles", c.mention(SettingFiles, name))
 		}
 		if reservedName(target) || (Dangerous(target) && !slices.Contains(c.AllowNames, target)) {
-			return nil, fail(ExitFailure, "--file %s: refusing to set %s", f, target)
+			return nil, fail(ExitFailure, "%s: refusing to set %s", c.mention(SettingFiles, f), target)
 		}
 		asFile[name] = true
 		p.files = append(p.files, fileVar{name: name, target: target, value: v})
@@ -504,12 +498,12 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 	for _, f := range p.files {
 		if _, inEnv := c.getenv(f.target); inEnv {
 			if allowEnv[f.target] {
-				return nil, fail(ExitFailure, "--file %s: %s is already set and --allow-env-override %s keeps it", f.name, f.target, f.target)
+				return nil, fail(ExitFailure, "%s: %s is already set and %s keeps it", c.mention(SettingFiles, f.name), f.target, c.mention(SettingAllowEnvOverride, f.target))
 			}
 			p.replaced = append(p.replaced, f.target)
 		}
 		if define[f.target] {
-			return nil, fail(ExitFailure, "--file %s: %s is also a key in the bundles", f.name, f.target)
+			return nil, fail(ExitFailure, "%s: %s is also a key in the bundles", c.mention(SettingFiles, f.name), f.target)
 		}
 		define[f.target] = true
 	}
@@ -521,9 +515,15 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		p.base = append(p.base, kv)
 	}
 	for _, n := range p.replaced {
-		c.warnf("%s is set in the environment and is replaced by the sealed value (pass --allow-env-override %s to keep the runtime value)", n, n)
+		c.warnf("%s is set in the environment and is replaced by the sealed value (pass %s to keep the runtime value)", n, c.mention(SettingAllowEnvOverride, n))
 	}
 	return p, nil
+}
+
+// noIdentity is the error for a start without any identity.
+func (c *Config) noIdentity(bundle string) error {
+	return fail(ExitFailure, "%s: no identity: pass %s or %s, mount %s, or set %s", bundle,
+		c.mention(SettingIdentity, "FILE"), c.mention(SettingIdentityFD, "N"), DefaultIdentityFile, seal.EnvAgeKeyFile)
 }
 
 // fdPath is the path a child opens to read an inherited descriptor.

@@ -57,7 +57,7 @@ func Run(c Config) (int, error) {
 	for _, f := range p.files {
 		fd, err := memfd(f.name, f.value)
 		if err != nil {
-			return ExitFailure, fail(ExitFailure, "--file %s: %v", f.name, err)
+			return ExitFailure, fail(ExitFailure, "%s: %v", c.mention(SettingFiles, f.name), err)
 		}
 		fds = append(fds, fd)
 	}

@@ -702,3 +702,12 @@ func TestDependencyFence(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpIsTheSharedUsage(t *testing.T) {
+	for _, h := range []string{"-h", "--help"} {
+		var stderr bytes.Buffer
+		if code := run([]string{h}, &stderr); code != 0 || stderr.String() != inject.Usage("sealenv-inject") {
+			t.Errorf("%s: exit %d, output %q", h, code, stderr.String())
+		}
+	}
+}

@@ -65,3 +65,29 @@ func TestInject(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectSharesTheInjectorsFlags: sealenv inject parses package inject's
+// flag set, prints its usage text, and passes everything after "--" to the
+// command untouched.
+func TestInjectSharesTheInjectorsFlags(t *testing.T) {
+	c := newCLI(t)
+	r := c.run("", "inject", "--help")
+	if r.code != 0 || r.stdout != inject.Usage("sealenv inject") {
+		t.Errorf("--help: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = c.run("", "inject", "--bogus", "--", "true")
+	if r.code != inject.ExitFailure || !strings.Contains(r.stderr, "unknown flag --bogus") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("--bogus: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = c.run("", "inject", "--bundle", "b.env")
+	if r.code != inject.ExitFailure || !strings.Contains(r.stderr, "no command") {
+		t.Errorf("no command: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	rec := c.keygen("key.txt")
+	c.ok("K="+secret(t, "v")+"\n", "seal", "-r", rec, "-i", "-", "-o", "b.env")
+	r = c.run("", "inject", "--bundle", "b.env", "--identity", "key.txt", "--no-access-log", "--", "sh", "-c", `printf '%s ' "$@"`, "sh", "--bundle", "x", "--only")
+	if r.code != 0 || r.stdout != "--bundle x --only " {
+		t.Errorf("arguments after --: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
