@@ -36,7 +36,7 @@
 // # Failure and exit statuses
 //
 // The injector fails closed: a missing or wrong identity, a tampered,
-// malformed or missing bundle, a name conflict, a dangerous or reserved name,
+// malformed or missing bundle, a name conflict, a refused or reserved name,
 // or bad settings stop the start before the command runs, with an [*Error]
 // whose [ExitCode] is [ExitFailure] (125). A command that exists but cannot
 // be executed is [ExitNotExecutable] (126); one that is not found is

@@ -89,7 +89,9 @@ Flags:
                              $SOPS_AGE_KEY, $SOPS_AGE_KEY_FILE, then
                              /run/secrets/sealenv_age_key)
   --allow-env-override KEY   keep KEY from the environment over the sealed value
-  --allow-name NAME          allow a bundle to set a dangerous name (PATH, LD_*, ...)
+  --allow-name NAME          allow a bundle to set NAME although it loads code,
+                             leaks keys or redirects connections (PATH, LD_*,
+                             HTTPS_PROXY, ...; see docs/inject.md)
   --file NAME[=VAR]          deliver NAME as an in-memory file; set VAR
                              (default NAME_FILE) to /proc/self/fd/N
   --supervise                stay as the parent: forward signals, reap zombies

@@ -69,7 +69,8 @@ type Config struct {
 	// AllowEnvOverride lists keys for which a value already in the
 	// environment wins over the sealed one.
 	AllowEnvOverride []string
-	// AllowNames lists dangerous names (see [Dangerous]) a bundle may set.
+	// AllowNames lists names of the denylist (docs/inject.md) that a bundle
+	// may set: names that load code, leak keys or redirect connections.
 	AllowNames []string
 	// Files delivers values as in-memory files: "NAME" sets NAME_FILE,
 	// "NAME=VAR" sets VAR, to /proc/self/fd/N; NAME itself is not set.
@@ -85,6 +86,8 @@ type Config struct {
 	// privilege when one bundle feeds several services); other keys are
 	// dropped, and a listed key that no bundle holds is an error. A listed
 	// key's grace value (KEY_PREVIOUS) comes with it.
+	// Listing a redirecting name of the denylist (a proxy, a CA bundle)
+	// allows it, as AllowNames does: the service is meant to receive it.
 	Only []string
 	// AllowUnauthenticated accepts empty or unencrypted values in bundles
 	// that sealenv did not write: SOPS does not authenticate their names
@@ -381,16 +384,12 @@ func (c *Config) load() (l *loaded, err error) {
 		clear(l.secrets[len(kept):]) // drop references to the values not passed on
 		l.secrets = kept
 	}
-	allowed := map[string]bool{}
-	for _, n := range c.AllowNames {
-		allowed[n] = true
-	}
 	for _, s := range l.secrets {
 		if reservedName(s.Name) {
 			return l, fail(ExitFailure, "%s: key %s is an identity variable and is never passed on", from[s.Name], s.Name)
 		}
-		if Dangerous(s.Name) && !allowed[s.Name] {
-			return l, fail(ExitFailure, "%s: key %s could hijack the program loader or shell; pass %s if this is intended", from[s.Name], s.Name, c.mention(SettingAllowNames, s.Name))
+		if k := c.refusal(s.Name); k != nameSafe {
+			return l, fail(ExitFailure, "%s: key %s %s; %s", from[s.Name], s.Name, k.reason(), c.allowHint(s.Name, k))
 		}
 	}
 	return l, nil
@@ -468,8 +467,11 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		if !ok {
 			return nil, fail(ExitFailure, "%s: no such key in the bundles", c.mention(SettingFiles, name))
 		}
-		if reservedName(target) || (Dangerous(target) && !slices.Contains(c.AllowNames, target)) {
-			return nil, fail(ExitFailure, "%s: refusing to set %s", c.mention(SettingFiles, f), target)
+		if reservedName(target) {
+			return nil, fail(ExitFailure, "%s: %s is an identity variable and is never passed on", c.mention(SettingFiles, f), target)
+		}
+		if k := c.refusal(target); k != nameSafe {
+			return nil, fail(ExitFailure, "%s: %s %s; %s", c.mention(SettingFiles, f), target, k.reason(), c.allowHint(target, k))
 		}
 		asFile[name] = true
 		p.files = append(p.files, fileVar{name: name, target: target, value: v})

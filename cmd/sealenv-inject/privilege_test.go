@@ -58,3 +58,43 @@ func TestUnauthenticatedKeysFailClosed(t *testing.T) {
 		t.Fatalf("clean sops bundle: exit %d: %s", res.code, res.stderr)
 	}
 }
+
+// TestRedirectingNamesNeedAService: a proxy in a bundle (anyone with the
+// public recipient can write one) is refused unless the image's entrypoint
+// allows it: --allow-name, or --only listing it (what `sealenv wrap
+// --service` writes from the policy's services: keys). --only does not
+// allow a name that loads code.
+func TestRedirectingNamesNeedAService(t *testing.T) {
+	k := injecttest.NewKey(t)
+	dir := t.TempDir()
+	token, proxy := injecttest.Value(t, "tok-"), "http://user:"+injecttest.Value(t, "pw-")+"@proxy.internal:3128"
+	values := map[string]string{"API_TOKEN": token, "HTTPS_PROXY": proxy}
+	b := injecttest.Write(t, dir, "svc.env", []injecttest.Key{k},
+		injecttest.Entry{Name: "API_TOKEN", Value: token}, injecttest.Entry{Name: "HTTPS_PROXY", Value: proxy})
+	conf := injecttest.Write(t, dir, "conf.env", []injecttest.Key{k}, injecttest.Entry{Name: "OPENSSL_CONF", Value: "/tmp/evil.cnf"})
+	key := seal.EnvAgeKey + "=" + k.Text
+
+	res := runInject(t, env(key), []string{"--bundle", b}, "report")
+	if res.code != 125 || res.stdout != "" {
+		t.Fatalf("no allow: exit %d, stdout %q", res.code, res.stdout)
+	}
+	if e := errorLine(t, res.stderr); !strings.Contains(e, "key HTTPS_PROXY could redirect") || !strings.Contains(e, "--only HTTPS_PROXY") || !strings.Contains(e, "--allow-name HTTPS_PROXY") {
+		t.Errorf("error %q does not name the key, the reason and both allows", e)
+	}
+	noValues(t, "stderr", res.stderr, values)
+
+	for _, flags := range [][]string{{"--only", "API_TOKEN", "--only", "HTTPS_PROXY"}, {"--allow-name", "HTTPS_PROXY"}} {
+		res = runInject(t, env(key), append([]string{"--bundle", b, "--no-access-log"}, flags...), "report")
+		if res.code != 0 {
+			t.Fatalf("%v: exit %d: %s", flags, res.code, res.stderr)
+		}
+		if got := envMap(parseReport(t, res.stdout).Environ); got["HTTPS_PROXY"] != proxy || got["API_TOKEN"] != token {
+			t.Errorf("%v: the child did not get both values", flags)
+		}
+	}
+
+	res = runInject(t, env(key), []string{"--bundle", conf, "--only", "OPENSSL_CONF"}, "report")
+	if res.code != 125 || !strings.Contains(res.stderr, "key OPENSSL_CONF could change what code") {
+		t.Errorf("--only OPENSSL_CONF: exit %d, stderr %q; want 125: only --allow-name allows a name that loads code", res.code, res.stderr)
+	}
+}
