@@ -332,9 +332,12 @@ func (c *Config) load() (l *loaded, err error) {
 	index := map[string]int{} // name → index in l.secrets
 	from := map[string]string{}
 	now := c.Now()
+	rec := &recorder{}
+	ids := rec.record(found.Identities)
 	for _, f := range files {
 		start := time.Now()
-		b, err := c.Open(f.format, f.data, found.Identities...)
+		rec.last = nil
+		b, err := c.Open(f.format, f.data, ids...)
 		l.decrypt += time.Since(start)
 		if err != nil && found.Identities == nil && errors.Is(err, seal.ErrIncorrectIdentity) {
 			return l, c.noIdentity(f.path)
@@ -346,7 +349,11 @@ func (c *Config) load() (l *loaded, err error) {
 		if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
 			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass %s", f.path, strings.Join(b.Unauthenticated, ", "), c.mention(SettingAllowUnauthenticated, ""))
 		}
-		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: b.Matched, Keys: []string{}}
+		// The recipient is derived from the identity that opened the data
+		// key, never copied from the file's unauthenticated label
+		// (b.Matched); the digest is of the very bytes that were opened.
+		recipient, _ := recipientOf(rec.last)
+		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{}}
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
 				l.expired = append(l.expired, s.Name)

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"filippo.io/age"
+	"filippo.io/age/agessh"
+	"filippo.io/age/plugin"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/seal"
@@ -36,10 +41,8 @@ func injectCommand(e *env) *cli.Command {
 				Now:              e.now,
 				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
 				IdentityOptional: true,
-				ParseIdentities: func(data []byte) ([]age.Identity, error) {
-					return identities.Parse(data, nil)
-				},
-				Open: openWithSops,
+				ParseIdentities:  parseNamedIdentities,
+				Open:             openWithSops,
 			}
 			if err := cfg.ParseArgs("sealenv inject", c.Args().Slice()); err != nil {
 				if errors.Is(err, flag.ErrHelp) {
@@ -58,6 +61,29 @@ func injectCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// parseNamedIdentities parses identities like the rest of the CLI and names
+// the recipient of those that cannot name it themselves, so that the access
+// line says which key opened a bundle: an SSH key by its public key, a
+// plugin identity by its plugin (its recipient is the plugin's to derive).
+func parseNamedIdentities(data []byte) ([]age.Identity, error) {
+	ids, err := identities.Parse(data, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		switch id := id.(type) {
+		case *plugin.Identity:
+			ids[i] = inject.NamedIdentity{Identity: id, Recipient: "age-plugin-" + id.Name()}
+		case *agessh.Ed25519Identity, *agessh.RSAIdentity:
+			if signer, err := ssh.ParsePrivateKey(bytes.TrimSpace(data)); err == nil {
+				pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+				ids[i] = inject.NamedIdentity{Identity: id, Recipient: pub}
+			}
+		}
+	}
+	return ids, nil
 }
 
 // injectFlagNames lists the flags of sealenv inject, which urfave/cli does

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/pem"
 	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/sealenv/sealenv/inject"
 )
@@ -89,5 +95,43 @@ func TestInjectSharesTheInjectorsFlags(t *testing.T) {
 	r = c.run("", "inject", "--bundle", "b.env", "--identity", "key.txt", "--no-access-log", "--", "sh", "-c", `printf '%s ' "$@"`, "sh", "--bundle", "x", "--only")
 	if r.code != 0 || r.stdout != "--bundle x --only " {
 		t.Errorf("arguments after --: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestInjectLogsTheSSHRecipientThatOpened: with an SSH identity, the access
+// line names the SSH public key that opened the bundle, derived from the
+// key, not copied from the file.
+func TestInjectLogsTheSSHRecipientThatOpened(t *testing.T) {
+	c := newCLI(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.path("id_ed25519"), pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipient := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+	other := newCLI(t).keygen("other.txt")
+	c.ok("K="+secret(t, "v")+"\n", "seal", "-r", other, "-r", recipient, "-i", "-", "-o", "b.env")
+	r := c.run("", "inject", "--bundle", "b.env", "--identity", "id_ed25519", "--", "true")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var line struct {
+		Bundles []struct{ Recipient string } `json:"bundles"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stderr)), &line); err != nil || len(line.Bundles) != 1 {
+		t.Fatalf("access line: %v: %q", err, r.stderr)
+	}
+	if line.Bundles[0].Recipient != recipient {
+		t.Errorf("recipient = %q, want %q", line.Bundles[0].Recipient, recipient)
 	}
 }
