@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -122,6 +123,27 @@ func (l *list) String() string {
 }
 func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 
+// fdFlag sets Config.IdentityFD and IdentityFromFD: a descriptor given on
+// the command line is read even when it is -1 (which then fails as a bad
+// descriptor, rather than as a missing identity).
+type fdFlag Config
+
+func (f *fdFlag) String() string {
+	if f == nil || !f.IdentityFromFD {
+		return ""
+	}
+	return strconv.Itoa(f.IdentityFD)
+}
+
+func (f *fdFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not a descriptor number")
+	}
+	f.IdentityFD, f.IdentityFromFD = n, true
+	return nil
+}
+
 // NewFlagSet declares the injector's flags, bound to c, on a new flag set
 // named prog. It is the one declaration behind both sealenv-inject and
 // sealenv inject; [Config.ParseArgs] uses it. The flag set prints nothing
@@ -133,7 +155,7 @@ func NewFlagSet(prog string, c *Config) *flag.FlagSet {
 	fs.Var((*list)(&c.Bundles), flagNames[SettingBundles], "")
 	fs.Var((*list)(&c.Override), flagNames[SettingOverride], "")
 	fs.StringVar(&c.Identity, flagNames[SettingIdentity], "", "")
-	fs.IntVar(&c.IdentityFD, flagNames[SettingIdentityFD], -1, "")
+	fs.Var((*fdFlag)(c), flagNames[SettingIdentityFD], "")
 	fs.Var((*list)(&c.AllowEnvOverride), flagNames[SettingAllowEnvOverride], "")
 	fs.Var((*list)(&c.AllowNames), flagNames[SettingAllowNames], "")
 	fs.Var((*list)(&c.Files), flagNames[SettingFiles], "")

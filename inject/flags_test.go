@@ -41,13 +41,17 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(c.Bundles, ",") != "a.env,b.env" || strings.Join(c.Only, ",") != "K" || !c.Redact || c.IdentityFD != 3 ||
+	if strings.Join(c.Bundles, ",") != "a.env,b.env" || strings.Join(c.Only, ",") != "K" || !c.Redact || c.IdentityFD != 3 || !c.IdentityFromFD ||
 		strings.Join(c.Args, " ") != "/bin/app --port=1" || c.Prog != "sealenv-inject" {
 		t.Errorf("parsed %+v", c)
 	}
 	c = Config{}
-	if err := c.ParseArgs("p", []string{"--", "true"}); err != nil || c.IdentityFD != -1 {
-		t.Errorf("default --identity-fd = %d, %v; want -1 (none)", c.IdentityFD, err)
+	if err := c.ParseArgs("p", []string{"--", "true"}); err != nil || c.IdentityFromFD {
+		t.Errorf("without --identity-fd: IdentityFromFD = %v, %v; want false", c.IdentityFromFD, err)
+	}
+	c = Config{}
+	if err := c.ParseArgs("p", []string{"--identity-fd", "-1", "--", "true"}); err != nil || !c.IdentityFromFD || c.IdentityFD != -1 {
+		t.Errorf("--identity-fd -1: IdentityFromFD = %v, IdentityFD = %d, %v; want it given, to fail as a bad descriptor", c.IdentityFromFD, c.IdentityFD, err)
 	}
 	if err := (&Config{}).ParseArgs("p", []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)

@@ -41,9 +41,13 @@ const (
 // SEALENV_BUNDLE names a bundle. Exactly one must exist.
 var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml"}
 
-// maxBundleFile caps what is read of a bundle file; the reader refuses more
-// than 16 MiB anyway.
-const maxBundleFile = 16<<20 + 1
+// maxBundleFile caps what is read of a bundle file (one byte more is read,
+// so that the reader refuses a larger one); maxIdentity caps an identity, as
+// age does.
+const (
+	maxBundleFile = 16 << 20
+	maxIdentity   = 16 << 20
+)
 
 // OpenFunc opens one bundle. The default is [seal.Open]; the full sealenv
 // CLI passes one that can also unwrap KMS and PGP data keys.
@@ -63,9 +67,14 @@ type Config struct {
 	Override []string
 	// Identity is an age identity file (--identity).
 	Identity string
-	// IdentityFD is an open file descriptor to read the identity from
-	// (--identity-fd); negative means none.
-	IdentityFD int
+	// IdentityFD, when IdentityFromFD is set, is an inherited file
+	// descriptor to read the identity from (--identity-fd): read to its end
+	// within a deadline, then closed so that the command does not inherit
+	// it. Descriptor 0 is replaced by /dev/null instead, so the command
+	// still has a stdin; 1, 2, terminals and a negative or closed
+	// descriptor are refused.
+	IdentityFD     int
+	IdentityFromFD bool
 	// AllowEnvOverride lists keys for which a value already in the
 	// environment wins over the sealed one.
 	AllowEnvOverride []string
@@ -220,7 +229,7 @@ func (c *Config) check() error {
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return fail(ExitFailure, "no command to run")
 	}
-	if c.Identity != "" && c.IdentityFD >= 0 {
+	if c.Identity != "" && c.IdentityFromFD {
 		return fail(ExitFailure, "%s and %s are mutually exclusive", c.mention(SettingIdentity, ""), c.mention(SettingIdentityFD, ""))
 	}
 	for _, lists := range []struct {
@@ -286,9 +295,9 @@ func (c *Config) load() (l *loaded, err error) {
 	// is reported before any identity is touched.
 	files := make([]file, 0, len(paths))
 	for _, p := range paths {
-		data, err := readFile(p)
+		data, err := readRegular(p, maxBundleFile)
 		if err != nil {
-			return nil, fail(ExitFailure, "%s: %v", p, err)
+			return nil, fail(ExitFailure, "%s: %v", p, unwrapPathErr(err))
 		}
 		f, err := seal.DetectFormat(p, data)
 		if err != nil {
@@ -297,19 +306,16 @@ func (c *Config) load() (l *loaded, err error) {
 		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
 	}
 
-	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: c.IdentityDefaults}
-	if c.IdentityFD >= 0 {
-		lookup.FD = os.NewFile(uintptr(c.IdentityFD), "identity-fd")
-		if lookup.FD == nil {
-			return nil, fail(ExitFailure, "%s: not an open file descriptor", c.mention(SettingIdentityFD, strconv.Itoa(c.IdentityFD)))
-		}
-	}
-	found, err := seal.FindIdentitiesWith(lookup, c.ParseIdentities)
+	found, err := c.findIdentity()
 	if errors.Is(err, seal.ErrNoIdentity) && c.IdentityOptional {
 		found, err = &seal.FoundIdentity{Source: "none"}, nil
 	}
 	if errors.Is(err, seal.ErrNoIdentity) {
 		return nil, c.noIdentity(paths[0])
+	}
+	var ierr *Error
+	if errors.As(err, &ierr) {
+		return nil, err // already says where
 	}
 	if err != nil {
 		return nil, fail(ExitFailure, "%s: %v", paths[0], err)
@@ -402,35 +408,40 @@ func (c *Config) load() (l *loaded, err error) {
 	return l, nil
 }
 
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, unwrapPathErr(err)
-	}
-	defer f.Close()
-	// Read into a buffer of the file's size: growing one from 512 bytes
-	// costs a measurable share of a start.
-	size := 0
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		size = int(min(fi.Size(), maxBundleFile))
-	}
-	data := make([]byte, 0, size+1)
-	for {
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			return data, nil
-		}
+// findIdentity looks the identity up: the descriptor when one is given
+// (IdentityFD and Identity are exclusive, and the descriptor comes before
+// the variables), else package seal's order (Identity, the variables, the
+// defaults), reading regular files only.
+func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
+	if c.IdentityFromFD {
+		source := c.mention(SettingIdentityFD, strconv.Itoa(c.IdentityFD))
+		data, err := readFD(c.IdentityFD, maxIdentity)
 		if err != nil {
-			return nil, unwrapPathErr(err)
+			return nil, fail(ExitFailure, "%s: %v", source, err)
 		}
-		if len(data) >= maxBundleFile {
-			return data, nil // the reader refuses it as too large
+		defer clear(data)
+		if len(data) > maxIdentity {
+			return nil, fail(ExitFailure, "%s: identity is larger than 16 MiB", source)
 		}
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
+		ids, err := c.ParseIdentities(data)
+		if err != nil {
+			return nil, fail(ExitFailure, "%s: %v", source, err)
 		}
+		return &seal.FoundIdentity{Identities: ids, Source: source}, nil
 	}
+	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: c.IdentityDefaults,
+		ReadFile: func(path string) ([]byte, error) {
+			data, err := readRegular(path, maxIdentity)
+			if err != nil {
+				return nil, unwrapPathErr(err)
+			}
+			if len(data) > maxIdentity {
+				clear(data)
+				return nil, errors.New("larger than 16 MiB")
+			}
+			return data, nil
+		}}
+	return seal.FindIdentitiesWith(lookup, c.ParseIdentities)
 }
 
 func unwrapPathErr(err error) error {

@@ -73,7 +73,7 @@ func TestLookPath(t *testing.T) {
 // config returns a Config for in-process tests: the environment is env
 // only, output goes to buffers.
 func config(stderr *bytes.Buffer, env ...string) *Config {
-	c := &Config{Args: []string{"/bin/true"}, IdentityFD: -1, Environ: env, Stderr: stderr, Stdout: io.Discard}
+	c := &Config{Args: []string{"/bin/true"}, Environ: env, Stderr: stderr, Stdout: io.Discard}
 	c.defaults()
 	return c
 }

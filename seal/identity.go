@@ -38,6 +38,10 @@ type IdentityLookup struct {
 	Getenv func(string) (string, bool)
 	// Defaults are files tried last, in order; a missing file is skipped.
 	Defaults []string
+	// ReadFile reads an identity file (File, the path in a *_FILE variable,
+	// a default); nil means open and read it, up to 16 MiB. The injector
+	// passes one that refuses anything but a regular file.
+	ReadFile func(path string) ([]byte, error)
 }
 
 // FoundIdentity is the result of [FindIdentitiesWith].

@@ -246,7 +246,6 @@ func TestIdentitySources(t *testing.T) {
 		flags []string
 	}{
 		{"identity-fd", []string{"--identity-fd", "3"}},
-		{"identity file", []string{"--identity", "/dev/fd/3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), safety)
