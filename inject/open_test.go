@@ -92,3 +92,39 @@ func TestWithDeadline(t *testing.T) {
 		t.Errorf("= %q, %v", data, err)
 	}
 }
+
+func TestCheckExecSize(t *testing.T) {
+	c := &Config{Describe: describeFlag}
+	sealed := map[string]bool{"BIG": true, "SMALL": true}
+	big := "BIG=" + strings.Repeat("x", 200)
+	for _, tc := range []struct {
+		name      string
+		argv, env []string
+		total     int
+		want      string // "" means it fits
+	}{
+		{"fits", []string{"app"}, []string{"PATH=/bin", "SMALL=x"}, 1 << 20, ""},
+		{"sealed value over the per-string limit", []string{"app"}, []string{"PATH=/bin", big}, 1 << 20, "key BIG: its environment entry is 205 bytes, over the kernel's limit of 128 bytes for one environment string (MAX_ARG_STRLEN); pass --file BIG"},
+		{"runtime variable over the limit", []string{"app"}, []string{"HUGE=" + strings.Repeat("y", 200)}, 1 << 20, "the environment variable HUGE is 206 bytes, over the kernel's limit of 128 bytes"},
+		{"argument over the limit", []string{"app", strings.Repeat("z", 200)}, nil, 1 << 20, "argument 1 is 201 bytes"},
+		{"total over the limit", []string{"app"}, []string{"SMALL=" + strings.Repeat("s", 100), "OTHER=" + strings.Repeat("o", 100)}, os.Getpagesize() + 150, "over the kernel's limit of 150 bytes (a quarter of the stack limit, at most 6 MiB); the largest sealed value is key SMALL (107 bytes): pass --file SMALL"},
+	} {
+		err := c.checkExecSize("/bin/app", tc.argv, tc.env, sealed, 128, tc.total)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || ExitCode(err) != ExitFailure):
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestExecLimits(t *testing.T) {
+	perString, total := execLimits()
+	if want := 32 * os.Getpagesize(); perString != want {
+		t.Errorf("per-string limit %d, want %d", perString, want)
+	}
+	if total < perString || total > 6<<20 {
+		t.Errorf("total limit %d outside [%d, 6 MiB]", total, perString)
+	}
+}

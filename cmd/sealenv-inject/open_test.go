@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -137,5 +143,66 @@ func TestIdentityFD(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLargeValueFailsBeforeExec: a 200 KB value is over the kernel's limit
+// for one environment string; the injector says so, with exit 125, the key
+// and the limit, instead of execve failing with 126 "argument list too
+// long" after a logged start. As an in-memory file it goes through.
+func TestLargeValueFailsBeforeExec(t *testing.T) {
+	k := injecttest.NewKey(t)
+	big := strings.Repeat(injecttest.Value(t, "b-"), 200_000/26+1)[:200_000]
+	b := injecttest.Write(t, t.TempDir(), "big.env", []injecttest.Key{k}, injecttest.Entry{Name: "BIG", Value: big})
+	key := seal.EnvAgeKey + "=" + k.Text
+	limit := strconv.Itoa(32 * os.Getpagesize())
+	for _, mode := range [][]string{nil, {"--supervise"}} {
+		r := runInject(t, env(key), append([]string{"--bundle", b}, mode...), "report")
+		e := errorLine(t, r.stderr)
+		if r.code != inject.ExitFailure || r.stdout != "" || !strings.Contains(e, "key BIG") || !strings.Contains(e, limit) || !strings.Contains(e, "--file BIG") {
+			t.Errorf("%v: exit %d, error %q; want %d naming BIG, the limit %s and --file", mode, r.code, e, inject.ExitFailure, limit)
+		}
+		if strings.Contains(r.stderr, "{") {
+			t.Errorf("%v: an access line was written for a start that failed", mode)
+		}
+		noValues(t, "stderr", r.stderr, map[string]string{"BIG": big[:64]})
+	}
+	r := runInject(t, env(key), []string{"--bundle", b, "--file", "BIG", "--no-access-log"}, "report")
+	if r.code != 0 {
+		t.Fatalf("--file BIG: exit %d: %s", r.code, r.stderr)
+	}
+	sum := sha256.Sum256([]byte(big))
+	if got := parseReport(t, r.stdout).Files["BIG_FILE"]; got != hex.EncodeToString(sum[:]) {
+		t.Errorf("BIG_FILE holds %s, not the value", got)
+	}
+}
+
+// TestEnvironmentOverTheTotalLimit: values that each fit but together pass
+// the kernel's total (a quarter of the stack limit: 256 KiB under ulimit -s
+// 1024) fail the same way, naming the largest sealed key.
+func TestEnvironmentOverTheTotalLimit(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	k := injecttest.NewKey(t)
+	var entries []injecttest.Entry
+	for i, n := range []int{90_000, 100_000, 80_000} {
+		entries = append(entries, injecttest.Entry{Name: "PART_" + strconv.Itoa(i), Value: strings.Repeat("p", n)})
+	}
+	b := injecttest.Write(t, t.TempDir(), "parts.env", []injecttest.Key{k}, entries...)
+	ctx, cancel := context.WithTimeout(context.Background(), safety)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sh, "-c", `ulimit -s 1024 && exec "$@"`, "sh", self(t), "-sealenv-inject", "--bundle", b, "--", self(t), "-sealenv-helper", "exit", "0")
+	cmd.Env = env(seal.EnvAgeKey + "=" + k.Text)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != inject.ExitFailure {
+		t.Fatalf("got %v, want exit %d; stderr %q", err, inject.ExitFailure, stderr.String())
+	}
+	if e := errorLine(t, stderr.String()); !strings.Contains(e, "the largest sealed value is key PART_1") || !strings.Contains(e, "--file PART_1") {
+		t.Errorf("error %q does not name the largest key and --file", e)
 	}
 }
