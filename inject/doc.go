@@ -30,8 +30,10 @@
 // [Config.Identity], [Config.IdentityFD], the variables SEALENV_AGE_KEY,
 // SEALENV_AGE_KEY_FILE, SOPS_AGE_KEY and SOPS_AGE_KEY_FILE, then
 // [Config.IdentityDefaults] ([DefaultIdentityFile] unless set). The identity
-// is read once. Every identity variable, whichever source was used, is
-// removed from the command's environment, and no bundle may set one.
+// is read once. Every identity variable ([seal.IdentityEnvVars]: those the
+// injector reads and those through which sops finds a key, such as
+// SOPS_AGE_SSH_PRIVATE_KEY_FILE), whichever source was used, is removed from
+// the command's environment, and no bundle may set one.
 //
 // # Failure and exit statuses
 //

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/internal/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -96,5 +97,57 @@ func TestRedirectingNamesNeedAService(t *testing.T) {
 	res = runInject(t, env(key), []string{"--bundle", conf, "--only", "OPENSSL_CONF"}, "report")
 	if res.code != 125 || !strings.Contains(res.stderr, "key OPENSSL_CONF could change what code") {
 		t.Errorf("--only OPENSSL_CONF: exit %d, stderr %q; want 125: only --allow-name allows a name that loads code", res.code, res.stderr)
+	}
+}
+
+// sopsIdentityVars are the variables through which sops v3.13.3 finds a
+// private key or a command that prints one (age/keysource.go): none may
+// reach the command, which could otherwise decrypt every bundle the key
+// opens, or run the command. sopsConfigVars name public recipients and
+// settings, and stay.
+var (
+	sopsIdentityVars = []string{"SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD",
+		"SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_SSH_PRIVATE_KEY_CMD"}
+	sopsConfigVars = []string{"SOPS_AGE_RECIPIENTS", "SOPS_PGP_FP", "SOPS_KMS_ARN", "SOPS_CONFIG", "GNUPGHOME"}
+)
+
+// TestSopsIdentityVariablesNeverReachTheChild: every identity variable sops
+// knows is removed from the command's environment, in both modes, whichever
+// source gave the injector its own key; sops's settings stay.
+func TestSopsIdentityVariablesNeverReachTheChild(t *testing.T) {
+	f := newFixture(t)
+	environ := env(seal.EnvAgeKey + "=" + f.key.Text)
+	for _, v := range sopsIdentityVars {
+		if v != "SOPS_AGE_KEY" {
+			environ = append(environ, v+"=/run/secrets/"+strings.ToLower(v))
+		}
+	}
+	environ = append(environ, "SOPS_AGE_KEY="+injecttest.NewKey(t).Text)
+	for _, v := range sopsConfigVars {
+		environ = append(environ, v+"=kept")
+	}
+	for _, mode := range [][]string{nil, {"--supervise"}} {
+		res := runInject(t, environ, append([]string{"--bundle", f.bundle, "--no-access-log"}, mode...), "report")
+		if res.code != 0 {
+			t.Fatalf("%v: exit %d: %s", mode, res.code, res.stderr)
+		}
+		got := envMap(parseReport(t, res.stdout).Environ)
+		for _, v := range sopsIdentityVars {
+			if _, ok := got[v]; ok {
+				t.Errorf("%v: %s reached the command", mode, v)
+			}
+		}
+		for _, v := range sopsConfigVars {
+			if got[v] != "kept" {
+				t.Errorf("%v: %s was removed; it is a setting, not a key", mode, v)
+			}
+		}
+	}
+
+	// A bundle may not set one either, even when allowed.
+	b := injecttest.Write(t, t.TempDir(), "cmd.env", []injecttest.Key{f.key}, injecttest.Entry{Name: "SOPS_AGE_KEY_CMD", Value: "cat /run/secrets/x"})
+	res := runInject(t, env(seal.EnvAgeKey+"="+f.key.Text), []string{"--bundle", b, "--allow-name", "SOPS_AGE_KEY_CMD"}, "report")
+	if res.code != inject.ExitFailure || !strings.Contains(res.stderr, "SOPS_AGE_KEY_CMD is an identity variable") {
+		t.Errorf("a bundle setting SOPS_AGE_KEY_CMD: exit %d, stderr %q", res.code, res.stderr)
 	}
 }

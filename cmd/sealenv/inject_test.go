@@ -135,3 +135,41 @@ func TestInjectLogsTheSSHRecipientThatOpened(t *testing.T) {
 		t.Errorf("recipient = %q, want %q", line.Bundles[0].Recipient, recipient)
 	}
 }
+
+// TestInjectRemovesSopsIdentityVariables: sealenv inject, like the slim
+// injector, removes every variable through which sops v3.13.3 finds a
+// private key or a command that prints one, and keeps its settings.
+func TestInjectRemovesSopsIdentityVariables(t *testing.T) {
+	c := newCLI(t)
+	rec := c.keygen("key.txt")
+	c.ok("K="+secret(t, "v")+"\n", "seal", "-r", rec, "-i", "-", "-o", "b.env")
+	identity := []string{"SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_SSH_PRIVATE_KEY_CMD", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY"}
+	kept := []string{"SOPS_AGE_RECIPIENTS", "SOPS_PGP_FP", "GNUPGHOME"}
+	for _, v := range identity {
+		c.env = append(c.env, v+"=/nonexistent/"+strings.ToLower(v))
+	}
+	for _, v := range kept {
+		c.env = append(c.env, v+"=kept")
+	}
+	for _, mode := range [][]string{nil, {"--supervise"}} {
+		args := append([]string{"inject", "--bundle", "b.env", "--identity", "key.txt", "--no-access-log"}, mode...)
+		r := c.run("", append(args, "--", "sh", "-c", "env | cut -d= -f1")...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", mode, r.code, r.stderr)
+		}
+		names := map[string]bool{}
+		for _, n := range strings.Fields(r.stdout) {
+			names[n] = true
+		}
+		for _, v := range identity {
+			if names[v] {
+				t.Errorf("%v: %s reached the command", mode, v)
+			}
+		}
+		for _, v := range kept {
+			if !names[v] {
+				t.Errorf("%v: %s was removed; it is a setting, not a key", mode, v)
+			}
+		}
+	}
+}
