@@ -85,10 +85,11 @@ Flags:
                              /etc/sealenv/bundle.env or /etc/sealenv/bundle.yaml)
   --override KEY             let a later bundle redefine KEY; repeatable, "*" for all
   --identity FILE            age identity file
-  --identity-fd N            read the age identity from file descriptor N
+  --identity-fd N            read the age identity from file descriptor N, to its
+                             end; 0 is stdin, which CMD then gets as /dev/null
                              (default: $SEALENV_AGE_KEY, $SEALENV_AGE_KEY_FILE,
                              $SOPS_AGE_KEY, $SOPS_AGE_KEY_FILE, then
-                             /run/secrets/sealenv_age_key)
+                             /run/secrets/sealenv_age_key; files must be regular)
   --allow-env-override KEY   keep KEY from the environment over the sealed value
   --allow-name NAME          allow a bundle to set NAME although it loads code,
                              leaks keys or redirects connections (PATH, LD_*,
@@ -100,7 +101,8 @@ Flags:
                              command's stdout and stderr with [REDACTED:NAME]
   --no-access-log            do not print the JSON access line on stderr
   --only KEY                 pass only KEY (repeatable; its KEY_PREVIOUS grace value
-                             too); a KEY no bundle has is an error
+                             too); a KEY no bundle has is an error; a listed proxy
+                             or CA name (HTTPS_PROXY, ...) is allowed
   --allow-unauthenticated    accept empty or unencrypted values that SOPS does not
                              authenticate, in bundles sealenv did not write
 
