@@ -8,9 +8,11 @@ import (
 
 // bundleLog describes one bundle in the access line.
 type bundleLog struct {
-	Path      string
-	SHA256    string
-	Format    string
+	Path   string
+	SHA256 string // of the bytes that were read, opened and authenticated
+	Format string
+	// Recipient is the recipient of the identity that unwrapped the data
+	// key (see recipientOf); empty when no age identity did.
 	Recipient string
 	Keys      []string
 }
@@ -54,7 +56,11 @@ func (c *Config) accessLog(l *loaded, p *envPlan, path string) {
 		b = append(b, `,"format":`...)
 		b = appendString(b, bl.Format)
 		b = append(b, `,"recipient":`...)
-		b = appendString(b, bl.Recipient)
+		if bl.Recipient == "" {
+			b = append(b, "null"...) // no age identity opened it (a KMS or PGP key did)
+		} else {
+			b = appendString(b, bl.Recipient)
+		}
 		b = append(b, `,"keys":`...)
 		b = appendStrings(b, bl.Keys)
 		b = append(b, '}')

@@ -41,9 +41,13 @@ const (
 // SEALENV_BUNDLE names a bundle. Exactly one must exist.
 var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml"}
 
-// maxBundleFile caps what is read of a bundle file; the reader refuses more
-// than 16 MiB anyway.
-const maxBundleFile = 16<<20 + 1
+// maxBundleFile caps what is read of a bundle file (one byte more is read,
+// so that the reader refuses a larger one); maxIdentity caps an identity, as
+// age does.
+const (
+	maxBundleFile = 16 << 20
+	maxIdentity   = 16 << 20
+)
 
 // OpenFunc opens one bundle. The default is [seal.Open]; the full sealenv
 // CLI passes one that can also unwrap KMS and PGP data keys.
@@ -63,13 +67,19 @@ type Config struct {
 	Override []string
 	// Identity is an age identity file (--identity).
 	Identity string
-	// IdentityFD is an open file descriptor to read the identity from
-	// (--identity-fd); negative means none.
-	IdentityFD int
+	// IdentityFD, when IdentityFromFD is set, is an inherited file
+	// descriptor to read the identity from (--identity-fd): read to its end
+	// within a deadline, then closed so that the command does not inherit
+	// it. Descriptor 0 is replaced by /dev/null instead, so the command
+	// still has a stdin; 1, 2, terminals and a negative or closed
+	// descriptor are refused.
+	IdentityFD     int
+	IdentityFromFD bool
 	// AllowEnvOverride lists keys for which a value already in the
 	// environment wins over the sealed one.
 	AllowEnvOverride []string
-	// AllowNames lists dangerous names (see [Dangerous]) a bundle may set.
+	// AllowNames lists names of the denylist (docs/inject.md) that a bundle
+	// may set: names that load code, leak keys or redirect connections.
 	AllowNames []string
 	// Files delivers values as in-memory files: "NAME" sets NAME_FILE,
 	// "NAME=VAR" sets VAR, to /proc/self/fd/N; NAME itself is not set.
@@ -85,6 +95,8 @@ type Config struct {
 	// privilege when one bundle feeds several services); other keys are
 	// dropped, and a listed key that no bundle holds is an error. A listed
 	// key's grace value (KEY_PREVIOUS) comes with it.
+	// Listing a redirecting name of the denylist (a proxy, a CA bundle)
+	// allows it, as AllowNames does: the service is meant to receive it.
 	Only []string
 	// AllowUnauthenticated accepts empty or unencrypted values in bundles
 	// that sealenv did not write: SOPS does not authenticate their names
@@ -109,6 +121,10 @@ type Config struct {
 	// plugin code out of the slim binary). The full CLI passes a parser
 	// that also reads SSH keys and plugin identities.
 	ParseIdentities seal.IdentityParser
+	// Describe names a setting in messages, with its argument when arg is
+	// not empty; a command passes its flag names ("--override KEY"). nil
+	// names the setting itself ("Override KEY"). [Config.ParseArgs] sets it.
+	Describe func(s Setting, arg string) string
 	// IdentityDefaults are identity files tried last, in order; nil means
 	// [DefaultIdentityFile]. The full CLI adds the sops keys.txt.
 	IdentityDefaults []string
@@ -211,35 +227,25 @@ func (c *Config) getenv(name string) (string, bool) {
 // check rejects contradictory settings before any secret is read.
 func (c *Config) check() error {
 	if len(c.Args) == 0 || c.Args[0] == "" {
-		return fail(ExitFailure, "no command: usage: %s [flags] -- CMD [ARGS...]", c.Prog)
+		return fail(ExitFailure, "no command to run")
 	}
-	if c.Identity != "" && c.IdentityFD >= 0 {
-		return fail(ExitFailure, "--identity and --identity-fd are mutually exclusive")
+	if c.Identity != "" && c.IdentityFromFD {
+		return fail(ExitFailure, "%s and %s are mutually exclusive", c.mention(SettingIdentity, ""), c.mention(SettingIdentityFD, ""))
 	}
 	for _, lists := range []struct {
-		flag  string
-		names []string
-	}{{"--allow-env-override", c.AllowEnvOverride}, {"--allow-name", c.AllowNames}} {
+		setting Setting
+		names   []string
+	}{{SettingAllowEnvOverride, c.AllowEnvOverride}, {SettingAllowNames, c.AllowNames}, {SettingOnly, c.Only}, {SettingOverride, c.Override}} {
 		for _, n := range lists.names {
-			if !seal.ValidName(n) {
-				return fail(ExitFailure, "%s %q: not a valid environment variable name", lists.flag, n)
+			if !seal.ValidName(n) && (lists.setting != SettingOverride || n != "*") {
+				return fail(ExitFailure, "%s: not a valid environment variable name", c.mention(lists.setting, strconv.Quote(n)))
 			}
-		}
-	}
-	for _, n := range c.Only {
-		if !seal.ValidName(n) {
-			return fail(ExitFailure, "--only %q: not a valid environment variable name", n)
-		}
-	}
-	for _, n := range c.Override {
-		if n != "*" && !seal.ValidName(n) {
-			return fail(ExitFailure, "--override %q: not a valid environment variable name", n)
 		}
 	}
 	for _, f := range c.Files {
 		name, target, _ := strings.Cut(f, "=")
 		if !seal.ValidName(name) || (target != "" && !seal.ValidName(target)) {
-			return fail(ExitFailure, "--file %q: want NAME or NAME=VAR", f)
+			return fail(ExitFailure, "%s: want NAME or NAME=VAR", c.mention(SettingFiles, strconv.Quote(f)))
 		}
 	}
 	return nil
@@ -265,11 +271,11 @@ func (c *Config) bundlePaths() ([]string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, fail(ExitFailure, "no bundle: pass --bundle FILE or set %s (default %s not found)", EnvBundle, strings.Join(DefaultBundles, " or "))
+		return nil, fail(ExitFailure, "no bundle: pass %s or set %s (default %s not found)", c.mention(SettingBundles, "FILE"), EnvBundle, strings.Join(DefaultBundles, " or "))
 	case 1:
 		return found, nil
 	}
-	return nil, fail(ExitFailure, "no bundle chosen: both %s exist; pass --bundle FILE", strings.Join(found, " and "))
+	return nil, fail(ExitFailure, "no bundle chosen: both %s exist; pass %s", strings.Join(found, " and "), c.mention(SettingBundles, "FILE"))
 }
 
 // load reads the identity, decrypts every bundle and merges them. On error
@@ -289,9 +295,9 @@ func (c *Config) load() (l *loaded, err error) {
 	// is reported before any identity is touched.
 	files := make([]file, 0, len(paths))
 	for _, p := range paths {
-		data, err := readFile(p)
+		data, err := readRegular(p, maxBundleFile)
 		if err != nil {
-			return nil, fail(ExitFailure, "%s: %v", p, err)
+			return nil, fail(ExitFailure, "%s: %v", p, unwrapPathErr(err))
 		}
 		f, err := seal.DetectFormat(p, data)
 		if err != nil {
@@ -300,19 +306,16 @@ func (c *Config) load() (l *loaded, err error) {
 		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
 	}
 
-	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: c.IdentityDefaults}
-	if c.IdentityFD >= 0 {
-		lookup.FD = os.NewFile(uintptr(c.IdentityFD), "identity-fd")
-		if lookup.FD == nil {
-			return nil, fail(ExitFailure, "--identity-fd %d: not an open file descriptor", c.IdentityFD)
-		}
-	}
-	found, err := seal.FindIdentitiesWith(lookup, c.ParseIdentities)
+	found, err := c.findIdentity()
 	if errors.Is(err, seal.ErrNoIdentity) && c.IdentityOptional {
 		found, err = &seal.FoundIdentity{Source: "none"}, nil
 	}
 	if errors.Is(err, seal.ErrNoIdentity) {
-		return nil, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", paths[0], DefaultIdentityFile, seal.EnvAgeKeyFile)
+		return nil, c.noIdentity(paths[0])
+	}
+	var ierr *Error
+	if errors.As(err, &ierr) {
+		return nil, err // already says where
 	}
 	if err != nil {
 		return nil, fail(ExitFailure, "%s: %v", paths[0], err)
@@ -335,21 +338,28 @@ func (c *Config) load() (l *loaded, err error) {
 	index := map[string]int{} // name → index in l.secrets
 	from := map[string]string{}
 	now := c.Now()
+	rec := &recorder{}
+	ids := rec.record(found.Identities)
 	for _, f := range files {
 		start := time.Now()
-		b, err := c.Open(f.format, f.data, found.Identities...)
+		rec.last = nil
+		b, err := c.Open(f.format, f.data, ids...)
 		l.decrypt += time.Since(start)
 		if err != nil && found.Identities == nil && errors.Is(err, seal.ErrIncorrectIdentity) {
-			return l, fail(ExitFailure, "%s: no identity: pass --identity FILE or --identity-fd N, mount %s, or set %s", f.path, DefaultIdentityFile, seal.EnvAgeKeyFile)
+			return l, c.noIdentity(f.path)
 		}
 		if err != nil {
 			return l, fail(ExitFailure, "%s: %v", f.path, err)
 		}
 		l.zeroList = append(l.zeroList, b)
 		if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
-			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass --allow-unauthenticated", f.path, strings.Join(b.Unauthenticated, ", "))
+			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass %s", f.path, strings.Join(b.Unauthenticated, ", "), c.mention(SettingAllowUnauthenticated, ""))
 		}
-		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: b.Matched, Keys: []string{}}
+		// The recipient is derived from the identity that opened the data
+		// key, never copied from the file's unauthenticated label
+		// (b.Matched); the digest is of the very bytes that were opened.
+		recipient, _ := recipientOf(rec.last)
+		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{}}
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
 				l.expired = append(l.expired, s.Name)
@@ -358,7 +368,7 @@ func (c *Config) load() (l *loaded, err error) {
 			bl.Keys = append(bl.Keys, s.Name)
 			if i, ok := index[s.Name]; ok {
 				if !override[s.Name] && !override["*"] {
-					return l, fail(ExitFailure, "%s: key %s is also in %s; pass --override %s to let the later bundle win", f.path, s.Name, from[s.Name], s.Name)
+					return l, fail(ExitFailure, "%s: key %s is also in %s; pass %s to let the later bundle win", f.path, s.Name, from[s.Name], c.mention(SettingOverride, s.Name))
 				}
 				l.secrets[i].Value = s.Value
 				from[s.Name] = f.path
@@ -374,7 +384,7 @@ func (c *Config) load() (l *loaded, err error) {
 		only := map[string]bool{}
 		for _, n := range c.Only {
 			if _, ok := index[n]; !ok {
-				return l, fail(ExitFailure, "%s: --only %s: no bundle has this key", paths[0], n)
+				return l, fail(ExitFailure, "%s: %s: no bundle has this key", paths[0], c.mention(SettingOnly, n))
 			}
 			only[n], only[n+seal.GraceSuffix] = true, true
 		}
@@ -387,50 +397,51 @@ func (c *Config) load() (l *loaded, err error) {
 		clear(l.secrets[len(kept):]) // drop references to the values not passed on
 		l.secrets = kept
 	}
-	allowed := map[string]bool{}
-	for _, n := range c.AllowNames {
-		allowed[n] = true
-	}
 	for _, s := range l.secrets {
 		if reservedName(s.Name) {
 			return l, fail(ExitFailure, "%s: key %s is an identity variable and is never passed on", from[s.Name], s.Name)
 		}
-		if Dangerous(s.Name) && !allowed[s.Name] {
-			return l, fail(ExitFailure, "%s: key %s could hijack the program loader or shell; pass --allow-name %s if this is intended", from[s.Name], s.Name, s.Name)
+		if k := c.refusal(s.Name); k != nameSafe {
+			return l, fail(ExitFailure, "%s: key %s %s; %s", from[s.Name], s.Name, k.reason(), c.allowHint(s.Name, k))
 		}
 	}
 	return l, nil
 }
 
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, unwrapPathErr(err)
-	}
-	defer f.Close()
-	// Read into a buffer of the file's size: growing one from 512 bytes
-	// costs a measurable share of a start.
-	size := 0
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		size = int(min(fi.Size(), maxBundleFile))
-	}
-	data := make([]byte, 0, size+1)
-	for {
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			return data, nil
-		}
+// findIdentity looks the identity up: the descriptor when one is given
+// (IdentityFD and Identity are exclusive, and the descriptor comes before
+// the variables), else package seal's order (Identity, the variables, the
+// defaults), reading regular files only.
+func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
+	if c.IdentityFromFD {
+		source := c.mention(SettingIdentityFD, strconv.Itoa(c.IdentityFD))
+		data, err := readFD(c.IdentityFD, maxIdentity)
 		if err != nil {
-			return nil, unwrapPathErr(err)
+			return nil, fail(ExitFailure, "%s: %v", source, err)
 		}
-		if len(data) >= maxBundleFile {
-			return data, nil // the reader refuses it as too large
+		defer clear(data)
+		if len(data) > maxIdentity {
+			return nil, fail(ExitFailure, "%s: identity is larger than 16 MiB", source)
 		}
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
+		ids, err := c.ParseIdentities(data)
+		if err != nil {
+			return nil, fail(ExitFailure, "%s: %v", source, err)
 		}
+		return &seal.FoundIdentity{Identities: ids, Source: source}, nil
 	}
+	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: c.IdentityDefaults,
+		ReadFile: func(path string) ([]byte, error) {
+			data, err := readRegular(path, maxIdentity)
+			if err != nil {
+				return nil, unwrapPathErr(err)
+			}
+			if len(data) > maxIdentity {
+				clear(data)
+				return nil, errors.New("larger than 16 MiB")
+			}
+			return data, nil
+		}}
+	return seal.FindIdentitiesWith(lookup, c.ParseIdentities)
 }
 
 func unwrapPathErr(err error) error {
@@ -472,10 +483,13 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		}
 		v, ok := byName[name]
 		if !ok {
-			return nil, fail(ExitFailure, "--file %s: no such key in the bundles", name)
+			return nil, fail(ExitFailure, "%s: no such key in the bundles", c.mention(SettingFiles, name))
 		}
-		if reservedName(target) || (Dangerous(target) && !slices.Contains(c.AllowNames, target)) {
-			return nil, fail(ExitFailure, "--file %s: refusing to set %s", f, target)
+		if reservedName(target) {
+			return nil, fail(ExitFailure, "%s: %s is an identity variable and is never passed on", c.mention(SettingFiles, f), target)
+		}
+		if k := c.refusal(target); k != nameSafe {
+			return nil, fail(ExitFailure, "%s: %s %s; %s", c.mention(SettingFiles, f), target, k.reason(), c.allowHint(target, k))
 		}
 		asFile[name] = true
 		p.files = append(p.files, fileVar{name: name, target: target, value: v})
@@ -504,12 +518,12 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 	for _, f := range p.files {
 		if _, inEnv := c.getenv(f.target); inEnv {
 			if allowEnv[f.target] {
-				return nil, fail(ExitFailure, "--file %s: %s is already set and --allow-env-override %s keeps it", f.name, f.target, f.target)
+				return nil, fail(ExitFailure, "%s: %s is already set and %s keeps it", c.mention(SettingFiles, f.name), f.target, c.mention(SettingAllowEnvOverride, f.target))
 			}
 			p.replaced = append(p.replaced, f.target)
 		}
 		if define[f.target] {
-			return nil, fail(ExitFailure, "--file %s: %s is also a key in the bundles", f.name, f.target)
+			return nil, fail(ExitFailure, "%s: %s is also a key in the bundles", c.mention(SettingFiles, f.name), f.target)
 		}
 		define[f.target] = true
 	}
@@ -521,9 +535,15 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		p.base = append(p.base, kv)
 	}
 	for _, n := range p.replaced {
-		c.warnf("%s is set in the environment and is replaced by the sealed value (pass --allow-env-override %s to keep the runtime value)", n, n)
+		c.warnf("%s is set in the environment and is replaced by the sealed value (pass %s to keep the runtime value)", n, c.mention(SettingAllowEnvOverride, n))
 	}
 	return p, nil
+}
+
+// noIdentity is the error for a start without any identity.
+func (c *Config) noIdentity(bundle string) error {
+	return fail(ExitFailure, "%s: no identity: pass %s or %s, mount %s, or set %s", bundle,
+		c.mention(SettingIdentity, "FILE"), c.mention(SettingIdentityFD, "N"), DefaultIdentityFile, seal.EnvAgeKeyFile)
 }
 
 // fdPath is the path a child opens to read an inherited descriptor.

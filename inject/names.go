@@ -6,47 +6,186 @@ import (
 	"github.com/sealenv/sealenv/seal"
 )
 
-// Names a bundle may not set unless the operator allows them with
-// --allow-name: each changes what code the process loads or runs, or whom it
-// trusts, before the application reads a single secret. A tampered or
-// mistaken bundle must not be able to hijack the loader.
-var dangerousNames = map[string]bool{
-	"PATH": true, "IFS": true, "ENV": true, "BASH_ENV": true, "SHELLOPTS": true,
-	"BASHOPTS": true, "PS4": true, "PROMPT_COMMAND": true, "CDPATH": true,
-	"HOME": true, "SHELL": true, "TMPDIR": true,
-	"NODE_OPTIONS": true, "NODE_PATH": true, "NODE_EXTRA_CA_CERTS": true,
-	"PYTHONPATH": true, "PYTHONHOME": true, "PYTHONSTARTUP": true,
-	"PYTHONUSERBASE": true, "PYTHONINSPECT": true, "PYTHONWARNINGS": true,
-	"PERL5LIB": true, "PERLLIB": true, "PERL5OPT": true,
-	"RUBYLIB": true, "RUBYOPT": true,
-	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true,
-	"CLASSPATH":  true,
-	"GCONV_PATH": true, "LOCPATH": true, "NLSPATH": true, "HOSTALIASES": true,
-	"RESOLV_HOST_CONF": true, "GETCONF_DIR": true,
-	"PHPRC": true, "PHP_INI_SCAN_DIR": true,
-	"GODEBUG": true, "GOTRACEBACK": true,
-	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "REQUESTS_CA_BUNDLE": true,
-	"CURL_CA_BUNDLE": true,
-	"SEALENV_BUNDLE": true,
+// nameClass says why a bundle may not set a name without an explicit allow.
+// Anyone who holds a recipient's public key can write a valid bundle, so a
+// bundle must not be able to change, through a name the program or a
+// runtime reads before any application code, what the process loads, where
+// it writes its keys, or where it connects.
+type nameClass uint8
+
+const (
+	nameSafe nameClass = iota
+	// nameCode changes what code or configuration the process loads or
+	// runs: loaders, interpreters' module paths and start-up hooks,
+	// profilers, shell start-up files.
+	nameCode
+	// nameLeak makes the process write TLS keys, traces or its memory to a
+	// place the bundle names.
+	nameLeak
+	// nameRedirect changes where the process connects or whom it trusts:
+	// proxies, resolver settings, CA bundles. A service that is meant to
+	// receive one lists it among its keys (Config.Only).
+	nameRedirect
+)
+
+func (k nameClass) String() string {
+	switch k {
+	case nameCode:
+		return "code"
+	case nameLeak:
+		return "leak"
+	case nameRedirect:
+		return "redirect"
+	}
+	return "safe"
 }
 
-// dangerousPrefixes are refused like dangerousNames: the dynamic loaders of
-// glibc, musl and macOS, glibc tunables and malloc hooks, and bash's exported
-// functions.
-var dangerousPrefixes = []string{"LD_", "DYLD_", "GLIBC_", "MALLOC_", "BASH_FUNC_"}
-
-// Dangerous reports whether a bundle setting name could change what the
-// process loads or executes. Such names need an explicit allow.
-func Dangerous(name string) bool {
-	if dangerousNames[name] {
-		return true
+// reason is the part of an error that says what the name could do.
+func (k nameClass) reason() string {
+	switch k {
+	case nameCode:
+		return "could change what code the program loads or runs"
+	case nameLeak:
+		return "could make the program write keys, traces or its memory out"
 	}
-	for _, p := range dangerousPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
+	return "could redirect the program's connections or change whom it trusts"
+}
+
+// refusedNames and refusedPrefixes are the denylist. docs/inject.md has the
+// same list with a reason and a source for each entry, and a test keeps the
+// two identical.
+var refusedNames = map[string]nameClass{
+	// The command search path and shells.
+	"PATH": nameCode, "IFS": nameCode, "ENV": nameCode, "BASH_ENV": nameCode,
+	"SHELLOPTS": nameCode, "BASHOPTS": nameCode, "PS4": nameCode,
+	"PROMPT_COMMAND": nameCode, "CDPATH": nameCode, "BASH_LOADABLES_PATH": nameCode,
+	"BASH_XTRACEFD": nameLeak, "ZDOTDIR": nameCode, "FPATH": nameCode,
+	"HOME": nameCode, "SHELL": nameCode,
+	// glibc: the secure-execution list beyond LD_* and MALLOC_*.
+	"GCONV_PATH": nameCode, "GETCONF_DIR": nameCode, "LOCPATH": nameCode,
+	"NLSPATH": nameCode, "TZDIR": nameCode, "TMPDIR": nameCode,
+	"NIS_PATH": nameRedirect, "HOSTALIASES": nameRedirect,
+	"RESOLV_HOST_CONF": nameRedirect, "RES_OPTIONS": nameRedirect,
+	"LOCALDOMAIN": nameRedirect,
+	// musl.
+	"MUSL_LOCPATH": nameCode,
+	// OpenSSL and TLS trust.
+	"OPENSSL_CONF": nameCode, "OPENSSL_CONF_INCLUDE": nameCode,
+	"OPENSSL_ENGINES": nameCode, "OPENSSL_MODULES": nameCode,
+	"SSLKEYLOGFILE": nameLeak,
+	"SSL_CERT_FILE": nameRedirect, "SSL_CERT_DIR": nameRedirect,
+	"CURL_CA_BUNDLE": nameRedirect, "REQUESTS_CA_BUNDLE": nameRedirect,
+	// Python.
+	"PYTHONPATH": nameCode, "PYTHONHOME": nameCode, "PYTHONSTARTUP": nameCode,
+	"PYTHONUSERBASE": nameCode, "PYTHONINSPECT": nameCode, "PYTHONWARNINGS": nameCode,
+	"PYTHONBREAKPOINT": nameCode, "PYTHONPLATLIBDIR": nameCode,
+	"PYTHONPYCACHEPREFIX": nameCode,
+	// Node.js.
+	"NODE_OPTIONS": nameCode, "NODE_PATH": nameCode, "NODE_ICU_DATA": nameCode,
+	"NODE_COMPILE_CACHE": nameCode, "NODE_REDIRECT_WARNINGS": nameLeak,
+	"NODE_EXTRA_CA_CERTS": nameRedirect, "NODE_TLS_REJECT_UNAUTHORIZED": nameRedirect,
+	"NODE_USE_ENV_PROXY": nameRedirect,
+	// Ruby, RubyGems, Bundler.
+	"RUBYOPT": nameCode, "RUBYLIB": nameCode, "RUBYPATH": nameCode,
+	"GEM_PATH": nameCode, "GEM_HOME": nameCode, "BUNDLE_GEMFILE": nameCode,
+	// Perl.
+	"PERL5LIB": nameCode, "PERLLIB": nameCode, "PERL5OPT": nameCode, "PERL5DB": nameCode,
+	// Java.
+	"JAVA_TOOL_OPTIONS": nameCode, "_JAVA_OPTIONS": nameCode, "JDK_JAVA_OPTIONS": nameCode,
+	"CLASSPATH": nameCode,
+	// .NET (the profiler families are prefixes below).
+	"DOTNET_STARTUP_HOOKS": nameCode, "DOTNET_ADDITIONAL_DEPS": nameCode,
+	"DOTNET_SHARED_STORE": nameCode, "DOTNET_ROOT": nameCode,
+	"COR_ENABLE_PROFILING": nameCode, "DOTNET_ENABLE_PROFILING": nameCode,
+	"DOTNET_DbgEnableMiniDump": nameLeak, "DOTNET_DbgMiniDumpName": nameLeak,
+	// Go.
+	"GODEBUG": nameCode, "GOTRACEBACK": nameLeak,
+	// PHP.
+	"PHPRC": nameCode, "PHP_INI_SCAN_DIR": nameCode,
+	// git and ssh.
+	"GIT_SSH": nameCode, "GIT_SSH_COMMAND": nameCode, "GIT_ASKPASS": nameCode,
+	"SSH_ASKPASS": nameCode, "GIT_EXEC_PATH": nameCode, "GIT_EDITOR": nameCode,
+	"GIT_SEQUENCE_EDITOR": nameCode, "GIT_PAGER": nameCode,
+	"GIT_EXTERNAL_DIFF": nameCode, "GIT_TEMPLATE_DIR": nameCode, "GIT_DIR": nameCode,
+	"GIT_PROXY_COMMAND": nameCode,
+	// curl.
+	"CURL_HOME": nameCode,
+	// less.
+	"LESSOPEN": nameCode, "LESSCLOSE": nameCode,
+	// Proxies: curl, Go, Python, gRPC, Node.js with NODE_USE_ENV_PROXY, ...
+	"HTTP_PROXY": nameRedirect, "http_proxy": nameRedirect,
+	"HTTPS_PROXY": nameRedirect, "https_proxy": nameRedirect,
+	"ALL_PROXY": nameRedirect, "all_proxy": nameRedirect,
+	"NO_PROXY": nameRedirect, "no_proxy": nameRedirect,
+	"FTP_PROXY": nameRedirect, "ftp_proxy": nameRedirect,
+	"grpc_proxy": nameRedirect, "no_grpc_proxy": nameRedirect,
+	// The injector's own bundle list, for an injector the command starts.
+	"SEALENV_BUNDLE": nameCode,
+}
+
+var refusedPrefixes = []struct {
+	prefix string
+	class  nameClass
+}{
+	{"LD_", nameCode},             // glibc and musl dynamic loaders
+	{"DYLD_", nameCode},           // the macOS loader
+	{"GLIBC_", nameCode},          // GLIBC_TUNABLES
+	{"MALLOC_", nameCode},         // glibc malloc settings, MALLOC_TRACE
+	{"BASH_FUNC_", nameCode},      // bash's exported functions
+	{"CORECLR_", nameCode},        // .NET profiler (CORECLR_PROFILER_PATH...)
+	{"COR_PROFILER", nameCode},    // .NET Framework-style profiler names
+	{"DOTNET_PROFILER", nameCode}, // .NET 11 profiler names
+	{"COMPlus_", nameCode},        // legacy spelling of every .NET runtime knob
+	{"LUA_INIT", nameCode},        // LUA_INIT, LUA_INIT_5_4
+	{"LUA_PATH", nameCode},        // LUA_PATH, LUA_PATH_5_4
+	{"LUA_CPATH", nameCode},       // LUA_CPATH, LUA_CPATH_5_4
+	{"GIT_CONFIG", nameCode},      // GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS...
+	{"GIT_TRACE", nameLeak},       // GIT_TRACE, GIT_TRACE_CURL, ...
+}
+
+// classifyName says whether, and why, a bundle may not set name without an
+// explicit allow.
+func classifyName(name string) nameClass {
+	if k, ok := refusedNames[name]; ok {
+		return k
+	}
+	for _, p := range refusedPrefixes {
+		if strings.HasPrefix(name, p.prefix) {
+			return p.class
 		}
 	}
-	return false
+	return nameSafe
+}
+
+// refusal returns the class of name when the settings do not allow it, or
+// nameSafe: AllowNames allows any name of the denylist, and Only (the keys
+// a service receives) allows the redirecting ones it lists.
+func (c *Config) refusal(name string) nameClass {
+	k := classifyName(name)
+	if k == nameSafe {
+		return nameSafe
+	}
+	for _, n := range c.AllowNames {
+		if n == name {
+			return nameSafe
+		}
+	}
+	if k == nameRedirect {
+		for _, n := range c.Only {
+			if n == name {
+				return nameSafe
+			}
+		}
+	}
+	return k
+}
+
+// allowHint says how to allow a refused name of class k.
+func (c *Config) allowHint(name string, k nameClass) string {
+	if k == nameRedirect {
+		return "pass " + c.mention(SettingAllowNames, name) + ", or list it among the service's keys (" + c.mention(SettingOnly, name) + "), if this is intended"
+	}
+	return "pass " + c.mention(SettingAllowNames, name) + " if this is intended"
 }
 
 // reservedName reports names no bundle may set, even when allowed: the

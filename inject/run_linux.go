@@ -57,7 +57,7 @@ func Run(c Config) (int, error) {
 	for _, f := range p.files {
 		fd, err := memfd(f.name, f.value)
 		if err != nil {
-			return ExitFailure, fail(ExitFailure, "--file %s: %v", f.name, err)
+			return ExitFailure, fail(ExitFailure, "%s: %v", c.mention(SettingFiles, f.name), err)
 		}
 		fds = append(fds, fd)
 	}
@@ -70,6 +70,16 @@ func Run(c Config) (int, error) {
 	}
 	for i, f := range p.files {
 		env = append(env, f.target+"="+fdPath(fds[i]))
+	}
+
+	sealed := make(map[string]bool, len(p.set))
+	for _, s := range p.set {
+		sealed[s.Name] = true
+	}
+	perString, total := execLimits()
+	if err := c.checkExecSize(path, c.Args, env, sealed, perString, total); err != nil {
+		a.free()
+		return ExitCode(err), err
 	}
 
 	var mt *Matcher
@@ -158,6 +168,11 @@ func lookPath(file, pathVar string) (string, error) {
 
 // execFailure maps an execve error to the injector's exit status.
 func execFailure(path string, err error) (int, error) {
+	if errors.Is(err, syscall.E2BIG) {
+		// checkExecSize should have caught it; the command did not start.
+		err = fail(ExitFailure, "%s: cannot execute: %v (deliver large values as in-memory files)", path, err)
+		return ExitCode(err), err
+	}
 	if errors.Is(err, syscall.ENOENT) {
 		err = fail(ExitNotFound, "%s: cannot execute: %v (missing interpreter?)", path, err)
 	} else {

@@ -50,7 +50,10 @@ type Bundle struct {
 	Meta    Meta     // authenticated by the MAC
 	// Recipients lists the age recipients the data key is wrapped to.
 	Recipients []string
-	// Matched is the recipient whose stanza the identities unwrapped.
+	// Matched is the recipient label of the stanza the identities
+	// unwrapped. SOPS does not authenticate labels, so it is what the file
+	// claims: anyone can rewrite it. To know which key opened the bundle,
+	// derive the recipient from the identity (package inject does).
 	Matched      string
 	LastModified time.Time
 	// Unauthenticated lists keys with empty or unencrypted values in a

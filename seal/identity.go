@@ -18,9 +18,24 @@ const (
 	EnvSopsAgeKeyFile = "SOPS_AGE_KEY_FILE"
 )
 
-// IdentityEnvVars lists every variable that can carry an identity or point to
-// one.
-var IdentityEnvVars = []string{EnvAgeKey, EnvAgeKeyFile, EnvSopsAgeKey, EnvSopsAgeKeyFile}
+// Variables through which sops (v3.13.3, age/keysource.go) finds an
+// identity that sealenv does not read itself: a command that prints age
+// keys, an SSH private key file, and a command that prints one.
+const (
+	EnvSopsAgeKeyCmd           = "SOPS_AGE_KEY_CMD"
+	EnvSopsAgeSSHPrivateKey    = "SOPS_AGE_SSH_PRIVATE_KEY_FILE"
+	EnvSopsAgeSSHPrivateKeyCmd = "SOPS_AGE_SSH_PRIVATE_KEY_CMD"
+)
+
+// IdentityEnvVars lists every variable that carries an identity, points to
+// one, or names a command that prints one: sealenv's and sops's. The
+// injector removes them all from the command's environment, and no bundle
+// may set one. sops's other variables (SOPS_AGE_RECIPIENTS, SOPS_PGP_FP,
+// SOPS_KMS_ARN, SOPS_CONFIG, ...) name public recipients or settings and are
+// not in the list; neither are GNUPGHOME and the cloud credentials sops
+// uses, which belong to gpg and to the workload's own cloud identity.
+var IdentityEnvVars = []string{EnvAgeKey, EnvAgeKeyFile, EnvSopsAgeKey, EnvSopsAgeKeyFile,
+	EnvSopsAgeKeyCmd, EnvSopsAgeSSHPrivateKey, EnvSopsAgeSSHPrivateKeyCmd}
 
 // maxIdentitySize caps identity input, as age.ParseIdentities does.
 const maxIdentitySize = 16 << 20
@@ -38,6 +53,10 @@ type IdentityLookup struct {
 	Getenv func(string) (string, bool)
 	// Defaults are files tried last, in order; a missing file is skipped.
 	Defaults []string
+	// ReadFile reads an identity file (File, the path in a *_FILE variable,
+	// a default); nil means open and read it, up to 16 MiB. The injector
+	// passes one that refuses anything but a regular file.
+	ReadFile func(path string) ([]byte, error)
 }
 
 // FoundIdentity is the result of [FindIdentitiesWith].

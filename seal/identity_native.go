@@ -92,8 +92,12 @@ func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity,
 		}
 		return &FoundIdentity{Identities: ids, Source: source, FromEnv: fromEnv}, nil
 	}
+	read := l.ReadFile
+	if read == nil {
+		read = readCapped
+	}
 	fromFile := func(path, source string) (*FoundIdentity, error) {
-		data, err := readCapped(path)
+		data, err := read(path)
 		if err != nil {
 			return nil, fmt.Errorf("identity from %s: %w", source, cleanPathErr(err))
 		}

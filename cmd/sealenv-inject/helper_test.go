@@ -54,6 +54,12 @@ func helper(role string, args []string) int {
 		return n
 	case "report":
 		return helperReport()
+	case "stdin":
+		// Report what stdin is and how many bytes it holds.
+		target, _ := os.Readlink("/proc/self/fd/0")
+		n, err := io.Copy(io.Discard, os.Stdin)
+		fmt.Printf("%s %d %v\n", target, n, err)
+		return 0
 	case "wait":
 		// Say we are running, then wait for stdin to close.
 		fmt.Println("ready")

@@ -246,7 +246,6 @@ func TestIdentitySources(t *testing.T) {
 		flags []string
 	}{
 		{"identity-fd", []string{"--identity-fd", "3"}},
-		{"identity file", []string{"--identity", "/dev/fd/3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), safety)
@@ -700,5 +699,77 @@ func TestDependencyFence(t *testing.T) {
 				t.Errorf("sealenv-inject depends on %s", d)
 			}
 		}
+	}
+}
+
+func TestHelpIsTheSharedUsage(t *testing.T) {
+	for _, h := range []string{"-h", "--help"} {
+		var stderr bytes.Buffer
+		if code := run([]string{h}, &stderr); code != 0 || stderr.String() != inject.Usage("sealenv-inject") {
+			t.Errorf("%s: exit %d, output %q", h, code, stderr.String())
+		}
+	}
+}
+
+// TestAccessLineNamesTheRecipientThatOpened: SOPS does not authenticate a
+// stanza's recipient label, so anyone can rewrite it without breaking the
+// bundle. The access line names the recipient of the identity that opened
+// the data key, and the digest of the bytes that were opened; a forged
+// label never reaches the log.
+func TestAccessLineNamesTheRecipientThatOpened(t *testing.T) {
+	k1, k2, claimed := injecttest.NewKey(t), injecttest.NewKey(t), injecttest.NewKey(t)
+	value := injecttest.Value(t, "v-")
+	dir := t.TempDir()
+	orig := injecttest.Write(t, dir, "two.env", []injecttest.Key{k1, k2}, injecttest.Entry{Name: "TOKEN", Value: value})
+	data, err := os.ReadFile(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Swap the two labels, then name a third, unrelated recipient.
+	forge := func(name string, labels map[string]string) string {
+		var out []string
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			if to, ok := labels[v]; ok && strings.HasSuffix(k, "__map_recipient") {
+				line = k + "=" + to
+			}
+			out = append(out, line)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	swapped := forge("swapped.env", map[string]string{k1.Recipient: k2.Recipient, k2.Recipient: k1.Recipient})
+	third := forge("third.env", map[string]string{k1.Recipient: claimed.Recipient, k2.Recipient: claimed.Recipient})
+	for _, tc := range []struct {
+		name, bundle string
+		id           injecttest.Key
+		forged       string
+	}{
+		{"swapped labels, k2 opens", swapped, k2, k1.Recipient},
+		{"swapped labels, k1 opens", swapped, k1, k2.Recipient},
+		{"labels name a third key", third, k2, claimed.Recipient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runInject(t, env(seal.EnvAgeKey+"="+tc.id.Text), []string{"--bundle", tc.bundle}, "exit", "0")
+			if r.code != 0 {
+				t.Fatalf("the forged label broke the bundle: exit %d: %s", r.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, tc.forged) {
+				t.Errorf("the forged label %s reached stderr", tc.forged)
+			}
+			b := accessLine(t, r.stderr)["bundles"].([]any)[0].(map[string]any)
+			opened, _ := os.ReadFile(tc.bundle)
+			sum := sha256.Sum256(opened)
+			if b["recipient"] != tc.id.Recipient {
+				t.Errorf("recipient = %v, want the opener %s", b["recipient"], tc.id.Recipient)
+			}
+			if b["sha256"] != hex.EncodeToString(sum[:]) {
+				t.Errorf("sha256 = %v, want the digest of the bytes opened", b["sha256"])
+			}
+			noValues(t, "stderr", r.stderr, map[string]string{"TOKEN": value})
+		})
 	}
 }

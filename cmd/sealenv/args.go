@@ -27,7 +27,8 @@ func permuteArgs(app *cli.App, args []string) []string {
 		cmds = cmd.Subcommands
 		i++
 	}
-	if cmd == nil || len(cmd.Subcommands) > 0 && i == len(args) {
+	if cmd == nil || len(cmd.Subcommands) > 0 && i == len(args) || cmd.SkipFlagParsing {
+		// A command that parses its own flags (inject) gets them as given.
 		return args
 	}
 	takesValue := map[string]bool{}

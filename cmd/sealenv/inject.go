@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"filippo.io/age"
+	"filippo.io/age/agessh"
+	"filippo.io/age/plugin"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/seal"
@@ -21,50 +27,29 @@ func injectCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "inject",
 		Usage:     "decrypt bundles into the environment of a command, in memory only",
-		ArgsUsage: "-- CMD [ARGS...]",
-		Description: `Runs CMD with the sealed values in its environment, like the sealenv-inject
-container entrypoint (see docs/inject.md). Exits with CMD's status, or 125 when
-the injector fails (CMD never starts), 126 when CMD cannot be executed, 127
-when it is not found, 128+N when a supervised CMD is killed by signal N.`,
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "bundle", Usage: "bundle `FILE` (repeatable, merged in order; default: $SEALENV_BUNDLE, then /etc/sealenv/bundle.env or .yaml)"},
-			&cli.StringSliceFlag{Name: "override", Usage: "let a later bundle redefine `KEY` (repeatable; \"*\" for all)"},
-			&cli.StringFlag{Name: "identity", Usage: "age identity `FILE` (default: $SEALENV_AGE_KEY, $SEALENV_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_FILE, then " + inject.DefaultIdentityFile + ", then the sops keys.txt)"},
-			&cli.IntFlag{Name: "identity-fd", Value: -1, Usage: "read the age identity from file descriptor `N`"},
-			&cli.StringSliceFlag{Name: "allow-env-override", Usage: "keep `KEY` from the environment over the sealed value (repeatable)"},
-			&cli.StringSliceFlag{Name: "allow-name", Usage: "allow a bundle to set the dangerous `NAME` (PATH, LD_*, ...)"},
-			&cli.StringSliceFlag{Name: "file", Usage: "deliver `NAME[=VAR]` as an in-memory file; VAR (default NAME_FILE) is /proc/self/fd/N"},
-			&cli.BoolFlag{Name: "supervise", Usage: "stay as the parent: forward signals, reap zombies"},
-			&cli.BoolFlag{Name: "redact", Usage: "supervise and replace sealed values in CMD's output with [REDACTED:NAME]"},
-			&cli.BoolFlag{Name: "no-access-log", Usage: "do not print the JSON access line on stderr"},
-			&cli.StringSliceFlag{Name: "only", Usage: "pass only `KEY` (repeatable; with its KEY_PREVIOUS grace value); a KEY no bundle has is an error"},
-			&cli.BoolFlag{Name: "allow-unauthenticated", Usage: "accept empty or unencrypted values SOPS does not authenticate, in bundles sealenv did not write"},
-		},
+		ArgsUsage: "[flags] -- CMD [ARGS...]",
+		// The flags and the help text are package inject's, shared with
+		// sealenv-inject: one declaration, parsed by the same flag set.
+		SkipFlagParsing:    true,
+		HideHelp:           true,
+		CustomHelpTemplate: inject.Usage("sealenv inject"),
 		Action: func(c *cli.Context) error {
 			cfg := inject.Config{
-				Args:                 c.Args().Slice(),
-				Bundles:              c.StringSlice("bundle"),
-				Override:             c.StringSlice("override"),
-				Identity:             c.String("identity"),
-				IdentityFD:           c.Int("identity-fd"),
-				AllowEnvOverride:     c.StringSlice("allow-env-override"),
-				AllowNames:           c.StringSlice("allow-name"),
-				Files:                c.StringSlice("file"),
-				Supervise:            c.Bool("supervise"),
-				Redact:               c.Bool("redact"),
-				NoAccessLog:          c.Bool("no-access-log"),
-				Only:                 c.StringSlice("only"),
-				AllowUnauthenticated: c.Bool("allow-unauthenticated"),
-				Stdout:               e.stdout,
-				Stderr:               e.stderr,
-				Prog:                 "sealenv",
-				Now:                  e.now,
-				IdentityDefaults:     append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
-				IdentityOptional:     true,
-				ParseIdentities: func(data []byte) ([]age.Identity, error) {
-					return identities.Parse(data, nil)
-				},
-				Open: openWithSops,
+				Stdout:           e.stdout,
+				Stderr:           e.stderr,
+				Prog:             "sealenv",
+				Now:              e.now,
+				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
+				IdentityOptional: true,
+				ParseIdentities:  parseNamedIdentities,
+				Open:             openWithSops,
+			}
+			if err := cfg.ParseArgs("sealenv inject", c.Args().Slice()); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					fmt.Fprint(e.stdout, inject.Usage("sealenv inject"))
+					return nil
+				}
+				return withCode(inject.ExitCode(err), fmt.Errorf("%w (see sealenv inject --help)", err))
 			}
 			if f, ok := e.stdin.(*os.File); ok {
 				cfg.Stdin = f
@@ -76,6 +61,39 @@ when it is not found, 128+N when a supervised CMD is killed by signal N.`,
 			return nil
 		},
 	}
+}
+
+// parseNamedIdentities parses identities like the rest of the CLI and names
+// the recipient of those that cannot name it themselves, so that the access
+// line says which key opened a bundle: an SSH key by its public key, a
+// plugin identity by its plugin (its recipient is the plugin's to derive).
+func parseNamedIdentities(data []byte) ([]age.Identity, error) {
+	ids, err := identities.Parse(data, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		switch id := id.(type) {
+		case *plugin.Identity:
+			ids[i] = inject.NamedIdentity{Identity: id, Recipient: "age-plugin-" + id.Name()}
+		case *agessh.Ed25519Identity, *agessh.RSAIdentity:
+			if signer, err := ssh.ParsePrivateKey(bytes.TrimSpace(data)); err == nil {
+				pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+				ids[i] = inject.NamedIdentity{Identity: id, Recipient: pub}
+			}
+		}
+	}
+	return ids, nil
+}
+
+// injectFlagNames lists the flags of sealenv inject, which urfave/cli does
+// not parse (see injectCommand), for the documentation check.
+func injectFlagNames() []string {
+	var names []string
+	inject.NewFlagSet("sealenv inject", &inject.Config{}).VisitAll(func(f *flag.Flag) {
+		names = append(names, f.Name)
+	})
+	return names
 }
 
 // openWithSops opens a bundle with the slim reader and, when its data key is

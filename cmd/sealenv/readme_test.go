@@ -49,7 +49,7 @@ func TestDocumentedCommandsExist(t *testing.T) {
 			checked++
 		}
 	}
-	for _, bad := range []string{"sealenv rotate b.env K --gracee 1h", "sealenv sael -r age1x", "sealenv audit image x --formatt json"} {
+	for _, bad := range []string{"sealenv rotate b.env K --gracee 1h", "sealenv sael -r age1x", "sealenv audit image x --formatt json", "sealenv inject --bundlee x -- true"} {
 		if checkCommandLine(app, bad) == "" {
 			t.Errorf("%q passed the check", bad)
 		}
@@ -83,6 +83,11 @@ func checkCommandLine(app *cli.App, line string) string {
 	names := map[string]bool{"help": true, "h": true}
 	for _, f := range cmd.Flags {
 		for _, n := range f.Names() {
+			names[n] = true
+		}
+	}
+	if cmd.Name == "inject" {
+		for _, n := range injectFlagNames() {
 			names[n] = true
 		}
 	}
