@@ -3,6 +3,7 @@ package audit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -125,5 +126,22 @@ COPY . /app
 		if f.Line == 14 {
 			t.Errorf("excluded by .dockerignore: %+v", f)
 		}
+	}
+}
+
+// The text report of a Dockerfile lint names the variable and the fix, as
+// the JSON report does.
+func TestDockerfileText(t *testing.T) {
+	dir := t.TempDir()
+	df := filepath.Join(dir, "Dockerfile")
+	os.WriteFile(df, []byte("FROM scratch\nARG NPM_TOKEN\n"), 0o644)
+	r, err := Dockerfile(df, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "Dockerfile:2 NPM_TOKEN") || !strings.Contains(b.String(), "RUN --mount=type=secret,id=NPM_TOKEN") {
+		t.Fatalf("text report: %q", b.String())
 	}
 }

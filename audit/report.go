@@ -38,6 +38,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		case f.Where == whereDockerfile:
 			loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
+			if f.Name != "" {
+				loc += " " + f.Name
+			}
 		case f.Where == whereFile:
 			loc = f.Path
 			if f.Line > 0 {
@@ -59,15 +62,26 @@ func (r *Report) WriteText(w io.Writer) error {
 		if f.Encoding != "" && f.Encoding != "raw" {
 			what += " (" + f.Encoding + ")"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(f.Severity), f.Kind, what, loc, f.Preview)
+		last := f.Preview
+		if f.Where == whereDockerfile {
+			// The lint's message says what to do instead (the JSON has it too).
+			last = strings.TrimSpace(f.Preview + " " + f.Message)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(f.Severity), f.Kind, what, loc, last)
 	}
 	c := r.Coverage
 	state := "complete"
 	if !c.Complete {
 		state = "INCOMPLETE"
 	}
-	fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %d sealed values searched (min %d bytes, %d skipped); rules %s at %s and above\n",
-		len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, c.KnownValues, c.MinValueLen, len(c.ShortValues), c.RuleSet, c.Severity)
+	if c.Images == 0 && c.Layers == 0 {
+		// Files (sealenv scan) or a Dockerfile: no image in it.
+		fmt.Fprintf(w, "%d findings; %s: %d files, %d bytes; %d sealed values searched (min %d bytes, %d skipped); rules %s at %s and above\n",
+			len(r.Findings), state, c.Files, c.Bytes, c.KnownValues, c.MinValueLen, len(c.ShortValues), c.RuleSet, c.Severity)
+	} else {
+		fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %d sealed values searched (min %d bytes, %d skipped); rules %s at %s and above\n",
+			len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, c.KnownValues, c.MinValueLen, len(c.ShortValues), c.RuleSet, c.Severity)
+	}
 	for _, e := range c.Errors {
 		fmt.Fprintf(w, "not searched: %s\n", e)
 	}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -72,5 +76,72 @@ func TestScanStaged(t *testing.T) {
 	// ...but the working-tree scan sees it.
 	if res := c.run("", "scan"); res.code != 1 || !strings.Contains(res.stdout, "notes.env") {
 		t.Fatalf("working tree scan: exit %d, %q", res.code, res.stdout)
+	}
+}
+
+// A symlink or a submodule replaced by a regular file is a type change in
+// the index; the staged scan reads it, and the plain hook, run by a real
+// git commit, refuses the commit.
+func TestScanStagedTypeChange(t *testing.T) {
+	c := newCLI(t)
+	bin := t.TempDir()
+	wrapper := "#!/bin/sh\nSEALENV_TEST_MAIN=1 exec " + strconv.Quote(os.Args[0]) + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "sealenv"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hooks := t.TempDir()
+	hook, err := os.ReadFile("../../scripts/hooks/pre-commit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(hooks, "pre-commit"), hook, 0o755)
+	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	git := func(args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = c.dir
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := git(args...)
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	must("init", "-q", "-b", "main")
+	must("config", "core.hooksPath", hooks)
+	os.WriteFile(c.path("README"), []byte("app\n"), 0o644)
+	os.Symlink("README", c.path("link"))
+	must("add", "README", "link")
+	sub := strings.TrimSpace(must("hash-object", "-w", "README")) // any object id will do for a gitlink
+	must("update-index", "--add", "--cacheinfo", "160000,"+sub+",vendor/lib")
+	must("commit", "-q", "-m", "base")
+
+	raw := make([]byte, 18)
+	rand.Read(raw)
+	tok := "ghp_" + hex.EncodeToString(raw) // 36 random alphanumerics
+
+	for _, p := range []string{"link", "vendor/lib"} {
+		must("rm", "-q", "--cached", p)
+		os.Remove(c.path(p))
+		os.MkdirAll(filepath.Dir(c.path(p)), 0o755)
+		os.WriteFile(c.path(p), []byte("token: "+tok+"\n"), 0o644)
+		must("add", p)
+		if out := must("diff", "--cached", "--name-status"); !strings.Contains(out, "T\t"+p) {
+			t.Fatalf("%s: not a type change: %q", p, out)
+		}
+		res := c.run("", "scan", "--staged")
+		if res.code != 1 || !strings.Contains(res.stdout, p) || strings.Contains(res.stdout+res.stderr, tok) {
+			t.Fatalf("%s: scan --staged exit %d: %q %q", p, res.code, res.stdout, res.stderr)
+		}
+		if out, err := git("commit", "-q", "-m", "type change"); err == nil {
+			t.Fatalf("%s: the hook let the commit through: %s", p, out)
+		}
+		must("reset", "-q", "--", p)
 	}
 }
