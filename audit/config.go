@@ -137,7 +137,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // in DSSE envelopes. Every string is searched; BuildKit provenance is
 // decoded for its build arguments, secrets and mode.
 func (a *auditor) attestation(ctx context.Context, d v1.Descriptor, field string) {
-	raw, err := a.st.manifest(ctx, d)
+	raw, err := manifest(ctx, a.st, d)
 	if err != nil {
 		a.incomplete("%s: attestation manifest: %v", field, err)
 		return

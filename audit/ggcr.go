@@ -23,7 +23,10 @@ type ggcrStore struct {
 	blobs   map[v1.Hash]func() (io.ReadCloser, error)
 }
 
-var _ store = (*ggcrStore)(nil)
+var (
+	_ store         = (*ggcrStore)(nil)
+	_ manifestStore = (*ggcrStore)(nil)
+)
 
 func (s *ggcrStore) root(ctx context.Context) ([]byte, types.MediaType, error) {
 	if s.idx != nil {

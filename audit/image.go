@@ -308,7 +308,7 @@ func (a *auditor) index(ctx context.Context, raw []byte, field string, depth int
 			a.attestation(ctx, d, f)
 			continue
 		}
-		b, err := a.st.manifest(ctx, d)
+		b, err := manifest(ctx, a.st, d)
 		if err != nil {
 			a.incomplete("%s (%s): %v", f, d.Digest, err)
 			continue

@@ -25,15 +25,34 @@ import (
 	"github.com/sealenv/sealenv/imageref"
 )
 
-// store is the narrow core every transport implements: the root document,
-// manifests by descriptor, and blobs as raw streams. Everything else (image
-// walking, layer reading, verification) is shared.
+// store is the narrow core every transport implements: the root document
+// and blobs as raw streams. Everything else (image walking, layer reading,
+// verification) is shared.
 type store interface {
 	// root returns the top manifest or index, with its media type.
 	root(ctx context.Context) ([]byte, types.MediaType, error)
-	manifest(ctx context.Context, d v1.Descriptor) ([]byte, error)
 	blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error)
 	close() error
+}
+
+// manifestStore is implemented by stores whose manifests are not blobs
+// (a registry serves them on their own endpoint).
+type manifestStore interface {
+	manifest(ctx context.Context, d v1.Descriptor) ([]byte, error)
+}
+
+// manifest reads the manifest d names, as a blob unless the store says
+// otherwise.
+func manifest(ctx context.Context, st store, d v1.Descriptor) ([]byte, error) {
+	if ms, ok := st.(manifestStore); ok {
+		return ms.manifest(ctx, d)
+	}
+	rc, err := st.blob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return readDoc(rc)
 }
 
 // legacyStore is implemented by docker-archive files without an OCI index:
@@ -168,15 +187,6 @@ func selectTag(index []byte, tag string) ([]byte, error) {
 	return json.Marshal(im)
 }
 
-func (s *layoutStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
-	rc, err := s.blob(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return readDoc(rc)
-}
-
 func (s *layoutStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
 	rc, err := s.p.Blob(d.Digest)
 	if err != nil {
@@ -285,15 +295,6 @@ func (s *archiveStore) root(ctx context.Context) ([]byte, types.MediaType, error
 
 // errNoRoot says a store has no OCI root to walk, only a legacy view.
 var errNoRoot = errors.New("no OCI index")
-
-func (s *archiveStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
-	rc, err := s.blob(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return readDoc(rc)
-}
 
 func (s *archiveStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
 	rc, err := s.file(blobPath(d.Digest))
