@@ -1,10 +1,23 @@
-package author
+// Package fleet runs operations over every bundle of a policy: the rekey
+// plan and [RekeyAll] (offboarding), [RotateDue] (values at or past their
+// max_age) and [Generate] (a new value by a key's generator). It sits above
+// [github.com/sealenv/sealenv/policies] and
+// [github.com/sealenv/sealenv/seal/author]; neither imports it.
+//
+// Every write is all-or-nothing across bundles: all of them are decrypted
+// and re-encrypted in memory first, and written only when every one
+// succeeded.
+package fleet
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"sort"
@@ -16,6 +29,7 @@ import (
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 // RekeyPlan says what `sealenv rekey --all` does to one environment.
@@ -36,7 +50,7 @@ func PlanRekeyAll(p *policies.Policy) ([]RekeyPlan, error) {
 		path := p.BundlePath(env)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", env.Bundle, unwrapPath(err))
+			return nil, fmt.Errorf("%s: %w", env.Bundle, fsutil.Reason(err))
 		}
 		f, err := seal.DetectFormat(path, data)
 		if err != nil {
@@ -148,15 +162,16 @@ func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func(
 			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
 		}
 		var due []Rotation
+		meta := b.Meta()
 		for _, k := range b.Names() {
-			m := b.meta[k]
+			m := meta[k]
 			r := p.Rule(k)
 			if m.GraceOf != "" || r.MaxAge == 0 {
 				continue
 			}
-			age := now().Sub(m.Set)
-			if m.Set.IsZero() || age >= r.MaxAge.D()-r.WarnBefore.D() {
-				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: age, Grace: r.Grace.D(), Manual: r.Generator == nil})
+			old := now().Sub(m.Set)
+			if m.Set.IsZero() || old >= r.MaxAge.D()-r.WarnBefore.D() {
+				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: old, Grace: r.Grace.D(), Manual: r.Generator == nil})
 			}
 		}
 		auto := 0
@@ -201,15 +216,16 @@ func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func(
 	return done, nil
 }
 
-// Generate makes a value with a policy generator (nil: 32 random bytes,
-// base64url). A command generator runs with sh -c and its trimmed stdout is
-// the value; its stderr is discarded (it could echo the value).
+// Generate makes a new value with a policy generator: nil is 32 random
+// bytes as unpadded base64url; Length and Alphabet choose other random
+// values. A command generator runs with sh -c and its trimmed stdout is the
+// value; its stderr is discarded (it could echo the value).
 func Generate(g *policies.Generator) ([]byte, error) {
 	if g == nil {
-		return Generator{}.Generate()
+		g = &policies.Generator{}
 	}
 	if g.Command == "" {
-		return Generator{Bytes: g.Length, Alphabet: g.Alphabet}.Generate()
+		return random(g.Length, g.Alphabet)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -227,27 +243,59 @@ func Generate(g *policies.Generator) ([]byte, error) {
 	return v, nil
 }
 
-func loadFile(path string, ids []age.Identity, now func() time.Time) (*Bundle, error) {
+// random returns n random bytes as base64url (the default) or hex, or n
+// random alphanumeric characters (0: 32).
+func random(n int, alphabet string) ([]byte, error) {
+	if n == 0 {
+		n = 32
+	}
+	if n < 16 || n > 4096 {
+		return nil, fmt.Errorf("generator length %d is outside 16..4096", n)
+	}
+	switch alphabet {
+	case "", "base64url", "hex":
+		raw := make([]byte, n)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		defer clear(raw)
+		if alphabet == "hex" {
+			out := make([]byte, hex.EncodedLen(n))
+			hex.Encode(out, raw)
+			return out, nil
+		}
+		out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
+		base64.RawURLEncoding.Encode(out, raw)
+		return out, nil
+	case "alnum":
+		const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		out := make([]byte, n)
+		limit := big.NewInt(int64(len(chars)))
+		for i := range out {
+			j, err := rand.Int(rand.Reader, limit)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = chars[j.Int64()]
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown alphabet %q (want base64url, hex or alnum)", alphabet)
+}
+
+func loadFile(path string, ids []age.Identity, now func() time.Time) (*author.Bundle, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, fsutil.Reason(err)
 	}
 	f, err := seal.DetectFormat(path, data)
 	if err != nil {
 		return nil, err
 	}
-	b, err := Load(f, data, ids)
+	b, err := author.Load(f, data, ids)
 	if err != nil {
 		return nil, err
 	}
 	b.Now = now
 	return b, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

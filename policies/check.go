@@ -214,13 +214,13 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		rule := p.Rule(k)
 		if rule.MaxAge > 0 {
 			_, known := meta[k]
-			switch age := opts.Now.Sub(m.Set); {
+			switch old := opts.Now.Sub(m.Set); {
 			case !known || m.Set.IsZero():
 				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (added outside sealenv?); rotate it to start its clock", k)
-			case age >= rule.MaxAge.D():
-				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(age), days(rule.MaxAge.D()), env.Bundle, k)
-			case rule.WarnBefore > 0 && age >= rule.MaxAge.D()-rule.WarnBefore.D():
-				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: rotate it soon", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-age))
+			case old >= rule.MaxAge.D():
+				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(old), days(rule.MaxAge.D()), env.Bundle, k)
+			case rule.WarnBefore > 0 && old >= rule.MaxAge.D()-rule.WarnBefore.D():
+				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: rotate it soon", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-old))
 			}
 		}
 	}

@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 // FileName is the policy file's name at the repository root.
@@ -254,8 +257,6 @@ func yamlError(path string, err error) string {
 	return path + ": " + s
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 func (p *Policy) validate(at func(...any) string) error {
 	if p.Version != 1 {
 		return fmt.Errorf("%s: version must be 1, got %d", at("version"), p.Version)
@@ -289,7 +290,7 @@ func (p *Policy) validate(at func(...any) string) error {
 		keys := map[string]bool{}
 		for j, r := range e.Recipients {
 			r.Key = strings.TrimSpace(r.Key)
-			if err := CheckRecipient(r.Key); err != nil {
+			if err := recipients.Check(r.Key); err != nil {
 				return fmt.Errorf("%s: environment %q: %v", at("environments", i, "recipients", j), e.Name, err)
 			}
 			if keys[r.Key] {
@@ -298,14 +299,14 @@ func (p *Policy) validate(at func(...any) string) error {
 			keys[r.Key] = true
 		}
 		for j, k := range e.Required {
-			if !validName.MatchString(k) {
-				return fmt.Errorf("%s: environment %q: required key %q is not a valid environment variable name", at("environments", i, "required", j), e.Name, k)
+			if err := seal.CheckName(k); err != nil {
+				return fmt.Errorf("%s: environment %q: required %v", at("environments", i, "required", j), e.Name, err)
 			}
 		}
 	}
 	for name, r := range p.Keys {
-		if !validName.MatchString(name) {
-			return fmt.Errorf("%s: key %q is not a valid environment variable name", at("keys", name), name)
+		if err := seal.CheckName(name); err != nil {
+			return fmt.Errorf("%s: %v", at("keys", name), err)
 		}
 		if r == nil {
 			p.Keys[name] = &KeyRule{}
@@ -330,8 +331,8 @@ func (p *Policy) validate(at func(...any) string) error {
 			}
 		}
 		for j, k := range s.Keys {
-			if !validName.MatchString(k) {
-				return fmt.Errorf("%s: service %q: key %q is not a valid environment variable name", at("services", i, "keys", j), s.Name, k)
+			if err := seal.CheckName(k); err != nil {
+				return fmt.Errorf("%s: service %q: %v", at("services", i, "keys", j), s.Name, err)
 			}
 		}
 	}

@@ -53,7 +53,7 @@ func (e *env) identities(c *cli.Context) (*seal.FoundIdentity, error) {
 func readBundle(c *cli.Context, path string) (seal.Format, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+		return 0, nil, fmt.Errorf("%s: %w", path, fsutil.Reason(err))
 	}
 	f, err := bundleFormat(c, path, data)
 	if err != nil {
@@ -129,7 +129,7 @@ func saveBundle(path string, b *author.Bundle) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := fsutil.WriteFileAtomic(path, out, 0o644); err != nil {
-		return fmt.Errorf("%s: writing: %w", path, unwrapPathErr(err))
+		return fmt.Errorf("%s: writing: %w", path, fsutil.Reason(err))
 	}
 	return nil
 }
@@ -172,12 +172,4 @@ func bundleArg(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("usage: sealenv %s %s", c.Command.Name, c.Command.ArgsUsage)
 	}
 	return c.Args().First(), nil
-}
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

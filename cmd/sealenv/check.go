@@ -111,46 +111,6 @@ func writeViolations(w io.Writer, format string, p *policies.Policy, vs []polici
 	return nil
 }
 
-const starterPolicy = `# sealenv policy: who may decrypt what, what a valid value is, when it must rotate.
-# Reference: docs/policy.md. Check it with: sealenv check
-version: 1
-
-environments:
-  - name: prod
-    bundle: secrets/prod.env        # relative to this file; commit only sealed bundles
-    recipients:                     # age (age1...), ssh-ed25519 or ssh-rsa public keys
-      - key: %s
-        owner: %s
-    # required: [DATABASE_URL]      # keys this environment must hold
-
-# Rules for every key without its own entry.
-defaults:
-  max_age: 90d                      # sealenv check fails older values; rotate --due renews them
-  warn_before: 14d                  # warn this long before max_age
-  grace: 72h                        # rotate keeps the old value as KEY_PREVIOUS this long
-
-# Per-key rules.
-keys:
-  # DATABASE_URL:
-  #   required: true
-  #   pattern: '^postgres://'
-  # API_TOKEN:
-  #   min_length: 32
-  #   forbid: [test-token]         # on top of the built-in placeholders (changeme, TODO, ...)
-  #   generator: {length: 32, alphabet: base64url}   # or {command: "vendor-cli new-token"}
-  #   max_age: 30d
-
-# Least privilege: which keys each service may receive (sealenv inject --service).
-services: []
-  # - name: api
-  #   environments: [prod]
-  #   keys: [DATABASE_URL, API_TOKEN]
-
-audit:
-  rules: []                         # custom credential patterns: {id, description, regex, keywords, entropy}
-  allowlist: []                     # {rule, path, secret, reason}: every entry needs a reason
-`
-
 func initCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "init",
@@ -174,14 +134,11 @@ func initCommand(e *env) *cli.Command {
 			if r == "" {
 				return errors.New("init: pass -r age1... (the identity has no printable recipient)")
 			}
-			if err := policies.CheckRecipient(r); err != nil {
+			text, err := policies.Starter(r, c.String("owner"))
+			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			text := fmt.Sprintf(starterPolicy, r, c.String("owner"))
-			if _, err := policies.Parse(c.String("output"), []byte(text)); err != nil {
-				return fmt.Errorf("init: internal error, starter does not parse: %w", err)
-			}
-			if err := fsutil.CreateExclusive(c.String("output"), []byte(text), 0o644); err != nil {
+			if err := fsutil.CreateExclusive(c.String("output"), text, 0o644); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			fmt.Fprintf(e.stderr, "wrote %s; next: sealenv seal --env prod\n", c.String("output"))

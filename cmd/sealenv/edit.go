@@ -72,7 +72,7 @@ func editCommand(e *env) *cli.Command {
 			tmp := filepath.Join(dir, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+ext)
 			if err := os.WriteFile(tmp, plain, 0o600); err != nil {
 				clear(plain)
-				return fmt.Errorf("edit: writing the plaintext copy: %w", unwrapPathErr(err))
+				return fmt.Errorf("edit: writing the plaintext copy: %w", fsutil.Reason(err))
 			}
 			clear(plain)
 			interactive := false
@@ -91,7 +91,7 @@ func editCommand(e *env) *cli.Command {
 				}
 				edited, err := os.ReadFile(tmp)
 				if err != nil {
-					return fmt.Errorf("edit: reading the edited copy: %w", unwrapPathErr(err))
+					return fmt.Errorf("edit: reading the edited copy: %w", fsutil.Reason(err))
 				}
 				changed, err := b.ReplacePlain(edited)
 				clear(edited)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/fleet"
 )
 
 func rekeyCommand(e *env) *cli.Command {
@@ -105,7 +105,7 @@ func (e *env) rekeyAll(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	plans, err := author.PlanRekeyAll(p)
+	plans, err := fleet.PlanRekeyAll(p)
 	if err != nil {
 		return err
 	}
@@ -117,14 +117,14 @@ func (e *env) rekeyAll(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := author.RekeyAll(p, found.Identities, e.now); err != nil {
+	if _, err := fleet.RekeyAll(p, found.Identities, e.now); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "rekeyed %d bundles with new data keys\n", len(plans))
 	return nil
 }
 
-func printPlan(w io.Writer, plans []author.RekeyPlan) {
+func printPlan(w io.Writer, plans []fleet.RekeyPlan) {
 	for _, pl := range plans {
 		fmt.Fprintf(w, "%s (%s): new data key", pl.Env, pl.Bundle)
 		if len(pl.Add)+len(pl.Remove) == 0 {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
-	"github.com/sealenv/sealenv/seal/author"
 )
 
 func rotateCommand(e *env) *cli.Command {
@@ -62,7 +62,7 @@ func rotateCommand(e *env) *cli.Command {
 			if c.Bool("stdin") {
 				value, err = e.readValue(key, false)
 			} else {
-				value, err = author.Generate(gen)
+				value, err = fleet.Generate(gen)
 			}
 			if err != nil {
 				return err
@@ -101,7 +101,7 @@ func (e *env) rotateDue(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	done, err := author.RotateDue(p, found.Identities, c.String("env"), e.now, c.Bool("dry-run"))
+	done, err := fleet.RotateDue(p, found.Identities, c.String("env"), e.now, c.Bool("dry-run"))
 	if err != nil {
 		return err
 	}

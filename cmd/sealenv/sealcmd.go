@@ -74,7 +74,7 @@ func sealCommand(e *env) *cli.Command {
 					plain, err = os.ReadFile(in)
 				}
 				if err != nil {
-					return fmt.Errorf("%s: %w", in, unwrapPathErr(err))
+					return fmt.Errorf("%s: %w", in, fsutil.Reason(err))
 				}
 				if len(plain) > 16<<20 {
 					clear(plain)
@@ -106,7 +106,7 @@ func sealCommand(e *env) *cli.Command {
 				err = fsutil.CreateExclusive(out, data, 0o644)
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", out, unwrapPathErr(err))
+				return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
 			}
 			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s\n", len(b.Names()), len(b.Recipients()), out)
 			return nil

@@ -17,11 +17,8 @@ package author
 
 import (
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"regexp"
 	"strings"
 	"time"
@@ -40,8 +37,8 @@ import (
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"github.com/getsops/sops/v3/version"
 
-	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 // Bundle is a decrypted bundle being edited.
@@ -105,16 +102,16 @@ func NewWithKeys(format seal.Format, recipients, kmsARNs, pgpFingerprints []stri
 
 // ageKeys builds master keys for age recipients (none is fine here; callers
 // require at least one key of some kind).
-func ageKeys(recipients []string) (sops.KeyGroup, error) {
+func ageKeys(rs []string) (sops.KeyGroup, error) {
 	var group sops.KeyGroup
 	seen := map[string]bool{}
-	for _, r := range recipients {
+	for _, r := range rs {
 		r = strings.TrimSpace(r)
 		if seen[r] {
 			continue
 		}
 		seen[r] = true
-		if err := CheckRecipient(r); err != nil {
+		if err := recipients.Check(r); err != nil {
 			return nil, err
 		}
 		k, err := sopsage.MasterKeyFromRecipient(r)
@@ -126,13 +123,6 @@ func ageKeys(recipients []string) (sops.KeyGroup, error) {
 	return group, nil
 }
 
-// CheckRecipient reports whether r is a recipient that sops can wrap a data
-// key to. Public keys are not secret, so errors quote them.
-func CheckRecipient(r string) error { return policies.CheckRecipient(r) }
-
-// Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
-// identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
-// master keys (KMS, PGP, Vault) are tried through the sops local key service.
 // LoadOption changes how [Load] treats a bundle.
 type LoadOption func(*loadOptions)
 
@@ -148,6 +138,9 @@ func AdoptUnauthenticated() LoadOption { return func(o *loadOptions) { o.adopt =
 // keys, unless [AdoptUnauthenticated] is given.
 var ErrUnauthenticated = errors.New("unauthenticated keys")
 
+// Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
+// identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
+// master keys (KMS, PGP, Vault) are tried through the sops local key service.
 func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOption) (*Bundle, error) {
 	var lo loadOptions
 	for _, o := range opts {
@@ -368,8 +361,8 @@ func valueText(v any) (string, bool) {
 // CheckValue rejects values a bundle of this store cannot carry faithfully.
 // The reason never includes the value.
 func (b *Bundle) CheckValue(name string, value []byte) error {
-	if !seal.ValidName(name) || name == seal.MetaKey {
-		return fmt.Errorf("%w: %q is not a valid environment variable name", seal.ErrInvalidName, name)
+	if err := seal.CheckName(name); err != nil {
+		return err
 	}
 	if b.stayPlain(name) {
 		return fmt.Errorf("%w: %s would be stored unencrypted by this bundle's sops rules", seal.ErrInvalidName, name)
@@ -468,52 +461,6 @@ func (b *Bundle) Rotate(name string, value []byte, grace time.Duration) error {
 	b.setRaw(name, string(value))
 	b.meta[name] = seal.KeyMeta{Set: now}
 	return nil
-}
-
-// Generator describes a random value for rotate.
-type Generator struct {
-	Bytes    int    // random bytes for base64url and hex; characters for alnum
-	Alphabet string // "base64url" (default), "hex" or "alnum"
-}
-
-// Generate returns a new random value.
-func (g Generator) Generate() ([]byte, error) {
-	n := g.Bytes
-	if n == 0 {
-		n = 32
-	}
-	if n < 16 || n > 4096 {
-		return nil, fmt.Errorf("generator length %d is outside 16..4096", n)
-	}
-	switch g.Alphabet {
-	case "", "base64url", "hex":
-		raw := make([]byte, n)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		defer clear(raw)
-		if g.Alphabet == "hex" {
-			out := make([]byte, hex.EncodedLen(n))
-			hex.Encode(out, raw)
-			return out, nil
-		}
-		out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
-		base64.RawURLEncoding.Encode(out, raw)
-		return out, nil
-	case "alnum":
-		const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-		out := make([]byte, n)
-		max := big.NewInt(int64(len(chars)))
-		for i := range out {
-			j, err := rand.Int(rand.Reader, max)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = chars[j.Int64()]
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown alphabet %q (want base64url, hex or alnum)", g.Alphabet)
 }
 
 // SetRecipients replaces the age recipients and always generates a new data

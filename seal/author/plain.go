@@ -90,8 +90,8 @@ func parseDotenvPlain(data []byte) (sops.TreeBranch, error) {
 			return nil, fmt.Errorf("line %d: not KEY=VALUE", n)
 		}
 		key := strings.TrimSpace(line[:eq])
-		if !seal.ValidName(key) {
-			return nil, fmt.Errorf("line %d: %w: %q is not a valid environment variable name", n, seal.ErrInvalidName, key)
+		if err := seal.CheckName(key); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		rest := strings.TrimLeft(line[eq+1:], " \t")
 		var val string

@@ -1,6 +1,14 @@
-package policies
+// Package recipients parses the public keys a bundle's data key is wrapped
+// to. It is a leaf: both the policy ([github.com/sealenv/sealenv/policies])
+// and the writer ([github.com/sealenv/sealenv/seal/author]) use it, and it
+// imports neither.
+//
+// Public keys are not secret, so errors quote them; anything that looks like
+// a private key is refused without being echoed (see [LooksPrivate]).
+package recipients
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -8,18 +16,17 @@ import (
 	"filippo.io/age/agessh"
 )
 
-// CheckRecipient reports whether r is a public key a bundle can be wrapped
-// to: age X25519 (age1...), post-quantum hybrid (age1pq1...), an age plugin
-// recipient (age1name1...), ssh-ed25519 or ssh-rsa. Public keys are not
-// secret, so errors quote them.
-func CheckRecipient(r string) error {
+// Check reports whether r is a public key a bundle can be wrapped to: age
+// X25519 (age1...), post-quantum hybrid (age1pq1...), an age plugin
+// recipient (age1name1...), ssh-ed25519 or ssh-rsa.
+func Check(r string) error {
 	if LooksPrivate(r) {
-		return fmt.Errorf("a recipient looks like a private key (identity): use its public key (age1..., ssh-...), and treat the private key as leaked if it was committed or shared")
+		return errors.New("a recipient looks like a private key (identity): use its public key (age1..., ssh-...), and treat the private key as leaked if it was committed or shared")
 	}
 	var err error
 	switch {
 	case r == "":
-		return fmt.Errorf("empty recipient")
+		return errors.New("empty recipient")
 	case strings.HasPrefix(r, "age1pq1"):
 		_, err = age.ParseHybridRecipient(r)
 	case strings.HasPrefix(r, "age1") && strings.Count(r, "1") > 1 && !isX25519(r):
@@ -29,10 +36,10 @@ func CheckRecipient(r string) error {
 	case strings.HasPrefix(r, "ssh-ed25519 "), strings.HasPrefix(r, "ssh-rsa "):
 		_, err = agessh.ParseRecipient(r)
 	default:
-		return fmt.Errorf("recipient %q is not an age1..., ssh-ed25519 or ssh-rsa public key", quoteShort(r))
+		return fmt.Errorf("recipient %q is not an age1..., ssh-ed25519 or ssh-rsa public key", Short(r))
 	}
 	if err != nil {
-		return fmt.Errorf("recipient %q is malformed", quoteShort(r))
+		return fmt.Errorf("recipient %q is malformed", Short(r))
 	}
 	return nil
 }
@@ -49,8 +56,8 @@ func LooksPrivate(s string) bool {
 	return strings.Contains(u, "AGE-SECRET-KEY") || strings.Contains(u, "AGE-PLUGIN-") || strings.Contains(u, "PRIVATE KEY") || strings.Contains(s, "-----BEGIN")
 }
 
-// quoteShort keeps quoted public keys readable in one-line errors.
-func quoteShort(s string) string {
+// Short keeps a quoted public key readable in a one-line error.
+func Short(s string) string {
 	if len(s) > 80 {
 		return s[:60] + "..." + s[len(s)-8:]
 	}
