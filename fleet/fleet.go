@@ -4,24 +4,21 @@
 // [github.com/sealenv/sealenv/policies] and
 // [github.com/sealenv/sealenv/seal/author]; neither imports it.
 //
-// Every write is all-or-nothing across bundles: all of them are decrypted
-// and re-encrypted in memory first, and written only when every one
-// succeeded.
+// # Writes
+//
+// Every write is all-or-nothing across bundles, also under SIGKILL: the
+// bundles are locked, decrypted and re-encrypted in memory, and written
+// only when every one succeeded, through a journal next to the policy (see
+// [Recover]). A bundle path whose real location (symlinks followed) is
+// outside the policy's directory is refused; a symlinked bundle inside it
+// is written through.
 package fleet
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"math/big"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -32,22 +29,54 @@ import (
 	"github.com/sealenv/sealenv/seal/author"
 )
 
-// RekeyPlan says what `sealenv rekey --all` does to one environment.
-type RekeyPlan struct {
-	Env     string
-	Bundle  string   // path relative to the policy root
-	Add     []string // recipients the bundle is not wrapped to yet ("key (owner)")
-	Remove  []string // recipients the policy dropped
-	Exposed []string // keys the removed recipients could read: rotate them next
+// JournalName is the journal of an interrupted fleet write, in the policy's
+// directory. It exists only while a write runs or after one was killed.
+const JournalName = ".sealenv-journal"
+
+// Recover finishes or rolls back a fleet write under root (the policy's
+// directory) that was interrupted, and says what it did ("" for nothing).
+// Every command that writes bundles, and check, runs it first.
+func Recover(root string) (string, error) {
+	journal := filepath.Join(root, JournalName)
+	what, err := fsutil.Recover(journal, fsutil.LockWait())
+	if err != nil {
+		return "", fmt.Errorf("recovering an interrupted fleet write: %w", err)
+	}
+	switch what {
+	case fsutil.Finished:
+		return "an interrupted rekey --all or rotate --due had written every bundle; finished it (" + journal + ")", nil
+	case fsutil.RolledBack:
+		return "an interrupted rekey --all or rotate --due was rolled back: every bundle is as it was before it (" + journal + ")", nil
+	}
+	return "", nil
 }
 
-// PlanRekeyAll compares every environment's bundle with the policy. It
-// needs no identity.
+// KeyChange is a master key with its owner label from the policy.
+type KeyChange = policies.KeyChange
+
+// RekeyPlan says what [RekeyAll] does to one environment.
+type RekeyPlan struct {
+	Env    string
+	Bundle string // path relative to the policy root
+	Add    []KeyChange
+	Remove []KeyChange
+	// Groups is set when the key groups or the Shamir threshold change.
+	Groups bool
+	// Exposed lists the keys that removed keys could read: rotate them
+	// next.
+	Exposed []string
+}
+
+// PlanRekeyAll compares every environment's bundle with the policy: which
+// keys of every type [RekeyAll] adds and removes. It needs no identity.
 func PlanRekeyAll(p *policies.Policy) ([]RekeyPlan, error) {
 	var plans []RekeyPlan
 	for i := range p.Environments {
 		env := &p.Environments[i]
-		path := p.BundlePath(env)
+		path, err := p.ResolveBundle(env)
+		if err != nil {
+			return nil, err
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", env.Bundle, fsutil.Reason(err))
@@ -60,24 +89,8 @@ func PlanRekeyAll(p *policies.Policy) ([]RekeyPlan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", env.Bundle, err)
 		}
-		plan := RekeyPlan{Env: env.Name, Bundle: env.Bundle}
-		have := map[string]bool{}
-		for _, r := range info.Recipients {
-			have[r] = true
-		}
-		want := map[string]bool{}
-		for _, r := range env.Recipients {
-			k := strings.TrimSpace(r.Key)
-			want[k] = true
-			if !have[k] {
-				plan.Add = append(plan.Add, labelled(k, r.Owner))
-			}
-		}
-		for _, r := range info.Recipients {
-			if !want[r] {
-				plan.Remove = append(plan.Remove, r)
-			}
-		}
+		d := env.Drift(info)
+		plan := RekeyPlan{Env: env.Name, Bundle: env.Bundle, Add: d.Add, Remove: d.Remove, Groups: d.Groups}
 		if len(plan.Remove) > 0 {
 			plan.Exposed = info.Keys
 		}
@@ -86,46 +99,80 @@ func PlanRekeyAll(p *policies.Policy) ([]RekeyPlan, error) {
 	return plans, nil
 }
 
-func labelled(key, owner string) string {
-	if owner == "" {
-		return key
-	}
-	return key + " (" + owner + ")"
-}
-
-// RekeyAll brings every bundle to its environment's recipients with a new
-// data key. It decrypts and re-encrypts everything in memory first and
-// writes nothing unless every bundle succeeded; the writes themselves are
-// all-or-nothing.
+// RekeyAll wraps every bundle to exactly its environment's keys (of every
+// type, in their key groups) with a new data key. It writes nothing unless
+// every bundle succeeded, and then all of them as one change.
 func RekeyAll(p *policies.Policy, ids []age.Identity, now func() time.Time) ([]RekeyPlan, error) {
 	plans, err := PlanRekeyAll(p)
 	if err != nil {
 		return nil, err
 	}
-	var paths []string
-	var outs [][]byte
-	for i := range p.Environments {
-		env := &p.Environments[i]
-		path := p.BundlePath(env)
-		b, err := loadFile(path, ids, now)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+	err = fleetPolicy{p}.update(ids, now, allEnvs(p), func(env *policies.Environment, b *author.Bundle) (bool, error) {
+		var groups [][]seal.MasterKey
+		for _, g := range env.MasterKeys() {
+			var keys []seal.MasterKey
+			for _, r := range g {
+				keys = append(keys, r.MasterKey())
+			}
+			groups = append(groups, keys)
 		}
-		err = b.SetKeys(env.Keys(), env.KMS, env.PGP)
-		if err == nil {
-			var out []byte
-			out, err = b.Marshal()
-			paths, outs = append(paths, path), append(outs, out)
-		}
-		b.Zero()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
-		}
-	}
-	if err := fsutil.WriteFilesAtomic(paths, outs); err != nil {
+		return true, b.SetMasterKeys(groups, env.Threshold())
+	})
+	if err != nil {
 		return nil, err
 	}
 	return plans, nil
+}
+
+type fleetPolicy struct{ *policies.Policy }
+
+func allEnvs(p *policies.Policy) []*policies.Environment {
+	var out []*policies.Environment
+	for i := range p.Environments {
+		out = append(out, &p.Environments[i])
+	}
+	return out
+}
+
+// update locks the bundles of envs, opens each, lets change edit it (false:
+// leave it as it is) and writes the changed ones as one journaled change.
+// Any error leaves every bundle as it was.
+func (p fleetPolicy) update(ids []age.Identity, now func() time.Time, envs []*policies.Environment, change func(*policies.Environment, *author.Bundle) (bool, error)) error {
+	var paths []string
+	for _, env := range envs {
+		path, err := p.ResolveBundle(env)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, path)
+	}
+	unlock, err := fsutil.LockAll(paths, fsutil.LockWait())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var write []string
+	var outs [][]byte
+	for i, env := range envs {
+		b, err := loadFile(paths[i], ids, now)
+		if err != nil {
+			return fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+		}
+		changed, err := change(env, b)
+		if err == nil && changed {
+			var out []byte
+			out, err = b.Marshal()
+			write, outs = append(write, paths[i]), append(outs, out)
+		}
+		b.Zero()
+		if err != nil {
+			return fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
+		}
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	return fsutil.WriteFilesJournaled(filepath.Join(p.Root, JournalName), write, outs)
 }
 
 // Rotation is one value rotated, or due, by [RotateDue].
@@ -139,28 +186,33 @@ type Rotation struct {
 	Manual bool
 }
 
+// RotateOptions configure [RotateDue].
+type RotateOptions struct {
+	Env    string // only this environment; "" for all
+	Now    func() time.Time
+	DryRun bool // only report what is due
+	// Confirm is asked before a generator command of the policy runs; nil
+	// refuses to run any (see [Generate]).
+	Confirm func(command string) error
+}
+
 // RotateDue rotates every value at or past max_age minus warn_before, with
-// the key's generator and grace period from the policy. With dryRun it only
+// the key's generator and grace period from the policy. With DryRun it only
 // reports. Writes are all-or-nothing across bundles.
-func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func() time.Time, dryRun bool) ([]Rotation, error) {
-	if envName != "" {
-		if _, err := p.Env(envName); err != nil {
+func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Rotation, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	envs := allEnvs(p)
+	if opts.Env != "" {
+		env, err := p.Env(opts.Env)
+		if err != nil {
 			return nil, err
 		}
+		envs = []*policies.Environment{env}
 	}
 	var done []Rotation
-	var paths []string
-	var outs [][]byte
-	for i := range p.Environments {
-		env := &p.Environments[i]
-		if envName != "" && env.Name != envName {
-			continue
-		}
-		path := p.BundlePath(env)
-		b, err := loadFile(path, ids, now)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
-		}
+	err := fleetPolicy{p}.update(ids, opts.Now, envs, func(env *policies.Environment, b *author.Bundle) (bool, error) {
 		var due []Rotation
 		meta := b.Meta()
 		for _, k := range b.Names() {
@@ -169,118 +221,37 @@ func RotateDue(p *policies.Policy, ids []age.Identity, envName string, now func(
 			if m.GraceOf != "" || r.MaxAge == 0 {
 				continue
 			}
-			old := now().Sub(m.Set)
-			if m.Set.IsZero() || old >= r.MaxAge.D()-r.WarnBefore.D() {
+			old := opts.Now().Sub(m.Set)
+			if m.Set.IsZero() || old >= r.MaxAge.D()-r.WarnBefore.D() || old < 0 {
 				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: old, Grace: r.Grace.D(), Manual: r.Generator == nil})
 			}
 		}
-		auto := 0
-		for _, d := range due {
-			if !d.Manual {
-				auto++
-			}
+		done = append(done, due...)
+		if opts.DryRun {
+			return false, nil
 		}
-		if auto == 0 || dryRun {
-			done = append(done, due...)
-			b.Zero()
-			continue
-		}
+		changed := false
 		for _, d := range due {
 			if d.Manual {
 				continue
 			}
-			v, err := Generate(p.Rule(d.Key).Generator)
+			v, err := Generate(p.Rule(d.Key).Generator, opts.Confirm)
 			if err == nil {
 				err = b.Rotate(d.Key, v, d.Grace)
 				clear(v)
 			}
 			if err != nil {
-				b.Zero()
-				return nil, fmt.Errorf("%s: rotating %s: %w; no bundle was changed", env.Bundle, d.Key, err)
+				return false, fmt.Errorf("rotating %s: %w", d.Key, err)
 			}
+			changed = true
 		}
-		out, err := b.Marshal()
-		b.Zero()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
-		}
-		paths, outs = append(paths, path), append(outs, out)
-		done = append(done, due...)
-	}
-	if len(paths) > 0 {
-		if err := fsutil.WriteFilesAtomic(paths, outs); err != nil {
-			return nil, err
-		}
+		return changed, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(done, func(i, j int) bool { return done[i].Env < done[j].Env })
 	return done, nil
-}
-
-// Generate makes a new value with a policy generator: nil is 32 random
-// bytes as unpadded base64url; Length and Alphabet choose other random
-// values. A command generator runs with sh -c and its trimmed stdout is the
-// value; its stderr is discarded (it could echo the value).
-func Generate(g *policies.Generator) ([]byte, error) {
-	if g == nil {
-		g = &policies.Generator{}
-	}
-	if g.Command == "" {
-		return random(g.Length, g.Alphabet)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", g.Command)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	if err := cmd.Run(); err != nil {
-		clear(out.Bytes())
-		return nil, fmt.Errorf("generator command failed: %v", err)
-	}
-	v := bytes.TrimSpace(out.Bytes())
-	if len(v) == 0 {
-		return nil, errors.New("generator command printed nothing")
-	}
-	return v, nil
-}
-
-// random returns n random bytes as base64url (the default) or hex, or n
-// random alphanumeric characters (0: 32).
-func random(n int, alphabet string) ([]byte, error) {
-	if n == 0 {
-		n = 32
-	}
-	if n < 16 || n > 4096 {
-		return nil, fmt.Errorf("generator length %d is outside 16..4096", n)
-	}
-	switch alphabet {
-	case "", "base64url", "hex":
-		raw := make([]byte, n)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		defer clear(raw)
-		if alphabet == "hex" {
-			out := make([]byte, hex.EncodedLen(n))
-			hex.Encode(out, raw)
-			return out, nil
-		}
-		out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
-		base64.RawURLEncoding.Encode(out, raw)
-		return out, nil
-	case "alnum":
-		const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-		out := make([]byte, n)
-		limit := big.NewInt(int64(len(chars)))
-		for i := range out {
-			j, err := rand.Int(rand.Reader, limit)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = chars[j.Int64()]
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown alphabet %q (want base64url, hex or alnum)", alphabet)
 }
 
 func loadFile(path string, ids []age.Identity, now func() time.Time) (*author.Bundle, error) {

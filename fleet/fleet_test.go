@@ -102,7 +102,7 @@ func TestGenerate(t *testing.T) {
 		{&policies.Generator{Alphabet: "alnum", Length: 40}, 40},
 		{&policies.Generator{Length: 16}, 22},
 	} {
-		v, err := fleet.Generate(tc.g)
+		v, err := fleet.Generate(tc.g, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 	for _, bad := range []*policies.Generator{{Alphabet: "emoji"}, {Length: 8}, {Length: 5000}} {
-		if _, err := fleet.Generate(bad); err == nil {
+		if _, err := fleet.Generate(bad, nil); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
@@ -126,7 +126,7 @@ func TestRotateDueOnlyGenerates(t *testing.T) {
 	f.bundle("prod", map[string]string{"TOKEN": random(), "DATABASE_URL": url}, f.alice)
 	f.bundle("staging", map[string]string{"TOKEN": random()}, f.alice)
 	f.now = t0.Add(40 * 24 * time.Hour)
-	done, err := fleet.RotateDue(p, []age.Identity{f.alice}, "prod", f.clock, false)
+	done, err := fleet.RotateDue(p, []age.Identity{f.alice}, fleet.RotateOptions{Env: "prod", Now: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestRotateDueOnlyGenerates(t *testing.T) {
 	if string(b.Lookup("DATABASE_URL")) != url || len(b.Lookup("TOKEN")) != 64 {
 		t.Fatal("rotate --due replaced a value without a generator, or not the one with")
 	}
-	if _, err := fleet.RotateDue(p, []age.Identity{f.alice}, "prdo", f.clock, true); err == nil {
+	if _, err := fleet.RotateDue(p, []age.Identity{f.alice}, fleet.RotateOptions{Env: "prdo", Now: f.clock, DryRun: true}); err == nil {
 		t.Fatal("a misspelled environment passed")
 	}
 }

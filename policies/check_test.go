@@ -152,10 +152,10 @@ func TestCheckRecipientsDrift(t *testing.T) {
 	// bob is added to the policy: both bundles must be rekeyed to him
 	p := f.policy([]*age.X25519Identity{f.alice, f.bob}, "")
 	vs := f.check(p)
-	if len(has(vs, policies.RuleRecipientAdded, "prod", "")) != 1 || len(has(vs, policies.RuleRecipientAdded, "staging", "")) != 1 {
+	if len(has(vs, policies.RuleRecipientMissing, "prod", "")) != 1 || len(has(vs, policies.RuleRecipientMissing, "staging", "")) != 1 {
 		t.Fatalf("added recipient: %s", rules(vs))
 	}
-	if !strings.Contains(has(vs, policies.RuleRecipientAdded, "prod", "")[0].Message, "person1") {
+	if !strings.Contains(has(vs, policies.RuleRecipientMissing, "prod", "")[0].Message, "person1") {
 		t.Error("drift message does not name the owner")
 	}
 	// after rekey --all, clean
@@ -168,7 +168,7 @@ func TestCheckRecipientsDrift(t *testing.T) {
 	// bob is removed again: the bundles are still wrapped to him
 	p = f.policy([]*age.X25519Identity{f.alice}, "")
 	vs = f.check(p)
-	if len(has(vs, policies.RuleRecipientStale, "", "")) != 2 {
+	if len(has(vs, policies.RuleRecipientRemoved, "", "")) != 2 {
 		t.Fatalf("removed recipient: %s", rules(vs))
 	}
 	plans, err := fleet.PlanRekeyAll(p)
@@ -213,7 +213,7 @@ func TestCheckAgeWindowsAndGrace(t *testing.T) {
 	// rotate --due at day 45 renews both, keeping grace values for 48h
 	f.now = t0.Add(45 * 24 * time.Hour)
 	before, _ := os.ReadFile(filepath.Join(f.dir, "secrets", "prod.env"))
-	due, err := fleet.RotateDue(p, []age.Identity{f.alice}, "", f.clock, true)
+	due, err := fleet.RotateDue(p, []age.Identity{f.alice}, fleet.RotateOptions{Now: f.clock, DryRun: true})
 	if err != nil || len(due) != 2 {
 		t.Fatalf("dry run: %v %v", due, err)
 	}
@@ -221,7 +221,7 @@ func TestCheckAgeWindowsAndGrace(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("dry run changed a bundle")
 	}
-	if _, err := fleet.RotateDue(p, []age.Identity{f.alice}, "", f.clock, false); err != nil {
+	if _, err := fleet.RotateDue(p, []age.Identity{f.alice}, fleet.RotateOptions{Now: f.clock}); err != nil {
 		t.Fatal(err)
 	}
 	if vs := f.check(p); len(vs) != 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/sealenv/sealenv/internal/sarif"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 func checkCommand(e *env) *cli.Command {
@@ -20,8 +21,10 @@ func checkCommand(e *env) *cli.Command {
 		Name:      "check",
 		Usage:     "check every bundle against sealenv.yaml (for CI and pre-commit)",
 		ArgsUsage: " ",
-		Description: "Without a key: recipients drift, missing and unknown keys, values past max_age\n" +
-			"(error) or inside warn_before (warning), expired grace values, unsealed bundles.\n" +
+		Description: "Without a key: every key the bundle is wrapped to (age, PGP, KMS, Vault, key groups)\n" +
+			"against the policy, values stored in plaintext, missing and unknown keys, values\n" +
+			"past max_age (error) or inside warn_before (warning) or set in the future, expired\n" +
+			"grace values, unsealed bundles, bundles a symlink takes out of the repository.\n" +
 			"With an identity (--identity or the usual variables) also: each value against\n" +
 			"its rules, and the same value used in two environments (names only).\n" +
 			"Exit 0: no errors (warnings allowed); 1: violations; 2: the check could not run.",
@@ -40,7 +43,10 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env")}
+			if err := e.recoverFleet(c); err != nil {
+				return err
+			}
+			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.Open}
 			if !c.Bool("no-identity") {
 				found, err := e.identities(c)
 				switch {
