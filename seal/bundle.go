@@ -97,8 +97,10 @@ type Info struct {
 	// ShamirThreshold how many of them must be opened.
 	KeyGroups       int
 	ShamirThreshold int
-	LastModified    time.Time
-	Version         string
+	// Weak lists the values no ciphertext authenticates (see [WeakNames]).
+	Weak         []string
+	LastModified time.Time
+	Version      string
 }
 
 // Inspect reads names, recipients and metadata of a bundle without any key.
@@ -129,8 +131,12 @@ func Inspect(format Format, data []byte) (*Info, error) {
 			}
 			continue
 		}
+		enc := p.encrypted(l.path)
 		info.Keys = append(info.Keys, l.name)
-		info.Encrypted = append(info.Encrypted, p.encrypted(l.path))
+		info.Encrypted = append(info.Encrypted, enc)
+		if l.val == nil || l.val == "" || !enc {
+			info.Weak = append(info.Weak, l.name)
+		}
 	}
 	return info, nil
 }

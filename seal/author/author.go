@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -650,28 +652,101 @@ func (b *Bundle) Marshal() ([]byte, error) {
 		}
 	}
 	tree.Metadata.Version = version.Version
-	// Two passes: the first shows which values no ciphertext will
-	// authenticate (empty, null, unencrypted by the rules), the second
-	// records their exact names in the MAC-covered metadata. Unchanged
-	// values keep their IVs, so both passes give the same ciphertexts.
-	first, err := b.emit(tree, now, nil)
-	if err != nil {
-		return nil, err
+	// The metadata records the exact names of the values no ciphertext
+	// will authenticate (empty, null, unencrypted by the rules). They are
+	// predicted from the tree; the slim reader's view of the result is the
+	// judge, and a wrong prediction costs a second pass. Unchanged values
+	// keep their IVs, so both passes give the same ciphertexts.
+	weak := b.weakNames()
+	for pass := 0; ; pass++ {
+		out, err := b.emit(tree, now, weak)
+		if err != nil {
+			return nil, err
+		}
+		// Everything written must be readable by the slim reader: this
+		// rejects invalid or duplicate environment names (also after YAML
+		// flattening).
+		info, err := seal.Inspect(b.format, out)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Equal(sorted(info.Weak), sorted(weak)) {
+			return out, nil
+		}
+		if pass > 0 {
+			return nil, errors.New("the names of unencrypted values changed between two passes")
+		}
+		weak = info.Weak
 	}
-	weak, err := seal.WeakNames(b.format, first)
-	if err != nil {
-		return nil, err
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// weakNames predicts the flattened names of the values that no
+// ciphertext will authenticate: empty and null values, and values the
+// file's rules leave unencrypted.
+func (b *Bundle) weakNames() []string {
+	var out []string
+	var walk func(v any, path []string, name string)
+	walk = func(v any, path []string, name string) {
+		switch v := v.(type) {
+		case sops.TreeBranch:
+			for _, it := range v {
+				if k, ok := it.Key.(string); ok {
+					walk(it.Value, append(path[:len(path):len(path)], k), name+"_"+k)
+				}
+			}
+		case []any:
+			i := 0
+			for _, item := range v {
+				if _, ok := item.(sops.Comment); ok {
+					continue
+				}
+				walk(item, path, name+"_"+strconv.Itoa(i))
+				i++
+			}
+		case sops.Comment:
+		default:
+			if v == nil || v == "" || !b.encrypts(path) {
+				out = append(out, name)
+			}
+		}
 	}
-	out, err := b.emit(tree, now, weak)
-	if err != nil {
-		return nil, err
+	for _, it := range b.tree.Branches[0] {
+		if k, ok := it.Key.(string); ok && k != seal.MetaKey {
+			walk(it.Value, []string{k}, k)
+		}
 	}
-	// Everything written must be readable by the slim reader: this rejects
-	// invalid or duplicate environment names (also after YAML flattening).
-	if _, err := seal.Inspect(b.format, out); err != nil {
-		return nil, err
+	return out
+}
+
+// encrypts reports whether the file's rules encrypt the value at path, as
+// sops decides it.
+func (b *Bundle) encrypts(path []string) bool {
+	md := b.tree.Metadata
+	for _, k := range path {
+		switch {
+		case md.UnencryptedSuffix != "" && strings.HasSuffix(k, md.UnencryptedSuffix):
+			return false
+		case md.EncryptedSuffix != "" && strings.HasSuffix(k, md.EncryptedSuffix):
+			return true
+		}
+		if md.UnencryptedRegex != "" {
+			if ok, _ := regexp.MatchString(md.UnencryptedRegex, k); ok {
+				return false
+			}
+		}
+		if md.EncryptedRegex != "" {
+			if ok, _ := regexp.MatchString(md.EncryptedRegex, k); ok {
+				return true
+			}
+		}
 	}
-	return out, nil
+	return md.EncryptedSuffix == "" && md.EncryptedRegex == ""
 }
 
 // emit encrypts a copy of tree with the metadata key (listing weak) appended.
