@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +24,16 @@ import (
 // sealenv when SEALENV_TEST_MAIN is set.
 func TestMain(m *testing.M) {
 	if os.Getenv("SEALENV_TEST_MAIN") == "1" {
+		// A test hook compiled into the test binary only: kill sealenv
+		// with SIGKILL at one step of a journaled fleet write.
+		if s := os.Getenv("SEALENV_TEST_KILL_AT_STEP"); s != "" {
+			step, _ := strconv.Atoi(s)
+			fsutil.TestHookStep = func(i, n int) {
+				if i == step {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
 		main()
 		return
 	}
