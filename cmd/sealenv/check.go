@@ -46,6 +46,9 @@ func checkCommand(e *env) *cli.Command {
 			if err := e.recoverFleet(c); err != nil {
 				return err
 			}
+			if err := e.removeStaleEdits(); err != nil {
+				return err
+			}
 			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.Open}
 			if !c.Bool("no-identity") {
 				found, err := e.identities(c)

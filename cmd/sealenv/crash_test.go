@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sealenv/sealenv/seal"
 )
@@ -85,6 +87,71 @@ func TestRekeyAllSurvivesSIGKILL(t *testing.T) {
 		}
 		if _, err := os.Stat(c.path(".sealenv-journal")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("step %d: the journal is still there", step)
+		}
+	}
+}
+
+// TestEditKilledLeavesNoPlaintext: edit killed with SIGKILL cannot remove
+// its plaintext copy; the next edit, and check, find it (this user's, its
+// process gone) and remove it, saying so.
+func TestEditKilledLeavesNoPlaintext(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "sealenv-test-")
+	if err != nil {
+		t.Skip("no /dev/shm")
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	value := secret(t, "v")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SEALENV_SHM_DIR="+shm)
+	c.ok("A="+value+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: b.env, recipients: [{key: "+r+"}]}\n"), 0o644)
+	ed := editorScript(t, c, "exec sleep 30")
+	// A second copy that belongs to a live process stays.
+	live := filepath.Join(shm, fmt.Sprintf("sealenv-edit-%d-live", os.Getpid()))
+	os.Mkdir(live, 0o700)
+
+	for _, next := range []string{"edit", "check"} {
+		os.Remove(c.path("editor.argv"))
+		cmd := exec.Command(os.Args[0], "edit", "b.env")
+		cmd.Dir = c.dir
+		cmd.Env = append([]string{"SEALENV_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "EDITOR=" + ed}, c.env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var copyPath string
+		for range 200 {
+			if b, err := os.ReadFile(c.path("editor.argv")); err == nil && len(b) > 0 {
+				copyPath = strings.TrimSpace(string(b))
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		if copyPath == "" {
+			t.Fatal("the editor never ran")
+		}
+		if b, err := os.ReadFile(copyPath); err != nil || !strings.Contains(string(b), value) {
+			t.Fatalf("no plaintext copy left by the killed edit (%v): the test proves nothing", err)
+		}
+		var res result
+		if next == "edit" {
+			c.env = append(c.env, "EDITOR=true")
+			res = c.ok("", "edit", "b.env")
+			c.env = c.env[:len(c.env)-1]
+		} else {
+			res = c.ok("", "check", "--no-identity")
+		}
+		if !strings.Contains(res.stderr, "removed "+filepath.Dir(copyPath)) {
+			t.Errorf("%s does not say it removed the copy: %q", next, res.stderr)
+		}
+		if _, err := os.Stat(filepath.Dir(copyPath)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left the plaintext copy of a killed edit", next)
+		}
+		if _, err := os.Stat(live); err != nil {
+			t.Fatalf("%s removed the copy of a live process", next)
 		}
 	}
 }

@@ -27,11 +27,15 @@ func editCommand(e *env) *cli.Command {
 		Description: "The plaintext copy lives in a private 0700 directory on tmpfs ($SEALENV_SHM_DIR,\n" +
 			"/dev/shm or $XDG_RUNTIME_DIR) with mode 0600, and is removed on every exit path,\n" +
 			"including SIGINT, SIGTERM and SIGHUP. With no memory-backed place, edit refuses\n" +
-			"to run. Values that you do not change keep their ciphertext byte for byte.",
+			"to run. Values that you do not change keep their ciphertext byte for byte.\n" +
+			"Copies left by an edit killed with SIGKILL are removed by the next edit or check.",
 		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {
+				return err
+			}
+			if err := e.removeStaleEdits(); err != nil {
 				return err
 			}
 			editor := firstSet(e.getenv, "SEALENV_EDITOR", "VISUAL", "EDITOR")
@@ -153,4 +157,17 @@ func (e *env) askNo(q string) bool {
 	n, _ := e.stdin.Read(line[:])
 	a := strings.ToLower(strings.TrimSpace(string(line[:n])))
 	return a == "y" || a == "yes"
+}
+
+// removeStaleEdits removes the plaintext copies that edits killed by
+// SIGKILL left in memory-backed storage, and says so.
+func (e *env) removeStaleEdits() error {
+	removed, err := fsutil.RemoveStaleMemoryDirs()
+	for _, d := range removed {
+		fmt.Fprintf(e.stderr, "sealenv: removed %s, the plaintext copy of an edit whose process is gone (killed?)\n", d)
+	}
+	if err != nil {
+		return fmt.Errorf("removing the plaintext copy of an interrupted edit: %w", err)
+	}
+	return nil
 }
