@@ -13,36 +13,11 @@ import (
 	"github.com/getsops/sops/v3/keys"
 
 	"github.com/sealenv/sealenv/fleet"
+	"github.com/sealenv/sealenv/internal/policytest"
 	"github.com/sealenv/sealenv/internal/sopstest"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )
-
-// writePolicy writes sealenv.yaml and loads it.
-func (f *fixture) writePolicy(text string) *policies.Policy {
-	f.t.Helper()
-	path := filepath.Join(f.dir, policies.FileName)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-	p, err := policies.Load(path)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return p
-}
-
-func (f *fixture) rewrite(env string, change func([]byte) []byte) {
-	f.t.Helper()
-	path := filepath.Join(f.dir, "secrets", env+".env")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, change(data), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-}
 
 func foreign() []keys.MasterKey {
 	return []keys.MasterKey{
@@ -71,17 +46,17 @@ const foreignRecipients = `      - {pgp: 85D77543B3D624B63CEA9E6DBC17301B491B3F2
 // cloud is asked) are compared without an identity, planned, and removed
 // by rekey --all.
 func TestCheckEveryKeyType(t *testing.T) {
-	f := newFixture(t)
+	f := policytest.New(t)
 	ageOnly := "version: 1\nenvironments:\n" +
-		"  - {name: prod, bundle: secrets/prod.env, recipients: [{key: " + f.alice.Recipient().String() + ", owner: alice}]}\n" +
-		"  - {name: staging, bundle: secrets/staging.env, recipients: [{key: " + f.alice.Recipient().String() + ", owner: alice}]}\n"
-	p := f.writePolicy(ageOnly)
-	f.bundle("prod", map[string]string{"K": random(t), "L": random(t)}, f.alice)
-	f.bundle("staging", map[string]string{"K": random(t)}, f.alice)
+		"  - {name: prod, bundle: secrets/prod.env, recipients: [{key: " + f.Alice.Recipient().String() + ", owner: alice}]}\n" +
+		"  - {name: staging, bundle: secrets/staging.env, recipients: [{key: " + f.Alice.Recipient().String() + ", owner: alice}]}\n"
+	p := f.WritePolicy(ageOnly)
+	f.Bundle("prod", map[string]string{"K": policytest.Random(), "L": policytest.Random()}, f.Alice)
+	f.Bundle("staging", map[string]string{"K": policytest.Random()}, f.Alice)
 	// Someone ran sops rotate --add-pgp, --add-kms, ... on prod.
-	f.rewrite("prod", func(d []byte) []byte { return sopstest.AddKeys(t, seal.FormatDotenv, d, foreign()...) })
+	f.Rewrite("prod", func(d []byte) []byte { return sopstest.AddKeys(t, seal.FormatDotenv, d, foreign()...) })
 
-	vs := f.check(p)
+	vs := check(f, p)
 	removed := has(vs, policies.RuleRecipientRemoved, "prod", "")
 	if len(removed) != 6 || len(vs) != 6 {
 		t.Fatalf("keys the policy does not list: %s", rules(vs))
@@ -102,10 +77,10 @@ func TestCheckEveryKeyType(t *testing.T) {
 	// The policy lists them all: prod is clean, staging lacks six keys.
 	both := "version: 1\nenvironments:\n"
 	for _, env := range []string{"prod", "staging"} {
-		both += "  - name: " + env + "\n    bundle: secrets/" + env + ".env\n    recipients:\n      - {key: " + f.alice.Recipient().String() + "}\n" + foreignRecipients
+		both += "  - name: " + env + "\n    bundle: secrets/" + env + ".env\n    recipients:\n      - {key: " + f.Alice.Recipient().String() + "}\n" + foreignRecipients
 	}
-	p2 := f.writePolicy(both)
-	vs = f.check(p2)
+	p2 := f.WritePolicy(both)
+	vs = check(f, p2)
 	if len(has(vs, policies.RuleRecipientMissing, "staging", "")) != 6 || len(vs) != 6 {
 		t.Fatalf("with the keys in the policy: %s", rules(vs))
 	}
@@ -115,27 +90,27 @@ func TestCheckEveryKeyType(t *testing.T) {
 
 	// Offboarding: rekey --all with the age-only policy drops every other
 	// key (no cloud call: nothing is wrapped to them).
-	if _, err := fleet.RekeyAll(p, []age.Identity{f.alice}, f.clock); err != nil {
+	if _, err := fleet.RekeyAll(p, []age.Identity{f.Alice}, f.Clock); err != nil {
 		t.Fatal(err)
 	}
-	if vs := f.check(p, f.alice); len(vs) != 0 {
+	if vs := check(f, p, f.Alice); len(vs) != 0 {
 		t.Fatalf("after rekey --all: %s", rules(vs))
 	}
-	data, _ := os.ReadFile(filepath.Join(f.dir, "secrets", "prod.env"))
+	data, _ := os.ReadFile(filepath.Join(f.Dir, "secrets", "prod.env"))
 	info, _ := seal.Inspect(seal.FormatDotenv, data)
 	if len(info.MasterKeys) != 1 || info.MasterKeys[0].Type != seal.KeyAge {
 		t.Fatalf("after rekey --all the bundle has %v", info.MasterKeys)
 	}
 
 	// Key groups the policy does not have.
-	ak, _ := sopsage.MasterKeyFromRecipient(f.alice.Recipient().String())
-	f.rewrite("prod", func(d []byte) []byte {
+	ak, _ := sopsage.MasterKeyFromRecipient(f.Alice.Recipient().String())
+	f.Rewrite("prod", func(d []byte) []byte {
 		return sopstest.Rewrite(t, seal.FormatDotenv, d, func(md *sops.Metadata) {
 			md.KeyGroups = []sops.KeyGroup{{ak}, {foreign()[0]}}
 			md.ShamirThreshold = 1
 		})
 	})
-	vs = f.check(p)
+	vs = check(f, p)
 	if len(has(vs, policies.RuleKeyGroups, "prod", "")) != 1 || len(has(vs, policies.RuleRecipientRemoved, "prod", "")) != 1 {
 		t.Fatalf("key groups: %s %+v", rules(vs), vs)
 	}
@@ -144,12 +119,12 @@ func TestCheckEveryKeyType(t *testing.T) {
 // TestCheckPlaintextValue: a line typed into a sealed bundle by hand is an
 // error without any key.
 func TestCheckPlaintextValue(t *testing.T) {
-	f := newFixture(t)
-	p := f.policy([]*age.X25519Identity{f.alice}, "")
-	f.bundle("prod", map[string]string{"K": random(t)}, f.alice)
-	f.bundle("staging", map[string]string{"K": random(t)}, f.alice)
-	f.rewrite("prod", func(d []byte) []byte { return append(d, []byte("API_TOKEN=ghp_"+random(t)+"\n")...) })
-	vs := f.check(p)
+	f := policytest.New(t)
+	p := f.Policy([]*age.X25519Identity{f.Alice}, "")
+	f.Bundle("prod", map[string]string{"K": policytest.Random()}, f.Alice)
+	f.Bundle("staging", map[string]string{"K": policytest.Random()}, f.Alice)
+	f.Rewrite("prod", func(d []byte) []byte { return append(d, []byte("API_TOKEN=ghp_"+policytest.Random()+"\n")...) })
+	vs := check(f, p)
 	got := has(vs, policies.RulePlaintextValue, "prod", "API_TOKEN")
 	if len(got) != 1 || got[0].Severity != policies.SeverityError {
 		t.Fatalf("plaintext value: %s", rules(vs))
@@ -159,13 +134,13 @@ func TestCheckPlaintextValue(t *testing.T) {
 // TestCheckSetInFuture: a set time in the future (a wrong clock, an edited
 // line) would silence max_age; it is an error with its reason.
 func TestCheckSetInFuture(t *testing.T) {
-	f := newFixture(t)
-	p := f.policy([]*age.X25519Identity{f.alice}, "defaults: {max_age: 30d}\n")
-	f.now = t0.Add(400 * 24 * time.Hour)
-	f.bundle("prod", map[string]string{"K": random(t)}, f.alice)
-	f.now = t0
-	f.bundle("staging", map[string]string{"K": random(t)}, f.alice)
-	vs := f.check(p, f.alice)
+	f := policytest.New(t)
+	p := f.Policy([]*age.X25519Identity{f.Alice}, "defaults: {max_age: 30d}\n")
+	f.Now = policytest.T0.Add(400 * 24 * time.Hour)
+	f.Bundle("prod", map[string]string{"K": policytest.Random()}, f.Alice)
+	f.Now = policytest.T0
+	f.Bundle("staging", map[string]string{"K": policytest.Random()}, f.Alice)
+	vs := check(f, p, f.Alice)
 	got := has(vs, policies.RuleSetInFuture, "prod", "K")
 	if len(got) != 1 || got[0].Severity != policies.SeverityError || !strings.Contains(got[0].Message, "400d in the future") {
 		t.Fatalf("set in the future: %s", rules(vs))
@@ -178,14 +153,14 @@ func TestCheckSetInFuture(t *testing.T) {
 // TestCheckBundleOutsideRepository: a bundle path that a symlink takes out
 // of the policy's directory is an error, never read as if it were inside.
 func TestCheckBundleOutsideRepository(t *testing.T) {
-	f := newFixture(t)
-	p := f.policy([]*age.X25519Identity{f.alice}, "")
-	f.bundle("prod", map[string]string{"K": random(t)}, f.alice)
+	f := policytest.New(t)
+	p := f.Policy([]*age.X25519Identity{f.Alice}, "")
+	f.Bundle("prod", map[string]string{"K": policytest.Random()}, f.Alice)
 	outside := t.TempDir()
-	data, _ := os.ReadFile(filepath.Join(f.dir, "secrets", "prod.env"))
+	data, _ := os.ReadFile(filepath.Join(f.Dir, "secrets", "prod.env"))
 	os.WriteFile(filepath.Join(outside, "staging.env"), data, 0o644)
-	os.Symlink(filepath.Join(outside, "staging.env"), filepath.Join(f.dir, "secrets", "staging.env"))
-	vs := f.check(p)
+	os.Symlink(filepath.Join(outside, "staging.env"), filepath.Join(f.Dir, "secrets", "staging.env"))
+	vs := check(f, p)
 	got := has(vs, policies.RuleBundleOutside, "staging", "")
 	if len(got) != 1 || !strings.Contains(got[0].Message, "outside the repository") {
 		t.Fatalf("bundle outside: %s", rules(vs))
