@@ -14,6 +14,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 // Severity of a violation: errors fail `sealenv check`, warnings do not.
@@ -26,24 +27,28 @@ const (
 
 // Rule IDs of check violations.
 const (
-	RuleBundleMissing   = "bundle-missing"
-	RuleNotSealed       = "not-sealed"
-	RuleUnreadable      = "bundle-unreadable"
-	RuleRecipientAdded  = "recipient-missing" // policy lists it, bundle is not wrapped to it
-	RuleRecipientStale  = "recipient-removed" // bundle is wrapped to a key the policy dropped
-	RuleRequiredMissing = "required-key-missing"
-	RuleUnknownKey      = "unknown-key"
-	RuleMaxAge          = "max-age"
-	RuleExpiring        = "expiring"
-	RuleAgeUnknown      = "age-unknown"
-	RuleGraceExpired    = "grace-expired"
-	RuleUnauthenticated = "unauthenticated-key"
-	RuleMinLength       = "min-length"
-	RulePattern         = "pattern"
-	RulePlaceholder     = "placeholder"
-	RuleRepeated        = "repeated-characters"
-	RuleLowEntropy      = "low-entropy"
-	RuleReused          = "reused-value"
+	RuleBundleMissing    = "bundle-missing"
+	RuleNotSealed        = "not-sealed"
+	RuleUnreadable       = "bundle-unreadable"
+	RuleRecipientMissing = "recipient-missing" // policy lists it, bundle is not wrapped to it
+	RuleRecipientRemoved = "recipient-removed" // bundle is wrapped to a key the policy does not list
+	RuleKeyGroups        = "key-groups"        // key groups or Shamir threshold differ from the policy
+	RuleRequiredMissing  = "required-key-missing"
+	RuleUnknownKey       = "unknown-key"
+	RuleMaxAge           = "max-age"
+	RuleExpiring         = "expiring"
+	RuleAgeUnknown       = "age-unknown"
+	RuleSetInFuture      = "set-in-future"
+	RulePlaintextValue   = "plaintext-value"
+	RuleBundleOutside    = "bundle-outside-repository"
+	RuleGraceExpired     = "grace-expired"
+	RuleUnauthenticated  = "unauthenticated-key"
+	RuleMinLength        = "min-length"
+	RulePattern          = "pattern"
+	RulePlaceholder      = "placeholder"
+	RuleRepeated         = "repeated-characters"
+	RuleLowEntropy       = "low-entropy"
+	RuleReused           = "reused-value"
 )
 
 // Violation is one finding of `sealenv check`. It never holds a value.
@@ -62,7 +67,14 @@ type CheckOptions struct {
 	Now        time.Time
 	Env        string         // only this environment; "" for all
 	Identities []age.Identity // with identities, values are checked too
+	// Open opens a bundle with the identities; nil is [seal.Open]. The CLI
+	// passes one that also opens KMS, PGP and Shamir bundles.
+	Open func(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error)
 }
+
+// clockSkew is how far in the future a set time may be before check calls
+// it an error: clocks of two machines disagree by seconds, not minutes.
+const clockSkew = 5 * time.Minute
 
 // Check evaluates every environment (or one) against the policy. The error
 // is for failures to run the check at all (an unknown environment);
@@ -126,10 +138,18 @@ func (p *Policy) Check(opts CheckOptions) ([]Violation, error) {
 
 func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *seal.Bundle) {
 	var out []Violation
-	path := p.BundlePath(env)
-	data, err := os.ReadFile(path)
+	path, rerr := p.ResolveBundle(env)
+	var data []byte
+	var err error
+	if rerr == nil {
+		data, err = os.ReadFile(path)
+	}
 	v := func(key, rule string, sev Severity, format string, args ...any) {
 		out = append(out, Violation{Env: env.Name, Bundle: env.Bundle, Key: key, Line: keyLine(data, key), Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	if rerr != nil {
+		v("", RuleBundleOutside, SeverityError, "%v", rerr)
+		return out, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		v("", RuleBundleMissing, SeverityError, "bundle %s does not exist: run sealenv seal --env %s", env.Bundle, env.Name)
@@ -154,24 +174,16 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		return out, nil
 	}
 
-	// Recipients drift.
-	inBundle := map[string]bool{}
-	for _, r := range info.Recipients {
-		inBundle[r] = true
+	// Who may decrypt: every key of every type, group by group.
+	d := env.Drift(info)
+	for _, a := range d.Add {
+		v("", RuleRecipientMissing, SeverityError, "bundle is not wrapped to %s (%s)%s yet: run sealenv rekey --env %s", short(a.Key.String()), ownerOr(a.Owner), inGroup(a.Key, d), env.Name)
 	}
-	for _, r := range env.Recipients {
-		if !inBundle[strings.TrimSpace(r.Key)] {
-			v("", RuleRecipientAdded, SeverityError, "bundle is not wrapped to %s (%s) yet: run sealenv rekey --env %s", short(r.Key), ownerOr(r.Owner), env.Name)
-		}
+	for _, r := range d.Remove {
+		v("", RuleRecipientRemoved, SeverityError, "bundle is still wrapped to %s%s, which the policy does not list: run sealenv rekey --env %s, then rotate what it could read", short(r.Key.String()), inGroup(r.Key, d), env.Name)
 	}
-	want := map[string]bool{}
-	for _, k := range env.Keys() {
-		want[k] = true
-	}
-	for _, r := range info.Recipients {
-		if !want[r] {
-			v("", RuleRecipientStale, SeverityError, "bundle is still wrapped to %s, which the policy removed: run sealenv rekey --env %s, then rotate what they could read", short(r), env.Name)
-		}
+	if d.Groups {
+		v("", RuleKeyGroups, SeverityError, "bundle has %s, the policy %s: run sealenv rekey --env %s", groupsText(d.HaveGroups, d.HaveThreshold), groupsText(d.WantGroups, d.WantThreshold), env.Name)
 	}
 
 	// With an identity, metadata is authenticated; without, Inspect's is
@@ -179,7 +191,11 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	var opened *seal.Bundle
 	meta := info.Meta
 	if len(opts.Identities) > 0 {
-		b, err := seal.Open(format, data, opts.Identities...)
+		open := opts.Open
+		if open == nil {
+			open = seal.Open
+		}
+		b, err := open(format, data, opts.Identities...)
 		if err != nil {
 			v("", RuleUnreadable, SeverityError, "cannot open %s: %v", env.Bundle, err)
 		} else {
@@ -188,6 +204,16 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 				v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value that nothing authenticates: set it with sealenv set", k)
 			}
 		}
+	}
+
+	// A value typed into the file by hand is plaintext in the repository,
+	// whatever the MAC says later.
+	plain, err := seal.UnsealedValues(format, data)
+	if err != nil {
+		v("", RuleUnreadable, SeverityError, "%v", err)
+	}
+	for _, k := range plain {
+		v(k, RulePlaintextValue, SeverityError, "%s is stored in plaintext, not encrypted (typed into the file?): treat the value as leaked, then set a new one with sealenv set %s %s", k, env.Bundle, k)
 	}
 
 	keys := map[string]bool{}
@@ -205,6 +231,9 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		if declares && !p.Declared(env, k) && !(m.GraceOf != "" && p.Declared(env, m.GraceOf)) {
 			v(k, RuleUnknownKey, SeverityError, "%s is not declared in %s (keys:, required: or a service)", k, FileName)
 		}
+		if m.Set.After(opts.Now.Add(clockSkew)) {
+			v(k, RuleSetInFuture, SeverityError, "%s was set %s in the future (%s): a wrong clock or an edited metadata line; its age cannot be checked, rotate it", k, days(m.Set.Sub(opts.Now)), m.Set.UTC().Format(time.RFC3339))
+		}
 		if m.GraceOf != "" {
 			if meta.Expired(k, opts.Now) {
 				v(k, RuleGraceExpired, SeverityError, "grace value %s expired %s ago: any write drops it (sealenv unset %s %s)", k, days(opts.Now.Sub(*m.Expires)), env.Bundle, k)
@@ -214,13 +243,15 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		rule := p.Rule(k)
 		if rule.MaxAge > 0 {
 			_, known := meta[k]
-			switch age := opts.Now.Sub(m.Set); {
+			switch old := opts.Now.Sub(m.Set); {
+			case m.Set.After(opts.Now.Add(clockSkew)):
+				// Not checked below: a set time in the future silences max_age.
 			case !known || m.Set.IsZero():
 				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (added outside sealenv?); rotate it to start its clock", k)
-			case age >= rule.MaxAge.D():
-				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(age), days(rule.MaxAge.D()), env.Bundle, k)
-			case rule.WarnBefore > 0 && age >= rule.MaxAge.D()-rule.WarnBefore.D():
-				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: rotate it soon", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-age))
+			case old >= rule.MaxAge.D():
+				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(old), days(rule.MaxAge.D()), env.Bundle, k)
+			case rule.WarnBefore > 0 && old >= rule.MaxAge.D()-rule.WarnBefore.D():
+				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: rotate it soon", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-old))
 			}
 		}
 	}
@@ -358,12 +389,25 @@ func keyLine(data []byte, key string) int {
 	return 0
 }
 
-func short(k string) string {
-	if len(k) > 24 {
-		return k[:16] + "..." + k[len(k)-6:]
+// inGroup names the key group of k when there are groups.
+func inGroup(k seal.MasterKey, d Drift) string {
+	switch {
+	case k.Group == seal.OutsideGroups:
+		return " outside its key groups"
+	case d.HaveGroups > 0 || d.WantGroups > 0:
+		return fmt.Sprintf(" in key group %d", k.Group)
 	}
-	return k
+	return ""
 }
+
+func groupsText(groups, threshold int) string {
+	if groups == 0 {
+		return "no key groups"
+	}
+	return fmt.Sprintf("%d key groups with threshold %d", groups, threshold)
+}
+
+func short(k string) string { return recipients.Short(k) }
 
 func ownerOr(o string) string {
 	if o == "" {

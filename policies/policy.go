@@ -22,6 +22,10 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 // FileName is the policy file's name at the repository root.
@@ -44,22 +48,93 @@ type Policy struct {
 
 // Environment is one deployment environment and its bundle.
 type Environment struct {
-	Name       string      `yaml:"name"`
-	Bundle     string      `yaml:"bundle"`
+	Name   string `yaml:"name"`
+	Bundle string `yaml:"bundle"`
+	// Recipients is the whole list of keys that may decrypt the bundle,
+	// of every type: check reports any other key the bundle is wrapped to,
+	// and rekey removes it.
 	Recipients []Recipient `yaml:"recipients"`
-	// KMS and PGP keys are passed through to sops when sealing.
+	// KMS and PGP are short forms of recipients with a kms or pgp key and
+	// no owner.
 	KMS []string `yaml:"kms"`
 	PGP []string `yaml:"pgp"`
+	// KeyGroups splits the data key (Shamir): ShamirThreshold of the
+	// groups must be opened, each by one of its keys. It replaces
+	// Recipients, KMS and PGP.
+	KeyGroups       []KeyGroup `yaml:"key_groups"`
+	ShamirThreshold int        `yaml:"shamir_threshold"`
 	// Required lists keys the bundle must hold (in addition to keys whose
 	// rule says required: true).
 	Required []string `yaml:"required"`
+
+	groups [][]Recipient // compiled: one group without key_groups
 }
 
-// Recipient is a public key with the person or system that owns it.
-type Recipient struct {
-	Key   string `yaml:"key"`
-	Owner string `yaml:"owner"`
+// KeyGroup is one Shamir key group.
+type KeyGroup struct {
+	Recipients []Recipient `yaml:"recipients"`
 }
+
+// Recipient is one key that may decrypt a bundle, with the person or
+// system that owns it. Exactly one of the key fields is set.
+type Recipient struct {
+	Key     string `yaml:"key"`      // age (age1...), ssh-ed25519 or ssh-rsa public key
+	PGP     string `yaml:"pgp"`      // PGP fingerprint
+	KMS     string `yaml:"kms"`      // AWS KMS key ARN
+	GCPKMS  string `yaml:"gcp_kms"`  // Google Cloud KMS resource ID
+	AzureKV string `yaml:"azure_kv"` // Azure Key Vault key URL
+	Vault   string `yaml:"hc_vault"` // HashiCorp Vault transit key URL
+	HCKMS   string `yaml:"hckms"`    // Huawei Cloud KMS REGION:KEY_ID
+	// Role and Context go with KMS: the IAM role to assume, and the
+	// encryption context.
+	Role    string            `yaml:"role"`
+	Context map[string]string `yaml:"context"`
+	Owner   string            `yaml:"owner"`
+
+	master seal.MasterKey
+}
+
+// compile checks that r names exactly one key and parses it.
+func (r *Recipient) compile() error {
+	var set []string
+	for _, f := range []struct{ name, val string }{
+		{"key", r.Key}, {seal.KeyPGP, r.PGP}, {seal.KeyKMS, r.KMS}, {seal.KeyGCPKMS, r.GCPKMS},
+		{seal.KeyAzureKV, r.AzureKV}, {seal.KeyVault, r.Vault}, {seal.KeyHCKMS, r.HCKMS},
+	} {
+		if strings.TrimSpace(f.val) != "" {
+			set = append(set, f.name)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		return errors.New("recipient needs one of key, pgp, kms, gcp_kms, azure_kv, hc_vault or hckms")
+	case len(set) > 1:
+		return fmt.Errorf("recipient sets %s and %s; give each key its own entry", set[0], set[1])
+	case (r.Role != "" || len(r.Context) > 0) && r.KMS == "":
+		return errors.New("role and context belong to a kms recipient")
+	}
+	var err error
+	switch set[0] {
+	case "key":
+		r.master, err = recipients.Age(r.Key)
+	case seal.KeyPGP:
+		r.master, err = recipients.PGP(r.PGP)
+	case seal.KeyKMS:
+		r.master, err = recipients.KMS(r.KMS, r.Role, r.Context)
+	case seal.KeyGCPKMS:
+		r.master, err = recipients.GCPKMS(r.GCPKMS)
+	case seal.KeyAzureKV:
+		r.master, err = recipients.AzureKV(r.AzureKV)
+	case seal.KeyVault:
+		r.master, err = recipients.Vault(r.Vault)
+	case seal.KeyHCKMS:
+		r.master, err = recipients.HCKMS(r.HCKMS)
+	}
+	return err
+}
+
+// MasterKey is the key the recipient names.
+func (r Recipient) MasterKey() seal.MasterKey { return r.master }
 
 // KeyRule says what a valid value of a key is and when it must rotate.
 type KeyRule struct {
@@ -254,8 +329,6 @@ func yamlError(path string, err error) string {
 	return path + ": " + s
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 func (p *Policy) validate(at func(...any) string) error {
 	if p.Version != 1 {
 		return fmt.Errorf("%s: version must be 1, got %d", at("version"), p.Version)
@@ -283,29 +356,18 @@ func (p *Policy) validate(at func(...any) string) error {
 			return fmt.Errorf("%s: environments %q and %q share the bundle %s; give each environment its own", at("environments", i, "bundle"), other, e.Name, e.Bundle)
 		}
 		bundles[clean] = e.Name
-		if len(e.Recipients)+len(e.KMS)+len(e.PGP) == 0 {
-			return fmt.Errorf("%s: environment %q has no recipients", where, e.Name)
-		}
-		keys := map[string]bool{}
-		for j, r := range e.Recipients {
-			r.Key = strings.TrimSpace(r.Key)
-			if err := CheckRecipient(r.Key); err != nil {
-				return fmt.Errorf("%s: environment %q: %v", at("environments", i, "recipients", j), e.Name, err)
-			}
-			if keys[r.Key] {
-				return fmt.Errorf("%s: environment %q: recipient %q listed twice", at("environments", i, "recipients", j), e.Name, r.Key)
-			}
-			keys[r.Key] = true
+		if err := e.compileKeys(at, i); err != nil {
+			return err
 		}
 		for j, k := range e.Required {
-			if !validName.MatchString(k) {
-				return fmt.Errorf("%s: environment %q: required key %q is not a valid environment variable name", at("environments", i, "required", j), e.Name, k)
+			if err := seal.CheckName(k); err != nil {
+				return fmt.Errorf("%s: environment %q: required %v", at("environments", i, "required", j), e.Name, err)
 			}
 		}
 	}
 	for name, r := range p.Keys {
-		if !validName.MatchString(name) {
-			return fmt.Errorf("%s: key %q is not a valid environment variable name", at("keys", name), name)
+		if err := seal.CheckName(name); err != nil {
+			return fmt.Errorf("%s: %v", at("keys", name), err)
 		}
 		if r == nil {
 			p.Keys[name] = &KeyRule{}
@@ -330,8 +392,8 @@ func (p *Policy) validate(at func(...any) string) error {
 			}
 		}
 		for j, k := range s.Keys {
-			if !validName.MatchString(k) {
-				return fmt.Errorf("%s: service %q: key %q is not a valid environment variable name", at("services", i, "keys", j), s.Name, k)
+			if err := seal.CheckName(k); err != nil {
+				return fmt.Errorf("%s: service %q: %v", at("services", i, "keys", j), s.Name, err)
 			}
 		}
 	}
@@ -366,6 +428,74 @@ func (p *Policy) validate(at func(...any) string) error {
 	if b := p.Audit.Baseline; b != nil {
 		if b.File == "" || strings.TrimSpace(b.Reason) == "" {
 			return fmt.Errorf("%s: baseline needs a file and a reason", at("audit", "baseline"))
+		}
+	}
+	return nil
+}
+
+// compileKeys checks and compiles the recipients, kms, pgp and key groups
+// of environment i.
+func (e *Environment) compileKeys(at func(...any) string, i int) error {
+	fail := func(err error, where ...any) error {
+		return fmt.Errorf("%s: environment %q: %v", at(append([]any{"environments", i}, where...)...), e.Name, err)
+	}
+	seen := map[string]bool{}
+	add := func(group int, r Recipient, where ...any) error {
+		if err := r.compile(); err != nil {
+			return fail(err, where...)
+		}
+		r.master.Group = group
+		id := r.master.String()
+		if seen[id] {
+			return fail(fmt.Errorf("recipient %q listed twice", recipients.Short(id)), where...)
+		}
+		seen[id] = true
+		for len(e.groups) <= group {
+			e.groups = append(e.groups, nil)
+		}
+		e.groups[group] = append(e.groups[group], r)
+		return nil
+	}
+	if len(e.KeyGroups) > 0 {
+		switch {
+		case len(e.Recipients)+len(e.KMS)+len(e.PGP) > 0:
+			return fail(errors.New("key_groups replaces recipients, kms and pgp; list every key in its group"), "key_groups")
+		case len(e.KeyGroups) == 1:
+			return fail(errors.New("key_groups needs two groups or more (one group is recipients)"), "key_groups")
+		case e.ShamirThreshold < 0 || e.ShamirThreshold > len(e.KeyGroups):
+			return fail(fmt.Errorf("shamir_threshold %d is not between 1 and the %d key groups", e.ShamirThreshold, len(e.KeyGroups)), "shamir_threshold")
+		}
+		for g, kg := range e.KeyGroups {
+			if len(kg.Recipients) == 0 {
+				return fail(fmt.Errorf("key group %d has no recipients", g), "key_groups", g)
+			}
+			for j, r := range kg.Recipients {
+				if err := add(g, r, "key_groups", g, "recipients", j); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if e.ShamirThreshold != 0 {
+		return fail(errors.New("shamir_threshold needs key_groups"), "shamir_threshold")
+	}
+	if len(e.Recipients)+len(e.KMS)+len(e.PGP) == 0 {
+		return fmt.Errorf("%s: environment %q has no recipients", at("environments", i), e.Name)
+	}
+	for j, r := range e.Recipients {
+		if err := add(0, r, "recipients", j); err != nil {
+			return err
+		}
+	}
+	for j, k := range e.KMS {
+		if err := add(0, Recipient{KMS: k}, "kms", j); err != nil {
+			return err
+		}
+	}
+	for j, k := range e.PGP {
+		if err := add(0, Recipient{PGP: k}, "pgp", j); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -552,21 +682,41 @@ func (p *Policy) BundlePath(e *Environment) string {
 	return filepath.Join(p.Root, filepath.FromSlash(e.Bundle))
 }
 
-// Keys returns the recipients' public keys.
-func (e *Environment) Keys() []string {
-	out := make([]string, 0, len(e.Recipients))
-	for _, r := range e.Recipients {
-		out = append(out, strings.TrimSpace(r.Key))
+// MasterKeys returns the keys that may decrypt the environment's bundle,
+// by key group (one group without key_groups), with their owners.
+func (e *Environment) MasterKeys() [][]Recipient { return e.groups }
+
+// Threshold is the number of key groups that must be opened: 0 without
+// key groups, all of them unless shamir_threshold says less.
+func (e *Environment) Threshold() int {
+	if len(e.KeyGroups) == 0 {
+		return 0
 	}
-	return out
+	if e.ShamirThreshold == 0 {
+		return len(e.KeyGroups)
+	}
+	return e.ShamirThreshold
 }
 
-// Owner returns the owner label of a recipient key, or "".
-func (e *Environment) Owner(key string) string {
-	for _, r := range e.Recipients {
-		if strings.TrimSpace(r.Key) == key {
-			return r.Owner
+// Owner returns the owner label of a key, or "".
+func (e *Environment) Owner(k seal.MasterKey) string {
+	for _, g := range e.groups {
+		for _, r := range g {
+			if k.Matches(r.master) {
+				return r.Owner
+			}
 		}
 	}
 	return ""
+}
+
+// ResolveBundle is [Policy.BundlePath] with every symlink followed. A bundle
+// whose real location is outside the policy's directory (a symlinked
+// directory or file pointing out of the repository) is an error.
+func (p *Policy) ResolveBundle(e *Environment) (string, error) {
+	path, err := fsutil.Resolve(p.BundlePath(e), p.Root)
+	if err != nil {
+		return "", fmt.Errorf("environment %q: %w", e.Name, err)
+	}
+	return path, nil
 }

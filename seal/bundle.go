@@ -84,12 +84,21 @@ func (b *Bundle) Zero() {
 // Info is what can be read from a bundle without an identity. Nothing in it is
 // authenticated.
 type Info struct {
-	Format       Format
-	Keys         []string // environment names in file order, metadata key excluded
-	Encrypted    []bool   // per key: whether the value is encrypted
-	Meta         Meta
-	Recipients   []string
-	OtherKeys    []string // non-age master key types (kms, pgp, ...)
+	Format     Format
+	Keys       []string // environment names in file order, metadata key excluded
+	Encrypted  []bool   // per key: whether the value is encrypted
+	Meta       Meta
+	Recipients []string
+	OtherKeys  []string // non-age master key types (kms, pgp, ...)
+	// MasterKeys lists every wrapped copy of the data key, of every type,
+	// with its key group.
+	MasterKeys []MasterKey
+	// KeyGroups is the number of key groups (0: none, one list of keys);
+	// ShamirThreshold how many of them must be opened.
+	KeyGroups       int
+	ShamirThreshold int
+	// Weak lists the values no ciphertext authenticates (see [WeakNames]).
+	Weak         []string
 	LastModified time.Time
 	Version      string
 }
@@ -101,7 +110,8 @@ func Inspect(format Format, data []byte) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &Info{Format: format, Version: p.meta.Version, OtherKeys: p.otherKeyTypes()}
+	info := &Info{Format: format, Version: p.meta.Version, OtherKeys: p.otherKeyTypes(), MasterKeys: p.masterKeys(),
+		KeyGroups: len(p.meta.KeyGroups), ShamirThreshold: p.meta.ShamirThreshold}
 	info.LastModified, _ = time.Parse(time.RFC3339, p.meta.LastModified)
 	for _, s := range p.stanzas() {
 		info.Recipients = append(info.Recipients, s.Recipient)
@@ -121,8 +131,12 @@ func Inspect(format Format, data []byte) (*Info, error) {
 			}
 			continue
 		}
+		enc := p.encrypted(l.path)
 		info.Keys = append(info.Keys, l.name)
-		info.Encrypted = append(info.Encrypted, p.encrypted(l.path))
+		info.Encrypted = append(info.Encrypted, enc)
+		if l.val == nil || l.val == "" || !enc {
+			info.Weak = append(info.Weak, l.name)
+		}
 	}
 	return info, nil
 }
@@ -158,6 +172,54 @@ func Verify(format Format, data, dataKey []byte) (*Bundle, error) {
 	return p.decrypt(dataKey)
 }
 
+// UnsealedValues lists the flattened names of the values of a sealed file
+// that are stored in plaintext although nothing says they should be: a
+// non-empty value that the file's rules encrypt but that is not an
+// ENC[...] value (a line typed into the file by hand), or, in a bundle
+// sealenv wrote, a plaintext value its metadata does not record as
+// intentionally plain. It needs no key; the names it returns are not
+// authenticated, and neither is what makes the others look sealed (see
+// [Open]). A file with no SOPS metadata is [ErrNotSealed].
+func UnsealedValues(format Format, data []byte) ([]string, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	var recorded map[string]bool // nil: no sealenv metadata
+	for _, l := range p.leaves {
+		if l.name != MetaKey {
+			continue
+		}
+		if s, ok := l.val.(string); ok {
+			if doc, err := parseMetaDoc(s); err == nil {
+				recorded = map[string]bool{}
+				for _, n := range doc.Weak {
+					recorded[n] = true
+				}
+			}
+		}
+	}
+	var out []string
+	for _, l := range p.leaves {
+		if l.name == MetaKey || l.val == nil || l.val == "" {
+			continue
+		}
+		if p.encrypted(l.path) {
+			if s, ok := l.val.(string); ok {
+				if _, _, _, _, ok := splitEnc(s); ok {
+					continue
+				}
+			}
+			out = append(out, l.name)
+			continue
+		}
+		if recorded != nil && !recorded[l.name] {
+			out = append(out, l.name)
+		}
+	}
+	return out, nil
+}
+
 // WeakNames lists the flattened names of the values in a bundle that no
 // ciphertext authenticates: empty values, nulls, and values the file's
 // rules leave unencrypted (the metadata key aside). The authoring side
@@ -182,6 +244,9 @@ func WeakNames(format Format, data []byte) ([]string, error) {
 // dataKey unwraps the 32-byte data key from the first age stanza that one of
 // the identities opens.
 func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
+	if len(p.meta.KeyGroups) > 1 || p.meta.ShamirThreshold > 1 {
+		return nil, "", unsupported("Shamir key groups are not supported; open it with the full sealenv CLI")
+	}
 	if len(ids) == 0 {
 		return nil, "", ErrIncorrectIdentity
 	}

@@ -20,8 +20,9 @@ func TestDependencyFence(t *testing.T) {
 		"filippo.io/age", "filippo.io/hpke",
 		"golang.org/x/crypto/", "golang.org/x/sys/",
 		"gopkg.in/yaml.v3", "github.com/sealenv/sealenv/seal",
+		"github.com/sealenv/sealenv/internal/fsutil",
 	}
-	forbidden := []string{"getsops", "filippo.io/age/agessh", "filippo.io/age/plugin", "golang.org/x/crypto/ssh", "seal/author", "seal/identities"}
+	forbidden := []string{"getsops", "filippo.io/age/agessh", "filippo.io/age/plugin", "golang.org/x/crypto/ssh", "seal/author", "seal/identities", "seal/recipients"}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {
 		t.Fatalf("go list returned %d packages; the check lost its teeth", len(deps))
@@ -45,5 +46,39 @@ func TestDependencyFence(t *testing.T) {
 		if !ok {
 			t.Errorf("seal depends on %s", d)
 		}
+	}
+}
+
+// TestGroundFloor: nothing under seal/ imports a package above it. The
+// bundle format is the ground floor; the policy, the fleet operations, the
+// audit, wrap, the injector and the commands build on it, never the other
+// way round (age keeps agessh a leaf; sops keeps key updates in its command
+// tree).
+func TestGroundFloor(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/sealenv/sealenv/seal/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/sealenv/sealenv/"
+	deps := strings.Fields(string(out))
+	ours := 0
+	for _, d := range deps {
+		rest, ok := strings.CutPrefix(d, mod)
+		if !ok {
+			continue
+		}
+		ours++
+		top, _, _ := strings.Cut(rest, "/")
+		switch top {
+		case "seal", "internal":
+		default:
+			t.Errorf("seal/... depends on %s", d)
+		}
+		if strings.HasPrefix(rest, "internal/injecttest") {
+			t.Errorf("seal/... depends on %s", d)
+		}
+	}
+	if ours < 4 {
+		t.Fatalf("go list named %d of our packages; the check lost its teeth", ours)
 	}
 }

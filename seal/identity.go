@@ -99,13 +99,3 @@ func readCapped(path string) ([]byte, error) {
 	}
 	return data, nil
 }
-
-// cleanPathErr drops the "open PATH:" prefix when the caller already names
-// the path.
-func cleanPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
 )
 
 // Package seal parses native age identities only, so that a binary linking
@@ -99,7 +101,7 @@ func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity,
 	fromFile := func(path, source string) (*FoundIdentity, error) {
 		data, err := read(path)
 		if err != nil {
-			return nil, fmt.Errorf("identity from %s: %w", source, cleanPathErr(err))
+			return nil, fmt.Errorf("identity from %s: %w", source, fsutil.Reason(err))
 		}
 		return fromData(data, source, false)
 	}

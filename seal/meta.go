@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -102,10 +103,27 @@ func (m Meta) Names() []string {
 }
 
 // ValidName reports whether s can be an environment variable name and a
-// bundle key: [A-Za-z_][A-Za-z0-9_]*, not starting with the reserved "sops_".
-func ValidName(s string) bool {
+// bundle key: [A-Za-z_][A-Za-z0-9_]*, at most 256 bytes, not starting with
+// the reserved "sops_". See [CheckName] for the reason a name is refused.
+func ValidName(s string) bool { return nameProblem(s) == "" }
+
+// CheckName is the one check of a key name that a person chooses (in a
+// policy, for set, in an imported .env): [ValidName], and not [MetaKey].
+// The error matches [ErrInvalidName] and says why; names are not secret.
+func CheckName(name string) error {
+	why := nameProblem(name)
+	if why == "" && name == MetaKey {
+		why = "is reserved for sealenv metadata"
+	}
+	if why != "" {
+		return &reasonError{kind: ErrInvalidName, msg: fmt.Sprintf("key %q %s", truncateName(name), why)}
+	}
+	return nil
+}
+
+func nameProblem(s string) string {
 	if s == "" || len(s) > 256 {
-		return false
+		return "is not a valid environment variable name (1 to 256 characters)"
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -113,17 +131,20 @@ func ValidName(s string) bool {
 		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
 		case c >= '0' && c <= '9' && i > 0:
 		default:
-			return false
+			return "is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
 		}
 	}
-	return len(s) < len(sopsPrefix) || s[:len(sopsPrefix)] != sopsPrefix
+	if strings.HasPrefix(s, sopsPrefix) {
+		return "starts with " + sopsPrefix + ", which the SOPS dotenv store reserves for its metadata"
+	}
+	return ""
 }
 
 // checkName rejects invalid and duplicate names. Names are not secret, so
 // they may appear in errors.
 func checkName(name string, seen map[string]bool) error {
-	if !ValidName(name) {
-		return &reasonError{kind: ErrInvalidName, msg: fmt.Sprintf("key %q is not a valid environment variable name", truncateName(name))}
+	if why := nameProblem(name); why != "" {
+		return &reasonError{kind: ErrInvalidName, msg: fmt.Sprintf("key %q %s", truncateName(name), why)}
 	}
 	if seen[name] {
 		return &reasonError{kind: ErrMalformed, msg: fmt.Sprintf("duplicate key %q", name)}

@@ -212,9 +212,6 @@ func (p *parsed) checkMeta() error {
 			return malformed("invalid encrypted_regex")
 		}
 	}
-	if len(m.KeyGroups) > 1 || m.ShamirThreshold > 1 {
-		return unsupported("Shamir key groups are not supported")
-	}
 	if m.MAC == "" {
 		return &reasonError{kind: ErrTampered, msg: "bundle has no MAC"}
 	}
@@ -332,6 +329,7 @@ func parseDotenv(data []byte) (*parsed, error) {
 // ("sops_age__list_0__map_enc", "sops_mac", ...).
 func (m *sopsMeta) fromFlat(lines map[string]string) error {
 	m.Other = map[string]any{}
+	other := &flatNode{}
 	groups := map[int]map[int]*stanza{}
 	top := map[int]*stanza{}
 	setStanza := func(set map[int]*stanza, idx, field, val string) error {
@@ -404,23 +402,58 @@ func (m *sopsMeta) fromFlat(lines map[string]string) error {
 				if err := setStanza(groups[g], parts[3][5:], parts[4][4:], v); err != nil {
 					return err
 				}
-			case len(parts) >= 2 && parts[0] == "key_groups":
-				// a non-age key inside a group: counted so errors can say why
-				m.Other["key_groups:"+strings.TrimPrefix(parts[2], "map_")] = []any{true}
 			default:
-				m.Other[parts[0]] = []any{true}
+				// Other master keys (pgp, kms, ...), also inside key
+				// groups: rebuilt as the YAML store would hold them.
+				parts[0] = "map_" + parts[0]
+				if err := other.place(parts, v); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	m.Age = sortedStanzas(top)
-	for g := 0; g < len(groups); g++ {
-		if groups[g] == nil {
-			return malformed("key group %d is missing", g)
+	// Key groups may hold age keys only (read above): their other keys
+	// are a sparse list.
+	groupOther := map[int]map[string]any{}
+	if kg := other.keys["key_groups"]; kg != nil {
+		delete(other.keys, "key_groups")
+		for g, n := range kg.items {
+			v, err := n.value()
+			if err != nil {
+				return err
+			}
+			groupOther[g], _ = v.(map[string]any)
+			if groupOther[g] == nil {
+				return malformed("key group %d is not a map", g)
+			}
 		}
-		m.KeyGroups = append(m.KeyGroups, struct {
+	}
+	tree, err := other.value()
+	if err != nil {
+		return err
+	}
+	for k, v := range tree.(map[string]any) {
+		m.Other[k] = v
+	}
+	m.Age = sortedStanzas(top)
+	n := 0
+	for g := range groups {
+		n = max(n, g+1)
+	}
+	for g := range groupOther {
+		n = max(n, g+1)
+	}
+	for g := 0; g < n; g++ {
+		var kg struct {
 			Age   []stanza       `yaml:"age"`
 			Other map[string]any `yaml:",inline"`
-		}{Age: sortedStanzas(groups[g])})
+		}
+		kg.Other = groupOther[g]
+		if groups[g] == nil && kg.Other == nil {
+			return malformed("key group %d is missing", g)
+		}
+		kg.Age = sortedStanzas(groups[g])
+		m.KeyGroups = append(m.KeyGroups, kg)
 	}
 	return nil
 }

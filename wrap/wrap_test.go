@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http/httptest"
@@ -96,7 +97,7 @@ func bundle(t *testing.T, name string, keys ...string) wrap.Bundle {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		v, _ := author.Generator{}.Generate()
+		v := []byte(rand.Text())
 		if err := b.Set(k, v); err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -113,7 +114,7 @@ func auditDockerfileCommand(e *env) *cli.Command {
 			defer done()
 			r, err := audit.Dockerfile(c.Args().First(), opts)
 			if err != nil {
-				return fmt.Errorf("audit: %w", unwrapPathErr(err))
+				return fmt.Errorf("audit: %w", fsutil.Reason(err))
 			}
 			return e.writeAudit(c, r, "audit")
 		},
@@ -139,7 +140,7 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 	for _, p := range c.StringSlice("rules") {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return o, nil, fmt.Errorf("--rules: %s: %w", p, unwrapPathErr(err))
+			return o, nil, fmt.Errorf("--rules: %s: %w", p, fsutil.Reason(err))
 		}
 		more, err := rules.Parse(p, data)
 		if err != nil {

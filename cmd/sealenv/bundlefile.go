@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
@@ -53,7 +55,7 @@ func (e *env) identities(c *cli.Context) (*seal.FoundIdentity, error) {
 func readBundle(c *cli.Context, path string) (seal.Format, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+		return 0, nil, fmt.Errorf("%s: %w", path, fsutil.Reason(err))
 	}
 	f, err := bundleFormat(c, path, data)
 	if err != nil {
@@ -91,9 +93,18 @@ func (e *env) readWithIdentity(c *cli.Context, path string) (seal.Format, []byte
 	return f, data, found, nil
 }
 
-// loadBundle opens a bundle for editing with the identity.
-func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
-	f, data, found, err := e.readWithIdentity(c, path)
+// loadBundleAt opens the bundle at real (named path in errors) for
+// editing with the identity.
+func (e *env) loadBundleAt(c *cli.Context, path, real string) (*author.Bundle, error) {
+	data, err := os.ReadFile(real)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+	}
+	f, err := bundleFormat(c, path, data)
+	if err != nil {
+		return nil, err
+	}
+	found, err := e.identities(c)
 	if err != nil {
 		return nil, err
 	}
@@ -109,29 +120,123 @@ func (e *env) loadBundle(c *cli.Context, path string) (*author.Bundle, error) {
 	return b, nil
 }
 
-// openBundle decrypts a bundle with the slim reader.
+// openBundle decrypts a bundle: with the slim reader, or through sops/v3
+// for KMS, PGP and Shamir bundles.
 func (e *env) openBundle(c *cli.Context, path string) (*seal.Bundle, error) {
 	f, data, found, err := e.readWithIdentity(c, path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := seal.Open(f, data, found.Identities...)
+	b, err := author.Open(f, data, found.Identities...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, nil
 }
 
-// saveBundle encrypts b and replaces path atomically.
+// saveBundle encrypts b and replaces path atomically (through a symlink).
 func saveBundle(path string, b *author.Bundle) error {
 	out, err := b.Marshal()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := fsutil.WriteFileAtomic(path, out, 0o644); err != nil {
-		return fmt.Errorf("%s: writing: %w", path, unwrapPathErr(err))
+		return fmt.Errorf("%s: writing: %w", path, fsutil.Reason(err))
 	}
 	return nil
+}
+
+// editBundle is the read-modify-write that every command changing one
+// bundle runs: it finishes or rolls back an interrupted fleet write,
+// resolves path (refusing a symlink out of its repository), locks the
+// bundle, loads it with the identity, lets change edit it and, when change
+// says so, writes it (through a symlink), holding the lock throughout.
+func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle) (bool, error)) error {
+	if err := e.recoverFleet(c, path); err != nil {
+		return err
+	}
+	real, err := fsutil.Resolve(path, repoRoot(path))
+	if err != nil {
+		return err
+	}
+	unlock, err := fsutil.Lock(real, fsutil.LockWait())
+	if err != nil {
+		if errors.Is(err, fsutil.ErrLocked) {
+			return fmt.Errorf("%s: %w; gave up after %s (set SEALENV_LOCK_TIMEOUT to wait longer)", path, fsutil.ErrLocked, fsutil.LockWait())
+		}
+		return fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+	}
+	defer unlock()
+	b, err := e.loadBundleAt(c, path, real)
+	if err != nil {
+		return err
+	}
+	defer b.Zero()
+	save, err := change(b)
+	if err != nil || !save {
+		return err
+	}
+	return saveBundle(real, b)
+}
+
+// recoverFleet finishes or rolls back an interrupted rekey --all or rotate
+// --due in the policy's directory (and the repository of each path), and
+// says so on stderr.
+func (e *env) recoverFleet(c *cli.Context, paths ...string) error {
+	var roots []string
+	if p := c.String("policy"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		roots = append(roots, filepath.Dir(abs))
+	} else if p, err := policies.Find("."); err == nil {
+		roots = append(roots, filepath.Dir(p))
+	}
+	for _, path := range paths {
+		if r := repoRoot(path); r != "" {
+			roots = append(roots, r)
+		}
+	}
+	done := map[string]bool{}
+	for _, r := range roots {
+		if done[r] {
+			continue
+		}
+		done[r] = true
+		msg, err := fleet.Recover(r)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			fmt.Fprintf(e.stderr, "sealenv: %s\n", msg)
+		}
+	}
+	return nil
+}
+
+// repoRoot is the repository a path lies in: the directory of the
+// sealenv.yaml above it, else the git top level (a directory with .git),
+// else "" (no repository: nothing to stay inside).
+func repoRoot(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(abs)
+	if p, err := policies.Find(dir); err == nil {
+		return filepath.Dir(p)
+	}
+	for d := dir; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
 }
 
 // loadPolicy reads the policy named by --policy or found from the working
@@ -150,8 +255,9 @@ func loadPolicy(c *cli.Context) (*policies.Policy, error) {
 // envTarget is what --env NAME means: the environment's bundle path and
 // keys from the policy.
 type envTarget struct {
-	path                 string
-	recipients, kms, pgp []string
+	path      string
+	groups    [][]seal.MasterKey
+	threshold int
 }
 
 func policyEnv(c *cli.Context, name string) (*envTarget, error) {
@@ -163,7 +269,15 @@ func policyEnv(c *cli.Context, name string) (*envTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &envTarget{path: p.BundlePath(env), recipients: env.Keys(), kms: env.KMS, pgp: env.PGP}, nil
+	t := &envTarget{path: p.BundlePath(env), threshold: env.Threshold()}
+	for _, g := range env.MasterKeys() {
+		var keys []seal.MasterKey
+		for _, r := range g {
+			keys = append(keys, r.MasterKey())
+		}
+		t.groups = append(t.groups, keys)
+	}
+	return t, nil
 }
 
 // bundleArg returns the first argument or a usage error.
@@ -172,12 +286,4 @@ func bundleArg(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("usage: sealenv %s %s", c.Command.Name, c.Command.ArgsUsage)
 	}
 	return c.Args().First(), nil
-}
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sealenv/sealenv/internal/sarif"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 func checkCommand(e *env) *cli.Command {
@@ -20,8 +21,10 @@ func checkCommand(e *env) *cli.Command {
 		Name:      "check",
 		Usage:     "check every bundle against sealenv.yaml (for CI and pre-commit)",
 		ArgsUsage: " ",
-		Description: "Without a key: recipients drift, missing and unknown keys, values past max_age\n" +
-			"(error) or inside warn_before (warning), expired grace values, unsealed bundles.\n" +
+		Description: "Without a key: every key the bundle is wrapped to (age, PGP, KMS, Vault, key groups)\n" +
+			"against the policy, values stored in plaintext, missing and unknown keys, values\n" +
+			"past max_age (error) or inside warn_before (warning) or set in the future, expired\n" +
+			"grace values, unsealed bundles, bundles a symlink takes out of the repository.\n" +
 			"With an identity (--identity or the usual variables) also: each value against\n" +
 			"its rules, and the same value used in two environments (names only).\n" +
 			"Exit 0: no errors (warnings allowed); 1: violations; 2: the check could not run.",
@@ -40,7 +43,13 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env")}
+			if err := e.recoverFleet(c); err != nil {
+				return err
+			}
+			if err := e.removeStaleEdits(); err != nil {
+				return err
+			}
+			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.Open}
 			if !c.Bool("no-identity") {
 				found, err := e.identities(c)
 				switch {
@@ -111,46 +120,6 @@ func writeViolations(w io.Writer, format string, p *policies.Policy, vs []polici
 	return nil
 }
 
-const starterPolicy = `# sealenv policy: who may decrypt what, what a valid value is, when it must rotate.
-# Reference: docs/policy.md. Check it with: sealenv check
-version: 1
-
-environments:
-  - name: prod
-    bundle: secrets/prod.env        # relative to this file; commit only sealed bundles
-    recipients:                     # age (age1...), ssh-ed25519 or ssh-rsa public keys
-      - key: %s
-        owner: %s
-    # required: [DATABASE_URL]      # keys this environment must hold
-
-# Rules for every key without its own entry.
-defaults:
-  max_age: 90d                      # sealenv check fails older values; rotate --due renews them
-  warn_before: 14d                  # warn this long before max_age
-  grace: 72h                        # rotate keeps the old value as KEY_PREVIOUS this long
-
-# Per-key rules.
-keys:
-  # DATABASE_URL:
-  #   required: true
-  #   pattern: '^postgres://'
-  # API_TOKEN:
-  #   min_length: 32
-  #   forbid: [test-token]         # on top of the built-in placeholders (changeme, TODO, ...)
-  #   generator: {length: 32, alphabet: base64url}   # or {command: "vendor-cli new-token"}
-  #   max_age: 30d
-
-# Least privilege: which keys each service may receive (sealenv inject --service).
-services: []
-  # - name: api
-  #   environments: [prod]
-  #   keys: [DATABASE_URL, API_TOKEN]
-
-audit:
-  rules: []                         # custom credential patterns: {id, description, regex, keywords, entropy}
-  allowlist: []                     # {rule, path, secret, reason}: every entry needs a reason
-`
-
 func initCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "init",
@@ -174,14 +143,11 @@ func initCommand(e *env) *cli.Command {
 			if r == "" {
 				return errors.New("init: pass -r age1... (the identity has no printable recipient)")
 			}
-			if err := policies.CheckRecipient(r); err != nil {
+			text, err := policies.Starter(r, c.String("owner"))
+			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			text := fmt.Sprintf(starterPolicy, r, c.String("owner"))
-			if _, err := policies.Parse(c.String("output"), []byte(text)); err != nil {
-				return fmt.Errorf("init: internal error, starter does not parse: %w", err)
-			}
-			if err := fsutil.CreateExclusive(c.String("output"), []byte(text), 0o644); err != nil {
+			if err := fsutil.CreateExclusive(c.String("output"), text, 0o644); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			fmt.Fprintf(e.stderr, "wrote %s; next: sealenv seal --env prod\n", c.String("output"))

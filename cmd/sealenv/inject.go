@@ -42,7 +42,7 @@ func injectCommand(e *env) *cli.Command {
 				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
 				IdentityOptional: true,
 				ParseIdentities:  parseNamedIdentities,
-				Open:             openWithSops,
+				Open:             author.Open,
 			}
 			if err := cfg.ParseArgs("sealenv inject", c.Args().Slice()); err != nil {
 				if errors.Is(err, flag.ErrHelp) {
@@ -94,32 +94,4 @@ func injectFlagNames() []string {
 		names = append(names, f.Name)
 	})
 	return names
-}
-
-// openWithSops opens a bundle with the slim reader and, when its data key is
-// wrapped only to KMS or PGP keys, with sops/v3. Either way the MAC is
-// verified before any value is returned.
-func openWithSops(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error) {
-	b, err := seal.Open(format, data, ids...)
-	if !errors.Is(err, seal.ErrUnsupported) {
-		return b, err
-	}
-	ab, aerr := author.Load(format, data, ids)
-	if aerr != nil {
-		return nil, aerr
-	}
-	defer ab.Zero()
-	out := &seal.Bundle{Format: format, Meta: ab.Meta(), Recipients: ab.Recipients(), Matched: "sops key service"}
-	for _, name := range ab.Names() {
-		if name == seal.MetaKey {
-			continue
-		}
-		v, ok := ab.Get(name)
-		if !ok {
-			out.Zero()
-			return nil, fmt.Errorf("%w: key %s is nested; nested keys of a KMS- or PGP-wrapped bundle are not supported", seal.ErrUnsupported, name)
-		}
-		out.Secrets = append(out.Secrets, seal.Secret{Name: name, Value: []byte(v)})
-	}
-	return out, nil
 }

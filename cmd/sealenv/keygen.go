@@ -45,7 +45,7 @@ func keygenCommand(e *env) *cli.Command {
 				return err
 			}
 			if err := fsutil.CreateExclusive(out, []byte(text), 0o600); err != nil {
-				return fmt.Errorf("keygen: %w", unwrapPathErr(err))
+				return fmt.Errorf("keygen: %w", fsutil.Reason(err))
 			}
 			fmt.Fprintln(e.stdout, recipient)
 			return nil

@@ -8,7 +8,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/fleet"
+	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 func rekeyCommand(e *env) *cli.Command {
@@ -19,12 +22,13 @@ func rekeyCommand(e *env) *cli.Command {
 		Description: "sealenv rekey BUNDLE [-r RECIPIENT...]   (without -r: keep recipients, new data key)\n" +
 			"sealenv rekey --env NAME                  (recipients and path from sealenv.yaml)\n" +
 			"sealenv rekey --all [--dry-run]          (every environment; prints the plan first)\n\n" +
+			"The bundle gets exactly the keys given (or the policy's, every type) and no other.\n" +
 			"This is sops updatekeys plus sops -r in one step: a removed recipient cannot\n" +
 			"read anything written from now on. Values they could read before should be\n" +
 			"rotated (sealenv rotate).",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), adoptFlag(), policyFlag(),
-			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY` (repeatable; replaces the list)"},
+			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY`: age1..., ssh-..., or pgp:FP, kms:ARN, gcp_kms:ID, azure_kv:URL, hc_vault:URL, hckms:ID (repeatable; the bundle gets exactly these)"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
 			&cli.BoolFlag{Name: "all", Usage: "every environment of the policy, all or nothing"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --all: print the plan and change nothing"},
@@ -36,61 +40,90 @@ func rekeyCommand(e *env) *cli.Command {
 			if c.Bool("dry-run") {
 				return errors.New("usage: --dry-run goes with --all")
 			}
-			recipients := c.StringSlice("recipient")
-			var kms, pgp []string
+			var groups [][]seal.MasterKey
+			threshold := 0
 			var path string
 			if name := c.String("env"); name != "" {
-				if c.NArg() > 0 || len(recipients) > 0 {
+				if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 {
 					return errors.New("usage: --env takes the bundle and recipients from the policy; drop BUNDLE and -r")
 				}
 				t, err := policyEnv(c, name)
 				if err != nil {
 					return err
 				}
-				path, recipients, kms, pgp = t.path, t.recipients, t.kms, t.pgp
+				path, groups, threshold = t.path, t.groups, t.threshold
 			} else {
 				var err error
 				if path, err = bundleArg(c); err != nil {
 					return err
 				}
+				if rs := c.StringSlice("recipient"); len(rs) > 0 {
+					keys, err := parseRecipients(rs)
+					if err != nil {
+						return err
+					}
+					groups = [][]seal.MasterKey{keys}
+				}
 			}
-			b, err := e.loadBundle(c, path)
+			var before, after []seal.MasterKey
+			var names []string
+			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				before = b.MasterKeys()
+				var err error
+				if groups != nil {
+					err = b.SetMasterKeys(groups, threshold)
+				} else {
+					err = b.Rekey()
+				}
+				if err != nil {
+					return false, fmt.Errorf("%s: %w", path, err)
+				}
+				after, names = b.MasterKeys(), b.Names()
+				return true, nil
+			})
 			if err != nil {
 				return err
 			}
-			defer b.Zero()
-			before := b.Recipients()
-			if len(recipients)+len(kms)+len(pgp) > 0 {
-				err = b.SetKeys(recipients, kms, pgp)
-			} else {
-				err = b.Rekey()
+			added, removed := keysMinus(after, before), keysMinus(before, after)
+			fmt.Fprintf(e.stderr, "rekeyed %s: new data key, %d keys (+%d, -%d)\n", path, len(after), len(added), len(removed))
+			for _, k := range added {
+				fmt.Fprintf(e.stderr, "  + %s\n", k)
 			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+			for _, k := range removed {
+				fmt.Fprintf(e.stderr, "  - %s\n", k)
 			}
-			if err := saveBundle(path, b); err != nil {
-				return err
-			}
-			after := b.Recipients()
-			removed := minus(before, after)
-			fmt.Fprintf(e.stderr, "rekeyed %s: new data key, %d recipients (+%d, -%d)\n", path, len(after), len(minus(after, before)), len(removed))
 			if len(removed) > 0 {
-				fmt.Fprintf(e.stderr, "removed recipients could read every value written before; rotate next: %v\n", b.Names())
+				fmt.Fprintf(e.stderr, "removed keys could read every value written before; rotate next: %s\n", strings.Join(names, ", "))
 			}
 			return nil
 		},
 	}
 }
 
-func minus(a, b []string) []string {
-	in := map[string]bool{}
-	for _, x := range b {
-		in[x] = true
+// parseRecipients reads -r values: age and SSH keys as they are, other key
+// types as TYPE:ID.
+func parseRecipients(rs []string) ([]seal.MasterKey, error) {
+	var out []seal.MasterKey
+	for _, r := range rs {
+		k, err := recipients.Parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("-r: %w", err)
+		}
+		out = append(out, k)
 	}
-	var out []string
-	for _, x := range a {
-		if !in[x] {
-			out = append(out, x)
+	return out, nil
+}
+
+// keysMinus returns the keys of a that match none of b (groups compared).
+func keysMinus(a, b []seal.MasterKey) []seal.MasterKey {
+	var out []seal.MasterKey
+	for _, k := range a {
+		found := false
+		for _, o := range b {
+			found = found || (k.Group == o.Group && k.Matches(o))
+		}
+		if !found {
+			out = append(out, k)
 		}
 	}
 	return out
@@ -105,7 +138,10 @@ func (e *env) rekeyAll(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	plans, err := author.PlanRekeyAll(p)
+	if err := e.recoverFleet(c); err != nil {
+		return err
+	}
+	plans, err := fleet.PlanRekeyAll(p)
 	if err != nil {
 		return err
 	}
@@ -117,29 +153,36 @@ func (e *env) rekeyAll(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := author.RekeyAll(p, found.Identities, e.now); err != nil {
+	if _, err := fleet.RekeyAll(p, found.Identities, e.now); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "rekeyed %d bundles with new data keys\n", len(plans))
 	return nil
 }
 
-func printPlan(w io.Writer, plans []author.RekeyPlan) {
+func printPlan(w io.Writer, plans []fleet.RekeyPlan) {
 	for _, pl := range plans {
 		fmt.Fprintf(w, "%s (%s): new data key", pl.Env, pl.Bundle)
-		if len(pl.Add)+len(pl.Remove) == 0 {
+		if len(pl.Add)+len(pl.Remove) == 0 && !pl.Groups {
 			fmt.Fprintln(w, ", recipients unchanged")
 			continue
 		}
 		fmt.Fprintln(w)
 		for _, a := range pl.Add {
-			fmt.Fprintf(w, "  + %s\n", a)
+			if a.Owner != "" {
+				fmt.Fprintf(w, "  + %s (%s)\n", a.Key, a.Owner)
+			} else {
+				fmt.Fprintf(w, "  + %s\n", a.Key)
+			}
 		}
 		for _, r := range pl.Remove {
-			fmt.Fprintf(w, "  - %s\n", r)
+			fmt.Fprintf(w, "  - %s\n", r.Key)
+		}
+		if pl.Groups {
+			fmt.Fprintln(w, "  key groups and Shamir threshold set as the policy says")
 		}
 		if len(pl.Exposed) > 0 {
-			fmt.Fprintf(w, "  rotate next (readable by removed recipients): %s\n", strings.Join(pl.Exposed, ", "))
+			fmt.Fprintf(w, "  rotate next (readable by removed keys): %s\n", strings.Join(pl.Exposed, ", "))
 		}
 	}
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -29,6 +32,7 @@ func rotateCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "due", Usage: "rotate every value at or near its max_age in the policy (all bundles, or --env)"},
 			&cli.StringFlag{Name: "env", Usage: "with --due: only environment `NAME`"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --due: list what is due, change nothing"},
+			&cli.BoolFlag{Name: "yes", Usage: "run the policy's generator commands without asking (for CI; read docs/policy.md first)"},
 			policyFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -62,21 +66,19 @@ func rotateCommand(e *env) *cli.Command {
 			if c.Bool("stdin") {
 				value, err = e.readValue(key, false)
 			} else {
-				value, err = author.Generate(gen)
+				value, err = fleet.Generate(gen, e.confirmCommand(c))
 			}
 			if err != nil {
-				return err
+				return e.generatorError(err)
 			}
 			defer clear(value)
-			b, err := e.loadBundle(c, path)
+			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				if err := b.Rotate(key, value, grace); err != nil {
+					return false, fmt.Errorf("%s: %w", path, err)
+				}
+				return true, nil
+			})
 			if err != nil {
-				return err
-			}
-			defer b.Zero()
-			if err := b.Rotate(key, value, grace); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			if err := saveBundle(path, b); err != nil {
 				return err
 			}
 			if g := grace; g > 0 {
@@ -87,6 +89,37 @@ func rotateCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// confirmCommand asks before a generator command from the policy runs: on
+// a terminal it shows the command and waits for "y"; --yes accepts every
+// command; anything else refuses. Each command is asked once.
+func (e *env) confirmCommand(c *cli.Context) func(string) error {
+	yes := c.Bool("yes")
+	asked := map[string]bool{}
+	return func(command string) error {
+		if yes || asked[command] {
+			return nil
+		}
+		f, ok := e.stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return fmt.Errorf("%w (%s)", fleet.ErrCommandRefused, command)
+		}
+		fmt.Fprintf(e.stderr, "the policy's generator runs a command with your permissions (identity variables removed):\n  sh -c %q\n", command)
+		if !e.askNo("run it? [y/N] ") {
+			return fmt.Errorf("%w (%s)", fleet.ErrCommandRefused, command)
+		}
+		asked[command] = true
+		return nil
+	}
+}
+
+// generatorError adds what to do to a refused generator command.
+func (e *env) generatorError(err error) error {
+	if errors.Is(err, fleet.ErrCommandRefused) {
+		return fmt.Errorf("%w; on a terminal, answer y to run it; elsewhere, review the policy and pass --yes", err)
+	}
+	return err
 }
 
 func (e *env) rotateDue(c *cli.Context) error {
@@ -101,9 +134,12 @@ func (e *env) rotateDue(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	done, err := author.RotateDue(p, found.Identities, c.String("env"), e.now, c.Bool("dry-run"))
-	if err != nil {
+	if err := e.recoverFleet(c); err != nil {
 		return err
+	}
+	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c)})
+	if err != nil {
+		return e.generatorError(err)
 	}
 	verb := "rotated"
 	if c.Bool("dry-run") {

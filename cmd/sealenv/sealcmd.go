@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -23,7 +24,7 @@ func sealCommand(e *env) *cli.Command {
 			"Without -i the bundle starts empty; add values with sealenv set. The plaintext\n" +
 			"input is read once and never written anywhere.",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "age, ssh-ed25519 or ssh-rsa public `KEY` (repeatable)"},
+			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "recipient `KEY`: age1..., ssh-ed25519, ssh-rsa, or pgp:FP, kms:ARN, gcp_kms:ID, azure_kv:URL, hc_vault:URL, hckms:ID (repeatable)"},
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "plaintext `FILE` to seal, or - for stdin"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
@@ -32,23 +33,29 @@ func sealCommand(e *env) *cli.Command {
 			policyFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			recipients := c.StringSlice("recipient")
-			var kms, pgp []string
+			var groups [][]seal.MasterKey
+			threshold := 0
 			out := c.String("output")
 			if name := c.String("env"); name != "" {
-				if len(recipients) > 0 || out != "" {
+				if len(c.StringSlice("recipient")) > 0 || out != "" {
 					return errors.New("usage: --env takes recipients and the bundle path from the policy; drop -r and -o")
 				}
 				t, err := policyEnv(c, name)
 				if err != nil {
 					return err
 				}
-				out, recipients, kms, pgp = t.path, t.recipients, t.kms, t.pgp
+				out, groups, threshold = t.path, t.groups, t.threshold
+			} else if rs := c.StringSlice("recipient"); len(rs) > 0 {
+				keys, err := parseRecipients(rs)
+				if err != nil {
+					return err
+				}
+				groups = [][]seal.MasterKey{keys}
 			}
 			if out == "" {
 				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
 			}
-			if len(recipients)+len(kms)+len(pgp) == 0 {
+			if len(groups) == 0 {
 				return errors.New("usage: at least one -r RECIPIENT is required")
 			}
 			if _, err := os.Stat(out); err == nil && !c.Bool("force") {
@@ -74,7 +81,7 @@ func sealCommand(e *env) *cli.Command {
 					plain, err = os.ReadFile(in)
 				}
 				if err != nil {
-					return fmt.Errorf("%s: %w", in, unwrapPathErr(err))
+					return fmt.Errorf("%s: %w", in, fsutil.Reason(err))
 				}
 				if len(plain) > 16<<20 {
 					clear(plain)
@@ -85,7 +92,7 @@ func sealCommand(e *env) *cli.Command {
 					return fmt.Errorf("%s is %s but %s is %s; the store of input and bundle must match", in, inf, out, format)
 				}
 			}
-			b, err := author.NewWithKeys(format, recipients, kms, pgp) // KMS and PGP keys of the policy go to sops as they are
+			b, err := author.NewWithKeys(format, groups, threshold)
 			if err != nil {
 				return err
 			}
@@ -100,15 +107,10 @@ func sealCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
-			if c.Bool("force") {
-				err = fsutil.WriteFileAtomic(out, data, 0o644)
-			} else {
-				err = fsutil.CreateExclusive(out, data, 0o644)
+			if err := e.writeNew(c, out, data); err != nil {
+				return err
 			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", out, unwrapPathErr(err))
-			}
-			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s\n", len(b.Names()), len(b.Recipients()), out)
+			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s\n", len(b.Names()), len(b.MasterKeys()), out)
 			return nil
 		},
 	}
@@ -119,4 +121,32 @@ func inputName(c *cli.Context) string {
 		return in
 	}
 	return "stdin"
+}
+
+// writeNew writes a new bundle: never over an existing file, except with
+// --force, under the bundle's lock and through a symlink; never to a path
+// that a symlink takes out of its repository.
+func (e *env) writeNew(c *cli.Context, out string, data []byte) error {
+	if err := e.recoverFleet(c, out); err != nil {
+		return err
+	}
+	real, err := fsutil.Resolve(out, repoRoot(out))
+	if err != nil {
+		return err
+	}
+	if !c.Bool("force") {
+		if err := fsutil.CreateExclusive(real, data, 0o644); err != nil {
+			return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+		}
+		return nil
+	}
+	if unlock, err := fsutil.Lock(real, fsutil.LockWait()); err == nil {
+		defer unlock()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+	}
+	if err := fsutil.WriteFileAtomic(real, data, 0o644); err != nil {
+		return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+	}
+	return nil
 }

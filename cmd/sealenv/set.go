@@ -9,6 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 func setCommand(e *env) *cli.Command {
@@ -28,20 +30,18 @@ func setCommand(e *env) *cli.Command {
 				return errors.New("usage: sealenv set BUNDLE KEY (value on stdin)")
 			}
 			path, key := c.Args().Get(0), c.Args().Get(1)
-			b, err := e.loadBundle(c, path)
+			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				value, err := e.readValue(key, c.Bool("raw"))
+				if err != nil {
+					return false, err
+				}
+				defer clear(value)
+				if err := b.Set(key, value); err != nil {
+					return false, fmt.Errorf("%s: %w", path, err)
+				}
+				return true, nil
+			})
 			if err != nil {
-				return err
-			}
-			defer b.Zero()
-			value, err := e.readValue(key, c.Bool("raw"))
-			if err != nil {
-				return err
-			}
-			defer clear(value)
-			if err := b.Set(key, value); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			if err := saveBundle(path, b); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "set %s in %s\n", key, path)
@@ -87,17 +87,15 @@ func unsetCommand(e *env) *cli.Command {
 				return errors.New("usage: sealenv unset BUNDLE KEY [KEY ...]")
 			}
 			path := c.Args().First()
-			b, err := e.loadBundle(c, path)
-			if err != nil {
-				return err
-			}
-			defer b.Zero()
-			for _, k := range c.Args().Tail() {
-				if err := b.Unset(k); err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				for _, k := range c.Args().Tail() {
+					if err := b.Unset(k); err != nil {
+						return false, fmt.Errorf("%s: %w", path, err)
+					}
 				}
-			}
-			if err := saveBundle(path, b); err != nil {
+				return true, nil
+			})
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "removed %d keys from %s\n", c.NArg()-1, path)

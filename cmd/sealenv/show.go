@@ -49,15 +49,28 @@ func showCommand(e *env) *cli.Command {
 					GraceOf   string     `json:"grace_of,omitempty"`
 					Expires   *time.Time `json:"expires,omitempty"`
 				}
+				type masterKey struct {
+					Type    string            `json:"type"`
+					ID      string            `json:"id"`
+					Role    string            `json:"role,omitempty"`
+					Context map[string]string `json:"context,omitempty"`
+					Group   int               `json:"group"`
+				}
 				out := struct {
-					Bundle       string    `json:"bundle"`
-					Store        string    `json:"store"`
-					Recipients   []string  `json:"recipients"`
-					OtherKeys    []string  `json:"other_master_keys,omitempty"`
-					LastModified time.Time `json:"lastmodified"`
-					Keys         []key     `json:"keys"`
-					Verified     bool      `json:"verified"`
-				}{Bundle: path, Store: f.String(), Recipients: info.Recipients, OtherKeys: info.OtherKeys, LastModified: info.LastModified, Keys: []key{}}
+					Bundle          string      `json:"bundle"`
+					Store           string      `json:"store"`
+					Recipients      []string    `json:"recipients"`
+					MasterKeys      []masterKey `json:"master_keys"`
+					KeyGroups       int         `json:"key_groups,omitempty"`
+					ShamirThreshold int         `json:"shamir_threshold,omitempty"`
+					LastModified    time.Time   `json:"lastmodified"`
+					Keys            []key       `json:"keys"`
+					Verified        bool        `json:"verified"`
+				}{Bundle: path, Store: f.String(), Recipients: info.Recipients, MasterKeys: []masterKey{}, KeyGroups: info.KeyGroups,
+					ShamirThreshold: info.ShamirThreshold, LastModified: info.LastModified, Keys: []key{}}
+				for _, k := range info.MasterKeys {
+					out.MasterKeys = append(out.MasterKeys, masterKey{k.Type, k.ID, k.Role, k.Context, k.Group})
+				}
 				for i, k := range info.Keys {
 					m, ok := metaFor(info.Meta, k)
 					item := key{Name: k, Encrypted: info.Encrypted[i]}
@@ -72,12 +85,19 @@ func showCommand(e *env) *cli.Command {
 			case "text":
 				fmt.Fprintf(e.stdout, "bundle:       %s (%s store)\n", path, f)
 				fmt.Fprintf(e.stdout, "lastmodified: %s\n", info.LastModified.UTC().Format(time.RFC3339))
-				fmt.Fprintf(e.stdout, "recipients:   %d\n", len(info.Recipients))
-				for _, r := range info.Recipients {
-					fmt.Fprintf(e.stdout, "  %s\n", r)
+				fmt.Fprintf(e.stdout, "recipients:   %d (who can unwrap the data key, every key type)\n", len(info.MasterKeys))
+				if info.KeyGroups > 0 {
+					fmt.Fprintf(e.stdout, "key groups:   %d, threshold %d (Shamir)\n", info.KeyGroups, info.ShamirThreshold)
 				}
-				for _, o := range info.OtherKeys {
-					fmt.Fprintf(e.stdout, "  (%s master key)\n", o)
+				for _, k := range info.MasterKeys {
+					switch {
+					case k.Group == seal.OutsideGroups:
+						fmt.Fprintf(e.stdout, "  %s  (outside the key groups; sops ignores it, but it unwraps the data key)\n", k)
+					case info.KeyGroups > 0:
+						fmt.Fprintf(e.stdout, "  [group %d] %s\n", k.Group, k)
+					default:
+						fmt.Fprintf(e.stdout, "  %s\n", k)
+					}
 				}
 				fmt.Fprintf(e.stdout, "keys:         %d (metadata not verified without an identity)\n", len(info.Keys))
 				tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
@@ -97,6 +117,8 @@ func showCommand(e *env) *cli.Command {
 							state = "EXPIRED"
 						}
 						fmt.Fprintf(tw, "  %s\tset %s\tgrace value of %s, %s %s%s\n", k, day(m.Set), m.GraceOf, state, m.Expires.UTC().Format(time.RFC3339), note)
+					case m.Set.After(now):
+						fmt.Fprintf(tw, "  %s\tset %s (IN THE FUTURE: %s ahead; a wrong clock or an edited line)\t%s\n", k, day(m.Set), ago(m.Set.Sub(now)), note)
 					default:
 						fmt.Fprintf(tw, "  %s\tset %s (%s ago)\t%s\n", k, day(m.Set), ago(now.Sub(m.Set)), note)
 					}
@@ -128,10 +150,12 @@ func metaFor(m seal.Meta, name string) (seal.KeyMeta, bool) {
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
+// ago formats a duration in hours or days; a negative one is "0h" (the
+// callers say "in the future" themselves).
 func ago(d time.Duration) string {
 	switch {
 	case d < 0:
-		return "in the future"
+		return "0h"
 	case d < 48*time.Hour:
 		return strconv.Itoa(int(d.Hours())) + "h"
 	}

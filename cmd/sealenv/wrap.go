@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/wrap"
 )
 
@@ -58,7 +59,7 @@ func wrapCommand(e *env) *cli.Command {
 			for _, p := range c.StringSlice("bundle") {
 				data, err := os.ReadFile(p)
 				if err != nil {
-					return fmt.Errorf("--bundle: %s: %w", p, unwrapPathErr(err))
+					return fmt.Errorf("--bundle: %s: %w", p, fsutil.Reason(err))
 				}
 				o.Bundles = append(o.Bundles, wrap.Bundle{Name: p, Data: data})
 			}
@@ -138,7 +139,7 @@ func injectorsFromFlags(flags []string) ([]wrap.Injector, error) {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--injector: %s: %w", path, unwrapPathErr(err))
+			return nil, fmt.Errorf("--injector: %s: %w", path, fsutil.Reason(err))
 		}
 		got, err := wrap.ELFPlatform(data)
 		if err != nil {

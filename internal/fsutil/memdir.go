@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,19 +33,15 @@ var ErrNoMemoryDir = errors.New("no memory-backed directory (tmpfs) found: tried
 // system and returns it with a function that removes it and everything in
 // it. Candidates: /dev/shm, then $XDG_RUNTIME_DIR; $SEALENV_SHM_DIR, when
 // set, is the only candidate.
+//
+// The directory's name carries the process ID ("sealenv-edit-PID-*"), so
+// that [RemoveStaleMemoryDirs] can find the ones a killed process left.
 func MemoryDir() (string, func(), error) {
-	candidates := []string{"/dev/shm"}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		candidates = append(candidates, d)
-	}
-	if d := os.Getenv("SEALENV_SHM_DIR"); d != "" {
-		candidates = []string{d} // an explicit choice is the only one
-	}
-	for _, c := range candidates {
+	for _, c := range memoryCandidates() {
 		if !IsMemoryBacked(c) {
 			continue
 		}
-		dir, err := os.MkdirTemp(c, "sealenv-edit-*")
+		dir, err := os.MkdirTemp(c, editPrefix+strconv.Itoa(os.Getpid())+"-*")
 		if err != nil {
 			continue
 		}
@@ -54,4 +52,56 @@ func MemoryDir() (string, func(), error) {
 		return dir, func() { os.RemoveAll(filepath.Clean(dir)) }, nil
 	}
 	return "", nil, ErrNoMemoryDir
+}
+
+const editPrefix = "sealenv-edit-"
+
+func memoryCandidates() []string {
+	if d := os.Getenv("SEALENV_SHM_DIR"); d != "" {
+		return []string{d} // an explicit choice is the only one
+	}
+	candidates := []string{"/dev/shm"}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		candidates = append(candidates, d)
+	}
+	return candidates
+}
+
+// RemoveStaleMemoryDirs removes the private directories of [MemoryDir]
+// (plaintext copies of an edit) that belong to this user and to a process
+// that no longer exists: an edit killed by SIGKILL cannot clean up after
+// itself. It returns the directories it removed. A directory whose process
+// is alive, or that another user owns, is left alone.
+func RemoveStaleMemoryDirs() ([]string, error) {
+	var removed []string
+	for _, c := range memoryCandidates() {
+		entries, err := os.ReadDir(c)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			rest, ok := strings.CutPrefix(e.Name(), editPrefix)
+			if !ok || !e.IsDir() {
+				continue
+			}
+			pidText, _, ok := strings.Cut(rest, "-")
+			pid, err := strconv.Atoi(pidText)
+			if !ok || err != nil || pid <= 0 {
+				continue
+			}
+			dir := filepath.Join(c, e.Name())
+			var st unix.Stat_t
+			if err := unix.Lstat(dir, &st); err != nil || st.Uid != uint32(os.Getuid()) || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				continue
+			}
+			if err := unix.Kill(pid, 0); err == nil || errors.Is(err, unix.EPERM) {
+				continue // alive (or a process of another user with that ID)
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				return removed, err
+			}
+			removed = append(removed, dir)
+		}
+	}
+	return removed, nil
 }

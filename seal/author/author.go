@@ -16,13 +16,13 @@
 package author
 
 import (
+	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,7 +31,11 @@ import (
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/azkv"
 	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/gcpkms"
+	"github.com/getsops/sops/v3/hckms"
+	"github.com/getsops/sops/v3/hcvault"
 	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/kms"
@@ -40,8 +44,8 @@ import (
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"github.com/getsops/sops/v3/version"
 
-	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 // Bundle is a decrypted bundle being edited.
@@ -75,12 +79,16 @@ func New(format seal.Format, recipients []string) (*Bundle, error) {
 	if len(recipients) == 0 {
 		return nil, errors.New("no recipients")
 	}
-	return NewWithKeys(format, recipients, nil, nil)
+	keys, err := ageMasterKeys(recipients)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithKeys(format, [][]seal.MasterKey{keys}, 0)
 }
 
-// NewWithKeys is [New] with KMS key ARNs and PGP fingerprints besides the
-// age recipients, passed through to sops (which needs access to them).
-func NewWithKeys(format seal.Format, recipients, kmsARNs, pgpFingerprints []string) (*Bundle, error) {
+// NewWithKeys is [New] with master keys of any type (see
+// [Bundle.SetMasterKeys]).
+func NewWithKeys(format seal.Format, groups [][]seal.MasterKey, threshold int) (*Bundle, error) {
 	if _, err := storeFor(format); err != nil {
 		return nil, err
 	}
@@ -97,42 +105,111 @@ func NewWithKeys(format seal.Format, recipients, kmsARNs, pgpFingerprints []stri
 		meta:   seal.Meta{},
 		Now:    time.Now,
 	}
-	if err := b.SetKeys(recipients, kmsARNs, pgpFingerprints); err != nil {
+	if err := b.SetMasterKeys(groups, threshold); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// ageKeys builds master keys for age recipients (none is fine here; callers
-// require at least one key of some kind).
-func ageKeys(recipients []string) (sops.KeyGroup, error) {
-	var group sops.KeyGroup
-	seen := map[string]bool{}
-	for _, r := range recipients {
-		r = strings.TrimSpace(r)
-		if seen[r] {
-			continue
-		}
-		seen[r] = true
-		if err := CheckRecipient(r); err != nil {
+func ageMasterKeys(rs []string) ([]seal.MasterKey, error) {
+	var out []seal.MasterKey
+	for _, r := range rs {
+		k, err := recipients.Age(r)
+		if err != nil {
 			return nil, err
 		}
-		k, err := sopsage.MasterKeyFromRecipient(r)
-		if err != nil {
-			return nil, fmt.Errorf("recipient %q: %v", r, err)
-		}
-		group = append(group, k)
+		out = append(out, k)
 	}
-	return group, nil
+	return out, nil
 }
 
-// CheckRecipient reports whether r is a recipient that sops can wrap a data
-// key to. Public keys are not secret, so errors quote them.
-func CheckRecipient(r string) error { return policies.CheckRecipient(r) }
+// sopsKey builds the sops master key of k. An Azure key without a version
+// asks Azure for the current one, as the sops CLI does.
+func sopsKey(k seal.MasterKey) (keys.MasterKey, error) {
+	switch k.Type {
+	case seal.KeyAge:
+		if err := recipients.Check(k.ID); err != nil {
+			return nil, err
+		}
+		mk, err := sopsage.MasterKeyFromRecipient(k.ID)
+		if err != nil {
+			return nil, fmt.Errorf("recipient %q: %v", recipients.Short(k.ID), err)
+		}
+		return mk, nil
+	case seal.KeyPGP:
+		return pgp.NewMasterKeyFromFingerprint(k.ID), nil
+	case seal.KeyKMS:
+		var ctx map[string]*string
+		for n, v := range k.Context {
+			if ctx == nil {
+				ctx = map[string]*string{}
+			}
+			ctx[n] = &v
+		}
+		mk := kms.NewMasterKeyFromArn(k.ID, ctx, "")
+		mk.Role = k.Role
+		return mk, nil
+	case seal.KeyGCPKMS:
+		return gcpkms.NewMasterKeyFromResourceID(k.ID), nil
+	case seal.KeyAzureKV:
+		mk, err := azkv.NewMasterKeyFromURL(k.ID)
+		if err != nil {
+			return nil, fmt.Errorf("azure_kv key %s: %s", k.ID, firstLine(err))
+		}
+		return mk, nil
+	case seal.KeyVault:
+		mk, err := hcvault.NewMasterKeyFromURI(k.ID)
+		if err != nil {
+			return nil, fmt.Errorf("hc_vault key %s: %s", k.ID, firstLine(err))
+		}
+		return mk, nil
+	case seal.KeyHCKMS:
+		mk, err := hckms.NewMasterKey(k.ID)
+		if err != nil {
+			return nil, fmt.Errorf("hckms key %s: %s", k.ID, firstLine(err))
+		}
+		return mk, nil
+	}
+	return nil, fmt.Errorf("unknown master key type %q", k.Type)
+}
 
-// Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
-// identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
-// master keys (KMS, PGP, Vault) are tried through the sops local key service.
+// masterKeyOf describes a sops master key as [seal.Inspect] reads it from
+// the file.
+func masterKeyOf(k keys.MasterKey, group int) seal.MasterKey {
+	var out seal.MasterKey
+	switch k := k.(type) {
+	case *sopsage.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyAge, ID: k.Recipient}
+	case *pgp.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyPGP, ID: k.Fingerprint}
+	case *kms.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyKMS, ID: k.Arn, Role: k.Role}
+		for n, v := range k.EncryptionContext {
+			if out.Context == nil {
+				out.Context = map[string]string{}
+			}
+			if v != nil {
+				out.Context[n] = *v
+			}
+		}
+	case *gcpkms.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyGCPKMS, ID: k.ResourceID}
+	case *azkv.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyAzureKV, ID: strings.TrimRight(k.VaultURL, "/") + "/keys/" + k.Name}
+		if k.Version != "" {
+			out.ID += "/" + k.Version
+		}
+	case *hcvault.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyVault, ID: strings.TrimRight(k.VaultAddress, "/") + "/v1/" + strings.Trim(k.EnginePath, "/") + "/keys/" + k.KeyName}
+	case *hckms.MasterKey:
+		out = seal.MasterKey{Type: seal.KeyHCKMS, ID: k.KeyID}
+	default:
+		out = seal.MasterKey{Type: k.TypeToIdentifier()}
+	}
+	out.Group = group
+	return out.Canonical()
+}
+
 // LoadOption changes how [Load] treats a bundle.
 type LoadOption func(*loadOptions)
 
@@ -148,6 +225,9 @@ func AdoptUnauthenticated() LoadOption { return func(o *loadOptions) { o.adopt =
 // keys, unless [AdoptUnauthenticated] is given.
 var ErrUnauthenticated = errors.New("unauthenticated keys")
 
+// Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
+// identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
+// master keys (KMS, PGP, Vault) are tried through the sops local key service.
 func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOption) (*Bundle, error) {
 	var lo loadOptions
 	for _, o := range opts {
@@ -212,8 +292,7 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 	md := &b.tree.Metadata
 	if len(md.KeyGroups) > 1 {
 		// Shamir: let sops combine the parts (age keys get the identities).
-		b.applyIdentities(ids)
-		key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, nil)
+		key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ageKeyService{ids: ids})}, nil)
 		if err != nil {
 			return fmt.Errorf("%w: %s", seal.ErrIncorrectIdentity, firstLine(err))
 		}
@@ -243,7 +322,7 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 			if _, ok := k.(*sopsage.MasterKey); ok {
 				continue
 			}
-			key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, nil)
+			key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ageKeyService{ids: ids})}, nil)
 			if err == nil {
 				b.key = key
 				return nil
@@ -259,14 +338,29 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 	return fmt.Errorf("%w (%d master keys)", seal.ErrIncorrectIdentity, md.MasterKeyCount())
 }
 
-func (b *Bundle) applyIdentities(ids []age.Identity) {
-	for _, g := range b.tree.Metadata.KeyGroups {
-		for _, k := range g {
-			if ak, ok := k.(*sopsage.MasterKey); ok {
-				sopsage.ParsedIdentities(ids).ApplyToMasterKey(ak)
-			}
-		}
+// ageKeyService is the sops local key service, except that age keys are
+// opened with the given identities only, never with ones sops would look
+// up in the environment.
+type ageKeyService struct {
+	keyservice.Server
+	ids []age.Identity
+}
+
+func (s ageKeyService) Decrypt(ctx context.Context, req *keyservice.DecryptRequest) (*keyservice.DecryptResponse, error) {
+	k, ok := req.Key.KeyType.(*keyservice.Key_AgeKey)
+	if !ok {
+		return s.Server.Decrypt(ctx, req)
 	}
+	if len(s.ids) == 0 {
+		return nil, seal.ErrIncorrectIdentity
+	}
+	mk := &sopsage.MasterKey{Recipient: k.AgeKey.Recipient, EncryptedKey: string(req.Ciphertext)}
+	sopsage.ParsedIdentities(s.ids).ApplyToMasterKey(mk)
+	key, err := mk.Decrypt()
+	if err != nil {
+		return nil, err
+	}
+	return &keyservice.DecryptResponse{Plaintext: key}, nil
 }
 
 func (b *Bundle) newDataKey() error {
@@ -321,11 +415,21 @@ func (b *Bundle) Meta() seal.Meta {
 // Recipients lists the age recipients the bundle is wrapped to.
 func (b *Bundle) Recipients() []string {
 	var out []string
-	for _, g := range b.tree.Metadata.KeyGroups {
-		for _, k := range g {
-			if ak, ok := k.(*sopsage.MasterKey); ok {
-				out = append(out, ak.Recipient)
-			}
+	for _, k := range b.MasterKeys() {
+		if k.Type == seal.KeyAge {
+			out = append(out, k.ID)
+		}
+	}
+	return out
+}
+
+// MasterKeys lists every key the data key is wrapped to, of every type,
+// with its key group.
+func (b *Bundle) MasterKeys() []seal.MasterKey {
+	var out []seal.MasterKey
+	for g, group := range b.tree.Metadata.KeyGroups {
+		for _, k := range group {
+			out = append(out, masterKeyOf(k, g))
 		}
 	}
 	return out
@@ -368,8 +472,8 @@ func valueText(v any) (string, bool) {
 // CheckValue rejects values a bundle of this store cannot carry faithfully.
 // The reason never includes the value.
 func (b *Bundle) CheckValue(name string, value []byte) error {
-	if !seal.ValidName(name) || name == seal.MetaKey {
-		return fmt.Errorf("%w: %q is not a valid environment variable name", seal.ErrInvalidName, name)
+	if err := seal.CheckName(name); err != nil {
+		return err
 	}
 	if b.stayPlain(name) {
 		return fmt.Errorf("%w: %s would be stored unencrypted by this bundle's sops rules", seal.ErrInvalidName, name)
@@ -470,89 +574,57 @@ func (b *Bundle) Rotate(name string, value []byte, grace time.Duration) error {
 	return nil
 }
 
-// Generator describes a random value for rotate.
-type Generator struct {
-	Bytes    int    // random bytes for base64url and hex; characters for alnum
-	Alphabet string // "base64url" (default), "hex" or "alnum"
-}
-
-// Generate returns a new random value.
-func (g Generator) Generate() ([]byte, error) {
-	n := g.Bytes
-	if n == 0 {
-		n = 32
-	}
-	if n < 16 || n > 4096 {
-		return nil, fmt.Errorf("generator length %d is outside 16..4096", n)
-	}
-	switch g.Alphabet {
-	case "", "base64url", "hex":
-		raw := make([]byte, n)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		defer clear(raw)
-		if g.Alphabet == "hex" {
-			out := make([]byte, hex.EncodedLen(n))
-			hex.Encode(out, raw)
-			return out, nil
-		}
-		out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
-		base64.RawURLEncoding.Encode(out, raw)
-		return out, nil
-	case "alnum":
-		const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-		out := make([]byte, n)
-		max := big.NewInt(int64(len(chars)))
-		for i := range out {
-			j, err := rand.Int(rand.Reader, max)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = chars[j.Int64()]
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown alphabet %q (want base64url, hex or alnum)", g.Alphabet)
-}
-
-// SetRecipients replaces the age recipients and always generates a new data
-// key, so that a removed recipient cannot read anything written from now on.
-// Non-age master keys (KMS, PGP, Vault) are kept and re-wrapped.
+// SetRecipients wraps a new data key to exactly these age recipients; every
+// other key (of any type) is removed, so that nobody else can read anything
+// written from now on.
 func (b *Bundle) SetRecipients(recipients []string) error {
-	return b.SetKeys(recipients, nil, nil)
-}
-
-// SetKeys is [Bundle.SetRecipients] with KMS key ARNs and PGP fingerprints
-// passed through to sops: when either list is given, it replaces the
-// bundle's non-age keys; otherwise those are kept.
-func (b *Bundle) SetKeys(recipients, kmsARNs, pgpFingerprints []string) error {
-	if len(recipients)+len(kmsARNs)+len(pgpFingerprints) == 0 {
-		return errors.New("no recipients")
-	}
-	group, err := ageKeys(recipients)
+	keys, err := ageMasterKeys(recipients)
 	if err != nil {
 		return err
 	}
-	var kept sops.KeyGroup
-	if len(kmsARNs)+len(pgpFingerprints) > 0 {
-		for _, arn := range kmsARNs {
-			kept = append(kept, kms.NewMasterKeyFromArn(arn, nil, ""))
-		}
-		for _, fp := range pgpFingerprints {
-			kept = append(kept, pgp.NewMasterKeyFromFingerprint(fp))
-		}
-	} else {
-		for _, g := range b.tree.Metadata.KeyGroups {
-			for _, k := range g {
-				if _, ok := k.(*sopsage.MasterKey); !ok {
-					kept = append(kept, k)
-				}
+	return b.SetMasterKeys([][]seal.MasterKey{keys}, 0)
+}
+
+// SetMasterKeys wraps a new data key to exactly the given keys, of any type:
+// one group, or several key groups (Shamir) of which threshold (0: all)
+// must be opened. Every key not listed is removed, so that nobody else can
+// read anything written from now on. KMS, PGP and Vault keys need access
+// to them, as with sops.
+func (b *Bundle) SetMasterKeys(groups [][]seal.MasterKey, threshold int) error {
+	var kgs []sops.KeyGroup
+	for _, g := range groups {
+		var kg sops.KeyGroup
+		seen := map[string]bool{}
+		for _, k := range g {
+			k = k.Canonical()
+			if seen[k.String()] {
+				continue
 			}
+			seen[k.String()] = true
+			mk, err := sopsKey(k)
+			if err != nil {
+				return err
+			}
+			kg = append(kg, mk)
 		}
+		if len(kg) == 0 {
+			return errors.New("no recipients")
+		}
+		kgs = append(kgs, kg)
 	}
-	b.tree.Metadata.KeyGroups = []sops.KeyGroup{append(kept, group...)}
-	b.tree.Metadata.ShamirThreshold = 0
+	if len(kgs) == 0 {
+		return errors.New("no recipients")
+	}
+	if len(kgs) == 1 {
+		threshold = 0
+	} else if threshold == 0 {
+		threshold = len(kgs)
+	}
+	if threshold < 0 || threshold > len(kgs) {
+		return fmt.Errorf("shamir threshold %d is not between 1 and the %d key groups", threshold, len(kgs))
+	}
+	b.tree.Metadata.KeyGroups = kgs
+	b.tree.Metadata.ShamirThreshold = threshold
 	return b.newDataKey()
 }
 
@@ -580,28 +652,101 @@ func (b *Bundle) Marshal() ([]byte, error) {
 		}
 	}
 	tree.Metadata.Version = version.Version
-	// Two passes: the first shows which values no ciphertext will
-	// authenticate (empty, null, unencrypted by the rules), the second
-	// records their exact names in the MAC-covered metadata. Unchanged
-	// values keep their IVs, so both passes give the same ciphertexts.
-	first, err := b.emit(tree, now, nil)
-	if err != nil {
-		return nil, err
+	// The metadata records the exact names of the values no ciphertext
+	// will authenticate (empty, null, unencrypted by the rules). They are
+	// predicted from the tree; the slim reader's view of the result is the
+	// judge, and a wrong prediction costs a second pass. Unchanged values
+	// keep their IVs, so both passes give the same ciphertexts.
+	weak := b.weakNames()
+	for pass := 0; ; pass++ {
+		out, err := b.emit(tree, now, weak)
+		if err != nil {
+			return nil, err
+		}
+		// Everything written must be readable by the slim reader: this
+		// rejects invalid or duplicate environment names (also after YAML
+		// flattening).
+		info, err := seal.Inspect(b.format, out)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Equal(sorted(info.Weak), sorted(weak)) {
+			return out, nil
+		}
+		if pass > 0 {
+			return nil, errors.New("the names of unencrypted values changed between two passes")
+		}
+		weak = info.Weak
 	}
-	weak, err := seal.WeakNames(b.format, first)
-	if err != nil {
-		return nil, err
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// weakNames predicts the flattened names of the values that no
+// ciphertext will authenticate: empty and null values, and values the
+// file's rules leave unencrypted.
+func (b *Bundle) weakNames() []string {
+	var out []string
+	var walk func(v any, path []string, name string)
+	walk = func(v any, path []string, name string) {
+		switch v := v.(type) {
+		case sops.TreeBranch:
+			for _, it := range v {
+				if k, ok := it.Key.(string); ok {
+					walk(it.Value, append(path[:len(path):len(path)], k), name+"_"+k)
+				}
+			}
+		case []any:
+			i := 0
+			for _, item := range v {
+				if _, ok := item.(sops.Comment); ok {
+					continue
+				}
+				walk(item, path, name+"_"+strconv.Itoa(i))
+				i++
+			}
+		case sops.Comment:
+		default:
+			if v == nil || v == "" || !b.encrypts(path) {
+				out = append(out, name)
+			}
+		}
 	}
-	out, err := b.emit(tree, now, weak)
-	if err != nil {
-		return nil, err
+	for _, it := range b.tree.Branches[0] {
+		if k, ok := it.Key.(string); ok && k != seal.MetaKey {
+			walk(it.Value, []string{k}, k)
+		}
 	}
-	// Everything written must be readable by the slim reader: this rejects
-	// invalid or duplicate environment names (also after YAML flattening).
-	if _, err := seal.Inspect(b.format, out); err != nil {
-		return nil, err
+	return out
+}
+
+// encrypts reports whether the file's rules encrypt the value at path, as
+// sops decides it.
+func (b *Bundle) encrypts(path []string) bool {
+	md := b.tree.Metadata
+	for _, k := range path {
+		switch {
+		case md.UnencryptedSuffix != "" && strings.HasSuffix(k, md.UnencryptedSuffix):
+			return false
+		case md.EncryptedSuffix != "" && strings.HasSuffix(k, md.EncryptedSuffix):
+			return true
+		}
+		if md.UnencryptedRegex != "" {
+			if ok, _ := regexp.MatchString(md.UnencryptedRegex, k); ok {
+				return false
+			}
+		}
+		if md.EncryptedRegex != "" {
+			if ok, _ := regexp.MatchString(md.EncryptedRegex, k); ok {
+				return true
+			}
+		}
 	}
-	return out, nil
+	return md.EncryptedSuffix == "" && md.EncryptedRegex == ""
 }
 
 // emit encrypts a copy of tree with the metadata key (listing weak) appended.

@@ -41,6 +41,12 @@ func (b *Bundle) Import(plain []byte) error {
 		}
 	}
 	now := b.Now()
+	have := make(map[string]bool, len(b.tree.Branches[0])+len(br))
+	for _, it := range b.tree.Branches[0] {
+		if k, ok := it.Key.(string); ok {
+			have[k] = true
+		}
+	}
 	for _, it := range br {
 		if _, ok := it.Key.(sops.Comment); ok {
 			b.tree.Branches[0] = append(b.tree.Branches[0], it)
@@ -56,9 +62,10 @@ func (b *Bundle) Import(plain []byte) error {
 		if name == seal.MetaKey {
 			return fmt.Errorf("%s is reserved for sealenv metadata", name)
 		}
-		if _, exists := b.Get(name); exists {
+		if have[name] {
 			return fmt.Errorf("duplicate key %q", name)
 		}
+		have[name] = true
 		if s, ok := it.Value.(string); ok {
 			if err := b.CheckValue(name, []byte(s)); err != nil {
 				return err
@@ -90,8 +97,8 @@ func parseDotenvPlain(data []byte) (sops.TreeBranch, error) {
 			return nil, fmt.Errorf("line %d: not KEY=VALUE", n)
 		}
 		key := strings.TrimSpace(line[:eq])
-		if !seal.ValidName(key) {
-			return nil, fmt.Errorf("line %d: %w: %q is not a valid environment variable name", n, seal.ErrInvalidName, key)
+		if err := seal.CheckName(key); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		rest := strings.TrimLeft(line[eq+1:], " \t")
 		var val string

@@ -1,0 +1,117 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sealenv/sealenv/policies"
+	"github.com/sealenv/sealenv/seal"
+)
+
+// ErrCommandRefused is returned by [Generate] for a command generator that
+// was not confirmed.
+var ErrCommandRefused = errors.New("the policy's generator runs a command, which was not confirmed")
+
+// Generate makes a new value with a policy generator: nil is 32 random
+// bytes as unpadded base64url; Length and Alphabet choose other random
+// values.
+//
+// A command generator is code from the policy file, which anyone who can
+// change the file in a pull request controls; so it runs only after
+// confirm accepts the command (nil refuses), with sh -c, a 30 s limit, and
+// an environment without any identity variable (SEALENV_AGE_*, SOPS_AGE_*).
+// Its trimmed stdout is the value; its stderr is discarded (it could echo
+// the value).
+func Generate(g *policies.Generator, confirm func(command string) error) ([]byte, error) {
+	if g == nil {
+		g = &policies.Generator{}
+	}
+	if g.Command == "" {
+		return random(g.Length, g.Alphabet)
+	}
+	if confirm == nil {
+		return nil, fmt.Errorf("%w: %s", ErrCommandRefused, g.Command)
+	}
+	if err := confirm(g.Command); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", g.Command)
+	cmd.Env = withoutIdentities(os.Environ())
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		clear(out.Bytes())
+		return nil, fmt.Errorf("generator command failed: %v", err)
+	}
+	v := bytes.TrimSpace(out.Bytes())
+	if len(v) == 0 {
+		return nil, errors.New("generator command printed nothing")
+	}
+	return v, nil
+}
+
+// withoutIdentities drops every variable that holds or names an identity.
+func withoutIdentities(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(seal.IdentityEnvVars, name) || strings.HasPrefix(name, "SOPS_AGE_") || strings.HasPrefix(name, "SEALENV_AGE_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// random returns n random bytes as base64url (the default) or hex, or n
+// random alphanumeric characters (0: 32).
+func random(n int, alphabet string) ([]byte, error) {
+	if n == 0 {
+		n = 32
+	}
+	if n < 16 || n > 4096 {
+		return nil, fmt.Errorf("generator length %d is outside 16..4096", n)
+	}
+	switch alphabet {
+	case "", "base64url", "hex":
+		raw := make([]byte, n)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		defer clear(raw)
+		if alphabet == "hex" {
+			out := make([]byte, hex.EncodedLen(n))
+			hex.Encode(out, raw)
+			return out, nil
+		}
+		out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
+		base64.RawURLEncoding.Encode(out, raw)
+		return out, nil
+	case "alnum":
+		const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		out := make([]byte, n)
+		limit := big.NewInt(int64(len(chars)))
+		for i := range out {
+			j, err := rand.Int(rand.Reader, limit)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = chars[j.Int64()]
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown alphabet %q (want base64url, hex or alnum)", alphabet)
+}

@@ -1,0 +1,257 @@
+package fsutil
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A journaled write replaces several files as one change that survives
+// SIGKILL and power loss: afterwards every file is old or every file is new.
+//
+//  1. The journal (intent) file is created, locked, filled with the list
+//     of targets and the names of their staged and backup files, and
+//     synced, with its directory, before anything else.
+//  2. Each new content is written and synced next to its target; each
+//     target gets a hard link as a backup of its old content.
+//  3. The staged files are renamed over their targets, in order.
+//  4. A commit marker is created and synced: from here on the change is
+//     done. The backups, the marker and the journal are removed.
+//
+// [Recover] finishes an interrupted change whose marker exists (it only
+// removes what is left over) and rolls back any other (every backup is
+// renamed over its target).
+
+// journalEntry is one file of a journaled write.
+type journalEntry struct {
+	Path string `json:"path"` // target, resolved
+	New  string `json:"new"`  // staged new content
+	Old  string `json:"old"`  // hard link to the old content
+}
+
+type journalDoc struct {
+	V     int            `json:"v"`
+	PID   int            `json:"pid"`
+	Start time.Time      `json:"start"`
+	Files []journalEntry `json:"files"`
+}
+
+// TestHookStep, when set (by tests only), is called at each step of a
+// journaled write: i < n before the rename of file i, n before the commit
+// marker, n+1 after it. A test kills the process there.
+var TestHookStep func(i, n int)
+
+func hook(i, n int) {
+	if TestHookStep != nil {
+		TestHookStep(i, n)
+	}
+}
+
+// WriteFilesJournaled replaces paths (which must exist) with data as one
+// change, with a journal at journal (see the steps above). If it fails
+// before the commit, every file is as it was. Symlinks are written
+// through. The caller holds the files' locks.
+func WriteFilesJournaled(journal string, paths []string, data [][]byte) (err error) {
+	if len(paths) != len(data) {
+		return errors.New("write: paths and data differ in length")
+	}
+	id := make([]byte, 6)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	tag := hex.EncodeToString(id)
+	doc := journalDoc{V: 1, PID: os.Getpid(), Start: time.Now().UTC()}
+	modes := make([]fs.FileMode, len(paths))
+	for i, p := range paths {
+		if p, err = throughLink(p); err != nil {
+			return err
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		modes[i] = st.Mode().Perm()
+		dir, base := filepath.Dir(p), filepath.Base(p)
+		doc.Files = append(doc.Files, journalEntry{
+			Path: p,
+			New:  filepath.Join(dir, "."+base+".sealenv-new-"+tag),
+			Old:  filepath.Join(dir, "."+base+".sealenv-old-"+tag),
+		})
+	}
+	text, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	jf, err := os.OpenFile(journal, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists: another fleet write is running or was interrupted; run sealenv check to finish or roll it back", journal)
+	}
+	if err != nil {
+		return err
+	}
+	defer jf.Close()
+	if err := unix.Flock(int(jf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		os.Remove(journal)
+		return fmt.Errorf("%s: locking: %w", journal, err)
+	}
+	undo := func() { rollback(doc) }
+	defer func() {
+		if err != nil {
+			undo()
+			os.Remove(journal)
+			syncDir(filepath.Dir(journal))
+		}
+	}()
+	if _, err = jf.Write(text); err != nil {
+		return err
+	}
+	if err = jf.Sync(); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(journal))
+	for i, e := range doc.Files {
+		if err = writeExact(e.New, data[i], modes[i]); err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
+		}
+		if err = os.Link(e.Path, e.Old); err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
+		}
+		syncDir(filepath.Dir(e.Path))
+	}
+	n := len(doc.Files)
+	for i, e := range doc.Files {
+		hook(i, n)
+		if err = os.Rename(e.New, e.Path); err != nil {
+			return fmt.Errorf("%s: %w (all files restored)", e.Path, err)
+		}
+		syncDir(filepath.Dir(e.Path))
+	}
+	hook(n, n)
+	if err = writeExact(journal+".committed", nil, 0o600); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(journal))
+	hook(n+1, n)
+	undo = func() {} // committed: never roll back from here
+	finish(doc)
+	if err := os.Remove(journal + ".committed"); err != nil {
+		return err
+	}
+	if err := os.Remove(journal); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(journal))
+	return nil
+}
+
+// writeExact creates path (which must not exist) with data and syncs it.
+func writeExact(path string, data []byte, mode fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// rollback puts every backup back over its target and removes what was
+// staged.
+func rollback(doc journalDoc) {
+	for _, e := range doc.Files {
+		if _, err := os.Lstat(e.Old); err == nil {
+			// If the target still is the old file, rename does nothing
+			// (both names link the same inode), so remove the backup.
+			if err := os.Rename(e.Old, e.Path); err == nil {
+				os.Remove(e.Old)
+			}
+		}
+		os.Remove(e.New)
+		syncDir(filepath.Dir(e.Path))
+	}
+}
+
+// finish removes the backups and staged files of a committed change.
+func finish(doc journalDoc) {
+	for _, e := range doc.Files {
+		os.Remove(e.Old)
+		os.Remove(e.New)
+		syncDir(filepath.Dir(e.Path))
+	}
+}
+
+// Recovery says what [Recover] did.
+type Recovery int
+
+const (
+	Nothing    Recovery = iota // no interrupted write
+	Finished                   // it had committed: leftovers removed, every file new
+	RolledBack                 // it had not: every file old again
+)
+
+// Recover finishes or rolls back an interrupted journaled write with the
+// journal at journal (see [WriteFilesJournaled]). It waits up to wait for
+// a write that is still running.
+func Recover(journal string, wait time.Duration) (Recovery, error) {
+	unlock, err := Lock(journal, wait)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Nothing, nil
+	}
+	if err != nil {
+		return Nothing, err
+	}
+	defer unlock()
+	f, err := os.Open(journal)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Nothing, nil // the writer finished while we waited
+	}
+	if err != nil {
+		return Nothing, err
+	}
+	text, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	f.Close()
+	if err != nil {
+		return Nothing, err
+	}
+	var doc journalDoc
+	if err := json.Unmarshal(text, &doc); err != nil || doc.V != 1 {
+		// Killed while writing the journal: nothing was staged yet.
+		if err := os.Remove(journal); err != nil {
+			return Nothing, err
+		}
+		syncDir(filepath.Dir(journal))
+		return RolledBack, nil
+	}
+	what := RolledBack
+	if _, err := os.Stat(journal + ".committed"); err == nil {
+		finish(doc)
+		what = Finished
+	} else {
+		rollback(doc)
+	}
+	os.Remove(journal + ".committed")
+	if err := os.Remove(journal); err != nil {
+		return Nothing, err
+	}
+	syncDir(filepath.Dir(journal))
+	return what, nil
+}

@@ -1,0 +1,18 @@
+package fsutil
+
+import (
+	"errors"
+	"io/fs"
+)
+
+// Reason drops the operation and path of an *fs.PathError ("open x.env: no
+// such file or directory" becomes "no such file or directory"), for callers
+// whose message names the path already. Other errors are returned as they
+// are.
+func Reason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

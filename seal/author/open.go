@@ -1,0 +1,36 @@
+package author
+
+import (
+	"errors"
+	"fmt"
+
+	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/seal"
+)
+
+// Open opens a bundle for reading. It uses the slim reader ([seal.Open])
+// when it can, and [Load] (through sops/v3) for what the slim reader does
+// not support: a data key wrapped only to KMS, PGP or Vault keys, or Shamir
+// key groups. Either way the MAC is verified before any value is returned.
+func Open(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error) {
+	b, err := seal.Open(format, data, ids...)
+	if !errors.Is(err, seal.ErrUnsupported) {
+		return b, err
+	}
+	ab, err := Load(format, data, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer ab.Zero()
+	out := &seal.Bundle{Format: format, Meta: ab.Meta(), Recipients: ab.Recipients(), Matched: "sops key service"}
+	for _, name := range ab.Names() {
+		v, ok := ab.Get(name)
+		if !ok {
+			out.Zero()
+			return nil, fmt.Errorf("%w: key %s is nested; nested keys of a KMS- or PGP-wrapped bundle are not supported", seal.ErrUnsupported, name)
+		}
+		out.Secrets = append(out.Secrets, seal.Secret{Name: name, Value: []byte(v)})
+	}
+	return out, nil
+}
