@@ -291,7 +291,7 @@ func TestAdversarialLayers(t *testing.T) {
 				rule string
 			}{
 				{tok, c.opts, "github-token"},
-				{val, withValues(c.opts, Value{"SEALED", []byte(val)}), "sealed-value"},
+				{val, withValues(c.opts, Value{Name: "SEALED", Value: []byte(val)}), "sealed-value"},
 			} {
 				if c.part == "header" && secret.s == tok {
 					continue // uname and gname hold 32 bytes, a token 40

@@ -43,7 +43,7 @@ func plant(t *testing.T) *planted {
 	dbPass := randString(t, alnum, 24)
 	apiKey := randString(t, alnum, 32) + "/+?&\"é"
 	envVal := randString(t, alnum, 20)
-	p.values = []Value{{"DB_PASSWORD", []byte(dbPass)}, {"API_KEY", []byte(apiKey)}, {"ENV_SECRET", []byte(envVal)}, {"SHORT", []byte("abc")}}
+	p.values = []Value{{Name: "DB_PASSWORD", Value: []byte(dbPass)}, {Name: "API_KEY", Value: []byte(apiKey)}, {Name: "ENV_SECRET", Value: []byte(envVal)}, {Name: "SHORT", Value: []byte("abc")}}
 	gh := "ghp_" + randString(t, alnum, 36)
 	aws := "AKIA" + randString(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
 	slack := "xoxb-" + randString(t, "0123456789", 12) + "-" + randString(t, alnum, 24)
@@ -265,7 +265,7 @@ func TestCleanImage(t *testing.T) {
 		tarLayer(t, "zstd", file{"app/run.sh", []byte("#!/bin/sh\nexec sealenv-inject -- /app/server\n")}),
 	)
 	dir := writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}))
-	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: []Value{{"X", []byte(randString(t, alnum, 16))}}})
+	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: []Value{{Name: "X", Value: []byte(randString(t, alnum, 16))}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestMultiPlatform(t *testing.T) {
 		mutate.IndexAddendum{Add: mk("amd64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: mk("arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 	)
-	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, idx), Options{Values: []Value{{"V", []byte(v)}}})
+	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, idx), Options{Values: []Value{{Name: "V", Value: []byte(v)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

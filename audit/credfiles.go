@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sealenv/sealenv/seal"
 )
 
 // credKind is how a file holds credentials, told by its name (and for
@@ -91,8 +93,12 @@ func looksLikeSecretsFile(name string) bool {
 	return false
 }
 
-// credential is what a credentials check found: the key and its value.
-type credential struct{ key, value string }
+// credential is what a credentials check found: the key and its value, or
+// (unsealed) the key of a plaintext value in a sealed bundle.
+type credential struct {
+	key, value string
+	unsealed   bool
+}
 
 // checkCredentials reads a file of kind k from r and returns the first
 // plaintext credential in it. Line-based kinds are read as a stream,
@@ -105,7 +111,20 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 		src = u // UTF-16 text, as Windows editors save it
 	}
 	switch k {
-	case credDotenv, credNpmrc, credINI, credNetrc, credGitCredentials, credProperties:
+	case credDotenv:
+		// A sealed dotenv bundle has its metadata at the end: keep what
+		// was read (up to limit) to check it for a hand-typed value.
+		var kept limitedBuffer
+		kept.limit = limit
+		c, err := lineCredentials(k, bufio.NewReaderSize(io.TeeReader(src, &kept), 64<<10), sealed)
+		if errors.Is(err, errSealed) {
+			if kept.over {
+				return nil, errTooLarge
+			}
+			return unsealedValue(seal.FormatDotenv, kept.b)
+		}
+		return c, err
+	case credNpmrc, credINI, credNetrc, credGitCredentials, credProperties:
 		return lineCredentials(k, bufio.NewReaderSize(src, 64<<10), sealed)
 	case credYAML:
 		return kubeSecret(src, limit)
@@ -118,7 +137,7 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 		return nil, errTooLarge
 	}
 	if bytes.Contains(data, []byte("sops_mac")) || bytes.Contains(data, []byte("sops_version")) {
-		return nil, nil
+		return unsealedValue(seal.FormatYAML, data) // JSON is YAML to this reader
 	}
 	var doc any
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
@@ -136,7 +155,7 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 		return kubeconfigUser(doc), nil
 	case credAppYAML:
 		if key, val := findSecretLeaf(doc, "", nil); key != "" {
-			return &credential{key, val}, nil
+			return &credential{key: key, value: val}, nil
 		}
 		return nil, nil
 	}
@@ -146,7 +165,7 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 		}
 	}
 	if key, val := findSecretLeaf(doc, "", sealed); key != "" {
-		return &credential{key, val}, nil
+		return &credential{key: key, value: val}, nil
 	}
 	return nil, nil
 }
@@ -159,6 +178,37 @@ var (
 	propLine   = regexp.MustCompile(`^([A-Za-z0-9_.\-\[\]]+)\s*[=:]\s*(.*)$`)
 )
 
+// errSealed says a dotenv file turned out to carry SOPS metadata.
+var errSealed = errors.New("sealed")
+
+// unsealedValue checks a sealed bundle for a value that is neither
+// encrypted nor recorded as intentionally plain (a line typed into the
+// file by hand). A file that does not parse as a bundle is left to the
+// tools that read bundles.
+func unsealedValue(f seal.Format, data []byte) (*credential, error) {
+	names, err := seal.UnsealedValues(f, data)
+	if err != nil || len(names) == 0 {
+		return nil, nil
+	}
+	return &credential{key: names[0], unsealed: true}, nil
+}
+
+// limitedBuffer keeps the first limit bytes written to it.
+type limitedBuffer struct {
+	b     []byte
+	limit int64
+	over  bool
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if int64(len(l.b)+len(p)) > l.limit {
+		l.over = true
+		return len(p), nil
+	}
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
 // lineCredentials checks a line-based credentials file. A SOPS dotenv file
 // has its metadata at the end: the first secret-looking line is kept until
 // the end, and dropped if metadata came.
@@ -169,7 +219,11 @@ func lineCredentials(k credKind, br *bufio.Reader, sealed map[string]bool) (*cre
 		if len(line) > 0 {
 			t := strings.TrimSpace(string(line))
 			if k == credDotenv && (strings.HasPrefix(t, "sops_mac=") || strings.HasPrefix(t, "sops_version=")) {
-				return nil, nil
+				_, err := io.Copy(io.Discard, br)
+				if err != nil {
+					return nil, err
+				}
+				return nil, errSealed
 			}
 			if found == nil && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, ";") {
 				found = credentialLine(k, t, sealed)
@@ -237,7 +291,7 @@ func credentialLine(k credKind, t string, sealed map[string]bool) *credential {
 	if isPlaceholder(val) {
 		return nil
 	}
-	return &credential{key, val}
+	return &credential{key: key, value: val}
 }
 
 // dockerAuth finds a registry credential in a docker config.json (or the
@@ -252,7 +306,7 @@ func dockerAuth(doc any) *credential {
 		e, _ := v.(map[string]any)
 		for _, k := range []string{"auth", "identitytoken", "registrytoken", "password"} {
 			if s, ok := e[k].(string); ok && !isPlaceholder(s) {
-				return &credential{host + " " + k, s}
+				return &credential{key: host + " " + k, value: s}
 			}
 		}
 	}
@@ -269,7 +323,7 @@ func kubeconfigUser(doc any) *credential {
 		user, _ := um["user"].(map[string]any)
 		for _, k := range []string{"token", "password", "client-key-data"} {
 			if s, ok := user[k].(string); ok && !isPlaceholder(s) {
-				return &credential{k, s}
+				return &credential{key: k, value: s}
 			}
 		}
 	}
@@ -324,7 +378,7 @@ func kubeSecret(r io.Reader, limit int64) (*credential, error) {
 			d, _ := doc[field].(map[string]any)
 			for k, v := range d {
 				if s, ok := v.(string); ok && !isPlaceholder(s) {
-					return &credential{field + "." + k, s}, nil
+					return &credential{key: field + "." + k, value: s}, nil
 				}
 			}
 		}

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"filippo.io/age"
+
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 // Each credentials file, with a value generated now, is a finding; its
@@ -61,6 +66,36 @@ func TestCredentialFiles(t *testing.T) {
 				t.Errorf("%s (%d bytes): finding %v, want %v: %s", c.name, len(data), got, want, dump(t, r))
 			}
 			noValues(t, r, pw, uuid, b64)
+		}
+	}
+}
+
+// A plaintext line typed into a sealed bundle is a finding (keyless); the
+// bundle as sealenv wrote it is not.
+func TestPlaintextLineInSealedBundle(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	b, err := author.New(seal.FormatDotenv, []string{id.Recipient().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Set("DB_PASSWORD", []byte(randString(t, alnum, 20)))
+	sealed, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := append([]byte("API_TOKEN="+randString(t, alnum, 24)+"\n"), sealed...)
+	for _, c := range []struct {
+		data []byte
+		want bool
+	}{{sealed, false}, {typed, true}} {
+		data := c.data
+		r, err := Files(context.Background(), []File{{Path: "secrets/prod.env", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := len(r.Findings) == 1 && r.Findings[0].Rule == "plaintext-value" && r.Findings[0].Name == "API_TOKEN"
+		if got != c.want || (!c.want && len(r.Findings) > 0) {
+			t.Errorf("want finding %v: %s", c.want, dump(t, r))
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // escapes, and base64 wrapped at 64 and 76 columns at every column.
 func TestMoreEncodings(t *testing.T) {
 	v := []byte(randString(t, alnum, 20) + `<&>"' é€😀`)
-	d := defaultDetectors([]Value{{"V", v}})
+	d := defaultDetectors([]Value{{Name: "V", Value: v}})
 	find := func(form string) bool {
 		for _, h := range collect(d, []byte("<<"+form+">>"), false) {
 			if h.name == "V" {

@@ -87,7 +87,7 @@ func TestFiles(t *testing.T) {
 		fs = append(fs, File{Path: n, Open: func() (io.ReadCloser, error) { return os.Open(p) }})
 	}
 	fs = append(fs, File{Path: "gone.txt", Open: func() (io.ReadCloser, error) { return os.Open(filepath.Join(dir, "gone.txt")) }})
-	r, err := Files(context.Background(), fs, Options{Values: []Value{{"SEALED", []byte(val)}}})
+	r, err := Files(context.Background(), fs, Options{Values: []Value{{Name: "SEALED", Value: []byte(val)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func FuzzLayer(f *testing.F) {
 	f.Add(sparseTar(f, 1<<40, rawHdr{name: "inner", size: 1 << 39}.block()), uint32(1536))
 	f.Add(cat(paxEntry("SCHILY.xattr.user.x", "v"), rawEntry(rawHdr{name: "a", flag: '2', linkname: "b"}, nil), tarEnd()), uint32(512))
 	v := []byte(randString(f, alnum, 16))
-	d := defaultDetectors([]Value{{"V", v}})
+	d := defaultDetectors([]Value{{Name: "V", Value: v}})
 	lim := limits{depth: 4, sparse: 64 << 20, check: 1 << 20}
 	pool := sync.Pool{New: func() any { return newWalker(d, lim) }}
 	f.Fuzz(func(t *testing.T, b []byte, at uint32) {

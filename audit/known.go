@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/sealenv/sealenv/seal"
+
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -23,10 +25,7 @@ const MinValueLen = 8
 const minPatternLen = 8
 
 // Value is a secret value to search for, with the name it has in its bundle.
-type Value struct {
-	Name  string
-	Value []byte
-}
+type Value = seal.Secret
 
 // pattern is one encoded form of one value.
 type pattern struct {

@@ -67,11 +67,15 @@ func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int
 		Preview: mask([]byte(strings.TrimSpace(c.value))),
 		Message: "secrets file without SOPS metadata: seal it with sealenv seal, or keep it out of the image",
 	}
-	switch k {
-	case credYAML:
+	switch {
+	case c.unsealed:
+		f.Rule = "plaintext-value"
+		f.Preview = ""
+		f.Message = "a sealed bundle holds a plaintext value its metadata does not record as plain (typed in by hand?): seal it with sealenv set FILE " + c.key
+	case k == credYAML:
 		f.Rule = "kubernetes-secret"
 		f.Message = "a Kubernetes Secret with its data in plaintext: seal it (sealenv seal, or a SealedSecret), or keep it out"
-	case credNpmrc, credINI, credNetrc, credGitCredentials, credDockerConfig, credKubeconfig, credProperties, credAppYAML:
+	case k != credDotenv && k != credStructured:
 		f.Rule = "credentials-file"
 		f.Message = "a credentials file with a plaintext " + c.key + ": pass it at run time with sealenv-inject (--file for file-shaped secrets), or seal it"
 	}

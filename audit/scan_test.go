@@ -39,7 +39,7 @@ func collect(d *detectors, data []byte, stream bool) []hit {
 func TestKnownValueEncodings(t *testing.T) {
 	for n := MinValueLen; n <= 40; n += 3 {
 		v := []byte(randString(t, alnum+"+/=?&%\"\\ é", n))
-		d := defaultDetectors([]Value{{"V", v}})
+		d := defaultDetectors([]Value{{Name: "V", Value: v}})
 		for pre := 0; pre < 3; pre++ {
 			prefix := make([]byte, pre)
 			rand.Read(prefix)
@@ -60,7 +60,7 @@ func TestKnownValueEncodings(t *testing.T) {
 }
 
 func TestShortValuesSkipped(t *testing.T) {
-	d := defaultDetectors([]Value{{"S", []byte("1234567")}, {"L", []byte("12345678")}})
+	d := defaultDetectors([]Value{{Name: "S", Value: []byte("1234567")}, {Name: "L", Value: []byte("12345678")}})
 	if len(d.known.skipped) != 1 || d.known.skipped[0] != "S" {
 		t.Fatal(d.known.skipped)
 	}
@@ -73,7 +73,7 @@ func TestShortValuesSkipped(t *testing.T) {
 func TestChunkBoundaries(t *testing.T) {
 	v := []byte(randString(t, alnum, 24))
 	tok := "ghp_" + randString(t, alnum, 36)
-	d := defaultDetectors([]Value{{"V", v}})
+	d := defaultDetectors([]Value{{Name: "V", Value: v}})
 	for _, at := range []int{chunkSize - 30, chunkSize - 10, chunkSize - d.fwd - 5, chunkSize - d.fwd + 3, 2*chunkSize - d.fwd - d.back, 3 * chunkSize} {
 		data := bytes.Repeat([]byte("lorem ipsum "), (3*chunkSize+1000)/12)
 		copy(data[at:], v)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"sort"
+
+	"github.com/sealenv/sealenv/seal"
 )
 
 // MinRedactLen is the shortest value a [Redactor] replaces. Shorter values
@@ -11,11 +13,8 @@ import (
 // worth hiding; they pass through unchanged.
 const MinRedactLen = 4
 
-// Secret is a named value to redact.
-type Secret struct {
-	Name  string
-	Value []byte
-}
+// Secret is a named value to redact: a sealed bundle's value.
+type Secret = seal.Secret
 
 // Matcher finds sealed values in byte streams. It is immutable and safe for
 // concurrent use; each stream gets its own [Redactor] from [Matcher.Writer].

@@ -84,11 +84,7 @@ func Run(c Config) (int, error) {
 
 	var mt *Matcher
 	if c.Redact {
-		secrets := make([]Secret, len(l.secrets))
-		for i, s := range l.secrets {
-			secrets[i] = Secret{Name: s.Name, Value: s.Value}
-		}
-		mt = NewMatcher(secrets)
+		mt = NewMatcher(l.secrets)
 		defer mt.Zero()
 	}
 	c.accessLog(l, p, path)

@@ -210,9 +210,7 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 			return o, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		opened = append(opened, b)
-		for _, s := range b.Secrets {
-			o.Values = append(o.Values, audit.Value{Name: s.Name, Value: s.Value})
-		}
+		o.Values = append(o.Values, b.Secrets...)
 	}
 	return o, done, nil
 }
