@@ -1,16 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/internal/fsutil"
-	"github.com/sealenv/sealenv/internal/sarif"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -63,61 +60,17 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeViolations(e.stdout, format, p, vs, len(opts.Identities) > 0); err != nil {
+			r := p.Report(vs, len(opts.Identities) > 0)
+			r.Version = version
+			if err := r.Write(e.stdout, format); err != nil {
 				return err
 			}
-			for _, v := range vs {
-				if v.Severity == policies.SeverityError {
-					return withCode(exitFindings, nil)
-				}
+			if r.Failed() {
+				return withCode(exitFindings, nil)
 			}
 			return nil
 		},
 	}
-}
-
-func writeViolations(w io.Writer, format string, p *policies.Policy, vs []policies.Violation, withValues bool) error {
-	switch format {
-	case "json":
-		out := struct {
-			Policy     string               `json:"policy"`
-			Values     bool                 `json:"values_checked"`
-			Violations []policies.Violation `json:"violations"`
-		}{p.Path, withValues, vs}
-		if out.Violations == nil {
-			out.Violations = []policies.Violation{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	case "sarif":
-		log := sarif.New("sealenv check", version, "https://github.com/sealenv/sealenv")
-		for _, v := range vs {
-			log.AddRule(sarif.Rule{ID: v.Rule, ShortDescription: &sarif.Message{Text: v.Rule}})
-			log.Add(sarif.Result{RuleID: v.Rule, Level: string(v.Severity), Message: sarif.Message{Text: v.Message},
-				Locations: []sarif.Location{sarif.FileLocation(v.Bundle, v.Line)}})
-		}
-		return log.Write(w)
-	}
-	errs, warns := 0, 0
-	for _, v := range vs {
-		loc := v.Bundle
-		if v.Line > 0 {
-			loc = fmt.Sprintf("%s:%d", v.Bundle, v.Line)
-		}
-		fmt.Fprintf(w, "%s: %s [%s] %s: %s\n", loc, v.Severity, v.Env, v.Rule, v.Message)
-		if v.Severity == policies.SeverityError {
-			errs++
-		} else {
-			warns++
-		}
-	}
-	note := " (values not checked: no identity)"
-	if withValues {
-		note = ""
-	}
-	fmt.Fprintf(w, "%d environments, %d errors, %d warnings%s\n", len(p.Environments), errs, warns, note)
-	return nil
 }
 
 func initCommand(e *env) *cli.Command {
