@@ -773,3 +773,37 @@ func TestAccessLineNamesTheRecipientThatOpened(t *testing.T) {
 		})
 	}
 }
+
+// TestDependencyCount: the injector's non-standard packages come only from
+// age, x/crypto, x/sys, yaml.v3 and this module's slim packages, and their
+// number does not grow unnoticed (raise the budget only with a reason in
+// the commit).
+func TestDependencyCount(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	const budget = 24
+	deps := strings.Fields(string(out))
+	allowed := []string{"filippo.io/age", "filippo.io/hpke", "golang.org/x/crypto/", "golang.org/x/sys/", "gopkg.in/yaml.v3",
+		"github.com/sealenv/sealenv/seal", "github.com/sealenv/sealenv/inject", "github.com/sealenv/sealenv/internal/fsutil",
+		"github.com/sealenv/sealenv/internal/version", "github.com/sealenv/sealenv/cmd/sealenv-inject"}
+	for _, d := range deps {
+		ok := false
+		for _, a := range allowed {
+			if d == a || strings.HasPrefix(d, strings.TrimSuffix(a, "/")+"/") {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("sealenv-inject depends on %s, which is not on the slim list", d)
+		}
+	}
+	if len(deps) > budget {
+		t.Errorf("sealenv-inject has %d non-standard packages, over its budget of %d:\n%s", len(deps), budget, out)
+	}
+}
