@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/sealenv/sealenv/internal/fsutil"
 )
 
 // Options tune Open and Write.
@@ -95,7 +96,7 @@ func Open(ctx context.Context, r Ref, o Options) (*Source, error) {
 	}
 	st, err := os.Stat(r.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", r.Path, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %v", r.Path, fsutil.Reason(err))
 	}
 	if st.IsDir() {
 		return openLayout(r.Path, "", nil)
@@ -216,7 +217,7 @@ func openOCIArchive(p, tag string) (*Source, error) {
 func untar(p, dir string) error {
 	f, err := os.Open(p)
 	if err != nil {
-		return unwrapPathErr(err)
+		return fsutil.Reason(err)
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
@@ -313,7 +314,7 @@ func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, repla
 		}
 		tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(p)), "."+filepath.Base(p)+".tmp-*")
 		if err != nil {
-			return fmt.Errorf("%s: %v", dest, unwrapPathErr(err))
+			return fmt.Errorf("%s: %v", dest, fsutil.Reason(err))
 		}
 		if err := writeLayout(tmp, tag, img, idx); err != nil {
 			os.RemoveAll(tmp)
@@ -331,7 +332,7 @@ func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, repla
 		}
 		if err := os.Rename(tmp, p); err != nil {
 			os.RemoveAll(tmp)
-			return fmt.Errorf("%s: %v", dest, unwrapPathErr(err))
+			return fmt.Errorf("%s: %v", dest, fsutil.Reason(err))
 		}
 		return nil
 	}
@@ -361,7 +362,7 @@ func replaceFile(path string, replace bool, write func(tmp string) error) error 
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+		return fmt.Errorf("%s: %v", path, fsutil.Reason(err))
 	}
 	tmp := f.Name()
 	f.Close()
@@ -371,7 +372,7 @@ func replaceFile(path string, replace bool, write func(tmp string) error) error 
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+		return fmt.Errorf("%s: %v", path, fsutil.Reason(err))
 	}
 	return nil
 }
@@ -440,13 +441,5 @@ func addToTar(tw *tar.Writer, dir, p string) error {
 	}
 	defer f.Close()
 	_, err = io.Copy(tw, f)
-	return err
-}
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
 	return err
 }

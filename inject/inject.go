@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -297,7 +298,7 @@ func (c *Config) load() (l *loaded, err error) {
 	for _, p := range paths {
 		data, err := readRegular(p, maxBundleFile)
 		if err != nil {
-			return nil, fail(ExitFailure, "%s: %v", p, unwrapPathErr(err))
+			return nil, fail(ExitFailure, "%s: %v", p, fsutil.Reason(err))
 		}
 		f, err := seal.DetectFormat(p, data)
 		if err != nil {
@@ -433,7 +434,7 @@ func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
 		ReadFile: func(path string) ([]byte, error) {
 			data, err := readRegular(path, maxIdentity)
 			if err != nil {
-				return nil, unwrapPathErr(err)
+				return nil, fsutil.Reason(err)
 			}
 			if len(data) > maxIdentity {
 				clear(data)
@@ -442,14 +443,6 @@ func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
 			return data, nil
 		}}
 	return seal.FindIdentitiesWith(lookup, c.ParseIdentities)
-}
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // envPlan is the child's environment, built from the base environment and

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/recipients"
 )
@@ -332,7 +332,7 @@ func (p *Policy) CheckValue(key string, value []byte) []Problem {
 	if credential && len(value) >= 4 && !placeholder {
 		if repeated(value) {
 			add(RuleRepeated, SeverityError, "%s is one short sequence repeated", key)
-		} else if e := entropy(value); len(value) >= 8 && e < 2.5 {
+		} else if e := rules.Entropy(value); len(value) >= 8 && e < 2.5 {
 			add(RuleLowEntropy, SeverityError, "%s has low entropy (%.1f bits per character; random values have 4 or more)", key, e)
 		}
 	}
@@ -357,22 +357,6 @@ func repeated(v []byte) bool {
 		}
 	}
 	return false
-}
-
-// entropy is the Shannon entropy of v in bits per byte.
-func entropy(v []byte) float64 {
-	var counts [256]int
-	for _, c := range v {
-		counts[c]++
-	}
-	var h float64
-	for _, n := range counts {
-		if n > 0 {
-			pr := float64(n) / float64(len(v))
-			h -= pr * math.Log2(pr)
-		}
-	}
-	return h
 }
 
 // keyLine finds the line of a key in bundle text (dotenv "KEY=" or a

@@ -6,7 +6,6 @@ package sources
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/sealenv/sealenv/audit"
+	"github.com/sealenv/sealenv/internal/fsutil"
 )
 
 // git runs git and returns its stdout.
@@ -150,7 +150,7 @@ func Tree(paths []string) ([]audit.File, error) {
 		files = append(files, audit.File{Path: filepath.ToSlash(p), Open: func() (io.ReadCloser, error) {
 			f, err := os.Open(p)
 			if err != nil {
-				return nil, unwrapPathErr(err)
+				return nil, fsutil.Reason(err)
 			}
 			return f, nil
 		}})
@@ -159,7 +159,7 @@ func Tree(paths []string) ([]audit.File, error) {
 	for _, root := range paths {
 		st, err := os.Stat(root)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", root, unwrapPathErr(err))
+			return nil, fmt.Errorf("%s: %w", root, fsutil.Reason(err))
 		}
 		if !st.IsDir() {
 			if err := add(root); err != nil {
@@ -207,12 +207,4 @@ func Tree(paths []string) ([]audit.File, error) {
 
 func memFile(path string, data []byte) audit.File {
 	return audit.File{Path: path, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-}
-
-func unwrapPathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

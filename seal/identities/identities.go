@@ -15,6 +15,7 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/agessh"
 	"filippo.io/age/plugin"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/sealenv/sealenv/seal"
 )
@@ -34,8 +35,8 @@ func Parse(data []byte, ui *plugin.ClientUI) ([]age.Identity, error) {
 	if bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
 		id, err := agessh.ParseIdentity(trimmed)
 		if err != nil {
-			var pe interface{ Error() string }
-			if errors.As(err, &pe) && strings.Contains(err.Error(), "passphrase") {
+			var pme *ssh.PassphraseMissingError
+			if errors.As(err, &pme) || strings.Contains(err.Error(), "passphrase") {
 				return nil, errors.New("passphrase-protected SSH keys are not supported")
 			}
 			return nil, errors.New("malformed SSH private key")
