@@ -102,6 +102,15 @@ func TestAuditCLI(t *testing.T) {
 	c.fails("not an image archive", "", "audit", "image", "broken.tar")
 	c.fails("no such file", "", "audit", "image", "--bundle", "missing.env", "clean.tar")
 	c.fails("unknown format", "", "audit", "image", "--format", "xml", "clean.tar")
+	c.fails("--max-depth: 0: want 1 or more", "", "audit", "image", "--max-depth", "0", "clean.tar")
+	c.fails(`--max-sparse-size: "5XB": unknown unit`, "", "audit", "image", "--max-sparse-size", "5XB", "clean.tar")
+	c.fails("--max-file-check", "", "audit", "image", "--max-file-check", "-1", "clean.tar")
+	c.fails("unknown transport", "", "audit", "image", "dokcer-archive:clean.tar")
+	// A limit reached is incomplete: exit 2, the reason on stderr and in the report.
+	r = c.run("", "audit", "image", "--max-file-check", "10", "--bundle", "prod.env", "docker-archive:clean.tar")
+	if r.code != 2 || !strings.Contains(r.stdout, "not searched:") {
+		t.Fatalf("a limit reached: exit %d, stdout %q", r.code, r.stdout)
+	}
 
 	// Dockerfile.
 	os.WriteFile(c.path("Dockerfile"), []byte("FROM alpine\nARG DB_PASSWORD\nARG VERSION=1\nCOPY .env /app/.env\nRUN --mount=type=secret,id=db make\n"), 0o644)
