@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/ulikunitz/xz"
 )
 
 func mustTag(t *testing.T, s string) name.Tag {
@@ -553,4 +555,53 @@ func TestGoTarTestdata(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d archives walked", walked, len(paths))
+}
+
+// A file compressed with each format the audit reads, inside a layer, is
+// searched decompressed to its end (made by the real gzip, zstd, bzip2 and
+// xz tools where the machine has them, else by the Go encoders).
+func TestNestedCompressions(t *testing.T) {
+	tok := "ghp_" + randString(t, alnum, 36)
+	content := append(bytes.Repeat([]byte("lorem ipsum dolor sit amet\n"), 40000), []byte("token: "+tok+"\n")...)
+	for _, c := range []struct {
+		ext  string
+		tool []string
+	}{{"gz", []string{"gzip", "-c"}}, {"zst", []string{"zstd", "-q", "-c"}}, {"bz2", []string{"bzip2", "-c"}}, {"xz", []string{"xz", "-c"}}} {
+		t.Run(c.ext, func(t *testing.T) {
+			var comp []byte
+			if path, err := exec.LookPath(c.tool[0]); err == nil {
+				cmd := exec.Command(path, c.tool[1:]...)
+				cmd.Stdin = bytes.NewReader(content)
+				if comp, err = cmd.Output(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				switch c.ext {
+				case "gz":
+					comp = gz(t, content)
+				case "zst":
+					comp = zst(t, content)
+				case "xz":
+					var b bytes.Buffer
+					w, _ := xz.NewWriter(&b)
+					w.Write(content)
+					w.Close()
+					comp = b.Bytes()
+				default:
+					t.Skipf("%s not found and Go has no %s encoder", c.tool[0], c.ext)
+				}
+			}
+			name := "data/log.txt." + c.ext
+			r, err := auditLayer(t, tarBytes(t, file{name, comp}), "none", Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Coverage.Complete || len(r.Coverage.Notes) != 0 {
+				t.Fatalf("coverage %+v", r.Coverage)
+			}
+			if len(r.Findings) != 1 || r.Findings[0].Path != name || r.Findings[0].Rule != "github-token" || *r.Findings[0].Offset != int64(len(content)-len(tok)-1) {
+				t.Fatalf("%s", dump(t, r))
+			}
+		})
+	}
 }

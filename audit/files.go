@@ -32,12 +32,14 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 	}
 	results := make([]result, len(files))
 	ch := make(chan int)
+	slots := asyncSlots()
 	var wg sync.WaitGroup
 	for w := 0; w < min(o.Jobs, max(len(files), 1)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			wk := newWalker(a.d, limits{depth: o.MaxDepth, sparse: o.MaxSparseSize, check: o.MaxFileCheck})
+			wk.async = slots
 			for i := range ch {
 				if err := ctx.Err(); err != nil {
 					results[i].err = err
@@ -78,7 +80,7 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 		var inFile []int // findings in the file's own bytes, to get a line
 		for _, h := range r.scan.hits {
 			found = append(found, h.finding(whereFile))
-			if !h.decoded && h.part == partData && h.path == f.Path {
+			if h.depth == 0 && h.part == partData && h.path == f.Path {
 				inFile = append(inFile, len(found)-1)
 			}
 		}

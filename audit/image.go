@@ -435,12 +435,14 @@ func (a *auditor) scanLayers(ctx context.Context) {
 	}
 	// Larger work first would need sizes; file order keeps reports stable.
 	ch := make(chan *layerJob)
+	slots := asyncSlots()
 	var wg sync.WaitGroup
 	for w := 0; w < min(a.o.Jobs, max(len(queue), 1)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			wk := newWalker(a.d, limits{depth: a.o.MaxDepth, sparse: a.o.MaxSparseSize, check: a.o.MaxFileCheck})
+			wk.async = slots
 			for l := range ch {
 				if err := ctx.Err(); err != nil {
 					l.err = err

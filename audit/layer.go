@@ -3,6 +3,7 @@ package audit
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"compress/flate"
 	"context"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -74,10 +76,10 @@ type layerScan struct {
 // for an entry of an archive) and the part of it.
 type fileHit struct {
 	hit
-	path    string
-	part    string
-	from    int64 // where the part starts in the stream
-	decoded bool  // in the decoded content of a compressed file, not in the stream as stored
+	path  string
+	part  string
+	from  int64 // where the part starts in the stream
+	depth int   // decoded streams it is in: 0 in the stream as stored
 }
 
 // walker reads one layer at a time; each worker owns one. Every layer is
@@ -91,7 +93,13 @@ type walker struct {
 	free    []*stream // streams (each with its scanner) not in use
 	peeks   []*bufio.Reader
 	level   int // file nesting, for peeks
+	decodes int // decoded streams open
 	discard []byte
+	// async, when set, holds a slot per goroutine that may decode a
+	// compressed file beside the walk (shared by the audit's walkers);
+	// jobs are the results to wait for.
+	async chan struct{}
+	jobs  []chan asyncResult
 	// fieldSc searches tar header fields one by one; fieldHits holds its
 	// hits until the layer's stream hits are known.
 	fieldSc   *scanner
@@ -108,6 +116,12 @@ const maxZstdWindow = 128 << 20
 
 // maxXzDict bounds the dictionary of an xz stream, for the same reason.
 const maxXzDict = 128 << 20
+
+// asyncSlots returns the slots for decoding compressed files beside the
+// walks: one per CPU, at most eight (each holds up to maxAsync bytes).
+func asyncSlots() chan struct{} {
+	return make(chan struct{}, min(runtime.GOMAXPROCS(0), 8))
+}
 
 func newWalker(d *detectors, lim limits) *walker {
 	return &walker{d: d, lim: lim, discard: make([]byte, 64<<10)}
@@ -495,9 +509,40 @@ func (w *walker) fields(h *tar.Header, full string) {
 	}
 }
 
+// dropShallow keeps one finding for a value that a compressed file's
+// bytes and its decompressed content both hold (zstd and xz store short
+// literals as they are): the one in the decompressed content.
+func dropShallow(hits []fileHit) []fileHit {
+	deep := map[string][]fileHit{}
+	for _, h := range hits {
+		if h.depth > 0 {
+			deep[h.key()] = append(deep[h.key()], h)
+		}
+	}
+	if len(deep) == 0 {
+		return hits
+	}
+	out := hits[:0]
+	for _, h := range hits {
+		drop := false
+		for _, d := range deep[h.key()] {
+			if d.depth > h.depth && (d.path == h.path || strings.HasPrefix(d.path, h.path+"!/")) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // addFieldHits adds the hits of header fields that the stream search did
 // not find at the same place.
 func (w *walker) addFieldHits() {
+	w.wait()
+	w.res.hits = dropShallow(w.res.hits)
 	if len(w.fieldHits) == 0 {
 		return
 	}
@@ -617,17 +662,20 @@ func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
 	switch {
 	case compressed(f):
 		w.res.files-- // the compressed file counts once, as its content
-		err = w.decoded(br, name, func(ds *stream) error {
-			dec, err := decompressor(f, ctxReader{w.ctx, ds.r})
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", name, kind, err)
+		src := io.Reader(br)
+		if w.async != nil {
+			// A small compressed file is read whole (its bytes are in s
+			// now) and decoded on another core while this walk goes on.
+			buf, rerr := io.ReadAll(io.LimitReader(br, maxAsync+1))
+			if rerr != nil {
+				return fmt.Errorf("%s: %w", name, rerr)
 			}
-			ds.r = ctxReader{w.ctx, dec}
-			if c, ok := dec.(io.Closer); ok {
-				defer c.Close()
+			if len(buf) <= maxAsync && w.goAsync(name, f, kind, buf) {
+				return nil
 			}
-			return w.file(ds, ds, 0, name)
-		})
+			src = io.MultiReader(bytes.NewReader(buf), br)
+		}
+		err = w.decompress(src, name, f, kind)
 		if err == nil || rec.err != nil {
 			return err
 		}
@@ -660,6 +708,72 @@ func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
 	return nil
 }
 
+// decompress searches the content of a compressed file as a stream of its
+// own.
+func (w *walker) decompress(r io.Reader, name string, f int, kind string) error {
+	dec, err := decompressor(f, ctxReader{w.ctx, r})
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", name, kind, err)
+	}
+	return w.decoded(dec, name, func(ds *stream) error { return w.file(ds, ds, 0, name) })
+}
+
+// maxAsync bounds a compressed file decoded on another goroutine; a larger
+// one is decoded as the walk reaches it.
+const maxAsync = 16 << 20
+
+// goAsync decodes the compressed file buf on a goroutine of its own, with
+// a walker of its own, when a slot is free; its result joins this layer's
+// at the end (wait).
+func (w *walker) goAsync(name string, f int, kind string, buf []byte) bool {
+	select {
+	case w.async <- struct{}{}:
+	default:
+		return false
+	}
+	sub := newWalker(w.d, w.lim)
+	sub.async = nil // one level of hand-off is enough to use the cores
+	sub.ctx = w.ctx
+	sub.level, sub.decodes = w.level, w.decodes
+	sub.res = &layerScan{}
+	done := make(chan asyncResult, 1)
+	w.jobs = append(w.jobs, done)
+	go func() {
+		defer func() { <-w.async }()
+		err := sub.decompress(bytes.NewReader(buf), name, f, kind)
+		sub.addFieldHits()
+		done <- asyncResult{sub.res, err}
+	}()
+	return true
+}
+
+type asyncResult struct {
+	res *layerScan
+	err error
+}
+
+// wait joins the results of the files decoded on other goroutines. A
+// decoding error is a note (the file's bytes were searched as stored);
+// the layer's own read errors never come from there.
+func (w *walker) wait() {
+	for _, j := range w.jobs {
+		r := <-j
+		w.res.hits = append(w.res.hits, r.res.hits...)
+		w.res.plain = append(w.res.plain, r.res.plain...)
+		w.res.files += r.res.files
+		w.res.bytes += r.res.bytes
+		w.res.incomplete = append(w.res.incomplete, r.res.incomplete...)
+		w.res.notes = append(w.res.notes, r.res.notes...)
+		if r.err != nil {
+			if w.ctx.Err() != nil {
+				continue // the layer's own read reports the cancellation
+			}
+			w.note("%v; the rest of the file was searched as bytes", r.err)
+		}
+	}
+	w.jobs = w.jobs[:0]
+}
+
 // plaintext checks a file named like a secrets file.
 func (w *walker) plaintext(r io.Reader, name string) error {
 	f, err := plaintextBundle(name, r, w.d.sealed, w.lim.check)
@@ -682,10 +796,15 @@ func (w *walker) plaintext(r io.Reader, name string) error {
 // holes included) as a stream of its own: fn reads it, the rest is
 // drained. Hits are placed within that stream.
 func (w *walker) decoded(r io.Reader, name string, fn func(*stream) error) error {
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close() // after the content is drained below, not before
+	}
 	ds := w.getStream()
 	defer w.putStream(ds)
-	ds.reset(r, ds.feed.sc, name, partData)
-	ds.att.decoded = true
+	ds.reset(ctxReader{w.ctx, r}, ds.feed.sc, name, partData)
+	w.decodes++
+	defer func() { w.decodes-- }()
+	ds.att.depth = w.decodes
 	err := fn(ds)
 	if err == nil {
 		err = ds.drain(w.discard)

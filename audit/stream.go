@@ -132,7 +132,7 @@ const (
 // become findings) are kept until the stream ends.
 type attributor struct {
 	path, part string    // the place of bytes no span claims
-	decoded    bool      // the stream is the decoded content of a file
+	depth      int       // decoded streams this one is inside (0: the stream as stored)
 	spans      []span    // closed, not yet settled
 	pending    []fileHit // hits not yet given a place, by offset
 	claimed    []bool
@@ -142,7 +142,7 @@ type attributor struct {
 
 func (a *attributor) reset(path, part string) {
 	a.path, a.part = path, part
-	a.decoded = false
+	a.depth = 0
 	a.spans = a.spans[:0]
 	a.pending = a.pending[:0]
 	a.claimed = a.claimed[:0]
@@ -223,7 +223,7 @@ func (a *attributor) finish() []fileHit {
 	a.spans = a.spans[:0]
 	a.flush(1<<63 - 1)
 	for i := range a.done {
-		a.done[i].decoded = a.decoded
+		a.done[i].depth = a.depth
 	}
 	out := a.done
 	a.done = nil
