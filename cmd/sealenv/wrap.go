@@ -29,7 +29,8 @@ func wrapCommand(e *env) *cli.Command {
 			"Appends one reproducible layer (injector at " + wrap.InjectorPath + ", bundles under\n" +
 			wrap.BundleDir + ") and sets Entrypoint = [injector, --, original entrypoint...]; Cmd stays.\n" +
 			"A multi-platform index is wrapped per platform; every platform needs an injector\n" +
-			"(--injector linux/arm64=PATH).\n" +
+			"(--injector linux/arm64=PATH, or --injector-image REF: the injector image, e.g.\n" +
+			"docker://ghcr.io/sealenv/sealenv-inject:VERSION, gives every platform it has).\n" +
 			"The default injector is the sealenv-inject next to this sealenv, when its\n" +
 			"architecture matches. An injector must be a static sealenv-inject with this\n" +
 			"sealenv's wrap contract (read from the binary) unless --allow-any-injector.\n" +
@@ -38,6 +39,7 @@ func wrapCommand(e *env) *cli.Command {
 			"2 error (nothing written).",
 		Flags: append(auditFlags(),
 			&cli.StringSliceFlag{Name: "injector", Usage: "injector binary `[PLATFORM=]PATH` (repeatable)"},
+			&cli.StringFlag{Name: "injector-image", Usage: "take the injector of every platform from the injector image `REF` (any SOURCE transport)"},
 			&cli.BoolFlag{Name: "allow-any-injector", Usage: "accept an injector that is not a sealenv-inject of this release's wrap contract (one you built yourself)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing destination"},
 			&cli.BoolFlag{Name: "audit", Usage: "audit the wrapped image and write it only if it is clean"},
@@ -85,7 +87,7 @@ func wrapCommand(e *env) *cli.Command {
 				o.Only = keys
 			}
 			ctx := c.Context
-			injs, err := injectorsFromFlags(c.StringSlice("injector"), o.AnyInjector)
+			injs, err := injectors(ctx, c.StringSlice("injector"), c.String("injector-image"), o.AnyInjector)
 			if err != nil {
 				return err
 			}
@@ -130,6 +132,37 @@ func wrapCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// injectors reads the injectors from --injector files or the
+// --injector-image; without either, it looks for sealenv-inject next to this
+// executable. Unless anyInjector, each must pass wrap.CheckInjector.
+func injectors(ctx context.Context, files []string, image string, anyInjector bool) ([]wrap.Injector, error) {
+	if image != "" {
+		if len(files) > 0 {
+			return nil, errors.New("usage: --injector and --injector-image exclude each other")
+		}
+		ref, err := imageref.Parse(image)
+		if err != nil {
+			return nil, fmt.Errorf("--injector-image: %w", err)
+		}
+		s, err := imageref.Open(ctx, ref, imageref.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--injector-image: %w", err)
+		}
+		defer s.Close()
+		injs, err := wrap.InjectorsFromImage(s.Image, s.Index)
+		if err != nil {
+			return nil, fmt.Errorf("--injector-image: %s: %w", image, err)
+		}
+		for _, inj := range injs {
+			if err := checkInjector(inj.Data, anyInjector); err != nil {
+				return nil, fmt.Errorf("--injector-image: %s: %s: %w", image, inj.Platform, err)
+			}
+		}
+		return injs, nil
+	}
+	return injectorsFromFlags(files, anyInjector)
 }
 
 // checkInjector applies wrap.CheckInjector unless anyInjector; the hint

@@ -3,8 +3,11 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
 // TestWrapInjectorChecks: wrap --injector takes only a sealenv injector
@@ -43,4 +46,40 @@ func TestWrapInjectorChecks(t *testing.T) {
 	c.ok("", "wrap", src, "oci:"+c.path("any-out"), "--bundle", "prod.env", "--injector", ls, "--allow-any-injector")
 	c.ok("", "wrap", src, "oci:"+c.path("file-out"), "--bundle", "prod.env", "--injector", inj)
 
+	// The injector image: the wrapped app image itself holds the injector at
+	// the stable path, so it stands in for ghcr.io/sealenv/sealenv-inject.
+	c.ok("", "wrap", src, "oci:"+c.path("image-out"), "--bundle", "prod.env", "--injector-image", "oci:"+c.path("file-out"))
+	fromFile, fromImage := configDigest(t, c.path("file-out")), configDigest(t, c.path("image-out"))
+	if fromFile != fromImage {
+		t.Errorf("wrapping with the injector from the image gave config %s, from the file %s", fromImage, fromFile)
+	}
+	// An image without an injector, and both flags at once, are refused.
+	c.fails("has no /usr/local/bin/sealenv-inject", "", "wrap", src, "oci:"+c.path("none-out"), "--bundle", "prod.env", "--injector-image", src)
+	c.fails("exclude each other", "", "wrap", src, "oci:"+c.path("both-out"), "--bundle", "prod.env", "--injector-image", "oci:"+c.path("file-out"), "--injector", inj)
+	for _, d := range []string{"none-out", "both-out"} {
+		if _, err := os.Stat(c.path(d)); err == nil {
+			t.Errorf("%s written despite the error", d)
+		}
+	}
+}
+
+func configDigest(t *testing.T, dir string) string {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(filepath.Clean(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }
