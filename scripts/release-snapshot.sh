@@ -73,7 +73,9 @@ log "goreleaser release --snapshot --clean --skip=$skip"
 start=$SECONDS
 SYFT_CHECK_FOR_APP_UPDATE=false goreleaser release --snapshot --clean --skip="$skip"
 log "snapshot built in $((SECONDS - start)) s"
-(cd dist && ls -l ./*.tar.gz ./*.zip ./*.sbom.json checksums.txt 2>/dev/null | awk '{printf "    %10d  %s\n", $5, $NF}') >&2
+for f in dist/*.tar.gz dist/*.sbom.json dist/checksums.txt; do
+	[ -e "$f" ] && printf '    %10d  %s\n' "$(wc -c <"$f")" "${f#dist/}" >&2
+done
 
 log "checking the snapshot against the README (internal/release)"
 SEALENV_DIST="$PWD/dist" go test -count=1 -run 'TestSnapshotArchives|TestReadmeInstallCommands' -v ./internal/release/ |
