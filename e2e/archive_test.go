@@ -85,6 +85,7 @@ type Descriptor struct {
 	Platform    *struct {
 		Architecture string `json:"architecture"`
 		OS           string `json:"os"`
+		Variant      string `json:"variant,omitempty"`
 	} `json:"platform,omitempty"`
 }
 

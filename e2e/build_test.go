@@ -207,6 +207,11 @@ type Build struct {
 	Provenance string
 	// Output is "docker" (default) or "oci": the tarball's format.
 	Output string
+	// Export adds attributes to --output, such as "rewrite-timestamp=true".
+	Export []string
+	// OCILayouts are OCI layout folders the build may read (--oci-layout
+	// ID=DIR), for named contexts "oci-layout://ID@sha256:...".
+	OCILayouts map[string]string
 	// Push, when set, pushes the image to this reference (plain HTTP, as
 	// to an in-memory registry on 127.0.0.1) instead of writing a tarball:
 	// --output type=image,name=PUSH,push=true,registry.insecure=true.
@@ -319,6 +324,9 @@ func (e *Env) BuildctlArgs(t testing.TB, b Build) (args, env []string, img Image
 	dest := filepath.Join(e.Dir, "images", fmt.Sprintf("%d.%s.tar", n, format))
 	img = Image{Name: name, Archive: dest, Format: format}
 	output := fmt.Sprintf("type=%s,dest=%s,name=%s", format, dest, name)
+	for _, x := range b.Export {
+		output += "," + x
+	}
 	if b.Push != "" {
 		img = Image{Name: b.Push, Format: "registry", Ref: "docker://" + b.Push}
 		output = fmt.Sprintf("type=image,name=%s,push=true,registry.insecure=true", b.Push)
@@ -338,6 +346,9 @@ func (e *Env) BuildctlArgs(t testing.TB, b Build) (args, env []string, img Image
 	}
 	for _, k := range b.EnvSecrets {
 		args = append(args, "--secret", "id="+k+",env="+k)
+	}
+	for _, k := range sortedKeys(b.OCILayouts) {
+		args = append(args, "--oci-layout", k+"="+b.OCILayouts[k])
 	}
 	for i, k := range sortedKeys(b.Contexts) {
 		v := b.Contexts[k]

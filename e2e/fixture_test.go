@@ -377,8 +377,8 @@ func int64p(i int64) *int64 { return &i }
 // ---- the image of Dockerfile.example ------------------------------------------
 
 // exampleImage is Dockerfile.example built unchanged, with the repository's
-// example app, the static injector and the fixture's bundle; loaded into
-// podman once per run.
+// example app, the injector from the injector image (Dockerfile.inject) and
+// the fixture's bundle; loaded into podman once per run.
 type exampleImage struct {
 	Image
 	Loaded string // podman's name for it
@@ -405,15 +405,18 @@ func exampleBuild(t *testing.T, e *Env, f *Fixture) Build {
 	}
 	golang := goRootfs
 	goRootfsMu.Unlock()
-	return Build{
+	b := Build{
 		Dockerfile: string(dockerfile),
 		Copy: map[string]string{
 			"examples/app/main.go": "../examples/app/main.go",
-			"sealenv-inject":       e.GoBuild(t, "../cmd/sealenv-inject"),
 			"secrets/prod.env":     f.Bundle,
 		},
 		Contexts: map[string]string{"golang:1.26": golang},
 	}
+	// The injector comes from the injector image Dockerfile.inject builds,
+	// under the name Dockerfile.example copies it from.
+	injectorContext(t, e, &b, injectorRef(t, dockerfile))
+	return b
 }
 
 // example builds (once) and loads Dockerfile.example's image.

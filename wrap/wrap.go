@@ -82,6 +82,9 @@ type Options struct {
 	// Only limits the keys the command receives (the injector's --only):
 	// least privilege when one bundle feeds several services.
 	Only []string
+	// AnyInjector skips [CheckInjector] (an injector built outside sealenv);
+	// the architecture is still checked.
+	AnyInjector bool
 }
 
 // Error kinds.
@@ -128,6 +131,11 @@ func (o *Options) check() ([]checked, error) {
 		out = append(out, checked{path: p, data: b.Data, digest: "sha256:" + hex.EncodeToString(sum[:]), keys: info.Keys})
 	}
 	for _, inj := range o.Injectors {
+		if !o.AnyInjector {
+			if _, err := CheckInjector(inj.Data); err != nil {
+				return nil, fmt.Errorf("injector for %s: %w", inj.Platform, err)
+			}
+		}
 		if err := checkArch(inj); err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/version"
 )
 
 func main() {
@@ -33,6 +34,12 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		// The second line is the marker sealenv wrap looks for; printing it
+		// keeps it in the binary.
+		fmt.Fprintf(os.Stdout, "sealenv-inject %s\n%s", version.String(), version.ContractMarker())
+		return 0
+	}
 	c := inject.Config{Prog: "sealenv-inject", Stderr: stderr}
 	if err := c.ParseArgs("sealenv-inject", args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -44,9 +44,8 @@ type env struct {
 	now            func() time.Time
 }
 
-var version = "dev"
-
 func newApp(e *env) *cli.App {
+	cli.VersionPrinter = printVersion
 	return &cli.App{
 		Name:                 "sealenv",
 		Usage:                "sealed secrets for container images",

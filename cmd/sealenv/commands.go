@@ -20,5 +20,6 @@ func commands(e *env) []*cli.Command {
 		checkCommand(e),
 		wrapCommand(e),
 		scanCommand(e),
+		versionCommand(e),
 	}
 }

@@ -29,12 +29,18 @@ func wrapCommand(e *env) *cli.Command {
 			"Appends one reproducible layer (injector at " + wrap.InjectorPath + ", bundles under\n" +
 			wrap.BundleDir + ") and sets Entrypoint = [injector, --, original entrypoint...]; Cmd stays.\n" +
 			"A multi-platform index is wrapped per platform; every platform needs an injector\n" +
-			"(--injector linux/arm64=PATH). The default injector is the sealenv-inject next to\n" +
-			"this sealenv, when its architecture matches. With --audit the result is audited\n" +
+			"(--injector linux/arm64=PATH, or --injector-image REF: the injector image, e.g.\n" +
+			"docker://ghcr.io/sealenv/sealenv-inject:VERSION, gives every platform it has).\n" +
+			"The default injector is the sealenv-inject next to this sealenv, when its\n" +
+			"architecture matches. An injector must be a static sealenv-inject with this\n" +
+			"sealenv's wrap contract (read from the binary) unless --allow-any-injector.\n" +
+			"With --audit the result is audited\n" +
 			"first and nothing is written unless it is clean. Exit 0 written, 1 audit findings,\n" +
 			"2 error (nothing written).",
 		Flags: append(auditFlags(),
 			&cli.StringSliceFlag{Name: "injector", Usage: "injector binary `[PLATFORM=]PATH` (repeatable)"},
+			&cli.StringFlag{Name: "injector-image", Usage: "take the injector of every platform from the injector image `REF` (any SOURCE transport)"},
+			&cli.BoolFlag{Name: "allow-any-injector", Usage: "accept an injector that is not a sealenv-inject of this release's wrap contract (one you built yourself)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing destination"},
 			&cli.BoolFlag{Name: "audit", Usage: "audit the wrapped image and write it only if it is clean"},
 			&cli.StringFlag{Name: "service", Usage: "pass only the keys that service `NAME` may receive (services: in sealenv.yaml; needs --env)"},
@@ -55,7 +61,7 @@ func wrapCommand(e *env) *cli.Command {
 			if dest.Transport == "" || dest.Transport == imageref.DockerDaemon {
 				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
 			}
-			o := &wrap.Options{Version: version}
+			o := &wrap.Options{Version: version, AnyInjector: c.Bool("allow-any-injector")}
 			for _, p := range c.StringSlice("bundle") {
 				data, err := os.ReadFile(p)
 				if err != nil {
@@ -80,12 +86,12 @@ func wrapCommand(e *env) *cli.Command {
 				}
 				o.Only = keys
 			}
-			injs, err := injectorsFromFlags(c.StringSlice("injector"))
+			ctx := c.Context
+			injs, err := injectors(ctx, c.StringSlice("injector"), c.String("injector-image"), o.AnyInjector)
 			if err != nil {
 				return err
 			}
 			o.Injectors = injs
-			ctx := c.Context
 			s, err := imageref.Open(ctx, src, imageref.Options{})
 			if err != nil {
 				return err
@@ -128,9 +134,52 @@ func wrapCommand(e *env) *cli.Command {
 	}
 }
 
+// injectors reads the injectors from --injector files or the
+// --injector-image; without either, it looks for sealenv-inject next to this
+// executable. Unless anyInjector, each must pass wrap.CheckInjector.
+func injectors(ctx context.Context, files []string, image string, anyInjector bool) ([]wrap.Injector, error) {
+	if image != "" {
+		if len(files) > 0 {
+			return nil, errors.New("usage: --injector and --injector-image exclude each other")
+		}
+		ref, err := imageref.Parse(image)
+		if err != nil {
+			return nil, fmt.Errorf("--injector-image: %w", err)
+		}
+		s, err := imageref.Open(ctx, ref, imageref.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--injector-image: %w", err)
+		}
+		defer s.Close()
+		injs, err := wrap.InjectorsFromImage(s.Image, s.Index)
+		if err != nil {
+			return nil, fmt.Errorf("--injector-image: %s: %w", image, err)
+		}
+		for _, inj := range injs {
+			if err := checkInjector(inj.Data, anyInjector); err != nil {
+				return nil, fmt.Errorf("--injector-image: %s: %s: %w", image, inj.Platform, err)
+			}
+		}
+		return injs, nil
+	}
+	return injectorsFromFlags(files, anyInjector)
+}
+
+// checkInjector applies wrap.CheckInjector unless anyInjector; the hint
+// names the flag.
+func checkInjector(data []byte, anyInjector bool) error {
+	if anyInjector {
+		return nil
+	}
+	if _, err := wrap.CheckInjector(data); err != nil {
+		return fmt.Errorf("%w (--allow-any-injector accepts an injector you built yourself)", err)
+	}
+	return nil
+}
+
 // injectorsFromFlags reads --injector values; without any, it looks for
 // sealenv-inject next to this executable.
-func injectorsFromFlags(flags []string) ([]wrap.Injector, error) {
+func injectorsFromFlags(flags []string, anyInjector bool) ([]wrap.Injector, error) {
 	var out []wrap.Injector
 	for _, f := range flags {
 		platform, path, ok := strings.Cut(f, "=")
@@ -143,6 +192,9 @@ func injectorsFromFlags(flags []string) ([]wrap.Injector, error) {
 		}
 		got, err := wrap.ELFPlatform(data)
 		if err != nil {
+			return nil, fmt.Errorf("--injector: %s: %w", path, err)
+		}
+		if err := checkInjector(data, anyInjector); err != nil {
 			return nil, fmt.Errorf("--injector: %s: %w", path, err)
 		}
 		if platform == "" {
@@ -165,6 +217,9 @@ func injectorsFromFlags(flags []string) ([]wrap.Injector, error) {
 	got, err := wrap.ELFPlatform(data)
 	if err != nil || got != "linux/"+runtime.GOARCH {
 		return nil, fmt.Errorf("no injector: %s is not a linux/%s binary; pass --injector PLATFORM=PATH", path, runtime.GOARCH)
+	}
+	if err := checkInjector(data, anyInjector); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return []wrap.Injector{{Platform: got, Data: data}}, nil
 }

@@ -23,7 +23,9 @@ func IsMemoryBacked(dir string) bool {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return false
 	}
-	return st.Type == tmpfsMagic || st.Type == ramfsMagic
+	// f_type is int32 on 32-bit ARM, where ramfs's magic is negative.
+	t := uint32(st.Type)
+	return t == tmpfsMagic || t == ramfsMagic
 }
 
 // ErrNoMemoryDir means no memory-backed directory is available.
