@@ -7,16 +7,15 @@
 # --version, the README's install commands). .ci/run runs it after the
 # README's test command. See docs/release.md.
 #
-# goreleaser v2.15.1 and syft are installed from the Go module proxy into
-# ${XDG_CACHE_HOME:-~/.cache}/sealenv-release/bin (minutes, once). When
-# goreleaser cannot be installed this says so in a banner and exits 0, or 1
-# with SEALENV_REQUIRE_PEERS=1 (CI). Without syft the snapshot is built
-# without SBOMs, with the same banner and the same rule.
+# goreleaser v2.15.1 is installed from the Go module proxy into
+# ${XDG_CACHE_HOME:-~/.cache}/sealenv-release/bin (minutes, once); the SBOM
+# generator is this repository's internal/sbomgen, built each run (seconds).
+# When goreleaser cannot be installed this says so in a banner and exits 0,
+# or 1 with SEALENV_REQUIRE_PEERS=1 (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GORELEASER_VERSION=v2.15.1
-SYFT_VERSION=v1.57.1
 bin="${XDG_CACHE_HOME:-$HOME/.cache}/sealenv-release/bin"
 export PATH="$bin:$PATH"
 
@@ -55,11 +54,7 @@ if ! install_tool goreleaser github.com/goreleaser/goreleaser/v2 "$GORELEASER_VE
 fi
 skip=sign
 export SEALENV_NO_SBOM=
-if ! install_tool syft github.com/anchore/syft/cmd/syft "$SYFT_VERSION"; then
-	missing "syft $SYFT_VERSION could not be installed: building the snapshot without SBOMs"
-	skip=sign,sbom
-	SEALENV_NO_SBOM=1
-fi
+go build -o "$bin/sealenv-sbomgen" ./internal/sbomgen
 
 log "goreleaser check"
 goreleaser check
@@ -71,7 +66,7 @@ if [ -z "$(git remote 2>/dev/null)" ]; then
 fi
 log "goreleaser release --snapshot --clean --skip=$skip"
 start=$SECONDS
-SYFT_CHECK_FOR_APP_UPDATE=false goreleaser release --snapshot --clean --skip="$skip"
+goreleaser release --snapshot --clean --skip="$skip"
 log "snapshot built in $((SECONDS - start)) s"
 for f in dist/*.tar.gz dist/*.sbom.json dist/checksums.txt; do
 	[ -e "$f" ] && printf '    %10d  %s\n' "$(wc -c <"$f")" "${f#dist/}" >&2
