@@ -36,7 +36,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,6 +61,8 @@ import (
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/inject"
+	ifsutil "github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/seal"
 )
 
 // Options configure a build.
@@ -121,10 +122,7 @@ type TLS struct {
 }
 
 // Secret is a value served to the build by id = Name.
-type Secret struct {
-	Name  string
-	Value []byte
-}
+type Secret = seal.Secret
 
 // Result is what a build did.
 type Result struct {
@@ -218,7 +216,7 @@ func (o *Options) Check() error {
 	}
 	st, err := os.Stat(o.Context)
 	if err != nil {
-		return fmt.Errorf("build context %s: %w", o.Context, unwrapPathErr(err))
+		return fmt.Errorf("build context %s: %w", o.Context, ifsutil.Reason(err))
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("build context %s: not a directory", o.Context)
@@ -227,7 +225,7 @@ func (o *Options) Check() error {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
 	if st, err := os.Stat(o.Dockerfile); err != nil {
-		return fmt.Errorf("dockerfile %s: %w", o.Dockerfile, unwrapPathErr(err))
+		return fmt.Errorf("dockerfile %s: %w", o.Dockerfile, ifsutil.Reason(err))
 	} else if !st.Mode().IsRegular() {
 		return fmt.Errorf("dockerfile %s: not a regular file", o.Dockerfile)
 	}
@@ -502,13 +500,7 @@ type redactor struct {
 }
 
 func newRedactor(o Options) *redactor {
-	var s []inject.Secret
-	for _, v := range o.Audit.Values {
-		s = append(s, inject.Secret{Name: v.Name, Value: v.Value})
-	}
-	for _, v := range o.Secrets {
-		s = append(s, inject.Secret{Name: v.Name, Value: v.Value})
-	}
+	s := append(append([]inject.Secret{}, o.Audit.Values...), o.Secrets...)
 	return &redactor{mt: inject.NewMatcher(s)}
 }
 
@@ -645,14 +637,6 @@ type redactedFile struct {
 
 func (f *redactedFile) Write(p []byte) (int, error) { return f.w.Write(p) }
 
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // ErrNoAddress: no BuildKit address was given and none of the default
 // sockets exists.
 var ErrNoAddress = errors.New("no BuildKit address")
@@ -677,5 +661,5 @@ func DefaultAddress(getenv func(string) string) (string, error) {
 			return "unix://" + p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: BUILDKIT_HOST is not set and there is no socket at %s", ErrNoAddress, strings.Join(slices.Clip(tried), " or "))
+	return "", fmt.Errorf("%w: BUILDKIT_HOST is not set and there is no socket at %s", ErrNoAddress, strings.Join(tried, " or "))
 }

@@ -156,7 +156,7 @@ func TestFindingsBeforeTheBuild(t *testing.T) {
 func TestSecretStore(t *testing.T) {
 	v1, v2 := []byte(value(t)), []byte(value(t))
 	caller := bytes.Clone(v1)
-	s := newSecretStore([]Secret{{"A", caller}, {"B", v2}, {"A", []byte(value(t))}})
+	s := newSecretStore([]Secret{{Name: "A", Value: caller}, {Name: "B", Value: v2}, {Name: "A", Value: []byte(value(t))}})
 	clear(caller) // the store has its own copy
 	got, err := s.GetSecret(context.Background(), "B")
 	if err != nil || !bytes.Equal(got, v2) {
