@@ -46,7 +46,7 @@ var (
 
 // fixture makes the shared fixture on first use. A failed setup fails
 // every test that asks for it, with the first failure's reason.
-func fixture(t *testing.T, e *Env) *Fixture {
+func fixture(t testing.TB, e *Env) *Fixture {
 	t.Helper()
 	fixMu.Lock()
 	defer fixMu.Unlock()
@@ -217,6 +217,7 @@ type AuditFinding struct {
 	Secret               string `json:"secret"`
 	Name                 string `json:"name"`
 	Where                string `json:"where"`
+	Image                string `json:"image"`
 	LayerIndex           *int   `json:"layer_index"`
 	LayerDigest          string `json:"layer_digest"`
 	Path                 string `json:"path"`

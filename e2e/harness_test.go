@@ -76,6 +76,10 @@ type Env struct {
 	Buildkitd string
 	Buildctl  string
 	Addr      string // buildkitd address, unix://Dir/buildkitd.sock
+	// TCPAddr is buildkitd's second listener, tcp://127.0.0.1:PORT, with
+	// mutual TLS: the client presents TLS.ClientCert, signed by TLS.CA.
+	TCPAddr string
+	TLS     TLSFiles
 
 	problems map[string]string // part -> what is missing; empty when all is there
 
@@ -253,6 +257,15 @@ func (e *Env) startBuildkitd() error {
 	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
 		return err
 	}
+	tlsFiles, err := makeTLS(filepath.Join(e.Dir, "tls"))
+	if err != nil {
+		return fmt.Errorf("make TLS certificates: %w", err)
+	}
+	tcp, err := freeTCPAddr()
+	if err != nil {
+		return err
+	}
+	e.TLS, e.TCPAddr = tlsFiles, "tcp://"+tcp
 	logf, err := os.Create(filepath.Join(e.Dir, "buildkitd.log"))
 	if err != nil {
 		return err
@@ -261,6 +274,10 @@ func (e *Env) startBuildkitd() error {
 		"--config", cfg,
 		"--root", root,
 		"--addr", e.Addr,
+		"--addr", e.TCPAddr, // TLS applies to tcp:// listeners only
+		"--tlscert", tlsFiles.ServerCert,
+		"--tlskey", tlsFiles.ServerKey,
+		"--tlscacert", tlsFiles.CA,
 		"--otel-socket-path", filepath.Join(e.Dir, "otel.sock"),
 		"--oci-worker=true",
 		"--containerd-worker=false",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -122,75 +123,115 @@ func auditDockerfileCommand(e *env) *cli.Command {
 }
 
 // auditOptions gathers the sealed values and the rules. Bundles named with
-// --bundle must open; the policy's bundles are searched when an identity is
-// found, and their key names are used either way.
+// --bundle must open; without any, the policy's bundles are searched when an
+// identity is found, and their key names are used either way.
 func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
+	paths := c.StringSlice("bundle")
+	pb := policyNone
+	if len(paths) == 0 {
+		pb = policyStrict
+	}
+	o, _, done, err := e.sealedAuditOptions(c, paths, pb)
+	return o, done, err
+}
+
+// policyBundles says what sealedAuditOptions does with the policy's bundles.
+type policyBundles int
+
+const (
+	policyNone    policyBundles = iota // not searched (their rules and allowlist still apply)
+	policyStrict                       // searched; each must open when an identity is found
+	policyLenient                      // searched when the identity opens them, else only their names
+)
+
+// sealedAuditOptions gathers the rules and the sealed values: the bundles
+// must, which must open and are returned opened (in order), and the
+// policy's other bundles as pb says. done zeroes every opened bundle.
+func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles) (audit.Options, []*seal.Bundle, func(), error) {
 	var o audit.Options
 	sev, err := rules.ParseSeverity(c.String("severity"))
 	if err != nil {
-		return o, nil, fmt.Errorf("--severity: %w", err)
+		return o, nil, nil, fmt.Errorf("--severity: %w", err)
 	}
 	o.Severity = sev
 	switch c.String("format") {
 	case "text", "json", "sarif":
 	default:
-		return o, nil, fmt.Errorf("--format: unknown format %q (want text, json or sarif)", c.String("format"))
+		return o, nil, nil, fmt.Errorf("--format: unknown format %q (want text, json or sarif)", c.String("format"))
 	}
 	o.Rules = rules.Default()
 	for _, p := range c.StringSlice("rules") {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return o, nil, fmt.Errorf("--rules: %s: %w", p, fsutil.Reason(err))
+			return o, nil, nil, fmt.Errorf("--rules: %s: %w", p, fsutil.Reason(err))
 		}
 		more, err := rules.Parse(p, data)
 		if err != nil {
-			return o, nil, err
+			return o, nil, nil, err
 		}
 		o.Rules = o.Rules.Merge(more)
 	}
-	paths := c.StringSlice("bundle")
-	explicit := len(paths) > 0
 	pol, err := loadPolicy(c)
 	switch {
 	case errors.Is(err, policies.ErrNotFound) && c.String("policy") == "":
 		pol = nil
 	case err != nil:
-		return o, nil, err
+		return o, nil, nil, err
+	}
+	type bundleRef struct {
+		path string
+		must bool
+	}
+	var refs []bundleRef
+	seen := map[string]bool{}
+	add := func(p string, must bool) {
+		key := p
+		if abs, err := filepath.Abs(p); err == nil {
+			key = abs
+		}
+		if !seen[key] {
+			seen[key] = true
+			refs = append(refs, bundleRef{p, must})
+		}
+	}
+	for _, p := range must {
+		add(p, true)
 	}
 	if pol != nil {
 		if err := o.UsePolicy(pol); err != nil {
-			return o, nil, err
+			return o, nil, nil, err
 		}
-		if !explicit {
+		if pb != policyNone {
 			for i := range pol.Environments {
-				paths = append(paths, pol.BundlePath(&pol.Environments[i]))
+				add(pol.BundlePath(&pol.Environments[i]), false)
 			}
 		}
 	}
-	if len(paths) == 0 {
-		return o, func() {}, nil
+	if len(refs) == 0 {
+		return o, nil, func() {}, nil
 	}
-	var opened []*seal.Bundle
+	var opened, mustOpened []*seal.Bundle
 	done := func() {
 		for _, b := range opened {
 			b.Zero()
 		}
 	}
 	found, idErr := e.identities(c)
-	if idErr != nil && explicit {
-		return o, nil, idErr
+	if idErr != nil && len(must) > 0 {
+		return o, nil, nil, idErr
 	}
 	if idErr != nil {
 		fmt.Fprintf(e.stderr, "sealenv: note: %v; sealed values are not searched, only their names\n", idErr)
 	}
-	for _, p := range paths {
+	for _, r := range refs {
+		p := r.path
 		f, data, err := readBundle(c, p)
 		if err != nil {
 			done()
-			return o, nil, err
+			return o, nil, nil, err
 		}
 		info, err := seal.Inspect(f, data)
-		if errors.Is(err, seal.ErrNotSealed) && !explicit {
+		if errors.Is(err, seal.ErrNotSealed) && !r.must {
 			// A policy bundle that is still plaintext is what check and
 			// scan report; it has no sealed values to search for.
 			fmt.Fprintf(e.stderr, "sealenv: note: %s is not sealed; its values are not searched\n", p)
@@ -198,33 +239,46 @@ func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
 		}
 		if err != nil {
 			done()
-			return o, nil, fmt.Errorf("%s: %w", p, err)
+			return o, nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		o.SealedNames = append(o.SealedNames, info.Keys...)
 		if found == nil {
 			continue
 		}
 		b, err := seal.Open(f, data, found.Identities...)
+		if errors.Is(err, seal.ErrIncorrectIdentity) && !r.must && pb == policyLenient {
+			fmt.Fprintf(e.stderr, "sealenv: note: %s: the identity does not open it; only its key names are searched\n", p)
+			continue
+		}
 		if err != nil {
 			done()
-			return o, nil, fmt.Errorf("%s: %w", p, err)
+			return o, nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		opened = append(opened, b)
+		if r.must {
+			mustOpened = append(mustOpened, b)
+		}
 		o.Values = append(o.Values, b.Secrets...)
 	}
-	return o, done, nil
+	return o, mustOpened, done, nil
 }
 
 // writeAudit prints the report of an audit or a scan (what) and maps it to
 // the exit status.
 func (e *env) writeAudit(c *cli.Context, r *audit.Report, what string) error {
+	return e.writeReport(c, r, what, "output", c.String("output"))
+}
+
+// writeReport is writeAudit with the report's file (path, "" or "-" for
+// standard output) named by flag.
+func (e *env) writeReport(c *cli.Context, r *audit.Report, what, flag, path string) error {
 	r.Version = version
 	var w io.Writer = e.stdout
 	var f *os.File
-	if p := c.String("output"); p != "" && p != "-" {
+	if path != "" && path != "-" {
 		var err error
-		if f, err = os.Create(p); err != nil {
-			return fmt.Errorf("--output: %w", err)
+		if f, err = os.Create(path); err != nil {
+			return fmt.Errorf("--%s: %w", flag, err)
 		}
 		w = f
 	}

@@ -19,6 +19,7 @@ func commands(e *env) []*cli.Command {
 		initCommand(e),
 		checkCommand(e),
 		wrapCommand(e),
+		buildCommand(e),
 		scanCommand(e),
 		versionCommand(e),
 	}

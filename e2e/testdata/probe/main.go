@@ -7,6 +7,10 @@
 //	probe write FILE TEXT       write TEXT to FILE (creating parent folders)
 //	probe rm FILE...            remove files (a later layer deleting an earlier one's file)
 //	probe sha256 FILE           print the hex SHA-256 of FILE
+//	probe hash-env NAME FILE    write the hex SHA-256 of $NAME to FILE (a build secret, kept as a hash)
+//	probe hash-file SRC FILE    write the hex SHA-256 of SRC to FILE
+//	probe save-env NAME FILE    write $NAME itself to FILE (a build secret leaked into a layer)
+//	probe sleep SECONDS         sleep
 //	probe exit N                exit with status N
 //	probe wait-signal N         print "ready", wait for SIGTERM or SIGINT, exit N
 //	probe ignore-signals        print "ready", ignore SIGTERM and SIGINT, sleep forever
@@ -30,7 +34,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: probe env|cat|write|rm|sha256|exit|wait-signal|ignore-signals ...")
+		fail("usage: probe env|cat|write|rm|sha256|hash-env|hash-file|save-env|sleep|exit|wait-signal|ignore-signals ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -74,6 +78,39 @@ func main() {
 		}
 		sum := sha256.Sum256(b)
 		fmt.Println(hex.EncodeToString(sum[:]))
+	case "hash-env", "hash-file", "save-env":
+		need(args, 2)
+		var v []byte
+		if os.Args[1] == "hash-file" {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				fail(err.Error())
+			}
+			v = b
+		} else {
+			s, ok := os.LookupEnv(args[0])
+			if !ok {
+				fail(args[0] + " is not set")
+			}
+			v = []byte(s)
+		}
+		if os.Args[1] != "save-env" {
+			sum := sha256.Sum256(v)
+			v = []byte(hex.EncodeToString(sum[:]))
+		}
+		if err := os.MkdirAll(filepath.Dir(args[1]), 0o755); err != nil {
+			fail(err.Error())
+		}
+		if err := os.WriteFile(args[1], v, 0o644); err != nil {
+			fail(err.Error())
+		}
+	case "sleep":
+		need(args, 1)
+		n, err := strconv.ParseFloat(args[0], 64)
+		if err != nil {
+			fail("bad duration " + strconv.Quote(args[0]))
+		}
+		time.Sleep(time.Duration(n * float64(time.Second)))
 	case "exit":
 		need(args, 1)
 		os.Exit(code(args[0]))

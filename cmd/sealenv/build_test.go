@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestBuildCLI runs sealenv build as a process, without BuildKit: what is
+// decided before a build (flags, the lint, the build arguments) and what a
+// BuildKit that does not answer does. The builds themselves are in
+// e2e/sealbuild_test.go, against a real buildkitd.
+func TestBuildCLI(t *testing.T) {
+	c := newCLI(t)
+	me := c.keygen("me.txt")
+	other := c.keygen("other.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("me.txt"), "TMPDIR="+c.path("tmp"))
+	os.MkdirAll(c.path("tmp"), 0o700)
+	policy := "version: 1\nenvironments:\n" +
+		"  - name: build\n    bundle: secrets/build.env\n    recipients: [{key: " + me + "}]\n" +
+		"  - name: prod\n    bundle: secrets/prod.env\n    recipients: [{key: " + me + "}]\n" +
+		"  - name: staging\n    bundle: secrets/staging.env\n    recipients: [{key: " + other + "}]\n"
+	os.MkdirAll(c.path("secrets"), 0o755)
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
+	npm, prod := secret(t, "npm"), secret(t, "prod")
+	c.ok("NPM_TOKEN="+npm+"\n", "seal", "--env", "build", "-i", "-")
+	c.ok("DB_PASSWORD="+prod+"\n", "seal", "--env", "prod", "-i", "-")
+	c.ok("STAGING_KEY="+secret(t, "stg")+"\n", "seal", "--env", "staging", "-i", "-")
+	os.MkdirAll(c.path("ctx"), 0o755)
+	os.WriteFile(c.path("ctx/Dockerfile"), []byte("FROM scratch\nARG VERSION\nCOPY app /app\n"), 0o644)
+	os.WriteFile(c.path("ctx/app"), []byte("app\n"), 0o644)
+	nowhere := "unix://" + c.path("no-buildkitd.sock")
+	base := []string{"build", "--env", "build", "--addr", nowhere}
+
+	// A value of another environment of the policy, passed as a build
+	// argument under an innocent name: exit 1, BuildKit never contacted
+	// (it would be exit 2 here), the staging bundle this key cannot open
+	// only noted.
+	r := c.run("", append(base, "--format", "json", "--build-arg", "VERSION="+prod, "-o", "oci:"+c.path("out"), "ctx")...)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Findings []struct{ Kind, Rule, Secret, Where, Field string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report: %v: %q", err, r.stdout)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Secret != "DB_PASSWORD" || rep.Findings[0].Where != "build-arg" || rep.Findings[0].Field != "VERSION" {
+		t.Errorf("findings %+v, want the prod value in build argument VERSION", rep.Findings)
+	}
+	for _, want := range []string{"secrets/staging.env: the identity does not open it", "nothing was built"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q does not say %q", r.stderr, want)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, prod) || strings.Contains(r.stdout+r.stderr, npm) {
+		t.Error("a value is in the output")
+	}
+	if _, err := os.Stat(c.path("out")); err == nil {
+		t.Error("DEST written")
+	}
+
+	// The other tests have no bundle the key cannot open.
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy[:strings.Index(policy, "  - name: staging")]), 0o644)
+
+	// A clean lint goes on to BuildKit, which is not there: exit 2, one line.
+	c.fails("building with BuildKit at ", "", append(base, "-o", "oci:"+c.path("out"), "ctx")...)
+
+	// What is refused before anything is read or built.
+	os.MkdirAll(c.path("exists"), 0o755)
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{"usage: sealenv build", []string{"ctx"}},
+		{"usage: sealenv build", []string{"-o", "oci:x"}},
+		{"--attest", []string{"--attest", "sbom=true", "-o", "oci:x", "ctx"}},
+		{"--build-arg #2: want NAME=VALUE", []string{"--build-arg", "A=1", "--build-arg", "=" + npm, "-o", "oci:x", "ctx"}},
+		{"--secret NOPE: no bundle given holds it", []string{"--secret", "NOPE", "-o", "oci:x", "ctx"}},
+		{"pass --tls-ca-cert", []string{"--addr", "tcp://127.0.0.1:1234", "-o", "oci:x", "ctx"}},
+		{"pass --force", []string{"-o", "oci:" + c.path("exists"), "ctx"}},
+		{"one platform and no attestations", []string{"--platform", "linux/amd64,linux/arm64", "-o", "docker-archive:x.tar", "ctx"}},
+		{"one platform and no attestations", []string{"--attest", "provenance=max", "-o", "docker-archive:x.tar", "ctx"}},
+		{"not a destination", []string{"-o", "docker-daemon:app:1", "ctx"}},
+		{"build context", []string{"-o", "oci:x", "missing"}},
+		{"progress", []string{"--progress", "fancy", "-o", "oci:x", "ctx"}},
+		{"--env nope", []string{"--env", "nope", "-o", "oci:x", "ctx"}},
+	} {
+		r := c.fails(tc.want, "", append(append([]string{}, base...), tc.args...)...)
+		if strings.Contains(r.stderr, npm) {
+			t.Errorf("%v: the error echoes a value", tc.args)
+		}
+	}
+	for _, p := range []string{"x", "x.tar", "out"} {
+		if _, err := os.Stat(c.path(p)); err == nil {
+			t.Errorf("%s written", p)
+		}
+	}
+
+	// Without --addr: $BUILDKIT_HOST, else a default socket.
+	if _, err := os.Stat("/run/buildkit/buildkitd.sock"); err != nil {
+		c.fails("pass --addr", "", "build", "--env", "build", "-o", "oci:x", "ctx")
+	}
+	saved := c.env
+	c.env = append(c.env, "BUILDKIT_HOST="+nowhere)
+	c.fails("building with BuildKit at ", "", "build", "--env", "build", "-o", "oci:x", "ctx")
+	c.env = saved
+	// The private export folders are gone.
+	if left, _ := os.ReadDir(c.path("tmp")); len(left) > 0 {
+		t.Errorf("%s left in TMPDIR", left[0].Name())
+	}
+}
