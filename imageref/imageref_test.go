@@ -78,8 +78,8 @@ func TestDockerArchiveNameAndTag(t *testing.T) {
 	if err := Write(ctx, ref, a, nil, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s not written: %v", p, err)
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("%s not written with mode 0644: %v %v", p, st, err)
 	}
 	if err := Write(ctx, ref, a, nil, false, Options{}); !errors.Is(err, ErrDestinationUsed) {
 		t.Fatalf("written twice: %v", err)

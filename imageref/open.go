@@ -370,6 +370,12 @@ func replaceFile(path string, replace bool, write func(tmp string) error) error 
 		os.Remove(tmp)
 		return fmt.Errorf("%s: %v", path, err)
 	}
+	// An image holds no secret it may not hold (the audit sees to that):
+	// the archive gets a file's usual mode, not CreateTemp's 0600.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %v", path, fsutil.Reason(err))
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("%s: %v", path, fsutil.Reason(err))
