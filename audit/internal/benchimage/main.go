@@ -55,6 +55,7 @@ func main() {
 	dir := fs.String("dir", "", "output directory")
 	copies := fs.Int("copies", 1, "copies of the Go tree, one layer each")
 	gzipped := fs.Bool("gzip", false, "gzip the Go tree layers (as registries hold them)")
+	fs.StringVar(&exclude, "exclude", "", "leave out the Go tree's files with this suffix (.bz2: its bzip2 test data decodes to 104 MB)")
 	se := fs.String("sealenv", "", "sealenv JSON report")
 	gl := fs.String("gitleaks", "", "gitleaks JSON report")
 	fs.Parse(os.Args[2:])
@@ -116,6 +117,9 @@ func gz(b []byte) []byte {
 
 // goTree writes the Go tree under prefix, and extra files, as an
 // uncompressed layer file.
+// exclude is a file name suffix left out of the Go tree (-exclude).
+var exclude string
+
 func goTree(dir, prefix string, extra ...file) *fileLayer {
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	check(err)
@@ -133,7 +137,7 @@ func goTree(dir, prefix string, extra ...file) *fileLayer {
 		check(err)
 	}
 	check(filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
-		if err != nil || !fi.Mode().IsRegular() {
+		if err != nil || !fi.Mode().IsRegular() || exclude != "" && strings.HasSuffix(path, exclude) {
 			return err
 		}
 		h, err := tar.FileInfoHeader(fi, "")
