@@ -23,6 +23,8 @@ type Severity string
 const (
 	SeverityError   Severity = "error"
 	SeverityWarning Severity = "warning"
+	// SeverityNote is information: what changed outside sealenv.
+	SeverityNote Severity = "note"
 )
 
 // Rule IDs of check violations.
@@ -43,6 +45,7 @@ const (
 	RuleBundleOutside    = "bundle-outside-repository"
 	RuleGraceExpired     = "grace-expired"
 	RuleUnauthenticated  = "unauthenticated-key"
+	RuleChangedOutside   = "changed-outside-sealenv"
 	RuleMinLength        = "min-length"
 	RulePattern          = "pattern"
 	RulePlaceholder      = "placeholder"
@@ -67,8 +70,10 @@ type CheckOptions struct {
 	Now        time.Time
 	Env        string         // only this environment; "" for all
 	Identities []age.Identity // with identities, values are checked too
-	// Open opens a bundle with the identities; nil is [seal.Open]. The CLI
-	// passes one that also opens KMS, PGP and Shamir bundles.
+	// Open opens a bundle with the identities, returning the names that
+	// nothing authenticates rather than failing on them (check reports
+	// them); nil is [seal.OpenForReview]. The CLI passes one that also
+	// opens KMS, PGP and Shamir bundles.
 	Open func(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error)
 }
 
@@ -190,20 +195,37 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	// all there is.
 	var opened *seal.Bundle
 	meta := info.Meta
+	recorded, changes, unauth, lastModified := info.Recorded, info.Changes, info.Unauthenticated, info.LastModified
 	if len(opts.Identities) > 0 {
 		open := opts.Open
 		if open == nil {
-			open = seal.Open
+			open = seal.OpenForReview
 		}
 		b, err := open(format, data, opts.Identities...)
 		if err != nil {
 			v("", RuleUnreadable, SeverityError, "cannot open %s: %v", env.Bundle, err)
 		} else {
 			opened, meta = b, b.Meta
-			for _, k := range b.Unauthenticated {
-				v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value that nothing authenticates: set it with sealenv set", k)
-			}
+			recorded, changes, unauth, lastModified = b.Recorded, b.Changes, b.Unauthenticated, b.LastModified
 		}
+	}
+	// What changed outside sealenv (sops edit): authenticated changes are
+	// news, the others wait for a review and sealenv adopt.
+	lm := lastModified.UTC().Format(time.RFC3339)
+	if !recorded {
+		for _, k := range unauth {
+			v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value in a SOPS file sealenv has not adopted, so nothing authenticates its name: review the bundle, then run sealenv adopt %s", k, env.Bundle)
+		}
+	}
+	for _, ch := range changes {
+		if !ch.Authenticated {
+			v(ch.Name, RuleUnauthenticated, SeverityError, "%s outside sealenv, and nothing authenticates it (SOPS does not protect the names of empty or unencrypted values); the injector refuses the bundle: review it, then run sealenv adopt %s", ch, env.Bundle)
+			continue
+		}
+		v(ch.Name, RuleChangedOutside, SeverityNote, "%s by another tool (the file's last change: %s); sealenv adopt %s or any sealenv write records it", ch, lm, env.Bundle)
+	}
+	if recorded {
+		meta = seal.EffectiveMeta(meta, changes, lastModified)
 	}
 
 	// A value typed into the file by hand is plaintext in the repository,

@@ -46,7 +46,7 @@ func checkCommand(e *env) *cli.Command {
 			if err := e.removeStaleEdits(); err != nil {
 				return err
 			}
-			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.Open}
+			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.OpenForReview}
 			if !c.Bool("no-identity") {
 				found, err := e.identities(c)
 				switch {

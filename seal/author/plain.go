@@ -27,14 +27,14 @@ func (b *Bundle) Import(plain []byte) error {
 		if br, err = parseDotenvPlain(plain); err != nil {
 			return err
 		}
-	case seal.FormatYAML:
+	case seal.FormatYAML, seal.FormatJSON:
 		st, _ := storeFor(b.format)
 		branches, err := st.LoadPlainFile(plain)
 		if err != nil {
-			return fmt.Errorf("invalid YAML: %s", safeReason(err))
+			return fmt.Errorf("invalid %s: %s", b.format, safeReason(err))
 		}
 		if len(branches) > 1 {
-			return errors.New("multi-document YAML is not supported")
+			return errors.New("multi-document input is not supported")
 		}
 		if len(branches) == 1 {
 			br = branches[0]
@@ -59,7 +59,7 @@ func (b *Bundle) Import(plain []byte) error {
 		if name == "sops" || strings.HasPrefix(name, "sops_") {
 			return errors.New("input is already sealed (it has sops metadata)")
 		}
-		if name == seal.MetaKey {
+		if name == seal.MetaKey || name == b.metaKey() {
 			return fmt.Errorf("%s is reserved for sealenv metadata", name)
 		}
 		if have[name] {
@@ -212,7 +212,7 @@ func (b *Bundle) ReplacePlain(plain []byte) ([]string, error) {
 		if !ok {
 			continue
 		}
-		if k == "sops" || strings.HasPrefix(k, "sops_") || k == seal.MetaKey {
+		if k == "sops" || strings.HasPrefix(k, "sops_") || k == seal.MetaKey || k == b.metaKey() {
 			return nil, fmt.Errorf("key %q is reserved", k)
 		}
 		if seen[k] {
