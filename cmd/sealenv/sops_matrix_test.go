@@ -511,3 +511,70 @@ func TestMaxAgeSeesChangesByOtherTools(t *testing.T) {
 		t.Errorf("check does not report the re-encryption:\n%s", res.stdout)
 	}
 }
+
+// TestAdoptsEverySopsRule: a SOPS file written with any suffix or regular
+// expression rule sops allows is adopted, read with and without a key, run
+// by the injector, edited by sealenv, and still read by sops; a later sops
+// edit is seen.
+func TestAdoptsEverySopsRule(t *testing.T) {
+	rules := []struct {
+		flag, value string
+		plainKey    string // a key the rule leaves unencrypted
+		setKey      string // a key the rule encrypts
+	}{
+		{"--unencrypted-suffix", "_plain", "HOST_plain", "TOKEN"},
+		{"--unencrypted-regex", "^HOST$", "HOST", "TOKEN"},
+		{"--encrypted-suffix", "_secret", "HOST", "TOKEN_secret"},
+		{"--encrypted-regex", "^(TOKEN|PASS)", "HOST", "PASSWORD"},
+	}
+	for _, f := range seal.Formats {
+		for _, rule := range rules {
+			t.Run(f.String()+rule.flag, func(t *testing.T) {
+				c := newCLI(t)
+				r := c.keygen("key.txt")
+				c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
+				bundle := "b." + map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml", seal.FormatJSON: "json"}[f]
+				tok := secret(t, "t")
+				v := map[string]string{rule.setKey: tok, rule.plainKey: "db.internal", "FLAG": ""}
+				plain := plainFor(f, []string{rule.setKey, rule.plainKey, "FLAG"}, v)
+				enc := c.mustSops(plain, "encrypt", "--input-type", f.String(), "--output-type", f.String(), "--filename-override", bundle, rule.flag, rule.value, "--age", r)
+				os.WriteFile(c.path(bundle), enc, 0o644)
+				if res := c.runInjector(bundle); res.code != 125 || !strings.Contains(res.stderr, "sealenv adopt") {
+					t.Fatalf("injector before adopt: exit %d: %s", res.code, res.stderr)
+				}
+				c.ok("", "adopt", bundle)
+				if res := c.runInjector(bundle); res.code != 0 || !strings.Contains(res.stdout, "\n"+rule.setKey+"="+tok+"\n") || !strings.Contains(res.stdout, "\n"+rule.plainKey+"=db.internal\n") {
+					t.Fatalf("injector after adopt: exit %d: %s", res.code, res.stderr)
+				}
+				var sj showJSON
+				if err := json.Unmarshal([]byte(c.ok("", "show", "--format", "json", bundle).stdout), &sj); err != nil {
+					t.Fatal(err)
+				}
+				encryptedMeta := strings.Contains(string(mustRead(t, c.path(bundle))), `sealenv_unencrypted": "ENC[`) ||
+					strings.Contains(string(mustRead(t, c.path(bundle))), "sealenv_unencrypted: ENC[") ||
+					strings.Contains(string(mustRead(t, c.path(bundle))), "sealenv_unencrypted=ENC[")
+				if sj.Recorded == encryptedMeta {
+					t.Errorf("show: recorded %v with the metadata encrypted %v", sj.Recorded, encryptedMeta)
+				}
+				// sealenv writes under the file's rule; sops reads it.
+				newTok := secret(t, "n")
+				c.ok(newTok, "set", bundle, rule.setKey)
+				if res := c.run("x", "set", bundle, "NOT_COVERED_x"); rule.flag != "--unencrypted-suffix" && rule.flag != "--unencrypted-regex" && res.code != 2 {
+					t.Errorf("set of a key the rule leaves in plaintext: exit %d", res.code)
+				}
+				out := c.mustSops(nil, "decrypt", "--output-type", "json", bundle)
+				if !bytes.Contains(out, []byte(fmt.Sprintf("%q: %q", rule.setKey, newTok))) || !bytes.Contains(out, []byte(`"db.internal"`)) {
+					t.Errorf("sops decrypt after sealenv set: %d bytes", len(out))
+				}
+				// A sops edit is seen, with a key.
+				c.mustSops(nil, "set", bundle, `["`+rule.setKey+`"]`, `"`+secret(t, "s")+`"`)
+				rev := c.ok("", "reveal", bundle)
+				if !strings.Contains(rev.stderr, rule.setKey+" changed") {
+					t.Errorf("reveal after sops set: %q", rev.stderr)
+				}
+				noSecret(t, rev.stderr, map[string]string{"t": tok, "n": newTok})
+			})
+		}
+	}
+}
+
