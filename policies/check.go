@@ -46,6 +46,7 @@ const (
 	RuleGraceExpired     = "grace-expired"
 	RuleUnauthenticated  = "unauthenticated-key"
 	RuleChangedOutside   = "changed-outside-sealenv"
+	RuleSopsConfig       = "sops-config-mismatch" // .sops.yaml gives the bundle's path other keys
 	RuleMinLength        = "min-length"
 	RulePattern          = "pattern"
 	RulePlaceholder      = "placeholder"
@@ -75,6 +76,11 @@ type CheckOptions struct {
 	// them); nil is [seal.OpenForReview]. The CLI passes one that also
 	// opens KMS, PGP and Shamir bundles.
 	Open func(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error)
+	// SopsKeys returns the keys that sops's configuration (.sops.yaml)
+	// gives a file at path, which sops encrypt and sops updatekeys use,
+	// and the configuration's name; nil groups when none applies. nil
+	// skips the comparison.
+	SopsKeys func(path string) (config string, groups [][]seal.MasterKey, threshold int, err error)
 }
 
 // clockSkew is how far in the future a set time may be before check calls
@@ -190,6 +196,18 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	if d.Groups {
 		v("", RuleKeyGroups, SeverityError, "bundle has %s, the policy %s: run sealenv rekey --env %s", groupsText(d.HaveGroups, d.HaveThreshold), groupsText(d.WantGroups, d.WantThreshold), env.Name)
 	}
+	// sops's configuration must say the same: sops updatekeys applies it.
+	if opts.SopsKeys != nil {
+		conf, groups, threshold, err := opts.SopsKeys(path)
+		switch {
+		case err != nil:
+			v("", RuleSopsConfig, SeverityError, "%v", err)
+		case groups != nil:
+			if msg := sopsDisagreement(env, groups, threshold); msg != "" {
+				v("", RuleSopsConfig, SeverityError, "%s and %s disagree on who may decrypt %s (%s); sops updatekeys would apply %s: make them agree", conf, FileName, env.Bundle, msg, conf)
+			}
+		}
+	}
 
 	// With an identity, metadata is authenticated; without, Inspect's is
 	// all there is.
@@ -288,6 +306,33 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		}
 	}
 	return out, opened
+}
+
+// sopsDisagreement describes how the keys a .sops.yaml creation rule gives
+// (groups, threshold) differ from the environment's; "" when they agree.
+func sopsDisagreement(env *Environment, groups [][]seal.MasterKey, threshold int) string {
+	info := &seal.Info{ShamirThreshold: threshold}
+	if len(groups) > 1 {
+		info.KeyGroups = len(groups)
+	}
+	for g, keys := range groups {
+		for _, k := range keys {
+			k.Group = g
+			info.MasterKeys = append(info.MasterKeys, k)
+		}
+	}
+	d := env.Drift(info)
+	var parts []string
+	for _, a := range d.Add {
+		parts = append(parts, fmt.Sprintf("only %s lists %s (%s)", FileName, short(a.Key.String()), ownerOr(a.Owner)))
+	}
+	for _, r := range d.Remove {
+		parts = append(parts, fmt.Sprintf("only .sops.yaml lists %s", short(r.Key.String())))
+	}
+	if d.Groups {
+		parts = append(parts, fmt.Sprintf(".sops.yaml has %s, %s %s", groupsText(d.HaveGroups, d.HaveThreshold), FileName, groupsText(d.WantGroups, d.WantThreshold)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Problem is what [Policy.CheckValue] finds wrong with a value.

@@ -322,6 +322,18 @@ func policyEnv(c *cli.Context, name string) (*envTarget, error) {
 	return t, nil
 }
 
+// sopsCreationRule is the .sops.yaml creation rule sops would apply to a
+// new file at path, when run here: nil without a .sops.yaml (or one without
+// creation rules); an error matching author.ErrNoCreationRule when none
+// matches the path.
+func (e *env) sopsCreationRule(path string) (*author.CreationRule, error) {
+	conf, err := author.FindSopsConfig(e.getenv, ".")
+	if err != nil || conf == "" {
+		return nil, err
+	}
+	return author.CreationRuleFor(conf, path)
+}
+
 // bundleArg returns the first argument or a usage error.
 func bundleArg(c *cli.Context) (string, error) {
 	if c.NArg() < 1 {

@@ -578,3 +578,60 @@ func TestAdoptsEverySopsRule(t *testing.T) {
 	}
 }
 
+// TestSealHonoursSopsConfig: seal without -r takes the keys and the
+// encryption rules of the .sops.yaml creation rule for the path, or
+// $SOPS_AGE_RECIPIENTS, where sops would; check reports where .sops.yaml and
+// sealenv.yaml disagree.
+func TestSealHonoursSopsConfig(t *testing.T) {
+	c := newCLI(t)
+	r1, r2, r3 := c.keygen("k1.txt"), c.keygen("k2.txt"), c.keygen("k3.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("k1.txt"), "SOPS_AGE_KEY_FILE="+c.path("k1.txt"))
+	os.MkdirAll(c.path("secrets"), 0o755)
+	conf := "creation_rules:\n  - path_regex: secrets/.*\\.env$\n    age: " + r1 + "," + r2 + "\n    encrypted_regex: ^(TOKEN|PASS)\n  - path_regex: ^other/\n    age: " + r3 + "\n"
+	os.WriteFile(c.path(".sops.yaml"), []byte(conf), 0o644)
+
+	res := c.ok("TOKEN="+secret(t, "t")+"\n", "seal", "-i", "-", "-o", "secrets/prod.env")
+	if !strings.Contains(res.stderr, "recipients from ") || !strings.Contains(res.stderr, ".sops.yaml") {
+		t.Errorf("seal does not say where the recipients came from: %q", res.stderr)
+	}
+	data := string(mustRead(t, c.path("secrets/prod.env")))
+	if !strings.Contains(data, r1) || !strings.Contains(data, r2) || strings.Contains(data, r3) || !strings.Contains(data, "sops_encrypted_regex=^(TOKEN|PASS)") {
+		t.Fatalf("the bundle does not follow the creation rule:\n%s", data)
+	}
+	// sops agrees: updatekeys finds nothing to change, and reads it.
+	c.mustSops(nil, "updatekeys", "-y", "secrets/prod.env")
+	if string(mustRead(t, c.path("secrets/prod.env"))) != data {
+		t.Error("sops updatekeys changed a bundle sealed from the same .sops.yaml")
+	}
+	// The rule's encryption rules also apply with -r.
+	c.ok("", "seal", "-r", r3, "-o", "secrets/dev.env")
+	if d := string(mustRead(t, c.path("secrets/dev.env"))); !strings.Contains(d, "sops_encrypted_regex=") || strings.Contains(d, r1) {
+		t.Errorf("seal -r with a creation rule:\n%s", d)
+	}
+	// No rule matches: sops would fail, so does seal without -r.
+	c.fails("no creation rule matches", "", "seal", "-o", "elsewhere.env")
+	// $SOPS_AGE_RECIPIENTS is sops's --age: it wins over .sops.yaml.
+	c.env = append(c.env, "SOPS_AGE_RECIPIENTS="+r3+" , "+r2)
+	c.ok("", "seal", "-o", "secrets/ci.env")
+	if d := string(mustRead(t, c.path("secrets/ci.env"))); !strings.Contains(d, r3) || !strings.Contains(d, r2) || strings.Contains(d, r1) {
+		t.Errorf("seal with SOPS_AGE_RECIPIENTS:\n%s", d)
+	}
+	c.env = c.env[:len(c.env)-1]
+
+	// check: the policy lists r1 and r3, .sops.yaml r1 and r2.
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: secrets/prod.env, recipients: [{key: "+r1+"}, {key: "+r2+"}]}\n"), 0o644)
+	if res := c.run("", "check"); res.code != 0 {
+		t.Fatalf("check with agreeing configurations: exit %d\n%s", res.code, res.stdout)
+	}
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: secrets/prod.env, recipients: [{key: "+r1+", owner: alice}, {key: "+r3+", owner: carol}]}\n"), 0o644)
+	res = c.run("", "check", "--no-identity")
+	if res.code != 1 || !strings.Contains(res.stdout, "sops-config-mismatch") || !strings.Contains(res.stdout, "carol") || !strings.Contains(res.stdout, "only .sops.yaml lists") {
+		t.Fatalf("check: exit %d\n%s", res.code, res.stdout)
+	}
+	// $SOPS_CONFIG names another configuration, as for sops.
+	os.WriteFile(c.path("alt.yaml"), []byte("creation_rules:\n  - age: "+r1+","+r3+"\n"), 0o644)
+	c.env = append(c.env, "SOPS_CONFIG="+c.path("alt.yaml"))
+	if res := c.run("", "check", "--no-identity"); strings.Contains(res.stdout, "sops-config-mismatch") {
+		t.Errorf("check with SOPS_CONFIG:\n%s", res.stdout)
+	}
+}
