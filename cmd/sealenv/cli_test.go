@@ -160,7 +160,7 @@ func TestAuthoringFlow(t *testing.T) {
 		if store == "yaml" {
 			in = "DB_PASSWORD: " + db + "\nAPI_TOKEN: " + tok + "\n"
 		}
-		c.ok(in, "seal", "-r", r, "-i", "-", "-o", name)
+		c.ok(in, "seal", "-r", r, "-i", "-", "--dialect", "shell", "-o", name)
 		raw, _ := os.ReadFile(c.path(name))
 		if bytes.Contains(raw, []byte(db)) || bytes.Contains(raw, []byte(tok)) {
 			t.Fatal("bundle contains a plaintext value")

@@ -34,6 +34,7 @@ func sealCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing bundle"},
+			&cli.StringFlag{Name: "dialect", Value: "sops", Usage: "how to read a dotenv input: `sops` (as sops encrypt reads it: values verbatim, quotes kept) or shell (export, quotes, escapes, inline comments)"},
 			storeFlag(),
 			policyFlag(),
 		},
@@ -130,8 +131,23 @@ func sealCommand(e *env) *cli.Command {
 				}
 			}
 			if plain != nil {
-				if err := b.Import(plain); err != nil {
+				dialect := author.DialectSops
+				switch c.String("dialect") {
+				case "sops":
+				case "shell":
+					dialect = author.DialectShell
+				default:
+					return fmt.Errorf("--dialect: unknown dialect %q (want sops or shell)", c.String("dialect"))
+				}
+				notes, err := b.Import(plain, dialect)
+				if err != nil {
+					if strings.Contains(err.Error(), "shell dialect") {
+						err = fmt.Errorf("%w (pass --dialect shell)", err)
+					}
 					return fmt.Errorf("%s: %w", inputName(c), err)
+				}
+				for _, n := range notes {
+					fmt.Fprintf(e.stderr, "sealenv: note: %s: %s (pass --dialect shell for the shell dialect)\n", inputName(c), n)
 				}
 			}
 			data, err := b.Marshal()

@@ -251,11 +251,13 @@ func revealCommand(e *env) *cli.Command {
 		Usage:     "print decrypted values (needs an identity)",
 		ArgsUsage: "BUNDLE [KEY]",
 		Description: "With KEY, prints that value exactly (a newline is added only on a terminal).\n" +
-			"Without KEY, prints every value as dotenv (quoted where needed, so sealenv seal -i\n" +
-			"reads it back) or as a JSON object.",
+			"Without KEY, prints every value as dotenv in sops's dialect (what sops decrypt\n" +
+			"prints for a dotenv bundle, and what sealenv seal -i reads back), as quoted\n" +
+			"dotenv in the shell dialect (--format shell; sealenv seal -i --dialect shell reads\n" +
+			"it back), or as a JSON object. What changed outside sealenv goes to stderr.",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(),
-			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` or json"},
+			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` (sops's dialect), shell or json"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
@@ -263,8 +265,8 @@ func revealCommand(e *env) *cli.Command {
 			}
 			path := c.Args().First()
 			format := c.String("format")
-			if format != "dotenv" && format != "json" {
-				return fmt.Errorf("--format: unknown format %q (want dotenv or json)", format)
+			if format != "dotenv" && format != "shell" && format != "json" {
+				return fmt.Errorf("--format: unknown format %q (want dotenv, shell or json)", format)
 			}
 			b, err := e.openBundle(c, path)
 			if err != nil {
@@ -300,15 +302,26 @@ func revealCommand(e *env) *cli.Command {
 				_, err := fmt.Fprint(e.stdout, sb.String())
 				return err
 			}
+			var sb strings.Builder
 			for _, s := range b.Secrets {
-				fmt.Fprintf(e.stdout, "%s=%s\n", s.Name, dotenvQuote(string(s.Value)))
+				v := string(s.Value)
+				if format == "shell" {
+					v = dotenvQuote(v)
+				} else if strings.Contains(v, `\n`) {
+					return fmt.Errorf("%s: the value of %s holds a literal \\n, which sops's dotenv dialect cannot carry; use --format shell or json", path, s.Name)
+				} else {
+					v = strings.ReplaceAll(v, "\n", `\n`)
+				}
+				fmt.Fprintf(&sb, "%s=%s\n", s.Name, v)
 			}
-			return nil
+			_, err = fmt.Fprint(e.stdout, sb.String())
+			return err
 		},
 	}
 }
 
-// dotenvQuote quotes a value when a .env reader would otherwise change it.
+// dotenvQuote quotes a value when a reader of the shell dialect would
+// otherwise change it.
 func dotenvQuote(v string) string {
 	if v != "" && !strings.ContainsAny(v, " \t\r\n\"'#\\$`") {
 		return v

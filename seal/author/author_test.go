@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/stores/dotenv"
 
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -364,7 +368,7 @@ func TestImportDotenvConventions(t *testing.T) {
 	c := &clock{time.Now()}
 	b := newBundle(t, seal.FormatDotenv, c, id.Recipient().String())
 	plain := "# a comment\nexport A=plain value # trailing\nB=\"quoted \\\"x\\\" \\n line\"\nC='single $X #'\nD=\"multi\nline\"\nE=\n"
-	if err := b.Import([]byte(plain)); err != nil {
+	if _, err := b.Import([]byte(plain), author.DialectShell); err != nil {
 		t.Fatal(err)
 	}
 	o, err := seal.Open(seal.FormatDotenv, marshal(t, b), id)
@@ -375,7 +379,7 @@ func TestImportDotenvConventions(t *testing.T) {
 	diffMaps(t, secretsMap(o), want)
 	for _, bad := range []string{"NOPE\n", "A=\"unterminated\n", "1A=x\n", "sops_version=3\n"} {
 		b := newBundle(t, seal.FormatDotenv, c, id.Recipient().String())
-		if err := b.Import([]byte(bad)); err == nil {
+		if _, err := b.Import([]byte(bad), author.DialectShell); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
@@ -392,7 +396,7 @@ func TestWeakNamesAreAuthenticated(t *testing.T) {
 	id := newIdentity(t)
 	c := &clock{time.Now()}
 	b := newBundle(t, seal.FormatYAML, c, id.Recipient().String())
-	if err := b.Import([]byte("hosts:\n  - a.example\n  - b.example\ndb:\n  password: pw-value\n  empty: \"\"\n")); err != nil {
+	if _, err := b.Import([]byte("hosts:\n  - a.example\n  - b.example\ndb:\n  password: pw-value\n  empty: \"\"\n"), author.DialectSops); err != nil {
 		t.Fatal(err)
 	}
 	good := marshal(t, b)
@@ -442,5 +446,54 @@ func TestWeakNamesAreAuthenticated(t *testing.T) {
 	injected := append([]byte("INJECTED=\n"), denv...)
 	if _, err := author.Load(seal.FormatDotenv, injected, []age.Identity{id}); !errors.Is(err, author.ErrUnauthenticated) || !strings.Contains(err.Error(), "INJECTED added with an empty value") {
 		t.Fatalf("injected key in a sealenv bundle: %v", err)
+	}
+}
+
+// TestSopsDialectIsSops: dotenv input read in the sops dialect gives
+// exactly the values sops's own dotenv store reads from it.
+func TestSopsDialectIsSops(t *testing.T) {
+	id := newIdentity(t)
+	c := &clock{time.Now()}
+	pieces := []string{"a", "Z", "0", " ", "=", "#", `"`, "'", `\n`, `\t`, "\r", "$X", "é", "\\", "export "}
+	compared := 0
+	defer func() {
+		if compared < 150 {
+			t.Errorf("only %d of 200 inputs compared; the test lost its teeth", compared)
+		}
+	}()
+	for seed := range uint64(200) {
+		r := mrand.New(mrand.NewPCG(seed, 11))
+		var in strings.Builder
+		for i := range 1 + r.IntN(8) {
+			if r.IntN(6) == 0 {
+				in.WriteString("# comment " + pieces[r.IntN(len(pieces))] + "\n")
+			}
+			fmt.Fprintf(&in, "K%d=", i)
+			for range r.IntN(6) {
+				in.WriteString(pieces[r.IntN(len(pieces))])
+			}
+			in.WriteString("\n")
+		}
+		b := newBundle(t, seal.FormatDotenv, c, id.Recipient().String())
+		_, err := b.Import([]byte(in.String()), author.DialectSops)
+		if err != nil {
+			continue // a value the dotenv store cannot carry (a literal \n after decoding) is refused
+		}
+		o, err := seal.Open(seal.FormatDotenv, marshal(t, b), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		branches, err := dotenv.NewStore(&config.DotenvStoreConfig{}).LoadPlainFile([]byte(in.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{}
+		for _, it := range branches[0] {
+			if k, ok := it.Key.(string); ok {
+				want[k] = it.Value.(string)
+			}
+		}
+		diffMaps(t, secretsMap(o), want)
+		compared++
 	}
 }

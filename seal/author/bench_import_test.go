@@ -27,7 +27,7 @@ func BenchmarkSealImport(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := bundle.Import(plain); err != nil {
+				if _, err := bundle.Import(plain, author.DialectSops); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := bundle.Marshal(); err != nil {
@@ -64,7 +64,7 @@ func TestSealImportIsLinear(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Import([]byte(in.String())); err != nil {
+		if _, err := b.Import([]byte(in.String()), author.DialectSops); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.Marshal(); err != nil {
