@@ -426,14 +426,15 @@ func repeated(v []byte) bool {
 	return false
 }
 
-// keyLine finds the line of a key in bundle text (dotenv "KEY=" or a
-// top-level YAML "KEY:"), for SARIF locations and editors.
+// keyLine finds the line of a key in bundle text (dotenv "KEY=", a
+// top-level YAML "KEY:", or a JSON "KEY": at any indentation), for SARIF
+// locations and editors.
 func keyLine(data []byte, key string) int {
 	if key == "" {
 		return 0
 	}
 	for i, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, key+"=") || strings.HasPrefix(l, key+":") {
+		if strings.HasPrefix(l, key+"=") || strings.HasPrefix(l, key+":") || strings.HasPrefix(strings.TrimLeft(l, " \t"), `"`+key+`":`) {
 			return i + 1
 		}
 	}

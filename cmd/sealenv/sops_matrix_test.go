@@ -746,3 +746,37 @@ func TestMetadataPlaceTradeOff(t *testing.T) {
 		t.Errorf("injector: exit %d, metadata in the environment: %v", res.code, strings.Contains(res.stdout, "sealenv_unencrypted"))
 	}
 }
+
+// TestShowReportsEmptyValues: show --format json reports an empty value as
+// empty, not as encrypted; in text it says "empty". check points at the
+// line of a JSON key.
+func TestShowReportsEmptyValues(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	for _, f := range seal.Formats {
+		bundle := "b." + map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml", seal.FormatJSON: "json"}[f]
+		c.ok(string(plainFor(f, []string{"TOKEN", "FLAG"}, map[string]string{"TOKEN": secret(t, "t"), "FLAG": ""})), "seal", "-r", r, "-i", "-", "--store", f.String(), "-o", bundle)
+		var sj struct {
+			Keys []struct {
+				Name      string `json:"name"`
+				Encrypted bool   `json:"encrypted"`
+				Empty     bool   `json:"empty"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal([]byte(c.ok("", "show", "--format", "json", bundle).stdout), &sj); err != nil {
+			t.Fatal(err)
+		}
+		if len(sj.Keys) != 2 || !sj.Keys[0].Encrypted || sj.Keys[0].Empty || sj.Keys[1].Encrypted || !sj.Keys[1].Empty {
+			t.Errorf("%s: show --format json: %+v", f, sj.Keys)
+		}
+		if text := c.ok("", "show", bundle).stdout; !regexp.MustCompile(`FLAG +set [^\n]*empty\n`).MatchString(text) || strings.Contains(text, "PLAINTEXT") {
+			t.Errorf("%s: show:\n%s", f, text)
+		}
+	}
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: b.json, recipients: [{key: "+r+"}]}\nkeys: {TOKEN: {min_length: 200}}\n"), 0o644)
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	res := c.run("", "check")
+	if res.code != 1 || !strings.Contains(res.stdout, "b.json:2: error [prod] min-length") {
+		t.Errorf("check on a JSON bundle does not point at the key's line: exit %d\n%s", res.code, res.stdout)
+	}
+}
