@@ -780,3 +780,25 @@ func TestShowReportsEmptyValues(t *testing.T) {
 		t.Errorf("check on a JSON bundle does not point at the key's line: exit %d\n%s", res.code, res.stdout)
 	}
 }
+
+// TestBuildServesNoUnauthenticatedName: sealenv build serves secrets like
+// the injector passes them: a bundle with a name that nothing authenticates
+// stops the build before BuildKit is contacted, naming the fix.
+func TestBuildServesNoUnauthenticatedName(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "TMPDIR="+c.path("tmp"))
+	os.MkdirAll(c.path("tmp"), 0o700)
+	os.MkdirAll(c.path("ctx"), 0o755)
+	os.WriteFile(c.path("ctx/Dockerfile"), []byte("FROM scratch\nCOPY app /app\n"), 0o644)
+	os.WriteFile(c.path("ctx/app"), []byte("app\n"), 0o644)
+	c.ok("NPM_TOKEN="+secret(t, "npm")+"\n", "seal", "-r", r, "-i", "-", "-o", "build.env")
+	os.WriteFile(c.path("build.env"), append([]byte("NODE_OPTIONS=\n"), mustRead(t, c.path("build.env"))...), 0o644)
+	args := []string{"build", "--bundle", "build.env", "--addr", "unix://" + c.path("none.sock"), "-o", "oci:" + c.path("out"), "ctx"}
+	res := c.fails("sealenv adopt build.env", "", args...)
+	if strings.Contains(res.stderr, "BuildKit") || !strings.Contains(res.stderr, "NODE_OPTIONS") {
+		t.Errorf("stderr %q", res.stderr)
+	}
+	c.ok("", "adopt", "build.env")
+	c.fails("building with BuildKit at ", "", args...)
+}
