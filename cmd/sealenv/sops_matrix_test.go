@@ -802,3 +802,24 @@ func TestBuildServesNoUnauthenticatedName(t *testing.T) {
 	c.ok("", "adopt", "build.env")
 	c.fails("building with BuildKit at ", "", args...)
 }
+
+// TestFleetWritesWaitForReview: rekey --all and rotate --due change no
+// bundle while one waits for a review, and say how to end the wait.
+func TestFleetWritesWaitForReview(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: prod.env, recipients: [{key: "+r+"}]}\n  - {name: dev, bundle: dev.env, recipients: [{key: "+r+"}]}\ndefaults: {max_age: 1h}\n"), 0o644)
+	c.ok("A="+secret(t, "a")+"\n", "seal", "--env", "prod", "-i", "-")
+	c.ok("A="+secret(t, "a")+"\n", "seal", "--env", "dev", "-i", "-")
+	os.WriteFile(c.path("prod.env"), append(mustRead(t, c.path("prod.env")), "X=\n"...), 0o644)
+	before, dev := digest(t, c.path("prod.env")), digest(t, c.path("dev.env"))
+	for _, args := range [][]string{{"rekey", "--all"}, {"rotate", "--due", "--yes"}} {
+		c.fails("sealenv adopt", "", args...)
+		if digest(t, c.path("prod.env")) != before || digest(t, c.path("dev.env")) != dev {
+			t.Fatalf("%v changed a bundle", args)
+		}
+	}
+	c.ok("", "adopt", "prod.env")
+	c.ok("", "rekey", "--all")
+}
