@@ -64,7 +64,7 @@ const historyMarker = "sealenv wrap"
 
 // Bundle is a sealed bundle to put in the image.
 type Bundle struct {
-	Name string // file name, for the store (.env or .yaml)
+	Name string // file name, for the store (.env, .yaml or .json)
 	Data []byte
 }
 

@@ -18,7 +18,7 @@ import (
 func sealCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "seal",
-		Usage:     "create a sealed bundle from a plaintext dotenv or YAML file",
+		Usage:     "create a sealed bundle from a plaintext dotenv, YAML or JSON file",
 		ArgsUsage: " ",
 		Description: "sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE\n" +
 			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml)\n" +
