@@ -287,7 +287,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 			case m.Set.After(opts.Now.Add(clockSkew)):
 				// Not checked below: a set time in the future silences max_age.
 			case !known || m.Set.IsZero():
-				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (added outside sealenv?); rotate it to start its clock", k)
+				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (a SOPS file sealenv has not adopted?): sealenv adopt %s records the file's lastmodified, or rotate it to start its clock", k, env.Bundle)
 			case old >= rule.MaxAge.D():
 				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(old), days(rule.MaxAge.D()), env.Bundle, k)
 			case rule.WarnBefore > 0 && old >= rule.MaxAge.D()-rule.WarnBefore.D():
