@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -608,3 +609,46 @@ func TestSopsCLI(t *testing.T) {
 }
 
 var _ keys.MasterKey = (*sopsage.MasterKey)(nil)
+
+// TestPlainValuesCannotTradeText: the SOPS MAC concatenates values without
+// separators, so text can move between two neighbouring unencrypted values
+// without any key and the MAC still verifies. The metadata's digests see it:
+// the reader refuses it until a review.
+func TestPlainValuesCannotTradeText(t *testing.T) {
+	id := newIdentity(t)
+	br := sops.TreeBranch{
+		{Key: "TOKEN", Value: "s3cret-" + id.Recipient().String()[10:20]},
+		{Key: "A_unencrypted", Value: "https://good.example/"},
+		{Key: "B_unencrypted", Value: "path"},
+	}
+	data := sopsEncrypt(t, seal.FormatYAML, sops.Metadata{UnencryptedSuffix: "_unencrypted"}, br, id.Recipient().String())
+	ab, err := author.Load(seal.FormatYAML, data, []age.Identity{id}, author.AdoptUnauthenticated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted, err := ab.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seal.Open(seal.FormatYAML, adopted, id); err != nil {
+		t.Fatalf("adopted bundle: %v", err)
+	}
+	moved := strings.Replace(strings.Replace(string(adopted), "A_unencrypted: https://good.example/", "A_unencrypted: https://good.example/pa", 1), "B_unencrypted: path", "B_unencrypted: th", 1)
+	if moved == string(adopted) {
+		t.Fatal("the attack did not change the file")
+	}
+	b, err := seal.OpenForReview(seal.FormatYAML, []byte(moved), id)
+	if err != nil {
+		t.Fatalf("the MAC should still verify: %v", err)
+	}
+	if !slices.Equal(b.Unauthenticated, []string{"A_unencrypted", "B_unencrypted"}) {
+		t.Errorf("unauthenticated %v", b.Unauthenticated)
+	}
+	if _, err := seal.Open(seal.FormatYAML, []byte(moved), id); !errors.Is(err, seal.ErrUnauthenticated) {
+		t.Errorf("seal.Open: %v", err)
+	}
+	// The same file without sealenv's metadata: sops accepts it.
+	if _, err := seal.OpenForReview(seal.FormatYAML, []byte(strings.Replace(strings.Replace(string(data), "A_unencrypted: https://good.example/", "A_unencrypted: https://good.example/pa", 1), "B_unencrypted: path", "B_unencrypted: th", 1)), id); err != nil {
+		t.Errorf("plain sops file: %v", err)
+	}
+}
