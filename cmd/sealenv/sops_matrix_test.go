@@ -60,7 +60,8 @@ func (c *runner) sops(stdin []byte, args ...string) ([]byte, error) {
 	c.t.Helper()
 	cmd := exec.Command(peer(c.t, "sops", filepath.Join(os.Getenv("HOME"), "go/bin/sops")), args...)
 	cmd.Dir = c.dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)
+	// sops edit writes its plaintext copy to TMPDIR: the test's own directory.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + c.dir}, c.env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -272,13 +273,15 @@ func runSopsOp(t *testing.T, f seal.Format, op sopsOp) {
 	ctx := map[string]string{"A": v["A"], "B": v["B"], "FLAG": "", "NEW": secret(t, "n"), "R": r, "R2": r2}
 	secrets["NEW"] = ctx["NEW"]
 	if op.edit != nil {
+		// The new value reaches the editor in its environment, never in a
+		// file: the script puts it into the sed expression.
 		script := c.path("editor.sh")
-		body := "#!/bin/sh\nsed -i -e '" + strings.ReplaceAll(op.edit[f], "$NEW", ctx["NEW"]) + "' \"$1\"\n"
+		body := "#!/bin/sh\nexpr=$(printf '%s' \"$TEST_SED\" | sed \"s|[$]NEW|$TEST_NEW|g\")\nexec sed -i -e \"$expr\" \"$1\"\n"
 		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		env := c.env
-		c.env = append(c.env, "EDITOR="+script)
+		c.env = append(c.env, "EDITOR="+script, "TEST_SED="+op.edit[f], "TEST_NEW="+ctx["NEW"])
 		c.mustSops(nil, "edit", bundle)
 		c.env = env
 	} else {
