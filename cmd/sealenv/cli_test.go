@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeInjectorBinary()
+	os.Exit(code)
 }
 
 type result struct {

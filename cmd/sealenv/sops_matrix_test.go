@@ -33,6 +33,14 @@ var (
 	injectorErr  error
 )
 
+// removeInjectorBinary removes what injectorBinary built (TestMain calls
+// it after the tests).
+func removeInjectorBinary() {
+	if injectorPath != "" {
+		os.RemoveAll(filepath.Dir(injectorPath))
+	}
+}
+
 // injectorBinary builds cmd/sealenv-inject once per test binary.
 func injectorBinary(t *testing.T) string {
 	t.Helper()
