@@ -15,6 +15,13 @@ type bundleLog struct {
 	// key (see recipientOf); empty when no age identity did.
 	Recipient string
 	Keys      []string
+	// Changed names the values another tool (sops) changed since sealenv
+	// last wrote the bundle; each change is authenticated, or the start
+	// was refused (see seal.Change).
+	Changed []string
+	// Unauthenticated names what nothing authenticates, when
+	// AllowUnauthenticated let the start go on anyway.
+	Unauthenticated []string
 }
 
 // accessLog writes the JSON access line: names, paths and digests, never a
@@ -63,6 +70,14 @@ func (c *Config) accessLog(l *loaded, p *envPlan, path string) {
 		}
 		b = append(b, `,"keys":`...)
 		b = appendStrings(b, bl.Keys)
+		if len(bl.Changed) > 0 {
+			b = append(b, `,"changed_outside_sealenv":`...)
+			b = appendStrings(b, bl.Changed)
+		}
+		if len(bl.Unauthenticated) > 0 {
+			b = append(b, `,"unauthenticated":`...)
+			b = appendStrings(b, bl.Unauthenticated)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `],"keys":`...)

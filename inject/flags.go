@@ -27,6 +27,7 @@ const (
 	SettingFiles                Setting = "Files"
 	SettingOnly                 Setting = "Only"
 	SettingAllowUnauthenticated Setting = "AllowUnauthenticated"
+	SettingStore                Setting = "Store"
 )
 
 // mention names setting s, with its argument when arg is not empty, as
@@ -54,6 +55,7 @@ var flagNames = map[Setting]string{
 	SettingFiles:                "file",
 	SettingOnly:                 "only",
 	SettingAllowUnauthenticated: "allow-unauthenticated",
+	SettingStore:                "store",
 }
 
 // describeFlag names a setting by its flag: "--override API_TOKEN".
@@ -82,7 +84,9 @@ Decrypts sealed bundles into the environment of CMD, in memory only.
 Flags:
   --bundle FILE              bundle to load; repeatable, merged in order
                              (default: $SEALENV_BUNDLE, colon-separated, else
-                             /etc/sealenv/bundle.env or /etc/sealenv/bundle.yaml)
+                             /etc/sealenv/bundle.env, .yaml or .json)
+  --store dotenv|yaml|json   the bundles' SOPS store (default: $SEALENV_STORE,
+                             else from each file's name, else its content)
   --override KEY             let a later bundle redefine KEY; repeatable, "*" for all
   --identity FILE            age identity file
   --identity-fd N            read the age identity from file descriptor N, to its
@@ -103,8 +107,10 @@ Flags:
   --only KEY                 pass only KEY (repeatable; its KEY_PREVIOUS grace value
                              too); a KEY no bundle has is an error; a listed proxy
                              or CA name (HTTPS_PROXY, ...) is allowed
-  --allow-unauthenticated    accept empty or unencrypted values that SOPS does not
-                             authenticate, in bundles sealenv did not write
+  --allow-unauthenticated    start although a bundle has changes that nothing
+                             authenticates (empty or unencrypted values added,
+                             removed or renamed outside sealenv); the fix is to
+                             review them and run sealenv adopt BUNDLE
 
 sealenv inject also reads SSH and age plugin identities, then the sops
 keys.txt, and bundles whose data key only a KMS or PGP key unwraps.
@@ -166,6 +172,7 @@ func NewFlagSet(prog string, c *Config) *flag.FlagSet {
 	fs.BoolVar(&c.NoAccessLog, "no-access-log", false, "")
 	fs.Var((*list)(&c.Only), flagNames[SettingOnly], "")
 	fs.BoolVar(&c.AllowUnauthenticated, flagNames[SettingAllowUnauthenticated], false, "")
+	fs.StringVar(&c.Store, flagNames[SettingStore], "", "")
 	return fs
 }
 

@@ -36,11 +36,13 @@ const (
 	// EnvBundle lists bundle paths, colon-separated, when no --bundle is
 	// given.
 	EnvBundle = "SEALENV_BUNDLE"
+	// EnvStore names the bundles' store when no --store is given.
+	EnvStore = "SEALENV_STORE"
 )
 
 // DefaultBundles are tried, in order, when neither --bundle nor
 // SEALENV_BUNDLE names a bundle. Exactly one must exist.
-var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml"}
+var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml", "/etc/sealenv/bundle.json"}
 
 // maxBundleFile caps what is read of a bundle file (one byte more is read,
 // so that the reader refuses a larger one); maxIdentity caps an identity, as
@@ -50,8 +52,11 @@ const (
 	maxIdentity   = 16 << 20
 )
 
-// OpenFunc opens one bundle. The default is [seal.Open]; the full sealenv
-// CLI passes one that can also unwrap KMS and PGP data keys.
+// OpenFunc opens one bundle, returning names that nothing authenticates in
+// seal.Bundle.Unauthenticated rather than failing, as
+// [seal.OpenForReview] does: the injector refuses them itself, naming them
+// and the fix. The default is seal.OpenForReview; the full sealenv CLI
+// passes one that can also unwrap KMS and PGP data keys.
 type OpenFunc func(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error)
 
 // Config is one start of the injector. The zero value of every field but
@@ -99,10 +104,15 @@ type Config struct {
 	// Listing a redirecting name of the denylist (a proxy, a CA bundle)
 	// allows it, as AllowNames does: the service is meant to receive it.
 	Only []string
-	// AllowUnauthenticated accepts empty or unencrypted values in bundles
-	// that sealenv did not write: SOPS does not authenticate their names
-	// (see seal.Bundle.Unauthenticated). Without it they stop the start.
+	// AllowUnauthenticated starts the command although a bundle has names
+	// that nothing authenticates (see seal.Bundle.Unauthenticated): empty
+	// or unencrypted values added, removed or renamed outside sealenv, or
+	// those of a SOPS file sealenv never adopted. Without it they stop the
+	// start.
 	AllowUnauthenticated bool
+	// Store is the SOPS store of every bundle ("dotenv", "yaml", "json");
+	// empty means SEALENV_STORE, else each file's name, else its content.
+	Store string
 
 	// Environ is the environment the command starts from; nil means
 	// os.Environ().
@@ -115,7 +125,7 @@ type Config struct {
 	Prog string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Open opens a bundle; nil means seal.Open.
+	// Open opens a bundle; nil means seal.OpenForReview.
 	Open OpenFunc
 	// ParseIdentities parses identity file or variable content; nil means
 	// [seal.ParseNativeIdentities] (native age keys only, which keeps SSH and
@@ -196,7 +206,7 @@ func (c *Config) defaults() {
 		c.Now = time.Now
 	}
 	if c.Open == nil {
-		c.Open = seal.Open
+		c.Open = seal.OpenForReview
 	}
 	if c.IdentityDefaults == nil {
 		c.IdentityDefaults = []string{DefaultIdentityFile}
@@ -294,15 +304,31 @@ func (c *Config) load() (l *loaded, err error) {
 	}
 	// Read and parse-check the bundles first: a missing or malformed bundle
 	// is reported before any identity is touched.
+	store, setting := c.Store, c.mention(SettingStore, "")
+	if store == "" {
+		store, setting = "", EnvStore
+		if v, ok := c.getenv(EnvStore); ok {
+			store = v
+		}
+	}
+	var format seal.Format
+	if store != "" {
+		if format, err = seal.ParseFormat(store); err != nil {
+			// The value is not echoed: it may be a secret in the wrong place.
+			return nil, fail(ExitFailure, "%s: unknown store (want dotenv, yaml or json)", setting)
+		}
+	}
 	files := make([]file, 0, len(paths))
 	for _, p := range paths {
 		data, err := readRegular(p, maxBundleFile)
 		if err != nil {
 			return nil, fail(ExitFailure, "%s: %v", p, fsutil.Reason(err))
 		}
-		f, err := seal.DetectFormat(p, data)
-		if err != nil {
-			return nil, fail(ExitFailure, "%s: %v", p, err)
+		f := format
+		if f == 0 {
+			if f, err = seal.DetectFormat(p, data); err != nil {
+				return nil, fail(ExitFailure, "%s: %v; pass %s or set %s", p, err, c.mention(SettingStore, "dotenv|yaml|json"), EnvStore)
+			}
 		}
 		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
 	}
@@ -354,13 +380,19 @@ func (c *Config) load() (l *loaded, err error) {
 		}
 		l.zeroList = append(l.zeroList, b)
 		if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
-			return l, fail(ExitFailure, "%s: %s: empty or unencrypted values that nothing authenticates (SOPS does not protect their names, and sealenv did not write this bundle); set them with sealenv set, or pass %s", f.path, strings.Join(b.Unauthenticated, ", "), c.mention(SettingAllowUnauthenticated, ""))
+			return l, fail(ExitFailure, "%s: %s; review the bundle, then run: sealenv adopt %s", f.path, unauthenticatedReason(b), f.path)
 		}
 		// The recipient is derived from the identity that opened the data
 		// key, never copied from the file's unauthenticated label
 		// (b.Matched); the digest is of the very bytes that were opened.
 		recipient, _ := recipientOf(rec.last)
-		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{}}
+		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{},
+			Unauthenticated: b.Unauthenticated}
+		for _, ch := range b.Changes {
+			if ch.Authenticated {
+				bl.Changed = append(bl.Changed, ch.Name)
+			}
+		}
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
 				l.expired = append(l.expired, s.Name)
@@ -407,6 +439,15 @@ func (c *Config) load() (l *loaded, err error) {
 		}
 	}
 	return l, nil
+}
+
+// unauthenticatedReason says which names of b nothing authenticates and
+// why, without a value.
+func unauthenticatedReason(b *seal.Bundle) string {
+	if !b.Recorded {
+		return strings.Join(b.Unauthenticated, ", ") + ": empty or unencrypted values in a SOPS file sealenv has not adopted, whose names nothing authenticates"
+	}
+	return seal.DescribeChanges(seal.Unauthenticated(b.Changes)) + " outside sealenv: nothing authenticates these changes (SOPS does not protect the names of empty or unencrypted values)"
 }
 
 // findIdentity looks the identity up: the descriptor when one is given

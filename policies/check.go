@@ -23,6 +23,8 @@ type Severity string
 const (
 	SeverityError   Severity = "error"
 	SeverityWarning Severity = "warning"
+	// SeverityNote is information: what changed outside sealenv.
+	SeverityNote Severity = "note"
 )
 
 // Rule IDs of check violations.
@@ -43,6 +45,8 @@ const (
 	RuleBundleOutside    = "bundle-outside-repository"
 	RuleGraceExpired     = "grace-expired"
 	RuleUnauthenticated  = "unauthenticated-key"
+	RuleChangedOutside   = "changed-outside-sealenv"
+	RuleSopsConfig       = "sops-config-mismatch" // .sops.yaml gives the bundle's path other keys
 	RuleMinLength        = "min-length"
 	RulePattern          = "pattern"
 	RulePlaceholder      = "placeholder"
@@ -67,9 +71,16 @@ type CheckOptions struct {
 	Now        time.Time
 	Env        string         // only this environment; "" for all
 	Identities []age.Identity // with identities, values are checked too
-	// Open opens a bundle with the identities; nil is [seal.Open]. The CLI
-	// passes one that also opens KMS, PGP and Shamir bundles.
+	// Open opens a bundle with the identities, returning the names that
+	// nothing authenticates rather than failing on them (check reports
+	// them); nil is [seal.OpenForReview]. The CLI passes one that also
+	// opens KMS, PGP and Shamir bundles.
 	Open func(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error)
+	// SopsKeys returns the keys that sops's configuration (.sops.yaml)
+	// gives a file at path, which sops encrypt and sops updatekeys use,
+	// and the configuration's name; nil groups when none applies. nil
+	// skips the comparison.
+	SopsKeys func(path string) (config string, groups [][]seal.MasterKey, threshold int, err error)
 }
 
 // clockSkew is how far in the future a set time may be before check calls
@@ -185,25 +196,54 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	if d.Groups {
 		v("", RuleKeyGroups, SeverityError, "bundle has %s, the policy %s: run sealenv rekey --env %s", groupsText(d.HaveGroups, d.HaveThreshold), groupsText(d.WantGroups, d.WantThreshold), env.Name)
 	}
+	// sops's configuration must say the same: sops updatekeys applies it.
+	if opts.SopsKeys != nil {
+		conf, groups, threshold, err := opts.SopsKeys(path)
+		switch {
+		case err != nil:
+			v("", RuleSopsConfig, SeverityError, "%v", err)
+		case groups != nil:
+			if msg := sopsDisagreement(env, groups, threshold); msg != "" {
+				v("", RuleSopsConfig, SeverityError, "%s and %s disagree on who may decrypt %s (%s); sops updatekeys would apply %s: make them agree", conf, FileName, env.Bundle, msg, conf)
+			}
+		}
+	}
 
 	// With an identity, metadata is authenticated; without, Inspect's is
 	// all there is.
 	var opened *seal.Bundle
 	meta := info.Meta
+	recorded, changes, unauth, lastModified := info.Recorded, info.Changes, info.Unauthenticated, info.LastModified
 	if len(opts.Identities) > 0 {
 		open := opts.Open
 		if open == nil {
-			open = seal.Open
+			open = seal.OpenForReview
 		}
 		b, err := open(format, data, opts.Identities...)
 		if err != nil {
 			v("", RuleUnreadable, SeverityError, "cannot open %s: %v", env.Bundle, err)
 		} else {
 			opened, meta = b, b.Meta
-			for _, k := range b.Unauthenticated {
-				v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value that nothing authenticates: set it with sealenv set", k)
-			}
+			recorded, changes, unauth, lastModified = b.Recorded, b.Changes, b.Unauthenticated, b.LastModified
 		}
+	}
+	// What changed outside sealenv (sops edit): authenticated changes are
+	// news, the others wait for a review and sealenv adopt.
+	lm := lastModified.UTC().Format(time.RFC3339)
+	if !recorded {
+		for _, k := range unauth {
+			v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value in a SOPS file sealenv has not adopted, so nothing authenticates its name: review the bundle, then run sealenv adopt %s", k, env.Bundle)
+		}
+	}
+	for _, ch := range changes {
+		if !ch.Authenticated {
+			v(ch.Name, RuleUnauthenticated, SeverityError, "%s outside sealenv, and nothing authenticates it (SOPS does not protect the names of empty or unencrypted values); the injector refuses the bundle: review it, then run sealenv adopt %s", ch, env.Bundle)
+			continue
+		}
+		v(ch.Name, RuleChangedOutside, SeverityNote, "%s by another tool (the file's last change: %s); sealenv adopt %s or any sealenv write records it", ch, lm, env.Bundle)
+	}
+	if recorded {
+		meta = seal.EffectiveMeta(meta, changes, lastModified)
 	}
 
 	// A value typed into the file by hand is plaintext in the repository,
@@ -247,7 +287,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 			case m.Set.After(opts.Now.Add(clockSkew)):
 				// Not checked below: a set time in the future silences max_age.
 			case !known || m.Set.IsZero():
-				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (added outside sealenv?); rotate it to start its clock", k)
+				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (a SOPS file sealenv has not adopted?): sealenv adopt %s records the file's lastmodified, or rotate it to start its clock", k, env.Bundle)
 			case old >= rule.MaxAge.D():
 				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(old), days(rule.MaxAge.D()), env.Bundle, k)
 			case rule.WarnBefore > 0 && old >= rule.MaxAge.D()-rule.WarnBefore.D():
@@ -266,6 +306,33 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		}
 	}
 	return out, opened
+}
+
+// sopsDisagreement describes how the keys a .sops.yaml creation rule gives
+// (groups, threshold) differ from the environment's; "" when they agree.
+func sopsDisagreement(env *Environment, groups [][]seal.MasterKey, threshold int) string {
+	info := &seal.Info{ShamirThreshold: threshold}
+	if len(groups) > 1 {
+		info.KeyGroups = len(groups)
+	}
+	for g, keys := range groups {
+		for _, k := range keys {
+			k.Group = g
+			info.MasterKeys = append(info.MasterKeys, k)
+		}
+	}
+	d := env.Drift(info)
+	var parts []string
+	for _, a := range d.Add {
+		parts = append(parts, fmt.Sprintf("only %s lists %s (%s)", FileName, short(a.Key.String()), ownerOr(a.Owner)))
+	}
+	for _, r := range d.Remove {
+		parts = append(parts, fmt.Sprintf("only .sops.yaml lists %s", short(r.Key.String())))
+	}
+	if d.Groups {
+		parts = append(parts, fmt.Sprintf(".sops.yaml has %s, %s %s", groupsText(d.HaveGroups, d.HaveThreshold), FileName, groupsText(d.WantGroups, d.WantThreshold)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Problem is what [Policy.CheckValue] finds wrong with a value.
@@ -359,14 +426,15 @@ func repeated(v []byte) bool {
 	return false
 }
 
-// keyLine finds the line of a key in bundle text (dotenv "KEY=" or a
-// top-level YAML "KEY:"), for SARIF locations and editors.
+// keyLine finds the line of a key in bundle text (dotenv "KEY=", a
+// top-level YAML "KEY:", or a JSON "KEY": at any indentation), for SARIF
+// locations and editors.
 func keyLine(data []byte, key string) int {
 	if key == "" {
 		return 0
 	}
 	for i, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, key+"=") || strings.HasPrefix(l, key+":") {
+		if strings.HasPrefix(l, key+"=") || strings.HasPrefix(l, key+":") || strings.HasPrefix(strings.TrimLeft(l, " \t"), `"`+key+`":`) {
 			return i + 1
 		}
 	}

@@ -57,22 +57,28 @@ func (r *Report) Write(w io.Writer, format string) error {
 	default:
 		return fmt.Errorf("unknown report format %q (want text, json or sarif)", format)
 	}
-	errs, warns := 0, 0
+	errs, warns, notes := 0, 0, 0
 	for _, v := range r.Violations {
 		loc := v.Bundle
 		if v.Line > 0 {
 			loc = fmt.Sprintf("%s:%d", v.Bundle, v.Line)
 		}
 		fmt.Fprintf(w, "%s: %s [%s] %s: %s\n", loc, v.Severity, v.Env, v.Rule, v.Message)
-		if v.Severity == SeverityError {
+		switch v.Severity {
+		case SeverityError:
 			errs++
-		} else {
+		case SeverityWarning:
 			warns++
+		default:
+			notes++
 		}
 	}
 	note := " (values not checked: no identity)"
 	if r.Values {
 		note = ""
+	}
+	if notes > 0 {
+		note = fmt.Sprintf(", %d notes%s", notes, note)
 	}
 	_, err := fmt.Fprintf(w, "%d environments, %d errors, %d warnings%s\n", r.environments, errs, warns, note)
 	return err

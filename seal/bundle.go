@@ -56,10 +56,20 @@ type Bundle struct {
 	// derive the recipient from the identity (package inject does).
 	Matched      string
 	LastModified time.Time
-	// Unauthenticated lists keys with empty or unencrypted values in a
-	// bundle that sealenv did not write: the SOPS MAC covers values, not
-	// names, so anyone could have added or renamed these. Bundles with
-	// sealenv metadata never have any (an unrecorded one is an error there).
+	// Recorded reports whether the bundle has sealenv metadata: sealenv
+	// wrote it, or adopted it after a review.
+	Recorded bool
+	// Changes lists what changed since sealenv last wrote the bundle
+	// (another tool, such as sops, edited it), in file order, removed
+	// names last; nil without sealenv metadata.
+	Changes []Change
+	// Unauthenticated lists the names whose presence nothing
+	// authenticates: the SOPS MAC covers values, not names, so an empty or
+	// unencrypted value can be added, removed or renamed by anyone who can
+	// write the file. In a bundle sealenv recorded, these are the changes
+	// no ciphertext proves; in a SOPS file sealenv never wrote, every
+	// empty or unencrypted value. Only [OpenForReview] returns a bundle
+	// with any; [Open] fails with [*UnauthenticatedError].
 	Unauthenticated []string
 }
 
@@ -84,12 +94,19 @@ func (b *Bundle) Zero() {
 // Info is what can be read from a bundle without an identity. Nothing in it is
 // authenticated.
 type Info struct {
-	Format     Format
-	Keys       []string // environment names in file order, metadata key excluded
-	Encrypted  []bool   // per key: whether the value is encrypted
-	Meta       Meta
-	Recipients []string
-	OtherKeys  []string // non-age master key types (kms, pgp, ...)
+	Format    Format
+	Keys      []string // environment names in file order, metadata key excluded
+	Encrypted []bool   // per key: whether the value is stored encrypted (empty values are not)
+	Empty     []bool   // per key: whether the value is empty or null
+	Meta      Meta
+	// MetaKey is the name of the metadata key in this file (see
+	// [MetaKeyFor]); MetaEncrypted reports that the file's rules encrypt
+	// it, so that Meta, Changes and Unauthenticated need an identity
+	// ([Open]) and are empty here.
+	MetaKey       string
+	MetaEncrypted bool
+	Recipients    []string
+	OtherKeys     []string // non-age master key types (kms, pgp, ...)
 	// MasterKeys lists every wrapped copy of the data key, of every type,
 	// with its key group.
 	MasterKeys []MasterKey
@@ -98,7 +115,15 @@ type Info struct {
 	KeyGroups       int
 	ShamirThreshold int
 	// Weak lists the values no ciphertext authenticates (see [WeakNames]).
-	Weak         []string
+	Weak []string
+	// Recorded, Changes and Unauthenticated are those of [Bundle], read
+	// without checking the MAC.
+	Recorded        bool
+	Changes         []Change
+	Unauthenticated []string
+	// Current is what the metadata would record if it were written now
+	// (see [Recorded]).
+	Current      Record
 	LastModified time.Time
 	Version      string
 }
@@ -111,39 +136,90 @@ func Inspect(format Format, data []byte) (*Info, error) {
 		return nil, err
 	}
 	info := &Info{Format: format, Version: p.meta.Version, OtherKeys: p.otherKeyTypes(), MasterKeys: p.masterKeys(),
-		KeyGroups: len(p.meta.KeyGroups), ShamirThreshold: p.meta.ShamirThreshold}
+		KeyGroups: len(p.meta.KeyGroups), ShamirThreshold: p.meta.ShamirThreshold, MetaKey: p.metaKey()}
 	info.LastModified, _ = time.Parse(time.RFC3339, p.meta.LastModified)
 	for _, s := range p.stanzas() {
 		info.Recipients = append(info.Recipients, s.Recipient)
 	}
 	seen := map[string]bool{}
+	var doc *metaDoc
 	for _, l := range p.leaves {
 		if err := checkName(l.name, seen); err != nil {
 			return nil, err
 		}
-		if l.name == MetaKey {
+		isMeta, err := p.isMeta(l)
+		if err != nil {
+			return nil, err
+		}
+		if isMeta {
 			s, ok := l.val.(string)
 			if !ok {
-				return nil, malformed("%s is not a string", MetaKey)
+				return nil, malformed("%s is not a string", l.name)
 			}
-			if info.Meta, err = ParseMeta(s); err != nil {
+			if _, _, _, _, enc := splitEnc(s); enc && p.encrypted(l.path) {
+				info.MetaEncrypted = true
+				continue
+			}
+			if s == "" {
+				continue
+			}
+			if doc, err = parseMetaDoc(s); err != nil {
 				return nil, err
 			}
+			info.Meta = doc.Keys
 			continue
 		}
 		enc := p.encrypted(l.path)
+		empty := l.val == nil || l.val == ""
 		info.Keys = append(info.Keys, l.name)
-		info.Encrypted = append(info.Encrypted, enc)
-		if l.val == nil || l.val == "" || !enc {
+		info.Encrypted = append(info.Encrypted, enc && !empty)
+		info.Empty = append(info.Empty, empty)
+		if empty || !enc {
 			info.Weak = append(info.Weak, l.name)
 		}
+	}
+	states := p.states()
+	info.Current = p.record(states)
+	if !info.MetaEncrypted {
+		info.Recorded = doc != nil
+		info.Changes, info.Unauthenticated = p.review(doc, states)
 	}
 	return info, nil
 }
 
 // Open decrypts a bundle with the given identities and verifies its MAC. It
-// returns either every value, authenticated, or an error and nothing.
+// returns either every value, authenticated, or an error and nothing. A
+// bundle whose values are authentic but whose names are not all (see
+// [Bundle.Unauthenticated]) is an [*UnauthenticatedError]; [OpenForReview]
+// opens it for a person to look at.
 func Open(format Format, data []byte, identities ...age.Identity) (*Bundle, error) {
+	b, err := OpenForReview(format, data, identities...)
+	if err != nil {
+		return nil, err
+	}
+	return b, Strict(b)
+}
+
+// Strict zeroes b and returns an [*UnauthenticatedError] when b has names
+// that nothing authenticates; it returns nil otherwise.
+func Strict(b *Bundle) error {
+	if len(b.Unauthenticated) == 0 {
+		return nil
+	}
+	e := &UnauthenticatedError{Names: b.Unauthenticated}
+	if b.Recorded {
+		e.Changes = Unauthenticated(b.Changes)
+	}
+	b.Zero()
+	return e
+}
+
+// OpenForReview is [Open] for a person or a gate that shows what changed:
+// it also returns a bundle with names that nothing authenticates, listed in
+// [Bundle.Unauthenticated] with the [Bundle.Changes] that explain them.
+// Every value it returns is authenticated by the MAC; its name may not be.
+// The caller must refuse or show those names, never use them silently.
+func OpenForReview(format Format, data []byte, identities ...age.Identity) (*Bundle, error) {
 	p, err := parseFile(format, data)
 	if err != nil {
 		return nil, err
@@ -163,7 +239,7 @@ func Open(format Format, data []byte, identities ...age.Identity) (*Bundle, erro
 
 // Verify decrypts and authenticates a bundle with a data key obtained
 // elsewhere (the authoring side unwraps KMS and PGP keys through sops), with
-// exactly the checks of [Open].
+// exactly the checks of [OpenForReview].
 func Verify(format Format, data, dataKey []byte) (*Bundle, error) {
 	p, err := parseFile(format, data)
 	if err != nil {
@@ -186,8 +262,9 @@ func UnsealedValues(format Format, data []byte) ([]string, error) {
 		return nil, err
 	}
 	var recorded map[string]bool // nil: no sealenv metadata
+	mk := p.metaKey()
 	for _, l := range p.leaves {
-		if l.name != MetaKey {
+		if len(l.path) != 1 || l.path[0] != mk {
 			continue
 		}
 		if s, ok := l.val.(string); ok {
@@ -201,7 +278,7 @@ func UnsealedValues(format Format, data []byte) ([]string, error) {
 	}
 	var out []string
 	for _, l := range p.leaves {
-		if l.name == MetaKey || l.val == nil || l.val == "" {
+		if (len(l.path) == 1 && l.path[0] == mk) || l.val == nil || l.val == "" {
 			continue
 		}
 		if p.encrypted(l.path) {
@@ -225,20 +302,11 @@ func UnsealedValues(format Format, data []byte) ([]string, error) {
 // rules leave unencrypted (the metadata key aside). The authoring side
 // records them in the metadata.
 func WeakNames(format Format, data []byte) ([]string, error) {
-	p, err := parseFile(format, data)
+	r, err := Recorded(format, data)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, l := range p.leaves {
-		if l.name == MetaKey {
-			continue
-		}
-		if l.val == nil || l.val == "" || !p.encrypted(l.path) {
-			out = append(out, l.name)
-		}
-	}
-	return out, nil
+	return r.Weak, nil
 }
 
 // dataKey unwraps the 32-byte data key from the first age stanza that one of
@@ -313,9 +381,13 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 	mac := sha512.New()
 	seen := map[string]bool{}
 	var metaText string
-	var weak []leaf // empty or unencrypted values: no ciphertext binds their names
+	haveMeta := false
 	for _, l := range p.leaves {
 		if err := checkName(l.name, seen); err != nil {
+			return b, err
+		}
+		isMeta, err := p.isMeta(l)
+		if err != nil {
 			return b, err
 		}
 		var plain []byte                                 // the value as the environment sees it
@@ -340,15 +412,12 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 			plain, macBytes = plainBytes(l.val)
 			mac.Write(macBytes)
 		}
-		if l.name == MetaKey {
-			metaText = string(plain)
+		if isMeta {
+			metaText, haveMeta = string(plain), true
 			continue
 		}
-		if len(plain) == 0 || !encrypted {
-			if !encrypted && looksLikeMeta(plain) {
-				return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("%s holds sealenv metadata under another name", l.name)}
-			}
-			weak = append(weak, l)
+		if !encrypted && looksLikeMeta(plain) {
+			return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("%s holds sealenv metadata under another name", l.name)}
 		}
 		b.Secrets = append(b.Secrets, Secret{Name: l.name, Value: plain})
 	}
@@ -366,38 +435,22 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 		return b, &reasonError{kind: ErrTampered, msg: "MAC mismatch"}
 	}
 	b.LastModified = lm
-	if metaText != "" {
-		if b.Meta, err = ParseMeta(metaText); err != nil {
-			return b, err
-		}
-	}
 	// The SOPS MAC covers values, not names. An encrypted value's name is
 	// bound by its additional data, but an empty or unencrypted value has no
 	// ciphertext: anyone could add "NAME=" lines, insert an empty list item
 	// (shifting the names after it) or rename a plaintext key, unnoticed.
-	// The MAC-covered metadata lists the exact names of such values, and
-	// they must match.
-	if metaText == "" {
-		for _, l := range weak {
-			// A plain sops file: sops accepts these, so do we, but say so.
-			b.Unauthenticated = append(b.Unauthenticated, l.name)
+	// The MAC-covered metadata records the exact names of such values and a
+	// digest of every value; what differs is a change, and the changes no
+	// ciphertext proves wait for a review (see review).
+	var doc *metaDoc
+	if haveMeta && metaText != "" {
+		if doc, err = parseMetaDoc(metaText); err != nil {
+			return b, err
 		}
-	} else {
-		doc, _ := parseMetaDoc(metaText)
-		recorded := map[string]bool{}
-		for _, n := range doc.Weak {
-			recorded[n] = true
-		}
-		for _, l := range weak {
-			if !recorded[l.name] {
-				return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("%s has an empty or unencrypted value that the bundle metadata does not record (added, moved or renamed outside sealenv?)", l.name)}
-			}
-			delete(recorded, l.name)
-		}
-		for n := range recorded {
-			return b, &reasonError{kind: ErrTampered, msg: fmt.Sprintf("the bundle metadata records an empty or unencrypted %s that is not there (removed, moved or renamed outside sealenv?)", n)}
-		}
+		b.Meta = doc.Keys
 	}
+	b.Recorded = doc != nil
+	b.Changes, b.Unauthenticated = p.review(doc, p.states())
 	for _, s := range p.stanzas() {
 		b.Recipients = append(b.Recipients, s.Recipient)
 	}

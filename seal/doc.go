@@ -1,5 +1,5 @@
-// Package seal reads sealed bundles: SOPS files (dotenv or YAML store) whose
-// data key is wrapped to age recipients.
+// Package seal reads sealed bundles: SOPS files (dotenv, YAML or JSON store)
+// whose data key is wrapped to age recipients.
 //
 // This package is the slim, dependency-light reader that the injector links.
 // It depends only on filippo.io/age, the standard library and gopkg.in/yaml.v3,
@@ -18,9 +18,19 @@
 // [Inspect] reads key names, recipients and metadata without any identity; it
 // cannot verify the MAC, so what it returns is unauthenticated.
 //
+// # Changes made outside sealenv
+//
+// The SOPS MAC covers values, not the names of empty or unencrypted values.
+// sealenv's metadata records those names and a digest of every value (see
+// [Record]); a reader compares the file with it and lists what changed since
+// sealenv last wrote the bundle ([Change]), marking what the file itself
+// proves. [Open] fails with an [*UnauthenticatedError] when something is not
+// proved; [OpenForReview] returns the bundle for a person to review
+// ([Bundle.Unauthenticated]).
+//
 // # Environment names
 //
-// Dotenv keys are used as they are. Nested YAML keys are flattened by joining
+// Dotenv keys are used as they are. Nested YAML and JSON keys are flattened by joining
 // the path with "_" (list items contribute their index), so
 //
 //	db:
@@ -34,8 +44,9 @@
 // # Metadata
 //
 // Per-secret metadata (when each value was set or rotated, and when a grace
-// value expires) is stored under the top-level key [MetaKey], whose name ends
-// in SOPS's default unencrypted suffix: it stays readable, plain sops keeps it
-// as it is, and the SOPS MAC covers it, so it cannot be changed without the
-// data key. It is never returned as a secret.
+// value expires) and the [Record] of the file are stored under the top-level
+// key [MetaKey] (or [MetaKeyFor] the file's unencrypted suffix), whose name
+// ends in the file's unencrypted suffix: it stays readable, plain sops keeps
+// it as it is, and the SOPS MAC covers it, so it cannot be changed without
+// the data key. It is never returned as a secret.
 package seal

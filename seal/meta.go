@@ -30,7 +30,9 @@ type KeyMeta struct {
 // Meta maps key names to their metadata.
 type Meta map[string]KeyMeta
 
-// metaDoc is the stored form: versioned so that it can grow.
+// metaDoc is the stored form: versioned so that it can grow. Fields added
+// to version 1 are optional, so that every version 1 reader reads them
+// (unknown fields are ignored) and this one reads bundles without them.
 type metaDoc struct {
 	V    int  `json:"v"`
 	Keys Meta `json:"keys"`
@@ -38,6 +40,15 @@ type metaDoc struct {
 	// no ciphertext binds their names, so the MAC-covered metadata does
 	// (see [Bundle.Unauthenticated]).
 	Weak []string `json:"weak"`
+	// Sums maps the flattened name of every non-empty value to a digest
+	// of its stored form (the ENC[...] text, or the plain value), so that a
+	// reader without any key sees which values another tool changed since
+	// sealenv last wrote the bundle (see [Change]).
+	Sums map[string]string `json:"ct,omitempty"`
+	// Wrapped is a digest of every wrapped copy of the data key: when it
+	// and every value's ciphertext changed, the data key was replaced
+	// (sops rotate) and the values may be the same.
+	Wrapped string `json:"wrapped,omitempty"`
 }
 
 func parseMetaDoc(s string) (*metaDoc, error) {
@@ -60,13 +71,25 @@ func ParseMeta(s string) (Meta, error) {
 	return d.Keys, nil
 }
 
-// Encode returns the stored form of m without weak names; see [EncodeMeta].
-func (m Meta) Encode() string { return EncodeMeta(m, nil) }
+// Encode returns the stored form of m without a record of the file; see
+// [EncodeMeta].
+func (m Meta) Encode() string { return EncodeMeta(m, Record{}) }
 
-// EncodeMeta returns the stored form of m and the weak names (see
-// [WeakNames]): compact JSON with sorted keys, so the same metadata always
-// encodes to the same bytes.
-func EncodeMeta(m Meta, weak []string) string {
+// Record is what sealenv's metadata records about the values of the file
+// it is written into, besides [Meta]: the names no ciphertext
+// authenticates, a digest of each value's stored form, and a digest of the
+// wrapped data keys. The authoring side takes it from [Recorded] of a
+// first rendering of the file and writes it with [EncodeMeta]; a reader
+// compares it with the file to find what changed since (see [Change]).
+type Record struct {
+	Weak    []string          // flattened names of empty, null and unencrypted values
+	Sums    map[string]string // flattened name: digest of the stored form
+	Wrapped string            // digest of every wrapped data key
+}
+
+// EncodeMeta returns the stored form of m and the record r: compact JSON
+// with sorted keys, so the same metadata always encodes to the same bytes.
+func EncodeMeta(m Meta, r Record) string {
 	keys := make(Meta, len(m))
 	for k, v := range m {
 		v.Set = v.Set.UTC().Truncate(time.Second)
@@ -76,9 +99,9 @@ func EncodeMeta(m Meta, weak []string) string {
 		}
 		keys[k] = v
 	}
-	w := append([]string{}, weak...)
+	w := append([]string{}, r.Weak...)
 	sort.Strings(w)
-	b, err := json.Marshal(metaDoc{V: 1, Keys: keys, Weak: w})
+	b, err := json.Marshal(metaDoc{V: 1, Keys: keys, Weak: w, Sums: r.Sums, Wrapped: r.Wrapped})
 	if err != nil {
 		panic(fmt.Sprintf("seal: encoding metadata: %v", err)) // only plain types inside
 	}

@@ -74,7 +74,12 @@ const (
 	FormatDotenv Format = iota + 1
 	// FormatYAML is the SOPS YAML store.
 	FormatYAML
+	// FormatJSON is the SOPS JSON store.
+	FormatJSON
 )
+
+// Formats lists every store, in the order messages name them.
+var Formats = []Format{FormatDotenv, FormatYAML, FormatJSON}
 
 func (f Format) String() string {
 	switch f {
@@ -82,23 +87,31 @@ func (f Format) String() string {
 		return "dotenv"
 	case FormatYAML:
 		return "yaml"
+	case FormatJSON:
+		return "json"
 	}
 	return "unknown"
 }
 
-// ParseFormat maps a store name ("dotenv", "env", "yaml", "yml") to a Format.
+// ParseFormat maps a store name ("dotenv", "env", "yaml", "yml", "json") to
+// a Format.
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
 	case "dotenv", "env":
 		return FormatDotenv, nil
 	case "yaml", "yml":
 		return FormatYAML, nil
+	case "json":
+		return FormatJSON, nil
+	case "ini":
+		return 0, fmt.Errorf("store %q is not supported (want dotenv, yaml or json)", s)
 	}
-	return 0, fmt.Errorf("unknown store %q (want dotenv or yaml)", s)
+	return 0, fmt.Errorf("unknown store %q (want dotenv, yaml or json)", s)
 }
 
 // FormatForPath picks the store from a file name the way sops does: .yaml and
-// .yml are YAML, .env and *.env are dotenv. Other names return 0.
+// .yml are YAML, .json is JSON, .env and *.env are dotenv. Other names
+// return 0.
 func FormatForPath(path string) Format {
 	base := path
 	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
@@ -107,6 +120,8 @@ func FormatForPath(path string) Format {
 	switch {
 	case strings.HasSuffix(base, ".yaml"), strings.HasSuffix(base, ".yml"):
 		return FormatYAML
+	case strings.HasSuffix(base, ".json"):
+		return FormatJSON
 	case strings.HasSuffix(base, ".env"), base == ".env":
 		return FormatDotenv
 	}
@@ -114,11 +129,14 @@ func FormatForPath(path string) Format {
 }
 
 // DetectFormat decides the store of a bundle: by file name when it says,
-// otherwise by content (SOPS YAML has a top-level "sops:" mapping, SOPS dotenv
-// has "sops_" lines).
+// otherwise by content (SOPS JSON is an object, SOPS YAML has a top-level
+// "sops:" mapping, SOPS dotenv has "sops_" lines).
 func DetectFormat(path string, data []byte) (Format, error) {
 	if f := FormatForPath(path); f != 0 {
 		return f, nil
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return FormatJSON, nil
 	}
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		switch {
@@ -128,7 +146,7 @@ func DetectFormat(path string, data []byte) (Format, error) {
 			return FormatDotenv, nil
 		}
 	}
-	return 0, errors.Join(ErrMalformed, errors.New("unknown store: name the file .env or .yaml, or pass the format"))
+	return 0, errors.Join(ErrMalformed, errors.New("unknown store: name the file .env, .yaml or .json, or pass the store"))
 }
 
 const maxBundleSize = 16 << 20
@@ -147,6 +165,8 @@ func parseFile(format Format, data []byte) (*parsed, error) {
 		p, err = parseDotenv(data)
 	case FormatYAML:
 		p, err = parseYAML(data)
+	case FormatJSON:
+		p, err = parseJSON(data)
 	default:
 		return nil, errors.Join(ErrMalformed, errors.New("unknown store"))
 	}

@@ -7,7 +7,7 @@
 // # What a wrapped image looks like
 //
 //   - one new top layer: /usr/local/bin/sealenv-inject (0755) and the
-//     bundles, one at /etc/sealenv/bundle.env (or .yaml), several under
+//     bundles, one at /etc/sealenv/bundle.env (or .yaml, .json), several under
 //     /etc/sealenv/bundle.d/ in order; entries sorted, owned by 0:0, with a
 //     fixed time, so the same inputs give the same digest;
 //   - Entrypoint = [injector, (--bundle PATH)..., "--", original Entrypoint...];
@@ -64,7 +64,7 @@ const historyMarker = "sealenv wrap"
 
 // Bundle is a sealed bundle to put in the image.
 type Bundle struct {
-	Name string // file name, for the store (.env or .yaml)
+	Name string // file name, for the store (.env, .yaml or .json)
 	Data []byte
 }
 
@@ -118,9 +118,12 @@ func (o *Options) check() ([]checked, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidBundle, b.Name, err)
 		}
-		ext := ".env"
-		if f == seal.FormatYAML {
+		ext := ".env" // the name tells the injector the store
+		switch f {
+		case seal.FormatYAML:
 			ext = ".yaml"
+		case seal.FormatJSON:
+			ext = ".json"
 		}
 		p := BundleDir + "/bundle" + ext
 		if len(o.Bundles) > 1 {

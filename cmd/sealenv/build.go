@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealenv/sealenv/build"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/seal"
 )
 
 func buildCommand(e *env) *cli.Command {
@@ -170,6 +171,19 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 	ao, opened, done, err := e.sealedAuditOptions(c, paths, policyLenient)
 	if err != nil {
 		return o, nil, err
+	}
+	// Served secrets are held to the injector's rule: no name that nothing
+	// authenticates (an empty value a sops edit added, say).
+	for i, b := range opened {
+		if len(b.Unauthenticated) > 0 {
+			name := "a bundle"
+			if len(opened) == len(paths) {
+				name = paths[i]
+			}
+			err := seal.Strict(b)
+			done()
+			return o, nil, fmt.Errorf("%s: %w; review the bundle, then run sealenv adopt %s", name, err, name)
+		}
 	}
 	o.Audit = ao
 	values := map[string][]byte{}

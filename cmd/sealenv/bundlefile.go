@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,14 +26,14 @@ func identityFlag() cli.Flag {
 	}
 }
 
-// adoptFlag lets a write command take over a SOPS file whose empty or
-// unencrypted values nothing authenticates (see docs/bundles.md).
+// adoptFlag lets a write command take over changes that nothing
+// authenticates (see docs/bundles.md), as sealenv adopt does.
 func adoptFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "allow-unauthenticated", Usage: "adopt empty or unencrypted values of a SOPS file sealenv did not write (review them first); the write records them"}
+	return &cli.BoolFlag{Name: "allow-unauthenticated", Usage: "record changes that nothing authenticates (empty or unencrypted values added, removed or renamed outside sealenv) with this write, as sealenv adopt does; review them first"}
 }
 
 func storeFlag() cli.Flag {
-	return &cli.StringFlag{Name: "store", Usage: "bundle store `dotenv|yaml` (default: from the file name or content)"}
+	return &cli.StringFlag{Name: "store", EnvVars: []string{"SEALENV_STORE"}, Usage: "bundle store `dotenv|yaml|json` (default: from the file name or content)"}
 }
 
 func policyFlag() cli.Flag {
@@ -109,29 +111,69 @@ func (e *env) loadBundleAt(c *cli.Context, path, real string) (*author.Bundle, e
 		return nil, err
 	}
 	var opts []author.LoadOption
-	if c.Bool("allow-unauthenticated") {
+	// sealenv adopt is --allow-unauthenticated without another change.
+	if c.Bool("allow-unauthenticated") || c.Command.Name == "adopt" {
 		opts = append(opts, author.AdoptUnauthenticated())
 	}
 	b, err := author.Load(f, data, found.Identities, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w%s", path, err, adoptHint(err, path))
 	}
 	b.Now = e.now
 	return b, nil
 }
 
-// openBundle decrypts a bundle: with the slim reader, or through sops/v3
-// for KMS, PGP and Shamir bundles.
+// adoptHint is the way out of an unauthenticated change: the one command a
+// person runs after review.
+func adoptHint(err error, path string) string {
+	if !errors.Is(err, seal.ErrUnauthenticated) {
+		return ""
+	}
+	return fmt.Sprintf("; review the bundle (sealenv reveal %s), then run sealenv adopt %s, or pass --allow-unauthenticated to this write", path, path)
+}
+
+// openBundle decrypts a bundle for a person to read: with the slim reader,
+// or through sops/v3 for KMS, PGP and Shamir bundles. What changed outside
+// sealenv, and what of it nothing authenticates, goes to stderr.
 func (e *env) openBundle(c *cli.Context, path string) (*seal.Bundle, error) {
 	f, data, found, err := e.readWithIdentity(c, path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := author.Open(f, data, found.Identities...)
+	b, err := author.OpenForReview(f, data, found.Identities...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	e.reportChanges(path, b.Recorded, b.Changes, b.Unauthenticated, b.LastModified)
 	return b, nil
+}
+
+// reportChanges says on stderr what changed in a bundle since sealenv last
+// wrote it, and what nothing authenticates: never a value.
+func (e *env) reportChanges(path string, recorded bool, changes []seal.Change, unauth []string, lastModified time.Time) {
+	if !recorded {
+		if len(unauth) > 0 {
+			fmt.Fprintf(e.stderr, "sealenv: %s: a SOPS file sealenv has not adopted; nothing authenticates the names of its empty or unencrypted values %s: review them, then run sealenv adopt %s\n",
+				path, strings.Join(unauth, ", "), path)
+		}
+		return
+	}
+	if len(changes) == 0 {
+		return
+	}
+	fmt.Fprintf(e.stderr, "sealenv: %s: changed outside sealenv since sealenv last wrote it (the file's last change: %s):\n", path, lastModified.UTC().Format(time.RFC3339))
+	for _, ch := range changes {
+		note := "authenticated: only a holder of the data key could do it"
+		if !ch.Authenticated {
+			note = "NOT AUTHENTICATED: anyone who can write the file could have done it"
+		}
+		fmt.Fprintf(e.stderr, "  %s (%s)\n", ch, note)
+	}
+	if len(unauth) > 0 {
+		fmt.Fprintf(e.stderr, "sealenv: the injector refuses this bundle until someone reviews it and runs sealenv adopt %s\n", path)
+	} else {
+		fmt.Fprintf(e.stderr, "sealenv: sealenv adopt %s (or any sealenv write) records these changes\n", path)
+	}
 }
 
 // saveBundle encrypts b and replaces path atomically (through a symlink).
@@ -278,6 +320,18 @@ func policyEnv(c *cli.Context, name string) (*envTarget, error) {
 		t.groups = append(t.groups, keys)
 	}
 	return t, nil
+}
+
+// sopsCreationRule is the .sops.yaml creation rule sops would apply to a
+// new file at path, when run here: nil without a .sops.yaml (or one without
+// creation rules); an error matching author.ErrNoCreationRule when none
+// matches the path.
+func (e *env) sopsCreationRule(path string) (*author.CreationRule, error) {
+	conf, err := author.FindSopsConfig(e.getenv, ".")
+	if err != nil || conf == "" {
+		return nil, err
+	}
+	return author.CreationRuleFor(conf, path)
 }
 
 // bundleArg returns the first argument or a usage error.

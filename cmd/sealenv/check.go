@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
@@ -46,7 +47,7 @@ func checkCommand(e *env) *cli.Command {
 			if err := e.removeStaleEdits(); err != nil {
 				return err
 			}
-			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.Open}
+			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.OpenForReview, SopsKeys: e.sopsKeys(p)}
 			if !c.Bool("no-identity") {
 				found, err := e.identities(c)
 				switch {
@@ -70,6 +71,32 @@ func checkCommand(e *env) *cli.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// sopsKeys finds the keys that the .sops.yaml sops would use from the
+// policy's directory (the repository root, where sops is run) gives a
+// bundle's path.
+func (e *env) sopsKeys(p *policies.Policy) func(string) (string, [][]seal.MasterKey, int, error) {
+	return func(path string) (string, [][]seal.MasterKey, int, error) {
+		conf, err := author.FindSopsConfig(e.getenv, filepath.Dir(p.Path))
+		if err != nil || conf == "" {
+			return "", nil, 0, err
+		}
+		rule, err := author.CreationRuleFor(conf, path)
+		switch {
+		case errors.Is(err, author.ErrNoCreationRule):
+			return "", nil, 0, nil // sops would not encrypt it from this config either
+		case err != nil:
+			return "", nil, 0, err
+		case rule == nil:
+			return "", nil, 0, nil
+		}
+		rel, rerr := filepath.Rel(filepath.Dir(p.Path), conf)
+		if rerr != nil {
+			rel = conf
+		}
+		return rel, rule.Groups, rule.Threshold, nil
 	}
 }
 

@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeInjectorBinary()
+	os.Exit(code)
 }
 
 type result struct {
@@ -160,7 +162,7 @@ func TestAuthoringFlow(t *testing.T) {
 		if store == "yaml" {
 			in = "DB_PASSWORD: " + db + "\nAPI_TOKEN: " + tok + "\n"
 		}
-		c.ok(in, "seal", "-r", r, "-i", "-", "-o", name)
+		c.ok(in, "seal", "-r", r, "-i", "-", "--dialect", "shell", "-o", name)
 		raw, _ := os.ReadFile(c.path(name))
 		if bytes.Contains(raw, []byte(db)) || bytes.Contains(raw, []byte(tok)) {
 			t.Fatal("bundle contains a plaintext value")
@@ -259,7 +261,8 @@ func TestBadInputFailsClosed(t *testing.T) {
 		{"tampered value", write("t.env", []byte(strings.Join(tampered, "\n"))), "SECRET"},
 		{"tampered mac", write("m.env", []byte(strings.Join(badMAC, "\n"))), "MAC"},
 		{"truncated", write("tr.env", good[:len(good)/3]), "tr.env"},
-		{"unknown store", write("b.json", []byte(`{"SECRET": "x"}`)), "unknown store"},
+		{"unknown store", write("b.ini", []byte("[s]\nSECRET = x\n")), "unknown store"},
+		{"plain json", write("b.json", []byte(`{"SECRET": "x"}`)), "not sealed"},
 		{"duplicate key", write("d.env", append([]byte(lines[0]+"\n"), good...)), "duplicate key"},
 		{"invalid name", write("n.env", append([]byte("bad-name=x\n"), good...)), "not a valid environment variable name"},
 		{"non-utf8", write("u.env", append([]byte("X=\xff\n"), good...)), "UTF-8"},

@@ -12,6 +12,7 @@ func commands(e *env) []*cli.Command {
 		showCommand(e),
 		revealCommand(e),
 		editCommand(e),
+		adoptCommand(e),
 		rotateCommand(e),
 		rekeyCommand(e),
 		auditCommand(e),

@@ -12,7 +12,9 @@ import (
 )
 
 var (
-	codeBlock = regexp.MustCompile("(?s)```(?:sh|bash|yaml|dockerfile)?\n(.*?)```")
+	// Every fenced block is matched, so that a json block does not shift the
+	// pairing of the fences after it; only shell-like ones are checked.
+	codeBlock = regexp.MustCompile("(?s)```([a-z]*)\n(.*?)```")
 	codeSpan  = regexp.MustCompile("`(sealenv [^`]+)`")
 	command   = regexp.MustCompile(`(?:^|[\s(])(sealenv(?: [^\n|;&#)]*)?)`)
 )
@@ -33,7 +35,12 @@ func TestDocumentedCommandsExist(t *testing.T) {
 		}
 		var lines []string
 		for _, m := range codeBlock.FindAllStringSubmatch(string(data), -1) {
-			for _, l := range strings.Split(m[1], "\n") {
+			switch m[1] {
+			case "", "sh", "bash", "yaml", "dockerfile":
+			default:
+				continue
+			}
+			for _, l := range strings.Split(m[2], "\n") {
 				for _, c := range command.FindAllStringSubmatch(l, -1) {
 					lines = append(lines, c[1])
 				}

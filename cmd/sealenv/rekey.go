@@ -154,10 +154,19 @@ func (e *env) rekeyAll(c *cli.Context) error {
 		return err
 	}
 	if _, err := fleet.RekeyAll(p, found.Identities, e.now); err != nil {
-		return err
+		return fleetAdoptHint(err)
 	}
 	fmt.Fprintf(e.stderr, "rekeyed %d bundles with new data keys\n", len(plans))
 	return nil
+}
+
+// fleetAdoptHint adds the way out to a fleet write that a bundle in review
+// stopped (its error names the bundle).
+func fleetAdoptHint(err error) error {
+	if errors.Is(err, seal.ErrUnauthenticated) {
+		return fmt.Errorf("%w; review that bundle, then run sealenv adopt on it", err)
+	}
+	return err
 }
 
 func printPlan(w io.Writer, plans []fleet.RekeyPlan) {

@@ -139,7 +139,7 @@ func (e *env) rotateDue(c *cli.Context) error {
 	}
 	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c)})
 	if err != nil {
-		return e.generatorError(err)
+		return fleetAdoptHint(e.generatorError(err))
 	}
 	verb := "rotated"
 	if c.Bool("dry-run") {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,10 +18,14 @@ import (
 func sealCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "seal",
-		Usage:     "create a sealed bundle from a plaintext dotenv or YAML file",
+		Usage:     "create a sealed bundle from a plaintext dotenv, YAML or JSON file",
 		ArgsUsage: " ",
 		Description: "sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE\n" +
-			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml)\n\n" +
+			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml)\n" +
+			"sealenv seal [-i FILE|-] -o BUNDLE       (recipients from $SOPS_AGE_RECIPIENTS or .sops.yaml)\n\n" +
+			"Like sops, seal takes the encryption rules (unencrypted_suffix, ..._regex) and,\n" +
+			"without -r or --env, the keys of the .sops.yaml creation rule for the bundle's\n" +
+			"path ($SOPS_CONFIG, else .sops.yaml here or above).\n" +
 			"Without -i the bundle starts empty; add values with sealenv set. The plaintext\n" +
 			"input is read once and never written anywhere.",
 		Flags: []cli.Flag{
@@ -29,6 +34,7 @@ func sealCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing bundle"},
+			&cli.StringFlag{Name: "dialect", Value: "sops", Usage: "how to read a dotenv input: `sops` (as sops encrypt reads it: values verbatim, quotes kept) or shell (export, quotes, escapes, inline comments)"},
 			storeFlag(),
 			policyFlag(),
 		},
@@ -55,8 +61,29 @@ func sealCommand(e *env) *cli.Command {
 			if out == "" {
 				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
 			}
+			// Where sops would take keys and rules from: $SOPS_AGE_RECIPIENTS
+			// (sops's --age), else the .sops.yaml creation rule for the path;
+			// the rule's encryption rules apply in any case.
+			from := ""
+			rule, err := e.sopsCreationRule(out)
+			if err != nil && !errors.Is(err, author.ErrNoCreationRule) {
+				return err
+			}
 			if len(groups) == 0 {
-				return errors.New("usage: at least one -r RECIPIENT is required")
+				if v, ok := e.getenv("SOPS_AGE_RECIPIENTS"); ok && strings.TrimSpace(v) != "" {
+					keys, err := parseRecipients(strings.Split(v, ","))
+					if err != nil {
+						return fmt.Errorf("SOPS_AGE_RECIPIENTS: %w", err)
+					}
+					groups, from = [][]seal.MasterKey{keys}, "$SOPS_AGE_RECIPIENTS"
+				} else if rule != nil {
+					groups, threshold, from = rule.Groups, rule.Threshold, rule.Config
+				} else if err != nil {
+					return fmt.Errorf("%w; pass -r RECIPIENT", err)
+				}
+			}
+			if len(groups) == 0 {
+				return errors.New("usage: at least one -r RECIPIENT is required (or $SOPS_AGE_RECIPIENTS, or a .sops.yaml creation rule for the path)")
 			}
 			if _, err := os.Stat(out); err == nil && !c.Bool("force") {
 				return fmt.Errorf("%s already exists; use sealenv set/edit to change it, or --force to replace it", out)
@@ -70,7 +97,7 @@ func sealCommand(e *env) *cli.Command {
 				format = f
 			}
 			if format == 0 {
-				return fmt.Errorf("%s: unknown store: name the bundle *.env or *.yaml, or pass --store", out)
+				return fmt.Errorf("%s: unknown store: name the bundle *.env, *.yaml or *.json, or pass --store", out)
 			}
 			var plain []byte
 			if in := c.String("input"); in != "" {
@@ -98,9 +125,29 @@ func sealCommand(e *env) *cli.Command {
 			}
 			b.Now = e.now
 			defer b.Zero()
+			if rule != nil {
+				if err := b.SetRules(rule.Rules); err != nil {
+					return fmt.Errorf("%s: %w", rule.Config, err)
+				}
+			}
 			if plain != nil {
-				if err := b.Import(plain); err != nil {
+				dialect := author.DialectSops
+				switch c.String("dialect") {
+				case "sops":
+				case "shell":
+					dialect = author.DialectShell
+				default:
+					return fmt.Errorf("--dialect: unknown dialect %q (want sops or shell)", c.String("dialect"))
+				}
+				notes, err := b.Import(plain, dialect)
+				if err != nil {
+					if strings.Contains(err.Error(), "shell dialect") {
+						err = fmt.Errorf("%w (pass --dialect shell)", err)
+					}
 					return fmt.Errorf("%s: %w", inputName(c), err)
+				}
+				for _, n := range notes {
+					fmt.Fprintf(e.stderr, "sealenv: note: %s: %s (pass --dialect shell for the shell dialect)\n", inputName(c), n)
 				}
 			}
 			data, err := b.Marshal()
@@ -110,7 +157,10 @@ func sealCommand(e *env) *cli.Command {
 			if err := e.writeNew(c, out, data); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s\n", len(b.Names()), len(b.MasterKeys()), out)
+			if from != "" {
+				from = " (recipients from " + from + ")"
+			}
+			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s%s\n", len(b.Names()), len(b.MasterKeys()), out, from)
 			return nil
 		},
 	}

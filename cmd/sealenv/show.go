@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -40,14 +41,34 @@ func showCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
+			changeOf := map[string]seal.Change{}
+			var removed []seal.Change
+			for _, ch := range info.Changes {
+				if ch.Kind == seal.ChangeRemoved {
+					removed = append(removed, ch)
+				} else {
+					changeOf[ch.Name] = ch
+				}
+			}
+			effective := seal.EffectiveMeta(info.Meta, info.Changes, info.LastModified)
 			switch c.String("format") {
 			case "json":
 				type key struct {
-					Name      string     `json:"name"`
-					Encrypted bool       `json:"encrypted"`
-					Set       *time.Time `json:"set,omitempty"`
-					GraceOf   string     `json:"grace_of,omitempty"`
-					Expires   *time.Time `json:"expires,omitempty"`
+					Name      string `json:"name"`
+					Encrypted bool   `json:"encrypted"`
+					Empty     bool   `json:"empty"`
+					// Set is when the value was last set, by sealenv or (Changed)
+					// by another tool, as far as the file says.
+					Set           *time.Time `json:"set,omitempty"`
+					GraceOf       string     `json:"grace_of,omitempty"`
+					Expires       *time.Time `json:"expires,omitempty"`
+					Change        string     `json:"change,omitempty"`
+					Authenticated *bool      `json:"authenticated,omitempty"`
+				}
+				type change struct {
+					Name          string `json:"name"`
+					Kind          string `json:"kind"`
+					Authenticated bool   `json:"authenticated"`
 				}
 				type masterKey struct {
 					Type    string            `json:"type"`
@@ -66,19 +87,33 @@ func showCommand(e *env) *cli.Command {
 					LastModified    time.Time   `json:"lastmodified"`
 					Keys            []key       `json:"keys"`
 					Verified        bool        `json:"verified"`
+					// Recorded: the bundle has sealenv metadata (sealenv wrote or
+					// adopted it); Changes: what changed outside sealenv since.
+					Recorded        bool     `json:"recorded"`
+					MetaEncrypted   bool     `json:"metadata_encrypted,omitempty"`
+					Changes         []change `json:"changes"`
+					Unauthenticated []string `json:"unauthenticated"`
 				}{Bundle: path, Store: f.String(), Recipients: info.Recipients, MasterKeys: []masterKey{}, KeyGroups: info.KeyGroups,
-					ShamirThreshold: info.ShamirThreshold, LastModified: info.LastModified, Keys: []key{}}
+					ShamirThreshold: info.ShamirThreshold, LastModified: info.LastModified, Keys: []key{},
+					Recorded: info.Recorded, MetaEncrypted: info.MetaEncrypted, Changes: []change{}, Unauthenticated: []string{}}
 				for _, k := range info.MasterKeys {
 					out.MasterKeys = append(out.MasterKeys, masterKey{k.Type, k.ID, k.Role, k.Context, k.Group})
 				}
 				for i, k := range info.Keys {
-					m, ok := metaFor(info.Meta, k)
-					item := key{Name: k, Encrypted: info.Encrypted[i]}
-					if ok {
+					m, ok := metaFor(effective, k)
+					item := key{Name: k, Encrypted: info.Encrypted[i], Empty: info.Empty[i]}
+					if ok && !m.Set.IsZero() {
 						item.Set, item.GraceOf, item.Expires = &m.Set, m.GraceOf, m.Expires
+					}
+					if ch, ok := changeOf[k]; ok {
+						item.Change, item.Authenticated = string(ch.Kind), &ch.Authenticated
 					}
 					out.Keys = append(out.Keys, item)
 				}
+				for _, ch := range info.Changes {
+					out.Changes = append(out.Changes, change{ch.Name, string(ch.Kind), ch.Authenticated})
+				}
+				out.Unauthenticated = append(out.Unauthenticated, info.Unauthenticated...)
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
@@ -99,29 +134,77 @@ func showCommand(e *env) *cli.Command {
 						fmt.Fprintf(e.stdout, "  %s\n", k)
 					}
 				}
+				switch {
+				case info.MetaEncrypted:
+					fmt.Fprintf(e.stdout, "sealenv:      metadata encrypted by the file's rules: set times and changes need an identity (sealenv reveal)\n")
+				case !info.Recorded:
+					fmt.Fprintf(e.stdout, "sealenv:      not adopted: a SOPS file sealenv has not written")
+					if len(info.Unauthenticated) > 0 {
+						fmt.Fprintf(e.stdout, "; nothing authenticates the names of its %d empty or unencrypted values: review, then sealenv adopt %s", len(info.Unauthenticated), path)
+					}
+					fmt.Fprintln(e.stdout)
+				case len(info.Changes) > 0:
+					fmt.Fprintf(e.stdout, "changes:      %d outside sealenv since it last wrote the bundle", len(info.Changes))
+					if n := len(seal.Unauthenticated(info.Changes)); n > 0 {
+						fmt.Fprintf(e.stdout, "; %d NOT AUTHENTICATED: the injector refuses the bundle until a review and sealenv adopt %s", n, path)
+					}
+					fmt.Fprintln(e.stdout)
+				}
 				fmt.Fprintf(e.stdout, "keys:         %d (metadata not verified without an identity)\n", len(info.Keys))
 				tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 				now := e.now()
+				lm := info.LastModified.UTC().Format(time.RFC3339)
 				for i, k := range info.Keys {
-					note := ""
-					if !info.Encrypted[i] {
-						note = "  PLAINTEXT (unencrypted by the file's rules)"
+					var notes []string
+					switch {
+					case info.Empty[i]:
+						notes = append(notes, "empty")
+					case !info.Encrypted[i]:
+						notes = append(notes, "PLAINTEXT (unencrypted by the file's rules)")
 					}
 					m, ok := metaFor(info.Meta, k)
-					switch {
+					when := ""
+					switch ch, changed := changeOf[k]; {
+					case changed && ch.Kind == seal.ChangeReencrypted:
+						when = fmt.Sprintf("set %s (%s ago), re-encrypted at %s", day(m.Set), ago(now.Sub(m.Set)), lm)
+					case changed:
+						verb := map[seal.ChangeKind]string{seal.ChangeAdded: "added", seal.ChangeFilled: "filled", seal.ChangeEmptied: "emptied"}[ch.Kind]
+						if verb == "" {
+							verb = "changed"
+						}
+						when = fmt.Sprintf("%s by another tool at %s", verb, lm)
+						if !ch.Authenticated {
+							notes = append(notes, "NOT AUTHENTICATED: review, then sealenv adopt "+path)
+						}
+					case info.Recorded && !ok:
+						when = "set unknown"
 					case !ok:
-						fmt.Fprintf(tw, "  %s\t-\t%s\n", k, note)
+						when = "-"
+						if slices.Contains(info.Unauthenticated, k) {
+							notes = append(notes, "name not authenticated")
+						}
 					case m.GraceOf != "" && m.Expires != nil:
 						state := "expires"
 						if info.Meta.Expired(k, now) {
 							state = "EXPIRED"
 						}
-						fmt.Fprintf(tw, "  %s\tset %s\tgrace value of %s, %s %s%s\n", k, day(m.Set), m.GraceOf, state, m.Expires.UTC().Format(time.RFC3339), note)
+						when = fmt.Sprintf("set %s", day(m.Set))
+						notes = append([]string{fmt.Sprintf("grace value of %s, %s %s", m.GraceOf, state, m.Expires.UTC().Format(time.RFC3339))}, notes...)
+					case m.Set.IsZero():
+						when = "set unknown (added outside sealenv)"
 					case m.Set.After(now):
-						fmt.Fprintf(tw, "  %s\tset %s (IN THE FUTURE: %s ahead; a wrong clock or an edited line)\t%s\n", k, day(m.Set), ago(m.Set.Sub(now)), note)
+						when = fmt.Sprintf("set %s (IN THE FUTURE: %s ahead; a wrong clock or an edited line)", day(m.Set), ago(m.Set.Sub(now)))
 					default:
-						fmt.Fprintf(tw, "  %s\tset %s (%s ago)\t%s\n", k, day(m.Set), ago(now.Sub(m.Set)), note)
+						when = fmt.Sprintf("set %s (%s ago)", day(m.Set), ago(now.Sub(m.Set)))
 					}
+					fmt.Fprintf(tw, "  %s\t%s\t%s\n", k, when, strings.Join(notes, "; "))
+				}
+				for _, ch := range removed {
+					note := ""
+					if !ch.Authenticated {
+						note = "NOT AUTHENTICATED: review, then sealenv adopt " + path
+					}
+					fmt.Fprintf(tw, "  %s\tremoved by another tool at %s\t%s\n", ch.Name, lm, note)
 				}
 				return tw.Flush()
 			}
@@ -168,11 +251,13 @@ func revealCommand(e *env) *cli.Command {
 		Usage:     "print decrypted values (needs an identity)",
 		ArgsUsage: "BUNDLE [KEY]",
 		Description: "With KEY, prints that value exactly (a newline is added only on a terminal).\n" +
-			"Without KEY, prints every value as dotenv (quoted where needed, so sealenv seal -i\n" +
-			"reads it back) or as a JSON object.",
+			"Without KEY, prints every value as dotenv in sops's dialect (what sops decrypt\n" +
+			"prints for a dotenv bundle, and what sealenv seal -i reads back), as quoted\n" +
+			"dotenv in the shell dialect (--format shell; sealenv seal -i --dialect shell reads\n" +
+			"it back), or as a JSON object. What changed outside sealenv goes to stderr.",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(),
-			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` or json"},
+			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` (sops's dialect), shell or json"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
@@ -180,8 +265,8 @@ func revealCommand(e *env) *cli.Command {
 			}
 			path := c.Args().First()
 			format := c.String("format")
-			if format != "dotenv" && format != "json" {
-				return fmt.Errorf("--format: unknown format %q (want dotenv or json)", format)
+			if format != "dotenv" && format != "shell" && format != "json" {
+				return fmt.Errorf("--format: unknown format %q (want dotenv, shell or json)", format)
 			}
 			b, err := e.openBundle(c, path)
 			if err != nil {
@@ -217,15 +302,26 @@ func revealCommand(e *env) *cli.Command {
 				_, err := fmt.Fprint(e.stdout, sb.String())
 				return err
 			}
+			var sb strings.Builder
 			for _, s := range b.Secrets {
-				fmt.Fprintf(e.stdout, "%s=%s\n", s.Name, dotenvQuote(string(s.Value)))
+				v := string(s.Value)
+				if format == "shell" {
+					v = dotenvQuote(v)
+				} else if strings.Contains(v, `\n`) {
+					return fmt.Errorf("%s: the value of %s holds a literal \\n, which sops's dotenv dialect cannot carry; use --format shell or json", path, s.Name)
+				} else {
+					v = strings.ReplaceAll(v, "\n", `\n`)
+				}
+				fmt.Fprintf(&sb, "%s=%s\n", s.Name, v)
 			}
-			return nil
+			_, err = fmt.Fprint(e.stdout, sb.String())
+			return err
 		},
 	}
 }
 
-// dotenvQuote quotes a value when a .env reader would otherwise change it.
+// dotenvQuote quotes a value when a reader of the shell dialect would
+// otherwise change it.
 func dotenvQuote(v string) string {
 	if v != "" && !strings.ContainsAny(v, " \t\r\n\"'#\\$`") {
 		return v

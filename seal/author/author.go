@@ -18,6 +18,7 @@ package author
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"regexp"
@@ -41,6 +42,7 @@ import (
 	"github.com/getsops/sops/v3/kms"
 	"github.com/getsops/sops/v3/pgp"
 	"github.com/getsops/sops/v3/stores/dotenv"
+	sopsjson "github.com/getsops/sops/v3/stores/json"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"github.com/getsops/sops/v3/version"
 
@@ -53,8 +55,14 @@ type Bundle struct {
 	format seal.Format
 	tree   sops.Tree // decrypted values
 	key    []byte    // data key
-	cipher aes.Cipher
+	cipher *stableCipher
 	meta   seal.Meta
+	// changes are what another tool changed since sealenv last wrote the
+	// bundle, as [Load] found them; unauth the names nothing authenticates;
+	// recorded whether the file had sealenv metadata.
+	changes  []seal.Change
+	unauth   []string
+	recorded bool
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -69,9 +77,55 @@ func storeFor(f seal.Format) (store, error) {
 		return dotenv.NewStore(&config.DotenvStoreConfig{}), nil
 	case seal.FormatYAML:
 		return sopsyaml.NewStore(&config.YAMLStoreConfig{}), nil
+	case seal.FormatJSON:
+		// The sops CLI's default (config.NewStoresConfig): tabs.
+		return sopsjson.NewStore(&config.JSONStoreConfig{Indent: -1}), nil
 	}
 	return nil, errors.New("unknown store")
 }
+
+// stableCipher encrypts the same value at the same path to the same
+// ciphertext for as long as the data key stays. sops's cipher does that
+// for the values it decrypted (its stash of IVs, so that an edit changes
+// only the lines it changes); this extends it to values set since, so that
+// every rendering of one bundle agrees (see [Bundle.Marshal]). An IV is
+// reused only for the same value with the same additional data under the
+// same key, which reveals nothing the identical ciphertext would not.
+type stableCipher struct {
+	aes.Cipher
+	seen map[[32]byte]string
+}
+
+func newCipher() *stableCipher {
+	return &stableCipher{Cipher: aes.NewCipher(), seen: map[[32]byte]string{}}
+}
+
+// Encrypt is aes.Cipher's, remembered.
+func (c *stableCipher) Encrypt(v any, key []byte, ad string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%T\x00%d\x00%s\x00", v, len(ad), ad)
+	switch v := v.(type) {
+	case string:
+		h.Write([]byte(v))
+	case sops.Comment:
+		h.Write([]byte(v.Value))
+	default:
+		fmt.Fprint(h, v)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	if s, ok := c.seen[k]; ok {
+		return s, nil
+	}
+	s, err := c.Cipher.Encrypt(v, key, ad)
+	if err == nil {
+		c.seen[k] = s
+	}
+	return s, err
+}
+
+// forget drops every remembered ciphertext (a new data key).
+func (c *stableCipher) forget() { clear(c.seen) }
 
 // New returns an empty bundle wrapped to recipients (age, ssh-ed25519,
 // ssh-rsa or plugin recipients), with a fresh data key.
@@ -101,7 +155,7 @@ func NewWithKeys(format seal.Format, groups [][]seal.MasterKey, threshold int) (
 				Version:           version.Version,
 			},
 		},
-		cipher: aes.NewCipher(),
+		cipher: newCipher(),
 		meta:   seal.Meta{},
 		Now:    time.Now,
 	}
@@ -215,19 +269,25 @@ type LoadOption func(*loadOptions)
 
 type loadOptions struct{ adopt bool }
 
-// AdoptUnauthenticated lets [Load] accept empty or unencrypted values that
-// nothing authenticates (a SOPS file sealenv did not write; see
-// seal.Bundle.Unauthenticated). The next write records them, so only a
+// AdoptUnauthenticated lets [Load] accept changes that nothing
+// authenticates (see seal.Bundle.Unauthenticated): empty or unencrypted
+// values added, removed or renamed outside sealenv, or those of a SOPS file
+// sealenv never wrote. The next write records the file as it is, so only a
 // person who has reviewed the bundle should pass it.
 func AdoptUnauthenticated() LoadOption { return func(o *loadOptions) { o.adopt = true } }
 
-// ErrUnauthenticated is returned by [Load] for a bundle with unauthenticated
-// keys, unless [AdoptUnauthenticated] is given.
-var ErrUnauthenticated = errors.New("unauthenticated keys")
+// ErrUnauthenticated is returned (as a [*seal.UnauthenticatedError]) by
+// [Load] for a bundle with changes that nothing authenticates, unless
+// [AdoptUnauthenticated] is given.
+var ErrUnauthenticated = seal.ErrUnauthenticated
 
 // Load decrypts a bundle with the sops/v3 library and verifies its MAC. Age
 // identities are given to sops with ParsedIdentities.ApplyToMasterKey; other
 // master keys (KMS, PGP, Vault) are tried through the sops local key service.
+//
+// What another tool changed since sealenv last wrote the bundle is
+// [Bundle.Changes]; the next [Bundle.Marshal] records it, with the file's
+// lastmodified time as the set time of every value it added or changed.
 func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOption) (*Bundle, error) {
 	var lo loadOptions
 	for _, o := range opts {
@@ -245,7 +305,7 @@ func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOptio
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", seal.ErrMalformed, firstLine(err))
 	}
-	b := &Bundle{format: format, tree: tree, cipher: aes.NewCipher(), Now: time.Now}
+	b := &Bundle{format: format, tree: tree, cipher: newCipher(), Now: time.Now}
 	if err := b.unwrap(ids); err != nil {
 		return nil, err
 	}
@@ -257,12 +317,15 @@ func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOptio
 		clear(b.key)
 		return nil, err
 	}
-	unauth := verified.Unauthenticated
-	verified.Zero()
-	if len(unauth) > 0 && !lo.adopt {
-		clear(b.key)
-		return nil, fmt.Errorf("%w: %s have empty or unencrypted values that SOPS does not authenticate (this bundle was not written by sealenv); review them, then pass --allow-unauthenticated to adopt them", ErrUnauthenticated, strings.Join(unauth, ", "))
+	b.changes, b.unauth, b.recorded = verified.Changes, verified.Unauthenticated, verified.Recorded
+	lastModified := verified.LastModified
+	if !lo.adopt {
+		if err := seal.Strict(verified); err != nil {
+			clear(b.key)
+			return nil, err
+		}
 	}
+	verified.Zero()
 	mac, err := tree.Decrypt(b.key, b.cipher)
 	if err != nil {
 		clear(b.key)
@@ -277,8 +340,63 @@ func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOptio
 		clear(b.key)
 		return nil, err
 	}
+	b.takeChanges(lastModified)
 	return b, nil
 }
+
+// takeChanges brings the metadata up to what the file holds: a value
+// another tool added, changed or filled was set at the file's lastmodified
+// time (sops keeps one time per file); a value that nothing records, in a
+// SOPS file sealenv never wrote, likewise. A re-encrypted value keeps its
+// time.
+func (b *Bundle) takeChanges(lastModified time.Time) {
+	names := b.Names()
+	tops := make(map[string]bool, len(names))
+	for _, n := range names {
+		tops[n] = true
+	}
+	for _, c := range b.changes {
+		top := b.topOf(c.Name)
+		switch c.Kind {
+		case seal.ChangeAdded, seal.ChangeModified, seal.ChangeFilled, seal.ChangeEmptied:
+			if top != "" {
+				km := b.meta[top]
+				km.Set = lastModified
+				b.meta[top] = km
+			}
+		}
+	}
+	for _, n := range names {
+		if km, ok := b.meta[n]; !ok || km.Set.IsZero() {
+			km.Set = lastModified
+			b.meta[n] = km
+		}
+	}
+	for n := range b.meta {
+		if !tops[n] {
+			delete(b.meta, n)
+		}
+	}
+}
+
+// topOf returns the top-level key a flattened name belongs to: the
+// longest top-level key that is the name or its prefix before "_".
+func (b *Bundle) topOf(name string) string {
+	best := ""
+	for _, n := range b.Names() {
+		if (n == name || strings.HasPrefix(name, n+"_")) && len(n) > len(best) {
+			best = n
+		}
+	}
+	return best
+}
+
+// Changes returns what another tool changed since sealenv last wrote the
+// bundle, as [Load] found it (see [seal.Change]).
+func (b *Bundle) Changes() []seal.Change { return slices.Clone(b.changes) }
+
+// Recorded reports whether the file [Load] read had sealenv metadata.
+func (b *Bundle) Recorded() bool { return b.recorded }
 
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
@@ -374,15 +492,21 @@ func (b *Bundle) newDataKey() error {
 	}
 	clear(b.key)
 	b.key = key
+	b.cipher.forget()
 	return nil
 }
+
+// metaKey is the name of the metadata key under this bundle's rules
+// (see [seal.MetaKeyFor]).
+func (b *Bundle) metaKey() string { return seal.MetaKeyFor(b.tree.Metadata.UnencryptedSuffix) }
 
 // loadMeta moves the metadata key out of the tree into b.meta.
 func (b *Bundle) loadMeta() error {
 	b.meta = seal.Meta{}
 	br := b.tree.Branches[0]
+	mk := b.metaKey()
 	for i, it := range br {
-		if it.Key != seal.MetaKey {
+		if it.Key != mk {
 			continue
 		}
 		s, _ := it.Value.(string)
@@ -474,6 +598,9 @@ func valueText(v any) (string, bool) {
 func (b *Bundle) CheckValue(name string, value []byte) error {
 	if err := seal.CheckName(name); err != nil {
 		return err
+	}
+	if name == b.metaKey() {
+		return fmt.Errorf("%w: key %q is reserved for sealenv metadata", seal.ErrInvalidName, name)
 	}
 	if b.stayPlain(name) {
 		return fmt.Errorf("%w: %s would be stored unencrypted by this bundle's sops rules", seal.ErrInvalidName, name)
@@ -653,13 +780,18 @@ func (b *Bundle) Marshal() ([]byte, error) {
 	}
 	tree.Metadata.Version = version.Version
 	// The metadata records the exact names of the values no ciphertext
-	// will authenticate (empty, null, unencrypted by the rules). They are
-	// predicted from the tree; the slim reader's view of the result is the
-	// judge, and a wrong prediction costs a second pass. Unchanged values
-	// keep their IVs, so both passes give the same ciphertexts.
-	weak := b.weakNames()
+	// will authenticate (empty, null, unencrypted by the rules), a digest
+	// of every value's stored form and one of the wrapped data keys (see
+	// seal.Record). The names are predicted from the tree, the digests
+	// taken from a first rendering; the slim reader's view of the result is
+	// the judge. Every rendering gives the same ciphertexts (stableCipher),
+	// so the second one normally agrees.
+	rec, err := b.predict(tree)
+	if err != nil {
+		return nil, err
+	}
 	for pass := 0; ; pass++ {
-		out, err := b.emit(tree, now, weak)
+		out, err := b.emit(tree, now, rec)
 		if err != nil {
 			return nil, err
 		}
@@ -670,14 +802,30 @@ func (b *Bundle) Marshal() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if slices.Equal(sorted(info.Weak), sorted(weak)) {
+		got := info.Current
+		if sameRecord(got, rec) {
+			if len(info.Unauthenticated) > 0 || len(info.Changes) > 0 {
+				return nil, fmt.Errorf("internal error: a fresh rendering differs from its own record (%s)", seal.DescribeChanges(info.Changes))
+			}
 			return out, nil
 		}
-		if pass > 0 {
-			return nil, errors.New("the names of unencrypted values changed between two passes")
+		if pass > 1 {
+			return nil, errors.New("internal error: the record of the values changed between renderings")
 		}
-		weak = info.Weak
+		rec = got
 	}
+}
+
+func sameRecord(a, b seal.Record) bool {
+	if a.Wrapped != b.Wrapped || len(a.Sums) != len(b.Sums) || !slices.Equal(sorted(a.Weak), sorted(b.Weak)) {
+		return false
+	}
+	for k, v := range a.Sums {
+		if w, ok := b.Sums[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 func sorted(s []string) []string {
@@ -686,11 +834,18 @@ func sorted(s []string) []string {
 	return out
 }
 
-// weakNames predicts the flattened names of the values that no
-// ciphertext will authenticate: empty and null values, and values the
-// file's rules leave unencrypted.
-func (b *Bundle) weakNames() []string {
-	var out []string
+// predict encrypts a copy of tree (the stable cipher remembers every
+// ciphertext, so the rendering that follows gives the same ones) and
+// returns what the metadata must record of it: the flattened names of the
+// values no ciphertext will authenticate (empty and null values, and
+// values the file's rules leave unencrypted), a digest of every value's
+// stored form, and one of the wrapped data keys.
+func (b *Bundle) predict(tree sops.Tree) (seal.Record, error) {
+	t := sops.Tree{Metadata: tree.Metadata, Branches: sops.TreeBranches{copyBranch(tree.Branches[0])}}
+	if _, err := t.Encrypt(b.key, b.cipher); err != nil {
+		return seal.Record{}, fmt.Errorf("encrypting: %s", firstLine(err))
+	}
+	rec := seal.Record{Sums: map[string]string{}}
 	var walk func(v any, path []string, name string)
 	walk = func(v any, path []string, name string) {
 		switch v := v.(type) {
@@ -712,16 +867,27 @@ func (b *Bundle) weakNames() []string {
 		case sops.Comment:
 		default:
 			if v == nil || v == "" || !b.encrypts(path) {
-				out = append(out, name)
+				rec.Weak = append(rec.Weak, name)
+			}
+			if sum := seal.SumOf(v); sum != "" {
+				rec.Sums[name] = sum
 			}
 		}
 	}
-	for _, it := range b.tree.Branches[0] {
-		if k, ok := it.Key.(string); ok && k != seal.MetaKey {
+	mk := b.metaKey()
+	for _, it := range t.Branches[0] {
+		if k, ok := it.Key.(string); ok && k != mk {
 			walk(it.Value, []string{k}, k)
 		}
 	}
-	return out
+	var encs []string
+	for _, g := range tree.Metadata.KeyGroups {
+		for _, k := range g {
+			encs = append(encs, string(k.EncryptedDataKey()))
+		}
+	}
+	rec.Wrapped = seal.WrappedSum(encs)
+	return rec, nil
 }
 
 // encrypts reports whether the file's rules encrypt the value at path, as
@@ -749,13 +915,13 @@ func (b *Bundle) encrypts(path []string) bool {
 	return md.EncryptedSuffix == "" && md.EncryptedRegex == ""
 }
 
-// emit encrypts a copy of tree with the metadata key (listing weak) appended.
-func (b *Bundle) emit(tree sops.Tree, now time.Time, weak []string) ([]byte, error) {
+// emit encrypts a copy of tree with the metadata key (with rec) appended.
+func (b *Bundle) emit(tree sops.Tree, now time.Time, rec seal.Record) ([]byte, error) {
 	t := sops.Tree{Metadata: tree.Metadata}
 	for _, br := range tree.Branches {
 		t.Branches = append(t.Branches, copyBranch(br))
 	}
-	t.Branches[0] = append(t.Branches[0], sops.TreeItem{Key: seal.MetaKey, Value: seal.EncodeMeta(b.meta, weak)})
+	t.Branches[0] = append(t.Branches[0], sops.TreeItem{Key: b.metaKey(), Value: seal.EncodeMeta(b.meta, rec)})
 	mac, err := t.Encrypt(b.key, b.cipher)
 	if err != nil {
 		return nil, fmt.Errorf("encrypting: %s", firstLine(err))
@@ -810,6 +976,7 @@ func copyValue(v any) any {
 func (b *Bundle) Zero() {
 	clear(b.key)
 	b.key = nil
+	b.cipher.forget()
 	b.tree.Branches = sops.TreeBranches{sops.TreeBranch{}}
 }
 

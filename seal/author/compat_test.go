@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/stores/dotenv"
+	sopsjson "github.com/getsops/sops/v3/stores/json"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 
 	"github.com/sealenv/sealenv/seal"
@@ -38,11 +40,17 @@ func newIdentity(t testing.TB) *age.X25519Identity {
 }
 
 func sopsStore(f seal.Format) sops.Store {
-	if f == seal.FormatYAML {
+	switch f {
+	case seal.FormatYAML:
 		return sopsyaml.NewStore(&config.YAMLStoreConfig{})
+	case seal.FormatJSON:
+		return sopsjson.NewStore(&config.JSONStoreConfig{Indent: -1})
 	}
 	return dotenv.NewStore(&config.DotenvStoreConfig{})
 }
+
+// ext is the file name extension of a store.
+var ext = map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml", seal.FormatJSON: "json"}
 
 // gen makes random plaintext trees and remembers the environment value that
 // each flattened name must have.
@@ -306,17 +314,60 @@ func TestSlimReadsSopsLibrary(t *testing.T) {
 			}
 			return false
 		}},
+		{"yaml-unencrypted-regex", seal.FormatYAML, sops.Metadata{UnencryptedRegex: "^[a-m]"}, func(p []string) bool {
+			for _, k := range p {
+				if k[0] >= 'a' && k[0] <= 'm' {
+					return false
+				}
+			}
+			return true
+		}},
+		{"yaml-unencrypted-suffix-plain", seal.FormatYAML, sops.Metadata{UnencryptedSuffix: "_plain"}, func(p []string) bool {
+			for _, k := range p {
+				if strings.HasSuffix(k, "_plain") {
+					return false
+				}
+			}
+			return true
+		}},
+		{"json-default-suffix", seal.FormatJSON, sops.Metadata{UnencryptedSuffix: "_unencrypted"}, func(p []string) bool {
+			for _, k := range p {
+				if strings.HasSuffix(k, "_unencrypted") {
+					return false
+				}
+			}
+			return true
+		}},
+		{"json-encrypted-regex", seal.FormatJSON, sops.Metadata{EncryptedRegex: "^[a-m]"}, func(p []string) bool {
+			for _, k := range p {
+				if k[0] >= 'a' && k[0] <= 'm' {
+					return true
+				}
+			}
+			return false
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := range uint64(60) {
 				g := &gen{r: rand.New(rand.NewPCG(seed, 7)), want: map[string]string{}, plain: map[string]bool{}, rules: tc.rules}
 				br := g.branch(nil, "", 0)
 				data := sopsEncrypt(t, tc.format, tc.md, br, other.Recipient().String(), id.Recipient().String())
-				b, err := seal.Open(tc.format, data, id)
+				// A SOPS file sealenv never wrote: its values are read as sops
+				// reads them, and exactly its empty and plain values are
+				// unauthenticated (seal.Open refuses them).
+				b, err := seal.OpenForReview(tc.format, data, id)
 				if err != nil {
 					t.Fatalf("seed %d: %v", seed, err)
 				}
 				diffMaps(t, secretsMap(b), g.want)
+				for _, n := range b.Unauthenticated {
+					if !g.plain[n] && g.want[n] != "" {
+						t.Errorf("seed %d: %s is encrypted but reported unauthenticated", seed, n)
+					}
+				}
+				if _, err := seal.Open(tc.format, data, id); (err == nil) != (len(b.Unauthenticated) == 0) {
+					t.Errorf("seed %d: seal.Open: %v with %d unauthenticated names", seed, err, len(b.Unauthenticated))
+				}
 				if b.Matched != id.Recipient().String() {
 					t.Errorf("matched %q", b.Matched)
 				}
@@ -357,7 +408,7 @@ func TestSlimReadsSopsLibrary(t *testing.T) {
 				br = append(br, sops.TreeItem{Key: k, Value: v})
 			}
 			data := sopsEncrypt(t, seal.FormatDotenv, sops.Metadata{UnencryptedSuffix: "_unencrypted"}, br, id.Recipient().String())
-			b, err := seal.Open(seal.FormatDotenv, data, id)
+			b, err := seal.OpenForReview(seal.FormatDotenv, data, id)
 			if err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
 			}
@@ -370,7 +421,7 @@ func TestSlimReadsSopsLibrary(t *testing.T) {
 // decrypted and MAC-checked by the sops/v3 library, with the same values.
 func TestSopsLibraryReadsAuthor(t *testing.T) {
 	id := newIdentity(t)
-	for _, f := range []seal.Format{seal.FormatDotenv, seal.FormatYAML} {
+	for _, f := range seal.Formats {
 		for seed := range uint64(20) {
 			r := rand.New(rand.NewPCG(seed, 3))
 			g := &gen{r: r}
@@ -381,7 +432,7 @@ func TestSopsLibraryReadsAuthor(t *testing.T) {
 			want := map[string]string{}
 			for range 1 + r.IntN(20) {
 				k := strings.ToUpper(g.key())
-				v := g.str(f == seal.FormatYAML)
+				v := g.str(f != seal.FormatDotenv)
 				if err := b.Set(k, []byte(v)); err != nil {
 					t.Fatal(err)
 				}
@@ -457,7 +508,7 @@ func TestSopsCLI(t *testing.T) {
 	dir := t.TempDir()
 	values := map[string]string{"API_KEY": "k-" + id.Recipient().String()[10:30], "EMPTY": "", "UNI": "pässwörd 🔑", "MULTI": "line1\nline2"}
 	order := []string{"API_KEY", "EMPTY", "UNI", "MULTI"}
-	for _, f := range []seal.Format{seal.FormatDotenv, seal.FormatYAML} {
+	for _, f := range seal.Formats {
 		t.Run(f.String()+"/sops-decrypts-sealenv", func(t *testing.T) {
 			b, err := author.New(f, []string{id.Recipient().String()})
 			if err != nil {
@@ -472,7 +523,7 @@ func TestSopsCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := dir + "/bundle." + map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml"}[f]
+			path := dir + "/bundle." + ext[f]
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -486,20 +537,38 @@ func TestSopsCLI(t *testing.T) {
 		})
 		t.Run(f.String()+"/sealenv-reads-sops", func(t *testing.T) {
 			var plain bytes.Buffer
-			for _, k := range order {
-				if f == seal.FormatDotenv {
+			if f == seal.FormatJSON {
+				plain.WriteString("{")
+			}
+			for i, k := range order {
+				switch f {
+				case seal.FormatDotenv:
 					fmt.Fprintf(&plain, "%s=%s\n", k, strings.ReplaceAll(values[k], "\n", `\n`))
-				} else {
+				case seal.FormatJSON:
+					if i > 0 {
+						plain.WriteString(",")
+					}
+					fmt.Fprintf(&plain, "%q: %q", k, values[k])
+				default:
 					fmt.Fprintf(&plain, "%s: %q\n", k, values[k])
 				}
 			}
+			if f == seal.FormatJSON {
+				plain.WriteString("}\n")
+			}
 			enc := runSops(t, id, plain.Bytes(), "encrypt", "--input-type", f.String(), "--output-type", f.String(),
 				"--filename-override", "x."+f.String(), "--age", id.Recipient().String())
-			b, err := seal.Open(f, enc, id)
+			if _, err := seal.Open(f, enc, id); !errors.Is(err, seal.ErrUnauthenticated) || !strings.Contains(err.Error(), "EMPTY") {
+				t.Fatalf("seal.Open of a sops file with an empty value: %v", err)
+			}
+			b, err := seal.OpenForReview(f, enc, id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			diffMaps(t, secretsMap(b), values)
+			if len(b.Unauthenticated) != 1 || b.Unauthenticated[0] != "EMPTY" || b.Recorded {
+				t.Errorf("unauthenticated %v, recorded %v", b.Unauthenticated, b.Recorded)
+			}
 			// and sealenv can edit it, keeping ciphertext of untouched values
 			// EMPTY's name is not authenticated in a sops file: editing it
 			// needs an explicit adoption.
@@ -517,10 +586,19 @@ func TestSopsCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			kept := 0
 			for _, line := range strings.Split(string(enc), "\n") {
-				if strings.HasPrefix(line, "API_KEY") && !bytes.Contains(again, []byte(line)) {
-					t.Errorf("ciphertext of API_KEY changed on an unrelated edit")
+				line = strings.TrimLeft(line, " \t\"")
+				if strings.HasPrefix(line, "API_KEY") {
+					ct := line[strings.Index(line, "ENC[") : strings.Index(line, "]")+1]
+					if !bytes.Contains(again, []byte(ct)) {
+						t.Errorf("ciphertext of API_KEY changed on an unrelated edit")
+					}
+					kept++
 				}
+			}
+			if kept != 1 {
+				t.Fatalf("found API_KEY %d times in the sops file", kept)
 			}
 			out := runSops(t, id, again, "decrypt", "--input-type", f.String(), "--output-type", "json", "--filename-override", "x."+f.String())
 			if !bytes.Contains(out, []byte(`"NEW": "v"`)) {
@@ -531,3 +609,46 @@ func TestSopsCLI(t *testing.T) {
 }
 
 var _ keys.MasterKey = (*sopsage.MasterKey)(nil)
+
+// TestPlainValuesCannotTradeText: the SOPS MAC concatenates values without
+// separators, so text can move between two neighbouring unencrypted values
+// without any key and the MAC still verifies. The metadata's digests see it:
+// the reader refuses it until a review.
+func TestPlainValuesCannotTradeText(t *testing.T) {
+	id := newIdentity(t)
+	br := sops.TreeBranch{
+		{Key: "TOKEN", Value: "s3cret-" + id.Recipient().String()[10:20]},
+		{Key: "A_unencrypted", Value: "https://good.example/"},
+		{Key: "B_unencrypted", Value: "path"},
+	}
+	data := sopsEncrypt(t, seal.FormatYAML, sops.Metadata{UnencryptedSuffix: "_unencrypted"}, br, id.Recipient().String())
+	ab, err := author.Load(seal.FormatYAML, data, []age.Identity{id}, author.AdoptUnauthenticated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted, err := ab.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seal.Open(seal.FormatYAML, adopted, id); err != nil {
+		t.Fatalf("adopted bundle: %v", err)
+	}
+	moved := strings.Replace(strings.Replace(string(adopted), "A_unencrypted: https://good.example/", "A_unencrypted: https://good.example/pa", 1), "B_unencrypted: path", "B_unencrypted: th", 1)
+	if moved == string(adopted) {
+		t.Fatal("the attack did not change the file")
+	}
+	b, err := seal.OpenForReview(seal.FormatYAML, []byte(moved), id)
+	if err != nil {
+		t.Fatalf("the MAC should still verify: %v", err)
+	}
+	if !slices.Equal(b.Unauthenticated, []string{"A_unencrypted", "B_unencrypted"}) {
+		t.Errorf("unauthenticated %v", b.Unauthenticated)
+	}
+	if _, err := seal.Open(seal.FormatYAML, []byte(moved), id); !errors.Is(err, seal.ErrUnauthenticated) {
+		t.Errorf("seal.Open: %v", err)
+	}
+	// The same file without sealenv's metadata: sops accepts it.
+	if _, err := seal.OpenForReview(seal.FormatYAML, []byte(strings.Replace(strings.Replace(string(data), "A_unencrypted: https://good.example/", "A_unencrypted: https://good.example/pa", 1), "B_unencrypted: path", "B_unencrypted: th", 1)), id); err != nil {
+		t.Errorf("plain sops file: %v", err)
+	}
+}

@@ -12,18 +12,30 @@ import (
 // Open opens a bundle for reading. It uses the slim reader ([seal.Open])
 // when it can, and [Load] (through sops/v3) for what the slim reader does
 // not support: a data key wrapped only to KMS, PGP or Vault keys, or Shamir
-// key groups. Either way the MAC is verified before any value is returned.
+// key groups. Either way the MAC is verified before any value is returned,
+// and names that nothing authenticates are a [*seal.UnauthenticatedError].
 func Open(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error) {
-	b, err := seal.Open(format, data, ids...)
+	b, err := OpenForReview(format, data, ids...)
+	if err != nil {
+		return nil, err
+	}
+	return b, seal.Strict(b)
+}
+
+// OpenForReview is [Open] that also returns a bundle with names nothing
+// authenticates, as [seal.OpenForReview] does.
+func OpenForReview(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error) {
+	b, err := seal.OpenForReview(format, data, ids...)
 	if !errors.Is(err, seal.ErrUnsupported) {
 		return b, err
 	}
-	ab, err := Load(format, data, ids)
+	ab, err := Load(format, data, ids, AdoptUnauthenticated())
 	if err != nil {
 		return nil, err
 	}
 	defer ab.Zero()
-	out := &seal.Bundle{Format: format, Meta: ab.Meta(), Recipients: ab.Recipients(), Matched: "sops key service"}
+	out := &seal.Bundle{Format: format, Meta: ab.Meta(), Recipients: ab.Recipients(), Matched: "sops key service",
+		Recorded: ab.recorded, Changes: ab.Changes(), Unauthenticated: ab.unauth, LastModified: ab.tree.Metadata.LastModified}
 	for _, name := range ab.Names() {
 		v, ok := ab.Get(name)
 		if !ok {

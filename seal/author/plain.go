@@ -14,32 +14,96 @@ import (
 	"github.com/sealenv/sealenv/seal"
 )
 
-// Import adds every value of a plaintext dotenv or YAML document (of the
-// bundle's store) to the bundle. Dotenv input follows the usual .env
-// conventions: "export " prefixes, single quotes (literal), double quotes
-// (with \n, \t, \" and \\ escapes, may span lines), "#" comments, which are
-// kept as encrypted comments. Errors give line numbers, never values.
-func (b *Bundle) Import(plain []byte) error {
+// Dialect is how [Bundle.Import] reads dotenv input.
+type Dialect int
+
+const (
+	// DialectSops reads dotenv exactly as sops does (its dotenv store):
+	// KEY=VALUE with everything after the first "=" up to the end of the
+	// line as the value, quotes included, "\n" as a newline, and "#" at the
+	// start of a line as a comment. sops encrypt gives the same values.
+	DialectSops Dialect = iota
+	// DialectShell reads the dialect most .env tools read (docker compose,
+	// python-dotenv): "export " prefixes, single quotes (literal), double
+	// quotes (with \n, \t, \" and \\ escapes, may span lines), " #"
+	// comments after unquoted values, surrounding spaces trimmed.
+	DialectShell
+)
+
+// Import adds every value of a plaintext dotenv, YAML or JSON document (of
+// the bundle's store) to the bundle; dotenv input is read in dialect d.
+// Comments are kept as encrypted comments. It returns notes about input
+// that the dialect reads differently than a person might expect (quotes
+// kept by the sops dialect, a carriage return at a line's end). Errors
+// and notes give line numbers and key names, never values.
+func (b *Bundle) Import(plain []byte, d Dialect) (notes []string, err error) {
 	var br sops.TreeBranch
 	switch b.format {
 	case seal.FormatDotenv:
-		var err error
-		if br, err = parseDotenvPlain(plain); err != nil {
-			return err
+		if d == DialectShell {
+			br, err = parseDotenvPlain(plain)
+		} else {
+			br, notes, err = parseDotenvSops(plain)
 		}
-	case seal.FormatYAML:
+		if err != nil {
+			return nil, err
+		}
+	case seal.FormatYAML, seal.FormatJSON:
 		st, _ := storeFor(b.format)
 		branches, err := st.LoadPlainFile(plain)
 		if err != nil {
-			return fmt.Errorf("invalid YAML: %s", safeReason(err))
+			return nil, fmt.Errorf("invalid %s: %s", b.format, safeReason(err))
 		}
 		if len(branches) > 1 {
-			return errors.New("multi-document YAML is not supported")
+			return nil, errors.New("multi-document input is not supported")
 		}
 		if len(branches) == 1 {
 			br = branches[0]
 		}
 	}
+	return notes, b.importBranch(br)
+}
+
+// parseDotenvSops reads dotenv as sops's dotenv store does
+// (LoadPlainFile), without quoting a line in an error.
+func parseDotenvSops(data []byte) (sops.TreeBranch, []string, error) {
+	var br sops.TreeBranch
+	var notes []string
+	for i, line := range strings.Split(string(data), "\n") {
+		n := i + 1
+		if line == "" {
+			continue
+		}
+		if line[0] == '#' {
+			br = append(br, sops.TreeItem{Key: sops.Comment{Value: line[1:]}})
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, nil, fmt.Errorf("line %d: not KEY=VALUE", n)
+		}
+		if err := seal.CheckName(key); err != nil {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(key), "export "); ok && seal.ValidName(strings.TrimSpace(rest)) {
+				return nil, nil, fmt.Errorf("line %d: %q is not a key name in the sops dialect (sops would keep \"export \" in the name); the input is a shell .env: read it with the shell dialect", n, key)
+			}
+			if seal.ValidName(strings.TrimSpace(key)) {
+				return nil, nil, fmt.Errorf("line %d: key %q has spaces around it, which the sops dialect keeps; the input is a shell .env: read it with the shell dialect", n, key)
+			}
+			return nil, nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+			notes = append(notes, fmt.Sprintf("line %d: the value of %s keeps its quotes, as sops does; the shell dialect would remove them", n, key))
+		}
+		if strings.HasSuffix(val, "\r") {
+			notes = append(notes, fmt.Sprintf("line %d: the value of %s ends in a carriage return (Windows line ending), which sops keeps", n, key))
+		}
+		br = append(br, sops.TreeItem{Key: key, Value: strings.ReplaceAll(val, `\n`, "\n")})
+	}
+	return br, notes, nil
+}
+
+// importBranch adds the items of a plaintext tree to the bundle.
+func (b *Bundle) importBranch(br sops.TreeBranch) error {
 	now := b.Now()
 	have := make(map[string]bool, len(b.tree.Branches[0])+len(br))
 	for _, it := range b.tree.Branches[0] {
@@ -59,7 +123,7 @@ func (b *Bundle) Import(plain []byte) error {
 		if name == "sops" || strings.HasPrefix(name, "sops_") {
 			return errors.New("input is already sealed (it has sops metadata)")
 		}
-		if name == seal.MetaKey {
+		if name == seal.MetaKey || name == b.metaKey() {
 			return fmt.Errorf("%s is reserved for sealenv metadata", name)
 		}
 		if have[name] {
@@ -212,7 +276,7 @@ func (b *Bundle) ReplacePlain(plain []byte) ([]string, error) {
 		if !ok {
 			continue
 		}
-		if k == "sops" || strings.HasPrefix(k, "sops_") || k == seal.MetaKey {
+		if k == "sops" || strings.HasPrefix(k, "sops_") || k == seal.MetaKey || k == b.metaKey() {
 			return nil, fmt.Errorf("key %q is reserved", k)
 		}
 		if seen[k] {
