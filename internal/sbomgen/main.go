@@ -100,8 +100,8 @@ func run(archive, document string) error {
 		}
 		sum := sha256.Sum256(files[n])
 		app := component{Type: "application", BOMRef: "file:" + n, Name: n, Version: info.Main.Version,
-			PURL:   purl(info.Main.Path, info.Main.Version),
-			Hashes: []hash{{Alg: "SHA-256", Content: hex.EncodeToString(sum[:])}},
+			PURL:       purl(info.Main.Path, info.Main.Version),
+			Hashes:     []hash{{Alg: "SHA-256", Content: hex.EncodeToString(sum[:])}},
 			Properties: []property{{Name: "go:path", Value: info.Path}, {Name: "go:version", Value: info.GoVersion}}}
 		for _, s := range info.Settings {
 			switch s.Key {
