@@ -225,6 +225,9 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 // --due in the policy's directory (and the repository of each path), and
 // says so on stderr.
 func (e *env) recoverFleet(c *cli.Context, paths ...string) error {
+	if err := fsutil.CheckLockWait(); err != nil {
+		return err // every writer and check come here first
+	}
 	var roots []string
 	if p := c.String("policy"); p != "" {
 		abs, err := filepath.Abs(p)

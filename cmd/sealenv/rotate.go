@@ -25,7 +25,7 @@ func rotateCommand(e *env) *cli.Command {
 			"the next write.",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), adoptFlag(),
-			&cli.DurationFlag{Name: "grace", Usage: "keep the old value as KEY" + seal.GraceSuffix + " for `DURATION` (e.g. 72h)"},
+			durationFlag("grace", "keep the old value as KEY"+seal.GraceSuffix+" for `DURATION` (72h, 3d, 2w; default: the policy's grace)"),
 			&cli.IntFlag{Name: "bytes", Value: 32, Usage: "random bytes (base64url, hex) or characters (alnum)"},
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
 			&cli.BoolFlag{Name: "stdin", Usage: "read the new value from stdin (e.g. a key issued by a vendor)"},
@@ -43,11 +43,8 @@ func rotateCommand(e *env) *cli.Command {
 				return errors.New("usage: sealenv rotate BUNDLE KEY [--grace DURATION]")
 			}
 			path, key := c.Args().Get(0), c.Args().Get(1)
-			if c.Duration("grace") < 0 {
-				return errors.New("--grace: duration is negative")
-			}
 			// The policy's generator and grace period apply unless flags say otherwise.
-			grace := c.Duration("grace")
+			grace := flagDuration(c, "grace")
 			var gen *policies.Generator
 			if p, err := loadPolicy(c); err == nil {
 				rule := p.Rule(key)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHelp: sealenv help, help CMD and help CMD SUB print what --help
+// prints; an unknown name is exit 2 with the closest command.
+func TestHelp(t *testing.T) {
+	c := newCLI(t)
+	top := c.ok("", "help").stdout
+	for _, name := range []string{"keygen", "seal", "rotate", "audit", "completion", "help"} {
+		if !strings.Contains(top, "\n   "+name+" ") {
+			t.Errorf("sealenv help does not list %s:\n%s", name, top)
+		}
+	}
+	if got := c.ok("").stdout; got != top {
+		t.Errorf("sealenv without arguments prints other help than sealenv help")
+	}
+	for _, path := range [][]string{{"seal"}, {"rotate"}, {"audit"}, {"audit", "image"}, {"inject"}, {"completion"}} {
+		want := c.ok("", append(path, "--help")...).stdout
+		got := c.ok("", append([]string{"help"}, path...)...).stdout
+		if got != want || want == "" {
+			t.Errorf("sealenv help %s differs from --help:\n%s\n---\n%s", strings.Join(path, " "), got, want)
+		}
+	}
+	if out := c.ok("", "help", "inject").stdout; !strings.Contains(out, "--bundle") {
+		t.Errorf("sealenv help inject does not show the injector's flags:\n%s", out)
+	}
+	c.fails(`sealenv has no command "sael"; did you mean sealenv seal? (see sealenv help)`, "", "help", "sael")
+	c.fails(`sealenv audit has no command "imgae"; did you mean sealenv audit image? (see sealenv help audit)`, "", "help", "audit", "imgae")
+}
+
+// TestUnknownCommandsAndFlags: exit 2 (not urfave/cli's 3), one line, the
+// closest command or flag named.
+func TestUnknownCommandsAndFlags(t *testing.T) {
+	c := newCLI(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sael"}, `usage: sealenv has no command "sael"; did you mean sealenv seal? (see sealenv help)`},
+		{[]string{"rotat", "b.env", "K"}, `did you mean sealenv rotate?`},
+		{[]string{"audit", "imgae", "x.tar"}, `usage: sealenv audit has no command "imgae"; did you mean sealenv audit image? (see sealenv help audit)`},
+		{[]string{"rotate", "b.env", "K", "--gracee", "1h"}, `usage: sealenv rotate has no flag --gracee; did you mean --grace? (see sealenv help rotate)`},
+		{[]string{"audit", "image", "--formatt", "json", "x.tar"}, `usage: sealenv audit image has no flag --formatt; did you mean --format? (see sealenv help audit image)`},
+		{[]string{"--bogus"}, `usage: sealenv has no flag --bogus (see sealenv help)`},
+		{[]string{"seal", "-x"}, `usage: sealenv seal has no flag -x`},
+		{[]string{"completion", "tcsh"}, `no shell "tcsh" (want bash, zsh or fish)`},
+		{[]string{"completion", "fihs"}, `did you mean fish?`},
+	} {
+		c.fails(tc.want, "", tc.args...)
+	}
+	for _, args := range [][]string{{"frobnicate"}, {"rotate", "b.env", "K", "--zzzzzz"}, {"completion", "tcsh"}, {"completion", "fsh"}} {
+		if r := c.run("", args...); strings.Contains(r.stderr, "did you mean") {
+			t.Errorf("sealenv %s suggests something unrelated: %s", strings.Join(args, " "), r.stderr)
+		}
+	}
+}
+
+// TestBadFlagValues: a value a flag cannot take names the flag and the
+// reason, exit 2, one line.
+func TestBadFlagValues(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	c.ok("", "seal", "-r", r, "-o", "b.env")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rotate", "b.env", "K", "--grace", "2x"}, `usage: --grace: invalid duration "2x" (use 72h, 90d or 2w) (see sealenv help rotate)`},
+		{[]string{"rotate", "b.env", "K", "--grace=-1d"}, `usage: --grace: negative duration "-1d"`},
+		{[]string{"rotate", "b.env", "K", "--grace", "99999999w"}, `is too long (see sealenv help rotate)`},
+		{[]string{"rotate", "b.env", "K", "--bytes", "many"}, `usage: --bytes: not a whole number (see sealenv help rotate)`},
+		{[]string{"rotate", "b.env", "K", "--bytes", "99999999999999999999"}, `usage: --bytes: number out of range`},
+		{[]string{"rotate", "b.env", "K", "--yes=maybe"}, `usage: --yes takes no value, or =true or =false`},
+		{[]string{"audit", "image", "--max-depth", "deep", "x.tar"}, `usage: --max-depth: not a whole number (see sealenv help audit image)`},
+		{[]string{"seal", "-o"}, `usage: -o needs a value (see sealenv help seal)`},
+		{[]string{"audit", "image", "--max-sparse-size", "lots", "x.tar"}, `--max-sparse-size: "lots": want a positive number of bytes`},
+	} {
+		c.fails(tc.want, "", tc.args...)
+	}
+	c.env = append(c.env, "SEALENV_LOCK_TIMEOUT=soon")
+	c.fails(`$SEALENV_LOCK_TIMEOUT: invalid duration "soon"`, "v", "set", "b.env", "K")
+}
+
+// TestGraceInDaysAndWeeks: --grace takes the units the policy takes.
+func TestGraceInDaysAndWeeks(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	c.ok("K="+secret(t, "k")+"\nL="+secret(t, "l")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	if res := c.ok("", "rotate", "b.env", "K", "--grace", "2d"); !strings.Contains(res.stderr, "kept as K_PREVIOUS for 48h0m0s") {
+		t.Errorf("rotate --grace 2d: %q", res.stderr)
+	}
+	c.ok("", "rotate", "--grace", "1w2d", "b.env", "L")
+	var info struct {
+		Keys []struct {
+			Name    string     `json:"name"`
+			Expires *time.Time `json:"expires"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("", "show", "--format", "json", "b.env").stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{"K_PREVIOUS": 48 * time.Hour, "L_PREVIOUS": 9 * 24 * time.Hour}
+	for _, k := range info.Keys {
+		d, ok := want[k.Name]
+		if !ok {
+			continue
+		}
+		delete(want, k.Name)
+		if k.Expires == nil || time.Until(*k.Expires) > d || time.Until(*k.Expires) < d-5*time.Minute {
+			t.Errorf("%s expires %v, want in %s", k.Name, k.Expires, d)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no grace values for %v", want)
+	}
+}
+
+func TestSplitCommand(t *testing.T) {
+	for in, want := range map[string][]string{
+		"vi":            {"vi"},
+		"code --wait":   {"code", "--wait"},
+		`  emacs  -nw `: {"emacs", "-nw"},
+		`"C:\Program Files\Notepad++\notepad++.exe" -multiInst`: {`C:\Program Files\Notepad++\notepad++.exe`, "-multiInst"},
+		`'/opt/my editor/ed' -x`:                                {"/opt/my editor/ed", "-x"},
+		`a"b c"d`:                                               {"ab cd"},
+		`""`:                                                    {""},
+	} {
+		got := splitCommand(in)
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") || len(got) != len(want) {
+			t.Errorf("splitCommand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClosest(t *testing.T) {
+	cands := []string{"keygen", "seal", "set", "unset", "show", "reveal", "rekey", "rotate", "audit"}
+	for in, want := range map[string]string{
+		"sael": "seal", "rot": "rotate", "rotaet": "rotate", "shwo": "show", "revael": "reveal", "auidt": "audit",
+		"re": "", "s": "", "sel": "", "st": "set", "frobnicate": "", "tcsh": "", "zzz": "", "": "",
+	} {
+		if got := closest(in, cands); got != want {
+			t.Errorf("closest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
