@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,4 +344,15 @@ func bundleArg(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("usage: sealenv %s %s", c.Command.Name, c.Command.ArgsUsage)
 	}
 	return c.Args().First(), nil
+}
+
+// pathError names path in a file error once: "PATH: reason" for an
+// *fs.PathError (whatever path the operation saw), err itself otherwise
+// (an error of ours names its file already).
+func pathError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return err
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +151,63 @@ func TestClosest(t *testing.T) {
 		if got := closest(in, cands); got != want {
 			t.Errorf("closest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestParentDirectories: keygen -o and seal --env create the directories
+// their file needs (0700 for a key's), never through a symlink out of the
+// repository; a file error names the file.
+func TestParentDirectories(t *testing.T) {
+	c := newCLI(t)
+	os.MkdirAll(c.path("existing"), 0o755)
+	r := c.keygen(filepath.Join("existing", "keys", "age", "key.txt"))
+	for dir, want := range map[string]os.FileMode{"existing": 0o755, "existing/keys": 0o700, "existing/keys/age": 0o700, "existing/keys/age/key.txt": 0o600} {
+		st, err := os.Stat(c.path(dir))
+		if err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %v", dir, st.Mode().Perm(), err, want)
+		}
+	}
+	os.WriteFile(c.path("file"), nil, 0o644)
+	c.fails("file is not a directory", "", "keygen", "-o", "file/key.txt")
+
+	outside := t.TempDir()
+	os.Symlink(outside, c.path("out"))
+	policy := "version: 1\nenvironments:\n" +
+		"  - {name: prod, bundle: secrets/prod/app.env, recipients: [{key: " + r + "}]}\n" +
+		"  - {name: escape, bundle: out/deep/x.env, recipients: [{key: " + r + "}]}\n"
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("existing/keys/age/key.txt"))
+	c.ok("K=v\n", "seal", "--env", "prod", "-i", "-")
+	if got := c.ok("", "reveal", "secrets/prod/app.env", "K").stdout; got != "v" {
+		t.Fatalf("reveal = %q", got)
+	}
+	c.fails("outside the repository", "", "seal", "--env", "escape")
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("seal --env created %v outside the repository", entries)
+	}
+	// -o names a path the user typed: a missing directory is an error
+	// that names it, as in age.
+	c.fails("nodir/b.env: no such file or directory", "", "seal", "-r", r, "-o", "nodir/b.env")
+}
+
+// TestFileErrorsNameThePath: every error about a file names it.
+func TestFileErrorsNameThePath(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	c.ok("", "seal", "-r", r, "-o", "b.env")
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{"missing.env: no such file or directory", []string{"seal", "-r", r, "-i", "missing.env", "-o", "c.env"}},
+		{"nodir/sealenv.yaml: no such file or directory", []string{"init", "-r", r, "-o", "nodir/sealenv.yaml"}},
+		{"missing/Dockerfile: no such file or directory", []string{"audit", "dockerfile", "missing/Dockerfile"}},
+		{"nodir/b.env: no such file or directory", []string{"set", "nodir/b.env", "K"}},
+		{"missing-key.txt: no such file or directory", []string{"reveal", "b.env", "--identity", "missing-key.txt"}},
+		{"missing.env: no such file or directory", []string{"show", "missing.env"}},
+		{"missing.env: no such file or directory", []string{"rekey", "missing.env", "--identity", "key.txt"}},
+		{"missing.yaml", []string{"check", "--policy", "missing.yaml"}},
+	} {
+		c.fails(tc.want, "v", tc.args...)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -21,7 +22,8 @@ func sealCommand(e *env) *cli.Command {
 		Usage:     "create a sealed bundle from a plaintext dotenv, YAML or JSON file",
 		ArgsUsage: " ",
 		Description: "sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE\n" +
-			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml)\n" +
+			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml; missing\n" +
+			"                                          directories of the path are created)\n" +
 			"sealenv seal [-i FILE|-] -o BUNDLE       (recipients from $SOPS_AGE_RECIPIENTS or .sops.yaml)\n\n" +
 			"Like sops, seal takes the encryption rules (unencrypted_suffix, ..._regex) and,\n" +
 			"without -r or --env, the keys of the .sops.yaml creation rule for the bundle's\n" +
@@ -154,7 +156,7 @@ func sealCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
-			if err := e.writeNew(c, out, data); err != nil {
+			if err := e.writeNew(c, out, data, c.String("env") != ""); err != nil {
 				return err
 			}
 			if from != "" {
@@ -175,10 +177,23 @@ func inputName(c *cli.Context) string {
 
 // writeNew writes a new bundle: never over an existing file, except with
 // --force, under the bundle's lock and through a symlink; never to a path
-// that a symlink takes out of its repository.
-func (e *env) writeNew(c *cli.Context, out string, data []byte) error {
+// that a symlink takes out of its repository. With mkdir, the missing
+// directories of out are created (inside the repository only); they are
+// removed again if the bundle cannot be written.
+func (e *env) writeNew(c *cli.Context, out string, data []byte, mkdir bool) (err error) {
 	if err := e.recoverFleet(c, out); err != nil {
 		return err
+	}
+	if mkdir {
+		made, err := fsutil.MkdirAllWithin(filepath.Dir(out), repoRoot(out), 0o755)
+		if err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+		defer func() {
+			for i := len(made) - 1; i >= 0 && err != nil; i-- {
+				os.Remove(made[i])
+			}
+		}()
 	}
 	real, err := fsutil.Resolve(out, repoRoot(out))
 	if err != nil {

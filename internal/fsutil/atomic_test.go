@@ -58,3 +58,29 @@ func TestWriteFilesJournaledRollsBack(t *testing.T) {
 		}
 	}
 }
+
+func TestMkdirAllWithin(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	os.Symlink(outside, filepath.Join(root, "out"))
+	made, err := MkdirAllWithin(filepath.Join(root, "a", "b"), root, 0o700)
+	if err != nil || len(made) != 2 || made[0] != filepath.Join(root, "a") {
+		t.Fatalf("MkdirAllWithin = %v, %v", made, err)
+	}
+	if st, err := os.Stat(filepath.Join(root, "a", "b")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("created %v, %v", st, err)
+	}
+	if made, err := MkdirAllWithin(filepath.Join(root, "a"), root, 0o700); err != nil || made != nil {
+		t.Fatalf("existing dir: %v, %v", made, err)
+	}
+	if _, err := MkdirAllWithin(filepath.Join(root, "out", "x"), root, 0o755); err == nil || !strings.Contains(err.Error(), "outside the repository") {
+		t.Fatalf("through a symlink out of the root: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err == nil {
+		t.Fatal("created a directory outside the root")
+	}
+	os.WriteFile(filepath.Join(root, "f"), nil, 0o644)
+	if _, err := MkdirAllWithin(filepath.Join(root, "f", "x"), root, 0o755); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("under a file: %v", err)
+	}
+}
