@@ -211,3 +211,57 @@ func TestFileErrorsNameThePath(t *testing.T) {
 		c.fails(tc.want, "v", tc.args...)
 	}
 }
+
+// TestRotateFirstValueAndPolicyRule: rotate gives a key its first value when
+// the policy has a generator for it (or the value's source is named), never
+// creates one from its own random default, and never writes a value that
+// the key's rule refuses, whatever made it.
+func TestRotateFirstValueAndPolicyRule(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: prod.env, recipients: [{key: "+r+"}]}\n"+
+		"keys:\n  API_TOKEN: {generator: {length: 32}}\n  DATABASE_URL: {pattern: '^postgres://'}\n"+
+		"  UPPER: {pattern: '^[A-Z]{40,}$', generator: {alphabet: hex, length: 32}}\n"), 0o644)
+	c.ok("", "seal", "--env", "prod")
+
+	if res := c.ok("", "rotate", "prod.env", "API_TOKEN"); !strings.Contains(res.stderr, "created API_TOKEN in prod.env (its first value, from the policy's generator)") {
+		t.Errorf("rotate of a new key with a generator: %q", res.stderr)
+	}
+	if v := c.ok("", "reveal", "prod.env", "API_TOKEN").stdout; len(v) != 43 {
+		t.Errorf("API_TOKEN has %d characters, want 43 (32 bytes, base64url)", len(v))
+	}
+	var info struct {
+		Keys []struct {
+			Name string     `json:"name"`
+			Set  *time.Time `json:"set"`
+		} `json:"keys"`
+	}
+	json.Unmarshal([]byte(c.ok("", "show", "--format", "json", "prod.env").stdout), &info)
+	if len(info.Keys) != 1 || info.Keys[0].Set == nil || time.Since(*info.Keys[0].Set) > time.Minute {
+		t.Errorf("the first value has no set time: %+v", info.Keys)
+	}
+	before := digest(t, c.path("prod.env"))
+	c.fails("prod.env: no key OTHER to rotate; give its first value with sealenv set prod.env OTHER", "", "rotate", "prod.env", "OTHER")
+
+	// A value the pattern refuses is never written: from stdin...
+	mysql := "mysql://app:" + secret(t, "pw") + "@db/app"
+	res := c.fails("DATABASE_URL does not match its pattern ^postgres://; nothing written", mysql, "rotate", "--stdin", "prod.env", "DATABASE_URL")
+	if strings.Contains(res.stderr, mysql[8:]) {
+		t.Fatal("the refused value came back in the error")
+	}
+	// ... from rotate's random default (the postgres URL case) ...
+	c.ok("postgres://app:"+secret(t, "pw")+"@db/app", "set", "prod.env", "DATABASE_URL")
+	before = digest(t, c.path("prod.env"))
+	c.fails("DATABASE_URL does not match its pattern", "", "rotate", "prod.env", "DATABASE_URL")
+	// ... or from the key's own generator.
+	c.fails("UPPER does not match its pattern ^[A-Z]{40,}$; nothing written (the key's generator in the policy makes values its own rule refuses", "", "rotate", "prod.env", "UPPER")
+	if digest(t, c.path("prod.env")) != before {
+		t.Fatal("a refused rotate changed the bundle")
+	}
+	// A value given by hand that matches is fine, for a new key too.
+	c.ok("postgres://app:"+secret(t, "pw2")+"@db/app", "rotate", "--stdin", "prod.env", "DATABASE_URL")
+	if res := c.ok("v-"+secret(t, "new"), "rotate", "--stdin", "prod.env", "NEW_KEY"); !strings.Contains(res.stderr, "created NEW_KEY") {
+		t.Errorf("rotate --stdin of a new key: %q", res.stderr)
+	}
+}
