@@ -265,3 +265,60 @@ func TestRotateFirstValueAndPolicyRule(t *testing.T) {
 		t.Errorf("rotate --stdin of a new key: %q", res.stderr)
 	}
 }
+
+// TestRecipientsFile: -R FILE reads recipients as age does (comments, blank
+// lines, CRLF, SSH keys of types age cannot use skipped with a warning), in
+// seal and rekey; its errors give a line number, never the line.
+func TestRecipientsFile(t *testing.T) {
+	c := newCLI(t)
+	alice := c.keygen("alice.txt")
+	bob := c.keygen("bob.txt")
+	os.WriteFile(c.path("team.txt"), []byte("# the team\r\n\r\n"+alice+"\r\n# bob\n"+bob+"\n"+
+		"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg= laptop\n"), 0o644)
+	os.WriteFile(c.path("alice-only.txt"), []byte(alice+"\n"), 0o644)
+	res := c.ok("K=v\n", "seal", "-R", "team.txt", "-i", "-", "-o", "b.env")
+	if !strings.Contains(res.stderr, "team.txt: line 6: skipping an SSH key of type ecdsa-sha2-nistp256") || !strings.Contains(res.stderr, "sealed 1 keys to 2 recipients") {
+		t.Errorf("seal -R: %q", res.stderr)
+	}
+	for _, id := range []string{"alice.txt", "bob.txt"} {
+		if got := c.ok("", "reveal", "b.env", "K", "--identity", id).stdout; got != "v" {
+			t.Errorf("%s reads %q", id, got)
+		}
+	}
+	c.ok("", "rekey", "b.env", "-R", "alice-only.txt", "--identity", "alice.txt")
+	c.fails("no identity matches", "", "reveal", "b.env", "--identity", "bob.txt")
+	// -R - reads stdin, once.
+	c.ok(bob+"\n", "seal", "-R", "-", "-r", alice, "-o", "c.env")
+	c.ok("", "reveal", "c.env", "--identity", "bob.txt")
+	c.fails("-R - and -i - both read standard input", "", "seal", "-R", "-", "-i", "-", "-o", "d.env")
+
+	key, _ := os.ReadFile(c.path("alice.txt"))
+	private := strings.TrimSpace(string(key[strings.Index(string(key), "AGE-SECRET-KEY-"):]))
+	os.WriteFile(c.path("oops.txt"), []byte(bob+"\n"+private+"\n"), 0o644)
+	res = c.fails("-R: oops.txt: line 2 is a private key, not a recipient", "", "seal", "-R", "oops.txt", "-o", "d.env")
+	os.WriteFile(c.path("junk.txt"), []byte("# ok\nnot a key at all "+secret(t, "x")+"\n"), 0o644)
+	res2 := c.fails("-R: junk.txt: line 2 is not a recipient", "", "seal", "-R", "junk.txt", "-o", "d.env")
+	if strings.Contains(res.stderr+res2.stderr, private[15:40]) || strings.Contains(res2.stderr, "not a key at all") {
+		t.Fatal("a line of the recipients file came back in the error")
+	}
+	os.WriteFile(c.path("empty.txt"), []byte("# nobody\n"), 0o644)
+	c.fails("-R: empty.txt: no recipients in it", "", "seal", "-R", "empty.txt", "-o", "d.env")
+	c.fails("-R: missing.txt: no such file or directory", "", "seal", "-R", "missing.txt", "-o", "d.env")
+	if _, err := os.Stat(c.path("d.env")); err == nil {
+		t.Fatal("a failed seal wrote its bundle")
+	}
+}
+
+// TestSealInputIsNotAnIdentity: an age user's habit, -i KEYFILE, gets an
+// explanation, not a dotenv parse error, and the key is not echoed.
+func TestSealInputIsNotAnIdentity(t *testing.T) {
+	c := newCLI(t)
+	r := c.keygen("key.txt")
+	key, _ := os.ReadFile(c.path("key.txt"))
+	res := c.fails("key.txt holds a private key, not values to seal: in sealenv seal, -i is the plaintext input (age's -i is an identity", "", "seal", "-r", r, "-i", "key.txt", "-o", "b.env")
+	if i := strings.Index(string(key), "AGE-SECRET-KEY-"); strings.Contains(res.stderr, string(key[i+15:i+40])) {
+		t.Fatal("the private key came back in the error")
+	}
+	// A value that is an age key (KEY=AGE-SECRET-KEY-...) is a value.
+	c.ok("BACKUP_KEY="+strings.TrimSpace(string(key[strings.Index(string(key), "AGE-SECRET-KEY-"):]))+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+}
