@@ -82,11 +82,8 @@ func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.B
 			fmt.Fprintf(e.stderr, "sealenv: warning: could not remove the plaintext copy in %s: %v; remove it now\n", dir, fsutil.Reason(err))
 		}
 	}()
-	switch {
-	case !pd.Memory && pd.Explicit:
-		fmt.Fprintf(e.stderr, "sealenv: note: the plaintext copy is in %s ($%s), which sealenv cannot prove is memory-backed; it is yours only and removed after the edit\n", dir, fsutil.EnvPrivateDir)
-	case !pd.Memory:
-		fmt.Fprintf(e.stderr, "sealenv: note: the plaintext copy is on disk in %s (%s has no memory-backed directory): yours only, not synced, removed after the edit; see docs/cli.md\n", dir, platformName())
+	if note := privateDirNote(pd, runtime.GOOS); note != "" {
+		fmt.Fprintln(e.stderr, note) // never silently weaker than tmpfs
 	}
 	// Remove the plaintext on signals too; the editor gets the signal as well.
 	sigs := make(chan os.Signal, 1)
@@ -199,15 +196,28 @@ func defaultEditor() string {
 	return "vi"
 }
 
+// privateDirNote is what edit says about where the plaintext copy is when
+// that is weaker than Linux's tmpfs: on disk (macOS, Windows), or in a
+// $SEALENV_SHM_DIR that sealenv cannot prove memory-backed. "" on tmpfs.
+func privateDirNote(pd *fsutil.PrivateDir, goos string) string {
+	switch {
+	case pd.Memory:
+		return ""
+	case pd.Explicit:
+		return fmt.Sprintf("sealenv: note: the plaintext copy is in %s ($%s), which sealenv cannot prove is memory-backed; it is yours only and removed after the edit", pd.Path, fsutil.EnvPrivateDir)
+	}
+	return fmt.Sprintf("sealenv: note: the plaintext copy is on disk in %s (%s has no memory-backed directory): yours only, not synced, removed after the edit; see docs/cli.md", pd.Path, platformName(goos))
+}
+
 // platformName is the system's name as its users say it.
-func platformName() string {
-	switch runtime.GOOS {
+func platformName(goos string) string {
+	switch goos {
 	case "darwin":
 		return "macOS"
 	case "windows":
 		return "Windows"
 	}
-	return runtime.GOOS
+	return goos
 }
 
 // splitCommand splits an editor setting into words at blanks, where "..."

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealenv/sealenv/internal/fsutil"
 )
 
 // TestHelp: sealenv help, help CMD and help CMD SUB print what --help
@@ -321,4 +323,25 @@ func TestSealInputIsNotAnIdentity(t *testing.T) {
 	}
 	// A value that is an age key (KEY=AGE-SECRET-KEY-...) is a value.
 	c.ok("BACKUP_KEY="+strings.TrimSpace(string(key[strings.Index(string(key), "AGE-SECRET-KEY-"):]))+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+}
+
+// TestPrivateDirNote: where the plaintext copy is weaker than Linux's tmpfs,
+// edit says so, every time (macOS and Windows run this logic; it is
+// tested here).
+func TestPrivateDirNote(t *testing.T) {
+	for _, tc := range []struct {
+		pd   fsutil.PrivateDir
+		goos string
+		want string
+	}{
+		{fsutil.PrivateDir{Path: "/dev/shm/sealenv-edit-1-x", Memory: true}, "linux", ""},
+		{fsutil.PrivateDir{Path: "/var/folders/ab/T/sealenv-edit-1-x.noindex"}, "darwin", "sealenv: note: the plaintext copy is on disk in /var/folders/ab/T/sealenv-edit-1-x.noindex (macOS has no memory-backed directory): yours only, not synced, removed after the edit; see docs/cli.md"},
+		{fsutil.PrivateDir{Path: `C:\Users\me\AppData\Local\Temp\sealenv-edit-1-x`}, "windows", `on disk in C:\Users\me\AppData\Local\Temp\sealenv-edit-1-x (Windows has no memory-backed directory)`},
+		{fsutil.PrivateDir{Path: "/Volumes/ram/sealenv-edit-1-x.noindex", Explicit: true}, "darwin", "in /Volumes/ram/sealenv-edit-1-x.noindex ($SEALENV_SHM_DIR), which sealenv cannot prove is memory-backed"},
+	} {
+		got := privateDirNote(&tc.pd, tc.goos)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%s %+v: %q, want %q", tc.goos, tc.pd, got, tc.want)
+		}
+	}
 }
