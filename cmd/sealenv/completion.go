@@ -105,6 +105,8 @@ var (
 	// "`text`, json or sarif", "low, `medium` or high": a list of choices.
 	choiceList = regexp.MustCompile(`^(?:.*: )?([a-z0-9-]+(?:, [a-z0-9-]+)* or [a-z0-9-]+)$`)
 	fileValue  = regexp.MustCompile(`FILE|DIR|BUNDLE|PATH`)
+	// "`dotenv` (sops's dialect), shell or json": asides are not choices.
+	parenthetical = regexp.MustCompile(`\s*\([^)]*\)`)
 )
 
 func compFlags(flags []cli.Flag) []compFlag {
@@ -123,7 +125,7 @@ func compFlags(flags []cli.Flag) []compFlag {
 				cf.files = fileValue.MatchString(placeholder)
 				if strings.Contains(placeholder, "|") {
 					cf.choices = strings.Split(placeholder, "|")
-				} else if m := choiceList.FindStringSubmatch(usage); m != nil {
+				} else if m := choiceList.FindStringSubmatch(parenthetical.ReplaceAllString(usage, "")); m != nil {
 					cf.choices = strings.FieldsFunc(strings.ReplaceAll(m[1], " or ", ", "), func(r rune) bool { return r == ',' || r == ' ' })
 				}
 			}

@@ -249,6 +249,9 @@ func TestRotateFirstValueAndPolicyRule(t *testing.T) {
 	// A value the pattern refuses is never written: from stdin...
 	mysql := "mysql://app:" + secret(t, "pw") + "@db/app"
 	res := c.fails("DATABASE_URL does not match its pattern ^postgres://; nothing written", mysql, "rotate", "--stdin", "prod.env", "DATABASE_URL")
+	if digest(t, c.path("prod.env")) != before {
+		t.Fatal("a refused rotate changed the bundle")
+	}
 	if strings.Contains(res.stderr, mysql[8:]) {
 		t.Fatal("the refused value came back in the error")
 	}
