@@ -89,7 +89,10 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		code = ce.ExitCode()
 	}
 	msg := strings.TrimSpace(err.Error())
-	if i, ok := context.Cause(ctx).(interrupted); ok {
+	var intr interrupted
+	if errors.As(err, &intr) {
+		code = 128 + int(intr.sig) // a command that saw the signal itself (edit)
+	} else if i, ok := context.Cause(ctx).(interrupted); ok {
 		if errors.Is(err, context.Canceled) || strings.HasSuffix(msg, "context canceled") {
 			msg = i.Error() // what was cut short says only "context canceled"
 		} else {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -91,9 +92,13 @@ func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.B
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var got atomic.Int32 // the signal that ended the edit
 	go func() {
 		select {
-		case <-sigs:
+		case s := <-sigs:
+			if sig, ok := s.(syscall.Signal); ok {
+				got.Store(int32(sig))
+			}
 			cancel()
 		case <-ctx.Done():
 		}
@@ -123,6 +128,11 @@ func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.B
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
 		if err := cmd.Run(); err != nil {
 			if ctx.Err() != nil {
+				if sig := got.Load(); sig != 0 {
+					// Exit 128+N however the race with main's own
+					// handler ends.
+					return nil, fmt.Errorf("edit: %w; bundle unchanged, plaintext copy removed", interrupted{syscall.Signal(sig)})
+				}
 				return nil, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed")
 			}
 			return nil, fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
