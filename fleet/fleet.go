@@ -198,7 +198,8 @@ type RotateOptions struct {
 
 // RotateDue rotates every value at or past max_age minus warn_before, with
 // the key's generator and grace period from the policy. With DryRun it only
-// reports. Writes are all-or-nothing across bundles.
+// reports. Writes are all-or-nothing across bundles: a generated value that
+// the key's own rule refuses ([CheckNew]) leaves every bundle as it was.
 func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Rotation, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -237,7 +238,9 @@ func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Ro
 			}
 			v, err := Generate(p.Rule(d.Key).Generator, opts.Confirm)
 			if err == nil {
-				err = b.Rotate(d.Key, v, d.Grace)
+				if err = CheckNew(p, d.Key, v); err == nil {
+					err = b.Rotate(d.Key, v, d.Grace)
+				}
 				clear(v)
 			}
 			if err != nil {

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,25 @@ func TestRotateDueOnlyGenerates(t *testing.T) {
 	}
 	if _, err := fleet.RotateDue(p, []age.Identity{f.Alice}, fleet.RotateOptions{Env: "prdo", Now: f.Clock, DryRun: true}); err == nil {
 		t.Fatal("a misspelled environment passed")
+	}
+}
+
+// TestRotateDueRefusesWhatThePatternRefuses: a generator whose values the
+// key's own pattern refuses (hex for an upper-case pattern) fails rotate
+// --due before anything is written, naming the rule and no value.
+func TestRotateDueRefusesWhatThePatternRefuses(t *testing.T) {
+	f := policytest.New(t)
+	p := f.Policy([]*age.X25519Identity{f.Alice}, "defaults: {max_age: 30d}\nkeys:\n  TOKEN: {pattern: '^[A-Z]{32}$', generator: {alphabet: hex, length: 16}}\n")
+	f.Bundle("prod", map[string]string{"TOKEN": "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF"}, f.Alice)
+	f.Bundle("staging", map[string]string{"TOKEN": "ZYXWVUTSRQPONMLKJIHGFEDCBAZYXWVU"}, f.Alice)
+	before, _ := os.ReadFile(filepath.Join(f.Dir, "secrets", "prod.env"))
+	f.Now = policytest.T0.Add(40 * 24 * time.Hour)
+	_, err := fleet.RotateDue(p, []age.Identity{f.Alice}, fleet.RotateOptions{Now: f.Clock})
+	if !errors.Is(err, fleet.ErrValueRefused) || !strings.Contains(err.Error(), "TOKEN does not match its pattern ^[A-Z]{32}$") {
+		t.Fatalf("RotateDue = %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(f.Dir, "secrets", "prod.env")); !bytes.Equal(before, after) {
+		t.Fatal("a refused value was written")
 	}
 }
 

@@ -63,6 +63,27 @@ func Generate(g *policies.Generator, confirm func(command string) error) ([]byte
 	return v, nil
 }
 
+// ErrValueRefused is returned by [CheckNew] for a new value that the
+// key's rule in the policy refuses.
+var ErrValueRefused = errors.New("the policy refuses the new value")
+
+// CheckNew checks a new value of key (from a generator, or given by a
+// person) against the key's rule in p, before it is written: a value that
+// sealenv check would report as an error (its pattern, min_length, a
+// placeholder) is refused, naming the rules it fails but never the value.
+func CheckNew(p *policies.Policy, key string, value []byte) error {
+	var why []string
+	for _, prob := range p.CheckValue(key, value) {
+		if prob.Severity == policies.SeverityError {
+			why = append(why, prob.Message)
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrValueRefused, strings.Join(why, "; "))
+}
+
 // withoutIdentities drops every variable that holds or names an identity.
 func withoutIdentities(env []string) []string {
 	var out []string

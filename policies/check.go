@@ -191,7 +191,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		v("", RuleRecipientMissing, SeverityError, "bundle is not wrapped to %s (%s)%s yet: run sealenv rekey --env %s", short(a.Key.String()), ownerOr(a.Owner), inGroup(a.Key, d), env.Name)
 	}
 	for _, r := range d.Remove {
-		v("", RuleRecipientRemoved, SeverityError, "bundle is still wrapped to %s%s, which the policy does not list: run sealenv rekey --env %s, then rotate what it could read", short(r.Key.String()), inGroup(r.Key, d), env.Name)
+		v("", RuleRecipientRemoved, SeverityError, "bundle is still wrapped to %s%s, which the policy does not list: run sealenv rekey --env %s, then renew every value it could read", short(r.Key.String()), inGroup(r.Key, d), env.Name)
 	}
 	if d.Groups {
 		v("", RuleKeyGroups, SeverityError, "bundle has %s, the policy %s: run sealenv rekey --env %s", groupsText(d.HaveGroups, d.HaveThreshold), groupsText(d.WantGroups, d.WantThreshold), env.Name)
@@ -272,7 +272,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 			v(k, RuleUnknownKey, SeverityError, "%s is not declared in %s (keys:, required: or a service)", k, FileName)
 		}
 		if m.Set.After(opts.Now.Add(clockSkew)) {
-			v(k, RuleSetInFuture, SeverityError, "%s was set %s in the future (%s): a wrong clock or an edited metadata line; its age cannot be checked, rotate it", k, days(m.Set.Sub(opts.Now)), m.Set.UTC().Format(time.RFC3339))
+			v(k, RuleSetInFuture, SeverityError, "%s was set %s in the future (%s): a wrong clock or an edited metadata line; its age cannot be checked, give it a new value: %s", k, days(m.Set.Sub(opts.Now)), m.Set.UTC().Format(time.RFC3339), renewHint(p.Rule(k), env.Bundle, k))
 		}
 		if m.GraceOf != "" {
 			if meta.Expired(k, opts.Now) {
@@ -287,11 +287,11 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 			case m.Set.After(opts.Now.Add(clockSkew)):
 				// Not checked below: a set time in the future silences max_age.
 			case !known || m.Set.IsZero():
-				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (a SOPS file sealenv has not adopted?): sealenv adopt %s records the file's lastmodified, or rotate it to start its clock", k, env.Bundle)
+				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (a SOPS file sealenv has not adopted?): sealenv adopt %s records the file's lastmodified, or give it a new value to start its clock: %s", k, env.Bundle, renewHint(rule, env.Bundle, k))
 			case old >= rule.MaxAge.D():
-				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: sealenv rotate %s %s", k, days(old), days(rule.MaxAge.D()), env.Bundle, k)
+				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: %s", k, days(old), days(rule.MaxAge.D()), renewHint(rule, env.Bundle, k))
 			case rule.WarnBefore > 0 && old >= rule.MaxAge.D()-rule.WarnBefore.D():
-				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: rotate it soon", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-old))
+				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: renew it soon: %s", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-old), renewHint(rule, env.Bundle, k))
 			}
 		}
 	}
@@ -359,6 +359,18 @@ var CredentialPlaceholders = []string{
 
 // placeholderParts are substrings that mark a value as a placeholder anywhere.
 var placeholderParts = []string{"changeme", "change-me", "change_me", "your-secret", "your_secret", "replace-me", "replace_me", "<secret>", "<password>"}
+
+// renewHint is the command that gives key a new value: sealenv rotate
+// where the policy has a generator for it; otherwise rotate --stdin, a
+// value the person supplies, because rotate's random default would replace
+// a value with a form of its own (a database URL, a vendor's key) with
+// random bytes.
+func renewHint(rule KeyRule, bundle, key string) string {
+	if rule.Generator != nil {
+		return fmt.Sprintf("sealenv rotate %s %s", bundle, key)
+	}
+	return fmt.Sprintf("sealenv rotate --stdin %s %s (the policy has no generator for %s: give the new value)", bundle, key, key)
+}
 
 // CheckValue checks a value against the key's rule. Placeholders are checked
 // for every key; repeated characters and low entropy for keys that the

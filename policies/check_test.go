@@ -213,3 +213,40 @@ func TestCheckUnsealedAndMissing(t *testing.T) {
 		t.Fatalf("missing: %s", rules(vs))
 	}
 }
+
+// TestCheckHintsRotateOnlyWithAGenerator: check tells a person to run
+// sealenv rotate only for a key whose policy generates its values; for any
+// other (a database URL) rotate's random default would destroy the value,
+// so the hint is a value by hand (rotate --stdin).
+func TestCheckHintsRotateOnlyWithAGenerator(t *testing.T) {
+	f := policytest.New(t)
+	p := f.Policy([]*age.X25519Identity{f.Alice}, "keys:\n"+
+		"  API_TOKEN: {max_age: 30d, warn_before: 7d, generator: {length: 32}}\n"+
+		"  DATABASE_URL: {max_age: 30d, warn_before: 7d, pattern: '^postgres://'}\n")
+	values := map[string]string{"API_TOKEN": policytest.Random(), "DATABASE_URL": "postgres://u:" + policytest.Random() + "@db/app"}
+	f.Bundle("prod", values, f.Alice)
+	f.Bundle("staging", values, f.Alice)
+	for _, day := range []int{25, 31} { // expiring (warning), then past max_age (error)
+		f.Now = policytest.T0.Add(time.Duration(day) * 24 * time.Hour)
+		vs := check(f, p)
+		seen := 0
+		for _, rule := range []string{policies.RuleExpiring, policies.RuleMaxAge} {
+			for _, v := range has(vs, rule, "prod", "") {
+				seen++
+				switch v.Key {
+				case "API_TOKEN":
+					if !strings.HasSuffix(v.Message, "sealenv rotate secrets/prod.env API_TOKEN") {
+						t.Errorf("day %d: %s", day, v.Message)
+					}
+				case "DATABASE_URL":
+					if !strings.Contains(v.Message, "sealenv rotate --stdin secrets/prod.env DATABASE_URL (the policy has no generator for DATABASE_URL") {
+						t.Errorf("day %d: %s", day, v.Message)
+					}
+				}
+			}
+		}
+		if seen != 2 {
+			t.Errorf("day %d: %d age violations in prod, want 2: %s", day, seen, rules(vs))
+		}
+	}
+}

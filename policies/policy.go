@@ -17,12 +17,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sealenv/sealenv/internal/duration"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/recipients"
@@ -211,31 +211,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseDuration parses "90d", "2w" or any time.ParseDuration string.
-// Negative durations are errors.
+// ParseDuration parses "90d", "2w", "1w2d" or any time.ParseDuration
+// string: the syntax every sealenv duration shares (flags and variables
+// too). Negative durations are errors.
 func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var d time.Duration
-	var err error
-	switch {
-	case strings.HasSuffix(s, "d") || strings.HasSuffix(s, "w"):
-		unit := 24 * time.Hour
-		if strings.HasSuffix(s, "w") {
-			unit *= 7
-		}
-		var n float64
-		n, err = strconv.ParseFloat(s[:len(s)-1], 64)
-		d = time.Duration(n * float64(unit))
-	default:
-		d, err = time.ParseDuration(s)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use 72h, 90d or 2w)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return d, nil
+	return duration.Parse(s)
 }
 
 // D returns the duration.

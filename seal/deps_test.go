@@ -21,6 +21,7 @@ func TestDependencyFence(t *testing.T) {
 		"golang.org/x/crypto/", "golang.org/x/sys/",
 		"gopkg.in/yaml.v3", "github.com/sealenv/sealenv/seal",
 		"github.com/sealenv/sealenv/internal/fsutil",
+		"github.com/sealenv/sealenv/internal/duration", // fsutil's lock wait; standard library only
 	}
 	forbidden := []string{"getsops", "filippo.io/age/agessh", "filippo.io/age/plugin", "golang.org/x/crypto/ssh", "seal/author", "seal/identities", "seal/recipients"}
 	deps := strings.Fields(string(out))

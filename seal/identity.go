@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"filippo.io/age"
 )
@@ -76,11 +77,23 @@ var ErrNoIdentity = errors.New("no identity found")
 // DefaultIdentityFiles returns the sops default key file location:
 // $XDG_CONFIG_HOME/sops/age/keys.txt or its platform equivalent.
 func DefaultIdentityFiles() []string {
-	dir, err := os.UserConfigDir()
+	dir, err := userConfigDir(runtime.GOOS, os.Getenv, os.UserConfigDir)
 	if err != nil {
 		return nil
 	}
 	return []string{filepath.Join(dir, "sops", "age", "keys.txt")}
+}
+
+// userConfigDir is where sops (v3.13.3, age/keysource.go) looks for
+// sops/age/keys.txt: on macOS $XDG_CONFIG_HOME when set (os.UserConfigDir
+// ignores it there), else os.UserConfigDir.
+func userConfigDir(goos string, getenv func(string) string, osDir func() (string, error)) (string, error) {
+	if goos == "darwin" {
+		if d := getenv("XDG_CONFIG_HOME"); d != "" {
+			return d, nil
+		}
+	}
+	return osDir()
 }
 
 func readCapped(path string) ([]byte, error) {

@@ -46,45 +46,23 @@ type env struct {
 
 func newApp(e *env) *cli.App {
 	cli.VersionPrinter = printVersion
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "sealenv",
 		Usage:                "sealed secrets for container images",
 		Version:              version,
 		Reader:               e.stdin,
 		Writer:               e.stdout,
 		ErrWriter:            e.stderr,
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
+		HideHelpCommand:      true, // ours is helpCommand
+		Flags:                []cli.Flag{cli.HelpFlag},
+		EnableBashCompletion: false,                        // sealenv completion writes static scripts
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		Commands:             commands(e),
+		Action:               noCommand("sealenv"),
 		OnUsageError:         usageError,
 	}
-}
-
-// flagLike matches what a mistyped flag looks like; anything else (a value
-// passed where a flag was expected) is not echoed.
-var flagLike = regexp.MustCompile(`-[a-z][a-z0-9-]{0,30}\b`)
-
-// usageError turns urfave/cli's usage errors into one line that never
-// echoes an argument that may be a secret, and suppresses its help dump.
-func usageError(c *cli.Context, err error, _ bool) error {
-	name := "sealenv"
-	if c != nil && c.Command != nil && c.Command.Name != "" {
-		name = "sealenv " + c.Command.Name
-	}
-	msg := err.Error()
-	if m := flagLike.FindString(msg); m != "" && strings.HasPrefix(msg, "flag provided but not defined") {
-		return fmt.Errorf("usage: %s has no flag -%s (see %s --help)", name, strings.TrimLeft(m, "-"), name)
-	}
-	return fmt.Errorf("usage: bad flags or arguments (see %s --help)", name)
-}
-
-// setUsageErrors gives every command the same usage-error handler.
-func setUsageErrors(cmds []*cli.Command) {
-	for _, c := range cmds {
-		c.OnUsageError = usageError
-		setUsageErrors(c.Subcommands)
-	}
+	setUsageErrors("sealenv", app.Commands)
+	return app
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -94,7 +72,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func runEnv(ctx context.Context, e *env, args []string) int {
 	app := newApp(e)
-	setUsageErrors(app.Commands)
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	if err == nil {
 		return exitOK
@@ -112,7 +89,10 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		code = ce.ExitCode()
 	}
 	msg := strings.TrimSpace(err.Error())
-	if i, ok := context.Cause(ctx).(interrupted); ok {
+	var intr interrupted
+	if errors.As(err, &intr) {
+		code = 128 + int(intr.sig) // a command that saw the signal itself (edit)
+	} else if i, ok := context.Cause(ctx).(interrupted); ok {
 		if errors.Is(err, context.Canceled) || strings.HasSuffix(msg, "context canceled") {
 			msg = i.Error() // what was cut short says only "context canceled"
 		} else {

@@ -115,7 +115,7 @@ func auditDockerfileCommand(e *env) *cli.Command {
 			defer done()
 			r, err := audit.Dockerfile(c.Args().First(), opts)
 			if err != nil {
-				return fmt.Errorf("audit: %w", fsutil.Reason(err))
+				return fmt.Errorf("audit: %w", pathError(c.Args().First(), err))
 			}
 			return e.writeAudit(c, r, "audit")
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,6 +226,9 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 // --due in the policy's directory (and the repository of each path), and
 // says so on stderr.
 func (e *env) recoverFleet(c *cli.Context, paths ...string) error {
+	if err := fsutil.CheckLockWait(); err != nil {
+		return err // every writer and check come here first
+	}
 	var roots []string
 	if p := c.String("policy"); p != "" {
 		abs, err := filepath.Abs(p)
@@ -340,4 +344,15 @@ func bundleArg(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("usage: sealenv %s %s", c.Command.Name, c.Command.ArgsUsage)
 	}
 	return c.Args().First(), nil
+}
+
+// pathError names path in a file error once: "PATH: reason" for an
+// *fs.PathError (whatever path the operation saw), err itself otherwise
+// (an error of ours names its file already).
+func pathError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return err
 }

@@ -128,7 +128,7 @@ func initCommand(e *env) *cli.Command {
 				return fmt.Errorf("init: %w", err)
 			}
 			if err := fsutil.CreateExclusive(c.String("output"), text, 0o644); err != nil {
-				return fmt.Errorf("init: %w", err)
+				return pathError(c.String("output"), err)
 			}
 			fmt.Fprintf(e.stderr, "wrote %s; next: sealenv seal --env prod\n", c.String("output"))
 			return nil

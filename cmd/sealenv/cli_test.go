@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 			step, _ := strconv.Atoi(s)
 			fsutil.TestHookStep = func(i, n int) {
 				if i == step {
-					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+					self, _ := os.FindProcess(os.Getpid())
+					self.Kill() // SIGKILL; TerminateProcess on Windows
 				}
 			}
 		}

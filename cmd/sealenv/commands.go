@@ -23,5 +23,7 @@ func commands(e *env) []*cli.Command {
 		buildCommand(e),
 		scanCommand(e),
 		versionCommand(e),
+		completionCommand(e),
+		helpCommand(e),
 	}
 }

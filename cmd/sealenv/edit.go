@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -22,13 +24,16 @@ import (
 func editCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "edit",
-		Usage:     "edit a bundle in $EDITOR through a plaintext copy in memory-backed storage",
+		Usage:     "edit a bundle in $EDITOR through a private plaintext copy (in memory on Linux)",
 		ArgsUsage: "BUNDLE",
-		Description: "The plaintext copy lives in a private 0700 directory on tmpfs ($SEALENV_SHM_DIR,\n" +
-			"/dev/shm or $XDG_RUNTIME_DIR) with mode 0600, and is removed on every exit path,\n" +
-			"including SIGINT, SIGTERM and SIGHUP. With no memory-backed place, edit refuses\n" +
-			"to run. Values that you do not change keep their ciphertext byte for byte.\n" +
-			"Copies left by an edit killed with SIGKILL are removed by the next edit or check.",
+		Description: "Linux: the plaintext copy lives in a private 0700 directory on tmpfs\n" +
+			"($SEALENV_SHM_DIR, /dev/shm or $XDG_RUNTIME_DIR) with mode 0600; with no\n" +
+			"memory-backed place, edit refuses to run. macOS and Windows have no tmpfs: the copy\n" +
+			"goes to a directory only you can open in your per-user temporary directory (on\n" +
+			"disk, never synced), and edit says so each time (see docs/cli.md).\n" +
+			"The copy is removed on every exit path, including SIGINT, SIGTERM and SIGHUP;\n" +
+			"copies left by an edit killed with SIGKILL are removed by the next edit or check.\n" +
+			"Values that you do not change keep their ciphertext byte for byte.",
 		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
@@ -40,7 +45,7 @@ func editCommand(e *env) *cli.Command {
 			}
 			editor := firstSet(e.getenv, "SEALENV_EDITOR", "VISUAL", "EDITOR")
 			if editor == "" {
-				editor = "vi"
+				editor = defaultEditor()
 			}
 			var changed []string
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
@@ -65,20 +70,35 @@ func editCommand(e *env) *cli.Command {
 // memory-backed directory and applies the edit to b. It returns the names
 // that changed.
 func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.Bundle) ([]string, error) {
-	dir, cleanup, err := fsutil.MemoryDir()
+	pd, err := fsutil.NewPrivateDir()
 	if err != nil {
-		return nil, fmt.Errorf("edit: %w; refusing to write plaintext to disk", err)
+		if errors.Is(err, fsutil.ErrNoMemoryDir) {
+			return nil, fmt.Errorf("edit: %w; refusing to write plaintext to disk", err)
+		}
+		return nil, fmt.Errorf("edit: %w; refusing to write plaintext anywhere else", err)
 	}
-	defer cleanup()
+	dir := pd.Path
+	defer func() {
+		if err := pd.Remove(); err != nil {
+			fmt.Fprintf(e.stderr, "sealenv: warning: could not remove the plaintext copy in %s: %v; remove it now\n", dir, fsutil.Reason(err))
+		}
+	}()
+	if note := privateDirNote(pd, runtime.GOOS); note != "" {
+		fmt.Fprintln(e.stderr, note) // never silently weaker than tmpfs
+	}
 	// Remove the plaintext on signals too; the editor gets the signal as well.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var got atomic.Int32 // the signal that ended the edit
 	go func() {
 		select {
-		case <-sigs:
+		case s := <-sigs:
+			if sig, ok := s.(syscall.Signal); ok {
+				got.Store(int32(sig))
+			}
 			cancel()
 		case <-ctx.Done():
 		}
@@ -103,11 +123,16 @@ func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.B
 		interactive = true
 	}
 	for {
-		args := append(strings.Fields(editor), tmp)
+		args := append(splitCommand(editor), tmp)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
 		if err := cmd.Run(); err != nil {
 			if ctx.Err() != nil {
+				if sig := got.Load(); sig != 0 {
+					// Exit 128+N however the race with main's own
+					// handler ends.
+					return nil, fmt.Errorf("edit: %w; bundle unchanged, plaintext copy removed", interrupted{syscall.Signal(sig)})
+				}
 				return nil, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed")
 			}
 			return nil, fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
@@ -170,4 +195,71 @@ func (e *env) removeStaleEdits() error {
 		return fmt.Errorf("removing the plaintext copy of an interrupted edit: %w", err)
 	}
 	return nil
+}
+
+// defaultEditor is the editor when $SEALENV_EDITOR, $VISUAL and $EDITOR are
+// unset: vi, or Notepad on Windows (which waits until its window closes).
+func defaultEditor() string {
+	if runtime.GOOS == "windows" {
+		return "notepad"
+	}
+	return "vi"
+}
+
+// privateDirNote is what edit says about where the plaintext copy is when
+// that is weaker than Linux's tmpfs: on disk (macOS, Windows), or in a
+// $SEALENV_SHM_DIR that sealenv cannot prove memory-backed. "" on tmpfs.
+func privateDirNote(pd *fsutil.PrivateDir, goos string) string {
+	switch {
+	case pd.Memory:
+		return ""
+	case pd.Explicit:
+		return fmt.Sprintf("sealenv: note: the plaintext copy is in %s ($%s), which sealenv cannot prove is memory-backed; it is yours only and removed after the edit", pd.Path, fsutil.EnvPrivateDir)
+	}
+	return fmt.Sprintf("sealenv: note: the plaintext copy is on disk in %s (%s has no memory-backed directory): yours only, not synced, removed after the edit; see docs/cli.md", pd.Path, platformName(goos))
+}
+
+// platformName is the system's name as its users say it.
+func platformName(goos string) string {
+	switch goos {
+	case "darwin":
+		return "macOS"
+	case "windows":
+		return "Windows"
+	}
+	return goos
+}
+
+// splitCommand splits an editor setting into words at blanks, where "..."
+// or '...' keep blanks in a word: EDITOR="code --wait" and, on Windows,
+// "C:\Program Files\Notepad++\notepad++.exe" -multiInst. A backslash is
+// an ordinary character (a Windows path is full of them).
+func splitCommand(s string) []string {
+	var words []string
+	var word strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
 }

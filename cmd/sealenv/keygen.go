@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"filippo.io/age"
@@ -16,8 +18,9 @@ func keygenCommand(e *env) *cli.Command {
 		Usage:     "generate a new age identity",
 		ArgsUsage: " ",
 		Description: "Writes a new age identity to -o FILE (mode 0600, never overwriting) and prints\n" +
-			"its public key (the recipient) on stdout. Without -o the identity goes to stdout\n" +
-			"and the recipient to stderr, like age-keygen.",
+			"its public key (the recipient) on stdout; directories missing on the way to FILE\n" +
+			"are created with mode 0700. Without -o the identity goes to stdout and the\n" +
+			"recipient to stderr, like age-keygen.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the identity to `FILE`"},
 			&cli.BoolFlag{Name: "pq", Usage: "generate a hybrid post-quantum identity (age1pq1...)"},
@@ -44,8 +47,17 @@ func keygenCommand(e *env) *cli.Command {
 				_, err := fmt.Fprint(e.stdout, text)
 				return err
 			}
+			// A key's directory is private: only the directories created
+			// here get 0700; existing ones keep their mode.
+			made, err := fsutil.MkdirAllWithin(filepath.Dir(out), "", 0o700)
+			if err != nil {
+				return err
+			}
 			if err := fsutil.CreateExclusive(out, []byte(text), 0o600); err != nil {
-				return fmt.Errorf("keygen: %w", fsutil.Reason(err))
+				for i := len(made) - 1; i >= 0; i-- {
+					os.Remove(made[i])
+				}
+				return pathError(out, err)
 			}
 			fmt.Fprintln(e.stdout, recipient)
 			return nil

@@ -19,7 +19,7 @@ func rekeyCommand(e *env) *cli.Command {
 		Name:      "rekey",
 		Usage:     "set a bundle's recipients and always generate a new data key",
 		ArgsUsage: "BUNDLE",
-		Description: "sealenv rekey BUNDLE [-r RECIPIENT...]   (without -r: keep recipients, new data key)\n" +
+		Description: "sealenv rekey BUNDLE [-r RECIPIENT...] [-R FILE]  (neither: keep recipients, new data key)\n" +
 			"sealenv rekey --env NAME                  (recipients and path from sealenv.yaml)\n" +
 			"sealenv rekey --all [--dry-run]          (every environment; prints the plan first)\n\n" +
 			"The bundle gets exactly the keys given (or the policy's, every type) and no other.\n" +
@@ -29,6 +29,7 @@ func rekeyCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), adoptFlag(), policyFlag(),
 			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY`: age1..., ssh-..., or pgp:FP, kms:ARN, gcp_kms:ID, azure_kv:URL, hc_vault:URL, hckms:ID (repeatable; the bundle gets exactly these)"},
+			recipientsFileFlag(),
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
 			&cli.BoolFlag{Name: "all", Usage: "every environment of the policy, all or nothing"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --all: print the plan and change nothing"},
@@ -44,8 +45,8 @@ func rekeyCommand(e *env) *cli.Command {
 			threshold := 0
 			var path string
 			if name := c.String("env"); name != "" {
-				if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 {
-					return errors.New("usage: --env takes the bundle and recipients from the policy; drop BUNDLE and -r")
+				if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 || len(c.StringSlice("recipients-file")) > 0 {
+					return errors.New("usage: --env takes the bundle and recipients from the policy; drop BUNDLE, -r and -R")
 				}
 				t, err := policyEnv(c, name)
 				if err != nil {
@@ -57,11 +58,11 @@ func rekeyCommand(e *env) *cli.Command {
 				if path, err = bundleArg(c); err != nil {
 					return err
 				}
-				if rs := c.StringSlice("recipient"); len(rs) > 0 {
-					keys, err := parseRecipients(rs)
-					if err != nil {
-						return err
-					}
+				keys, err := e.recipientFlags(c, false)
+				if err != nil {
+					return err
+				}
+				if len(keys) > 0 {
 					groups = [][]seal.MasterKey{keys}
 				}
 			}
@@ -131,8 +132,8 @@ func keysMinus(a, b []seal.MasterKey) []seal.MasterKey {
 
 // rekeyAll prints the plan, then rekeys every environment of the policy.
 func (e *env) rekeyAll(c *cli.Context) error {
-	if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 || c.String("env") != "" {
-		return errors.New("usage: --all takes bundles and recipients from the policy; drop BUNDLE, -r and --env")
+	if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 || len(c.StringSlice("recipients-file")) > 0 || c.String("env") != "" {
+		return errors.New("usage: --all takes bundles and recipients from the policy; drop BUNDLE, -r, -R and --env")
 	}
 	p, err := loadPolicy(c)
 	if err != nil {

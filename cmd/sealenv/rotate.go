@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -19,13 +20,17 @@ func rotateCommand(e *env) *cli.Command {
 		Name:      "rotate",
 		Usage:     "replace a value with a new random one, keeping the old one for a grace period",
 		ArgsUsage: "BUNDLE KEY",
-		Description: "The new value is 32 random bytes as unpadded base64url unless --bytes,\n" +
-			"--alphabet or --stdin say otherwise. With --grace the old value stays in the bundle\n" +
-			"as KEY" + seal.GraceSuffix + " until the grace period ends; expired grace values are dropped on\n" +
-			"the next write.",
+		Description: "The new value comes from the key's generator in the policy, else 32 random\n" +
+			"bytes as unpadded base64url, unless --bytes, --alphabet or --stdin say otherwise.\n" +
+			"A new value that the key's rule in the policy refuses (pattern, min_length, a\n" +
+			"placeholder) is never written. With --grace the old value stays in the bundle as\n" +
+			"KEY" + seal.GraceSuffix + " until the grace period ends; expired grace values are dropped on the\n" +
+			"next write. A key that is not in the bundle yet gets its first value when the\n" +
+			"policy has a generator for it, or --bytes, --alphabet or --stdin name the value;\n" +
+			"otherwise it is an error (use sealenv set).",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), adoptFlag(),
-			&cli.DurationFlag{Name: "grace", Usage: "keep the old value as KEY" + seal.GraceSuffix + " for `DURATION` (e.g. 72h)"},
+			durationFlag("grace", "keep the old value as KEY"+seal.GraceSuffix+" for `DURATION` (72h, 3d, 2w; default: the policy's grace)"),
 			&cli.IntFlag{Name: "bytes", Value: 32, Usage: "random bytes (base64url, hex) or characters (alnum)"},
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
 			&cli.BoolFlag{Name: "stdin", Usage: "read the new value from stdin (e.g. a key issued by a vendor)"},
@@ -43,26 +48,38 @@ func rotateCommand(e *env) *cli.Command {
 				return errors.New("usage: sealenv rotate BUNDLE KEY [--grace DURATION]")
 			}
 			path, key := c.Args().Get(0), c.Args().Get(1)
-			if c.Duration("grace") < 0 {
-				return errors.New("--grace: duration is negative")
-			}
 			// The policy's generator and grace period apply unless flags say otherwise.
-			grace := c.Duration("grace")
+			grace := flagDuration(c, "grace")
 			var gen *policies.Generator
-			if p, err := loadPolicy(c); err == nil {
+			p, err := loadPolicy(c)
+			switch {
+			case err == nil:
 				rule := p.Rule(key)
 				gen = rule.Generator
 				if !c.IsSet("grace") {
 					grace = rule.Grace.D()
 				}
-			} else if !errors.Is(err, policies.ErrNotFound) {
+			case errors.Is(err, policies.ErrNotFound):
+				p = nil
+			default:
 				return err // a policy that exists must parse
+			}
+			// Where the new value comes from, when a person or the policy
+			// said so: then a key that is not there yet may get its first
+			// value; rotate's own random default never creates a key.
+			source := ""
+			switch {
+			case c.Bool("stdin"):
+				source = "stdin"
+			case c.IsSet("bytes") || c.IsSet("alphabet"):
+				source = "--bytes/--alphabet"
+			case gen != nil:
+				source = "the policy's generator"
 			}
 			if c.IsSet("bytes") || c.IsSet("alphabet") {
 				gen = &policies.Generator{Length: c.Int("bytes"), Alphabet: c.String("alphabet")}
 			}
 			var value []byte
-			var err error
 			if c.Bool("stdin") {
 				value, err = e.readValue(key, false)
 			} else {
@@ -72,7 +89,23 @@ func rotateCommand(e *env) *cli.Command {
 				return e.generatorError(err)
 			}
 			defer clear(value)
+			if p != nil {
+				if err := fleet.CheckNew(p, key, value); err != nil {
+					return fmt.Errorf("%s: %w; nothing written (%s)", path, err, matchHint(source))
+				}
+			}
+			created := false
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				if _, ok := b.Get(key); !ok && !strings.HasSuffix(key, seal.GraceSuffix) {
+					if source == "" {
+						return false, fmt.Errorf("%s: no key %s to rotate; give its first value with sealenv set %s %s, or name where it comes from (--stdin, --bytes, --alphabet, or a generator in the policy)", path, key, path, key)
+					}
+					if err := b.Set(key, value); err != nil {
+						return false, fmt.Errorf("%s: %w", path, err)
+					}
+					created = true
+					return true, nil
+				}
 				if err := b.Rotate(key, value, grace); err != nil {
 					return false, fmt.Errorf("%s: %w", path, err)
 				}
@@ -80,6 +113,10 @@ func rotateCommand(e *env) *cli.Command {
 			})
 			if err != nil {
 				return err
+			}
+			if created {
+				fmt.Fprintf(e.stderr, "created %s in %s (its first value, from %s)\n", key, path, source)
+				return nil
 			}
 			if g := grace; g > 0 {
 				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, key, seal.GraceSuffix, g)
@@ -89,6 +126,18 @@ func rotateCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// matchHint says how to get a value the policy accepts, for the source
+// that made the refused one.
+func matchHint(source string) string {
+	switch source {
+	case "stdin":
+		return "check the value you gave"
+	case "the policy's generator":
+		return "the key's generator in the policy makes values its own rule refuses: fix one of them"
+	}
+	return "name a value that matches with --stdin, or set a generator for the key in the policy"
 }
 
 // confirmCommand asks before a generator command from the policy runs: on

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -20,16 +21,20 @@ func sealCommand(e *env) *cli.Command {
 		Name:      "seal",
 		Usage:     "create a sealed bundle from a plaintext dotenv, YAML or JSON file",
 		ArgsUsage: " ",
-		Description: "sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE\n" +
-			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml)\n" +
+		Description: "sealenv seal -r RECIPIENT... [-R FILE] [-i FILE|-] -o BUNDLE\n" +
+			"sealenv seal --env NAME [-i FILE|-]      (recipients and path from sealenv.yaml; missing\n" +
+			"                                          directories of the path are created)\n" +
 			"sealenv seal [-i FILE|-] -o BUNDLE       (recipients from $SOPS_AGE_RECIPIENTS or .sops.yaml)\n\n" +
 			"Like sops, seal takes the encryption rules (unencrypted_suffix, ..._regex) and,\n" +
 			"without -r or --env, the keys of the .sops.yaml creation rule for the bundle's\n" +
 			"path ($SOPS_CONFIG, else .sops.yaml here or above).\n" +
 			"Without -i the bundle starts empty; add values with sealenv set. The plaintext\n" +
-			"input is read once and never written anywhere.",
+			"input is read once and never written anywhere. -r, -R and -o mean what they mean\n" +
+			"in age; -i is the plaintext input here (age's -i is an identity, which sealing\n" +
+			"never needs): see docs/cli.md.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "recipient `KEY`: age1..., ssh-ed25519, ssh-rsa, or pgp:FP, kms:ARN, gcp_kms:ID, azure_kv:URL, hc_vault:URL, hckms:ID (repeatable)"},
+			recipientsFileFlag(),
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "plaintext `FILE` to seal, or - for stdin"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
@@ -43,20 +48,22 @@ func sealCommand(e *env) *cli.Command {
 			threshold := 0
 			out := c.String("output")
 			if name := c.String("env"); name != "" {
-				if len(c.StringSlice("recipient")) > 0 || out != "" {
-					return errors.New("usage: --env takes recipients and the bundle path from the policy; drop -r and -o")
+				if len(c.StringSlice("recipient")) > 0 || len(c.StringSlice("recipients-file")) > 0 || out != "" {
+					return errors.New("usage: --env takes recipients and the bundle path from the policy; drop -r, -R and -o")
 				}
 				t, err := policyEnv(c, name)
 				if err != nil {
 					return err
 				}
 				out, groups, threshold = t.path, t.groups, t.threshold
-			} else if rs := c.StringSlice("recipient"); len(rs) > 0 {
-				keys, err := parseRecipients(rs)
+			} else {
+				keys, err := e.recipientFlags(c, c.String("input") == "-")
 				if err != nil {
 					return err
 				}
-				groups = [][]seal.MasterKey{keys}
+				if len(keys) > 0 {
+					groups = [][]seal.MasterKey{keys}
+				}
 			}
 			if out == "" {
 				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
@@ -83,7 +90,7 @@ func sealCommand(e *env) *cli.Command {
 				}
 			}
 			if len(groups) == 0 {
-				return errors.New("usage: at least one -r RECIPIENT is required (or $SOPS_AGE_RECIPIENTS, or a .sops.yaml creation rule for the path)")
+				return errors.New("usage: at least one -r RECIPIENT or -R FILE is required (or $SOPS_AGE_RECIPIENTS, or a .sops.yaml creation rule for the path)")
 			}
 			if _, err := os.Stat(out); err == nil && !c.Bool("force") {
 				return fmt.Errorf("%s already exists; use sealenv set/edit to change it, or --force to replace it", out)
@@ -115,6 +122,9 @@ func sealCommand(e *env) *cli.Command {
 					return fmt.Errorf("%s: larger than 16 MiB; a bundle holds environment values, not files", inputName(c))
 				}
 				defer clear(plain)
+				if looksLikeIdentity(plain) {
+					return fmt.Errorf("%s holds a private key, not values to seal: in sealenv seal, -i is the plaintext input (age's -i is an identity; sealing needs only public keys: -r or -R)", inputName(c))
+				}
 				if inf := seal.FormatForPath(in); inf != 0 && inf != format {
 					return fmt.Errorf("%s is %s but %s is %s; the store of input and bundle must match", in, inf, out, format)
 				}
@@ -154,7 +164,7 @@ func sealCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
-			if err := e.writeNew(c, out, data); err != nil {
+			if err := e.writeNew(c, out, data, c.String("env") != ""); err != nil {
 				return err
 			}
 			if from != "" {
@@ -175,10 +185,23 @@ func inputName(c *cli.Context) string {
 
 // writeNew writes a new bundle: never over an existing file, except with
 // --force, under the bundle's lock and through a symlink; never to a path
-// that a symlink takes out of its repository.
-func (e *env) writeNew(c *cli.Context, out string, data []byte) error {
+// that a symlink takes out of its repository. With mkdir, the missing
+// directories of out are created (inside the repository only); they are
+// removed again if the bundle cannot be written.
+func (e *env) writeNew(c *cli.Context, out string, data []byte, mkdir bool) (err error) {
 	if err := e.recoverFleet(c, out); err != nil {
 		return err
+	}
+	if mkdir {
+		made, err := fsutil.MkdirAllWithin(filepath.Dir(out), repoRoot(out), 0o755)
+		if err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+		defer func() {
+			for i := len(made) - 1; i >= 0 && err != nil; i-- {
+				os.Remove(made[i])
+			}
+		}()
 	}
 	real, err := fsutil.Resolve(out, repoRoot(out))
 	if err != nil {

@@ -1,15 +1,10 @@
 package fsutil
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 func TestWriteFileAtomicKeepsMode(t *testing.T) {
@@ -64,70 +59,28 @@ func TestWriteFilesJournaledRollsBack(t *testing.T) {
 	}
 }
 
-// TestJournalSurvivesSIGKILL kills a real process at every step of a
-// journaled write of 5 files, then recovers: every file is old, or every
-// file is new, and nothing is left behind.
-func TestJournalSurvivesSIGKILL(t *testing.T) {
-	if dir := os.Getenv("FSUTIL_TEST_JOURNAL_DIR"); dir != "" {
-		step, _ := strconv.Atoi(os.Getenv("FSUTIL_TEST_KILL_AT"))
-		TestHookStep = func(i, n int) {
-			if i == step {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			}
-		}
-		var paths []string
-		var data [][]byte
-		for i := range 5 {
-			paths = append(paths, filepath.Join(dir, fmt.Sprintf("%d.env", i)))
-			data = append(data, []byte(fmt.Sprintf("new-%d", i)))
-		}
-		if err := WriteFilesJournaled(filepath.Join(dir, ".journal"), paths, data); err != nil {
-			t.Fatal(err)
-		}
-		return
+func TestMkdirAllWithin(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	os.Symlink(outside, filepath.Join(root, "out"))
+	made, err := MkdirAllWithin(filepath.Join(root, "a", "b"), root, 0o700)
+	if err != nil || len(made) != 2 || made[0] != filepath.Join(root, "a") {
+		t.Fatalf("MkdirAllWithin = %v, %v", made, err)
 	}
-	for step := 0; step <= 7; step++ {
-		dir := t.TempDir()
-		for i := range 5 {
-			os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.env", i)), []byte(fmt.Sprintf("old-%d", i)), 0o644)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestJournalSurvivesSIGKILL$")
-		cmd.Env = append(os.Environ(), "FSUTIL_TEST_JOURNAL_DIR="+dir, fmt.Sprintf("FSUTIL_TEST_KILL_AT=%d", step))
-		err := cmd.Run()
-		killed := false
-		if ee, ok := err.(*exec.ExitError); ok {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-				killed = true
-			}
-		}
-		if step <= 6 != killed {
-			t.Fatalf("step %d: killed %v, err %v", step, killed, err)
-		}
-		what, err := Recover(filepath.Join(dir, ".journal"), time.Second)
-		if err != nil {
-			t.Fatalf("step %d: recover: %v", step, err)
-		}
-		want := map[bool]string{true: "new", false: "old"}[step >= 6]
-		wantWhat := map[int]Recovery{5: RolledBack, 6: Finished, 7: Nothing}[step]
-		if step < 5 {
-			wantWhat = RolledBack
-		}
-		if what != wantWhat {
-			t.Errorf("step %d: recovery %d, want %d", step, what, wantWhat)
-		}
-		for i := range 5 {
-			got, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%d.env", i)))
-			if string(got) != fmt.Sprintf("%s-%d", want, i) {
-				t.Errorf("step %d: file %d = %q, want %s", step, i, got, want)
-			}
-		}
-		entries, _ := os.ReadDir(dir)
-		if len(entries) != 5 {
-			var names []string
-			for _, e := range entries {
-				names = append(names, e.Name())
-			}
-			t.Errorf("step %d: left behind: %v", step, names)
-		}
+	if st, err := os.Stat(filepath.Join(root, "a", "b")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("created %v, %v", st, err)
+	}
+	if made, err := MkdirAllWithin(filepath.Join(root, "a"), root, 0o700); err != nil || made != nil {
+		t.Fatalf("existing dir: %v, %v", made, err)
+	}
+	if _, err := MkdirAllWithin(filepath.Join(root, "out", "x"), root, 0o755); err == nil || !strings.Contains(err.Error(), "outside the repository") {
+		t.Fatalf("through a symlink out of the root: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err == nil {
+		t.Fatal("created a directory outside the root")
+	}
+	os.WriteFile(filepath.Join(root, "f"), nil, 0o644)
+	if _, err := MkdirAllWithin(filepath.Join(root, "f", "x"), root, 0o755); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("under a file: %v", err)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // A journaled write replaces several files as one change that survives
@@ -94,7 +92,7 @@ func WriteFilesJournaled(journal string, paths []string, data [][]byte) (err err
 	if err != nil {
 		return err
 	}
-	jf, err := os.OpenFile(journal, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	jf, err := createForLock(journal, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s exists: another fleet write is running or was interrupted; run sealenv check to finish or roll it back", journal)
 	}
@@ -102,7 +100,7 @@ func WriteFilesJournaled(journal string, paths []string, data [][]byte) (err err
 		return err
 	}
 	defer jf.Close()
-	if err := unix.Flock(int(jf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := tryLock(jf); err != nil {
 		os.Remove(journal)
 		return fmt.Errorf("%s: locking: %w", journal, err)
 	}
@@ -133,7 +131,7 @@ func WriteFilesJournaled(journal string, paths []string, data [][]byte) (err err
 	n := len(doc.Files)
 	for i, e := range doc.Files {
 		hook(i, n)
-		if err = os.Rename(e.New, e.Path); err != nil {
+		if err = rename(e.New, e.Path); err != nil {
 			return fmt.Errorf("%s: %w (all files restored)", e.Path, err)
 		}
 		syncDir(filepath.Dir(e.Path))
@@ -181,7 +179,7 @@ func rollback(doc journalDoc) {
 		if _, err := os.Lstat(e.Old); err == nil {
 			// If the target still is the old file, rename does nothing
 			// (both names link the same inode), so remove the backup.
-			if err := os.Rename(e.Old, e.Path); err == nil {
+			if err := rename(e.Old, e.Path); err == nil {
 				os.Remove(e.Old)
 			}
 		}

@@ -5,53 +5,79 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"syscall"
+	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sealenv/sealenv/internal/duration"
 )
 
 // ErrLocked is returned when a lock is still held by another process after
 // the wait.
 var ErrLocked = errors.New("another sealenv command is writing it")
 
+// errWouldBlock is what tryLock returns for a lock another holder has.
+var errWouldBlock = errors.New("lock held")
+
 // DefaultLockWait is how long [Lock] waits for a lock; $SEALENV_LOCK_TIMEOUT
-// (a Go duration) changes it.
+// changes it.
 const DefaultLockWait = 30 * time.Second
 
-// LockWait returns the wait of [Lock]: $SEALENV_LOCK_TIMEOUT, else
-// [DefaultLockWait].
+// EnvLockTimeout names the variable that sets the wait of [Lock].
+const EnvLockTimeout = "SEALENV_LOCK_TIMEOUT"
+
+// LockWait returns the wait of [Lock]: $SEALENV_LOCK_TIMEOUT (a duration
+// in the syntax of package duration: "90s", "2m", "1h"), else
+// [DefaultLockWait]. A value that does not parse is [DefaultLockWait];
+// [CheckLockWait] reports it.
 func LockWait() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("SEALENV_LOCK_TIMEOUT")); err == nil && d >= 0 {
-		return d
+	if s := os.Getenv(EnvLockTimeout); s != "" {
+		if d, err := duration.Parse(s); err == nil {
+			return d
+		}
 	}
 	return DefaultLockWait
 }
 
-// Lock takes an exclusive advisory lock (flock) on the existing file at
-// path, for a whole read-modify-write: every sealenv writer takes it, so
-// two writers of one bundle run one after the other. It waits up to wait
-// for another holder, then fails with [ErrLocked]. A writer replaces the
-// file by renaming a new one over it; Lock notices that it locked a
-// replaced file and locks the new one. The returned function releases the
-// lock.
+// CheckLockWait reports a $SEALENV_LOCK_TIMEOUT that does not parse, so
+// that a command can refuse it instead of waiting for a time nobody set.
+func CheckLockWait() error {
+	if s := os.Getenv(EnvLockTimeout); s != "" {
+		if _, err := duration.Parse(s); err != nil {
+			return fmt.Errorf("$%s: %w", EnvLockTimeout, err)
+		}
+	}
+	return nil
+}
+
+// Lock takes an exclusive advisory lock on the existing file at path, for
+// a whole read-modify-write: every sealenv writer takes it, so two writers
+// of one bundle run one after the other. It waits up to wait for another
+// holder, then fails with [ErrLocked]. A writer replaces the file by
+// renaming a new one over it; Lock notices that it locked a replaced file
+// and locks the new one. The returned function releases the lock; calling
+// it again does nothing.
+//
+// On Unix the lock is flock(2) on the file. On Windows it is LockFileEx on
+// one byte far past the end of the file, so that it never stands in the
+// way of reading or writing the content, through a handle that lets the
+// file be renamed over while it is held.
 func Lock(path string, wait time.Duration) (func(), error) {
 	deadline := time.Now().Add(wait)
 	for {
-		f, err := os.Open(path)
+		f, err := openForLock(path)
 		if err != nil {
 			return nil, err
 		}
 		for {
-			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-			if err == nil || !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			err = tryLock(f)
+			if !errors.Is(err, errWouldBlock) || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		if err != nil {
 			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
+			if errors.Is(err, errWouldBlock) {
 				return nil, fmt.Errorf("%s: %w (waited %s)", path, ErrLocked, wait)
 			}
 			return nil, fmt.Errorf("%s: locking: %w", path, err)
@@ -59,20 +85,16 @@ func Lock(path string, wait time.Duration) (func(), error) {
 		// The holder before us may have renamed a new file over path.
 		held, err1 := f.Stat()
 		now, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && sameFile(held, now) {
-			return func() { f.Close() }, nil
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			var once sync.Once
+			return func() { once.Do(func() { unlock(f); f.Close() }) }, nil
 		}
+		unlock(f)
 		f.Close()
 		if err2 != nil {
 			return nil, err2
 		}
 	}
-}
-
-func sameFile(a, b os.FileInfo) bool {
-	sa, ok1 := a.Sys().(*syscall.Stat_t)
-	sb, ok2 := b.Sys().(*syscall.Stat_t)
-	return ok1 && ok2 && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // LockAll locks every path with [Lock], in sorted order so that two

@@ -56,3 +56,47 @@ func Within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
+
+// MkdirAllWithin creates dir and its missing parents with perm, as
+// [os.MkdirAll] does, after checking that the deepest directory that
+// exists already lies, symlinks followed, inside root: a symlink must not
+// take the new directories out of the repository. An empty root checks
+// nothing. It returns the directories it created, outermost first.
+func MkdirAllWithin(dir, root string, perm fs.FileMode) ([]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	existing := abs
+	for {
+		st, err := os.Stat(existing)
+		if err == nil {
+			if !st.IsDir() {
+				return nil, fmt.Errorf("%s is not a directory", existing)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", existing, Reason(err))
+		}
+		missing = append([]string{existing}, missing...)
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			break
+		}
+		existing = parent
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	if root != "" {
+		if _, err := Resolve(existing, root); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(abs, perm); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, Reason(err))
+	}
+	return missing, nil
+}
