@@ -29,7 +29,7 @@ func editCommand(e *env) *cli.Command {
 			"including SIGINT, SIGTERM and SIGHUP. With no memory-backed place, edit refuses\n" +
 			"to run. Values that you do not change keep their ciphertext byte for byte.\n" +
 			"Copies left by an edit killed with SIGKILL are removed by the next edit or check.",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag()},
+		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {

@@ -24,7 +24,7 @@ func rotateCommand(e *env) *cli.Command {
 			"as KEY" + seal.GraceSuffix + " until the grace period ends; expired grace values are dropped on\n" +
 			"the next write.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), adoptFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(),
 			&cli.DurationFlag{Name: "grace", Usage: "keep the old value as KEY" + seal.GraceSuffix + " for `DURATION` (e.g. 72h)"},
 			&cli.IntFlag{Name: "bytes", Value: 32, Usage: "random bytes (base64url, hex) or characters (alnum)"},
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
@@ -137,7 +137,12 @@ func (e *env) rotateDue(c *cli.Context) error {
 	if err := e.recoverFleet(c); err != nil {
 		return err
 	}
-	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c)})
+	signing, closeKey, err := e.fleetSigning(c, p)
+	if err != nil {
+		return err
+	}
+	defer closeKey()
+	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c), Signing: signing})
 	if err != nil {
 		return fleetAdoptHint(e.generatorError(err))
 	}
