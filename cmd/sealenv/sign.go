@@ -358,3 +358,71 @@ func (e *env) showSignature(w io.Writer, s *bundleSignature) {
 		fmt.Fprintf(w, "              NOT ALLOWED: the signers of environment %s do not allow this key\n", s.Env)
 	}
 }
+
+// readSignature reads the signature file of the bundle at path (next to
+// its target, if path is a symlink), or nil when it has none.
+func readSignature(path string) ([]byte, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	f, err := os.Open(signature.Path(real))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", signature.Path(path), fsutil.Reason(err))
+	}
+	defer f.Close()
+	sig, err := io.ReadAll(io.LimitReader(f, signature.MaxSignatureSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", signature.Path(path), fsutil.Reason(err))
+	}
+	return sig, nil
+}
+
+// wrapSigners is the allowed signers file sealenv wrap puts into the
+// image: --signers FILE; else the signers of --env; else, with a policy,
+// those of every environment one of the --bundle files belongs to; nil
+// when none applies.
+func (e *env) wrapSigners(c *cli.Context) ([]byte, error) {
+	if f := c.String("signers"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--signers: %s: %w", f, fsutil.Reason(err))
+		}
+		if _, err := signature.ParseAllowedSigners(data); err != nil {
+			return nil, fmt.Errorf("--signers: %s: %w", f, err)
+		}
+		return data, nil
+	}
+	if name := c.String("env"); name != "" {
+		p, err := loadPolicy(c)
+		if err != nil {
+			return nil, err
+		}
+		env, err := p.Env(name)
+		if err != nil {
+			return nil, err
+		}
+		if !env.Signed() {
+			return nil, nil
+		}
+		return env.AllowedSignersFile(), nil
+	}
+	var out []byte
+	seen := map[string]bool{}
+	for _, b := range c.StringSlice("bundle") {
+		real, err := filepath.EvalSymlinks(b)
+		if err != nil {
+			continue // reported when the bundle is read
+		}
+		env, _ := e.envOfBundle(c, real)
+		if env == nil || !env.Signed() || seen[env.Name] {
+			continue
+		}
+		seen[env.Name] = true
+		out = append(out, env.AllowedSignersFile()...)
+	}
+	return out, nil
+}

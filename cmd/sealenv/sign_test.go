@@ -299,3 +299,58 @@ func TestFleetWritesSignCLI(t *testing.T) {
 		t.Errorf("check %q (exit %d)", rules, code)
 	}
 }
+
+// TestWrapPlacesTheSigners: sealenv wrap of a bundle whose environment has
+// signers puts the policy's allowed signers file into the image and makes
+// the entrypoint name it; an unsigned bundle is refused before anything is
+// written; --signers FILE names the file explicitly.
+func TestWrapPlacesTheSigners(t *testing.T) {
+	r := newSignedRepo(t)
+	inj := r.path("sealenv-inject")
+	build := exec.Command("go", "build", "-o", inj, "github.com/sealenv/sealenv/cmd/sealenv-inject")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the injector: %s", out)
+	}
+	if out, err := exec.Command("go", "run", "github.com/sealenv/sealenv/examples/imagetool", "build", inj, r.path("app.tar"), "/app").CombinedOutput(); err != nil {
+		t.Fatalf("building the image: %s", out)
+	}
+	b := "secrets/prod.env"
+	r.ok("K=v\n", "seal", "--env", "prod", "-i", "-")
+	src := "docker-archive:" + r.path("app.tar")
+	r.fails("unsigned: no signature secrets/prod.env.sig, and the image requires one", "", "wrap", src, "oci:"+r.path("out"), "--bundle", b, "--injector", inj)
+	if _, err := os.Stat(r.path("out")); err == nil {
+		t.Fatal("written although the bundle is unsigned")
+	}
+	r.ok("", "sign", b, "--sign-key", r.alice.Path)
+	r.ok("", "wrap", src, "oci:"+r.path("out"), "--bundle", b, "--injector", inj)
+	cfg := ociConfig(t, r.path("out"))
+	if !strings.Contains(cfg, `"--signers","/etc/sealenv/allowed_signers"`) || !strings.Contains(cfg, "io.sealenv.wrap.signers") {
+		t.Errorf("config does not name the signers: %s", cfg)
+	}
+	// An explicit file that does not list alice: refused at wrap time.
+	os.WriteFile(r.path("other_signers"), []byte(r.other.Line("mallory", "")+"\n"), 0o644)
+	r.fails("signer not allowed", "", "wrap", src, "oci:"+r.path("out2"), "--bundle", b, "--injector", inj, "--signers", "other_signers")
+}
+
+// ociConfig returns the config JSON of the single image of an OCI layout.
+func ociConfig(t *testing.T, dir string) string {
+	t.Helper()
+	read := func(digest string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var index struct{ Manifests []struct{ Digest string } }
+	data, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err := json.Unmarshal(data, &index); err != nil || len(index.Manifests) != 1 {
+		t.Fatalf("index.json: %v", err)
+	}
+	var m struct{ Config struct{ Digest string } }
+	if err := json.Unmarshal(read(index.Manifests[0].Digest), &m); err != nil {
+		t.Fatal(err)
+	}
+	return string(read(m.Config.Digest))
+}
