@@ -11,6 +11,7 @@ import (
 	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/internal/policytest"
 	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal/signature"
 	"github.com/sealenv/sealenv/seal/signing"
 )
@@ -70,5 +71,19 @@ func TestFleetWritesSign(t *testing.T) {
 	}
 	if len(removed) != 2 || removed[0] != "secrets/prod.env" {
 		t.Errorf("removed = %v", removed)
+	}
+}
+
+// TestGeneratorNeverSeesTheSigningKey: a generator command from the policy
+// (code anyone who can change sealenv.yaml chooses) runs without the
+// signing key, so it cannot sign a forged bundle.
+func TestGeneratorNeverSeesTheSigningKey(t *testing.T) {
+	t.Setenv(signing.EnvSignKey, "/keys/ci_signing_key")
+	v, err := fleet.Generate(&policies.Generator{Command: `printf 'key:%s' "${SEALENV_SIGN_KEY:-none}"`}, func(string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v) != "key:none" {
+		t.Errorf("the generator saw %q", v)
 	}
 }

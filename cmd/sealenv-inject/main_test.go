@@ -159,6 +159,7 @@ func TestChildEnvironmentAndIdentityScrub(t *testing.T) {
 		"SEALENV_AGE_KEY_FILE=/nonexistent/key",
 		"SOPS_AGE_KEY="+other.Text,
 		"SOPS_AGE_KEY_FILE=/nonexistent/sops-key",
+		"SEALENV_SIGN_KEY=/nonexistent/signing-key",
 		"KEEP_ME=yes",
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), safety)

@@ -40,12 +40,14 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 )
 
 // EnvSignKey names the signing key: a file, "key::PUBLIC KEY", or the
-// private key's text.
-const EnvSignKey = "SEALENV_SIGN_KEY"
+// private key's text. The injector and the policy's generator commands
+// never pass it on (it is among [seal.IdentityEnvVars]).
+const EnvSignKey = seal.EnvSignKey
 
 // maxKeyFile caps a key file.
 const maxKeyFile = 1 << 20
