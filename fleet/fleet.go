@@ -11,7 +11,8 @@
 // only when every one succeeded, through a journal next to the policy (see
 // [Recover]). A bundle path whose real location (symlinks followed) is
 // outside the policy's directory is refused; a symlinked bundle inside it
-// is written through.
+// is written through. With a [Signing], every bundle written is signed, and
+// its signature (BUNDLE.sig) is part of the same change.
 package fleet
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/seal/signature"
 )
 
 // JournalName is the journal of an interrupted fleet write, in the policy's
@@ -102,12 +104,18 @@ func PlanRekeyAll(p *policies.Policy) ([]RekeyPlan, error) {
 // RekeyAll wraps every bundle to exactly its environment's keys (of every
 // type, in their key groups) with a new data key. It writes nothing unless
 // every bundle succeeded, and then all of them as one change.
-func RekeyAll(p *policies.Policy, ids []age.Identity, now func() time.Time) ([]RekeyPlan, error) {
+//
+// With a [Signing], each bundle written is signed in the same change.
+func RekeyAll(p *policies.Policy, ids []age.Identity, now func() time.Time, signing ...Signing) ([]RekeyPlan, error) {
 	plans, err := PlanRekeyAll(p)
 	if err != nil {
 		return nil, err
 	}
-	err = fleetPolicy{p}.update(ids, now, allEnvs(p), func(env *policies.Environment, b *author.Bundle) (bool, error) {
+	var sign Signing
+	if len(signing) > 0 {
+		sign = signing[0]
+	}
+	err = fleetPolicy{p}.update(ids, now, allEnvs(p), sign, func(env *policies.Environment, b *author.Bundle) (bool, error) {
 		var groups [][]seal.MasterKey
 		for _, g := range env.MasterKeys() {
 			var keys []seal.MasterKey
@@ -134,10 +142,22 @@ func allEnvs(p *policies.Policy) []*policies.Environment {
 	return out
 }
 
+// Signing says whether fleet writes sign the bundles they write.
+type Signing struct {
+	// Sign signs a bundle's new bytes; its signature replaces the bundle's
+	// signature file (BUNDLE.sig) in the same journaled change. nil writes
+	// bundles unsigned: a signature file that would no longer match is
+	// removed in the same change.
+	Sign func(bundle []byte) ([]byte, error)
+	// Removed, when set, is told the bundle (as the policy names it) of
+	// each signature file an unsigned write removed.
+	Removed func(bundle string)
+}
+
 // update locks the bundles of envs, opens each, lets change edit it (false:
-// leave it as it is) and writes the changed ones as one journaled change.
-// Any error leaves every bundle as it was.
-func (p fleetPolicy) update(ids []age.Identity, now func() time.Time, envs []*policies.Environment, change func(*policies.Environment, *author.Bundle) (bool, error)) error {
+// leave it as it is) and writes the changed ones, and their signatures, as
+// one journaled change. Any error leaves every bundle as it was.
+func (p fleetPolicy) update(ids []age.Identity, now func() time.Time, envs []*policies.Environment, sign Signing, change func(*policies.Environment, *author.Bundle) (bool, error)) error {
 	var paths []string
 	for _, env := range envs {
 		path, err := p.ResolveBundle(env)
@@ -151,8 +171,8 @@ func (p fleetPolicy) update(ids []age.Identity, now func() time.Time, envs []*po
 		return err
 	}
 	defer unlock()
-	var write []string
-	var outs [][]byte
+	var changes []fsutil.Change
+	var removed []string
 	for i, env := range envs {
 		b, err := loadFile(paths[i], ids, now)
 		if err != nil {
@@ -162,17 +182,39 @@ func (p fleetPolicy) update(ids []age.Identity, now func() time.Time, envs []*po
 		if err == nil && changed {
 			var out []byte
 			out, err = b.Marshal()
-			write, outs = append(write, paths[i]), append(outs, out)
+			changes = append(changes, fsutil.Change{Path: paths[i], Data: out})
+			sigPath := signature.Path(paths[i])
+			switch {
+			case err != nil:
+			case sign.Sign != nil:
+				var sig []byte
+				if sig, err = sign.Sign(out); err == nil {
+					changes = append(changes, fsutil.Change{Path: sigPath, Data: sig})
+				}
+			default:
+				if _, serr := os.Lstat(sigPath); serr == nil {
+					changes = append(changes, fsutil.Change{Path: sigPath, Remove: true})
+					removed = append(removed, env.Bundle)
+				}
+			}
 		}
 		b.Zero()
 		if err != nil {
 			return fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
 		}
 	}
-	if len(write) == 0 {
+	if len(changes) == 0 {
 		return nil
 	}
-	return fsutil.WriteFilesJournaled(filepath.Join(p.Root, JournalName), write, outs)
+	if err := fsutil.WriteChangesJournaled(filepath.Join(p.Root, JournalName), changes); err != nil {
+		return err
+	}
+	if sign.Removed != nil {
+		for _, b := range removed {
+			sign.Removed(b)
+		}
+	}
+	return nil
 }
 
 // Rotation is one value rotated, or due, by [RotateDue].
@@ -194,6 +236,8 @@ type RotateOptions struct {
 	// Confirm is asked before a generator command of the policy runs; nil
 	// refuses to run any (see [Generate]).
 	Confirm func(command string) error
+	// Signing signs the bundles written (see [Signing]).
+	Signing Signing
 }
 
 // RotateDue rotates every value at or past max_age minus warn_before, with
@@ -213,7 +257,7 @@ func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Ro
 		envs = []*policies.Environment{env}
 	}
 	var done []Rotation
-	err := fleetPolicy{p}.update(ids, opts.Now, envs, func(env *policies.Environment, b *author.Bundle) (bool, error) {
+	err := fleetPolicy{p}.update(ids, opts.Now, envs, opts.Signing, func(env *policies.Environment, b *author.Bundle) (bool, error) {
 		var due []Rotation
 		meta := b.Meta()
 		for _, k := range b.Names() {

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sealenv/sealenv/seal/signature"
 )
 
 // bundleLog describes one bundle in the access line.
@@ -22,6 +24,9 @@ type bundleLog struct {
 	// Unauthenticated names what nothing authenticates, when
 	// AllowUnauthenticated let the start go on anyway.
 	Unauthenticated []string
+	// Signer is who signed the bundle, when an allowed signers file asked
+	// for a signature.
+	Signer *signature.Signer
 }
 
 // accessLog writes the JSON access line: names, paths and digests, never a
@@ -77,6 +82,13 @@ func (c *Config) accessLog(l *loaded, p *envPlan, path string) {
 		if len(bl.Unauthenticated) > 0 {
 			b = append(b, `,"unauthenticated":`...)
 			b = appendStrings(b, bl.Unauthenticated)
+		}
+		if bl.Signer != nil {
+			b = append(b, `,"signer":{"principals":`...)
+			b = appendStrings(b, bl.Signer.Principals)
+			b = append(b, `,"key":`...)
+			b = appendString(b, bl.Signer.Key.Type+" "+bl.Signer.Key.Fingerprint())
+			b = append(b, '}')
 		}
 		b = append(b, '}')
 	}

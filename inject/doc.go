@@ -35,9 +35,18 @@
 // SOPS_AGE_SSH_PRIVATE_KEY_FILE), whichever source was used, is removed from
 // the command's environment, and no bundle may set one.
 //
+// # Signed bundles
+//
+// With an allowed signers file ([Config.Signers], or [DefaultSigners] when
+// it exists), every bundle must carry a signature (BUNDLE.sig) by a key the
+// file allows; package [github.com/sealenv/sealenv/seal/signature] checks
+// it against the bundle's bytes before any identity is read or anything
+// decrypted, and the access line names the signer.
+//
 // # Failure and exit statuses
 //
-// The injector fails closed: a missing or wrong identity, a tampered,
+// The injector fails closed: an unsigned bundle, a bad signature or a
+// signer not allowed (with an allowed signers file), a missing or wrong identity, a tampered,
 // malformed or missing bundle, a name conflict, a refused or reserved name,
 // or bad settings stop the start before the command runs, with an [*Error]
 // whose [ExitCode] is [ExitFailure] (125). A command that exists but cannot

@@ -56,6 +56,7 @@ var flagNames = map[Setting]string{
 	SettingOnly:                 "only",
 	SettingAllowUnauthenticated: "allow-unauthenticated",
 	SettingStore:                "store",
+	SettingSigners:              "signers",
 }
 
 // describeFlag names a setting by its flag: "--override API_TOKEN".
@@ -111,6 +112,10 @@ Flags:
                              authenticates (empty or unencrypted values added,
                              removed or renamed outside sealenv); the fix is to
                              review them and run sealenv adopt BUNDLE
+  --signers FILE             allowed signers file (ssh-keygen -Y verify format):
+                             every bundle must be signed (BUNDLE.sig) by a key
+                             it allows, checked before anything is decrypted
+                             (default: /etc/sealenv/allowed_signers if it exists)
 
 sealenv inject also reads SSH and age plugin identities, then the sops
 keys.txt, and bundles whose data key only a KMS or PGP key unwraps.
@@ -173,6 +178,7 @@ func NewFlagSet(prog string, c *Config) *flag.FlagSet {
 	fs.Var((*list)(&c.Only), flagNames[SettingOnly], "")
 	fs.BoolVar(&c.AllowUnauthenticated, flagNames[SettingAllowUnauthenticated], false, "")
 	fs.StringVar(&c.Store, flagNames[SettingStore], "", "")
+	fs.StringVar(&c.Signers, flagNames[SettingSigners], "", "")
 	return fs
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/signature"
 )
 
 // Exit statuses, in the convention of env(1), chroot(1) and docker run.
@@ -113,6 +114,15 @@ type Config struct {
 	// Store is the SOPS store of every bundle ("dotenv", "yaml", "json");
 	// empty means SEALENV_STORE, else each file's name, else its content.
 	Store string
+	// Signers is an allowed signers file (the format of ssh-keygen -Y
+	// verify and git): every bundle must then carry a signature
+	// (BUNDLE.sig, see package seal/signature) by a key it allows, checked
+	// before any identity is read or anything decrypted. Empty means
+	// SignersDefault ([DefaultSigners]) when that file exists, else no
+	// check.
+	Signers string
+	// SignersDefault replaces [DefaultSigners] (tests).
+	SignersDefault string
 
 	// Environ is the environment the command starts from; nil means
 	// os.Environ().
@@ -332,6 +342,18 @@ func (c *Config) load() (l *loaded, err error) {
 		}
 		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
 	}
+	// Who signed them, when the image asks: before any identity is read and
+	// anything decrypted.
+	signers := make([]*signature.Signer, len(files))
+	if allowed, file, err := c.loadSigners(); err != nil {
+		return nil, err
+	} else if allowed != nil {
+		for i, f := range files {
+			if signers[i], err = c.verifySignature(f.path, f.data, allowed, file); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	found, err := c.findIdentity()
 	if errors.Is(err, seal.ErrNoIdentity) && c.IdentityOptional {
@@ -367,7 +389,7 @@ func (c *Config) load() (l *loaded, err error) {
 	now := c.Now()
 	rec := &recorder{}
 	ids := rec.record(found.Identities)
-	for _, f := range files {
+	for fi, f := range files {
 		start := time.Now()
 		rec.last = nil
 		b, err := c.Open(f.format, f.data, ids...)
@@ -387,7 +409,7 @@ func (c *Config) load() (l *loaded, err error) {
 		// (b.Matched); the digest is of the very bytes that were opened.
 		recipient, _ := recipientOf(rec.last)
 		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{},
-			Unauthenticated: b.Unauthenticated}
+			Unauthenticated: b.Unauthenticated, Signer: signers[fi]}
 		for _, ch := range b.Changes {
 			if ch.Authenticated {
 				bl.Changed = append(bl.Changed, ch.Name)

@@ -185,6 +185,9 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 		return out, nil
 	}
 
+	// Who sealed it, when the policy says who may.
+	out = append(out, p.checkSignature(env, path, data, opts.Now)...)
+
 	// Who may decrypt: every key of every type, group by group.
 	d := env.Drift(info)
 	for _, a := range d.Add {

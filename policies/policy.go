@@ -26,6 +26,7 @@ import (
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/recipients"
+	"github.com/sealenv/sealenv/seal/signature"
 )
 
 // FileName is the policy file's name at the repository root.
@@ -66,8 +67,14 @@ type Environment struct {
 	// Required lists keys the bundle must hold (in addition to keys whose
 	// rule says required: true).
 	Required []string `yaml:"required"`
+	// Signers lists who may sign the bundle (see [Signer]). When it is set,
+	// check requires a signature by one of them, and wrap makes the
+	// injector require it.
+	Signers []Signer `yaml:"signers"`
 
-	groups [][]Recipient // compiled: one group without key_groups
+	groups      [][]Recipient // compiled: one group without key_groups
+	allowed     *signature.AllowedSigners
+	allowedText []byte
 }
 
 // KeyGroup is one Shamir key group.
@@ -337,6 +344,9 @@ func (p *Policy) validate(at func(...any) string) error {
 		}
 		bundles[clean] = e.Name
 		if err := e.compileKeys(at, i); err != nil {
+			return err
+		}
+		if err := e.compileSigners(at, i, p.Root); err != nil {
 			return err
 		}
 		for j, k := range e.Required {

@@ -28,15 +28,21 @@ const (
 	EnvSopsAgeSSHPrivateKeyCmd = "SOPS_AGE_SSH_PRIVATE_KEY_CMD"
 )
 
+// EnvSignKey names the SSH key sealenv signs bundles with (package
+// seal/signing): a path, or the private key's text in CI. A command that
+// could read it could sign a forged bundle.
+const EnvSignKey = "SEALENV_SIGN_KEY"
+
 // IdentityEnvVars lists every variable that carries an identity, points to
-// one, or names a command that prints one: sealenv's and sops's. The
+// one, or names a command that prints one: sealenv's and sops's, and
+// sealenv's signing key ([EnvSignKey]). The
 // injector removes them all from the command's environment, and no bundle
 // may set one. sops's other variables (SOPS_AGE_RECIPIENTS, SOPS_PGP_FP,
 // SOPS_KMS_ARN, SOPS_CONFIG, ...) name public recipients or settings and are
 // not in the list; neither are GNUPGHOME and the cloud credentials sops
 // uses, which belong to gpg and to the workload's own cloud identity.
 var IdentityEnvVars = []string{EnvAgeKey, EnvAgeKeyFile, EnvSopsAgeKey, EnvSopsAgeKeyFile,
-	EnvSopsAgeKeyCmd, EnvSopsAgeSSHPrivateKey, EnvSopsAgeSSHPrivateKeyCmd}
+	EnvSopsAgeKeyCmd, EnvSopsAgeSSHPrivateKey, EnvSopsAgeSSHPrivateKeyCmd, EnvSignKey}
 
 // maxIdentitySize caps identity input, as age.ParseIdentities does.
 const maxIdentitySize = 16 << 20

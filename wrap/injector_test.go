@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/internal/version"
 	"github.com/sealenv/sealenv/wrap"
 )
 
@@ -33,12 +34,12 @@ func TestCheckInjector(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the real injector for %s: %v", p, err)
 		}
-		if in.Platform != p || in.Contract != 1 || in.Package != "github.com/sealenv/sealenv/cmd/sealenv-inject" {
+		if in.Platform != p || in.Contract != version.Contract || in.Package != "github.com/sealenv/sealenv/cmd/sealenv-inject" {
 			t.Errorf("%s: %+v", p, in)
 		}
 	}
 	real := injectors["linux/amd64"]
-	marker := []byte("sealenv-inject-contract: 1\n")
+	marker := []byte("sealenv-inject-contract: 2\n")
 	if bytes.Count(real, marker) != 1 {
 		t.Fatalf("the injector carries the contract marker %d times, want 1", bytes.Count(real, marker))
 	}
@@ -61,8 +62,8 @@ func TestCheckInjector(t *testing.T) {
 		"a text file":     {[]byte("#!/bin/sh\nexec /app\n"), "not an ELF executable"},
 		"another Go main": {goApp, `names the main package "github.com/sealenv/sealenv/examples/app"`},
 		"another contract": {bytes.Replace(real, marker, []byte("sealenv-inject-contract: 7\n"), 1),
-			"wrap contract 7, this sealenv writes entrypoints for contract 1"},
-		"no contract": {bytes.Replace(real, marker, []byte("sealenv-inject-contraxt: 1\n"), 1), "carries no wrap contract"},
+			"wrap contract 7, this sealenv writes entrypoints for contract 2"},
+		"no contract": {bytes.Replace(real, marker, []byte("sealenv-inject-contraxt: 2\n"), 1), "carries no wrap contract"},
 	} {
 		_, err := wrap.CheckInjector(tc.data)
 		if !errors.Is(err, wrap.ErrNotInjector) || !strings.Contains(err.Error(), tc.want) {

@@ -12,6 +12,10 @@
 //     fixed time, so the same inputs give the same digest;
 //   - Entrypoint = [injector, (--bundle PATH)..., "--", original Entrypoint...];
 //     Cmd is unchanged;
+//   - with an allowed signers file ([Options.Signers]): each bundle's
+//     signature next to it (BUNDLE.sig), the file at [SignersPath], and
+//     "--signers PATH" in the entrypoint, so the injector starts only with
+//     bundles an allowed key signed (checked at wrap time too);
 //   - labels io.sealenv.wrap.* recording the injector version and digest,
 //     the bundle digests and key names (never a value), and the original
 //     entrypoint, so wrapping again replaces the sealed layer instead of
@@ -40,12 +44,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/signature"
 )
 
 // Paths inside the image; they match the injector's documented defaults.
 const (
 	InjectorPath = "/usr/local/bin/sealenv-inject"
 	BundleDir    = "/etc/sealenv"
+	SignersPath  = BundleDir + "/allowed_signers"
 )
 
 // Labels written on a wrapped image.
@@ -57,6 +63,7 @@ const (
 	LabelEntrypoint = "io.sealenv.wrap.entrypoint"
 	LabelLayer      = "io.sealenv.wrap.layer"
 	LabelOnly       = "io.sealenv.wrap.only"
+	LabelSigners    = "io.sealenv.wrap.signers"
 )
 
 // historyMarker is the created_by of the sealed layer.
@@ -66,6 +73,9 @@ const historyMarker = "sealenv wrap"
 type Bundle struct {
 	Name string // file name, for the store (.env, .yaml or .json)
 	Data []byte
+	// Sig is the bundle's signature file (BUNDLE.sig), if it has one; it
+	// goes next to the bundle in the image.
+	Sig []byte
 }
 
 // Injector is a slim injector binary for one platform.
@@ -85,6 +95,12 @@ type Options struct {
 	// AnyInjector skips [CheckInjector] (an injector built outside sealenv);
 	// the architecture is still checked.
 	AnyInjector bool
+	// Signers is an allowed signers file (see package seal/signature): it
+	// goes to [SignersPath], the entrypoint gets --signers, and every
+	// bundle must be signed by a key it allows, now and at every start.
+	Signers []byte
+	// Now is the clock of the wrap-time signature check; nil is time.Now.
+	Now func() time.Time
 }
 
 // Error kinds.
@@ -100,6 +116,7 @@ var (
 type checked struct {
 	path   string
 	data   []byte
+	sig    []byte
 	digest string
 	keys   []string
 }
@@ -131,7 +148,10 @@ func (o *Options) check() ([]checked, error) {
 			p = fmt.Sprintf("%s/bundle.d/%02d-%s%s", BundleDir, i+1, sanitize(base), ext)
 		}
 		sum := sha256.Sum256(b.Data)
-		out = append(out, checked{path: p, data: b.Data, digest: "sha256:" + hex.EncodeToString(sum[:]), keys: info.Keys})
+		out = append(out, checked{path: p, data: b.Data, sig: b.Sig, digest: "sha256:" + hex.EncodeToString(sum[:]), keys: info.Keys})
+	}
+	if err := o.checkSignatures(out); err != nil {
+		return nil, err
 	}
 	for _, inj := range o.Injectors {
 		if !o.AnyInjector {
@@ -159,6 +179,37 @@ func (o *Options) check() ([]checked, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkSignatures checks, when Signers is set, that every bundle is signed
+// by a key it allows: an image whose injector would refuse to start is an
+// error now, not at deploy time.
+func (o *Options) checkSignatures(bundles []checked) error {
+	if o.Signers == nil {
+		return nil
+	}
+	allowed, err := signature.ParseAllowedSigners(o.Signers)
+	if err != nil {
+		return fmt.Errorf("%w: allowed signers: %v", ErrInvalidBundle, err)
+	}
+	if allowed.Len() == 0 {
+		return fmt.Errorf("%w: the allowed signers file lists no signer", ErrInvalidBundle)
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	for i := range bundles {
+		b := &bundles[i]
+		name := o.Bundles[i].Name
+		if b.sig == nil {
+			return fmt.Errorf("%w: %s: %w: no signature %s, and the image requires one (sign it with sealenv sign %s)", ErrInvalidBundle, name, signature.ErrUnsigned, signature.Path(name), name)
+		}
+		if _, err := signature.Verify(b.data, b.sig, allowed, now()); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidBundle, name, err)
+		}
+	}
+	return nil
 }
 
 func sanitize(s string) string {
@@ -229,7 +280,7 @@ var epoch = time.Unix(0, 0).UTC()
 
 // sealedLayer builds the layer deterministically: sorted entries, fixed
 // owner, modes and times, fixed gzip level.
-func sealedLayer(inj *Injector, bundles []checked, mt types.MediaType) (v1.Layer, error) {
+func sealedLayer(inj *Injector, bundles []checked, signers []byte, mt types.MediaType) (v1.Layer, error) {
 	type file struct {
 		path string
 		mode int64
@@ -238,6 +289,12 @@ func sealedLayer(inj *Injector, bundles []checked, mt types.MediaType) (v1.Layer
 	files := []file{{strings.TrimPrefix(InjectorPath, "/"), 0o755, inj.Data}}
 	for _, b := range bundles {
 		files = append(files, file{strings.TrimPrefix(b.path, "/"), 0o444, b.data})
+		if b.sig != nil {
+			files = append(files, file{strings.TrimPrefix(signature.Path(b.path), "/"), 0o444, b.sig})
+		}
+	}
+	if signers != nil {
+		files = append(files, file{strings.TrimPrefix(SignersPath, "/"), 0o444, signers})
 	}
 	dirs := map[string]bool{}
 	for _, f := range files {
@@ -326,7 +383,7 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	if mt == types.OCIManifestSchema1 {
 		layerType = types.OCILayer
 	}
-	layer, err := sealedLayer(inj, bundles, layerType)
+	layer, err := sealedLayer(inj, bundles, o.Signers, layerType)
 	if err != nil {
 		return nil, fmt.Errorf("building the sealed layer: %w", err)
 	}
@@ -355,6 +412,10 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	for _, k := range o.Only {
 		entry = append(entry, "--only", k)
 	}
+	if o.Signers != nil {
+		// Named, not left to the default path: the injector must check.
+		entry = append(entry, "--signers", SignersPath)
+	}
 	ncf.Config.Entrypoint = append(append(entry, "--"), cfg.Entrypoint...)
 	if ncf.Config.Labels == nil {
 		ncf.Config.Labels = map[string]string{}
@@ -380,6 +441,10 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	ncf.Config.Labels[LabelKeys] = strings.Join(keys, ",")
 	ncf.Config.Labels[LabelEntrypoint] = string(orig)
 	ncf.Config.Labels[LabelLayer] = diffID.String()
+	if o.Signers != nil {
+		sum := sha256.Sum256(o.Signers)
+		ncf.Config.Labels[LabelSigners] = "sha256:" + hex.EncodeToString(sum[:])
+	}
 	return mutate.ConfigFile(out, ncf)
 }
 
@@ -431,7 +496,7 @@ func unwrap(img v1.Image) (v1.Image, error) {
 		return nil, fmt.Errorf("%w: wrap labels are damaged (%s)", ErrUnsupported, LabelEntrypoint)
 	}
 	ncf.Config.Entrypoint = orig
-	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly} {
+	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly, LabelSigners} {
 		delete(ncf.Config.Labels, l)
 	}
 	if len(ncf.Config.Labels) == 0 {

@@ -24,8 +24,9 @@ func adoptCommand(e *env) *cli.Command {
 			"BUNDLE, sealenv show BUNDLE) and runs sealenv adopt BUNDLE, which rewrites the\n" +
 			"bundle's sealenv metadata to record every name and value as they are now. Values\n" +
 			"keep their ciphertext; a value another tool added or changed gets the file's\n" +
-			"lastmodified time as its set time. It also adopts a SOPS file sealenv never wrote.",
-		Flags: []cli.Flag{identityFlag(), storeFlag()},
+			"lastmodified time as its set time. It also adopts a SOPS file sealenv never wrote.\n" +
+			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).",
+		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {

@@ -177,18 +177,6 @@ func (e *env) reportChanges(path string, recorded bool, changes []seal.Change, u
 	}
 }
 
-// saveBundle encrypts b and replaces path atomically (through a symlink).
-func saveBundle(path string, b *author.Bundle) error {
-	out, err := b.Marshal()
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := fsutil.WriteFileAtomic(path, out, 0o644); err != nil {
-		return fmt.Errorf("%s: writing: %w", path, fsutil.Reason(err))
-	}
-	return nil
-}
-
 // editBundle is the read-modify-write that every command changing one
 // bundle runs: it finishes or rolls back an interrupted fleet write,
 // resolves path (refusing a symlink out of its repository), locks the
@@ -202,6 +190,11 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 	if err != nil {
 		return err
 	}
+	key, err := e.signingKey(c, real) // before anything changes: a key that cannot sign stops the write
+	if err != nil {
+		return err
+	}
+	defer key.Close()
 	unlock, err := fsutil.Lock(real, fsutil.LockWait())
 	if err != nil {
 		if errors.Is(err, fsutil.ErrLocked) {
@@ -219,7 +212,11 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 	if err != nil || !save {
 		return err
 	}
-	return saveBundle(real, b)
+	out, err := b.Marshal()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return e.writeSigned(path, real, out, key)
 }
 
 // recoverFleet finishes or rolls back an interrupted rekey --all or rotate

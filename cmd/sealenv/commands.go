@@ -15,6 +15,8 @@ func commands(e *env) []*cli.Command {
 		adoptCommand(e),
 		rotateCommand(e),
 		rekeyCommand(e),
+		signCommand(e),
+		signersCommand(e),
 		auditCommand(e),
 		injectCommand(e),
 		initCommand(e),

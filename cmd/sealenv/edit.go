@@ -34,7 +34,7 @@ func editCommand(e *env) *cli.Command {
 			"The copy is removed on every exit path, including SIGINT, SIGTERM and SIGHUP;\n" +
 			"copies left by an edit killed with SIGKILL are removed by the next edit or check.\n" +
 			"Values that you do not change keep their ciphertext byte for byte.",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag()},
+		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {

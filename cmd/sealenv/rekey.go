@@ -27,7 +27,7 @@ func rekeyCommand(e *env) *cli.Command {
 			"read anything written from now on. Values they could read before should be\n" +
 			"rotated (sealenv rotate).",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), adoptFlag(), policyFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), policyFlag(), signKeyFlag(),
 			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "new recipient `KEY`: age1..., ssh-..., or pgp:FP, kms:ARN, gcp_kms:ID, azure_kv:URL, hc_vault:URL, hckms:ID (repeatable; the bundle gets exactly these)"},
 			recipientsFileFlag(),
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
@@ -154,7 +154,12 @@ func (e *env) rekeyAll(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := fleet.RekeyAll(p, found.Identities, e.now); err != nil {
+	signing, done, err := e.fleetSigning(c, p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := fleet.RekeyAll(p, found.Identities, e.now, signing); err != nil {
 		return fleetAdoptHint(err)
 	}
 	fmt.Fprintf(e.stderr, "rekeyed %d bundles with new data keys\n", len(plans))

@@ -29,7 +29,7 @@ func rotateCommand(e *env) *cli.Command {
 			"policy has a generator for it, or --bytes, --alphabet or --stdin name the value;\n" +
 			"otherwise it is an error (use sealenv set).",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), adoptFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(),
 			durationFlag("grace", "keep the old value as KEY"+seal.GraceSuffix+" for `DURATION` (72h, 3d, 2w; default: the policy's grace)"),
 			&cli.IntFlag{Name: "bytes", Value: 32, Usage: "random bytes (base64url, hex) or characters (alnum)"},
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
@@ -186,7 +186,12 @@ func (e *env) rotateDue(c *cli.Context) error {
 	if err := e.recoverFleet(c); err != nil {
 		return err
 	}
-	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c)})
+	signing, closeKey, err := e.fleetSigning(c, p)
+	if err != nil {
+		return err
+	}
+	defer closeKey()
+	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c), Signing: signing})
 	if err != nil {
 		return fleetAdoptHint(e.generatorError(err))
 	}

@@ -42,6 +42,7 @@ func sealCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "dialect", Value: "sops", Usage: "how to read a dotenv input: `sops` (as sops encrypt reads it: values verbatim, quotes kept) or shell (export, quotes, escapes, inline comments)"},
 			storeFlag(),
 			policyFlag(),
+			signKeyFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			var groups [][]seal.MasterKey
@@ -207,19 +208,27 @@ func (e *env) writeNew(c *cli.Context, out string, data []byte, mkdir bool) (err
 	if err != nil {
 		return err
 	}
+	key, err := e.signingKey(c, real)
+	if err != nil {
+		return err
+	}
+	defer key.Close()
 	if !c.Bool("force") {
+		var sig []byte
+		if key != nil {
+			if sig, err = key.Sign(data); err != nil {
+				return fmt.Errorf("%s: %w; nothing was written", out, err)
+			}
+		}
 		if err := fsutil.CreateExclusive(real, data, 0o644); err != nil {
 			return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
 		}
-		return nil
+		return e.writeSignature(out, real, sig, key)
 	}
 	if unlock, err := fsutil.Lock(real, fsutil.LockWait()); err == nil {
 		defer unlock()
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
 	}
-	if err := fsutil.WriteFileAtomic(real, data, 0o644); err != nil {
-		return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
-	}
-	return nil
+	return e.writeSigned(out, real, data, key)
 }

@@ -22,7 +22,7 @@ func setCommand(e *env) *cli.Command {
 			"On a terminal it is asked for without echo. There is deliberately no way to\n" +
 			"pass a value as an argument: argv is visible to every process on the host.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), adoptFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(),
 			&cli.BoolFlag{Name: "raw", Usage: "keep stdin exactly, including a trailing newline"},
 		},
 		Action: func(c *cli.Context) error {
@@ -81,7 +81,7 @@ func unsetCommand(e *env) *cli.Command {
 		Name:      "unset",
 		Usage:     "remove keys from a bundle",
 		ArgsUsage: "BUNDLE KEY...",
-		Flags:     []cli.Flag{identityFlag(), storeFlag(), adoptFlag()},
+		Flags:     []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return errors.New("usage: sealenv unset BUNDLE KEY [KEY ...]")

@@ -23,9 +23,10 @@ func showCommand(e *env) *cli.Command {
 		Usage:     "list keys, recipients and metadata (needs no key, shows no value)",
 		ArgsUsage: "BUNDLE",
 		Description: "Without an identity the MAC cannot be checked, so what show prints is not\n" +
-			"authenticated; sealenv check and the injector verify it.",
+			"authenticated; sealenv check and the injector verify it. The signature (BUNDLE.sig)\n" +
+			"is verified against the bundle's bytes, and its signer named by the policy's signers.",
 		Flags: []cli.Flag{
-			storeFlag(),
+			storeFlag(), policyFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text` or json"},
 		},
 		Action: func(c *cli.Context) error {
@@ -51,6 +52,7 @@ func showCommand(e *env) *cli.Command {
 				}
 			}
 			effective := seal.EffectiveMeta(info.Meta, info.Changes, info.LastModified)
+			sig := e.inspectSignature(c, path, data, info.LastModified)
 			switch c.String("format") {
 			case "json":
 				type key struct {
@@ -89,11 +91,12 @@ func showCommand(e *env) *cli.Command {
 					Verified        bool        `json:"verified"`
 					// Recorded: the bundle has sealenv metadata (sealenv wrote or
 					// adopted it); Changes: what changed outside sealenv since.
-					Recorded        bool     `json:"recorded"`
-					MetaEncrypted   bool     `json:"metadata_encrypted,omitempty"`
-					Changes         []change `json:"changes"`
-					Unauthenticated []string `json:"unauthenticated"`
-				}{Bundle: path, Store: f.String(), Recipients: info.Recipients, MasterKeys: []masterKey{}, KeyGroups: info.KeyGroups,
+					Recorded        bool             `json:"recorded"`
+					MetaEncrypted   bool             `json:"metadata_encrypted,omitempty"`
+					Changes         []change         `json:"changes"`
+					Unauthenticated []string         `json:"unauthenticated"`
+					Signature       *bundleSignature `json:"signature"`
+				}{Signature: sig, Bundle: path, Store: f.String(), Recipients: info.Recipients, MasterKeys: []masterKey{}, KeyGroups: info.KeyGroups,
 					ShamirThreshold: info.ShamirThreshold, LastModified: info.LastModified, Keys: []key{},
 					Recorded: info.Recorded, MetaEncrypted: info.MetaEncrypted, Changes: []change{}, Unauthenticated: []string{}}
 				for _, k := range info.MasterKeys {
@@ -120,6 +123,7 @@ func showCommand(e *env) *cli.Command {
 			case "text":
 				fmt.Fprintf(e.stdout, "bundle:       %s (%s store)\n", path, f)
 				fmt.Fprintf(e.stdout, "lastmodified: %s\n", info.LastModified.UTC().Format(time.RFC3339))
+				e.showSignature(e.stdout, sig)
 				fmt.Fprintf(e.stdout, "recipients:   %d (who can unwrap the data key, every key type)\n", len(info.MasterKeys))
 				if info.KeyGroups > 0 {
 					fmt.Fprintf(e.stdout, "key groups:   %d, threshold %d (Shamir)\n", info.KeyGroups, info.ShamirThreshold)

@@ -34,6 +34,10 @@ func wrapCommand(e *env) *cli.Command {
 			"The default injector is the sealenv-inject next to this sealenv, when its\n" +
 			"architecture matches. An injector must be a static sealenv-inject with this\n" +
 			"sealenv's wrap contract (read from the binary) unless --allow-any-injector.\n" +
+			"Each bundle's signature (BUNDLE.sig) goes next to it. When the policy names signers for the\n" +
+			"bundles' environment (--env, or the environment whose bundle a --bundle is), or with\n" +
+			"--signers FILE, the allowed signers go to " + wrap.SignersPath + " and the injector\n" +
+			"starts only with bundles they signed; an unsigned or badly signed bundle is an error now.\n" +
 			"With --audit the result is audited\n" +
 			"first and nothing is written unless it is clean. Exit 0 written, 1 audit findings,\n" +
 			"2 error (nothing written).",
@@ -44,7 +48,8 @@ func wrapCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing destination"},
 			&cli.BoolFlag{Name: "audit", Usage: "audit the wrapped image and write it only if it is clean"},
 			&cli.StringFlag{Name: "service", Usage: "pass only the keys that service `NAME` may receive (services: in sealenv.yaml; needs --env)"},
-			&cli.StringFlag{Name: "env", Usage: "environment `NAME` for --service"},
+			&cli.StringFlag{Name: "env", Usage: "environment `NAME` of the bundles: for --service, and whose signers the injector requires"},
+			&cli.StringFlag{Name: "signers", Usage: "allowed signers `FILE` for the image (default: the signers: in sealenv.yaml of the bundles' environments)"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -67,7 +72,14 @@ func wrapCommand(e *env) *cli.Command {
 				if err != nil {
 					return fmt.Errorf("--bundle: %s: %w", p, fsutil.Reason(err))
 				}
-				o.Bundles = append(o.Bundles, wrap.Bundle{Name: p, Data: data})
+				sig, err := readSignature(p)
+				if err != nil {
+					return fmt.Errorf("--bundle: %w", err)
+				}
+				o.Bundles = append(o.Bundles, wrap.Bundle{Name: p, Data: data, Sig: sig})
+			}
+			if o.Signers, err = e.wrapSigners(c); err != nil {
+				return err
 			}
 			if svc := c.String("service"); svc != "" {
 				p, err := loadPolicy(c)

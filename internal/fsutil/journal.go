@@ -32,8 +32,20 @@ import (
 // journalEntry is one file of a journaled write.
 type journalEntry struct {
 	Path string `json:"path"` // target, resolved
-	New  string `json:"new"`  // staged new content
-	Old  string `json:"old"`  // hard link to the old content
+	New  string `json:"new"`  // staged new content; "" when the target is removed
+	Old  string `json:"old"`  // hard link to the old content; "" when the target is created
+	// Create: the target did not exist, so a rollback removes it.
+	Create bool `json:"create,omitempty"`
+	// Remove: the change removes the target (its backup is Old).
+	Remove bool `json:"remove,omitempty"`
+}
+
+// Change is one file of [WriteChangesJournaled]: new content for Path
+// (created if it does not exist), or, with Remove, the removal of Path.
+type Change struct {
+	Path   string
+	Data   []byte
+	Remove bool
 }
 
 type journalDoc struct {
@@ -54,39 +66,69 @@ func hook(i, n int) {
 	}
 }
 
-// WriteFilesJournaled replaces paths (which must exist) with data as one
-// change, with a journal at journal (see the steps above). If it fails
-// before the commit, every file is as it was. Symlinks are written
-// through. The caller holds the files' locks.
-func WriteFilesJournaled(journal string, paths []string, data [][]byte) (err error) {
+// WriteFilesJournaled replaces paths with data as one change, with a
+// journal at journal (see the steps above); it is [WriteChangesJournaled]
+// without removals.
+func WriteFilesJournaled(journal string, paths []string, data [][]byte) error {
 	if len(paths) != len(data) {
 		return errors.New("write: paths and data differ in length")
 	}
+	changes := make([]Change, len(paths))
+	for i := range paths {
+		changes[i] = Change{Path: paths[i], Data: data[i]}
+	}
+	return WriteChangesJournaled(journal, changes)
+}
+
+// WriteChangesJournaled replaces, creates (mode 0644) or removes files as
+// one change, with a journal at journal (see the steps above). If it fails
+// before the commit, every file is as it was: replaced and removed files
+// have their old content, created ones are gone. Symlinks are written
+// through. The caller holds the files' locks (a created file's lock is its
+// bundle's).
+func WriteChangesJournaled(journal string, changes []Change) (err error) {
 	id := make([]byte, 6)
 	if _, err := rand.Read(id); err != nil {
 		return err
 	}
 	tag := hex.EncodeToString(id)
 	doc := journalDoc{V: 1, PID: os.Getpid(), Start: time.Now().UTC()}
-	modes := make([]fs.FileMode, len(paths))
-	for i, p := range paths {
-		if p, err = throughLink(p); err != nil {
-			return err
-		}
-		st, err := os.Stat(p)
+	var data [][]byte
+	var modes []fs.FileMode
+	for _, c := range changes {
+		p, err := throughLink(c.Path)
 		if err != nil {
 			return err
 		}
-		if !st.Mode().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", p)
-		}
-		modes[i] = st.Mode().Perm()
 		dir, base := filepath.Dir(p), filepath.Base(p)
-		doc.Files = append(doc.Files, journalEntry{
-			Path: p,
-			New:  filepath.Join(dir, "."+base+".sealenv-new-"+tag),
-			Old:  filepath.Join(dir, "."+base+".sealenv-old-"+tag),
-		})
+		e := journalEntry{
+			Path:   p,
+			New:    filepath.Join(dir, "."+base+".sealenv-new-"+tag),
+			Old:    filepath.Join(dir, "."+base+".sealenv-old-"+tag),
+			Remove: c.Remove,
+		}
+		mode := fs.FileMode(0o644)
+		st, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && c.Remove:
+			continue // nothing to remove
+		case errors.Is(err, fs.ErrNotExist):
+			e.Create, e.Old = true, ""
+		case err != nil:
+			return err
+		case !st.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file", p)
+		default:
+			mode = st.Mode().Perm()
+		}
+		if c.Remove {
+			e.New = ""
+		}
+		doc.Files = append(doc.Files, e)
+		data, modes = append(data, c.Data), append(modes, mode)
+	}
+	if len(doc.Files) == 0 {
+		return nil
 	}
 	text, err := json.Marshal(doc)
 	if err != nil {
@@ -120,18 +162,27 @@ func WriteFilesJournaled(journal string, paths []string, data [][]byte) (err err
 	}
 	syncDir(filepath.Dir(journal))
 	for i, e := range doc.Files {
-		if err = writeExact(e.New, data[i], modes[i]); err != nil {
-			return fmt.Errorf("%s: %w", e.Path, err)
+		if !e.Remove {
+			if err = writeExact(e.New, data[i], modes[i]); err != nil {
+				return fmt.Errorf("%s: %w", e.Path, err)
+			}
 		}
-		if err = os.Link(e.Path, e.Old); err != nil {
-			return fmt.Errorf("%s: %w", e.Path, err)
+		if !e.Create {
+			if err = os.Link(e.Path, e.Old); err != nil {
+				return fmt.Errorf("%s: %w", e.Path, err)
+			}
 		}
 		syncDir(filepath.Dir(e.Path))
 	}
 	n := len(doc.Files)
 	for i, e := range doc.Files {
 		hook(i, n)
-		if err = rename(e.New, e.Path); err != nil {
+		if e.Remove {
+			err = os.Remove(e.Path)
+		} else {
+			err = rename(e.New, e.Path)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w (all files restored)", e.Path, err)
 		}
 		syncDir(filepath.Dir(e.Path))
@@ -172,18 +223,25 @@ func writeExact(path string, data []byte, mode fs.FileMode) error {
 	return err
 }
 
-// rollback puts every backup back over its target and removes what was
-// staged.
+// rollback puts every backup back over its target, removes created
+// targets, and removes what was staged.
 func rollback(doc journalDoc) {
 	for _, e := range doc.Files {
-		if _, err := os.Lstat(e.Old); err == nil {
+		if e.Create {
+			os.Remove(e.Path) // the caller held its lock: nobody else created it
+		}
+		if e.Old == "" {
+			// created: nothing to restore
+		} else if _, err := os.Lstat(e.Old); err == nil {
 			// If the target still is the old file, rename does nothing
 			// (both names link the same inode), so remove the backup.
 			if err := rename(e.Old, e.Path); err == nil {
 				os.Remove(e.Old)
 			}
 		}
-		os.Remove(e.New)
+		if e.New != "" {
+			os.Remove(e.New)
+		}
 		syncDir(filepath.Dir(e.Path))
 	}
 }
@@ -191,8 +249,12 @@ func rollback(doc journalDoc) {
 // finish removes the backups and staged files of a committed change.
 func finish(doc journalDoc) {
 	for _, e := range doc.Files {
-		os.Remove(e.Old)
-		os.Remove(e.New)
+		if e.Old != "" {
+			os.Remove(e.Old)
+		}
+		if e.New != "" {
+			os.Remove(e.New)
+		}
 		syncDir(filepath.Dir(e.Path))
 	}
 }

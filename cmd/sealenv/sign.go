@@ -1,0 +1,428 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/sealenv/sealenv/fleet"
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/policies"
+	"github.com/sealenv/sealenv/seal"
+	"github.com/sealenv/sealenv/seal/signature"
+	"github.com/sealenv/sealenv/seal/signing"
+)
+
+// signKeyFlag is the signing key of every command that writes a bundle.
+func signKeyFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name: "sign-key",
+		Usage: "sign what is written with the SSH key `FILE` (a private key, or a .pub whose key ssh-agent holds; or key::PUBLIC-KEY) " +
+			"(default: $SEALENV_SIGN_KEY, then git's user.signingkey when gpg.format is ssh)",
+	}
+}
+
+// signingKey finds the configured signing key for a bundle at path (its
+// git configuration is the one of its repository); nil when none is
+// configured.
+func (e *env) signingKey(c *cli.Context, path string) (*signing.Key, error) {
+	k, err := signing.Find(signing.Lookup{
+		Explicit:   c.String("sign-key"),
+		Describe:   "--sign-key",
+		Getenv:     e.getenv,
+		GitDir:     existingDir(path),
+		Passphrase: askPassphrase,
+	})
+	if errors.Is(err, signing.ErrNoKey) {
+		return nil, nil
+	}
+	return k, err
+}
+
+// existingDir is the nearest directory of path that exists.
+func existingDir(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
+}
+
+// askPassphrase asks for a key file's passphrase on the terminal, as
+// ssh-keygen does (not on stdin, which may carry a value).
+func askPassphrase(path string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("protected by a passphrase and there is no terminal to ask on: add it to ssh-agent (ssh-add %s)", path)
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return nil, fmt.Errorf("protected by a passphrase and there is no terminal to ask on: add it to ssh-agent (ssh-add %s)", path)
+	}
+	fmt.Fprintf(tty, "passphrase for %s: ", path)
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	return p, err
+}
+
+// writeSigned replaces the bundle at real (named path in messages) with
+// data, and its signature file with a signature by key. Signing comes
+// first, so a key that fails to sign changes nothing. Without a key, a
+// signature file that would no longer match is removed, and a warning
+// says how to sign again.
+func (e *env) writeSigned(path, real string, data []byte, key *signing.Key) error {
+	var sig []byte
+	if key != nil {
+		var err error
+		if sig, err = key.Sign(data); err != nil {
+			return fmt.Errorf("%s: %w; nothing was written", path, err)
+		}
+	}
+	if err := fsutil.WriteFileAtomic(real, data, 0o644); err != nil {
+		return fmt.Errorf("%s: writing: %w", path, fsutil.Reason(err))
+	}
+	return e.writeSignature(path, real, sig, key)
+}
+
+// writeSignature writes (or, with sig nil, removes) the signature file of
+// the bundle at real, and says so.
+func (e *env) writeSignature(path, real string, sig []byte, key *signing.Key) error {
+	sigPath := signature.Path(real)
+	if sig == nil {
+		err := os.Remove(sigPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: the bundle changed, but its old signature could not be removed: %w", signature.Path(path), fsutil.Reason(err))
+		}
+		fmt.Fprintf(e.stderr, "sealenv: warning: %s changed and is now unsigned: its signature no longer matched and was removed; sign it with sealenv sign %s (or configure a key: --sign-key, %s, or git's user.signingkey)\n", path, path, signing.EnvSignKey)
+		return nil
+	}
+	if err := fsutil.WriteFileAtomic(sigPath, sig, 0o644); err != nil {
+		return fmt.Errorf("%s: the bundle was written, but not its signature: %w; run sealenv sign %s", signature.Path(path), fsutil.Reason(err), path)
+	}
+	fmt.Fprintf(e.stderr, "signed %s with %s %s (%s)\n", path, key.PublicKey().Type, key.PublicKey().Fingerprint(), key.Source)
+	return nil
+}
+
+// fleetSigning is how rekey --all and rotate --due sign what they write.
+func (e *env) fleetSigning(c *cli.Context, p *policies.Policy) (fleet.Signing, func(), error) {
+	if c.Bool("dry-run") {
+		return fleet.Signing{}, func() {}, nil // nothing is written
+	}
+	key, err := e.signingKey(c, p.Path)
+	if err != nil {
+		return fleet.Signing{}, nil, err
+	}
+	if key == nil {
+		return fleet.Signing{Removed: func(b string) {
+			fmt.Fprintf(e.stderr, "sealenv: warning: %s changed and is now unsigned: its signature no longer matched and was removed; sign it with sealenv sign %s\n", b, b)
+		}}, func() {}, nil
+	}
+	return fleet.Signing{Sign: key.Sign}, func() { key.Close() }, nil
+}
+
+func signCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "sign",
+		Usage:     "sign bundles as they are, after a review (writes BUNDLE.sig)",
+		ArgsUsage: "BUNDLE...",
+		Description: "Signs each bundle's exact bytes with an SSH key (sshsig, namespace " + signature.Namespace + "),\n" +
+			"into BUNDLE.sig, which ssh-keygen -Y verify, sealenv check and the injector\n" +
+			"check. Use it after reviewing a change that sealenv did not sign, such as a\n" +
+			"teammate's sops edit. The bundle itself is not changed and no identity is needed:\n" +
+			"a signature says that you vouch for these bytes, so review them first\n" +
+			"(git diff, sealenv show, sealenv reveal).\n" +
+			"The key: --sign-key, else $SEALENV_SIGN_KEY, else git's user.signingkey when\n" +
+			"gpg.format is ssh. With a policy, a key that the bundle's environment does not\n" +
+			"allow is refused.",
+		Flags: []cli.Flag{signKeyFlag(), policyFlag(), storeFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return errors.New("usage: sealenv sign BUNDLE... [--sign-key FILE]")
+			}
+			for _, path := range c.Args().Slice() {
+				if err := e.signOne(c, path); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// signOne signs one bundle under its lock.
+func (e *env) signOne(c *cli.Context, path string) error {
+	if err := e.recoverFleet(c, path); err != nil {
+		return err
+	}
+	real, err := fsutil.Resolve(path, repoRoot(path))
+	if err != nil {
+		return err
+	}
+	key, err := e.signingKey(c, real)
+	if err != nil {
+		return err
+	}
+	if key == nil {
+		return fmt.Errorf("no signing key: pass --sign-key FILE, set %s, or configure git (gpg.format ssh, user.signingkey)", signing.EnvSignKey)
+	}
+	defer key.Close()
+	unlock, err := fsutil.Lock(real, fsutil.LockWait())
+	if err != nil {
+		if errors.Is(err, fsutil.ErrLocked) {
+			return fmt.Errorf("%s: %w; gave up after %s (set SEALENV_LOCK_TIMEOUT to wait longer)", path, fsutil.ErrLocked, fsutil.LockWait())
+		}
+		return fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+	}
+	defer unlock()
+	f, data, err := readBundle(c, real)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, errors.Unwrap(err))
+	}
+	if _, err := seal.Inspect(f, data); err != nil {
+		return fmt.Errorf("%s: %w; only a sealed bundle is signed", path, err)
+	}
+	if env, p := e.envOfBundle(c, real); env != nil && env.Signed() {
+		if _, err := env.AllowedSigners().Allow(key.PublicKey(), e.now()); err != nil {
+			return fmt.Errorf("%s: %w; the signers of environment %q in %s do not allow this key", path, err, env.Name, p.Path)
+		}
+	}
+	sig, err := key.Sign(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return e.writeSignature(path, real, sig, key)
+}
+
+// envOfBundle finds the policy environment whose bundle is the file real,
+// if a policy exists and names it.
+func (e *env) envOfBundle(c *cli.Context, real string) (*policies.Environment, *policies.Policy) {
+	path := c.String("policy")
+	if path == "" {
+		var err error
+		if path, err = policies.Find(filepath.Dir(real)); err != nil {
+			return nil, nil
+		}
+	}
+	p, err := policies.Load(path)
+	if err != nil {
+		return nil, nil
+	}
+	for i := range p.Environments {
+		env := &p.Environments[i]
+		if r, err := p.ResolveBundle(env); err == nil && sameFile(r, real) {
+			return env, p
+		}
+	}
+	return nil, p
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+func signersCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "signers",
+		Usage:     "print an environment's signers as an allowed signers file (for the injector's --signers)",
+		ArgsUsage: " ",
+		Description: "The file is in the format of ssh-keygen -Y verify and git's gpg.ssh.allowedSignersFile:\n" +
+			"one line per signer key of the environment's signers: in sealenv.yaml, each limited to\n" +
+			"namespace " + signature.Namespace + ", and every signers file as it is. sealenv wrap puts\n" +
+			"it into the image; a Dockerfile build copies it to /etc/sealenv/allowed_signers.",
+		Flags: []cli.Flag{
+			policyFlag(),
+			&cli.StringFlag{Name: "env", Usage: "environment `NAME` (required)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 || c.String("env") == "" {
+				return errors.New("usage: sealenv signers --env NAME [-o FILE]")
+			}
+			p, err := loadPolicy(c)
+			if err != nil {
+				return err
+			}
+			env, err := p.Env(c.String("env"))
+			if err != nil {
+				return err
+			}
+			if !env.Signed() {
+				return fmt.Errorf("%s: environment %q has no signers", p.Path, env.Name)
+			}
+			text := env.AllowedSignersFile()
+			if out := c.String("output"); out != "" {
+				if err := fsutil.WriteFileAtomic(out, text, 0o644); err != nil {
+					return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+				}
+				return nil
+			}
+			_, err = e.stdout.Write(text)
+			return err
+		},
+	}
+}
+
+// bundleSignature is what show reports about a bundle's signature.
+type bundleSignature struct {
+	File       string    `json:"file"`
+	Status     string    `json:"status"` // good, bad, none
+	Reason     string    `json:"reason,omitempty"`
+	Type       string    `json:"type,omitempty"`
+	Key        string    `json:"key,omitempty"`
+	Principals []string  `json:"principals,omitempty"`
+	Allowed    *bool     `json:"allowed,omitempty"` // by the policy's signers of the bundle's environment
+	Env        string    `json:"environment,omitempty"`
+	Content    time.Time `json:"content_lastmodified,omitzero"`
+}
+
+// inspectSignature checks the signature next to the bundle at path
+// (content data) and names its signer: by the policy's signers of the
+// bundle's environment when there is one, else by its key.
+func (e *env) inspectSignature(c *cli.Context, path string, data []byte, lastModified time.Time) *bundleSignature {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	s := &bundleSignature{File: signature.Path(path), Status: "none"}
+	f, err := os.Open(signature.Path(real))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s
+	}
+	var sig []byte
+	if err == nil {
+		sig, err = io.ReadAll(io.LimitReader(f, signature.MaxSignatureSize+1))
+		f.Close()
+	}
+	if err != nil {
+		s.Status, s.Reason = "bad", fsutil.Reason(err).Error()
+		return s
+	}
+	parsed, err := signature.Parse(sig)
+	if err == nil {
+		err = parsed.Verify(data)
+	}
+	if err != nil {
+		s.Status, s.Reason = "bad", strings.TrimPrefix(err.Error(), signature.ErrBadSignature.Error()+": ")
+		return s
+	}
+	s.Status, s.Type, s.Key, s.Content = "good", parsed.Key.Type, parsed.Key.Fingerprint(), lastModified
+	if env, _ := e.envOfBundle(c, real); env != nil && env.Signed() {
+		s.Env = env.Name
+		principals, err := env.AllowedSigners().Allow(parsed.Key, e.now())
+		allowed := err == nil
+		s.Allowed, s.Principals = &allowed, principals
+	}
+	return s
+}
+
+// showSignature prints the signature lines of show's text output.
+func (e *env) showSignature(w io.Writer, s *bundleSignature) {
+	switch s.Status {
+	case "none":
+		fmt.Fprintf(w, "signature:    none (no %s)\n", s.File)
+		return
+	case "bad":
+		fmt.Fprintf(w, "signature:    BAD: %s (%s)\n", s.Reason, s.File)
+		return
+	}
+	who := s.Type + " " + s.Key
+	if len(s.Principals) > 0 {
+		who = strings.Join(s.Principals, ",") + " (" + who + ")"
+	}
+	fmt.Fprintf(w, "signature:    good, by %s\n", who)
+	fmt.Fprintf(w, "              over the content written %s (its sops lastmodified; an SSH signature holds no time)\n", s.Content.UTC().Format(time.RFC3339))
+	switch {
+	case s.Allowed != nil && *s.Allowed:
+		fmt.Fprintf(w, "              allowed by the signers of environment %s\n", s.Env)
+	case s.Allowed != nil:
+		fmt.Fprintf(w, "              NOT ALLOWED: the signers of environment %s do not allow this key\n", s.Env)
+	}
+}
+
+// readSignature reads the signature file of the bundle at path (next to
+// its target, if path is a symlink), or nil when it has none.
+func readSignature(path string) ([]byte, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	f, err := os.Open(signature.Path(real))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", signature.Path(path), fsutil.Reason(err))
+	}
+	defer f.Close()
+	sig, err := io.ReadAll(io.LimitReader(f, signature.MaxSignatureSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", signature.Path(path), fsutil.Reason(err))
+	}
+	return sig, nil
+}
+
+// wrapSigners is the allowed signers file sealenv wrap puts into the
+// image: --signers FILE; else the signers of --env; else, with a policy,
+// those of every environment one of the --bundle files belongs to; nil
+// when none applies.
+func (e *env) wrapSigners(c *cli.Context) ([]byte, error) {
+	if f := c.String("signers"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--signers: %s: %w", f, fsutil.Reason(err))
+		}
+		if _, err := signature.ParseAllowedSigners(data); err != nil {
+			return nil, fmt.Errorf("--signers: %s: %w", f, err)
+		}
+		return data, nil
+	}
+	if name := c.String("env"); name != "" {
+		p, err := loadPolicy(c)
+		if err != nil {
+			return nil, err
+		}
+		env, err := p.Env(name)
+		if err != nil {
+			return nil, err
+		}
+		if !env.Signed() {
+			return nil, nil
+		}
+		return env.AllowedSignersFile(), nil
+	}
+	var out []byte
+	seen := map[string]bool{}
+	for _, b := range c.StringSlice("bundle") {
+		real, err := filepath.EvalSymlinks(b)
+		if err != nil {
+			continue // reported when the bundle is read
+		}
+		env, _ := e.envOfBundle(c, real)
+		if env == nil || !env.Signed() || seen[env.Name] {
+			continue
+		}
+		seen[env.Name] = true
+		out = append(out, env.AllowedSignersFile()...)
+	}
+	return out, nil
+}
