@@ -232,6 +232,20 @@ func (c *Container) Stop(t testing.TB, grace time.Duration) Stopped {
 	return Stopped{Result: Result{Stdout: stdout, Stderr: stderr, ExitCode: code}, Elapsed: elapsed}
 }
 
+// StopOnSIGTERM stops the container with a 60-second grace period and
+// fails the test when the stop took all of it: the process did not end on
+// SIGTERM and podman had to SIGKILL it.
+func (c *Container) StopOnSIGTERM(t testing.TB) Stopped {
+	t.Helper()
+	const grace = 60 * time.Second
+	st := c.Stop(t, grace)
+	if st.Elapsed >= grace {
+		t.Errorf("podman stop took %v, the whole grace period", st.Elapsed)
+	}
+	t.Logf("podman stop took %v", st.Elapsed)
+	return st
+}
+
 // podmanReads lists variables podman itself reads: they cannot ride in its
 // environment without changing what podman does.
 func podmanReads(name string) bool {

@@ -136,18 +136,13 @@ func TestScenarioHappyPath(t *testing.T) {
 					t.Errorf("the container wrote to its file system: podman diff has %q", d)
 				}
 			}
-			const grace = 60 * time.Second
-			st := c.Stop(t, grace)
+			st := c.StopOnSIGTERM(t)
 			if st.ExitCode != 0 {
 				t.Errorf("exit %d after podman stop, want 0 (the app's own status on SIGTERM); stderr %q", st.ExitCode, st.Stderr)
 			}
 			if !strings.Contains(st.Stdout, "got terminated, exiting") {
 				t.Errorf("the app did not get SIGTERM; stdout:\n%s", st.Stdout)
 			}
-			if st.Elapsed >= grace {
-				t.Errorf("podman stop took %v, the whole grace period", st.Elapsed)
-			}
-			t.Logf("podman stop took %v", st.Elapsed)
 		})
 	}
 

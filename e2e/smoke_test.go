@@ -108,18 +108,13 @@ func TestSmokeStop(t *testing.T) {
 	t.Run("handles SIGTERM", func(t *testing.T) {
 		c := e.Start(t, Run{Image: name, Cmd: []string{"wait-signal", "3"}})
 		c.WaitForLog(t, "ready")
-		const grace = 60 * time.Second
-		st := c.Stop(t, grace)
+		st := c.StopOnSIGTERM(t)
 		if st.ExitCode != 3 {
 			t.Fatalf("exit %d after podman stop, want 3; stderr %q", st.ExitCode, st.Stderr)
 		}
 		if !strings.Contains(st.Stderr, "got terminated") {
 			t.Errorf("stderr %q does not say SIGTERM arrived", st.Stderr)
 		}
-		if st.Elapsed >= grace {
-			t.Errorf("podman stop took %v, the whole grace period", st.Elapsed)
-		}
-		t.Logf("podman stop took %v", st.Elapsed)
 	})
 	t.Run("exec and diff", func(t *testing.T) {
 		c := e.Start(t, Run{Image: name, Cmd: []string{"wait-signal", "0"}})

@@ -370,27 +370,19 @@ func (m *sopsMeta) fromFlat(lines map[string]string) error {
 		}
 		return nil
 	}
+	text := map[string]*string{
+		"lastmodified": &m.LastModified, "mac": &m.MAC, "version": &m.Version,
+		"unencrypted_suffix": &m.UnencryptedSuffix, "encrypted_suffix": &m.EncryptedSuffix,
+		"unencrypted_regex": &m.UnencryptedRegex, "encrypted_regex": &m.EncryptedRegex,
+		"unencrypted_comment_regex": &m.UnencryptedCommentRegex, "encrypted_comment_regex": &m.EncryptedCommentRegex,
+	}
 	for k, v := range lines {
 		k = strings.TrimPrefix(k, sopsPrefix)
+		if field := text[k]; field != nil {
+			*field = v
+			continue
+		}
 		switch k {
-		case "lastmodified":
-			m.LastModified = v
-		case "mac":
-			m.MAC = v
-		case "version":
-			m.Version = v
-		case "unencrypted_suffix":
-			m.UnencryptedSuffix = v
-		case "encrypted_suffix":
-			m.EncryptedSuffix = v
-		case "unencrypted_regex":
-			m.UnencryptedRegex = v
-		case "encrypted_regex":
-			m.EncryptedRegex = v
-		case "unencrypted_comment_regex":
-			m.UnencryptedCommentRegex = v
-		case "encrypted_comment_regex":
-			m.EncryptedCommentRegex = v
 		case "mac_only_encrypted":
 			b, err := strconv.ParseBool(v)
 			if err != nil {

@@ -195,12 +195,9 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 		return err
 	}
 	defer key.Close()
-	unlock, err := fsutil.Lock(real, fsutil.LockWait())
+	unlock, err := lockBundle(path, real)
 	if err != nil {
-		if errors.Is(err, fsutil.ErrLocked) {
-			return fmt.Errorf("%s: %w; gave up after %s (set SEALENV_LOCK_TIMEOUT to wait longer)", path, fsutil.ErrLocked, fsutil.LockWait())
-		}
-		return fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+		return err
 	}
 	defer unlock()
 	b, err := e.loadBundleAt(c, path, real)
@@ -222,6 +219,19 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 // recoverFleet finishes or rolls back an interrupted rekey --all or rotate
 // --due in the policy's directory (and the repository of each path), and
 // says so on stderr.
+// lockBundle takes the write lock of bundle real (named path to the user),
+// waiting up to SEALENV_LOCK_TIMEOUT for another sealenv command to finish.
+func lockBundle(path, real string) (unlock func(), err error) {
+	unlock, err = fsutil.Lock(real, fsutil.LockWait())
+	switch {
+	case errors.Is(err, fsutil.ErrLocked):
+		return nil, fmt.Errorf("%s: %w; gave up after %s (set SEALENV_LOCK_TIMEOUT to wait longer)", path, fsutil.ErrLocked, fsutil.LockWait())
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+	}
+	return unlock, nil
+}
+
 func (e *env) recoverFleet(c *cli.Context, paths ...string) error {
 	if err := fsutil.CheckLockWait(); err != nil {
 		return err // every writer and check come here first

@@ -67,6 +67,13 @@ func (c *runner) run(stdin string, args ...string) result {
 	cmd.Env = append([]string{"SEALENV_TEST_MAIN=1", "PATH=" + os.Getenv("PATH")}, c.env...)
 	cmd.Args[0] = "sealenv"
 	cmd.Stdin = strings.NewReader(stdin)
+	return c.result(cmd)
+}
+
+// result runs cmd and returns its output and exit status; only a command
+// that could not start fails the test.
+func (c *runner) result(cmd *exec.Cmd) result {
+	c.t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -225,10 +225,10 @@ func (e *env) writeNew(c *cli.Context, out string, data []byte, mkdir bool) (err
 		}
 		return e.writeSignature(out, real, sig, key)
 	}
-	if unlock, err := fsutil.Lock(real, fsutil.LockWait()); err == nil {
+	if unlock, err := lockBundle(out, real); err == nil {
 		defer unlock()
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+		return err
 	}
 	return e.writeSigned(out, real, data, key)
 }

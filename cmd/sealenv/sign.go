@@ -184,12 +184,9 @@ func (e *env) signOne(c *cli.Context, path string) error {
 		return fmt.Errorf("no signing key: pass --sign-key FILE, set %s, or configure git (gpg.format ssh, user.signingkey)", signing.EnvSignKey)
 	}
 	defer key.Close()
-	unlock, err := fsutil.Lock(real, fsutil.LockWait())
+	unlock, err := lockBundle(path, real)
 	if err != nil {
-		if errors.Is(err, fsutil.ErrLocked) {
-			return fmt.Errorf("%s: %w; gave up after %s (set SEALENV_LOCK_TIMEOUT to wait longer)", path, fsutil.ErrLocked, fsutil.LockWait())
-		}
-		return fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+		return err
 	}
 	defer unlock()
 	f, data, err := readBundle(c, real)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,17 +95,7 @@ func (c *runner) runInjector(bundle string) result {
 	cmd := exec.Command(injectorBinary(c.t), "--bundle", bundle, "--", "/usr/bin/env")
 	cmd.Dir = c.dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatal(err)
-	}
-	return result{out.String(), errb.String(), code}
+	return c.result(cmd)
 }
 
 // plainFor renders values (in order) as plaintext of a store, as sops

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-
 	"github.com/sealenv/sealenv/wrap"
 )
 
@@ -113,19 +111,7 @@ func TestVersionOfBuiltBinaries(t *testing.T) {
 	recipient := strings.TrimSpace(func() string { o, _ := runBinary(t, dir, cliBin, "keygen", "-o", "key.txt"); return o }())
 	runBinary(t, dir, cliBin, "seal", "-r", recipient, "-o", "prod.env")
 	runBinary(t, dir, cliBin, "wrap", "docker-archive:"+img, "oci:"+filepath.Join(dir, "out"), "--bundle", "prod.env", "--injector", inj)
-	idx, err := layout.ImageIndexFromPath(filepath.Join(dir, "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil || len(im.Manifests) != 1 {
-		t.Fatalf("wrapped layout: %v %v", im, err)
-	}
-	wrapped, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := wrapped.ConfigFile()
+	cf, err := layoutImage(t, filepath.Join(dir, "out")).ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}

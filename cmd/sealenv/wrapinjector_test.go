@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
@@ -65,21 +66,27 @@ func TestWrapInjectorChecks(t *testing.T) {
 
 func configDigest(t *testing.T, dir string) string {
 	t.Helper()
+	d, err := layoutImage(t, dir).ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// layoutImage opens the one image of OCI layout dir.
+func layoutImage(t *testing.T, dir string) v1.Image {
+	t.Helper()
 	idx, err := layout.ImageIndexFromPath(filepath.Clean(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil || len(im.Manifests) != 1 {
-		t.Fatalf("%s: %v", dir, err)
+		t.Fatalf("%s: want one image: %v", dir, err)
 	}
 	img, err := idx.Image(im.Manifests[0].Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := img.ConfigName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return img
 }
