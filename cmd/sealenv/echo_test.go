@@ -30,7 +30,9 @@ func TestNoArgumentValueIsEchoed(t *testing.T) {
 	bundle := mustRead(t, c.path("b.env"))
 	raw := make([]byte, 12)
 	rand.Read(raw)
-	core := base64.StdEncoding.EncodeToString(raw)
+	// URL-safe base64: a "/" in the value would make -o VALUE create a
+	// directory, and a path that exists is rightly shown in errors.
+	core := base64.URLEncoding.EncodeToString(raw)
 	value := "Sv+" + core + "="
 
 	app := newApp(&env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, now: time.Now})
@@ -65,6 +67,11 @@ func TestNoArgumentValueIsEchoed(t *testing.T) {
 	if len(runs) < 150 {
 		t.Fatalf("only %d runs: the sweep broke", len(runs))
 	}
+	before := map[string]bool{}
+	entries, _ := os.ReadDir(c.dir)
+	for _, e := range entries {
+		before[e.Name()] = true
+	}
 	for _, args := range runs {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, os.Args[0], args...)
@@ -78,13 +85,15 @@ func TestNoArgumentValueIsEchoed(t *testing.T) {
 			t.Fatalf("%v: %v", args, err)
 		}
 		created := false
-		if entries, _ := os.ReadDir(c.dir); len(entries) > 0 {
-			for _, e := range entries {
-				if strings.Contains(e.Name(), core[:8]) {
-					created = true // an output file the user named so
-					os.RemoveAll(filepath.Join(c.dir, e.Name()))
-				}
+		entries, _ := os.ReadDir(c.dir)
+		for _, e := range entries {
+			if before[e.Name()] {
+				continue
 			}
+			// Whatever the run left is removed, so no run sees another's
+			// file; an output file the user named VALUE may name it.
+			created = created || strings.Contains(e.Name(), core[:8])
+			os.RemoveAll(filepath.Join(c.dir, e.Name()))
 		}
 		os.WriteFile(c.path("b.env"), bundle, 0o644)
 		if created && err == nil {
