@@ -31,7 +31,7 @@ func peer(t *testing.T, name string, alt ...string) string {
 		}
 	}
 	if os.Getenv("SEALENV_REQUIRE_PEERS") != "" {
-		t.Fatalf("%s not found (scripts/setup-gnupg.sh installs gpg, scripts/setup-shells.sh zsh and fish; go install github.com/getsops/sops/v3/cmd/sops@v3.13.3)", name)
+		t.Fatalf("%s not found (scripts/setup-gnupg.sh installs gpg, scripts/setup-shells.sh zsh and fish; scripts/test.sh builds sops v3.13.3 from this module)", name)
 	}
 	t.Skipf("%s not found", name)
 	return ""
