@@ -10,19 +10,6 @@ export SEALENV_REQUIRE_PEERS=1 # a missing peer (sops, podman, buildkit) fails i
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# The system packages and BuildKit (scripts/setup-*.sh: apt-get, and a
-# go build of buildkitd in a module of its own) install in the background
-# while the Go peers build and the code is vetted; the tests wait for them.
-(
-	for hook in scripts/setup-*.sh; do
-		[ -e "$hook" ] || continue
-		log "running $hook"
-		bash "$hook"
-	done
-) &
-setup=$!
-trap 'kill "$setup" 2>/dev/null || true' EXIT
-
 # sops, the peer our bundles must stay compatible with: v3.13.3, the
 # version go.mod requires, built from this module's graph so that it shares
 # the build cache with our own packages (sops/v3 is a dependency of
@@ -37,6 +24,21 @@ if ! command -v staticcheck >/dev/null; then
 	log "installing staticcheck"
 	go install honnef.co/go/tools/cmd/staticcheck@latest
 fi
+
+# The system packages and BuildKit (scripts/setup-*.sh: apt-get, and a
+# go build of buildkitd with this module's dependency versions) install in
+# the background while the code is vetted; the tests wait for them. They
+# start after sops is built: by then the dependencies BuildKit shares with
+# this module are compiled, once.
+(
+	for hook in scripts/setup-*.sh; do
+		[ -e "$hook" ] || continue
+		log "running $hook"
+		bash "$hook"
+	done
+) &
+setup=$!
+trap 'kill "$setup" 2>/dev/null || true' EXIT
 
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
