@@ -68,7 +68,7 @@ log "goreleaser release --snapshot --clean --skip=$skip"
 start=$SECONDS
 goreleaser release --snapshot --clean --skip="$skip"
 log "snapshot built in $((SECONDS - start)) s"
-for f in dist/*.tar.gz dist/*.sbom.json dist/checksums.txt; do
+for f in dist/*.tar.gz dist/*.zip dist/*.sbom.json dist/checksums.txt; do
 	[ -e "$f" ] && printf '    %10d  %s\n' "$(wc -c <"$f")" "${f#dist/}" >&2
 done
 
