@@ -316,10 +316,8 @@ func (c *Config) load() (l *loaded, err error) {
 	// is reported before any identity is touched.
 	store, setting := c.Store, c.mention(SettingStore, "")
 	if store == "" {
-		store, setting = "", EnvStore
-		if v, ok := c.getenv(EnvStore); ok {
-			store = v
-		}
+		store, _ = c.getenv(EnvStore)
+		setting = EnvStore
 	}
 	var format seal.Format
 	if store != "" {

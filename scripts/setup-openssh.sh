@@ -12,5 +12,5 @@ fi
 echo "setup-openssh: installing openssh-client (apt-get)" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client >/dev/null
+$sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq openssh-client >/dev/null

@@ -39,7 +39,9 @@ fi
 	done
 ) &
 setup=$!
-trap 'kill "$setup" 2>/dev/null || true' EXIT
+# On an early failure, let the setup finish rather than orphan its apt-get
+# or go build (the hooks are safe to run again).
+trap 'wait "$setup" 2>/dev/null || true' EXIT
 
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -309,9 +309,13 @@ func writeFish(w io.Writer, root *compCmd) error {
 	b.WriteString("# __sealenv_words PATH KIND: as in the bash script.\nfunction __sealenv_words\n\tswitch \"$argv[1]|$argv[2]\"\n")
 	root.walk(func(c *compCmd) {
 		subs, _, values, _ := c.words()
-		for kind, words := range map[string][]string{"subs": subs, "values": values} {
-			if len(words) > 0 {
-				fmt.Fprintf(&b, "\t\tcase '%s|%s'\n\t\t\tstring split ' ' -- '%s'\n", c.path, kind, strings.Join(words, " "))
+		// In a fixed order: the same sealenv writes the same script.
+		for _, k := range []struct {
+			kind  string
+			words []string
+		}{{"subs", subs}, {"values", values}} {
+			if len(k.words) > 0 {
+				fmt.Fprintf(&b, "\t\tcase '%s|%s'\n\t\t\tstring split ' ' -- '%s'\n", c.path, k.kind, strings.Join(k.words, " "))
 			}
 		}
 	})

@@ -74,7 +74,9 @@ func Parse(s string) (time.Duration, error) {
 		default:
 			var err error
 			if d, err = time.ParseDuration(num + unit); err != nil {
-				if strings.Contains(err.Error(), "invalid duration") && validUnit(unit) {
+				// A well-formed number of a known unit that time cannot
+				// hold is too long; anything else is malformed.
+				if _, perr := strconv.ParseFloat(num, 64); perr == nil && validUnit(unit) {
 					return 0, fmt.Errorf("duration %q is too long", s)
 				}
 				return 0, bad

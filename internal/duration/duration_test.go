@@ -23,7 +23,7 @@ func TestParse(t *testing.T) {
 		"1..5d": "invalid duration", "d2": "invalid duration", "2 d": "invalid duration",
 		"-1d": "negative duration", "-1h": "negative duration",
 		"20000000w": "too long", "100000000000000000000d": "too long", "2562047h+1": "invalid duration",
-		"9999999999999h": "too long", "15250w15250w": "too long",
+		"9999999999999h": "too long", "15250w15250w": "too long", ".h": "invalid duration", "1..5h": "invalid duration",
 	} {
 		_, err := Parse(in)
 		if err == nil || !strings.Contains(err.Error(), want) {

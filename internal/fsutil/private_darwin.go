@@ -3,7 +3,6 @@
 package fsutil
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,10 +87,4 @@ func privateBases() []string {
 	return out
 }
 
-func removePrivate(dir string) error {
-	err := os.RemoveAll(dir)
-	if err != nil && errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
-}
+func removePrivate(dir string) error { return os.RemoveAll(dir) }
