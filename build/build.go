@@ -147,6 +147,9 @@ var (
 	// ErrDockerArchive: a docker archive holds one image, without
 	// attestations.
 	ErrDockerArchive = errors.New("a docker archive holds one platform and no attestations")
+	// ErrTLSPair: a client certificate without its key, or a key without
+	// its certificate.
+	ErrTLSPair = errors.New("TLS: a client certificate needs its key, and a key its certificate")
 )
 
 // Run lints, builds, audits and, when the audit is clean, writes the
@@ -228,6 +231,9 @@ func (o *Options) Check() error {
 		return fmt.Errorf("dockerfile %s: %w", o.Dockerfile, ifsutil.Reason(err))
 	} else if !st.Mode().IsRegular() {
 		return fmt.Errorf("dockerfile %s: not a regular file", o.Dockerfile)
+	}
+	if (o.TLS.Cert == "") != (o.TLS.Key == "") {
+		return ErrTLSPair
 	}
 	switch o.Provenance {
 	case "", "min", "max":
@@ -368,9 +374,6 @@ func (o *Options) solve(ctx context.Context, dir string, red *redactor) ([]strin
 func (o *Options) client(ctx context.Context) (*client.Client, error) {
 	var opts []client.ClientOpt
 	if t := o.TLS; t.CACert != "" || t.Cert != "" || t.Key != "" {
-		if (t.Cert == "") != (t.Key == "") {
-			return nil, errors.New("TLS: a client certificate needs its key, and a key its certificate")
-		}
 		name := t.ServerName
 		if name == "" {
 			if u, err := url.Parse(o.Addr); err == nil {

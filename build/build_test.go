@@ -63,6 +63,8 @@ func TestCheck(t *testing.T) {
 		{"no address", func(o *Options) { o.Addr = "" }, "", ErrNoAddress},
 		{"address without scheme", func(o *Options) { o.Addr = "/run/buildkit/buildkitd.sock" }, "want SCHEME://", nil},
 		{"plaintext tcp", func(o *Options) { o.Addr = "tcp://10.0.0.1:1234" }, "", ErrPlaintextTCP},
+		{"certificate without key", func(o *Options) { o.TLS.CACert, o.TLS.Cert = "ca.pem", "cert.pem" }, "", ErrTLSPair},
+		{"key without certificate", func(o *Options) { o.TLS.Key = "key.pem" }, "", ErrTLSPair},
 		{"docker-archive, two platforms", func(o *Options) {
 			o.Dest = imageref.Ref{Transport: imageref.DockerArchive, Path: "x.tar"}
 			o.Platforms = []string{"linux/amd64", "linux/arm64"}

@@ -147,7 +147,7 @@ const (
 // sealedAuditOptions gathers the rules and the sealed values: the bundles
 // must, which must open and are returned opened (in order), and the
 // policy's other bundles as pb says. done zeroes every opened bundle.
-func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles) (audit.Options, []*seal.Bundle, func(), error) {
+func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles) (audit.Options, []openedBundle, func(), error) {
 	var o audit.Options
 	sev, err := rules.ParseSeverity(c.String("severity"))
 	if err != nil {
@@ -210,7 +210,8 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 	if len(refs) == 0 {
 		return o, nil, func() {}, nil
 	}
-	var opened, mustOpened []*seal.Bundle
+	var opened []*seal.Bundle
+	var mustOpened []openedBundle
 	done := func() {
 		for _, b := range opened {
 			b.Zero()
@@ -258,11 +259,17 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 		}
 		opened = append(opened, b)
 		if r.must {
-			mustOpened = append(mustOpened, b)
+			mustOpened = append(mustOpened, openedBundle{p, b})
 		}
 		o.Values = append(o.Values, b.Secrets...)
 	}
 	return o, mustOpened, done, nil
+}
+
+// openedBundle is a bundle sealedAuditOptions opened, with its path.
+type openedBundle struct {
+	path string
+	*seal.Bundle
 }
 
 // writeAudit prints the report of an audit or a scan (what) and maps it to

@@ -92,6 +92,8 @@ func buildError(err error) error {
 	switch {
 	case errors.Is(err, build.ErrPlaintextTCP):
 		return fmt.Errorf("%w: pass --tls-ca-cert (and --tls-cert, --tls-key)", err)
+	case errors.Is(err, build.ErrTLSPair):
+		return fmt.Errorf("%w: pass --tls-cert and --tls-key together", err)
 	case errors.Is(err, build.ErrDockerArchive):
 		return fmt.Errorf("--output %w", err)
 	case errors.Is(err, imageref.ErrDestinationUsed):
@@ -174,15 +176,11 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 	}
 	// Served secrets are held to the injector's rule: no name that nothing
 	// authenticates (an empty value a sops edit added, say).
-	for i, b := range opened {
+	for _, b := range opened {
 		if len(b.Unauthenticated) > 0 {
-			name := "a bundle"
-			if len(opened) == len(paths) {
-				name = paths[i]
-			}
-			err := seal.Strict(b)
+			err := seal.Strict(b.Bundle)
 			done()
-			return o, nil, fmt.Errorf("%s: %w; review the bundle, then run sealenv adopt %s", name, err, name)
+			return o, nil, fmt.Errorf("%s: %w; review the bundle, then run sealenv adopt %s", b.path, err, b.path)
 		}
 	}
 	o.Audit = ao
