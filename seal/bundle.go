@@ -114,7 +114,8 @@ type Info struct {
 	// ShamirThreshold how many of them must be opened.
 	KeyGroups       int
 	ShamirThreshold int
-	// Weak lists the values no ciphertext authenticates (see [WeakNames]).
+	// Weak lists the values no ciphertext authenticates: empty values, nulls,
+	// and values the file's rules leave unencrypted.
 	Weak []string
 	// Recorded, Changes and Unauthenticated are those of [Bundle], read
 	// without checking the MAC.
@@ -197,7 +198,10 @@ func Open(format Format, data []byte, identities ...age.Identity) (*Bundle, erro
 	if err != nil {
 		return nil, err
 	}
-	return b, Strict(b)
+	if err := Strict(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Strict zeroes b and returns an [*UnauthenticatedError] when b has names
@@ -295,18 +299,6 @@ func UnsealedValues(format Format, data []byte) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// WeakNames lists the flattened names of the values in a bundle that no
-// ciphertext authenticates: empty values, nulls, and values the file's
-// rules leave unencrypted (the metadata key aside). The authoring side
-// records them in the metadata.
-func WeakNames(format Format, data []byte) ([]string, error) {
-	r, err := Recorded(format, data)
-	if err != nil {
-		return nil, err
-	}
-	return r.Weak, nil
 }
 
 // dataKey unwraps the 32-byte data key from the first age stanza that one of

@@ -268,17 +268,6 @@ func (p *parsed) states() []leafState {
 	return out
 }
 
-// Recorded is the [Record] of a file as it is: what sealenv's metadata
-// would record if it were written now. The authoring side uses it to
-// write the metadata; it needs no key.
-func Recorded(format Format, data []byte) (Record, error) {
-	p, err := parseFile(format, data)
-	if err != nil {
-		return Record{}, err
-	}
-	return p.record(p.states()), nil
-}
-
 func (p *parsed) record(states []leafState) Record {
 	r := Record{Sums: map[string]string{}, Wrapped: p.wrappedSum()}
 	for _, s := range states {

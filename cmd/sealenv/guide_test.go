@@ -326,6 +326,10 @@ func TestSealInputIsNotAnIdentity(t *testing.T) {
 	}
 	// A value that is an age key (KEY=AGE-SECRET-KEY-...) is a value.
 	c.ok("BACKUP_KEY="+strings.TrimSpace(string(key[strings.Index(string(key), "AGE-SECRET-KEY-"):]))+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	// So is a PEM private key in a YAML block.
+	c.ok("TLS_KEY: |\n  -----BEGIN PRIVATE KEY-----\n  bm90IGEga2V5\n  -----END PRIVATE KEY-----\n", "seal", "-r", r, "-i", "-", "-o", "tls.yaml")
+	// A PEM key file is refused like an identity.
+	c.fails("holds a private key, not values to seal", "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n", "seal", "-r", r, "-i", "-", "-o", "pem.env")
 }
 
 // TestPrivateDirNote: where the plaintext copy is weaker than Linux's tmpfs,

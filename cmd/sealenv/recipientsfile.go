@@ -122,13 +122,17 @@ func unsupportedSSHKey(line string) (string, bool) {
 
 // looksLikeIdentity reports a plaintext input that is an age identity file
 // or a private key, not values: age's -i is an identity, sealenv seal's -i
-// is the input.
+// is the input. Its first line that is not blank or a comment decides, so a
+// key held as a value (KEY=AGE-SECRET-KEY-..., a YAML block with a PEM key)
+// is a value.
 func looksLikeIdentity(plain []byte) bool {
 	for _, line := range bytes.Split(plain, []byte("\n")) {
 		line = bytes.TrimSpace(line)
-		if bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-")) || bytes.HasPrefix(line, []byte("AGE-PLUGIN-")) || bytes.HasPrefix(line, []byte("-----BEGIN")) && bytes.Contains(line, []byte("PRIVATE KEY")) {
-			return true
+		if len(line) == 0 || line[0] == '#' {
+			continue
 		}
+		return bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-")) || bytes.HasPrefix(line, []byte("AGE-PLUGIN-")) ||
+			bytes.HasPrefix(line, []byte("-----BEGIN")) && bytes.Contains(line, []byte("PRIVATE KEY"))
 	}
 	return false
 }

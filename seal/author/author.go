@@ -356,10 +356,9 @@ func (b *Bundle) takeChanges(lastModified time.Time) {
 		tops[n] = true
 	}
 	for _, c := range b.changes {
-		top := b.topOf(c.Name)
 		switch c.Kind {
 		case seal.ChangeAdded, seal.ChangeModified, seal.ChangeFilled, seal.ChangeEmptied:
-			if top != "" {
+			if top := topOf(tops, c.Name); top != "" {
 				km := b.meta[top]
 				km.Set = lastModified
 				b.meta[top] = km
@@ -379,16 +378,20 @@ func (b *Bundle) takeChanges(lastModified time.Time) {
 	}
 }
 
-// topOf returns the top-level key a flattened name belongs to: the
-// longest top-level key that is the name or its prefix before "_".
-func (b *Bundle) topOf(name string) string {
-	best := ""
-	for _, n := range b.Names() {
-		if (n == name || strings.HasPrefix(name, n+"_")) && len(n) > len(best) {
-			best = n
+// topOf returns the top-level key (of tops) a flattened name belongs to:
+// the longest that is the name or its prefix before "_". A map lookup per
+// "_", so that a bundle whose every value changed (a sops rotate) loads in
+// linear time.
+func topOf(tops map[string]bool, name string) string {
+	if tops[name] {
+		return name
+	}
+	for i := len(name) - 1; i > 0; i-- {
+		if name[i] == '_' && tops[name[:i]] {
+			return name[:i]
 		}
 	}
-	return best
+	return ""
 }
 
 // Changes returns what another tool changed since sealenv last wrote the

@@ -483,7 +483,16 @@ func sopsCLI(t *testing.T) string {
 func runSops(t *testing.T, id *age.X25519Identity, stdin []byte, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(sopsCLI(t), args...)
-	cmd.Env = append(os.Environ(), "SOPS_AGE_KEY="+id.String(), "XDG_CONFIG_HOME="+t.TempDir())
+	// In a folder of its own, with no SOPS_* setting of the caller's: no
+	// .sops.yaml above the package, no SOPS_AGE_RECIPIENTS, changes what
+	// sops does.
+	cmd.Dir = t.TempDir()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SOPS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "SOPS_AGE_KEY="+id.String(), "XDG_CONFIG_HOME="+t.TempDir())
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -9,21 +9,12 @@ import (
 	"github.com/sealenv/sealenv/seal"
 )
 
-// Open opens a bundle for reading. It uses the slim reader ([seal.Open])
-// when it can, and [Load] (through sops/v3) for what the slim reader does
-// not support: a data key wrapped only to KMS, PGP or Vault keys, or Shamir
-// key groups. Either way the MAC is verified before any value is returned,
-// and names that nothing authenticates are a [*seal.UnauthenticatedError].
-func Open(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error) {
-	b, err := OpenForReview(format, data, ids...)
-	if err != nil {
-		return nil, err
-	}
-	return b, seal.Strict(b)
-}
-
-// OpenForReview is [Open] that also returns a bundle with names nothing
-// authenticates, as [seal.OpenForReview] does.
+// OpenForReview opens a bundle for reading. It uses the slim reader
+// ([seal.OpenForReview]) when it can, and [Load] (through sops/v3) for what
+// the slim reader does not support: a data key wrapped only to KMS, PGP or
+// Vault keys, or Shamir key groups. Either way the MAC is verified before
+// any value is returned; names that nothing authenticates are listed in
+// the bundle's Unauthenticated for the caller to refuse (see [seal.Strict]).
 func OpenForReview(format seal.Format, data []byte, ids ...age.Identity) (*seal.Bundle, error) {
 	b, err := seal.OpenForReview(format, data, ids...)
 	if !errors.Is(err, seal.ErrUnsupported) {
