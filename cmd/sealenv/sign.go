@@ -196,7 +196,11 @@ func (e *env) signOne(c *cli.Context, path string) error {
 	if _, err := seal.Inspect(f, data); err != nil {
 		return fmt.Errorf("%s: %w; only a sealed bundle is signed", path, err)
 	}
-	if env, p := e.envOfBundle(c, real); env != nil && env.Signed() {
+	env, p, err := e.envOfBundle(c, real)
+	if err != nil {
+		return err
+	}
+	if env != nil && env.Signed() {
 		if _, err := env.AllowedSigners().Allow(key.PublicKey(), e.now()); err != nil {
 			return fmt.Errorf("%s: %w; the signers of environment %q in %s do not allow this key", path, err, env.Name, p.Path)
 		}
@@ -210,25 +214,28 @@ func (e *env) signOne(c *cli.Context, path string) error {
 
 // envOfBundle finds the policy environment whose bundle is the file real,
 // if a policy exists and names it.
-func (e *env) envOfBundle(c *cli.Context, real string) (*policies.Environment, *policies.Policy) {
+//
+// No policy found is no environment; a policy that is found or named but
+// does not load is an error: its signers cannot be skipped unseen.
+func (e *env) envOfBundle(c *cli.Context, real string) (*policies.Environment, *policies.Policy, error) {
 	path := c.String("policy")
 	if path == "" {
 		var err error
 		if path, err = policies.Find(filepath.Dir(real)); err != nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 	}
 	p, err := policies.Load(path)
 	if err != nil {
-		return nil, nil
+		return nil, nil, err
 	}
 	for i := range p.Environments {
 		env := &p.Environments[i]
 		if r, err := p.ResolveBundle(env); err == nil && sameFile(r, real) {
-			return env, p
+			return env, p, nil
 		}
 	}
-	return nil, p
+	return nil, p, nil
 }
 
 func sameFile(a, b string) bool {
@@ -323,7 +330,8 @@ func (e *env) inspectSignature(c *cli.Context, path string, data []byte, lastMod
 		return s
 	}
 	s.Status, s.Type, s.Key, s.Content = "good", parsed.Key.Type, parsed.Key.Fingerprint(), lastModified
-	if env, _ := e.envOfBundle(c, real); env != nil && env.Signed() {
+	// show is no gate: a policy that does not load is check's to report.
+	if env, _, _ := e.envOfBundle(c, real); env != nil && env.Signed() {
 		s.Env = env.Name
 		principals, err := env.AllowedSigners().Allow(parsed.Key, e.now())
 		allowed := err == nil
@@ -414,7 +422,10 @@ func (e *env) wrapSigners(c *cli.Context) ([]byte, error) {
 		if err != nil {
 			continue // reported when the bundle is read
 		}
-		env, _ := e.envOfBundle(c, real)
+		env, _, err := e.envOfBundle(c, real)
+		if err != nil {
+			return nil, err
+		}
 		if env == nil || !env.Signed() || seen[env.Name] {
 			continue
 		}

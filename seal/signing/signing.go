@@ -195,6 +195,11 @@ func load(l Lookup, spec, source string, text bool) (*Key, error) {
 		path = spec
 		f, err := os.Open(path)
 		if err != nil {
+			if text {
+				// The variable may hold a key in a form not recognised:
+				// it is not echoed.
+				return nil, fail("neither a readable key file nor key text (-----BEGIN..., key::, ssh-...): %v", pathReason(err))
+			}
 			return nil, fail("%s: %v", path, pathReason(err))
 		}
 		data, err = io.ReadAll(io.LimitReader(f, maxKeyFile+1))
