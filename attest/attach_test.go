@@ -240,7 +240,7 @@ func encodeJSON(t *testing.T, v any) string {
 
 // writeLayout writes a random image, or a two-platform index, to a new OCI
 // layout tagged "1".
-func writeLayout(t *testing.T, index bool) imageref.Ref {
+func writeLayout(t testing.TB, index bool) imageref.Ref {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci")
 	p, err := layout.Write(dir, empty.Index)

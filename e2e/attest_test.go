@@ -423,3 +423,79 @@ func tamper(t *testing.T, in, out string) string {
 	writeFile(t, out, b, 0o644)
 	return out
 }
+
+// TestAttestBuild: sealenv build --attest-verdict --attest-key attests the
+// image it wrote (a multi-platform index with BuildKit's provenance
+// attestation beside the image: the subject is the index), to an OCI
+// layout and to a registry, where sealenv verify, and the real cosign when
+// it is installed, accept it.
+func TestAttestBuild(t *testing.T) {
+	e := needBuildKit(t)
+	f := fixture(t, e)
+	dir := t.TempDir()
+	key := cosigntest.PKCS8(t, dir, "build", cosigntest.ECDSA(t))
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, dest := range []string{"oci:" + filepath.Join(dir, "built"), "docker://" + host + "/sealenv-e2e/built:1"} {
+		verdict := filepath.Join(dir, "verdict.json")
+		r := sealBuild(t, e, f, SealBuild{Dockerfile: hashTokenDockerfile, Dest: dest,
+			Flags: []string{"--attest", "provenance=max", "--attest-verdict", verdict, "--attest-key", key.Private}})
+		r.want(t, 0)
+		if !strings.Contains(r.Stderr, "attestation (clean) attached to "+dest) {
+			t.Errorf("%s: stderr %s", dest, tail(r.Stderr, 5))
+		}
+		res := f.Run(t, dir, nil, nil, "verify", dest, "--key", key.Public)
+		if res.Code != 0 {
+			t.Fatalf("sealenv verify %s: exit %d: %s", dest, res.Code, res.Stderr)
+		}
+		if res = f.Run(t, dir, nil, nil, "verify", dest, "--key", key.Public, "--attestation", verdict); res.Code != 0 {
+			t.Errorf("sealenv verify --attestation of %s: exit %d: %s", dest, res.Code, res.Stderr)
+		}
+		if strings.HasPrefix(dest, "oci:") {
+			// The subject is the index (image and provenance), as index.json lists it.
+			data, _ := os.ReadFile(verdict)
+			env, err := attest.ParseEnvelope(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := base64.StdEncoding.DecodeString(env.Payload)
+			st, err := attest.ParseStatement(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var idx v1.IndexManifest
+			b, _ := os.ReadFile(filepath.Join(strings.TrimPrefix(dest, "oci:"), "index.json"))
+			if err := json.Unmarshal(b, &idx); err != nil || len(idx.Manifests) != 2 ||
+				idx.Manifests[0].Digest.Hex != st.Subject[0].Digest["sha256"] || !idx.Manifests[0].MediaType.IsIndex() {
+				t.Errorf("the verdict is about sha256:%s; index.json: %s", st.Subject[0].Digest["sha256"], b)
+			}
+		}
+		if strings.HasPrefix(dest, "docker://") && cosignFound() {
+			cs := needCosign(t)
+			if _, out, ok := cs.verifyAttestation(t, key.Public, strings.TrimPrefix(dest, "docker://")); !ok {
+				t.Errorf("cosign verify-attestation of the built image: %s", out)
+			}
+		}
+	}
+}
+
+// cosignFound reports whether needCosign would find cosign.
+func cosignFound() bool {
+	if os.Getenv("SEALENV_COSIGN") != "" {
+		return true
+	}
+	if _, err := exec.LookPath("cosign"); err == nil {
+		return true
+	}
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		return false
+	}
+	for _, d := range filepath.SplitList(strings.TrimSpace(string(out))) {
+		if isExecutable(filepath.Join(d, "bin", "cosign")) {
+			return true
+		}
+	}
+	return false
+}
