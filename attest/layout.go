@@ -65,6 +65,7 @@ func openLayout(ref imageref.Ref) (*ociLayout, error) {
 func (l *ociLayout) close() {
 	if l.file != nil {
 		l.file.Close()
+		l.file = nil
 	}
 }
 
@@ -412,6 +413,8 @@ func attachArchive(l *ociLayout, r *referrer, subject v1.Hash) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// Windows does not rename over a file that is open.
+	l.close()
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fsutil.Reason(err)
 	}
