@@ -71,6 +71,7 @@ func stubCosign(t *testing.T, j *job) (argsFile string) {
 // attaches; sealenv verify checks it), and nothing attested for a verdict
 // that is not clean.
 func TestActionAttest(t *testing.T) {
+	t.Parallel()
 	needTools(t)
 	rel := makeRelease(t)
 	dir := t.TempDir()

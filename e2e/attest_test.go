@@ -214,6 +214,7 @@ func policyCUE(t *testing.T) string {
 // two-step path, with a key here) makes an attestation sealenv verify
 // accepts; and an oci: layout gets the same.
 func TestAttestCosign(t *testing.T) {
+	t.Parallel()
 	cs := needCosign(t)
 	e := baseEnv(t)
 	f := fixture(t, e)

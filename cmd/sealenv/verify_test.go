@@ -62,6 +62,7 @@ func writeLayoutImage(t *testing.T, dir string, img v1.Image) {
 // clean, 1 findings, 2 none or invalid), and every misuse is one line with
 // exit 2; no value or password is ever printed.
 func TestAttestAndVerifyCLI(t *testing.T) {
+	t.Parallel()
 	c := newCLI(t)
 	recipient := c.keygen("key.txt")
 	dbPass := secret(t, "db")
@@ -185,6 +186,7 @@ func TestAttestAndVerifyCLI(t *testing.T) {
 // wrap --audit attests the image it writes, and refuses --attest without
 // --audit or for a docker archive, before it writes anything.
 func TestWrapAttestCLI(t *testing.T) {
+	t.Parallel()
 	c := newCLI(t)
 	recipient := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
