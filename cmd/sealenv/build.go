@@ -23,7 +23,7 @@ func buildCommand(e *env) *cli.Command {
 			"(every platform, history, attestations) and writes it to DEST only when clean.\n" +
 			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://REF.\n" +
 			"Exit 0 built, clean and written; 1 findings (nothing written or pushed); 2 error. See docs/build.md.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			identityFlag(),
 			policyFlag(),
 			storeFlag(),
@@ -49,7 +49,7 @@ func buildCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "rules", Usage: "extra rule `FILE` (repeatable), added to the built-in rules"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing local DEST"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry for docker://DEST"},
-		},
+		}, attestFlags("attest-verdict", false)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 || c.String("output") == "" {
 				return errors.New("usage: sealenv build [flags] -o DEST CONTEXT")
@@ -59,6 +59,10 @@ func buildCommand(e *env) *cli.Command {
 				return err
 			}
 			defer done()
+			att, err := e.attestation(c, "attest-verdict", &o.Dest)
+			if err != nil {
+				return err
+			}
 			res, err := build.Run(c.Context, o)
 			if res != nil {
 				for _, id := range res.Unserved {
@@ -79,6 +83,9 @@ func buildCommand(e *env) *cli.Command {
 					"the image has findings; nothing was written to "+dest)
 			}
 			if err := e.writeReport(c, r, "audit", "report", c.String("report")); err != nil {
+				return err
+			}
+			if err := att.written(c.Context, o.Dest, res.Digest, r); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "sealenv: built %s (%s), audited clean: %d layers, %d files\n", dest, res.Digest, r.Coverage.Layers, r.Coverage.Files)
