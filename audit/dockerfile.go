@@ -57,6 +57,8 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 	for _, n := range res.AST.Children {
 		l.node(n, n.StartLine, "")
 	}
+	a.coverValues()
+	a.redactPlaces()
 	a.rep.filter(o)
 	return a.rep, nil
 }

@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"github.com/sealenv/sealenv/seal"
-
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,14 +8,18 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sealenv/sealenv/seal"
 )
 
 // MinValueLen is the shortest sealed value, in bytes, that the known-value
 // detector searches for. Shorter values would match by chance in any large
-// image; they are skipped and counted in the report.
+// image; they are not searched, and the report is incomplete unless the
+// options accept that (Options.AllowShort, Options.ShortAccepted).
 const MinValueLen = 8
 
 // minPatternLen is the length of the hashed prefix of every pattern; every
@@ -42,7 +44,7 @@ type knownSet struct {
 	table    []uint64  // bitset over the prefix hash
 	heads    [][]int32 // prefix hash -> pattern indexes
 	maxLen   int
-	skipped  []string // names of values shorter than MinValueLen
+	skipped  []int // indexes of the values shorter than MinValueLen (not empty)
 }
 
 // encodings lists the forms of v that the detector searches for. Base64 is
@@ -171,9 +173,11 @@ func jsonASCII(s []byte, format string, all bool) []byte {
 
 func newKnownSet(values []Value) *knownSet {
 	k := &knownSet{}
-	for _, v := range values {
+	for i, v := range values {
 		if len(v.Value) < MinValueLen {
-			k.skipped = append(k.skipped, v.Name)
+			if len(v.Value) > 0 {
+				k.skipped = append(k.skipped, i)
+			}
 			continue
 		}
 		for _, p := range encodings(v.Value) {
@@ -216,5 +220,44 @@ func (k *knownSet) match(b []byte, fn func(p *pattern)) {
 		if len(b) >= len(p.text) && string(b[:len(p.text)]) == string(p.text) {
 			fn(p)
 		}
+	}
+}
+
+// coverValues fills in what the known-value detector searched: how many
+// values, and which were too short to search. A short value the options do
+// not accept makes the report incomplete, naming its key: the audit could
+// not prove that it is not in the image. An empty value has nothing to
+// find and is not counted.
+func (a *auditor) coverValues() {
+	cov := &a.rep.Coverage
+	cov.KnownValues = 0
+	for _, v := range a.o.Values {
+		if len(v.Value) >= MinValueLen {
+			cov.KnownValues++
+		}
+	}
+	cov.ShortValues, cov.ShortAccepted = nil, nil
+	refused := map[string]bool{}
+	var names []string
+	for _, i := range a.d.known.skipped {
+		n := a.o.Values[i].Name
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		if !a.o.AllowShort && !slices.Contains(a.o.ShortAccepted, i) {
+			refused[n] = true
+		}
+	}
+	var open []string
+	for _, n := range names {
+		cov.ShortValues = append(cov.ShortValues, n)
+		if refused[n] {
+			open = append(open, n)
+		} else {
+			cov.ShortAccepted = append(cov.ShortAccepted, n)
+		}
+	}
+	if len(open) > 0 {
+		a.incomplete("sealed values shorter than %d bytes, the search minimum, are not searched: %s", MinValueLen, strings.Join(open, ", "))
 	}
 }
