@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"html"
 	"net/url"
@@ -52,15 +51,12 @@ type knownSet struct {
 // characters that depend on v alone.
 func encodings(v []byte) []pattern {
 	var out []pattern
+	seen := map[string]bool{}
 	add := func(enc string, b []byte) {
-		if len(b) < minPatternLen {
+		if len(b) < minPatternLen || seen[string(b)] {
 			return
 		}
-		for _, p := range out {
-			if string(p.text) == string(b) {
-				return
-			}
-		}
+		seen[string(b)] = true
 		out = append(out, pattern{text: b, encoding: enc})
 	}
 	add("raw", append([]byte(nil), v...))
@@ -106,29 +102,25 @@ func encodings(v []byte) []pattern {
 		}
 	}
 	s := string(v)
-	add("url", []byte(url.QueryEscape(s)))
+	// URL, query and form escaping as each language writes it (see
+	// escapes.go), Go's path escaping, and every byte escaped.
+	for _, st := range percentStyles {
+		add("url", st.encode(v))
+	}
 	add("url", []byte(url.PathEscape(s)))
 	add("url", percentAll(v, "%%%02X"))
 	add("url", percentAll(v, "%%%02x"))
 	add("html", []byte(html.EscapeString(s)))
 	add("html", []byte(strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace(s)))
 	if utf8.ValidString(s) {
-		var jb strings.Builder
-		enc := json.NewEncoder(&jb)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(s) == nil {
-			j := strings.TrimSuffix(jb.String(), "\n")
-			add("json", []byte(j[1:len(j)-1]))
-			// Python's json.dumps escapes every non-ASCII character.
-			add("json", jsonASCII([]byte(j[1:len(j)-1]), "\\u%04x", false))
-			add("json", jsonASCII([]byte(j[1:len(j)-1]), "\\u%04X", false))
-		}
-		if jh, err := json.Marshal(s); err == nil {
-			add("json", jh[1:len(jh)-1])
+		add("url", jsEscape(s))
+		// JSON string bodies as each language's encoder writes them.
+		for _, st := range jsonStyles {
+			add("json", st.encode(s))
 		}
 		// Every character as \uXXXX.
-		add("json", jsonASCII([]byte(s), "\\u%04x", true))
-		add("json", jsonASCII([]byte(s), "\\u%04X", true))
+		add("json", jsonAll([]byte(s), "\\u%04x"))
+		add("json", jsonAll([]byte(s), "\\u%04X"))
 		u := utf16.Encode([]rune(s))
 		le := make([]byte, 2*len(u))
 		be := make([]byte, 2*len(u))
@@ -151,15 +143,11 @@ func percentAll(v []byte, format string) []byte {
 	return []byte(b.String())
 }
 
-// jsonASCII escapes the non-ASCII characters of s (all of them with all
-// set) as JSON \uXXXX escapes, surrogate pairs above U+FFFF.
-func jsonASCII(s []byte, format string, all bool) []byte {
+// jsonAll escapes every character of s as a JSON \uXXXX escape, surrogate
+// pairs above U+FFFF.
+func jsonAll(s []byte, format string) []byte {
 	var b strings.Builder
 	for _, r := range string(s) {
-		if r < 0x80 && !all {
-			b.WriteRune(r)
-			continue
-		}
 		if r > 0xffff {
 			r1, r2 := utf16.EncodeRune(r)
 			fmt.Fprintf(&b, format, r1)
