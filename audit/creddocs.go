@@ -133,7 +133,10 @@ func anyLeaf(v any, key string) *credential {
 	switch t := v.(type) {
 	case string:
 		if !isPlaceholder(t) {
-			return &credential{key: strings.TrimPrefix(key, ":"), value: t}
+			if key = strings.TrimPrefix(key, ":"); key == "" {
+				key = "the file"
+			}
+			return &credential{key: key, value: t}
 		}
 	case map[string]any:
 		for _, k := range sortedKeys(t) {
