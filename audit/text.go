@@ -3,8 +3,6 @@ package audit
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
-	"io"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -122,51 +120,59 @@ func textHead(head []byte) []byte {
 	return out
 }
 
-// utf16Reader decodes UTF-16 text to UTF-8. An unpaired surrogate becomes
-// U+FFFD.
+// utf16Reader decodes UTF-16 text to UTF-8, a buffer at a time. An
+// unpaired surrogate becomes U+FFFD; an odd last byte is dropped.
 type utf16Reader struct {
 	r     *bufio.Reader
 	order binary.ByteOrder
+	in    [4096]byte
+	n     int // bytes of in not decoded yet (0 or 1)
 	out   []byte
 	hi    rune // a pending high surrogate, or 0
+	err   error
 }
 
 func (u *utf16Reader) Read(p []byte) (int, error) {
 	for len(u.out) == 0 {
-		var b [2]byte
-		if _, err := io.ReadFull(u.r, b[:]); err != nil {
+		if u.err != nil {
 			if u.hi != 0 {
 				u.out = utf8.AppendRune(u.out[:0], utf8.RuneError)
 				u.hi = 0
 				break
 			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = io.EOF
-			}
-			return 0, err
+			return 0, u.err
 		}
-		c := rune(u.order.Uint16(b[:]))
+		m, err := u.r.Read(u.in[u.n:])
+		u.n += m
+		if err != nil {
+			u.err = err
+		}
 		u.out = u.out[:0]
-		switch {
-		case c >= 0xd800 && c < 0xdc00:
-			if u.hi != 0 {
-				u.out = utf8.AppendRune(u.out, utf8.RuneError)
+		i := 0
+		for ; i+1 < u.n; i += 2 {
+			c := rune(u.order.Uint16(u.in[i:]))
+			switch {
+			case c >= 0xd800 && c < 0xdc00:
+				if u.hi != 0 {
+					u.out = utf8.AppendRune(u.out, utf8.RuneError)
+				}
+				u.hi = c
+			case c >= 0xdc00 && c < 0xe000:
+				if u.hi == 0 {
+					u.out = utf8.AppendRune(u.out, utf8.RuneError)
+				} else {
+					u.out = utf8.AppendRune(u.out, utf16.DecodeRune(u.hi, c))
+					u.hi = 0
+				}
+			default:
+				if u.hi != 0 {
+					u.out = utf8.AppendRune(u.out, utf8.RuneError)
+					u.hi = 0
+				}
+				u.out = utf8.AppendRune(u.out, c)
 			}
-			u.hi = c
-		case c >= 0xdc00 && c < 0xe000:
-			if u.hi == 0 {
-				u.out = utf8.AppendRune(u.out, utf8.RuneError)
-			} else {
-				u.out = utf8.AppendRune(u.out, utf16.DecodeRune(u.hi, c))
-				u.hi = 0
-			}
-		default:
-			if u.hi != 0 {
-				u.out = utf8.AppendRune(u.out, utf8.RuneError)
-				u.hi = 0
-			}
-			u.out = utf8.AppendRune(u.out, c)
 		}
+		u.n = copy(u.in[:], u.in[i:u.n])
 	}
 	n := copy(p, u.out)
 	u.out = u.out[n:]
