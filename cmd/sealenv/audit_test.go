@@ -404,4 +404,23 @@ func TestAuditMasksNames(t *testing.T) {
 	if strings.Contains(r.stderr, gh) {
 		t.Error("the error names the token")
 	}
+	// A layer that manifest.json names but the archive lacks: the
+	// incomplete reason names its path, masked.
+	var missing bytes.Buffer
+	tw = tar.NewWriter(&missing)
+	for name, body := range map[string]string{
+		"manifest.json": `[{"Config": "config.json", "RepoTags": ["app:1"], "Layers": ["` + gh + `/layer.tar"]}]`,
+		"config.json":   `{"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {}}`,
+	} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	os.WriteFile(c.path("missing.tar"), missing.Bytes(), 0o644)
+	for _, format := range []string{"text", "json", "sarif"} {
+		r = c.run("", "audit", "image", "--bundle", "prod.env", "--format", format, "missing.tar")
+		if r.code != 2 || !strings.Contains(r.stderr+r.stdout, "[REDACTED]/layer.tar") || strings.Contains(r.stdout+r.stderr, gh) {
+			t.Errorf("missing layer, %s: exit %d, stdout %q, stderr %q", format, r.code, r.stdout, r.stderr)
+		}
+	}
 }
