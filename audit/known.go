@@ -246,6 +246,6 @@ func (a *auditor) coverValues() {
 		}
 	}
 	if len(open) > 0 {
-		a.incomplete("sealed values shorter than %d bytes, the search minimum, are not searched: %s", MinValueLen, strings.Join(open, ", "))
+		a.incomplete("sealed values shorter than the %d-byte search minimum: %s", MinValueLen, strings.Join(open, ", "))
 	}
 }

@@ -61,7 +61,7 @@ func TestShortValuesMakeTheAuditIncomplete(t *testing.T) {
 			if c.complete != (len(cov.ShortAccepted) == 1) {
 				t.Errorf("%s: accepted %v", name, cov.ShortAccepted)
 			}
-			if !c.complete && !strings.Contains(strings.Join(cov.Errors, "\n"), "shorter than 8 bytes, the search minimum, are not searched: PIN") {
+			if !c.complete && !strings.Contains(strings.Join(cov.Errors, "\n"), "sealed values shorter than the 8-byte search minimum: PIN") {
 				t.Errorf("%s: errors %v", name, cov.Errors)
 			}
 			var buf bytes.Buffer

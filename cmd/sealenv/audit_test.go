@@ -295,7 +295,7 @@ func TestAuditShortValues(t *testing.T) {
 	incomplete := func(args ...string) {
 		t.Helper()
 		r := c.run("", args...)
-		if r.code != 2 || !strings.Contains(r.stderr, "not searched: PIN") || !strings.Contains(r.stderr, "--allow-short") || !strings.Contains(r.stderr, "allow_short") {
+		if r.code != 2 || !strings.Contains(r.stderr, "search minimum: PIN") || !strings.Contains(r.stderr, "--allow-short") || !strings.Contains(r.stderr, "allow_short") {
 			t.Errorf("%v: exit %d, want 2 naming PIN and the way forward: %s", args, r.code, r.stderr)
 		}
 		if strings.Contains(r.stdout+r.stderr, pin) {
@@ -335,7 +335,7 @@ func TestAuditShortValues(t *testing.T) {
 	policy("", "")
 	inj := injectorBinary(t)
 	r := c.run("", "wrap", "docker-archive:"+c.path("img.tar"), "oci:"+c.path("out"), "--bundle", "secrets/prod.env", "--injector", inj, "--allow-any-injector", "--audit")
-	if r.code != 2 || !strings.Contains(r.stderr, "not searched: PIN") || !strings.Contains(r.stderr, "nothing was written") || strings.Contains(r.stdout+r.stderr, pin) {
+	if r.code != 2 || !strings.Contains(r.stderr, "search minimum: PIN") || !strings.Contains(r.stderr, "nothing was written") || strings.Contains(r.stdout+r.stderr, pin) {
 		t.Errorf("wrap --audit: exit %d: %s", r.code, r.stderr)
 	}
 	if _, err := os.Stat(c.path("out")); err == nil {

@@ -133,7 +133,7 @@ func TestBuildShortValues(t *testing.T) {
 	base := []string{"build", "--env", "build", "--addr", "unix://" + c.path("no-buildkitd.sock"), "-o", "oci:" + c.path("out"), "ctx"}
 
 	r := c.run("", base...)
-	if r.code != 2 || !strings.Contains(r.stderr, "not searched: PIN") || !strings.Contains(r.stderr, "--allow-short") || strings.Contains(r.stderr, "building with BuildKit") {
+	if r.code != 2 || !strings.Contains(r.stderr, "search minimum: PIN") || !strings.Contains(r.stderr, "--allow-short") || strings.Contains(r.stderr, "building with BuildKit") {
 		t.Errorf("short value: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if strings.Contains(r.stdout+r.stderr, pin) {
