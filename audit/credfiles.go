@@ -178,7 +178,7 @@ func credentialKind(name string) credKind {
 var (
 	jsonKubeconfig = regexp.MustCompile(`"kind"\s*:\s*"Config"`)
 	jsonGCloud     = regexp.MustCompile(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
-	yamlKube       = regexp.MustCompile(`^(?:apiVersion|kind|clusters|contexts|current-context|users)\s*:`)
+	yamlKube       = regexp.MustCompile(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
 )
 
 // credentialKindOf is credentialKind, and where the name says nothing, the
@@ -199,7 +199,7 @@ func credentialKindOf(name string, head []byte) credKind {
 		switch {
 		case has(`"auths"`):
 			return credDockerConfig
-		case jsonKubeconfig.Match(t):
+		case jsonKubeconfig.Match(t), has(`"clusters"`) && has(`"apiVersion"`):
 			return credKubeconfig
 		case has(`"terraform_version"`) && has(`"lineage"`):
 			return credTFState
@@ -228,11 +228,29 @@ func credentialKindOf(name string, head []byte) credKind {
 			return credDotnetXML
 		}
 	default:
-		if yamlKube.Match(t) {
+		if yamlKube.Match(firstYAMLLine(t)) {
 			return credYAML // a Kubernetes manifest or a kubeconfig under another name
 		}
 	}
 	return credNone
+}
+
+// firstYAMLLine returns the first line of t that is not blank, a comment
+// or a document marker.
+func firstYAMLLine(t []byte) []byte {
+	for len(t) > 0 {
+		line := t
+		if i := bytes.IndexByte(t, '\n'); i >= 0 {
+			line, t = t[:i], t[i+1:]
+		} else {
+			t = nil
+		}
+		l := bytes.TrimSpace(line)
+		if len(l) > 0 && l[0] != '#' && !bytes.Equal(l, []byte("---")) {
+			return l
+		}
+	}
+	return nil
 }
 
 // looksLikeSecretsFile reports whether a file's name says it is a secrets

@@ -141,6 +141,7 @@ func TestCloudAndClusterFiles(t *testing.T) {
 		{"etc/kubernetes/admin.conf", "credentials-file", kube + "    client-certificate-data: Y2VydA==\n    client-key-data: " + keyData + "\n", kube + "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"},
 		{"srv/cluster-access", "credentials-file", kube + "    token: " + pw + "\n", kube + "    token: ${K8S_TOKEN}\n"},
 		{"srv/ops/prod.yml", "credentials-file", kube + "    auth-provider:\n      name: oidc\n      config:\n        refresh-token: " + pw + "\n", kube + "    auth-provider:\n      name: gcp\n"},
+		{"srv/cluster-access.conf", "credentials-file", "# written by hand\n---\n" + kube + "    token: " + pw + "\n", "# written by hand\n---\n" + kube},
 		{"srv/kube.json", "credentials-file", `{"kind": "Config", "apiVersion": "v1", "users": [{"name": "admin", "user": {"token": "` + pw + `"}}]}`, `{"kind": "Config", "apiVersion": "v1", "users": [{"name": "admin", "user": {}}]}`},
 		{"srv/ops/admin.kubeconfig", "credentials-file", string(utf16Bytes(kube+"    password: "+pw+"\n", binary.LittleEndian, true)), string(utf16Bytes(kube, binary.LittleEndian, true))},
 		{"root/.aws/credentials", "credentials-file", "[default]\naws_access_key_id = AKIA" + randString(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + "\naws_session_token = " + pw + "\n", "[default]\ncredential_process = /usr/local/bin/aws-vault export --format=json prod\n"},
