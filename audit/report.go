@@ -60,8 +60,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 		what := f.Rule
-		if f.Secret != "" {
+		switch {
+		case f.Secret != "":
 			what += " " + f.Secret
+		case f.Kind == kindPlain && f.Name != "":
+			what += " " + f.Name // the key of a credentials file
 		}
 		if f.Encoding != "" && f.Encoding != "raw" {
 			what += " (" + f.Encoding + ")"
