@@ -172,8 +172,9 @@ func TestScanStagedCredentialFiles(t *testing.T) {
 	raw := make([]byte, 15)
 	rand.Read(raw)
 	pw := hex.EncodeToString(raw)
-	rand.Read(raw)
-	gh := "ghp_" + hex.EncodeToString(raw) + hex.EncodeToString(raw[:3])
+	tokRaw := make([]byte, 27)
+	rand.Read(tokRaw)
+	gh := "ghp_" + strings.NewReplacer("+", "a", "/", "b").Replace(base64.StdEncoding.EncodeToString(tokRaw)) // 36 random letters and digits
 	b64 := base64.StdEncoding.EncodeToString([]byte("deploy:" + pw))
 	kube := "apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.1:6443\n  name: prod\ncontexts: []\nkind: Config\nusers:\n- name: admin\n  user:\n"
 	utf16 := func(s string) string {
