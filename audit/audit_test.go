@@ -35,6 +35,7 @@ type planted struct {
 	img     v1.Image
 	index   v1.ImageIndex // img plus a provenance attestation
 	values  []Value
+	short   []int    // the values too short to search, accepted as such
 	secrets []string // every planted string, to check reports never hold one
 }
 
@@ -44,6 +45,7 @@ func plant(t *testing.T) *planted {
 	apiKey := randString(t, alnum, 32) + "/+?&\"é"
 	envVal := randString(t, alnum, 20)
 	p.values = []Value{{Name: "DB_PASSWORD", Value: []byte(dbPass)}, {Name: "API_KEY", Value: []byte(apiKey)}, {Name: "ENV_SECRET", Value: []byte(envVal)}, {Name: "SHORT", Value: []byte("abc")}}
+	p.short = []int{3}
 	gh := "ghp_" + randString(t, alnum, 36)
 	aws := "AKIA" + randString(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
 	slack := "xoxb-" + randString(t, "0123456789", 12) + "-" + randString(t, alnum, 24)
@@ -192,7 +194,7 @@ func check(t *testing.T, r *Report, p *planted, wants ...[]want) {
 func TestAuditOCILayout(t *testing.T) {
 	p := plant(t)
 	dir := writeLayout(t, p.index)
-	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: p.values})
+	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +202,8 @@ func TestAuditOCILayout(t *testing.T) {
 	if r.Coverage.Layers != 3 || r.Coverage.Images != 1 || r.Coverage.Attestations != 1 {
 		t.Errorf("coverage %+v", r.Coverage)
 	}
-	if len(r.Coverage.ShortValues) != 1 || r.Coverage.ShortValues[0] != "SHORT" {
-		t.Errorf("short values %v", r.Coverage.ShortValues)
+	if len(r.Coverage.ShortValues) != 1 || r.Coverage.ShortValues[0] != "SHORT" || len(r.Coverage.ShortAccepted) != 1 {
+		t.Errorf("short values %v, accepted %v", r.Coverage.ShortValues, r.Coverage.ShortAccepted)
 	}
 	if len(r.Provenance) != 1 || r.Provenance[0].Mode != "max" || r.Provenance[0].Secrets[0] != "npmrc" {
 		t.Errorf("provenance %+v", r.Provenance)
@@ -250,7 +252,7 @@ func TestAuditTransports(t *testing.T) {
 		{"docker://" + host + "/app:1", [][]want{layerWants, configWants, indexWants}},
 	} {
 		t.Run(strings.SplitN(tc.ref, ":", 2)[0], func(t *testing.T) {
-			r, err := imageAt(ctx, tc.ref, Options{Values: p.values, Insecure: true})
+			r, err := imageAt(ctx, tc.ref, Options{Values: p.values, ShortAccepted: p.short, Insecure: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,8 +27,7 @@ func BuildArgs(args map[string]string, opts Options) *Report {
 		a.searchString(v, whereBuildArg, "", n)
 		a.rep.Coverage.Bytes += int64(len(n) + len(v))
 	}
-	a.rep.Coverage.KnownValues = len(o.Values) - len(a.d.known.skipped)
-	a.rep.Coverage.ShortValues = a.d.known.skipped
+	a.coverValues()
 	a.redactPlaces()
 	a.rep.filter(o)
 	return a.rep

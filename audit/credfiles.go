@@ -3,39 +3,63 @@ package audit
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"path"
 	"regexp"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/sealenv/sealenv/seal"
 )
 
-// credKind is how a file holds credentials, told by its name (and for
-// YAML, by a Kubernetes Secret in it).
+// credKind is how a file holds credentials: told by the name and the place
+// the tool that writes it uses (credentialKind), or, where the name is
+// free, by its first bytes (credentialKindOf). docs/audit.md lists every
+// file with the tool and the documentation it comes from.
 type credKind int
 
 const (
 	credNone           credKind = iota
 	credDotenv                  // .env, *.env, .env.*, .envrc: KEY=value lines
 	credStructured              // YAML or JSON named like secrets or credentials
-	credNpmrc                   // .npmrc: _authToken, _auth, _password
-	credINI                     // .pypirc: password = ...
+	credNpmrc                   // .npmrc, .yarnrc (yarn 1): _authToken, _auth, _password
 	credNetrc                   // .netrc, _netrc: password TOKEN
 	credGitCredentials          // .git-credentials: https://user:token@host
-	credDockerConfig            // .docker/config.json, .dockerconfigjson, .dockercfg
-	credKubeconfig              // .kube/config, kubeconfig, *.kubeconfig
-	credProperties              // application*.properties: a.b.password=...
+	credDockerConfig            // docker, podman, buildah, skopeo, helm registry logins
+	credKubeconfig              // .kube/config, kubeconfig, *.kubeconfig, admin.conf
+	credProperties              // application*.properties, gradle.properties: a.b.password=...
 	credAppYAML                 // application*.yml: spring: datasource: password: ...
-	credYAML                    // any other YAML: a Kubernetes Secret with data
+	credYAML                    // any other YAML: a Kubernetes Secret with data, a kubeconfig
+	credLeaves                  // JSON, YAML or TOML whose secret-named leaves are credentials
+	credAllLeaves               // YAML whose every value is a credential (.gem/credentials)
+	credAuthJSON                // auth.json: podman's registry logins or Composer's
+	credPgpass                  // .pgpass: host:port:db:user:password
+	credHCL                     // *.tfvars, *.tf, *.hcl, .terraformrc: name = "value"
+	credTFState                 // terraform.tfstate and its backups
+	credPulumiState             // Pulumi checkpoints and stack exports
+	credMaven                   // Maven settings.xml, settings-security.xml
+	credNuGet                   // NuGet.Config: ClearTextPassword
+	credDotnet                  // appsettings*.json: connection strings, secret-named keys
+	credDotnetXML               // web.config, app.config: connectionStrings, appSettings
+	credStore                   // a file that is a credential as a whole (.vault-token)
+
+	// INI-like files, each with the keys its tool keeps secrets in (see
+	// iniRules).
+	credPypirc
+	credAWS
+	credBoto
+	credS3cfg
+	credRclone
+	credMySQL
+	credPip
+	credCargo
+	credPoetry
+	credGitConfig
 )
+
+// compressedSuffixes are dropped from a name before it is matched: the
+// content of terraform.tfstate.gz is a terraform.tfstate.
+var compressedSuffixes = []string{".gz", ".bz2", ".xz", ".zst", ".br", ".lzma", ".z"}
 
 // credentialKind tells from a file's name (the innermost name of a path in
 // an archive) whether and how it may hold plaintext credentials.
@@ -43,9 +67,20 @@ func credentialKind(name string) credKind {
 	if i := strings.LastIndex(name, "!/"); i >= 0 {
 		name = name[i+2:]
 	}
-	base := strings.ToLower(path.Base(name))
-	dir := strings.ToLower(path.Dir(name))
+	name = strings.ToLower(name)
+	for _, s := range compressedSuffixes {
+		if strings.HasSuffix(name, s) && len(path.Base(name)) > len(s) {
+			name = strings.TrimSuffix(name, s)
+			break
+		}
+	}
+	base := path.Base(name)
+	dir := path.Dir(name)
 	ext := path.Ext(base)
+	in := func(d string) bool { return dir == d || strings.HasSuffix(dir, "/"+d) }
+	under := func(d string) bool {
+		return in(d) || strings.Contains(dir+"/", "/"+d+"/") || strings.HasPrefix(dir+"/", d+"/")
+	}
 	switch {
 	case base == ".envrc":
 		return credDotenv
@@ -54,25 +89,83 @@ func credentialKind(name string) credKind {
 			return credNone
 		}
 		return credDotenv
-	case base == ".npmrc" || base == "npmrc":
+	case base == ".npmrc" || base == "npmrc" || base == ".yarnrc":
 		return credNpmrc
+	case base == ".yarnrc.yml" || base == ".yarnrc.yaml":
+		return credLeaves
 	case base == ".pypirc":
-		return credINI
+		return credPypirc
 	case base == ".netrc" || base == "_netrc":
 		return credNetrc
-	case base == ".git-credentials":
+	case base == ".git-credentials" || base == "credentials" && in(".config/git"):
 		return credGitCredentials
-	case base == ".dockerconfigjson" || base == ".dockercfg" || base == "config.json" && (dir == ".docker" || strings.HasSuffix(dir, "/.docker")):
+	case base == "config" && (strings.HasSuffix(dir, ".git") || in(".config/git")) || base == ".gitconfig":
+		return credGitConfig
+	case base == ".dockerconfigjson" || base == ".dockercfg" ||
+		base == "config.json" && (in(".docker") || in("helm/registry")):
 		return credDockerConfig
-	case base == "kubeconfig" || ext == ".kubeconfig" || strings.HasPrefix(base, "kubeconfig.") || base == "config" && (dir == ".kube" || strings.HasSuffix(dir, "/.kube")):
+	case base == "auth.json":
+		return credAuthJSON // podman, buildah, skopeo (containers/), or Composer
+	case base == "kubeconfig" || ext == ".kubeconfig" || strings.HasPrefix(base, "kubeconfig.") ||
+		base == "config" && in(".kube") ||
+		in("kubernetes") && (base == "admin.conf" || base == "kubelet.conf" || base == "controller-manager.conf" || base == "scheduler.conf" || base == "super-admin.conf") ||
+		base == "k3s.yaml" || base == "rke2.yaml":
 		return credKubeconfig
-	case ext == ".properties" && strings.HasPrefix(base, "application"):
+	case base == "credentials" && in(".aws") || base == "config" && in(".aws"):
+		return credAWS
+	case ext == ".json" && (in(".aws/sso/cache") || in(".aws/cli/cache")):
+		return credLeaves
+	case base == ".boto":
+		return credBoto
+	case base == ".s3cfg":
+		return credS3cfg
+	case base == "rclone.conf":
+		return credRclone
+	case base == ".my.cnf" || base == "my.cnf" || base == "my.ini":
+		return credMySQL
+	case base == ".mylogin.cnf" || base == ".vault-token":
+		return credStore
+	case base == "pip.conf" || base == "pip.ini":
+		return credPip
+	case (base == "credentials.toml" || base == "credentials") && in(".cargo"):
+		return credCargo
+	case (base == "auth.toml" || base == "config.toml") && in("pypoetry"):
+		return credPoetry
+	case base == "credentials" && in(".gem"):
+		return credAllLeaves
+	case base == "settings.xml" && (in(".m2") || in("conf")) || base == "settings-security.xml":
+		return credMaven
+	case base == "nuget.config":
+		return credNuGet
+	case base == ".pgpass" || base == "pgpass.conf":
+		return credPgpass
+	case base == "application_default_credentials.json" || base == "adc.json" && under("legacy_credentials"):
+		return credLeaves // gcloud
+	case base == "msal_token_cache.json" || base == "accesstokens.json" && in(".azure") || base == "service_principal_entries.json":
+		return credLeaves // Azure CLI
+	case base == "credentials.json" && in(".pulumi") || base == "credentials.tfrc.json" || base == "hosts.yml" && in("gh") ||
+		base == "repositories.yaml" && in("helm") || ext == ".json" && strings.HasSuffix(base, ".tfvars.json"):
+		return credLeaves
+	case ext == ".tfstate" || strings.HasSuffix(base, ".tfstate.backup"):
+		return credTFState
+	case ext == ".json" && under(".pulumi/stacks") || strings.HasSuffix(base, ".json.bak") && under(".pulumi/stacks"):
+		return credPulumiState
+	case ext == ".tfvars" || ext == ".tf" || ext == ".hcl" || base == ".terraformrc" || base == "terraform.rc":
+		return credHCL
+	case ext == ".json" && strings.HasPrefix(base, "appsettings"):
+		return credDotnet
+	case base == "web.config" || base == "app.config" || strings.HasSuffix(base, ".exe.config"):
+		return credDotnetXML
+	case ext == ".properties" && (strings.HasPrefix(base, "application") || strings.HasPrefix(base, "bootstrap") ||
+		base == "gradle.properties" || base == "local.properties" || base == "jdbc.properties"):
 		return credProperties
 	case ext == ".yaml" || ext == ".yml" || ext == ".json":
 		stem := strings.TrimSuffix(base, ext)
 		switch {
 		case strings.Contains(stem, "secret") || strings.Contains(stem, "credential") || stem == "env" || stem == ".env":
 			return credStructured
+		case strings.HasPrefix(base, "pulumi.") && ext != ".json":
+			return credLeaves // stack configuration: plain values of secret-named keys
 		case ext != ".json" && strings.HasPrefix(stem, "application"):
 			return credAppYAML
 		case ext != ".json":
@@ -80,6 +173,84 @@ func credentialKind(name string) credKind {
 		}
 	}
 	return credNone
+}
+
+var (
+	jsonKubeconfig = regexp.MustCompile(`"kind"\s*:\s*"Config"`)
+	jsonGCloud     = regexp.MustCompile(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
+	yamlKube       = regexp.MustCompile(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
+)
+
+// credentialKindOf is credentialKind, and where the name says nothing, the
+// kind the file's first bytes (head, as text) show: a registry login, a
+// kubeconfig, a cloud key, an infrastructure state or a git config under
+// any name.
+func credentialKindOf(name string, head []byte) credKind {
+	if k := credentialKind(name); k != credNone {
+		return k
+	}
+	t := bytes.TrimLeft(head, " \t\r\n\ufeff") // and a UTF-8 byte-order mark
+	if len(t) == 0 {
+		return credNone
+	}
+	has := func(s string) bool { return bytes.Contains(t, []byte(s)) }
+	switch t[0] {
+	case '{':
+		switch {
+		case has(`"auths"`):
+			return credDockerConfig
+		case jsonKubeconfig.Match(t), has(`"clusters"`) && has(`"apiVersion"`):
+			return credKubeconfig
+		case has(`"terraform_version"`) && has(`"lineage"`):
+			return credTFState
+		case (has(`"checkpoint"`) || has(`"deployment"`)) && (has(`"manifest"`) || has(`"secrets_providers"`)):
+			return credPulumiState
+		case jsonGCloud.Match(t), has(`"credential_type"`) && (has(`"AccessToken"`) || has(`"RefreshToken"`)),
+			has(`"http-basic"`), has(`"github-oauth"`), has(`"gitlab-token"`), has(`"gitlab-oauth"`), has(`"bitbucket-oauth"`):
+			return credLeaves
+		case has(`"ConnectionStrings"`):
+			return credDotnet
+		}
+	case '[':
+		switch {
+		case bytes.HasPrefix(t, []byte("[core]")) && has("repositoryformatversion"):
+			return credGitConfig
+		case has("aws_access_key_id") || has("aws_secret_access_key"):
+			return credAWS
+		}
+	case '<':
+		switch {
+		case has("<settings") && has("maven"):
+			return credMaven
+		case has("<configuration") && (has("<packageSource") || has("<packageSourceCredentials")):
+			return credNuGet
+		case has("<configuration") && (has("<connectionStrings") || has("<appSettings")):
+			return credDotnetXML
+		}
+	default:
+		if yamlKube.Match(firstYAMLLine(t)) {
+			return credYAML // a Kubernetes manifest or a kubeconfig under another name
+		}
+	}
+	return credNone
+}
+
+// firstYAMLLine returns the first line of t that is not blank, a comment
+// or a document marker.
+func firstYAMLLine(t []byte) []byte {
+	for len(t) > 0 {
+		line := t
+		if i := bytes.IndexByte(t, '\n'); i >= 0 {
+			line, t = t[:i], t[i+1:]
+		} else {
+			t = nil
+		}
+		l := bytes.TrimSpace(line)
+		if len(l) > 0 && l[0] != '#' && !bytes.Equal(l, []byte("---")) {
+			return l
+		}
+	}
+	return nil
 }
 
 // looksLikeSecretsFile reports whether a file's name says it is a secrets
@@ -98,6 +269,18 @@ func looksLikeSecretsFile(name string) bool {
 type credential struct {
 	key, value string
 	unsealed   bool
+	k8sSecret  bool // a Kubernetes Secret's data
+}
+
+// lineKind reports whether files of kind k are read line by line, as a
+// stream, whatever their size.
+func lineKind(k credKind) bool {
+	switch k {
+	case credNpmrc, credNetrc, credGitCredentials, credProperties, credPgpass, credHCL:
+		return true
+	}
+	_, ini := iniRules[k]
+	return ini
 }
 
 // checkCredentials reads a file of kind k from r and returns the first
@@ -107,11 +290,14 @@ type credential struct {
 func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int64) (*credential, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	src := io.Reader(br)
-	if u := utf16Source(br); u != nil {
-		src = u // UTF-16 text, as Windows editors save it
+	if head, _ := br.Peek(64); len(head) > 0 {
+		if order, skip, ok := utf16Text(head); ok {
+			br.Discard(skip)
+			src = &utf16Reader{r: br, order: order} // UTF-16 text, as Windows tools save it
+		}
 	}
-	switch k {
-	case credDotenv:
+	switch {
+	case k == credDotenv:
 		// A sealed dotenv bundle has its metadata at the end: keep what
 		// was read (up to limit) to check it for a hand-typed value.
 		var kept limitedBuffer
@@ -124,10 +310,12 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 			return unsealedValue(seal.FormatDotenv, kept.b)
 		}
 		return c, err
-	case credNpmrc, credINI, credNetrc, credGitCredentials, credProperties:
+	case lineKind(k):
 		return lineCredentials(k, bufio.NewReaderSize(src, 64<<10), sealed)
-	case credYAML:
-		return kubeSecret(src, limit)
+	case k == credYAML:
+		return kubeManifests(src, limit)
+	case k == credStore:
+		return storeCredential(src)
 	}
 	data, err := io.ReadAll(io.LimitReader(src, limit+1))
 	if err != nil {
@@ -136,47 +324,25 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 	if int64(len(data)) > limit {
 		return nil, errTooLarge
 	}
-	if bytes.Contains(data, []byte("sops_mac")) || bytes.Contains(data, []byte("sops_version")) {
-		return unsealedValue(seal.FormatYAML, data) // JSON is YAML to this reader
-	}
-	var doc any
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-		err = json.Unmarshal(data, &doc)
-	} else {
-		err = yaml.Unmarshal(data, &doc)
-	}
-	if err != nil {
-		return nil, nil
-	}
-	switch k {
-	case credDockerConfig:
-		return dockerAuth(doc), nil
-	case credKubeconfig:
-		return kubeconfigUser(doc), nil
-	case credAppYAML:
-		if key, val := findSecretLeaf(doc, "", nil); key != "" {
-			return &credential{key: key, value: val}, nil
-		}
-		return nil, nil
-	}
-	if m, ok := doc.(map[string]any); ok {
-		if _, ok := m["sops"]; ok {
-			return nil, nil
-		}
-	}
-	if key, val := findSecretLeaf(doc, "", sealed); key != "" {
-		return &credential{key: key, value: val}, nil
-	}
-	return nil, nil
+	return documentCredential(k, data, sealed)
 }
 
-var (
-	npmrcAuth  = regexp.MustCompile(`^(?:\S*:)?(_authToken|_auth|_password)\s*=\s*(.*)$`)
-	iniPass    = regexp.MustCompile(`(?i)^(password)\s*[=:]\s*(.*)$`)
-	netrcPass  = regexp.MustCompile(`(?:^|\s)(password|passwd)\s+(\S+)`)
-	gitCredURL = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[^/:@\s]+:([^@\s]+)@`)
-	propLine   = regexp.MustCompile(`^([A-Za-z0-9_.\-\[\]]+)\s*[=:]\s*(.*)$`)
-)
+// storeCredential checks a file that is a credential as a whole: any
+// content but a placeholder is one.
+func storeCredential(r io.Reader) (*credential, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, err
+	}
+	v := strings.TrimSpace(string(data))
+	if isPlaceholder(v) && !bytes.ContainsAny(data, "\x00\x01\x02\x03") {
+		return nil, nil
+	}
+	return &credential{key: "the file", value: v}, nil
+}
 
 // errSealed says a dotenv file turned out to carry SOPS metadata.
 var errSealed = errors.New("sealed")
@@ -207,238 +373,4 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	l.b = append(l.b, p...)
 	return len(p), nil
-}
-
-// lineCredentials checks a line-based credentials file. A SOPS dotenv file
-// has its metadata at the end: the first secret-looking line is kept until
-// the end, and dropped if metadata came.
-func lineCredentials(k credKind, br *bufio.Reader, sealed map[string]bool) (*credential, error) {
-	var found *credential
-	for {
-		line, err := readLine(br)
-		if len(line) > 0 {
-			t := strings.TrimSpace(string(line))
-			if k == credDotenv && (strings.HasPrefix(t, "sops_mac=") || strings.HasPrefix(t, "sops_version=")) {
-				_, err := io.Copy(io.Discard, br)
-				if err != nil {
-					return nil, err
-				}
-				return nil, errSealed
-			}
-			if found == nil && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, ";") {
-				found = credentialLine(k, t, sealed)
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return found, nil
-			}
-			return nil, err
-		}
-	}
-}
-
-func credentialLine(k credKind, t string, sealed map[string]bool) *credential {
-	var key, val string
-	switch k {
-	case credDotenv:
-		t = strings.TrimPrefix(t, "export ")
-		kk, v, ok := strings.Cut(t, "=")
-		kk = strings.TrimSpace(kk)
-		if !ok || !(isSecretName(kk) || sealed[kk]) {
-			return nil
-		}
-		key, val = kk, v
-	case credNpmrc:
-		m := npmrcAuth.FindStringSubmatch(t)
-		if m == nil {
-			return nil
-		}
-		key, val = m[1], m[2]
-	case credINI:
-		m := iniPass.FindStringSubmatch(t)
-		if m == nil {
-			return nil
-		}
-		key, val = m[1], m[2]
-	case credNetrc:
-		m := netrcPass.FindStringSubmatch(t)
-		if m == nil {
-			return nil
-		}
-		key, val = m[1], m[2]
-	case credGitCredentials:
-		m := gitCredURL.FindStringSubmatch(t)
-		if m == nil {
-			return nil
-		}
-		key, val = "password", m[1]
-	case credProperties:
-		m := propLine.FindStringSubmatch(t)
-		if m == nil {
-			return nil
-		}
-		last := m[1]
-		if i := strings.LastIndexAny(last, ".-"); i >= 0 {
-			last = last[i+1:]
-		}
-		if !isSecretName(last) && !isSecretName(strings.ReplaceAll(m[1], ".", "_")) {
-			return nil
-		}
-		key, val = m[1], m[2]
-	}
-	val = strings.TrimSpace(val)
-	if isPlaceholder(val) {
-		return nil
-	}
-	return &credential{key: key, value: val}
-}
-
-// dockerAuth finds a registry credential in a docker config.json (or the
-// older .dockercfg): an auth, identitytoken or registrytoken entry.
-func dockerAuth(doc any) *credential {
-	m, _ := doc.(map[string]any)
-	auths, ok := m["auths"].(map[string]any)
-	if !ok {
-		auths = m // .dockercfg: registries at the top
-	}
-	for host, v := range auths {
-		e, _ := v.(map[string]any)
-		for _, k := range []string{"auth", "identitytoken", "registrytoken", "password"} {
-			if s, ok := e[k].(string); ok && !isPlaceholder(s) {
-				return &credential{key: host + " " + k, value: s}
-			}
-		}
-	}
-	return nil
-}
-
-// kubeconfigUser finds a user credential in a kubeconfig: a token, a
-// password or a client key.
-func kubeconfigUser(doc any) *credential {
-	m, _ := doc.(map[string]any)
-	users, _ := m["users"].([]any)
-	for _, u := range users {
-		um, _ := u.(map[string]any)
-		user, _ := um["user"].(map[string]any)
-		for _, k := range []string{"token", "password", "client-key-data"} {
-			if s, ok := user[k].(string); ok && !isPlaceholder(s) {
-				return &credential{key: k, value: s}
-			}
-		}
-	}
-	return nil
-}
-
-var kindSecret = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*$`)
-
-// kubeSecret finds a Kubernetes Secret with data in a YAML file: a line
-// "kind: Secret" is looked for as a stream; only a file that has one is
-// read whole (up to limit) and parsed.
-func kubeSecret(r io.Reader, limit int64) (*credential, error) {
-	var head bytes.Buffer
-	br := bufio.NewReaderSize(io.TeeReader(io.LimitReader(r, limit+1), &head), 64<<10)
-	found := false
-	for !found {
-		line, err := readLine(br)
-		if kindSecret.Match(bytes.TrimSpace(line)) {
-			found = true
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return nil, err
-			}
-			break
-		}
-	}
-	if !found {
-		// Drain: the stream is searched by whoever reads it.
-		_, err := io.Copy(io.Discard, r)
-		return nil, err
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return nil, err
-	}
-	if int64(head.Len()) > limit {
-		return nil, errTooLarge
-	}
-	dec := yaml.NewDecoder(&head)
-	for {
-		var doc map[string]any
-		if err := dec.Decode(&doc); err != nil {
-			return nil, nil // the end, or not YAML after all
-		}
-		if doc["kind"] != "Secret" {
-			continue
-		}
-		if _, ok := doc["sops"]; ok {
-			continue
-		}
-		for _, field := range []string{"data", "stringData"} {
-			d, _ := doc[field].(map[string]any)
-			for k, v := range d {
-				if s, ok := v.(string); ok && !isPlaceholder(s) {
-					return &credential{key: field + "." + k, value: s}, nil
-				}
-			}
-		}
-	}
-}
-
-// utf16Source returns a UTF-8 reader over br when br starts like UTF-16
-// text (a byte-order mark, or a NUL in every other of the first bytes),
-// else nil.
-func utf16Source(br *bufio.Reader) io.Reader {
-	head, _ := br.Peek(64)
-	var order binary.ByteOrder
-	switch {
-	case len(head) >= 2 && head[0] == 0xff && head[1] == 0xfe:
-		order = binary.LittleEndian
-		br.Discard(2)
-	case len(head) >= 2 && head[0] == 0xfe && head[1] == 0xff:
-		order = binary.BigEndian
-		br.Discard(2)
-	case len(head) >= 8 && head[1] == 0 && head[3] == 0 && head[5] == 0 && head[7] == 0 && head[0] != 0:
-		order = binary.LittleEndian
-	case len(head) >= 8 && head[0] == 0 && head[2] == 0 && head[4] == 0 && head[6] == 0 && head[1] != 0:
-		order = binary.BigEndian
-	default:
-		return nil
-	}
-	return &utf16Reader{r: br, order: order}
-}
-
-type utf16Reader struct {
-	r     *bufio.Reader
-	order binary.ByteOrder
-	out   []byte
-	hi    uint16 // a pending high surrogate
-}
-
-func (u *utf16Reader) Read(p []byte) (int, error) {
-	for len(u.out) == 0 {
-		var b [2]byte
-		if _, err := io.ReadFull(u.r, b[:]); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = io.EOF
-			}
-			return 0, err
-		}
-		c := u.order.Uint16(b[:])
-		var r rune
-		switch {
-		case utf16.IsSurrogate(rune(c)) && c < 0xdc00:
-			u.hi = c
-			continue
-		case utf16.IsSurrogate(rune(c)):
-			r = utf16.DecodeRune(rune(u.hi), rune(c))
-			u.hi = 0
-		default:
-			r = rune(c)
-		}
-		u.out = utf8.AppendRune(u.out[:0], r)
-	}
-	n := copy(p, u.out)
-	u.out = u.out[n:]
-	return n, nil
 }

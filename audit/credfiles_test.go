@@ -1,39 +1,87 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf16"
 
 	"filippo.io/age"
+	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
 
-// Each credentials file, with a value generated now, is a finding; its
-// twin with a placeholder or a reference is not.
+// filesOf audits one file with the data given.
+func filesOf(t *testing.T, name string, data []byte) *Report {
+	t.Helper()
+	r, err := Files(context.Background(), []File{{Path: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func utf16Bytes(s string, order binary.AppendByteOrder, bom bool) []byte {
+	var b []byte
+	if bom {
+		b = order.AppendUint16(b, 0xfeff)
+	}
+	for _, c := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, c)
+	}
+	return b
+}
+
+// credCase is a file a tool writes with a credential in it (yes), and its
+// twin with a placeholder, a reference or no credential, which must be
+// clean: no finding at all.
+type credCase struct {
+	name, rule string
+	yes, no    string
+}
+
+func checkCredCases(t *testing.T, cases []credCase, secrets ...string) {
+	t.Helper()
+	for _, c := range cases {
+		for _, twin := range []string{c.yes, c.no} {
+			r := filesOf(t, c.name, []byte(twin))
+			got := false
+			for _, f := range r.Findings {
+				if f.Rule == c.rule && f.Path == c.name {
+					got = true
+				}
+			}
+			switch {
+			case twin == c.yes && !got:
+				t.Errorf("%s (%d bytes): no %s finding: %s", c.name, len(twin), c.rule, dump(t, r))
+			case twin == c.no && (len(r.Findings) > 0 || !r.Coverage.Complete):
+				t.Errorf("%s: the clean twin has findings: %s", c.name, dump(t, r))
+			}
+			noValues(t, r, secrets...)
+		}
+	}
+}
+
+// Each credentials file the mainstream tools write, with a value generated
+// now, is a finding that names the key; its twin with a placeholder or a
+// reference is clean.
 func TestCredentialFiles(t *testing.T) {
 	uuid := randString(t, "0123456789abcdef", 8) + "-" + randString(t, "0123456789abcdef", 4) + "-4" + randString(t, "0123456789abcdef", 3) + "-a" + randString(t, "0123456789abcdef", 3) + "-" + randString(t, "0123456789abcdef", 12)
 	pw := randString(t, alnum, 20)
 	b64 := base64.StdEncoding.EncodeToString([]byte("user:" + pw))
-	utf16le := func(s string) string {
-		u := utf16.Encode([]rune(s))
-		b := []byte{0xff, 0xfe}
-		for _, c := range u {
-			b = binary.LittleEndian.AppendUint16(b, c)
-		}
-		return string(b)
-	}
-	for _, c := range []struct {
-		name, rule string
-		yes, no    string
-	}{
+	utf16le := func(s string) string { return string(utf16Bytes(s, binary.LittleEndian, true)) }
+	checkCredCases(t, []credCase{
 		{".npmrc", "credentials-file", "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=" + uuid + "\n", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n"},
 		{"home/.npmrc", "credentials-file", "_auth=" + b64 + "\nalways-auth=true\n", "always-auth=true\n"},
 		{".pypirc", "credentials-file", "[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = deploy\npassword = " + pw + "\n", "[pypi]\nusername = __token__\npassword = ${PYPI_TOKEN}\n"},
@@ -49,25 +97,238 @@ func TestCredentialFiles(t *testing.T) {
 		{".envrc", "plaintext-bundle", "export AWS_SECRET_ACCESS_KEY=" + pw + "\n", "export AWS_PROFILE=dev\n"},
 		{"app/.env", "plaintext-bundle", utf16le("DB_PASSWORD=" + pw + "\r\n"), utf16le("DB_HOST=db\r\n")},
 		{"app/big.env", "plaintext-bundle", strings.Repeat("# padding line to make this file large\n", 150000) + "API_TOKEN=" + pw + "\n", strings.Repeat("# padding\n", 1000)},
-	} {
-		for _, twin := range []string{c.yes, c.no} {
-			data := []byte(twin)
-			r, err := Files(context.Background(), []File{{Path: c.name, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := false
-			for _, f := range r.Findings {
-				if f.Rule == c.rule && f.Path == c.name {
-					got = true
+	}, pw, uuid, b64)
+}
+
+// Registry logins of the other container and package tools: podman,
+// buildah and skopeo (auth.json under containers/), Helm (registry
+// config.json, repositories.yaml), Yarn 2+ (.yarnrc.yml), pip, Poetry,
+// Maven, Gradle, NuGet, cargo, RubyGems and Composer.
+func TestRegistryLogins(t *testing.T) {
+	pw := randString(t, alnum, 24)
+	b64 := base64.StdEncoding.EncodeToString([]byte("deploy:" + pw))
+	hex48 := randString(t, "0123456789abcdef", 48)
+	enc := "{" + randString(t, alnum+"+/", 24) + "=}"
+	checkCredCases(t, []credCase{
+		{"run/user/1000/containers/auth.json", "credentials-file", `{"auths": {"quay.io": {"auth": "` + b64 + `"}}}`, `{"auths": {}}`},
+		{"root/.config/helm/registry/config.json", "credentials-file", `{"auths": {"ghcr.io": {"auth": "` + b64 + `"}}}`, `{"auths": {"ghcr.io": {}}}`},
+		{"root/.config/helm/repositories.yaml", "credentials-file", "apiVersion: \"\"\nrepositories:\n- name: private\n  url: https://charts.example.com\n  username: deploy\n  password: " + pw + "\n  certFile: \"\"\n", "apiVersion: \"\"\nrepositories:\n- name: stable\n  url: https://charts.example.com\n  password: \"\"\n"},
+		{"app/.yarnrc.yml", "credentials-file", "npmRegistryServer: \"https://npm.example.com\"\nnpmScopes:\n  acme:\n    npmAuthToken: " + pw + "\n", "npmAuthToken: \"${NPM_TOKEN}\"\n"},
+		{"app/.yarnrc", "credentials-file", "\"//registry.npmjs.org/:_authToken\" " + pw + "\n", "registry \"https://registry.npmjs.org/\"\n"},
+		{"etc/pip.conf", "credentials-file", "[global]\nindex-url = https://deploy:" + pw + "@pypi.example.com/simple\n", "[global]\nindex-url = https://pypi.org/simple\n"},
+		{"root/.config/pypoetry/auth.toml", "credentials-file", "[http-basic.private]\nusername = \"deploy\"\npassword = \"" + pw + "\"\n", "[http-basic.private]\nusername = \"deploy\"\n"},
+		{"root/.m2/settings.xml", "credentials-file", "<settings xmlns=\"http://maven.apache.org/SETTINGS/1.0.0\">\n  <servers>\n    <server>\n      <id>nexus</id>\n      <username>deploy</username>\n      <password>" + pw + "</password>\n    </server>\n  </servers>\n</settings>\n",
+			"<settings>\n  <servers>\n    <server>\n      <id>nexus</id>\n      <username>deploy</username>\n      <password>" + enc + "</password>\n    </server>\n    <server>\n      <id>env</id>\n      <password>${env.NEXUS_PASSWORD}</password>\n    </server>\n  </servers>\n</settings>\n"},
+		{"root/.gradle/gradle.properties", "credentials-file", "mavenUser=deploy\nmavenPassword=" + pw + "\n", "mavenUser=deploy\nsigning.secretKeyRingFile=~/.gnupg/secring.gpg\n"},
+		{"src/NuGet.Config", "credentials-file", "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <packageSources>\n    <add key=\"Contoso\" value=\"https://contoso.com/packages/\" />\n  </packageSources>\n  <packageSourceCredentials>\n    <Contoso>\n      <add key=\"Username\" value=\"deploy\" />\n      <add key=\"ClearTextPassword\" value=\"" + pw + "\" />\n    </Contoso>\n  </packageSourceCredentials>\n</configuration>\n",
+			"<configuration>\n  <packageSourceCredentials>\n    <Contoso>\n      <add key=\"Username\" value=\"deploy\" />\n      <add key=\"ClearTextPassword\" value=\"%NUGET_PASSWORD%\" />\n    </Contoso>\n  </packageSourceCredentials>\n</configuration>\n"},
+		{"root/.cargo/credentials.toml", "credentials-file", "[registry]\ntoken = \"cio" + randString(t, alnum, 32) + "\"\n\n[registries.private]\ntoken = \"" + pw + "\"\n", "[registry]\n"},
+		{"root/.gem/credentials", "credentials-file", "---\n:rubygems_api_key: rubygems_" + hex48 + "\n", "---\n"},
+		{"root/.composer/auth.json", "credentials-file", `{"github-oauth": {"github.com": "` + pw + `"}, "http-basic": {"repo.example.org": {"username": "deploy"}}}`, `{"github-oauth": {}, "http-basic": {"repo.example.org": {"username": "deploy"}}}`},
+		{"app/auth.json", "credentials-file", `{"http-basic": {"repo.example.org": {"username": "deploy", "password": "` + pw + `"}}}`, `{"http-basic": {}}`},
+	}, pw, b64, hex48)
+}
+
+// Cluster access (kubeconfig under any name, by content), cloud CLIs
+// (AWS, gcloud, Azure CLI, s3cmd, rclone, boto), databases (.pgpass,
+// .my.cnf), Vault and the GitHub CLI.
+func TestCloudAndClusterFiles(t *testing.T) {
+	pw := randString(t, alnum, 24)
+	key40 := randString(t, alnum+"+/", 40)
+	keyData := base64.StdEncoding.EncodeToString([]byte("-----BEGIN EC PRIVATE KEY-----\n" + randString(t, alnum+"+/", 64) + "\n-----END EC PRIVATE KEY-----\n"))
+	kube := "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("c", 600))) + "\n    server: https://10.0.0.1:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: admin\n  name: prod\ncurrent-context: prod\nkind: Config\npreferences: {}\nusers:\n- name: admin\n  user:\n"
+	checkCredCases(t, []credCase{
+		{"etc/kubernetes/admin.conf", "credentials-file", kube + "    client-certificate-data: Y2VydA==\n    client-key-data: " + keyData + "\n", kube + "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"},
+		{"srv/cluster-access", "credentials-file", kube + "    token: " + pw + "\n", kube + "    token: ${K8S_TOKEN}\n"},
+		{"srv/ops/prod.yml", "credentials-file", kube + "    auth-provider:\n      name: oidc\n      config:\n        refresh-token: " + pw + "\n", kube + "    auth-provider:\n      name: gcp\n"},
+		{"srv/cluster-access.conf", "credentials-file", "# written by hand\n---\n" + kube + "    token: " + pw + "\n", "# written by hand\n---\n" + kube},
+		{"srv/kube.json", "credentials-file", `{"kind": "Config", "apiVersion": "v1", "users": [{"name": "admin", "user": {"token": "` + pw + `"}}]}`, `{"kind": "Config", "apiVersion": "v1", "users": [{"name": "admin", "user": {}}]}`},
+		{"srv/ops/admin.kubeconfig", "credentials-file", string(utf16Bytes(kube+"    password: "+pw+"\n", binary.LittleEndian, true)), string(utf16Bytes(kube, binary.LittleEndian, true))},
+		{"root/.aws/credentials", "credentials-file", "[default]\naws_access_key_id = AKIA" + randString(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + "\naws_session_token = " + pw + "\n", "[default]\ncredential_process = /usr/local/bin/aws-vault export --format=json prod\n"},
+		{"ci/aws.ini", "credentials-file", "[prod]\naws_access_key_id = AKIA" + randString(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + "\naws_session_token = " + pw + "\n", "[prod]\naws_access_key_id = ${AWS_ACCESS_KEY_ID}\n"},
+		{"root/.config/gcloud/application_default_credentials.json", "credentials-file", `{"account": "", "client_id": "764086051850-x.apps.googleusercontent.com", "client_secret": "` + pw + `", "refresh_token": "1//0` + pw + `", "type": "authorized_user"}`, `{"type": "external_account", "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gh", "credential_source": {"file": "/var/run/token"}}`},
+		{"deploy/sa.json", "credentials-file", `{"type": "service_account", "project_id": "p", "private_key_id": "` + randString(t, "0123456789abcdef", 40) + `", "client_secret": "` + pw + `"}`, `{"type": "service_account", "project_id": "p", "client_email": "ci@p.iam.gserviceaccount.com"}`},
+		{"root/.azure/msal_token_cache.json", "credentials-file", `{"AccessToken": {"a-login.microsoftonline.com-accesstoken-c-t-scope": {"credential_type": "AccessToken", "secret": "` + pw + `", "home_account_id": "a"}}, "RefreshToken": {}}`, `{"AccessToken": {}, "Account": {}, "RefreshToken": {}}`},
+		{"root/.azure/service_principal_entries.json", "credentials-file", `[{"client_id": "c", "tenant": "t", "client_secret": "` + pw + `"}]`, `[{"client_id": "c", "tenant": "t", "certificate": "/home/ci/sp.pem"}]`},
+		{"root/.s3cfg", "credentials-file", "[default]\naccess_key = AKIA" + randString(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + "\nsecret_key = " + key40 + "\n", "[default]\naccess_key =\nsecret_key =\n"},
+		{"root/.config/rclone/rclone.conf", "credentials-file", "[backup]\ntype = s3\nprovider = AWS\naccess_key_id = x\nsecret_access_key = " + key40 + "\n", "[backup]\ntype = s3\nenv_auth = true\n"},
+		{"root/.boto", "credentials-file", "[Credentials]\ngs_oauth2_refresh_token = " + pw + "\n", "[Boto]\nhttps_validate_certificates = True\n"},
+		{"root/.pgpass", "credentials-file", "db.internal:5432:app:app:" + pw + "\n", "# hostname:port:database:username:password\n"},
+		{"root/.my.cnf", "credentials-file", "[client]\nuser=app\npassword=\"" + pw + "\"\n", "[client]\nuser=app\n"},
+		{"root/.vault-token", "credentials-file", "s." + pw, ""},
+		{"root/.config/gh/hosts.yml", "credentials-file", "github.com:\n    oauth_token: " + pw + "\n    user: me\n", "github.com:\n    user: me\n    git_protocol: https\n"},
+	}, pw, key40, keyData)
+}
+
+// Infrastructure state and variables: Terraform state (sensitive outputs,
+// attributes the provider marks sensitive, secret-named ones; under any
+// name by content), *.tfvars, variable defaults, .terraformrc and
+// credentials.tfrc.json, Pulumi checkpoints, stack exports, credentials
+// and stack configuration.
+func TestInfrastructureFiles(t *testing.T) {
+	pw := randString(t, alnum, 24)
+	uuid := randString(t, "0123456789abcdef", 8) + "-" + randString(t, "0123456789abcdef", 4) + "-4" + randString(t, "0123456789abcdef", 3) + "-8" + randString(t, "0123456789abcdef", 3) + "-" + randString(t, "0123456789abcdef", 12)
+	head := `{"version": 4, "terraform_version": "1.9.5", "serial": 3, "lineage": "` + uuid + `", `
+	res := func(attrs, sensitive string) string {
+		return `"resources": [{"mode": "managed", "type": "aws_db_instance", "name": "main", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": [{"schema_version": 2, "attributes": ` + attrs + `, "sensitive_attributes": ` + sensitive + `}]}]}`
+	}
+	tfc := randString(t, alnum, 14) + ".atlasv1." + randString(t, alnum, 67)
+	sig := `"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"`
+	pulumi := func(out string) string {
+		return `{"version": 3, "checkpoint": {"stack": "organization/app/dev", "latest": {"manifest": {"time": "2024-01-01T00:00:00Z", "magic": "x", "version": "v3.100.0"}, "secrets_providers": {"type": "passphrase"}, "resources": [{"urn": "urn:pulumi:dev::app::aws:rds/instance:Instance::db", "outputs": ` + out + `}]}}}`
+	}
+	checkCredCases(t, []credCase{
+		{"infra/terraform.tfstate", "infrastructure-secret", head + `"outputs": {"db_password": {"value": "` + pw + `", "type": "string", "sensitive": true}}, ` + res(`{"id": "db-1"}`, `[]`), head + `"outputs": {"endpoint": {"value": "db.internal", "type": "string"}}, ` + res(`{"id": "db-1", "password": null}`, `[[{"type": "get_attr", "value": "password"}]]`)},
+		{"infra/terraform.tfstate.backup", "infrastructure-secret", head + `"outputs": {}, ` + res(`{"id": "db-1", "connection_uri": "postgres://db.internal/app?sslmode=verify-full&x=`+pw+`"}`, `[[{"type": "get_attr", "value": "connection_uri"}]]`), head + `"outputs": {}, ` + res(`{"id": "db-1", "connection_uri": ""}`, `[[{"type": "get_attr", "value": "connection_uri"}]]`)},
+		{"backup/state-2024.json", "infrastructure-secret", head + `"outputs": {}, ` + res(`{"id": "db-1", "master_password": "`+pw+`"}`, `[]`), head + `"outputs": {}, ` + res(`{"id": "db-1", "master_username": "admin"}`, `[]`)},
+		{"infra/prod.tfvars", "infrastructure-secret", "region = \"eu-west-1\"\ndb_password = \"" + pw + "\"\n", "region = \"eu-west-1\"\ndb_user = \"app\"\n"},
+		{"infra/secrets.auto.tfvars", "infrastructure-secret", "api_token = \"" + pw + "\"\n", "api_token = \"\"\n"},
+		{"infra/variables.tf", "infrastructure-secret", "variable \"db_password\" {\n  type      = string\n  sensitive = true\n  default   = \"" + pw + "\"\n}\n", "variable \"db_password\" {\n  type      = string\n  sensitive = true\n}\n"},
+		{"root/.terraformrc", "infrastructure-secret", "credentials \"app.terraform.io\" {\n  token = \"" + tfc + "\"\n}\n", "credentials_helper \"vault\" {\n  args = []\n}\n"},
+		{"root/.terraform.d/credentials.tfrc.json", "credentials-file", `{"credentials": {"app.terraform.io": {"token": "` + tfc + `"}}}`, `{"credentials": {}}`},
+		{"root/.pulumi/stacks/app/dev.json", "infrastructure-secret", pulumi(`{"password": {` + sig + `, "plaintext": "\"` + pw + `\""}}`), pulumi(`{"password": {` + sig + `, "ciphertext": "v1:` + randString(t, alnum, 16) + `"}}`)},
+		{"backup/dev-export.json", "infrastructure-secret", `{"version": 3, "deployment": {"manifest": {"time": "2024-01-01T00:00:00Z"}, "resources": [{"urn": "u", "inputs": {"adminPassword": "` + pw + `"}}]}}`, `{"version": 3, "deployment": {"manifest": {"time": "2024-01-01T00:00:00Z"}, "resources": [{"urn": "u", "inputs": {"adminUser": "admin"}}]}}`},
+		{"root/.pulumi/credentials.json", "credentials-file", `{"current": "https://api.pulumi.com", "accessTokens": {"https://api.pulumi.com": "pul-` + randString(t, "0123456789abcdef", 40) + `"}}`, `{"current": "https://api.pulumi.com", "accessTokens": {}}`},
+		{"infra/Pulumi.dev.yaml", "credentials-file", "config:\n  app:dbPassword: " + pw + "\n", "config:\n  app:dbPassword:\n    secure: v1:" + randString(t, alnum, 24) + "\n"},
+	}, pw, tfc)
+}
+
+// .NET settings: connection strings with a password in appsettings*.json
+// and web.config, and secret-named settings.
+func TestDotnetSettings(t *testing.T) {
+	pw := randString(t, alnum, 20)
+	checkCredCases(t, []credCase{
+		{"app/appsettings.json", "credentials-file", `{"ConnectionStrings": {"Default": "Server=db.internal;Database=app;User Id=app;Password=` + pw + `;"}, "Logging": {"LogLevel": {"Default": "Information"}}}`, `{"ConnectionStrings": {"Default": "Server=db.internal;Database=app;Integrated Security=true;"}}`},
+		{"app/appsettings.Production.json", "credentials-file", `{"Auth": {"ClientId": "app", "ClientSecret": "` + pw + `"}}`, `{"Auth": {"ClientId": "app", "ClientSecret": ""}}`},
+		{"app/config/settings.json", "credentials-file", `{"ConnectionStrings": {"Db": "Data Source=db;Initial Catalog=app;User ID=app;Pwd=` + pw + `"}}`, `{"ConnectionStrings": {"Db": "Data Source=db;Initial Catalog=app;User ID=app;Pwd=%DB_PWD%"}}`},
+		{"app/web.config", "credentials-file", "<?xml version=\"1.0\"?>\n<configuration>\n  <connectionStrings>\n    <add name=\"Default\" connectionString=\"Server=db;Database=app;User Id=app;Password=" + pw + ";\" providerName=\"System.Data.SqlClient\" />\n  </connectionStrings>\n</configuration>\n",
+			"<?xml version=\"1.0\"?>\n<configuration>\n  <connectionStrings>\n    <add name=\"Default\" connectionString=\"Server=db;Database=app;Integrated Security=SSPI;\" />\n  </connectionStrings>\n</configuration>\n"},
+	}, pw)
+}
+
+// A token in a UTF-16 file (what Windows PowerShell 5's ">" writes: UTF-16
+// LE with a byte-order mark; iconv's UTF-16BE, without one) is found by
+// the rules, in the decoded text; the twin without one is clean. The files
+// are written by iconv when it is installed.
+func TestUTF16Text(t *testing.T) {
+	gh := "ghp_" + randString(t, alnum, 36)
+	text := "PS C:\\> gh auth token\r\n" + gh + "\r\n"
+	clean := "PS C:\\> gh auth status\r\nLogged in to github.com\r\n"
+	forms := map[string]func(string) []byte{
+		"utf16le-bom": func(s string) []byte { return utf16Bytes(s, binary.LittleEndian, true) },
+		"utf16be-bom": func(s string) []byte { return utf16Bytes(s, binary.BigEndian, true) },
+		"utf16le":     func(s string) []byte { return utf16Bytes(s, binary.LittleEndian, false) },
+		"utf16be":     func(s string) []byte { return utf16Bytes(s, binary.BigEndian, false) },
+	}
+	if _, err := exec.LookPath("iconv"); err == nil {
+		for form, to := range map[string]string{"iconv UTF-16": "UTF-16", "iconv UTF-16BE": "UTF-16BE", "iconv UTF-16LE": "UTF-16LE"} {
+			forms[form] = func(s string) []byte {
+				cmd := exec.Command("iconv", "-f", "UTF-8", "-t", to)
+				cmd.Stdin = strings.NewReader(s)
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("iconv: %v", err)
 				}
+				return out
 			}
-			if want := twin == c.yes; got != want {
-				t.Errorf("%s (%d bytes): finding %v, want %v: %s", c.name, len(data), got, want, dump(t, r))
-			}
-			noValues(t, r, pw, uuid, b64)
 		}
 	}
+	for form, encode := range forms {
+		r := filesOf(t, "logs/session.txt", encode(text))
+		found := false
+		for _, f := range r.Findings {
+			if f.Rule == "github-token" && f.Path == "logs/session.txt" && strings.HasPrefix(f.Encoding, "utf16") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: the token is not found: %s", form, dump(t, r))
+		}
+		noValues(t, r, gh)
+		if r := filesOf(t, "logs/session.txt", encode(clean)); len(r.Findings) > 0 {
+			t.Errorf("%s: the clean twin has findings: %s", form, dump(t, r))
+		}
+	}
+	// Binary data with zero bytes is not text.
+	bin := make([]byte, 4096)
+	for i := range bin {
+		bin[i] = byte(i * 7)
+	}
+	if _, _, ok := utf16Text(bin); ok {
+		t.Error("binary data taken for UTF-16 text")
+	}
+}
+
+// Files real tools write: podman login's auth.json (against an in-memory
+// registry, the password on stdin), git's credential store and a git
+// config with the extraheader actions/checkout persists (read back with
+// git config to prove it is git's format).
+func TestRealToolCredentials(t *testing.T) {
+	pw := randString(t, alnum, 24)
+	dir := t.TempDir()
+	t.Run("podman", func(t *testing.T) {
+		if _, err := exec.LookPath("podman"); err != nil {
+			t.Skip("podman is not installed")
+		}
+		s := httptest.NewServer(registry.New())
+		defer s.Close()
+		af := filepath.Join(dir, "auth.json")
+		cmd := exec.Command("podman", "login", "--tls-verify=false", "--authfile", af, "-u", "deploy", "--password-stdin", strings.TrimPrefix(s.URL, "http://"))
+		cmd.Stdin = strings.NewReader(pw + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("podman login: %v: %s", err, out)
+		}
+		data, err := os.ReadFile(af)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"run/containers/0/auth.json", "ci/registry-login.json"} {
+			r := filesOf(t, name, data)
+			if len(r.Findings) != 1 || r.Findings[0].Rule != "credentials-file" || !strings.HasSuffix(r.Findings[0].Name, " auth") {
+				t.Errorf("%s: %s", name, dump(t, r))
+			}
+			noValues(t, r, pw, base64.StdEncoding.EncodeToString([]byte("deploy:"+pw)))
+		}
+	})
+	t.Run("git", func(t *testing.T) {
+		if _, err := exec.LookPath("git"); err != nil {
+			t.Skip("git is not installed")
+		}
+		home := t.TempDir()
+		run := func(stdin string, args ...string) string {
+			cmd := exec.Command("git", args...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "HOME="+home, "GIT_CONFIG_NOSYSTEM=1")
+			cmd.Stdin = strings.NewReader(stdin)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("git %s: %v", args[0], err)
+			}
+			return string(out)
+		}
+		run("", "init", "-q", "repo")
+		run("", "-C", "repo", "config", "credential.helper", "store")
+		run("protocol=https\nhost=git.example.com\nusername=deploy\npassword="+pw+"\n\n", "-C", "repo", "credential", "approve")
+		store, err := os.ReadFile(filepath.Join(home, ".git-credentials"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + pw))
+		cfgPath := filepath.Join(dir, "repo", ".git", "config")
+		f, _ := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0o644)
+		f.WriteString("[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic " + header + "\n")
+		f.Close()
+		if got := run("", "-C", "repo", "config", "--get", "http.https://github.com/.extraheader"); strings.TrimSpace(got) != "AUTHORIZATION: basic "+header {
+			t.Fatal("git does not read the extraheader back")
+		}
+		cfg, _ := os.ReadFile(cfgPath)
+		clean := bytes.ReplaceAll(cfg, []byte("AUTHORIZATION: basic "+header), []byte("AUTHORIZATION: basic ***"))
+		checkCredCases(t, []credCase{
+			{"root/.git-credentials", "credentials-file", string(store), "https://git.example.com\n"},
+			{"app/.git/config", "credentials-file", string(cfg), string(clean)},
+			{"srv/repo.git/config", "credentials-file", string(bytes.ReplaceAll(clean, []byte("[core]"), []byte("[remote \"origin\"]\n\turl = https://deploy:"+pw+"@git.example.com/o/r.git\n[core]"))), string(clean)},
+		}, pw, header)
+	})
 }
 
 // A plaintext line typed into a sealed bundle is a finding (keyless); the
@@ -88,14 +349,72 @@ func TestPlaintextLineInSealedBundle(t *testing.T) {
 		data []byte
 		want bool
 	}{{sealed, false}, {typed, true}} {
-		data := c.data
-		r, err := Files(context.Background(), []File{{Path: "secrets/prod.env", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := filesOf(t, "secrets/prod.env", c.data)
 		got := len(r.Findings) == 1 && r.Findings[0].Rule == "plaintext-value" && r.Findings[0].Name == "API_TOKEN"
 		if got != c.want || (!c.want && len(r.Findings) > 0) {
 			t.Errorf("want finding %v: %s", c.want, dump(t, r))
 		}
+	}
+}
+
+// FuzzCredentialReaders runs every credential reader (and the UTF-16
+// decoder in front of them) on any bytes: none panics, a finding names a
+// key and shows only a masked preview of the value, never the value.
+func FuzzCredentialReaders(f *testing.F) {
+	names := []string{".env", "secrets.yaml", ".npmrc", ".netrc", ".git-credentials", "root/.docker/config.json", "auth.json",
+		"root/.kube/config", "application.properties", "application.yml", "k8s.yaml", ".yarnrc.yml", "root/.gem/credentials",
+		".pgpass", "main.tf", "terraform.tfstate", "root/.pulumi/stacks/a/b.json", "root/.m2/settings.xml", "NuGet.Config",
+		"appsettings.json", "web.config", ".vault-token", ".pypirc", "root/.aws/credentials", ".boto", ".s3cfg", "rclone.conf",
+		".my.cnf", "pip.conf", "root/.cargo/credentials.toml", "root/pypoetry/auth.toml", "app/.git/config", "no-name"}
+	pw := randString(f, alnum, 20)
+	for _, seed := range []string{
+		"DB_PASSWORD=" + pw + "\n", `{"auths":{"h":{"auth":"` + pw + `"}}}`, "[core]\n\trepositoryformatversion = 0\n[http]\n\textraheader = AUTHORIZATION: basic " + pw + "\n",
+		"apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user:\n    token: " + pw + "\n", `{"version": 4, "terraform_version": "1", "lineage": "l", "outputs": {"a": {"value": "` + pw + `", "sensitive": true}}}`,
+		"<settings><servers><server><password>" + pw + "</password></server></servers></settings>", "h:1:d:u:" + pw + "\n",
+		"variable \"db_password\" {\n default = \"" + pw + "\"\n}\n", string(utf16Bytes("password="+pw, binary.LittleEndian, true)),
+	} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		name := names[int(which)%len(names)]
+		fd, err := plaintextBundle(name, bytes.NewReader(data), map[string]bool{"DB_PASSWORD": true}, 1<<20)
+		if err != nil || fd == nil {
+			return
+		}
+		if fd.Rule == "" || fd.Message == "" || fd.Name == "" && fd.Rule != "plaintext-value" {
+			t.Fatalf("%s: incomplete finding %+v", name, fd)
+		}
+		if i := strings.Index(fd.Preview, "****"); i > 4 {
+			t.Fatalf("%s: the preview shows %d bytes", name, i)
+		}
+	})
+}
+
+// The UTF-16 decoder agrees with unicode/utf16 on text with surrogate
+// pairs, read in pieces of every size, and marks unpaired surrogates.
+func TestUTF16Reader(t *testing.T) {
+	text := strings.Repeat("ascii é€😀 \r\n", 700)
+	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
+		b := utf16Bytes(text, order, false)
+		for _, size := range []int{1, 3, 4096, 1 << 20} {
+			u := &utf16Reader{r: bufio.NewReaderSize(bytes.NewReader(b), 16), order: order.(binary.ByteOrder)}
+			var out bytes.Buffer
+			buf := make([]byte, size)
+			for {
+				n, err := u.Read(buf)
+				out.Write(buf[:n])
+				if err != nil {
+					break
+				}
+			}
+			if out.String() != text {
+				t.Fatalf("read by %d: %d bytes, want %d", size, out.Len(), len(text))
+			}
+		}
+	}
+	lone := binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(nil, 0xd800), 'a')
+	out, _ := io.ReadAll(&utf16Reader{r: bufio.NewReader(bytes.NewReader(lone)), order: binary.LittleEndian})
+	if string(out) != "\ufffda" {
+		t.Fatalf("unpaired surrogate: %q", out)
 	}
 }

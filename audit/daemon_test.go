@@ -49,7 +49,7 @@ func TestDaemon(t *testing.T) {
 
 	tempDir := filepath.Join(tmp, "buffer")
 	os.Mkdir(tempDir, 0o700)
-	opts := Options{Values: p.values, DaemonHost: "unix://" + sock, TempDir: tempDir}
+	opts := Options{Values: p.values, ShortAccepted: p.short, DaemonHost: "unix://" + sock, TempDir: tempDir}
 	r, err := imageAt(context.Background(), "docker-daemon:example.com/app:1", opts)
 	if err != nil {
 		t.Fatal(err)

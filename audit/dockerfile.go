@@ -35,7 +35,8 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 	}
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		// BuildKit quotes the line it could not parse: it may hold a secret.
+		return nil, maskError(o.detectors(), fmt.Errorf("%s: %w", file, err))
 	}
 	a := &auditor{o: o, d: o.detectors(), rep: newReport(file, o)}
 	a.rep.Coverage.Files = 1
@@ -57,6 +58,8 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 	for _, n := range res.AST.Children {
 		l.node(n, n.StartLine, "")
 	}
+	a.coverValues()
+	a.redactPlaces()
 	a.rep.filter(o)
 	return a.rep, nil
 }

@@ -20,7 +20,7 @@ import (
 func TestImageAndIndexValues(t *testing.T) {
 	p := plant(t)
 	ctx := context.Background()
-	r, err := Index(ctx, p.index, Options{Values: p.values})
+	r, err := Index(ctx, p.index, Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestImageAndIndexValues(t *testing.T) {
 	if r.Coverage.Attestations != 1 || len(r.Provenance) != 1 {
 		t.Errorf("coverage %+v", r.Coverage)
 	}
-	r, err = Image(ctx, p.img, Options{Values: p.values})
+	r, err = Image(ctx, p.img, Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {
 		t.Fatal(err)
 	}

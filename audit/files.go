@@ -93,8 +93,7 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 		}
 		a.rep.Findings = append(a.rep.Findings, found...)
 	}
-	cov.KnownValues = len(o.Values) - len(a.d.known.skipped)
-	cov.ShortValues = a.d.known.skipped
+	a.coverValues()
 	cov.PublicSkipped = int(a.d.skipped.Load())
 	sort.SliceStable(a.rep.Findings, func(i, j int) bool {
 		x, y := &a.rep.Findings[i], &a.rep.Findings[j]

@@ -82,10 +82,14 @@ type Coverage struct {
 	Errors       []string `json:"errors,omitempty"`
 	Attestations int      `json:"attestations"`
 	// KnownValues is the number of sealed values searched for; ShortValues
-	// names those skipped for being shorter than MinValueLen bytes.
-	KnownValues int      `json:"known_values"`
-	ShortValues []string `json:"short_values,omitempty"`
-	MinValueLen int      `json:"min_value_len"`
+	// names those not searched for being shorter than MinValueLen bytes,
+	// and ShortAccepted those of them whose not being searched was
+	// accepted (Options.AllowShort, Options.ShortAccepted). Any other short
+	// value makes the report incomplete.
+	KnownValues   int      `json:"known_values"`
+	ShortValues   []string `json:"short_values,omitempty"`
+	ShortAccepted []string `json:"short_accepted,omitempty"`
+	MinValueLen   int      `json:"min_value_len"`
 	// Notes lists files that looked like archives but could not be
 	// opened as such: their bytes were searched as stored (in the layer
 	// stream), their unparsed remainder was not opened.
@@ -118,6 +122,7 @@ type Report struct {
 	Suppressed []Suppressed `json:"suppressed,omitempty"`
 
 	rules *rules.Set // for the rules' descriptions in SARIF
+	mask  *detectors // the audit's detectors, which mask every string before it is written
 }
 
 // Clean reports whether the audit read everything and found nothing.

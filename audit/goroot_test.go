@@ -78,7 +78,7 @@ func TestGoTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	lp.AppendImage(clean)
-	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: p.values})
+	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestGoTree(t *testing.T) {
 	}
 	lp.AppendImage(dirty)
 	os.Remove(filepath.Join(tmp, "goroot.tar"))
-	r, err = imageAt(context.Background(), "oci:"+dir, Options{Values: p.values})
+	r, err = imageAt(context.Background(), "oci:"+dir, Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {
 		t.Fatal(err)
 	}

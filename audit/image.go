@@ -54,6 +54,14 @@ type Options struct {
 	// DaemonHost is the Docker or Podman API address (default: $DOCKER_HOST
 	// or the usual sockets).
 	DaemonHost string
+	// AllowShort accepts that sealed values shorter than MinValueLen are
+	// not searched. Without it, each such value makes the report
+	// incomplete, naming its key, unless ShortAccepted lists its index in
+	// Values: a policy accepts them one by one (allow_short, per key and
+	// per environment), and the same value may be accepted in one bundle
+	// and not in another.
+	AllowShort    bool
+	ShortAccepted []int
 	// Allow hides findings (each entry names its reason); Baseline holds
 	// the fingerprints of accepted findings (see [ReadBaseline]).
 	Allow          []Allow
@@ -134,7 +142,7 @@ func Ref(ctx context.Context, ref imageref.Ref, opts Options) (*Report, error) {
 	o := opts.defaults()
 	st, label, err := openSource(ctx, ref, o)
 	if err != nil {
-		return nil, err
+		return nil, maskError(o.detectors(), err)
 	}
 	defer st.close()
 	return run(ctx, st, label, o)
@@ -154,7 +162,7 @@ func Index(ctx context.Context, idx v1.ImageIndex, opts Options) (*Report, error
 func run(ctx context.Context, st store, label string, o *Options) (*Report, error) {
 	a := &auditor{o: o, d: o.detectors(), st: st, rep: newReport(label, o)}
 	if err := a.walk(ctx); err != nil {
-		return nil, err
+		return nil, maskError(a.d, err)
 	}
 	a.scanLayers(ctx)
 	if ctx.Err() != nil {
@@ -469,8 +477,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 // file, and fills in the coverage.
 func (a *auditor) finish() {
 	cov := &a.rep.Coverage
-	cov.KnownValues = len(a.o.Values) - len(a.d.known.skipped)
-	cov.ShortValues = a.d.known.skipped
+	a.coverValues()
 	cov.PublicSkipped = int(a.d.skipped.Load())
 	counted := map[*layerJob]bool{}
 	for _, img := range a.images {
@@ -518,59 +525,6 @@ func (a *auditor) finish() {
 		}
 		return order(x) < order(y)
 	})
-}
-
-// redactPlaces masks any secret in the names that say where a finding is:
-// a file named like a token, a label key that is a sealed value. A report
-// never holds a secret, not even as a path.
-func (a *auditor) redactPlaces() {
-	if a.strSc == nil {
-		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}}
-	}
-	memo := map[string]string{}
-	red := func(s string) string {
-		if s == "" {
-			return s
-		}
-		if r, ok := memo[s]; ok {
-			return r
-		}
-		r := redactString(a.strSc, s)
-		memo[s] = r
-		return r
-	}
-	for i := range a.rep.Findings {
-		f := &a.rep.Findings[i]
-		f.Path, f.Field, f.Name, f.Image = red(f.Path), red(f.Field), red(f.Name), red(f.Image)
-	}
-}
-
-// redactString replaces every match of the detectors in s by [REDACTED].
-func redactString(sc *scanner, s string) string {
-	b := []byte(s)
-	cut := make([]bool, len(b))
-	any := false
-	sc.scanBytes(b, func(h hit) {
-		for i := h.offset; i < h.offset+int64(h.length) && i < int64(len(b)); i++ {
-			cut[i] = true
-			any = true
-		}
-	})
-	if !any {
-		return s
-	}
-	var out strings.Builder
-	for i := 0; i < len(b); i++ {
-		if !cut[i] {
-			out.WriteByte(b[i])
-			continue
-		}
-		out.WriteString("[REDACTED]")
-		for i+1 < len(b) && cut[i+1] {
-			i++
-		}
-	}
-	return out.String()
 }
 
 func order(f *Finding) int64 {

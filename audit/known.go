@@ -1,23 +1,24 @@
 package audit
 
 import (
-	"github.com/sealenv/sealenv/seal"
-
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"html"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sealenv/sealenv/seal"
 )
 
 // MinValueLen is the shortest sealed value, in bytes, that the known-value
 // detector searches for. Shorter values would match by chance in any large
-// image; they are skipped and counted in the report.
+// image; they are not searched, and the report is incomplete unless the
+// options accept that (Options.AllowShort, Options.ShortAccepted).
 const MinValueLen = 8
 
 // minPatternLen is the length of the hashed prefix of every pattern; every
@@ -42,7 +43,7 @@ type knownSet struct {
 	table    []uint64  // bitset over the prefix hash
 	heads    [][]int32 // prefix hash -> pattern indexes
 	maxLen   int
-	skipped  []string // names of values shorter than MinValueLen
+	skipped  []int // indexes of the values shorter than MinValueLen (not empty)
 }
 
 // encodings lists the forms of v that the detector searches for. Base64 is
@@ -50,15 +51,12 @@ type knownSet struct {
 // characters that depend on v alone.
 func encodings(v []byte) []pattern {
 	var out []pattern
+	seen := map[string]bool{}
 	add := func(enc string, b []byte) {
-		if len(b) < minPatternLen {
+		if len(b) < minPatternLen || seen[string(b)] {
 			return
 		}
-		for _, p := range out {
-			if string(p.text) == string(b) {
-				return
-			}
-		}
+		seen[string(b)] = true
 		out = append(out, pattern{text: b, encoding: enc})
 	}
 	add("raw", append([]byte(nil), v...))
@@ -104,29 +102,25 @@ func encodings(v []byte) []pattern {
 		}
 	}
 	s := string(v)
-	add("url", []byte(url.QueryEscape(s)))
+	// URL, query and form escaping as each language writes it (see
+	// escapes.go), Go's path escaping, and every byte escaped.
+	for _, st := range percentStyles {
+		add("url", st.encode(v))
+	}
 	add("url", []byte(url.PathEscape(s)))
 	add("url", percentAll(v, "%%%02X"))
 	add("url", percentAll(v, "%%%02x"))
 	add("html", []byte(html.EscapeString(s)))
 	add("html", []byte(strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace(s)))
 	if utf8.ValidString(s) {
-		var jb strings.Builder
-		enc := json.NewEncoder(&jb)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(s) == nil {
-			j := strings.TrimSuffix(jb.String(), "\n")
-			add("json", []byte(j[1:len(j)-1]))
-			// Python's json.dumps escapes every non-ASCII character.
-			add("json", jsonASCII([]byte(j[1:len(j)-1]), "\\u%04x", false))
-			add("json", jsonASCII([]byte(j[1:len(j)-1]), "\\u%04X", false))
-		}
-		if jh, err := json.Marshal(s); err == nil {
-			add("json", jh[1:len(jh)-1])
+		add("url", jsEscape(s))
+		// JSON string bodies as each language's encoder writes them.
+		for _, st := range jsonStyles {
+			add("json", st.encode(s))
 		}
 		// Every character as \uXXXX.
-		add("json", jsonASCII([]byte(s), "\\u%04x", true))
-		add("json", jsonASCII([]byte(s), "\\u%04X", true))
+		add("json", jsonAll([]byte(s), "\\u%04x"))
+		add("json", jsonAll([]byte(s), "\\u%04X"))
 		u := utf16.Encode([]rune(s))
 		le := make([]byte, 2*len(u))
 		be := make([]byte, 2*len(u))
@@ -149,15 +143,11 @@ func percentAll(v []byte, format string) []byte {
 	return []byte(b.String())
 }
 
-// jsonASCII escapes the non-ASCII characters of s (all of them with all
-// set) as JSON \uXXXX escapes, surrogate pairs above U+FFFF.
-func jsonASCII(s []byte, format string, all bool) []byte {
+// jsonAll escapes every character of s as a JSON \uXXXX escape, surrogate
+// pairs above U+FFFF.
+func jsonAll(s []byte, format string) []byte {
 	var b strings.Builder
 	for _, r := range string(s) {
-		if r < 0x80 && !all {
-			b.WriteRune(r)
-			continue
-		}
 		if r > 0xffff {
 			r1, r2 := utf16.EncodeRune(r)
 			fmt.Fprintf(&b, format, r1)
@@ -171,9 +161,11 @@ func jsonASCII(s []byte, format string, all bool) []byte {
 
 func newKnownSet(values []Value) *knownSet {
 	k := &knownSet{}
-	for _, v := range values {
+	for i, v := range values {
 		if len(v.Value) < MinValueLen {
-			k.skipped = append(k.skipped, v.Name)
+			if len(v.Value) > 0 {
+				k.skipped = append(k.skipped, i)
+			}
 			continue
 		}
 		for _, p := range encodings(v.Value) {
@@ -216,5 +208,44 @@ func (k *knownSet) match(b []byte, fn func(p *pattern)) {
 		if len(b) >= len(p.text) && string(b[:len(p.text)]) == string(p.text) {
 			fn(p)
 		}
+	}
+}
+
+// coverValues fills in what the known-value detector searched: how many
+// values, and which were too short to search. A short value the options do
+// not accept makes the report incomplete, naming its key: the audit could
+// not prove that it is not in the image. An empty value has nothing to
+// find and is not counted.
+func (a *auditor) coverValues() {
+	cov := &a.rep.Coverage
+	cov.KnownValues = 0
+	for _, v := range a.o.Values {
+		if len(v.Value) >= MinValueLen {
+			cov.KnownValues++
+		}
+	}
+	cov.ShortValues, cov.ShortAccepted = nil, nil
+	refused := map[string]bool{}
+	var names []string
+	for _, i := range a.d.known.skipped {
+		n := a.o.Values[i].Name
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		if !a.o.AllowShort && !slices.Contains(a.o.ShortAccepted, i) {
+			refused[n] = true
+		}
+	}
+	var open []string
+	for _, n := range names {
+		cov.ShortValues = append(cov.ShortValues, n)
+		if refused[n] {
+			open = append(open, n)
+		} else {
+			cov.ShortAccepted = append(cov.ShortAccepted, n)
+		}
+	}
+	if len(open) > 0 {
+		a.incomplete("sealed values shorter than the %d-byte search minimum: %s", MinValueLen, strings.Join(open, ", "))
 	}
 }

@@ -649,10 +649,7 @@ func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
 	}
 	f, kind := sniff(head)
 	if f == fmtNone {
-		if credentialKind(name) != credNone {
-			return w.plaintext(br, name)
-		}
-		return nil
+		return w.text(br, head, name)
 	}
 	if w.level > w.lim.depth {
 		w.incomplete("%s: %s nested deeper than the depth limit of %d: its bytes were searched as stored, its content not opened", name, kind, w.lim.depth)

@@ -36,6 +36,12 @@ func isPlaceholder(v string) bool {
 		strings.HasPrefix(v, "/"), strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"),
 		strings.Trim(l, "x*.-_") == "":
 		return true
+	case strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%"), // %NUGET_PASSWORD% (Windows, NuGet)
+		strings.HasPrefix(v, "#{") && strings.HasSuffix(v, "}"),      // #{Token} (Azure DevOps, Octopus)
+		strings.HasPrefix(v, "__") && strings.HasSuffix(v, "__"),     // __TOKEN__ (replace-tokens tasks)
+		strings.HasPrefix(v, "ENC[") && strings.HasSuffix(v, "]"),    // a SOPS-encrypted value
+		strings.HasPrefix(l, "your") && strings.ContainsAny(l, "_-"): // your_token_here
+		return true
 	}
 	for _, p := range []string{"changeme", "change-me", "change_me", "example", "placeholder", "todo", "replace", "dummy", "none", "null", "false", "true", "secret", "password"} {
 		if l == p || strings.HasPrefix(l, p+"_") || strings.HasPrefix(l, p+"-") {
@@ -49,17 +55,20 @@ func isPlaceholder(v string) bool {
 // limit of what is read whole to check it.
 var errTooLarge = errors.New("too large")
 
-// plaintextBundle checks a file whose name says it holds credentials (see
-// credentialKind): unless it carries SOPS metadata, a secret-named key with
-// a real-looking value makes it a finding. The finding names the key, never
+// plaintextBundle checks a file that may hold credentials, told by its
+// name or, where the name is free, by its first bytes (see
+// credentialKindOf): unless it carries SOPS metadata, a credential with a
+// real-looking value makes it a finding. The finding names the key, never
 // the value. Line-based files are read as a stream, whatever their size;
-// YAML and JSON files whole, up to limit bytes (errTooLarge beyond).
+// documents whole, up to limit bytes (errTooLarge beyond).
 func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
-	k := credentialKind(name)
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(512)
+	k := credentialKindOf(name, textHead(head))
 	if k == credNone {
 		return nil, nil
 	}
-	c, err := checkCredentials(k, r, sealed, limit)
+	c, err := checkCredentials(k, br, sealed, limit)
 	if err != nil || c == nil {
 		return nil, err
 	}
@@ -72,52 +81,15 @@ func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int
 		f.Rule = "plaintext-value"
 		f.Preview = ""
 		f.Message = "a sealed bundle holds a plaintext value its metadata does not record as plain (typed in by hand?): seal it with sealenv set FILE " + c.key
-	case k == credYAML:
+	case c.k8sSecret:
 		f.Rule = "kubernetes-secret"
 		f.Message = "a Kubernetes Secret with its data in plaintext: seal it (sealenv seal, or a SealedSecret), or keep it out"
+	case k == credTFState || k == credPulumiState || k == credHCL:
+		f.Rule = "infrastructure-secret"
+		f.Message = "an infrastructure state or variables file with a plaintext " + c.key + ": keep state in an encrypted remote backend, pass secret variables at run time (TF_VAR_*, a secret store), or seal the file"
 	case k != credDotenv && k != credStructured:
 		f.Rule = "credentials-file"
 		f.Message = "a credentials file with a plaintext " + c.key + ": pass it at run time with sealenv-inject (--file for file-shaped secrets), or seal it"
 	}
 	return f, nil
-}
-
-// readLine returns the next line, cut at 64 KiB (the rest of a longer line
-// is skipped: no key=value line of a secrets file is that long).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		head := append([]byte(nil), line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = br.ReadSlice('\n')
-		}
-		return head, err
-	}
-	return line, err
-}
-
-// findSecretLeaf finds the first string leaf under a secret-named key
-// (Kubernetes Secret manifests: every entry under data or stringData).
-func findSecretLeaf(v any, parent string, sealed map[string]bool) (string, string) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, c := range t {
-			if s, ok := c.(string); ok {
-				if (isSecretName(k) || sealed[k] || parent == "data" || parent == "stringData") && !isPlaceholder(s) {
-					return k, s
-				}
-				continue
-			}
-			if k2, v2 := findSecretLeaf(c, k, sealed); k2 != "" {
-				return k2, v2
-			}
-		}
-	case []any:
-		for _, c := range t {
-			if k2, v2 := findSecretLeaf(c, parent, sealed); k2 != "" {
-				return k2, v2
-			}
-		}
-	}
-	return "", ""
 }

@@ -10,8 +10,11 @@ import (
 	"github.com/sealenv/sealenv/internal/sarif"
 )
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON. Like every writer, it
+// first masks every string of the report with the audit's detectors (see
+// docs/audit.md, "Nothing printed reveals a secret").
 func (r *Report) WriteJSON(w io.Writer) error {
+	r.redact()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
@@ -19,6 +22,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteText writes one line per finding and a coverage summary.
 func (r *Report) WriteText(w io.Writer) error {
+	r.redact()
 	for _, f := range r.Findings {
 		loc := f.Where
 		switch {
@@ -56,8 +60,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 		what := f.Rule
-		if f.Secret != "" {
+		switch {
+		case f.Secret != "":
 			what += " " + f.Secret
+		case f.Kind == kindPlain && f.Name != "":
+			what += " " + f.Name // the key of a credentials file
 		}
 		if f.Encoding != "" && f.Encoding != "raw" {
 			what += " (" + f.Encoding + ")"
@@ -74,13 +81,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	if !c.Complete {
 		state = "INCOMPLETE"
 	}
+	values := fmt.Sprintf("%d sealed values searched (min %d bytes, %d too short", c.KnownValues, c.MinValueLen, len(c.ShortValues))
+	if len(c.ShortAccepted) > 0 {
+		values += fmt.Sprintf(", %d of them accepted: %s", len(c.ShortAccepted), strings.Join(c.ShortAccepted, ", "))
+	}
+	values += ")"
 	if c.Images == 0 && c.Layers == 0 {
 		// Files (sealenv scan) or a Dockerfile: no image in it.
-		fmt.Fprintf(w, "%d findings; %s: %d files, %d bytes; %d sealed values searched (min %d bytes, %d skipped); rules %s at %s and above\n",
-			len(r.Findings), state, c.Files, c.Bytes, c.KnownValues, c.MinValueLen, len(c.ShortValues), c.RuleSet, c.Severity)
+		fmt.Fprintf(w, "%d findings; %s: %d files, %d bytes; %s; rules %s at %s and above\n",
+			len(r.Findings), state, c.Files, c.Bytes, values, c.RuleSet, c.Severity)
 	} else {
-		fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %d sealed values searched (min %d bytes, %d skipped); rules %s at %s and above\n",
-			len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, c.KnownValues, c.MinValueLen, len(c.ShortValues), c.RuleSet, c.Severity)
+		fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %s; rules %s at %s and above\n",
+			len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, values, c.RuleSet, c.Severity)
 	}
 	for _, e := range c.Errors {
 		fmt.Fprintf(w, "not searched: %s\n", e)
@@ -108,6 +120,7 @@ func shortDigest(d string) string {
 // accept it: every result has a rule, a level, a message, a location and
 // a fingerprint.
 func (r *Report) WriteSARIF(w io.Writer) error {
+	r.redact()
 	log := sarif.New("sealenv", r.Version, "https://github.com/sealenv/sealenv")
 	log.Runs[0].Tool.Driver.SemanticVersion = strings.TrimPrefix(r.Version, "v")
 	desc := map[string]string{
@@ -115,6 +128,10 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 		"secret-variable":        "a secret-named variable with a value baked into the image",
 		"secret-build-arg":       "a secret passed as a build argument, recorded in the image",
 		"plaintext-bundle":       "a secrets file without SOPS metadata",
+		"plaintext-value":        "a sealed bundle with a value typed in plaintext",
+		"credentials-file":       "a tool's credentials file (registry login, cluster access, cloud CLI, package manager, git) with a plaintext credential",
+		"kubernetes-secret":      "a Kubernetes Secret with its data in plaintext",
+		"infrastructure-secret":  "an infrastructure state or variables file (Terraform, Pulumi) with a plaintext secret",
 		"unsealed-policy-bundle": "a bundle of the policy that is not sealed",
 		"secret-arg":             "a secret-named ARG in a Dockerfile",
 		"secret-env":             "a secret-named ENV in a Dockerfile",

@@ -14,7 +14,7 @@ import (
 // with a JSON Schema validator; see docs/audit.md.)
 func TestSARIF(t *testing.T) {
 	p := plant(t)
-	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, p.index), Options{Values: p.values})
+	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, p.index), Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {
 		t.Fatal(err)
 	}

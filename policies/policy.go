@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -71,6 +72,10 @@ type Environment struct {
 	// check requires a signature by one of them, and wrap makes the
 	// injector require it.
 	Signers []Signer `yaml:"signers"`
+	// AllowShort accepts that values of this environment's bundle
+	// shorter than the audit's search minimum are not searched: all of
+	// them (true) or those of the keys listed.
+	AllowShort ShortAllowance `yaml:"allow_short"`
 
 	groups      [][]Recipient // compiled: one group without key_groups
 	allowed     *signature.AllowedSigners
@@ -153,8 +158,44 @@ type KeyRule struct {
 	MaxAge     Duration   `yaml:"max_age"`
 	WarnBefore Duration   `yaml:"warn_before"`
 	Grace      Duration   `yaml:"grace"`
+	// AllowShort accepts that the key's values shorter than the audit's
+	// search minimum are not searched, in every environment.
+	AllowShort bool `yaml:"allow_short"`
 
 	pattern *regexp.Regexp
+}
+
+// ShortAllowance is an environment's allow_short: true (every key), false,
+// or a list of key names.
+type ShortAllowance struct {
+	All  bool
+	Keys []string
+}
+
+// UnmarshalYAML reads true, false or a list of key names.
+func (a *ShortAllowance) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if err := n.Decode(&a.All); err == nil {
+			return nil
+		}
+	case yaml.SequenceNode:
+		if err := n.Decode(&a.Keys); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("line %d: allow_short: want true, false or a list of key names", n.Line)
+}
+
+// AllowShort reports whether the policy accepts that the values of key
+// shorter than the audit's search minimum are not searched: the key's rule
+// (or the defaults) says so, or env's allow_short does. env may be nil,
+// for a bundle of no environment.
+func (p *Policy) AllowShort(env *Environment, key string) bool {
+	if p.Rule(key).AllowShort {
+		return true
+	}
+	return env != nil && (env.AllowShort.All || slices.Contains(env.AllowShort.Keys, key))
 }
 
 // Generator makes new values for rotate.
@@ -354,6 +395,11 @@ func (p *Policy) validate(at func(...any) string) error {
 				return fmt.Errorf("%s: environment %q: required %v", at("environments", i, "required", j), e.Name, err)
 			}
 		}
+		for j, k := range e.AllowShort.Keys {
+			if err := seal.CheckName(k); err != nil {
+				return fmt.Errorf("%s: environment %q: allow_short %v", at("environments", i, "allow_short", j), e.Name, err)
+			}
+		}
 	}
 	for name, r := range p.Keys {
 		if err := seal.CheckName(name); err != nil {
@@ -550,6 +596,7 @@ func (p *Policy) Rule(key string) KeyRule {
 		if o.Grace == 0 {
 			o.Grace = r.Grace
 		}
+		o.AllowShort = o.AllowShort || r.AllowShort
 		return o
 	}
 	return r

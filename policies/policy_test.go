@@ -69,3 +69,52 @@ func TestFindStopsAtRepositoryRoot(t *testing.T) {
 		t.Fatalf("Find = %q, %v", got, err)
 	}
 }
+
+// allow_short accepts short values per key (keys and defaults, every
+// environment) and per environment (every key, or the keys listed).
+func TestAllowShort(t *testing.T) {
+	const r = "{key: age1lw7rplmgej8qdx7drd8wz234y5speyqz95e4v6uvj056p498ngsq2943cj}"
+	p, err := policies.Parse("sealenv.yaml", []byte(`version: 1
+environments:
+  - {name: prod, bundle: p.env, recipients: [`+r+`]}
+  - {name: dev, bundle: d.env, recipients: [`+r+`], allow_short: true}
+  - {name: stage, bundle: s.env, recipients: [`+r+`], allow_short: [PIN]}
+keys:
+  CODE: {allow_short: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(n string) *policies.Environment {
+		e, err := p.Env(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, c := range []struct {
+		env  *policies.Environment
+		key  string
+		want bool
+	}{
+		{env("prod"), "PIN", false}, {env("prod"), "CODE", true},
+		{env("dev"), "PIN", true}, {env("dev"), "OTHER", true},
+		{env("stage"), "PIN", true}, {env("stage"), "OTHER", false},
+		{nil, "PIN", false}, {nil, "CODE", true},
+	} {
+		name := "no environment"
+		if c.env != nil {
+			name = c.env.Name
+		}
+		if got := p.AllowShort(c.env, c.key); got != c.want {
+			t.Errorf("%s %s: %v, want %v", name, c.key, got, c.want)
+		}
+	}
+	d, err := policies.Parse("sealenv.yaml", []byte("version: 1\nenvironments:\n  - {name: prod, bundle: p.env, recipients: ["+r+"]}\ndefaults: {allow_short: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.AllowShort(nil, "ANY") || !d.AllowShort(&d.Environments[0], "ANY") {
+		t.Error("defaults: allow_short does not apply to every key")
+	}
+}

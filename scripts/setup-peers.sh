@@ -2,8 +2,10 @@
 # setup-peers.sh: installs, from Debian's packages and only when missing,
 # the real tools whose output the tests feed to sealenv: brotli, rpm
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
-# dpkg-deb (.deb packages), and Docker Engine 20.10 (dockerd, for the
-# docker-daemon: transport and `build --load`). The tests build their
+# dpkg-deb (.deb packages), Docker Engine 20.10 (dockerd, for the
+# docker-daemon: transport and `build --load`), and php-cli and ruby (their
+# standard libraries' JSON and URL escapes are oracles for the audit's
+# known-value encodings; node, python3, java and perl are already there). The tests build their
 # fixtures with these tools at test time instead of trusting files written
 # by hand. scripts/test.sh runs every scripts/setup-*.sh.
 set -euo pipefail
@@ -18,6 +20,8 @@ declare -A want=(
 	[git]=git
 	[dpkg-deb]=dpkg
 	[dockerd]=docker.io
+	[php]=php-cli
+	[ruby]=ruby
 )
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 missing=()

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -87,6 +90,10 @@ type Rule struct {
 	// Requires lists strings that must all occur in the window after the
 	// keyword before the regex runs: a cheap second prefilter.
 	Requires []string
+	// Validate names a check of the secret's form beyond the regex:
+	// "basic-auth", an HTTP Basic credential (base64 of user:password,
+	// which the stopwords are checked against too).
+	Validate string
 	// Example is a template of a true positive (see default.yaml); Not lists
 	// strings that must not match.
 	Example string
@@ -135,6 +142,7 @@ type Spec struct {
 	Entropy     float64  `yaml:"entropy"`
 	Stopwords   []string `yaml:"stopwords"`
 	Requires    []string `yaml:"requires"`
+	Validate    string   `yaml:"validate"`
 	Example     string   `yaml:"example"`
 	Not         []string `yaml:"not"`
 
@@ -243,11 +251,16 @@ func (r Spec) Compile() (*Rule, error) {
 	if r.Entropy < 0 || r.Entropy > 8 {
 		return nil, fmt.Errorf("entropy must be 0..8 bits per byte")
 	}
+	switch r.Validate {
+	case "", "basic-auth":
+	default:
+		return nil, fmt.Errorf("validate %q: want basic-auth", r.Validate)
+	}
 	return &Rule{
 		ID: r.ID, Description: r.Description, Severity: sev,
 		Keywords: r.Keywords, Regex: re, SecretGroup: g,
 		Before: r.Before, MaxLen: r.MaxLen, Entropy: r.Entropy,
-		Stopwords: r.Stopwords, Requires: r.Requires, Example: r.Example, Not: r.Not,
+		Stopwords: r.Stopwords, Requires: r.Requires, Validate: r.Validate, Example: r.Example, Not: r.Not,
 	}, nil
 }
 
@@ -282,6 +295,32 @@ func (r *Rule) Accept(secret []byte) bool {
 	if r.Entropy > 0 && Entropy(secret) < r.Entropy {
 		return false
 	}
+	if r.Validate == "basic-auth" {
+		cred, ok := basicCredential(secret)
+		if !ok || !r.clean(cred) {
+			return false
+		}
+	}
+	return r.clean(secret)
+}
+
+// basicCredential decodes an HTTP Basic credential (base64 of
+// user:password, padded or not, the password 4 bytes or more).
+func basicCredential(b []byte) ([]byte, bool) {
+	s := strings.TrimRight(string(b), "=")
+	dec, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil || !utf8.Valid(dec) {
+		return nil, false
+	}
+	user, pass, ok := bytes.Cut(dec, []byte(":"))
+	if !ok || len(pass) < 4 || bytes.ContainsFunc(user, unicode.IsControl) || bytes.ContainsFunc(pass, unicode.IsControl) {
+		return nil, false
+	}
+	return dec, true
+}
+
+// clean reports whether secret holds none of the rule's stopwords.
+func (r *Rule) clean(secret []byte) bool {
 	if len(r.Stopwords) == 0 {
 		return true
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"math/big"
 	"regexp"
@@ -25,11 +26,18 @@ var classes = map[string]string{
 
 var placeholder = regexp.MustCompile(`\{([a-zA-Z0-9]+):(\d+)\}`)
 
+// basicUser is the user name of {basic:N}: base64 of deploy:PASSWORD, with
+// N random letters and digits as the password (an HTTP Basic credential).
+const basicUser = "deploy"
+
 // Expand fills a rule's example template with random characters made now:
 // true positives are never stored in the repository.
 func Expand(t testing.TB, tmpl string) string {
 	return placeholder.ReplaceAllStringFunc(tmpl, func(m string) string {
 		p := placeholder.FindStringSubmatch(m)
+		if p[1] == "basic" {
+			return base64.StdEncoding.EncodeToString([]byte(basicUser + ":" + Expand(t, "{alnum:"+p[2]+"}")))
+		}
 		set, ok := classes[p[1]]
 		if !ok {
 			t.Fatalf("unknown class %q", p[1])

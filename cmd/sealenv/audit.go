@@ -39,7 +39,14 @@ func auditFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "`text`, json or sarif"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` (default: standard output)"},
 		&cli.StringFlag{Name: "severity", Value: "medium", Usage: "lowest rule severity reported: low, `medium` or high"},
+		allowShortFlag(),
 	}
+}
+
+// allowShortFlag accepts that sealed values too short to search are not
+// searched (else they make the audit incomplete, exit 2).
+func allowShortFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "allow-short", Usage: fmt.Sprintf("accept that sealed values shorter than %d bytes are not searched (default: they make the audit incomplete, exit 2; see allow_short in the policy)", audit.MinValueLen)}
 }
 
 func auditImageCommand(e *env) *cli.Command {
@@ -161,6 +168,7 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 		return o, nil, nil, fmt.Errorf("--severity: %w", err)
 	}
 	o.Severity = sev
+	o.AllowShort = c.Bool("allow-short")
 	switch c.String("format") {
 	case "text", "json", "sarif":
 	default:
@@ -188,6 +196,7 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 	type bundleRef struct {
 		path string
 		must bool
+		env  *policies.Environment // the policy's environment whose bundle it is, or nil
 	}
 	var refs []bundleRef
 	seen := map[string]bool{}
@@ -198,7 +207,7 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 		}
 		if !seen[key] {
 			seen[key] = true
-			refs = append(refs, bundleRef{p, must})
+			refs = append(refs, bundleRef{path: p, must: must, env: bundleEnv(pol, key)})
 		}
 	}
 	for _, p := range must {
@@ -268,9 +277,28 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 		if r.must {
 			mustOpened = append(mustOpened, openedBundle{p, b})
 		}
-		o.Values = append(o.Values, b.Secrets...)
+		for _, s := range b.Secrets {
+			if pol != nil && len(s.Value) < audit.MinValueLen && pol.AllowShort(r.env, s.Name) {
+				o.ShortAccepted = append(o.ShortAccepted, len(o.Values))
+			}
+			o.Values = append(o.Values, s)
+		}
 	}
 	return o, mustOpened, done, nil
+}
+
+// bundleEnv returns the environment of the policy whose bundle is at the
+// absolute path abs, or nil.
+func bundleEnv(pol *policies.Policy, abs string) *policies.Environment {
+	if pol == nil {
+		return nil
+	}
+	for i := range pol.Environments {
+		if pol.BundlePath(&pol.Environments[i]) == abs {
+			return &pol.Environments[i]
+		}
+	}
+	return nil
 }
 
 // openedBundle is a bundle sealedAuditOptions opened, with its path.
@@ -309,7 +337,11 @@ func (e *env) writeReport(c *cli.Context, r *audit.Report, what, flag, path stri
 	}
 	switch {
 	case !r.Coverage.Complete:
-		return fmt.Errorf("%s incomplete: %d parts could not be searched (see the coverage errors in the report): %s", what, len(r.Coverage.Errors), r.Coverage.Errors[0])
+		err := fmt.Errorf("%s incomplete: %d parts could not be searched (see the coverage errors in the report): %s", what, len(r.Coverage.Errors), r.Coverage.Errors[0])
+		if len(r.Coverage.ShortValues) > len(r.Coverage.ShortAccepted) {
+			err = fmt.Errorf("%w; to accept that sealed values shorter than %d bytes are not searched, pass --allow-short or set allow_short in %s (docs/policy.md)", err, audit.MinValueLen, policies.FileName)
+		}
+		return err
 	case len(r.Findings) > 0:
 		return withCode(exitFindings, nil)
 	}

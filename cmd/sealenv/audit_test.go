@@ -3,10 +3,12 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,6 +44,8 @@ func writeTestImage(t *testing.T, path string, env []string, files map[string]st
 	cf, _ := img.ConfigFile()
 	cf = cf.DeepCopy()
 	cf.Config.Env = env
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	cf.Config.Cmd = []string{"/app/run"}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +254,173 @@ func TestAuditSignal(t *testing.T) {
 		}
 		if !strings.Contains(errb.String(), "interrupted by") {
 			t.Errorf("%v: stderr %q", sig, errb.String())
+		}
+	}
+}
+
+// A sealed value too short to search makes audit, scan, wrap --audit and
+// the Dockerfile lint incomplete (exit 2), naming the key and the way
+// forward, unless --allow-short or the policy's allow_short (per key, per
+// environment) accepts it. The value is never printed.
+func TestAuditShortValues(t *testing.T) {
+	c := newCLI(t)
+	recipient := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	pin := secret(t, "p")[2:8]
+	os.MkdirAll(c.path("secrets"), 0o755)
+	for _, env := range []string{"prod", "dev"} {
+		b, err := author.New(seal.FormatDotenv, []string{recipient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Set("PIN", []byte(pin))
+		b.Set("DB_PASSWORD", []byte(secret(t, env)))
+		out, err := b.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(c.path("secrets/"+env+".env"), out, 0o644)
+	}
+	envs := "version: 1\nenvironments:\n" +
+		"  - {name: prod, bundle: secrets/prod.env, recipients: [{key: " + recipient + "}]}\n" +
+		"  - {name: dev, bundle: secrets/dev.env, recipients: [{key: " + recipient + "}]%s}\n"
+	policy := func(devExtra, tail string) {
+		os.WriteFile(c.path("sealenv.yaml"), []byte(fmt.Sprintf(envs, devExtra)+tail), 0o644)
+	}
+	writeTestImage(t, c.path("img.tar"), nil, map[string]string{"app/pin.txt": "pin " + pin + "\n"})
+	os.MkdirAll(c.path("src"), 0o755)
+	os.WriteFile(c.path("src/pin.txt"), []byte("pin "+pin+"\n"), 0o644)
+	os.WriteFile(c.path("Dockerfile"), []byte("FROM scratch\nCOPY src /src\n"), 0o644)
+
+	incomplete := func(args ...string) {
+		t.Helper()
+		r := c.run("", args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "search minimum: PIN") || !strings.Contains(r.stderr, "--allow-short") || !strings.Contains(r.stderr, "allow_short") {
+			t.Errorf("%v: exit %d, want 2 naming PIN and the way forward: %s", args, r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, pin) {
+			t.Errorf("%v: the short value was printed", args)
+		}
+	}
+	clean := func(args ...string) {
+		t.Helper()
+		r := c.run("", args...)
+		if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "accepted: PIN") && !strings.Contains(r.stderr, "audit: clean") {
+			t.Errorf("%v: exit %d, want 0 with PIN accepted: %s %s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	policy("", "")
+	incomplete("audit", "image", "img.tar")
+	incomplete("audit", "image", "--bundle", "secrets/dev.env", "img.tar")
+	incomplete("audit", "dockerfile", "Dockerfile")
+	incomplete("scan", "src")
+	clean("audit", "image", "--allow-short", "img.tar")
+	clean("audit", "dockerfile", "--allow-short", "Dockerfile")
+	clean("scan", "--allow-short", "src")
+
+	// Per environment: dev accepts PIN, prod does not.
+	policy(", allow_short: [PIN]", "")
+	clean("audit", "image", "--bundle", "secrets/dev.env", "img.tar")
+	incomplete("audit", "image", "--bundle", "secrets/prod.env", "img.tar")
+	incomplete("audit", "image", "img.tar")
+	policy(", allow_short: true", "")
+	clean("audit", "image", "--bundle", "secrets/dev.env", "img.tar")
+	incomplete("audit", "image", "img.tar")
+	// Per key, in every environment.
+	policy("", "keys:\n  PIN: {allow_short: true}\n")
+	clean("audit", "image", "img.tar")
+	clean("scan", "src")
+
+	// wrap --audit writes nothing while a short value is not accepted.
+	policy("", "")
+	inj := injectorBinary(t)
+	r := c.run("", "wrap", "docker-archive:"+c.path("img.tar"), "oci:"+c.path("out"), "--bundle", "secrets/prod.env", "--injector", inj, "--allow-any-injector", "--audit")
+	if r.code != 2 || !strings.Contains(r.stderr, "search minimum: PIN") || !strings.Contains(r.stderr, "nothing was written") || strings.Contains(r.stdout+r.stderr, pin) {
+		t.Errorf("wrap --audit: exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(c.path("out")); err == nil {
+		t.Error("wrap wrote the image of an incomplete audit")
+	}
+	clean("wrap", "docker-archive:"+c.path("img.tar"), "oci:"+c.path("out"), "--bundle", "secrets/prod.env", "--injector", inj, "--allow-any-injector", "--audit", "--allow-short")
+}
+
+// Nothing sealenv audit prints names a secret: a token or a sealed value
+// in a file name reaches stdout (every format) and stderr (the incomplete
+// reason, a refused archive) only as [REDACTED].
+func TestAuditMasksNames(t *testing.T) {
+	c := newCLI(t)
+	recipient := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	dbPass := secret(t, "db")
+	b, _ := author.New(seal.FormatDotenv, []string{recipient})
+	b.Set("DB_PASSWORD", []byte(dbPass))
+	out, _ := b.Marshal()
+	os.WriteFile(c.path("prod.env"), out, 0o644)
+	gh := "ghp_" + strings.NewReplacer("-", "", "_", "").Replace(secret(t, "x") + secret(t, "y") + secret(t, "z"))[:36]
+	var inner bytes.Buffer
+	tw := tar.NewWriter(&inner)
+	tw.WriteHeader(&tar.Header{Name: "x", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x"))
+	tw.Close()
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	zw.Write(inner.Bytes())
+	zw.Close()
+	writeTestImage(t, c.path("img.tar"), nil, map[string]string{
+		"app/" + gh + "/" + dbPass + ".tgz": tgz.String(),
+	})
+	for _, format := range []string{"text", "json", "sarif"} {
+		r := c.run("", "audit", "image", "--bundle", "prod.env", "--max-depth", "1", "--format", format, "img.tar")
+		if r.code != 2 || !strings.Contains(r.stderr, "[REDACTED]") || !strings.Contains(r.stderr, "nested deeper") {
+			t.Errorf("%s: exit %d, stderr %q", format, r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, gh) || strings.Contains(r.stdout+r.stderr, dbPass) {
+			t.Errorf("%s: a planted name was printed", format)
+		}
+	}
+	// An archive refused for holding a name twice: the one error line
+	// names it masked.
+	data, _ := os.ReadFile(c.path("img.tar"))
+	var twice bytes.Buffer
+	tr := tar.NewReader(bytes.NewReader(data))
+	tw = tar.NewWriter(&twice)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		var body bytes.Buffer
+		body.ReadFrom(tr)
+		tw.WriteHeader(h)
+		tw.Write(body.Bytes())
+	}
+	for i := 0; i < 2; i++ {
+		tw.WriteHeader(&tar.Header{Name: gh, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		tw.Write([]byte("x"))
+	}
+	tw.Close()
+	os.WriteFile(c.path("twice.tar"), twice.Bytes(), 0o644)
+	r := c.fails("[REDACTED] twice", "", "audit", "image", "--bundle", "prod.env", "twice.tar")
+	if strings.Contains(r.stderr, gh) {
+		t.Error("the error names the token")
+	}
+	// A layer that manifest.json names but the archive lacks: the
+	// incomplete reason names its path, masked.
+	var missing bytes.Buffer
+	tw = tar.NewWriter(&missing)
+	for name, body := range map[string]string{
+		"manifest.json": `[{"Config": "config.json", "RepoTags": ["app:1"], "Layers": ["` + gh + `/layer.tar"]}]`,
+		"config.json":   `{"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {}}`,
+	} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	os.WriteFile(c.path("missing.tar"), missing.Bytes(), 0o644)
+	for _, format := range []string{"text", "json", "sarif"} {
+		r = c.run("", "audit", "image", "--bundle", "prod.env", "--format", format, "missing.tar")
+		if r.code != 2 || !strings.Contains(r.stderr+r.stdout, "[REDACTED]/layer.tar") || strings.Contains(r.stdout+r.stderr, gh) {
+			t.Errorf("missing layer, %s: exit %d, stdout %q, stderr %q", format, r.code, r.stdout, r.stderr)
 		}
 	}
 }

@@ -47,6 +47,7 @@ func buildCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "report format: `text`, json or sarif"},
 			&cli.StringFlag{Name: "severity", Value: "medium", Usage: "lowest rule severity reported: low, `medium` or high"},
 			&cli.StringSliceFlag{Name: "rules", Usage: "extra rule `FILE` (repeatable), added to the built-in rules"},
+			allowShortFlag(),
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing local DEST"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry for docker://DEST"},
 		}, attestFlags("attest-verdict", false)...),

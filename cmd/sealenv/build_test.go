@@ -112,3 +112,37 @@ func TestBuildCLI(t *testing.T) {
 		t.Errorf("%s left in TMPDIR", left[0].Name())
 	}
 }
+
+// A sealed value too short to search stops sealenv build before BuildKit
+// is contacted (exit 2, naming the key and the way forward); with
+// --allow-short, or the policy's allow_short for that environment, the
+// build goes on (to a BuildKit that is not there here).
+func TestBuildShortValues(t *testing.T) {
+	c := newCLI(t)
+	me := c.keygen("me.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("me.txt"), "TMPDIR="+c.path("tmp"))
+	os.MkdirAll(c.path("tmp"), 0o700)
+	policy := "version: 1\nenvironments:\n  - name: build\n    bundle: secrets/build.env\n    recipients: [{key: " + me + "}]\n"
+	os.MkdirAll(c.path("secrets"), 0o755)
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
+	pin := secret(t, "p")[2:8]
+	c.ok("PIN="+pin+"\nNPM_TOKEN="+secret(t, "npm")+"\n", "seal", "--env", "build", "-i", "-")
+	os.MkdirAll(c.path("ctx"), 0o755)
+	os.WriteFile(c.path("ctx/Dockerfile"), []byte("FROM scratch\nCOPY app /app\n"), 0o644)
+	os.WriteFile(c.path("ctx/app"), []byte("app\n"), 0o644)
+	base := []string{"build", "--env", "build", "--addr", "unix://" + c.path("no-buildkitd.sock"), "-o", "oci:" + c.path("out"), "ctx"}
+
+	r := c.run("", base...)
+	if r.code != 2 || !strings.Contains(r.stderr, "search minimum: PIN") || !strings.Contains(r.stderr, "--allow-short") || strings.Contains(r.stderr, "building with BuildKit") {
+		t.Errorf("short value: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, pin) {
+		t.Error("the short value was printed")
+	}
+	c.fails("building with BuildKit at ", "", append([]string{"build", "--allow-short"}, base[1:]...)...)
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy+"    allow_short: [PIN]\n"), 0o644)
+	c.fails("building with BuildKit at ", "", base...)
+	if _, err := os.Stat(c.path("out")); err == nil {
+		t.Error("DEST written")
+	}
+}

@@ -26,8 +26,11 @@ func scanCommand(e *env) *cli.Command {
 		Usage:     "find plaintext secrets and unsealed secrets files in a working tree or a commit",
 		ArgsUsage: "[PATH...]",
 		Description: "With the audit's detectors and rule set: credential rules, plaintext secrets\n" +
-			"files (.env, *.env, secrets YAML/JSON without SOPS metadata), and, with an\n" +
-			"identity, every sealed value of the policy's bundles in any encoding. Without\n" +
+			"files (.env, *.env, secrets YAML/JSON without SOPS metadata), the credentials\n" +
+			"files of other tools by name and content (registry logins, kubeconfigs, cloud\n" +
+			"CLIs, Terraform and Pulumi state, *.tfvars, appsettings.json, git configs),\n" +
+			"UTF-16 text, and, with an identity, every sealed value of the policy's bundles\n" +
+			"in any encoding (one shorter than 8 bytes is exit 2 unless --allow-short). Without\n" +
 			"PATH: the repository's tracked and untracked, not ignored, files. --staged\n" +
 			"scans what the next commit would contain (for a pre-commit hook).\n" +
 			"Exit 0 clean, 1 findings, 2 error.",

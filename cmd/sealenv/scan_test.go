@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -143,5 +144,70 @@ func TestScanStagedTypeChange(t *testing.T) {
 			t.Fatalf("%s: the hook let the commit through: %s", p, out)
 		}
 		must("reset", "-q", "--", p)
+	}
+}
+
+// scan --staged stops what gitleaks stops and the scan used to let
+// through with exit 0: a Terraform state, a *.tfvars, an appsettings.json
+// with a connection-string password, a kubeconfig and a registry login
+// under names of their own, and a token in a UTF-16 file. Each is staged
+// in a real git repository; its clean twin passes.
+func TestScanStagedCredentialFiles(t *testing.T) {
+	c := newCLI(t)
+	gitc := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = c.dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %s", args, out)
+		}
+	}
+	gitc("init", "-q", "-b", "main")
+	os.WriteFile(c.path("README"), []byte("app\n"), 0o644)
+	gitc("add", "README")
+	gitc("commit", "-q", "-m", "base")
+
+	raw := make([]byte, 15)
+	rand.Read(raw)
+	pw := hex.EncodeToString(raw)
+	tokRaw := make([]byte, 27)
+	rand.Read(tokRaw)
+	gh := "ghp_" + strings.NewReplacer("+", "a", "/", "b").Replace(base64.StdEncoding.EncodeToString(tokRaw)) // 36 random letters and digits
+	b64 := base64.StdEncoding.EncodeToString([]byte("deploy:" + pw))
+	kube := "apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.1:6443\n  name: prod\ncontexts: []\nkind: Config\nusers:\n- name: admin\n  user:\n"
+	utf16 := func(s string) string {
+		b := []byte{0xff, 0xfe}
+		for _, r := range s {
+			b = append(b, byte(r), 0)
+		}
+		return string(b)
+	}
+	for _, f := range []struct{ path, yes, no string }{
+		{"infra/terraform.tfstate", `{"version": 4, "terraform_version": "1.9.5", "serial": 1, "lineage": "l", "outputs": {"db_password": {"value": "` + pw + `", "type": "string", "sensitive": true}}, "resources": []}`,
+			`{"version": 4, "terraform_version": "1.9.5", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}`},
+		{"infra/prod.tfvars", "region = \"eu-west-1\"\ndb_password = \"" + pw + "\"\n", "region = \"eu-west-1\"\n"},
+		{"src/App/appsettings.json", `{"ConnectionStrings": {"Default": "Server=db;Database=app;User Id=app;Password=` + pw + `;"}}`, `{"ConnectionStrings": {"Default": "Server=db;Database=app;Integrated Security=true;"}}`},
+		{"deploy/cluster-admin.conf", kube + "    token: " + pw + "\n", kube + "    exec:\n      command: kubelogin\n"},
+		{"ci/registry.json", `{"auths": {"registry.example.com": {"auth": "` + b64 + `"}}}`, `{"auths": {"registry.example.com": {}}}`},
+		{"logs/session.txt", utf16("PS> gh auth token\r\n" + gh + "\r\n"), utf16("PS> gh auth status\r\n")},
+	} {
+		os.MkdirAll(filepath.Dir(c.path(f.path)), 0o755)
+		os.WriteFile(c.path(f.path), []byte(f.yes), 0o644)
+		gitc("add", f.path)
+		res := c.run("", "scan", "--staged", "--format", "json")
+		if res.code != 1 || !strings.Contains(res.stdout, `"path": "`+f.path+`"`) {
+			t.Errorf("%s staged: exit %d, stdout %q, stderr %q", f.path, res.code, res.stdout, res.stderr)
+		}
+		if strings.Contains(res.stdout+res.stderr, pw) || strings.Contains(res.stdout+res.stderr, gh) || strings.Contains(res.stdout+res.stderr, b64) {
+			t.Errorf("%s: the scan printed the secret", f.path)
+		}
+		os.WriteFile(c.path(f.path), []byte(f.no), 0o644)
+		gitc("add", f.path)
+		if res := c.run("", "scan", "--staged"); res.code != 0 {
+			t.Errorf("%s clean twin staged: exit %d, stdout %q, stderr %q", f.path, res.code, res.stdout, res.stderr)
+		}
+		gitc("commit", "-q", "-m", "clean "+f.path)
 	}
 }
