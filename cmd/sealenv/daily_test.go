@@ -64,3 +64,53 @@ func TestKeysFileInVariable(t *testing.T) {
 		t.Errorf("sops decrypt with the same SOPS_AGE_KEY: %v", err)
 	}
 }
+
+// TestEmptyValueIsNeverStored: nothing on stdin, a closed stdin, rotate
+// --stdin fed nothing, and a generator that prints only blanks are each
+// exit 2 with the bundle unchanged; --allow-empty stores an empty value on
+// purpose.
+func TestEmptyValueIsNeverStored(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	v := secret(t, "v")
+	c.ok("A="+v+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	before := digest(t, c.path("b.env"))
+	unchanged := func(what string) {
+		t.Helper()
+		if digest(t, c.path("b.env")) != before {
+			t.Fatalf("%s changed the bundle", what)
+		}
+	}
+	c.fails("no value for A on stdin", "", "set", "b.env", "A")
+	unchanged("set with an empty stdin")
+	c.fails("--allow-empty", "\n", "set", "b.env", "A")
+	unchanged("set with a lone newline")
+	c.fails("no value for NEW on stdin", "", "set", "b.env", "NEW")
+	unchanged("set of a new key with an empty stdin")
+	// A closed stdin, as a shell's <&- gives it, and true | sealenv set.
+	for _, script := range []string{`"$0" set b.env A <&-`, `true | "$0" set b.env A`} {
+		cmd := exec.Command("sh", "-c", script, os.Args[0])
+		cmd.Dir = c.dir
+		cmd.Env = append([]string{"SEALENV_TEST_MAIN=1", "PATH=" + os.Getenv("PATH")}, c.env...)
+		if res := c.result(cmd); res.code != 2 || strings.Count(res.stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", script, res.code, res.stderr)
+		}
+		unchanged(script)
+	}
+	c.fails("no value for A on stdin", "", "rotate", "b.env", "A", "--stdin")
+	unchanged("rotate --stdin with an empty stdin")
+	// A generator command that prints only blanks.
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: dev, bundle: b.env, recipients: [{key: "+r+"}]}\n"+
+		"keys:\n  A:\n    generator: {command: \"printf '  \\\\n\\\\t\\\\n'\"}\n"), 0o644)
+	c.fails("printed nothing", "", "rotate", "b.env", "A", "--yes")
+	unchanged("rotate with a generator that printed blanks")
+	if got := c.ok("", "reveal", "b.env", "A").stdout; got != v {
+		t.Fatal("the value changed")
+	}
+	// On purpose: --allow-empty.
+	c.ok("", "set", "b.env", "A", "--allow-empty")
+	if got := c.ok("", "reveal", "b.env", "--format", "json").stdout; !strings.Contains(got, `"A": ""`) {
+		t.Errorf("--allow-empty did not store an empty value: %s", strings.ReplaceAll(got, v, "<v>"))
+	}
+}

@@ -81,7 +81,7 @@ func rotateCommand(e *env) *cli.Command {
 			}
 			var value []byte
 			if c.Bool("stdin") {
-				value, err = e.readValue(key, false)
+				value, err = e.readValue(key, false, false, "give the new value on stdin")
 			} else {
 				value, err = fleet.Generate(gen, e.confirmCommand(c))
 			}

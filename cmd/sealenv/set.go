@@ -20,10 +20,13 @@ func setCommand(e *env) *cli.Command {
 		ArgsUsage: "BUNDLE KEY",
 		Description: "The value is read from stdin; one trailing newline is dropped unless --raw.\n" +
 			"On a terminal it is asked for without echo. There is deliberately no way to\n" +
-			"pass a value as an argument: argv is visible to every process on the host.",
+			"pass a value as an argument: argv is visible to every process on the host.\n" +
+			"An empty value (nothing on stdin, a closed stdin, an empty answer) is an error\n" +
+			"and the bundle stays as it was; --allow-empty stores an empty value on purpose.",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(),
 			&cli.BoolFlag{Name: "raw", Usage: "keep stdin exactly, including a trailing newline"},
+			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value (without it, an empty stdin or answer is an error)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -31,7 +34,7 @@ func setCommand(e *env) *cli.Command {
 			}
 			path, key := c.Args().Get(0), c.Args().Get(1)
 			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				value, err := e.readValue(key, c.Bool("raw"))
+				value, err := e.readValue(key, c.Bool("raw"), c.Bool("allow-empty"), "pass --allow-empty to store an empty value")
 				if err != nil {
 					return false, err
 				}
@@ -51,13 +54,18 @@ func setCommand(e *env) *cli.Command {
 }
 
 // readValue reads a secret from a terminal without echo, or from stdin.
-func (e *env) readValue(key string, raw bool) ([]byte, error) {
+// An empty value (nothing typed, an empty or closed stdin) is an error
+// unless allowEmpty; emptyHint says how to store one on purpose.
+func (e *env) readValue(key string, raw, allowEmpty bool, emptyHint string) ([]byte, error) {
 	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprintf(e.stderr, "value for %s: ", key)
 		v, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(e.stderr)
 		if err != nil {
 			return nil, fmt.Errorf("reading the value: %v", err)
+		}
+		if len(v) == 0 && !allowEmpty {
+			return nil, fmt.Errorf("no value typed for %s; nothing written (%s)", key, emptyHint)
 		}
 		return v, nil
 	}
@@ -72,6 +80,9 @@ func (e *env) readValue(key string, raw bool) ([]byte, error) {
 	if !raw {
 		v = bytes.TrimSuffix(v, []byte("\n"))
 		v = bytes.TrimSuffix(v, []byte("\r"))
+	}
+	if len(v) == 0 && !allowEmpty {
+		return nil, fmt.Errorf("no value for %s on stdin (it was empty or closed); nothing written (%s)", key, emptyHint)
 	}
 	return v, nil
 }
