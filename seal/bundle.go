@@ -338,9 +338,25 @@ func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
 		return key, s.Recipient, nil
 	}
 	if lastErr != nil {
-		return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity unwraps the data key (%d recipients; last error: %s)", len(stanzas), ageReason(lastErr))}
+		return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity unwraps the data key (%s; last error: %s)", recipientCount(len(stanzas)), ageReason(lastErr))}
 	}
-	return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity matches any of the %d recipients", len(stanzas))}
+	return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: "no identity matches " + recipientsPhrase(len(stanzas))}
+}
+
+// recipientCount is "1 recipient", "2 recipients".
+func recipientCount(n int) string {
+	if n == 1 {
+		return "1 recipient"
+	}
+	return fmt.Sprintf("%d recipients", n)
+}
+
+// recipientsPhrase is "the 1 recipient" or "any of the 2 recipients".
+func recipientsPhrase(n int) string {
+	if n == 1 {
+		return "the 1 recipient"
+	}
+	return "any of the " + recipientCount(n)
 }
 
 // ageReason shortens an age error; age never puts key material in errors.

@@ -44,7 +44,7 @@ func adoptCommand(e *env) *cli.Command {
 			}
 			switch {
 			case !recorded:
-				fmt.Fprintf(e.stderr, "adopted %s: a SOPS file sealenv had not written; recorded its %d keys\n", path, keys)
+				fmt.Fprintf(e.stderr, "adopted %s: a SOPS file sealenv had not written; recorded its %s\n", path, plural(keys, "key"))
 			case len(changes) == 0:
 				fmt.Fprintf(e.stderr, "%s is as sealenv recorded it; nothing to adopt\n", path)
 			default:

@@ -117,6 +117,18 @@ func auditDockerfileCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("audit: %w", pathError(c.Args().First(), err))
 			}
+			if r.Coverage.KnownValues == 0 && len(r.Coverage.ShortValues) == 0 {
+				// The Dockerfile was searched for every sealed value long
+				// enough to search; say how many, and which were too short,
+				// as an image audit does.
+				for _, v := range opts.Values {
+					if len(v.Value) >= audit.MinValueLen {
+						r.Coverage.KnownValues++
+					} else {
+						r.Coverage.ShortValues = append(r.Coverage.ShortValues, v.Name)
+					}
+				}
+			}
 			return e.writeAudit(c, r, "audit")
 		},
 	}
@@ -302,7 +314,7 @@ func (e *env) writeReport(c *cli.Context, r *audit.Report, what, flag, path stri
 	}
 	switch {
 	case !r.Coverage.Complete:
-		return fmt.Errorf("%s incomplete: %d parts could not be searched (see the coverage errors in the report): %s", what, len(r.Coverage.Errors), r.Coverage.Errors[0])
+		return fmt.Errorf("%s incomplete: %s could not be searched (see the coverage errors in the report): %s", what, plural(len(r.Coverage.Errors), "part"), r.Coverage.Errors[0])
 	case len(r.Findings) > 0:
 		return withCode(exitFindings, nil)
 	}

@@ -61,7 +61,7 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			r := p.Report(vs, len(opts.Identities) > 0)
+			r := p.Report(vs, len(opts.Identities) > 0, opts.Env)
 			r.Version = version
 			if err := r.Write(e.stdout, format); err != nil {
 				return err

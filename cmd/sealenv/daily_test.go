@@ -114,3 +114,48 @@ func TestEmptyValueIsNeverStored(t *testing.T) {
 		t.Errorf("--allow-empty did not store an empty value: %s", strings.ReplaceAll(got, v, "<v>"))
 	}
 }
+
+// TestMessagesSayWhatHappened: counts in the singular where there is one,
+// durations as typed, check --env counts the one environment it checked,
+// and audit dockerfile counts the sealed values it searched.
+func TestMessagesSayWhatHappened(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.keygen("other.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	res := c.ok("A="+secret(t, "a")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	if !strings.Contains(res.stderr, "sealed 1 key to 1 recipient in b.env") {
+		t.Errorf("seal: %q", res.stderr)
+	}
+	c.ok(secret(t, "b")+"\n", "set", "b.env", "B")
+	c.ok("x\n", "set", "b.env", "SHORT")
+	if res := c.ok("", "unset", "b.env", "SHORT"); !strings.Contains(res.stderr, "removed 1 key from b.env") {
+		t.Errorf("unset: %q", res.stderr)
+	}
+	for _, g := range []string{"72h", "3d", "1w2d", "90m"} {
+		if res := c.ok("", "rotate", "b.env", "A", "--grace", g); !strings.Contains(res.stderr, " for "+g+"\n") {
+			t.Errorf("rotate --grace %s: %q", g, res.stderr)
+		}
+	}
+	res = c.fails("no identity matches the 1 recipient", "", "reveal", "b.env", "--identity", c.path("other.txt"))
+	if strings.Contains(res.stderr, "1 recipients") {
+		t.Errorf("reveal with another key: %q", res.stderr)
+	}
+	c.ok("", "seal", "-r", r, "-o", "c.env")
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n"+
+		"  - {name: dev, bundle: b.env, recipients: [{key: "+r+"}]}\n"+
+		"  - {name: prod, bundle: c.env, recipients: [{key: "+r+"}]}\n"), 0o644)
+	if res := c.ok("", "check", "--env", "dev"); !strings.Contains(res.stdout, "1 environment, 0 errors, 0 warnings") {
+		t.Errorf("check --env dev: %q", res.stdout)
+	}
+	if res := c.ok("", "check"); !strings.Contains(res.stdout, "2 environments, 0 errors") {
+		t.Errorf("check: %q", res.stdout)
+	}
+	// Two values long enough to search (A, B and A_PREVIOUS: three), one too short.
+	c.ok("x\n", "set", "b.env", "TINY")
+	os.WriteFile(c.path("Dockerfile"), []byte("FROM scratch\nCOPY . /\n"), 0o644)
+	res = c.ok("", "audit", "dockerfile", "Dockerfile", "--bundle", "b.env")
+	if !strings.Contains(res.stdout, "3 sealed values searched (min 8 bytes, 1 skipped)") {
+		t.Errorf("audit dockerfile: %q", res.stdout)
+	}
+}

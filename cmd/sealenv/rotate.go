@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sealenv/sealenv/fleet"
+	"github.com/sealenv/sealenv/internal/duration"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -50,6 +51,7 @@ func rotateCommand(e *env) *cli.Command {
 			path, key := c.Args().Get(0), c.Args().Get(1)
 			// The policy's generator and grace period apply unless flags say otherwise.
 			grace := flagDuration(c, "grace")
+			graceText := flagDurationText(c, "grace")
 			var gen *policies.Generator
 			p, err := loadPolicy(c)
 			switch {
@@ -58,6 +60,7 @@ func rotateCommand(e *env) *cli.Command {
 				gen = rule.Generator
 				if !c.IsSet("grace") {
 					grace = rule.Grace.D()
+					graceText = duration.Format(grace) + ", the policy's grace"
 				}
 			case errors.Is(err, policies.ErrNotFound):
 				p = nil
@@ -119,7 +122,7 @@ func rotateCommand(e *env) *cli.Command {
 				return nil
 			}
 			if g := grace; g > 0 {
-				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, key, seal.GraceSuffix, g)
+				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, key, seal.GraceSuffix, graceText)
 			} else {
 				fmt.Fprintf(e.stderr, "rotated %s in %s\n", key, path)
 			}
@@ -209,6 +212,6 @@ func (e *env) rotateDue(c *cli.Context) error {
 		}
 		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", v, r.Key, r.Env, r.Bundle, ago(r.Age))
 	}
-	fmt.Fprintf(e.stderr, "%d values %s, %d to rotate by hand\n", n, verb, len(done)-n)
+	fmt.Fprintf(e.stderr, "%s %s, %d to rotate by hand\n", plural(n, "value"), verb, len(done)-n)
 	return nil
 }

@@ -171,7 +171,7 @@ func sealCommand(e *env) *cli.Command {
 			if from != "" {
 				from = " (recipients from " + from + ")"
 			}
-			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s%s\n", len(b.Names()), len(b.MasterKeys()), out, from)
+			fmt.Fprintf(e.stderr, "sealed %s to %s in %s%s\n", plural(len(b.Names()), "key"), plural(len(b.MasterKeys()), "recipient"), out, from)
 			return nil
 		},
 	}

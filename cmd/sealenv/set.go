@@ -109,7 +109,7 @@ func unsetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "removed %d keys from %s\n", c.NArg()-1, path)
+			fmt.Fprintf(e.stderr, "removed %s from %s\n", plural(c.NArg()-1, "key"), path)
 			return nil
 		},
 	}

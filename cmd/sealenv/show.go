@@ -144,7 +144,7 @@ func showCommand(e *env) *cli.Command {
 				case !info.Recorded:
 					fmt.Fprintf(e.stdout, "sealenv:      not adopted: a SOPS file sealenv has not written")
 					if len(info.Unauthenticated) > 0 {
-						fmt.Fprintf(e.stdout, "; nothing authenticates the names of its %d empty or unencrypted values: review, then sealenv adopt %s", len(info.Unauthenticated), path)
+						fmt.Fprintf(e.stdout, "; nothing authenticates the names of its %s: review, then sealenv adopt %s", plural(len(info.Unauthenticated), "empty or unencrypted value"), path)
 					}
 					fmt.Fprintln(e.stdout)
 				case len(info.Changes) > 0:

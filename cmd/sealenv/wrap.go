@@ -116,7 +116,7 @@ func wrapCommand(e *env) *cli.Command {
 					return fmt.Errorf("%s: %w", src, err)
 				}
 				if dropped > 0 {
-					fmt.Fprintf(e.stderr, "sealenv: note: dropped %d attestation manifests; they describe the image before wrapping\n", dropped)
+					fmt.Fprintf(e.stderr, "sealenv: note: dropped %s; they describe the image before wrapping\n", plural(dropped, "attestation manifest"))
 				}
 				if err := e.auditBeforeWrite(c, ctx, nil, idx); err != nil {
 					return err
@@ -267,7 +267,7 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 		return fmt.Errorf("auditing the wrapped image: %w", err)
 	}
 	if r.Clean() {
-		fmt.Fprintf(e.stderr, "audit: clean (%d layers, %d files)\n", r.Coverage.Layers, r.Coverage.Files)
+		fmt.Fprintf(e.stderr, "audit: clean (%s, %s)\n", plural(r.Coverage.Layers, "layer"), plural(r.Coverage.Files, "file"))
 		return nil
 	}
 	r.Source = c.Args().Get(1) + " (not written)"

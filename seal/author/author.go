@@ -456,7 +456,11 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 		return seal.ErrIncorrectIdentity
 	}
 	_ = lastErr // age errors can be long and name local paths; the reason is the same
-	return fmt.Errorf("%w (%d master keys)", seal.ErrIncorrectIdentity, md.MasterKeyCount())
+	n := md.MasterKeyCount()
+	if n == 1 {
+		return fmt.Errorf("%w (1 master key)", seal.ErrIncorrectIdentity)
+	}
+	return fmt.Errorf("%w (%d master keys)", seal.ErrIncorrectIdentity, n)
 }
 
 // ageKeyService is the sops local key service, except that age keys are
