@@ -94,10 +94,14 @@ func (b *Bundle) Zero() {
 // Info is what can be read from a bundle without an identity. Nothing in it is
 // authenticated.
 type Info struct {
-	Format    Format
-	Keys      []string // environment names in file order, metadata key excluded
-	Encrypted []bool   // per key: whether the value is stored encrypted (empty values are not)
-	Empty     []bool   // per key: whether the value is empty or null
+	Format Format
+	Keys   []string // environment names in file order, metadata key excluded
+	// Paths names each key as a person types it: the dotted path of a
+	// nested YAML or JSON key ("db.password", "hosts.0"), the key itself
+	// at the top level.
+	Paths     []string
+	Encrypted []bool // per key: whether the value is stored encrypted (empty values are not)
+	Empty     []bool // per key: whether the value is empty or null
 	Meta      Meta
 	// MetaKey is the name of the metadata key in this file (see
 	// [MetaKeyFor]); MetaEncrypted reports that the file's rules encrypt
@@ -173,6 +177,7 @@ func Inspect(format Format, data []byte) (*Info, error) {
 		enc := p.encrypted(l.path)
 		empty := l.val == nil || l.val == ""
 		info.Keys = append(info.Keys, l.name)
+		info.Paths = append(info.Paths, l.dotted)
 		info.Encrypted = append(info.Encrypted, enc && !empty)
 		info.Empty = append(info.Empty, empty)
 		if empty || !enc {

@@ -159,3 +159,71 @@ func TestMessagesSayWhatHappened(t *testing.T) {
 		t.Errorf("audit dockerfile: %q", res.stdout)
 	}
 }
+
+// TestNestedKeys: in YAML and JSON bundles a write never replaces a map or
+// a list by one value (exit 2 naming the nested keys, bundle unchanged);
+// every nested key can be set, rotated, revealed and unset by its dotted
+// name, as show lists it, or by its environment name; sops reads the result
+// with its structure intact.
+func TestNestedKeys(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
+	pw, user := secret(t, "pw"), secret(t, "user")
+	inputs := map[string]string{
+		"b.yaml": "db:\n  password: " + pw + "\n  user: " + user + "\nhosts: [alpha, beta]\n",
+		"b.json": `{"db": {"password": "` + pw + `", "user": "` + user + `"}, "hosts": ["alpha", "beta"]}`,
+	}
+	for name, in := range inputs {
+		c.ok(in, "seal", "-r", r, "-i", "-", "-o", name)
+		before := digest(t, c.path(name))
+		res := c.fails("db.password, db.user", "new\n", "set", name, "db")
+		if !strings.Contains(res.stderr, "db is a map") {
+			t.Errorf("%s: set db: %q", name, res.stderr)
+		}
+		c.fails("hosts.0, hosts.1", "new\n", "rotate", name, "hosts", "--stdin")
+		c.fails("db.password, db.user", "", "rotate", name, "db")
+		if digest(t, c.path(name)) != before {
+			t.Fatalf("%s: a refused write changed the bundle", name)
+		}
+		show := c.ok("", "show", name).stdout
+		for _, k := range []string{"db.password", "db.user", "hosts.0", "hosts.1"} {
+			if !strings.Contains(show, "  "+k+" ") {
+				t.Errorf("%s: show does not list %s: %s", name, k, show)
+			}
+		}
+		if got := c.ok("", "reveal", name, "db.password").stdout; got != pw {
+			t.Errorf("%s: reveal db.password gave %d bytes", name, len(got))
+		}
+		if got := c.ok("", "reveal", name, "db_user").stdout; got != user {
+			t.Errorf("%s: reveal db_user gave %d bytes", name, len(got))
+		}
+		c.fails("holds nested keys", "", "reveal", name, "db")
+		pw2 := secret(t, "pw2")
+		c.ok(pw2+"\n", "set", name, "db.password")
+		c.ok("gamma\n", "set", name, "hosts.1")
+		c.ok(secret(t, "h")+"\n", "set", name, "db.host")
+		c.ok("", "rotate", name, "db_user", "--grace", "1h")
+		c.fails("without an item 5", "x\n", "set", name, "hosts.5")
+		c.ok("", "unset", name, "db.host")
+		out := string(c.mustSops(nil, "decrypt", "--output-type", "json", name))
+		for _, want := range []string{`"password": "` + pw2 + `"`, `"gamma"`, `"db_user_PREVIOUS": "` + user + `"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: sops decrypt lacks %s", name, strings.NewReplacer(pw2, "<pw2>", user, "<user>").Replace(want))
+			}
+		}
+		if strings.Contains(out, `"host"`) || strings.Contains(out, `"db":"`) {
+			t.Errorf("%s: unset db.host or a set flattened db: %s", name, strings.NewReplacer(pw2, "<pw2>", user, "<user>").Replace(out))
+		}
+		env := c.ok("", "inject", "--no-access-log", "--bundle", name, "--", "env").stdout
+		if !strings.Contains(env, "db_password="+pw2+"\n") || !strings.Contains(env, "hosts_1=gamma\n") {
+			t.Errorf("%s: the injector does not see the nested values", name)
+		}
+		c.ok("", "unset", name, "db")
+		if show := c.ok("", "show", name).stdout; strings.Contains(show, "db.") {
+			t.Errorf("%s: unset db left nested keys: %s", name, show)
+		}
+	}
+	c.ok("A=1\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	c.fails("a dotenv bundle has no nested keys", "x\n", "set", "b.env", "db.password")
+}

@@ -49,6 +49,9 @@ func rotateCommand(e *env) *cli.Command {
 				return errors.New("usage: sealenv rotate BUNDLE KEY [--grace DURATION]")
 			}
 			path, key := c.Args().Get(0), c.Args().Get(1)
+			// The policy names keys by their environment names; a nested
+			// key is typed by its dotted path.
+			envKey := strings.ReplaceAll(key, ".", "_")
 			// The policy's generator and grace period apply unless flags say otherwise.
 			grace := flagDuration(c, "grace")
 			graceText := flagDurationText(c, "grace")
@@ -56,7 +59,7 @@ func rotateCommand(e *env) *cli.Command {
 			p, err := loadPolicy(c)
 			switch {
 			case err == nil:
-				rule := p.Rule(key)
+				rule := p.Rule(envKey)
 				gen = rule.Generator
 				if !c.IsSet("grace") {
 					grace = rule.Grace.D()
@@ -93,13 +96,13 @@ func rotateCommand(e *env) *cli.Command {
 			}
 			defer clear(value)
 			if p != nil {
-				if err := fleet.CheckNew(p, key, value); err != nil {
+				if err := fleet.CheckNew(p, envKey, value); err != nil {
 					return fmt.Errorf("%s: %w; nothing written (%s)", path, err, matchHint(source))
 				}
 			}
 			created := false
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				if _, ok := b.Get(key); !ok && !strings.HasSuffix(key, seal.GraceSuffix) {
+				if !b.Has(key) && !strings.HasSuffix(key, seal.GraceSuffix) {
 					if source == "" {
 						return false, fmt.Errorf("%s: no key %s to rotate; give its first value with sealenv set %s %s, or name where it comes from (--stdin, --bytes, --alphabet, or a generator in the policy)", path, key, path, key)
 					}
@@ -122,7 +125,7 @@ func rotateCommand(e *env) *cli.Command {
 				return nil
 			}
 			if g := grace; g > 0 {
-				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, key, seal.GraceSuffix, graceText)
+				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, envKey, seal.GraceSuffix, graceText)
 			} else {
 				fmt.Fprintf(e.stderr, "rotated %s in %s\n", key, path)
 			}

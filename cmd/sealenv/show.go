@@ -56,7 +56,9 @@ func showCommand(e *env) *cli.Command {
 			switch c.String("format") {
 			case "json":
 				type key struct {
-					Name      string `json:"name"`
+					Name string `json:"name"`
+					// Path is the dotted name of a nested key ("db.password").
+					Path      string `json:"path"`
 					Encrypted bool   `json:"encrypted"`
 					Empty     bool   `json:"empty"`
 					// Set is when the value was last set, by sealenv or (Changed)
@@ -104,7 +106,7 @@ func showCommand(e *env) *cli.Command {
 				}
 				for i, k := range info.Keys {
 					m, ok := metaFor(effective, k)
-					item := key{Name: k, Encrypted: info.Encrypted[i], Empty: info.Empty[i]}
+					item := key{Name: k, Path: info.Paths[i], Encrypted: info.Encrypted[i], Empty: info.Empty[i]}
 					if ok && !m.Set.IsZero() {
 						item.Set, item.GraceOf, item.Expires = &m.Set, m.GraceOf, m.Expires
 					}
@@ -201,7 +203,12 @@ func showCommand(e *env) *cli.Command {
 					default:
 						when = fmt.Sprintf("set %s (%s ago)", day(m.Set), ago(now.Sub(m.Set)))
 					}
-					fmt.Fprintf(tw, "  %s\t%s\t%s\n", k, when, strings.Join(notes, "; "))
+					shown := k
+					if p := info.Paths[i]; p != k {
+						shown = p // a nested key, by the dotted name set, reveal and rotate take
+						notes = append(notes, "variable "+k)
+					}
+					fmt.Fprintf(tw, "  %s\t%s\t%s\n", shown, when, strings.Join(notes, "; "))
 				}
 				for _, ch := range removed {
 					note := ""
@@ -279,8 +286,15 @@ func revealCommand(e *env) *cli.Command {
 			defer b.Zero()
 			if c.NArg() == 2 {
 				key := c.Args().Get(1)
-				v := b.Lookup(key)
+				// A dotted name ("db.password", as show lists a nested
+				// key) is the environment name with "_".
+				v := b.Lookup(strings.ReplaceAll(key, ".", "_"))
 				if v == nil {
+					for _, s := range b.Secrets {
+						if strings.HasPrefix(s.Name, strings.ReplaceAll(key, ".", "_")+"_") {
+							return fmt.Errorf("%s: %s holds nested keys, not one value; name one by its dotted path, as sealenv show %s lists them", path, key, path)
+						}
+					}
 					return fmt.Errorf("%s: no key %q", path, key)
 				}
 				if _, err := e.stdout.Write(v); err != nil {
