@@ -227,3 +227,96 @@ func TestNestedKeys(t *testing.T) {
 	c.ok("A=1\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
 	c.fails("a dotenv bundle has no nested keys", "x\n", "set", "b.env", "db.password")
 }
+
+// TestEditKeepsTypedWork: a malformed edit reopens the editor on the
+// person's own text with the error at the top as a comment; fixing it
+// saves everything typed; saving it unchanged, or an editor that exits
+// with an error, leaves the bundle as it was. The editor is a script that
+// acts differently in each round, as a person would.
+func TestEditKeepsTypedWork(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	old, typed := secret(t, "old"), secret(t, "typed")
+	c.ok("A="+old+"\nB=keep\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	// round 1: the person changes A and types a broken line; round 2 is
+	// the action under test. The script records what it saw, never a value.
+	editor := func(name, round2 string) []string {
+		script := c.path(name + ".sh")
+		body := "#!/bin/sh\nstate=" + c.path(name) + "\nn=$(cat \"$state.round\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$state.round\"\n" +
+			"case $n in\n1) sed -i \"s/^A=.*/A=$TEST_TYPED/\" \"$1\"; printf 'this line has no equals sign\\n' >> \"$1\";;\n" +
+			"2) head -n 1 \"$1\" | grep -q '^# sealenv edit: ERROR: line 3' && echo header >> \"$state.seen\"\n" +
+			"   grep -qx \"A=$TEST_TYPED\" \"$1\" && echo typed >> \"$state.seen\"\n   " + round2 + ";;\n*) exit 3;;\nesac\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"EDITOR=" + script, "TEST_TYPED=" + typed}
+	}
+	base := c.env
+	before := digest(t, c.path("b.env"))
+	for _, tc := range []struct{ name, round2, want string }{
+		{"unchanged", "true", "saved unchanged"},
+		{"quit", "exit 1", "exited with an error"},
+	} {
+		c.env = append(append([]string{}, base...), editor(tc.name, tc.round2)...)
+		res := c.run("", "edit", "b.env")
+		lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
+		if res.code != 2 || len(lines) != 2 || !strings.Contains(lines[0], "reopening the editor") ||
+			!strings.HasPrefix(lines[1], "sealenv: error: ") || !strings.Contains(lines[1], tc.want) {
+			t.Errorf("%s: exit %d, stderr %q: want exit 2, the reopening note and an error that says %q", tc.name, res.code, res.stderr, tc.want)
+		}
+		if strings.Contains(res.stderr, typed) || strings.Contains(res.stderr, old) {
+			t.Errorf("%s: a value in stderr", tc.name)
+		}
+		if seen, _ := os.ReadFile(c.path(tc.name + ".seen")); string(seen) != "header\ntyped\n" {
+			t.Errorf("%s: round 2 saw %q, want the error header and the typed text", tc.name, seen)
+		}
+		if digest(t, c.path("b.env")) != before {
+			t.Fatalf("%s: the bundle changed", tc.name)
+		}
+	}
+	// Fixed in round 2: everything typed in round 1 is saved.
+	c.env = append(append([]string{}, base...), editor("fixed", "sed -i '/no equals sign/d' \"$1\"")...)
+	res := c.ok("", "edit", "b.env")
+	if !strings.Contains(res.stderr, "reopening the editor") || !strings.Contains(res.stderr, "changed A in b.env") {
+		t.Errorf("edit: %q", res.stderr)
+	}
+	if got := c.ok("", "reveal", "b.env", "A").stdout; got != typed {
+		t.Errorf("the typed value was not saved (%d bytes)", len(got))
+	}
+	if got := c.ok("", "reveal", "b.env", "--format", "json").stdout; !strings.Contains(got, `"B": "keep"`) || strings.Contains(got, "sealenv edit") {
+		t.Errorf("the other value or the error header: %s", strings.ReplaceAll(got, typed, "<typed>"))
+	}
+	// An editor that fails at once, and one that saves nothing new.
+	before = digest(t, c.path("b.env"))
+	c.env = append(append([]string{}, base...), "EDITOR=false")
+	c.fails("bundle unchanged", "", "edit", "b.env")
+	c.env = append(append([]string{}, base...), "EDITOR=true")
+	if res := c.ok("", "edit", "b.env"); !strings.Contains(res.stderr, "no changes") {
+		t.Errorf("edit without a change: %q", res.stderr)
+	}
+	if digest(t, c.path("b.env")) != before {
+		t.Fatal("an edit without a change rewrote the bundle")
+	}
+}
+
+// TestEditReopensOnUnwritableYAML: an edit that parses but cannot be
+// written (two names that flatten to the same variable) reopens the editor
+// too, and the fix in the second round is saved.
+func TestEditReopensOnUnwritableYAML(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	c.ok("db:\n  password: "+secret(t, "pw")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.yaml")
+	script := c.path("ed.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nn=$(cat "+c.path("round")+" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "+c.path("round")+"\n"+
+		"case $n in\n1) printf 'db_password: twice\\nextra: one\\n' >> \"$1\";;\n2) sed -i '/^db_password:/d' \"$1\";;\n*) exit 3;;\nesac\n"), 0o755)
+	c.env = append(c.env, "EDITOR="+script)
+	res := c.ok("", "edit", "b.yaml")
+	if !strings.Contains(res.stderr, "reopening the editor") || !strings.Contains(res.stderr, "changed extra") {
+		t.Errorf("edit: %q", res.stderr)
+	}
+	if got := c.ok("", "reveal", "b.yaml", "extra").stdout; got != "one" {
+		t.Errorf("extra = %q", got)
+	}
+}

@@ -306,6 +306,18 @@ func (b *Bundle) ReplacePlain(plain []byte) ([]string, error) {
 	return changed, nil
 }
 
+// Checkpoint remembers the bundle's values and metadata; the function it
+// returns puts them back, undoing every change made since (sealenv edit
+// undoes an edit the bundle cannot be written with, and asks again).
+func (b *Bundle) Checkpoint() (restore func()) {
+	tree := copyBranch(b.tree.Branches[0])
+	meta := b.Meta()
+	return func() {
+		b.tree.Branches[0] = tree
+		b.meta = meta
+	}
+}
+
 var lineNo = regexp.MustCompile(`line (\d+)`)
 
 // safeReason reduces a parser error about plaintext input to its line
