@@ -320,3 +320,47 @@ func TestEditReopensOnUnwritableYAML(t *testing.T) {
 		t.Errorf("extra = %q", got)
 	}
 }
+
+// TestEnvFlagEverywhere: every command that takes a bundle path takes
+// --env NAME instead, the environment's bundle in the policy; sealenv
+// inject --env dev -- CMD is the daily way to run a program with it.
+func TestEnvFlagEverywhere(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "EDITOR=true")
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: dev, bundle: secrets/dev.env, recipients: [{key: "+r+"}]}\n"), 0o644)
+	c.ok("", "seal", "--env", "dev")
+	v := secret(t, "v")
+	if res := c.ok(v+"\n", "set", "--env", "dev", "API_TOKEN"); !strings.Contains(res.stderr, "set API_TOKEN in secrets/dev.env") {
+		t.Errorf("set --env: %q", res.stderr)
+	}
+	if got := c.ok("", "reveal", "--env", "dev", "API_TOKEN").stdout; got != v {
+		t.Errorf("reveal --env gave %d bytes", len(got))
+	}
+	if got := c.ok("", "show", "--env", "dev").stdout; !strings.Contains(got, "API_TOKEN") || !strings.Contains(got, "secrets/dev.env") {
+		t.Errorf("show --env: %s", got)
+	}
+	if got := c.ok("", "inject", "--env", "dev", "--no-access-log", "--", "printenv", "API_TOKEN").stdout; got != v+"\n" {
+		t.Errorf("inject --env gave %q", strings.ReplaceAll(got, v, "<v>"))
+	}
+	c.ok("", "rotate", "--env", "dev", "API_TOKEN")
+	if got := c.ok("", "reveal", "--env", "dev", "API_TOKEN").stdout; got == v || got == "" {
+		t.Error("rotate --env did not rotate")
+	}
+	c.ok("x1\n", "set", "--env", "dev", "EXTRA")
+	c.ok("", "unset", "--env", "dev", "EXTRA")
+	c.ok("", "edit", "--env", "dev")
+	c.ok("", "adopt", "--env", "dev")
+	signKey := c.path("id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", signKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	c.ok("", "sign", "--env", "dev", "--sign-key", signKey)
+	if _, err := os.Stat(c.path("secrets/dev.env.sig")); err != nil {
+		t.Errorf("sign --env wrote no signature: %v", err)
+	}
+	// A bundle path and --env at once, or an unknown environment, are mistakes.
+	c.fails("drop BUNDLE", "x\n", "set", "--env", "dev", "secrets/dev.env", "K")
+	c.fails("prod", "", "show", "--env", "prod")
+	c.fails("usage", "", "show")
+}

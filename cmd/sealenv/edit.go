@@ -37,7 +37,7 @@ func editCommand(e *env) *cli.Command {
 			"When the saved text does not parse or cannot be written, the editor reopens on\n" +
 			"your text with the error on top as a comment; save it unchanged, or quit the editor\n" +
 			"with an error, to leave the bundle as it was.",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
+		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {

@@ -36,7 +36,7 @@ func rotateCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
 			&cli.BoolFlag{Name: "stdin", Usage: "read the new value from stdin (e.g. a key issued by a vendor)"},
 			&cli.BoolFlag{Name: "due", Usage: "rotate every value at or near its max_age in the policy (all bundles, or --env)"},
-			&cli.StringFlag{Name: "env", Usage: "with --due: only environment `NAME`"},
+			&cli.StringFlag{Name: "env", Usage: "the bundle of environment `NAME` in the policy, instead of a BUNDLE argument; with --due: only that environment"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --due: list what is due, change nothing"},
 			&cli.BoolFlag{Name: "yes", Usage: "run the policy's generator commands without asking (for CI; read docs/policy.md first)"},
 			policyFlag(),
@@ -45,10 +45,11 @@ func rotateCommand(e *env) *cli.Command {
 			if c.Bool("due") {
 				return e.rotateDue(c)
 			}
-			if c.NArg() != 2 {
-				return errors.New("usage: sealenv rotate BUNDLE KEY [--grace DURATION]")
+			path, args, err := bundleAndArgs(c, 1, 1)
+			if err != nil {
+				return err
 			}
-			path, key := c.Args().Get(0), c.Args().Get(1)
+			key := args[0]
 			// The policy names keys by their environment names; a nested
 			// key is typed by its dotted path.
 			envKey := strings.ReplaceAll(key, ".", "_")

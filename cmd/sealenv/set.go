@@ -24,16 +24,17 @@ func setCommand(e *env) *cli.Command {
 			"An empty value (nothing on stdin, a closed stdin, an empty answer) is an error\n" +
 			"and the bundle stays as it was; --allow-empty stores an empty value on purpose.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag(),
 			&cli.BoolFlag{Name: "raw", Usage: "keep stdin exactly, including a trailing newline"},
 			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value (without it, an empty stdin or answer is an error)"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return errors.New("usage: sealenv set BUNDLE KEY (value on stdin)")
+			path, args, err := bundleAndArgs(c, 1, 1)
+			if err != nil {
+				return err
 			}
-			path, key := c.Args().Get(0), c.Args().Get(1)
-			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+			key := args[0]
+			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
 				value, err := e.readValue(key, c.Bool("raw"), c.Bool("allow-empty"), "pass --allow-empty to store an empty value")
 				if err != nil {
 					return false, err
@@ -92,14 +93,14 @@ func unsetCommand(e *env) *cli.Command {
 		Name:      "unset",
 		Usage:     "remove keys from a bundle",
 		ArgsUsage: "BUNDLE KEY...",
-		Flags:     []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
+		Flags:     []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag()},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 2 {
-				return errors.New("usage: sealenv unset BUNDLE KEY [KEY ...]")
+			path, keys, err := bundleAndArgs(c, 1, -1)
+			if err != nil {
+				return err
 			}
-			path := c.Args().First()
-			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				for _, k := range c.Args().Tail() {
+			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				for _, k := range keys {
 					if err := b.Unset(k); err != nil {
 						return false, fmt.Errorf("%s: %w", path, err)
 					}
@@ -109,7 +110,7 @@ func unsetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "removed %s from %s\n", plural(c.NArg()-1, "key"), path)
+			fmt.Fprintf(e.stderr, "removed %s from %s\n", plural(len(keys), "key"), path)
 			return nil
 		},
 	}

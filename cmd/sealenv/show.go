@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -26,7 +25,7 @@ func showCommand(e *env) *cli.Command {
 			"authenticated; sealenv check and the injector verify it. The signature (BUNDLE.sig)\n" +
 			"is verified against the bundle's bytes, and its signer named by the policy's signers.",
 		Flags: []cli.Flag{
-			storeFlag(), policyFlag(),
+			storeFlag(), policyFlag(), envFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text` or json"},
 		},
 		Action: func(c *cli.Context) error {
@@ -267,14 +266,14 @@ func revealCommand(e *env) *cli.Command {
 			"dotenv in the shell dialect (--format shell; sealenv seal -i --dialect shell reads\n" +
 			"it back), or as a JSON object. What changed outside sealenv goes to stderr.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(),
+			identityFlag(), storeFlag(), envFlag(), policyFlag(),
 			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` (sops's dialect), shell or json"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return errors.New("usage: sealenv reveal BUNDLE [KEY]")
+			path, args, err := bundleAndArgs(c, 0, 1)
+			if err != nil {
+				return err
 			}
-			path := c.Args().First()
 			format := c.String("format")
 			if format != "dotenv" && format != "shell" && format != "json" {
 				return fmt.Errorf("--format: unknown format %q (want dotenv, shell or json)", format)
@@ -284,8 +283,8 @@ func revealCommand(e *env) *cli.Command {
 				return err
 			}
 			defer b.Zero()
-			if c.NArg() == 2 {
-				key := c.Args().Get(1)
+			if len(args) == 1 {
+				key := args[0]
 				// A dotted name ("db.password", as show lists a nested
 				// key) is the environment name with "_".
 				v := b.Lookup(strings.ReplaceAll(key, ".", "_"))
