@@ -1,10 +1,18 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sealenv/sealenv/seal/author"
 )
 
 // The tests of issue 21: daily use that never loses or bends a value. Each
@@ -363,4 +371,217 @@ func TestEnvFlagEverywhere(t *testing.T) {
 	c.fails("drop BUNDLE", "x\n", "set", "--env", "dev", "secrets/dev.env", "K")
 	c.fails("prod", "", "show", "--env", "prod")
 	c.fails("usage", "", "show")
+}
+
+// dotenvOracle builds the oracle program of seal/author's tests (docker's
+// env-file parser and compose-go's dotenv parser, a module of its own).
+func dotenvOracle(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "dotenvoracle")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "..", "seal", "author", "testdata", "dotenvoracle")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if os.Getenv("SEALENV_REQUIRE_PEERS") != "" {
+			t.Fatalf("building the dotenv oracle: %v: %s", err, out)
+		}
+		t.Skipf("building the dotenv oracle: %v", err)
+	}
+	return bin
+}
+
+// TestSealDialects runs every row of the dialect table in docs/cli.md
+// through sealenv seal -i in each dialect and without one, and checks each
+// cell against the reference tool: docker's env-file parser, compose-go's
+// dotenv parser, bash, and the sops CLI.
+func TestSealDialects(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(doc), "<!-- dialect-table: cmd/sealenv checks every row -->")
+	table, _, _ = strings.Cut(table, "\n\n")
+	row := regexp.MustCompile("(?m)^\\| `([^`]*)` \\| (.*) \\| (.*) \\| (.*) \\| (.*) \\|$")
+	rows := row.FindAllStringSubmatch(table, -1)
+	if len(rows) < 15 {
+		t.Fatalf("found %d rows of the dialect table", len(rows))
+	}
+	oracle := dotenvOracle(t)
+	bash := peer(t, "bash")
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
+	unescape := strings.NewReplacer("⏎", "\n", "␇", "\a")
+	// cell returns what the table says a dialect reads: refused, or a
+	// value and whether a dotenv bundle can hold it.
+	cell := func(s string) (value string, read, storable bool) {
+		switch {
+		case strings.HasPrefix(s, "refused"):
+			return "", false, false
+		case s == "(empty)":
+			return "", true, true
+		}
+		v, note, _ := strings.Cut(strings.TrimPrefix(s, "`"), "`")
+		return unescape.Replace(v), true, !strings.Contains(note, "refused")
+	}
+	empty := t.TempDir()
+	var sopsLines []string
+	sopsWant := map[string]string{}
+	perDialect := map[string][]string{}
+	wantSealed := map[string]string{}
+	var refused, unstorable [][2]string
+	var agreeing []string
+	for i, m := range rows {
+		line := strings.ReplaceAll(m[1], `\|`, `|`)
+		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "=")
+		name, _, _ = strings.Cut(name, ":")
+		name = strings.TrimSpace(name)
+		in := c.path(fmt.Sprintf("row%d.env", i))
+		os.WriteFile(in, []byte(line+"\n"), 0o600)
+		// The reference tools.
+		out, err := exec.Command(oracle, in).Output()
+		if err != nil {
+			t.Fatalf("oracle: %v", err)
+		}
+		var o struct {
+			Compose, Docker struct {
+				Err  string
+				Vars [][2]string
+			}
+		}
+		json.Unmarshal(out, &o)
+		sh := exec.Command("env", "-i", "PATH=/nonexistent", bash, "--noprofile", "--norc", "-c", `set -a; . "$1"; exec /usr/bin/env -0`, "bash", in)
+		sh.Dir = empty
+		shOut, _ := sh.Output()
+		shVal, shOK := "", false
+		for _, kv := range strings.Split(string(shOut), "\x00") {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				shVal, shOK = v, true
+			}
+		}
+		reference := map[string]func() (string, bool){
+			"literal": func() (string, bool) {
+				for _, kv := range o.Docker.Vars {
+					if kv[0] == name {
+						return kv[1], o.Docker.Err == ""
+					}
+				}
+				return "", false
+			},
+			"compose": func() (string, bool) {
+				for _, kv := range o.Compose.Vars {
+					if kv[0] == name {
+						return kv[1], o.Compose.Err == ""
+					}
+				}
+				return "", false
+			},
+			"shell": func() (string, bool) { return shVal, shOK },
+		}
+		values := map[string]string{}
+		for j, d := range []string{"literal", "compose", "shell", "sops"} {
+			want, read, storable := cell(m[j+2])
+			dialect, _ := author.ParseDialect(d)
+			vars, rerr := author.ReadDotenv([]byte(line+"\n"), dialect)
+			if !read {
+				if rerr == nil {
+					t.Errorf("%q: the table says %s refuses it; it reads %d variables", line, d, len(vars))
+				}
+				refused = append(refused, [2]string{line, d})
+				continue
+			}
+			values[d] = want
+			if d == "sops" {
+				sopsWant[name] = want
+				sopsLines = append(sopsLines, line)
+			} else if got, ok := reference[d](); !ok || got != want {
+				t.Errorf("%q: the table says %s reads %q; its tool reads %q (%v)", line, d, want, got, ok)
+			}
+			if rerr != nil || len(vars) != 1 || vars[0].Value != want {
+				t.Errorf("%q: the table says %s reads %q; ReadDotenv: %v %v", line, d, want, vars, rerr)
+			}
+			if storable {
+				perDialect[d] = append(perDialect[d], line)
+				wantSealed[d+" "+name] = want
+			} else {
+				unstorable = append(unstorable, [2]string{line, d})
+			}
+		}
+		lv, lok := values["literal"]
+		cv, cok := values["compose"]
+		sv, sok := values["shell"]
+		_, autoErr := author.ReadDotenv([]byte(line+"\n"), author.DialectAuto)
+		if agree := lok && cok && sok && lv == cv && cv == sv; agree != (autoErr == nil) {
+			t.Errorf("%q: the dialects agree: %v; without a dialect: %v", line, agree, autoErr)
+		} else if agree {
+			agreeing = append(agreeing, line)
+		}
+	}
+	// Through the binary: each dialect seals its rows of the table at once.
+	for _, d := range []string{"literal", "compose", "shell", "sops"} {
+		out := "all-" + d + ".env"
+		c.ok(strings.Join(perDialect[d], "\n")+"\n", "seal", "-r", r, "-i", "-", "--dialect", d, "-o", out)
+		var got map[string]string
+		json.Unmarshal([]byte(c.ok("", "reveal", "--format", "json", out).stdout), &got)
+		for k, want := range wantSealed {
+			dd, name, _ := strings.Cut(k, " ")
+			if dd == d && got[name] != want {
+				t.Errorf("--dialect %s: %s sealed as %q, want %q", d, name, got[name], want)
+			}
+		}
+	}
+	// A value a dotenv bundle cannot hold, and a refused line, are exit 2
+	// with one line that names the line.
+	for i, u := range append(unstorable[:1], refused[0], refused[len(refused)-1]) {
+		want := "line 1"
+		if i == 0 {
+			want = `literal \n, which the dotenv store cannot represent`
+		}
+		res := c.fails(want, u[0]+"\n", "seal", "-r", r, "-i", "-", "--dialect", u[1], "-o", "refused.env")
+		if _, err := os.Stat(c.path("refused.env")); err == nil {
+			t.Fatalf("%q --dialect %s: written despite %q", u[0], u[1], res.stderr)
+		}
+	}
+	// Without a dialect: the rows where all three agree are read; the whole
+	// table stops at its first row the dialects read differently.
+	c.ok(strings.Join(agreeing, "\n")+"\n", "seal", "-r", r, "-i", "-", "-o", "agree.env")
+	var all []string
+	for _, m := range rows {
+		all = append(all, strings.ReplaceAll(m[1], `\|`, `|`))
+	}
+	first := slices.IndexFunc(all, func(l string) bool { return !slices.Contains(agreeing, l) }) + 1
+	c.fails(fmt.Sprintf("line %d: the dialects read this line differently", first), strings.Join(all, "\n")+"\n", "seal", "-r", r, "-i", "-", "-o", "table.env")
+	// The sops column, against sops encrypt and decrypt of all its rows at once.
+	enc := c.mustSops([]byte(strings.Join(sopsLines, "\n")+"\n"), "encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--filename-override", "x.env", "--age", r)
+	os.WriteFile(c.path("sops.env"), enc, 0o644)
+	var fromSops map[string]string
+	json.Unmarshal(c.mustSops(nil, "decrypt", "--output-type", "json", "sops.env"), &fromSops)
+	if len(sopsWant) < 10 {
+		t.Fatalf("only %d rows in the sops column", len(sopsWant))
+	}
+	for k, want := range sopsWant {
+		if got, ok := fromSops[k]; !ok || got != want {
+			t.Errorf("%s: the table says sops reads %q; sops reads %q", k, want, got)
+		}
+	}
+	// What reveal prints, seal reads back: sops's dialect, and bash's.
+	v1, v2 := secret(t, "it's a \"q\" $x"), secret(t, "multi\nline")
+	c.ok("{\"A\": "+strconv.Quote(v1)+", \"B\": "+strconv.Quote(v2)+"}", "seal", "-r", r, "-i", "-", "-o", "rt.json")
+	c.ok("", "seal", "-r", r, "-o", "rt.env")
+	c.ok(v1+"\n", "set", "rt.env", "A")
+	c.ok(v2, "set", "rt.env", "B", "--raw")
+	dot := c.ok("", "reveal", "rt.env").stdout
+	c.ok(dot, "seal", "-r", r, "-i", "-", "--dialect", "sops", "-o", "rt-sops.env")
+	sh := c.ok("", "reveal", "--format", "shell", "rt.env").stdout
+	c.ok(sh, "seal", "-r", r, "-i", "-", "--dialect", "shell", "-o", "rt-shell.env")
+	os.WriteFile(c.path("rt.sh"), []byte(sh), 0o600)
+	bashOut, _ := exec.Command("env", "-i", bash, "--noprofile", "--norc", "-c", `set -a; . "$1"; printf '%s\0%s' "$A" "$B"`, "bash", c.path("rt.sh")).Output()
+	if string(bashOut) != v1+"\x00"+v2 {
+		t.Error("bash does not read reveal --format shell back")
+	}
+	for _, f := range []string{"rt-sops.env", "rt-shell.env"} {
+		if got := c.ok("", "reveal", f, "A").stdout + "|" + c.ok("", "reveal", f, "B").stdout; got != v1+"|"+v2 {
+			t.Errorf("%s: reveal | seal changed the values", f)
+		}
+	}
 }

@@ -262,9 +262,9 @@ func revealCommand(e *env) *cli.Command {
 		ArgsUsage: "BUNDLE [KEY]",
 		Description: "With KEY, prints that value exactly (a newline is added only on a terminal).\n" +
 			"Without KEY, prints every value as dotenv in sops's dialect (what sops decrypt\n" +
-			"prints for a dotenv bundle, and what sealenv seal -i reads back), as quoted\n" +
-			"dotenv in the shell dialect (--format shell; sealenv seal -i --dialect shell reads\n" +
-			"it back), or as a JSON object. What changed outside sealenv goes to stderr.",
+			"prints for a dotenv bundle, and what sealenv seal -i --dialect sops reads back),\n" +
+			"as assignments bash reads back (--format shell: set -a; . FILE, or sealenv seal -i\n" +
+			"--dialect shell), or as a JSON object. What changed outside sealenv goes to stderr.",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), envFlag(), policyFlag(),
 			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` (sops's dialect), shell or json"},
@@ -323,7 +323,7 @@ func revealCommand(e *env) *cli.Command {
 			for _, s := range b.Secrets {
 				v := string(s.Value)
 				if format == "shell" {
-					v = dotenvQuote(v)
+					v = shellQuote(v)
 				} else if strings.Contains(v, `\n`) {
 					return fmt.Errorf("%s: the value of %s holds a literal \\n, which sops's dotenv dialect cannot carry; use --format shell or json", path, s.Name)
 				} else {
@@ -337,12 +337,13 @@ func revealCommand(e *env) *cli.Command {
 	}
 }
 
-// dotenvQuote quotes a value when a reader of the shell dialect would
-// otherwise change it.
-func dotenvQuote(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\r\n\"'#\\$`") {
+// shellQuote quotes a value for bash (set -a; . FILE) when it is not a
+// plain word: in single quotes, where nothing is special; a single quote
+// inside closes them, is escaped with a backslash, and opens them again.
+// sealenv seal -i --dialect shell reads it back.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/+=@%^") == "" && !strings.ContainsAny(v[:1], "=~") {
 		return v
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-	return `"` + r.Replace(v) + `"`
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
