@@ -209,6 +209,11 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 	if err != nil || !save {
 		return err
 	}
+	if checksNames(c) {
+		if err := refuseNames(c, path, real, envNames(b)); err != nil {
+			return err
+		}
+	}
 	out, err := b.Marshal()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)

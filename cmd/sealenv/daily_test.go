@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sealenv/sealenv/seal/author"
@@ -583,5 +584,154 @@ func TestSealDialects(t *testing.T) {
 		if got := c.ok("", "reveal", f, "A").stdout + "|" + c.ok("", "reveal", f, "B").stdout; got != v1+"|"+v2 {
 			t.Errorf("%s: reveal | seal changed the values", f)
 		}
+	}
+}
+
+// TestRefusedNames: a name the injector refuses at container start
+// (NODE_OPTIONS, LD_PRELOAD, HTTPS_PROXY, an identity variable) is refused
+// by every write, check, wrap and build, naming allow_names: in the
+// policy; allowed there, it is written, checked clean, passed to sealenv
+// inject --env, and carried into a wrapped image's entrypoint, whose
+// injector then accepts exactly it.
+func TestRefusedNames(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
+	policy := "version: 1\nenvironments:\n  - name: dev\n    bundle: dev.env\n    recipients: [{key: " + r + "}]\n"
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
+	c.ok("", "seal", "--env", "dev")
+	c.ok(secret(t, "tok")+"\n", "set", "--env", "dev", "API_TOKEN")
+	before := digest(t, c.path("dev.env"))
+	res := c.fails("add NODE_OPTIONS to allow_names: of environment dev in sealenv.yaml", "--require ./hook.js\n", "set", "--env", "dev", "NODE_OPTIONS")
+	if !strings.Contains(res.stderr, "could change what code the program loads or runs") || !strings.Contains(res.stderr, "sealenv unset dev.env NODE_OPTIONS") {
+		t.Errorf("set NODE_OPTIONS: %q", res.stderr)
+	}
+	c.fails("allow_names", "http://proxy.example:3128\n", "rotate", "--env", "dev", "HTTPS_PROXY", "--stdin")
+	if digest(t, c.path("dev.env")) != before {
+		t.Fatal("a refused write changed the bundle")
+	}
+	c.fails("list LD_PRELOAD under allow_names:", "A=1\nLD_PRELOAD=/tmp/x.so\n", "seal", "-r", r, "-i", "-", "-o", "other.env")
+	c.fails("SOPS_AGE_KEY is an identity variable", "SOPS_AGE_KEY=x\n", "seal", "-r", r, "-i", "-", "-o", "other.env")
+	if _, err := os.Stat(c.path("other.env")); err == nil {
+		t.Fatal("seal wrote a bundle with a refused name")
+	}
+	// edit: the editor reopens with the reason on top.
+	script := c.path("ed.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nn=$(cat "+c.path("round")+" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "+c.path("round")+"\n"+
+		"case $n in\n1) echo 'GLIBC_TUNABLES=glibc.malloc.check=3' >> \"$1\";;\n2) grep -q '^# sealenv edit: ERROR: .*GLIBC_TUNABLES.*allow_names' \"$1\" && echo header > "+c.path("seen")+"; sed -i '/^GLIBC_TUNABLES=/d' \"$1\";;\nesac\n"), 0o755)
+	ed := c.env
+	c.env = append(append([]string{}, ed...), "EDITOR="+script)
+	c.ok("", "edit", "--env", "dev")
+	c.env = ed
+	if seen, _ := os.ReadFile(c.path("seen")); string(seen) != "header\n" {
+		t.Error("edit did not reopen the editor with the refusal on top")
+	}
+	if digest(t, c.path("dev.env")) != before {
+		t.Fatal("the edit that was taken back changed the bundle")
+	}
+	// A sops edit adds one: check reports it, adopt refuses to record it.
+	c.mustSops(nil, "set", "dev.env", `["NODE_OPTIONS"]`, `"--require ./hook.js"`)
+	res = c.run("", "check")
+	if res.code != 1 || !strings.Contains(res.stdout, "[dev] refused-name") || !strings.Contains(res.stdout, "allow_names") {
+		t.Errorf("check: exit %d: %s", res.code, res.stdout)
+	}
+	c.fails("allow_names", "", "adopt", "--env", "dev")
+	// Allowed in the policy.
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy+"    allow_names: [NODE_OPTIONS]\n"), 0o644)
+	c.ok("", "adopt", "--env", "dev")
+	if res := c.ok("", "check"); strings.Contains(res.stdout, "refused-name") {
+		t.Errorf("check with allow_names: %s", res.stdout)
+	}
+	if got := c.ok("", "inject", "--env", "dev", "--no-access-log", "--", "printenv", "NODE_OPTIONS").stdout; got != "--require ./hook.js\n" {
+		t.Errorf("inject --env: %q", got)
+	}
+	if res := c.run("", "inject", "--bundle", "dev.env", "--no-access-log", "--", "true"); res.code != 125 || !strings.Contains(res.stderr, "--allow-name NODE_OPTIONS") {
+		t.Errorf("inject without the environment: exit %d: %s", res.code, res.stderr)
+	}
+	c.fails("add HTTPS_PROXY to allow_names:", "http://proxy.example:3128\n", "set", "--env", "dev", "HTTPS_PROXY")
+
+	// wrap carries allow_names into the image; without them it refuses.
+	inj := c.path("sealenv-inject")
+	build := exec.Command("go", "build", "-o", inj, "github.com/sealenv/sealenv/cmd/sealenv-inject")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the injector: %s", out)
+	}
+	if out, err := exec.Command("go", "run", "github.com/sealenv/sealenv/examples/imagetool", "build", inj, c.path("app.tar"), "/app").CombinedOutput(); err != nil {
+		t.Fatalf("building the image: %s", out)
+	}
+	c.ok("", "wrap", "docker-archive:"+c.path("app.tar"), "oci:"+c.path("wrapped"), "--bundle", "dev.env", "--injector", inj)
+	cf, err := layoutImage(t, c.path("wrapped")).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := strings.Join(cf.Config.Entrypoint, " ")
+	if !strings.Contains(entry, "--allow-name NODE_OPTIONS --") || cf.Config.Labels["io.sealenv.wrap.allow_names"] != "NODE_OPTIONS" {
+		t.Errorf("entrypoint %q, labels %v", entry, cf.Config.Labels)
+	}
+	// The injector accepts exactly what the entrypoint allows.
+	run := func(args ...string) result {
+		cmd := exec.Command(inj, append(append([]string{"--no-access-log", "--bundle", "dev.env"}, args...), "--", "printenv", "NODE_OPTIONS")...)
+		cmd.Dir = c.dir
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)
+		return c.result(cmd)
+	}
+	if res := run("--allow-name", "NODE_OPTIONS"); res.code != 0 {
+		t.Errorf("the wrapped entrypoint's flags: exit %d: %s", res.code, res.stderr)
+	}
+	if res := run(); res.code != 125 {
+		t.Errorf("without --allow-name: exit %d", res.code)
+	}
+	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
+	c.fails("add NODE_OPTIONS to allow_names: of environment dev", "", "wrap", "docker-archive:"+c.path("app.tar"), "oci:"+c.path("refused"), "--bundle", "dev.env", "--injector", inj)
+	if _, err := os.Stat(c.path("refused")); err == nil {
+		t.Error("wrap wrote an image whose injector would refuse to start")
+	}
+	// build refuses before it contacts BuildKit.
+	os.WriteFile(c.path("Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	c.fails("allow_names", "", "build", "--env", "dev", "--addr", "unix://"+c.path("no-buildkit.sock"), "-o", "oci:"+c.path("built"), ".")
+}
+
+// TestIdentityPermissionError: an identity file the injector's user may
+// not read is one line that says which uid and groups the injector runs as,
+// the file's owner and mode, and what would work.
+func TestIdentityPermissionError(t *testing.T) {
+	c := newParallelCLI(t)
+	r := c.keygen("key.txt")
+	c.ok("A="+secret(t, "a")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	// A directory another uid may enter (t.TempDir's parent is private).
+	dir, err := os.MkdirTemp("", "sealenv-perm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	inj := filepath.Join(dir, "sealenv-inject")
+	data, err := os.ReadFile(injectorBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(inj, data, 0o755)
+	os.Chmod(inj, 0o755)
+	for _, f := range []string{"key.txt", "b.env"} {
+		b, _ := os.ReadFile(c.path(f))
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	key := filepath.Join(dir, "key.txt")
+	os.Chmod(key, 0o600)
+	cmd := exec.Command(inj, "--identity", key, "--bundle", filepath.Join(dir, "b.env"), "--", "true")
+	uid := os.Getuid()
+	if uid == 0 {
+		// As the image's USER would: not root, not the file's owner.
+		uid = 65532
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
+	} else {
+		os.Chmod(key, 0o000)
+	}
+	res := c.result(cmd)
+	want := fmt.Sprintf("the injector runs as uid %d", uid)
+	if res.code != 125 || strings.Count(res.stderr, "\n") != 1 || !strings.Contains(res.stderr, want) ||
+		!strings.Contains(res.stderr, "mode 0") || !strings.Contains(res.stderr, "make it readable by uid") {
+		t.Errorf("exit %d, stderr %q: want 125 and one line that says %q, the file's mode and what works", res.code, res.stderr, want)
 	}
 }

@@ -54,7 +54,12 @@ func editCommand(e *env) *cli.Command {
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
 				var err error
 				changed, err = e.editInMemory(c.Context, editor, path, b, func(b *author.Bundle) error {
-					_, err := b.Marshal() // what the write will do: every name and value must be writable
+					// What the write will do: every name must start, every
+					// name and value must be writable.
+					if err := refuseNames(c, path, path, envNames(b)); err != nil {
+						return err
+					}
+					_, err := b.Marshal()
 					return err
 				})
 				return len(changed) > 0, err

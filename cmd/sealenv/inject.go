@@ -93,8 +93,8 @@ func parseNamedIdentities(data []byte) ([]age.Identity, error) {
 
 // injectEnvArgs turns the flags only sealenv inject has, --env NAME and
 // --policy FILE (before "--"), into the injector's own: --bundle with the
-// environment's bundle path, and --allow-name for each name the
-// environment's allow_names allows.
+// environment's bundle path, and --allow-name for each name of the
+// environment's allow_names.
 func (e *env) injectEnvArgs(args []string) ([]string, error) {
 	var out []string
 	envName, policy := "", ""
@@ -143,6 +143,9 @@ func (e *env) injectEnvArgs(args []string) ([]string, error) {
 		return nil, err
 	}
 	extra := []string{"--bundle", displayPath(p.BundlePath(env))}
+	for _, n := range env.AllowNames {
+		extra = append(extra, "--allow-name", n)
+	}
 	return append(extra, out...), nil
 }
 

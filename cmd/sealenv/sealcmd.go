@@ -157,6 +157,9 @@ func sealCommand(e *env) *cli.Command {
 					return fmt.Errorf("%s: %w", inputName(c), err)
 				}
 			}
+			if err := refuseNames(c, out, out, envNames(b)); err != nil {
+				return err
+			}
 			data, err := b.Marshal()
 			if err != nil {
 				return fmt.Errorf("%s: %w", out, err)
