@@ -735,3 +735,71 @@ func TestIdentityPermissionError(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want 125 and one line that says %q, the file's mode and what works", res.code, res.stderr, want)
 	}
 }
+
+// TestSigningWithGitsSetup: git's usual SSH signing setup, gpg.format=ssh
+// and user.signingkey=~/.ssh/id_ed25519.pub with no ssh-agent, signs
+// bundles as it signs commits (git commit -S, the reference, runs in the
+// same repository): with the private key beside the .pub. A key:: literal
+// finds its private half among ~/.ssh's default keys.
+func TestSigningWithGitsSetup(t *testing.T) {
+	c := newParallelCLI(t)
+	git := peer(t, "git")
+	sshKeygen := peer(t, "ssh-keygen")
+	var home string
+	for _, kv := range c.env {
+		if h, ok := strings.CutPrefix(kv, "HOME="); ok {
+			home = h
+		}
+	}
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	key := filepath.Join(home, ".ssh", "id_ed25519")
+	if out, err := exec.Command(sshKeygen, "-q", "-t", "ed25519", "-N", "", "-C", "dev@example.com", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	run := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = c.dir
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1"}, c.env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+		}
+	}
+	run(git, "init", "-q")
+	run(git, "config", "user.email", "dev@example.com")
+	run(git, "config", "user.name", "Dev")
+	run(git, "config", "gpg.format", "ssh")
+	run(git, "config", "user.signingkey", "~/.ssh/id_ed25519.pub")
+	// The reference: git signs a commit with this setup, no agent.
+	run(git, "commit", "-q", "--allow-empty", "-S", "-m", "signed")
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	c.ok("A="+secret(t, "a")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	verify := func(what string) {
+		t.Helper()
+		allowed := c.path("allowed_signers")
+		os.WriteFile(allowed, []byte("dev@example.com "+string(pub)), 0o644)
+		bundle, _ := os.Open(c.path("b.env"))
+		defer bundle.Close()
+		cmd := exec.Command(sshKeygen, "-Y", "verify", "-f", allowed, "-I", "dev@example.com", "-n", "bundle@sealenv.github.io", "-s", c.path("b.env.sig"))
+		cmd.Stdin = bundle
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: ssh-keygen -Y verify: %v: %s", what, err, out)
+		}
+	}
+	verify("seal")
+	c.ok(secret(t, "b")+"\n", "set", "b.env", "B")
+	verify("set")
+	// A key:: literal, still no agent: the default key whose .pub it is.
+	run(git, "config", "user.signingkey", "key::"+strings.TrimSpace(string(pub)))
+	os.Remove(c.path("b.env.sig"))
+	c.ok("", "sign", "b.env")
+	verify("sign with key::")
+	// A .pub whose private half is elsewhere: the error says where it looked.
+	other := filepath.Join(home, "other")
+	exec.Command(sshKeygen, "-q", "-t", "ed25519", "-N", "", "-f", other).Run()
+	os.Remove(other)
+	run(git, "config", "user.signingkey", other+".pub")
+	c.fails("nor is its private half beside it", "", "sign", "b.env")
+}
