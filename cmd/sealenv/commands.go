@@ -24,6 +24,7 @@ func commands(e *env) []*cli.Command {
 		wrapCommand(e),
 		buildCommand(e),
 		scanCommand(e),
+		hookCommand(e),
 		versionCommand(e),
 		completionCommand(e),
 		helpCommand(e),

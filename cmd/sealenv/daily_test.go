@@ -803,3 +803,116 @@ func TestSigningWithGitsSetup(t *testing.T) {
 	run(git, "config", "user.signingkey", other+".pub")
 	c.fails("nor is its private half beside it", "", "sign", "b.env")
 }
+
+// gitRepo is a git repository in c's directory whose hooks find this test
+// binary as sealenv on PATH.
+func gitRepo(t *testing.T, c *runner) (git func(args ...string) (string, error), env []string) {
+	t.Helper()
+	bin := t.TempDir()
+	wrapper := "#!/bin/sh\nSEALENV_TEST_MAIN=1 exec " + strconv.Quote(os.Args[0]) + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "sealenv"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env = append([]string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}, c.env...)
+	git = func(args ...string) (string, error) {
+		cmd := exec.Command(peer(t, "git"), args...)
+		cmd.Dir = c.dir
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := git("init", "-q", "-b", "main"); err != nil {
+		t.Fatalf("git init: %v: %s", err, out)
+	}
+	return git, env
+}
+
+// TestHookInstall: sealenv hook install writes the pre-commit and
+// pre-merge-commit hooks where git runs them (core.hooksPath), refuses a
+// hook it did not write unless --chain or --force, and real commits and
+// merges of a plaintext .env are then stopped.
+func TestHookInstall(t *testing.T) {
+	c := newParallelCLI(t)
+	git, env := gitRepo(t, c)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := git(args...)
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	must("config", "core.hooksPath", ".githooks")
+	hooks := c.path(".githooks")
+	os.MkdirAll(hooks, 0o755)
+	ran := c.path("foreign-ran")
+	foreign := "#!/bin/sh\necho ran >> " + ran + "\n"
+	os.WriteFile(filepath.Join(hooks, "pre-commit"), []byte(foreign), 0o755)
+	hook := func(args ...string) result {
+		cmd := exec.Command(os.Args[0], append([]string{"hook", "install"}, args...)...)
+		cmd.Dir = c.dir
+		cmd.Env = append([]string{"SEALENV_TEST_MAIN=1"}, env...)
+		return c.result(cmd)
+	}
+	if res := hook(); res.code != 2 || !strings.Contains(res.stderr, "--chain") || !strings.Contains(res.stderr, ".githooks/pre-commit") {
+		t.Fatalf("install over a foreign hook: exit %d: %s", res.code, res.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(hooks, "pre-commit")); string(data) != foreign {
+		t.Fatal("the refused install changed the foreign hook")
+	}
+	if res := hook("--chain"); res.code != 0 || !strings.Contains(res.stderr, ".githooks") {
+		t.Fatalf("install --chain: exit %d: %s", res.code, res.stderr)
+	}
+	for _, h := range []string{"pre-commit", "pre-merge-commit", "pre-commit.sealenv-chained"} {
+		if st, err := os.Stat(filepath.Join(hooks, h)); err != nil || st.Mode()&0o111 == 0 {
+			t.Fatalf("%s: %v", h, err)
+		}
+	}
+	if res := hook(); res.code != 0 {
+		t.Fatalf("installing again (an update): exit %d: %s", res.code, res.stderr)
+	}
+	os.WriteFile(c.path("README"), []byte("app\n"), 0o644)
+	must("add", "README")
+	must("commit", "-q", "-m", "base")
+	if data, _ := os.ReadFile(ran); string(data) != "ran\n" {
+		t.Errorf("the chained hook ran %q times", data)
+	}
+	// A plaintext .env is not committed.
+	os.WriteFile(c.path(".env"), []byte("DB_PASSWORD="+secret(t, "pw")+secret(t, "pw")+"\n"), 0o644)
+	must("add", ".env")
+	if out, err := git("commit", "-q", "-m", "add .env"); err == nil {
+		t.Fatalf("the pre-commit hook let a plaintext .env be committed: %s", out)
+	}
+	must("reset", "-q", "--", ".env")
+	// Nor merged: committed on a branch past the hook (--no-verify), the
+	// merge commit stops at pre-merge-commit.
+	must("switch", "-q", "-c", "feature")
+	must("add", ".env")
+	must("commit", "-q", "--no-verify", "-m", "plaintext on a branch")
+	must("switch", "-q", "main")
+	os.WriteFile(c.path("CHANGES"), []byte("1\n"), 0o644)
+	must("add", "CHANGES")
+	must("commit", "-q", "-m", "main moves on")
+	head := must("rev-parse", "HEAD")
+	if out, err := git("merge", "--no-ff", "-m", "merge feature", "feature"); err == nil {
+		t.Fatalf("the pre-merge-commit hook let the merge through: %s", out)
+	}
+	if must("rev-parse", "HEAD") != head {
+		t.Fatal("a merge commit was made")
+	}
+	must("merge", "--abort")
+	// --force replaces a foreign hook.
+	os.WriteFile(filepath.Join(hooks, "pre-merge-commit"), []byte(foreign), 0o755)
+	if res := hook("--force"); res.code != 0 || !strings.Contains(res.stderr, "replaced pre-merge-commit") {
+		t.Errorf("install --force: exit %d: %s", res.code, res.stderr)
+	}
+	// Outside a repository: exit 2, one line.
+	cmd := exec.Command(os.Args[0], "hook", "install")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append([]string{"SEALENV_TEST_MAIN=1", "GIT_CEILING_DIRECTORIES=" + filepath.Dir(cmd.Dir)}, env...)
+	if res := c.result(cmd); res.code != 2 || !strings.Contains(res.stderr, "not in a git repository") {
+		t.Errorf("outside a repository: exit %d: %s", res.code, res.stderr)
+	}
+}
