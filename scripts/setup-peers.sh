@@ -2,8 +2,9 @@
 # setup-peers.sh: installs, from Debian's packages and only when missing,
 # the real tools whose output the tests feed to sealenv: brotli, rpm
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
-# dpkg-deb (.deb packages), and Docker Engine 20.10 (dockerd, for the
-# docker-daemon: transport and `build --load`). The tests build their
+# dpkg-deb (.deb packages), Docker Engine 20.10 (dockerd, for the
+# docker-daemon: transport and `build --load`), and pre-commit (the
+# framework that runs .pre-commit-hooks.yaml). The tests build their
 # fixtures with these tools at test time instead of trusting files written
 # by hand. scripts/test.sh runs every scripts/setup-*.sh.
 set -euo pipefail
@@ -18,6 +19,7 @@ declare -A want=(
 	[git]=git
 	[dpkg-deb]=dpkg
 	[dockerd]=docker.io
+	[pre-commit]=pre-commit
 )
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 missing=()

@@ -916,3 +916,95 @@ func TestHookInstall(t *testing.T) {
 		t.Errorf("outside a repository: exit %d: %s", res.code, res.stderr)
 	}
 }
+
+// TestPreCommitFramework runs this repository's pre-commit hooks
+// (.pre-commit-hooks.yaml, scripts/pre-commit-sealenv.sh) with the real
+// pre-commit: sealenv-scan scans the files it is given (pre-commit run
+// --all-files, --files of a file git does not track), and sealenv-check
+// runs for a JSON bundle. The hooks' sealenv is this test binary, put where
+// the script's download would be.
+func TestPreCommitFramework(t *testing.T) {
+	pc := peer(t, "pre-commit")
+	c := newParallelCLI(t)
+	git, env := gitRepo(t, c)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := git(args...)
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	// The hook repository, at a commit of this worktree's hook files.
+	hooksRepo := t.TempDir()
+	for _, f := range []string{".pre-commit-hooks.yaml", "scripts/pre-commit-sealenv.sh"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(hooksRepo, f)), 0o755)
+		os.WriteFile(filepath.Join(hooksRepo, f), data, 0o755)
+	}
+	inHooks := func(args ...string) string {
+		cmd := exec.Command(peer(t, "git"), args...)
+		cmd.Dir = hooksRepo
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	inHooks("init", "-q", "-b", "main")
+	inHooks("add", ".")
+	inHooks("commit", "-q", "-m", "hooks")
+	rev := inHooks("rev-parse", "HEAD")
+	// The release the script runs: this binary, already "installed".
+	version := strings.TrimPrefix(strings.TrimSpace(c.ok("", "--version").stdout), "sealenv ")
+	cache := t.TempDir()
+	os.MkdirAll(filepath.Join(cache, "sealenv", version), 0o755)
+	wrapper := "#!/bin/sh\nSEALENV_TEST_MAIN=1 exec " + strconv.Quote(os.Args[0]) + " \"$@\"\n"
+	os.WriteFile(filepath.Join(cache, "sealenv", version, "sealenv"), []byte(wrapper), 0o755)
+	env = append(env, "XDG_CACHE_HOME="+cache, "SEALENV_HOOK_VERSION="+version, "PRE_COMMIT_HOME="+t.TempDir())
+
+	r := c.keygen("key.txt")
+	other := c.keygen("other.txt")
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: dev, bundle: secrets/dev.json, recipients: [{key: "+r+"}]}\n"), 0o644)
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	c.ok(`{"API_TOKEN": "`+secret(t, "tok")+`"}`, "seal", "--env", "dev", "-i", "-")
+	os.WriteFile(c.path(".pre-commit-config.yaml"), []byte("repos:\n  - repo: "+hooksRepo+"\n    rev: "+rev+"\n    hooks: [{id: sealenv-scan}, {id: sealenv-check}]\n"), 0o644)
+	os.WriteFile(c.path(".gitignore"), []byte("key.txt\nother.txt\n"), 0o644)
+	must("add", ".")
+	must("commit", "-q", "--no-verify", "-m", "base")
+	precommit := func(args ...string) result {
+		cmd := exec.Command(pc, append([]string{"run"}, args...)...)
+		cmd.Dir = c.dir
+		cmd.Env = env
+		return c.result(cmd)
+	}
+	if res := precommit("--all-files"); res.code != 0 {
+		t.Fatalf("pre-commit run --all-files on a clean repository: exit %d: %s%s", res.code, res.stdout, res.stderr)
+	}
+	// A file that git does not track, given by name: scanned.
+	os.WriteFile(c.path("local.env"), []byte("DB_PASSWORD="+secret(t, "pw")+secret(t, "pw")+"\n"), 0o644)
+	if res := precommit("sealenv-scan", "--files", "local.env"); res.code == 0 || !strings.Contains(res.stdout, "local.env") {
+		t.Errorf("pre-commit run --files local.env: exit %d: %s", res.code, res.stdout)
+	}
+	os.Remove(c.path("local.env"))
+	// A plaintext secret committed past the hooks: --all-files finds it.
+	os.WriteFile(c.path("notes.env"), []byte("API_KEY="+secret(t, "k")+secret(t, "k")+"\n"), 0o644)
+	must("add", "notes.env")
+	must("commit", "-q", "--no-verify", "-m", "oops")
+	if res := precommit("--all-files"); res.code == 0 || !strings.Contains(res.stdout, "notes.env") {
+		t.Errorf("pre-commit run --all-files: exit %d: %s", res.code, res.stdout)
+	}
+	must("rm", "-q", "notes.env")
+	must("commit", "-q", "--no-verify", "-m", "fixed")
+	// The JSON bundle wrapped to a key the policy does not list: the check
+	// hook runs for it alone.
+	c.ok("", "rekey", "secrets/dev.json", "-r", r, "-r", other)
+	res := precommit("sealenv-check", "--files", "secrets/dev.json")
+	if res.code == 0 || !strings.Contains(res.stdout, "recipient-removed") {
+		t.Errorf("pre-commit run sealenv-check --files secrets/dev.json: exit %d: %s", res.code, res.stdout)
+	}
+}
