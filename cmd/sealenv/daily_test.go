@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sealenv/sealenv/seal/author"
 )
@@ -1006,5 +1007,75 @@ func TestPreCommitFramework(t *testing.T) {
 	res := precommit("sealenv-check", "--files", "secrets/dev.json")
 	if res.code == 0 || !strings.Contains(res.stdout, "recipient-removed") {
 		t.Errorf("pre-commit run sealenv-check --files secrets/dev.json: exit %d: %s", res.code, res.stdout)
+	}
+}
+
+// TestInit: sealenv init ignores .env and .env.* in git (never a bundle
+// path), starts from an existing .sops.yaml's creation rules so that check
+// finds no mismatch, and its template names only commands and flags that
+// exist.
+func TestInit(t *testing.T) {
+	c := newParallelCLI(t)
+	git, _ := gitRepo(t, c)
+	r := c.keygen("key.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	os.WriteFile(c.path(".gitignore"), []byte("node_modules/\n.env\n"), 0o644)
+	res := c.ok("", "init")
+	if !strings.Contains(res.stderr, "next: sealenv seal --env prod") {
+		t.Errorf("init: %q", res.stderr)
+	}
+	gi, _ := os.ReadFile(c.path(".gitignore"))
+	if strings.Count(string(gi), ".env\n") != 1 || !strings.Contains(string(gi), "\n.env.*\n") || !strings.HasPrefix(string(gi), "node_modules/\n") {
+		t.Errorf(".gitignore: %q", gi)
+	}
+	c.ok("", "seal", "--env", "prod")
+	for path, ignored := range map[string]bool{".env": true, "config/.env.local": true, "secrets/prod.env": false, "sealenv.yaml": false} {
+		_, err := git("check-ignore", "-q", path)
+		if (err == nil) != ignored {
+			t.Errorf("git check-ignore %s: ignored=%v, want %v", path, err == nil, ignored)
+		}
+	}
+	// The template: every sealenv command line in it exists.
+	app := newApp(&env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, now: time.Now})
+	text, _ := os.ReadFile(c.path("sealenv.yaml"))
+	mentions := regexp.MustCompile(`'(sealenv [^']*)'`).FindAllStringSubmatch(string(text), -1)
+	if n := strings.Count(string(text), "sealenv ") - strings.Count(string(text), "# sealenv policy:"); n != len(mentions) {
+		t.Errorf("the template names sealenv %d times, %d of them quoted as commands", n, len(mentions))
+	}
+	if len(mentions) < 3 {
+		t.Fatalf("the template mentions %d commands: %q", len(mentions), mentions)
+	}
+	for _, m := range mentions {
+		if msg := checkCommandLine(app, m[1]); msg != "" {
+			t.Errorf("the template says %q: %s", m[1], msg)
+		}
+	}
+	c.fails("already exists", "", "init")
+
+	// With a .sops.yaml: the environments and keys come from its rules.
+	d := newCLI(t)
+	gitRepo(t, d)
+	a := d.keygen("a.txt")
+	b := d.keygen("b.txt")
+	d.env = append(d.env, "SEALENV_AGE_KEY_FILE="+d.path("a.txt"))
+	os.WriteFile(d.path(".sops.yaml"), []byte("creation_rules:\n  - path_regex: secrets/dev\\..*\n    age: "+a+","+b+"\n  - path_regex: secrets/.*\n    age: "+a+"\n"), 0o644)
+	os.MkdirAll(d.path("secrets"), 0o755)
+	d.ok("A=1\n", "seal", "-i", "-", "-o", "secrets/dev.env")
+	d.ok(`{"B": "2"}`, "seal", "-i", "-", "-o", "secrets/prod.json")
+	res = d.ok("", "init")
+	if !strings.Contains(res.stderr, "2 environments: dev, prod, recipients from .sops.yaml") || !strings.Contains(res.stderr, "next: sealenv check") {
+		t.Errorf("init with .sops.yaml: %q", res.stderr)
+	}
+	check := d.ok("", "check")
+	if strings.Contains(check.stdout, "sops-config-mismatch") || !strings.Contains(check.stdout, "2 environments, 0 errors") {
+		t.Errorf("check after init: %s", check.stdout)
+	}
+	os.Remove(d.path("sealenv.yaml"))
+	d.fails("-r: the .sops.yaml creation rule names the keys", "", "init", "-r", b)
+	if _, err := os.Stat(d.path("sealenv.yaml")); err == nil {
+		t.Error("init wrote a policy that disagrees with .sops.yaml")
+	}
+	if !strings.Contains(string(text), "key: "+r) {
+		t.Error("the policy without .sops.yaml does not name the identity's recipient")
 	}
 }
