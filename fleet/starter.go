@@ -17,7 +17,7 @@ import (
 
 // StarterOptions say where a new policy goes and whose key it names.
 type StarterOptions struct {
-	Root   string                       // the policy's directory
+	Root   string                      // the policy's directory
 	Getenv func(string) (string, bool) // finds $SOPS_CONFIG; nil: os.LookupEnv
 	// Recipient is the first recipient's public key (the person's), used
 	// where no .sops.yaml says who may decrypt; Owner labels it.
