@@ -10,6 +10,7 @@ func commands(e *env) []*cli.Command {
 		setCommand(e),
 		unsetCommand(e),
 		showCommand(e),
+		diffCommand(e),
 		revealCommand(e),
 		editCommand(e),
 		adoptCommand(e),

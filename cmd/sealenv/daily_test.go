@@ -1079,3 +1079,76 @@ func TestInit(t *testing.T) {
 		t.Error("the policy without .sops.yaml does not name the identity's recipient")
 	}
 }
+
+// TestDiffTextconv: with the documented .gitattributes and git config
+// lines, git diff and git log -p show a bundle through sealenv diff: key
+// names with a digest of each ciphertext (a changed value changes its
+// line), recipients, and a signature's signer; no key, no value, no
+// ciphertext. sealenv diff OLD NEW says what changed in words.
+func TestDiffTextconv(t *testing.T) {
+	c := newParallelCLI(t)
+	git, _ := gitRepo(t, c)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := git(args...)
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	// The lines docs/bundles.md gives.
+	os.WriteFile(c.path(".gitattributes"), []byte("*.env diff=sealenv\n*.sig diff=sealenv\n"), 0o644)
+	must("config", "diff.sealenv.textconv", "sealenv diff")
+	r := c.keygen("key.txt")
+	other := c.keygen("other.txt")
+	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
+	a1, b1 := secret(t, "a"), secret(t, "b")
+	c.ok("A="+a1+"\nB="+b1+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
+	signKey := c.path("id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", signKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	c.ok("", "sign", "b.env", "--sign-key", signKey)
+	os.WriteFile(c.path(".gitignore"), []byte("key.txt\nother.txt\nid_ed25519*\n"), 0o644)
+	must("add", ".")
+	must("commit", "-q", "-m", "v1")
+	old := c.path("b-old.env")
+	data, _ := os.ReadFile(c.path("b.env"))
+	os.WriteFile(old, data, 0o644)
+	// v2 is written and signed by someone else.
+	signKey2 := c.path("id_ed25519_2")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", signKey2).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	signKey = signKey2
+	a2 := secret(t, "a2")
+	c.ok(a2+"\n", "set", "b.env", "A", "--sign-key", signKey)
+	c.ok(secret(t, "c")+"\n", "set", "b.env", "C", "--sign-key", signKey)
+	c.ok("", "unset", "b.env", "B", "--sign-key", signKey)
+	c.ok("", "rekey", "b.env", "-r", r, "-r", other, "--sign-key", signKey)
+	must("commit", "-q", "-am", "v2")
+	for _, args := range [][]string{{"diff", "HEAD~1", "HEAD"}, {"log", "-p", "-1"}} {
+		out := must(args...)
+		for _, want := range []string{"-  A  ciphertext ", "+  A  ciphertext ", "-  B  ciphertext ", "+  C  ciphertext ", "+  " + other, "-signer: ssh-ed25519 SHA256:", "+signer: ssh-ed25519 SHA256:"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("git %s lacks %q:\n%s", args[0], want, out)
+			}
+		}
+		for _, leak := range []string{a1, a2, b1, "ENC[", "BEGIN SSH SIGNATURE"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("git %s shows %q", args[0], leak[:4])
+			}
+		}
+	}
+	got := c.ok("", "diff", old, "b.env").stdout
+	for _, want := range []string{"changed  A\n", "removed  B\n", "added    C\n", "recipient added    " + other + "\n", "0 keys unchanged\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sealenv diff OLD NEW lacks %q:\n%s", want, got)
+		}
+	}
+	// A plaintext file is named, never shown.
+	os.WriteFile(c.path("plain.env"), []byte("A="+a1+"\n"), 0o644)
+	if got := c.ok("", "diff", "plain.env").stdout; strings.Contains(got, a1) || !strings.Contains(got, "not a sealed bundle") {
+		t.Errorf("sealenv diff plain.env: %q", strings.ReplaceAll(got, a1, "<a1>"))
+	}
+}
