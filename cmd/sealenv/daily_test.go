@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -683,6 +684,11 @@ func TestRefusedNames(t *testing.T) {
 	if res := run(); res.code != 125 {
 		t.Errorf("without --allow-name: exit %d", res.code)
 	}
+	// A docker archive written without a name gets the documented one.
+	c.ok("", "wrap", "docker-archive:"+c.path("app.tar"), "docker-archive:"+c.path("wrapped.tar"), "--bundle", "dev.env", "--injector", inj)
+	if tags := archiveTags(t, c.path("wrapped.tar")); len(tags) != 1 || tags[0] != "sealenv/wrapped:latest" {
+		t.Errorf("docker-archive without a name: RepoTags %q", tags)
+	}
 	os.WriteFile(c.path("sealenv.yaml"), []byte(policy), 0o644)
 	c.fails("add NODE_OPTIONS to allow_names: of environment dev", "", "wrap", "docker-archive:"+c.path("app.tar"), "oci:"+c.path("refused"), "--bundle", "dev.env", "--injector", inj)
 	if _, err := os.Stat(c.path("refused")); err == nil {
@@ -1150,5 +1156,30 @@ func TestDiffTextconv(t *testing.T) {
 	os.WriteFile(c.path("plain.env"), []byte("A="+a1+"\n"), 0o644)
 	if got := c.ok("", "diff", "plain.env").stdout; strings.Contains(got, a1) || !strings.Contains(got, "not a sealed bundle") {
 		t.Errorf("sealenv diff plain.env: %q", strings.ReplaceAll(got, a1, "<a1>"))
+	}
+}
+
+// archiveTags reads the RepoTags of a docker archive's manifest.json.
+func archiveTags(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no manifest.json: %v", path, err)
+		}
+		if h.Name != "manifest.json" {
+			continue
+		}
+		var m []struct{ RepoTags []string }
+		if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) != 1 {
+			t.Fatalf("%s: manifest.json: %v", path, err)
+		}
+		return m[0].RepoTags
 	}
 }
