@@ -129,6 +129,9 @@ func initCommand(e *env) *cli.Command {
 				return err
 			}
 			root := filepath.Dir(abs)
+			if _, err := os.Stat(root); err != nil {
+				return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+			}
 			r := c.String("recipient")
 			var idErr error
 			if r == "" {

@@ -237,6 +237,7 @@ func TestNestedKeys(t *testing.T) {
 	}
 	c.ok("A=1\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
 	c.fails("a dotenv bundle has no nested keys", "x\n", "set", "b.env", "db.password")
+	c.fails("a dotenv bundle has no nested keys", "", "reveal", "b.env", "A.B")
 }
 
 // TestEditKeepsTypedWork: a malformed edit reopens the editor on the

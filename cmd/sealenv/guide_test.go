@@ -98,7 +98,7 @@ func TestGraceInDaysAndWeeks(t *testing.T) {
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("K="+secret(t, "k")+"\nL="+secret(t, "l")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
-	if res := c.ok("", "rotate", "b.env", "K", "--grace", "2d"); !strings.Contains(res.stderr, "kept as K_PREVIOUS for 48h0m0s") {
+	if res := c.ok("", "rotate", "b.env", "K", "--grace", "2d"); !strings.Contains(res.stderr, "kept as K_PREVIOUS for 2d\n") {
 		t.Errorf("rotate --grace 2d: %q", res.stderr)
 	}
 	c.ok("", "rotate", "--grace", "1w2d", "b.env", "L")

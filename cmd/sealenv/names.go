@@ -54,6 +54,9 @@ func envForPath(c *cli.Context, path string) (*policies.Environment, *policies.P
 // only when the container starts. The error names the setting that allows
 // the name, or how to remove it.
 func refuseNames(c *cli.Context, path, real string, names []string) error {
+	if !slices.ContainsFunc(names, func(n string) bool { return inject.RefusedName(n, nil, nil) != nil }) {
+		return nil // nothing to allow: the policy is not needed
+	}
 	env, p, err := envForPath(c, real)
 	if err != nil {
 		return err

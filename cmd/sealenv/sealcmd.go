@@ -150,9 +150,6 @@ func sealCommand(e *env) *cli.Command {
 				if err != nil {
 					return fmt.Errorf("--dialect: %w", err)
 				}
-				if dialect != author.DialectAuto && format != seal.FormatDotenv {
-					return fmt.Errorf("--dialect: %s is read as %s, which has no dialects (they are for dotenv input)", inputName(c), format)
-				}
 				if _, err := b.Import(plain, dialect); err != nil {
 					return fmt.Errorf("%s: %w", inputName(c), err)
 				}

@@ -287,6 +287,9 @@ func revealCommand(e *env) *cli.Command {
 				key := args[0]
 				// A dotted name ("db.password", as show lists a nested
 				// key) is the environment name with "_".
+				if strings.Contains(key, ".") && b.Format == seal.FormatDotenv {
+					return fmt.Errorf("%s: a dotenv bundle has no nested keys (dotted names are for YAML and JSON bundles)", path)
+				}
 				v := b.Lookup(strings.ReplaceAll(key, ".", "_"))
 				if v == nil {
 					for _, s := range b.Secrets {

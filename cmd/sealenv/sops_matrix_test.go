@@ -716,10 +716,10 @@ func TestBuildServesNoUnauthenticatedName(t *testing.T) {
 	os.WriteFile(c.path("ctx/Dockerfile"), []byte("FROM scratch\nCOPY app /app\n"), 0o644)
 	os.WriteFile(c.path("ctx/app"), []byte("app\n"), 0o644)
 	c.ok("NPM_TOKEN="+secret(t, "npm")+"\n", "seal", "-r", r, "-i", "-", "-o", "build.env")
-	os.WriteFile(c.path("build.env"), append([]byte("NODE_OPTIONS=\n"), mustRead(t, c.path("build.env"))...), 0o644)
+	os.WriteFile(c.path("build.env"), append([]byte("FEATURE_FLAG=\n"), mustRead(t, c.path("build.env"))...), 0o644)
 	args := []string{"build", "--bundle", "build.env", "--addr", "unix://" + c.path("none.sock"), "-o", "oci:" + c.path("out"), "ctx"}
 	res := c.fails("sealenv adopt build.env", "", args...)
-	if strings.Contains(res.stderr, "BuildKit") || !strings.Contains(res.stderr, "NODE_OPTIONS") {
+	if strings.Contains(res.stderr, "BuildKit") || !strings.Contains(res.stderr, "FEATURE_FLAG") {
 		t.Errorf("stderr %q", res.stderr)
 	}
 	c.ok("", "adopt", "build.env")
