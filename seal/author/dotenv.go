@@ -102,6 +102,9 @@ func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e
 // reads it (never a value).
 type DialectError struct {
 	Line int
+	// Note names a likely cause in the line's bytes (a carriage return
+	// before the newline, a byte order mark), or is empty.
+	Note string
 	// Reading says, per dialect name, "refuses it: REASON", "reads no
 	// value there", "refuses an earlier line" or "value N" (N numbers the
 	// distinct values).
@@ -145,7 +148,11 @@ func (e *DialectError) Error() string {
 			parts = append(parts, verb("refuses it: ", "refuse it: ")+strings.TrimPrefix(r, refusesPrefix))
 		}
 	}
-	return fmt.Sprintf("line %d: the dialects read this line differently (%s); choose one with --dialect literal, compose or shell (docs/cli.md has a table of what each reads)", e.Line, strings.Join(parts, "; "))
+	note := ""
+	if e.Note != "" {
+		note = "; " + e.Note
+	}
+	return fmt.Sprintf("line %d: the dialects read this line differently (%s%s); choose one with --dialect literal, compose or shell (docs/cli.md has a table of what each reads)", e.Line, strings.Join(parts, "; "), note)
 }
 
 // How DialectError.Reading describes a dialect's reading of the line.
@@ -280,6 +287,14 @@ func readAuto(data []byte) ([]entry, error) {
 		first = 1
 	}
 	de := &DialectError{Line: first, Reading: map[string]string{}}
+	if lines := bytes.Split(data, []byte("\n")); first <= len(lines) {
+		switch line := lines[first-1]; {
+		case first == 1 && bytes.HasPrefix(line, utf8BOM):
+			de.Note = "the file starts with a byte order mark, which bash reads as part of the first name"
+		case bytes.HasSuffix(line, []byte("\r")):
+			de.Note = "the line ends in a carriage return (Windows line endings), which bash keeps in the value and docker and compose drop"
+		}
+	}
 	var values []string
 	for i, d := range Dialects[:3] {
 		r := rs[i]

@@ -243,4 +243,9 @@ func TestDialectErrorNamesLine(t *testing.T) {
 	if vars, err := author.ReadDotenv([]byte("A=1\n# c\nB=two words\n"), author.DialectCompose); err != nil || len(vars) != 2 || vars[1].Value != "two words" {
 		t.Errorf("compose: %v %v", vars, err)
 	}
+	for in, want := range map[string]string{"A=1\r\nB=2\r\n": "carriage return", "\ufeffA=1\n": "byte order mark"} {
+		if _, err := author.ReadDotenv([]byte(in), author.DialectAuto); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want a note on the %s", in, err, want)
+		}
+	}
 }
