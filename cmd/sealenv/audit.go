@@ -314,7 +314,7 @@ func (e *env) writeReport(c *cli.Context, r *audit.Report, what, flag, path stri
 	}
 	switch {
 	case !r.Coverage.Complete:
-		return fmt.Errorf("%s incomplete: %s could not be searched (see the coverage errors in the report): %s", what, plural(len(r.Coverage.Errors), "part"), r.Coverage.Errors[0])
+		return fmt.Errorf("%s incomplete: %d parts could not be searched (see the coverage errors in the report): %s", what, len(r.Coverage.Errors), r.Coverage.Errors[0])
 	case len(r.Findings) > 0:
 		return withCode(exitFindings, nil)
 	}
