@@ -212,8 +212,12 @@ func readAuto(data []byte) ([]entry, error) {
 		err  *lineError
 	}
 	var rs [3]reading
+	var literal []entry // with its comments, the reading returned
 	for i, d := range []Dialect{DialectLiteral, DialectCompose, DialectShell} {
 		es, err := readDotenv(data, d) // with an error: what it read before the refused line
+		if i == 0 {
+			literal = es
+		}
 		if err != nil {
 			var le *lineError
 			if !errors.As(err, &le) {
@@ -234,7 +238,7 @@ func readAuto(data []byte) ([]entry, error) {
 		}
 	}
 	if agree {
-		return readLiteral(data)
+		return literal, nil
 	}
 	if rs[0].err != nil && rs[1].err != nil && rs[2].err != nil &&
 		rs[0].err.line == rs[1].err.line && rs[1].err.line == rs[2].err.line {
