@@ -126,3 +126,16 @@ func refuseServedNames(c *cli.Context, opened []openedBundle, served []string) e
 	}
 	return nil
 }
+
+// nestedHint adds the command to a write of one value that the bundle's
+// structure refuses: unset the map or list first, or edit the list.
+func nestedHint(path string, err error) error {
+	var ns *author.NotScalarError
+	switch {
+	case errors.As(err, &ns):
+		return fmt.Errorf("%s: %w (sealenv unset %s %s)", path, err, path, ns.Name)
+	case errors.Is(err, author.ErrNoListItem):
+		return fmt.Errorf("%s: %w; add list items with sealenv edit %s", path, err, path)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}

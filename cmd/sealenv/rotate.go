@@ -108,13 +108,13 @@ func rotateCommand(e *env) *cli.Command {
 						return false, fmt.Errorf("%s: no key %s to rotate; give its first value with sealenv set %s %s, or name where it comes from (--stdin, --bytes, --alphabet, or a generator in the policy)", path, key, path, key)
 					}
 					if err := b.Set(key, value); err != nil {
-						return false, fmt.Errorf("%s: %w", path, err)
+						return false, nestedHint(path, err)
 					}
 					created = true
 					return true, nil
 				}
 				if err := b.Rotate(key, value, grace); err != nil {
-					return false, fmt.Errorf("%s: %w", path, err)
+					return false, nestedHint(path, err)
 				}
 				return true, nil
 			})

@@ -151,6 +151,10 @@ func sealCommand(e *env) *cli.Command {
 					return fmt.Errorf("--dialect: %w", err)
 				}
 				if _, err := b.Import(plain, dialect); err != nil {
+					var de *author.DialectError
+					if errors.As(err, &de) {
+						return fmt.Errorf("%s: %w; pass --dialect literal, compose or shell", inputName(c), err)
+					}
 					return fmt.Errorf("%s: %w", inputName(c), err)
 				}
 			}

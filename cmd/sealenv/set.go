@@ -41,7 +41,7 @@ func setCommand(e *env) *cli.Command {
 				}
 				defer clear(value)
 				if err := b.Set(key, value); err != nil {
-					return false, fmt.Errorf("%s: %w", path, err)
+					return false, nestedHint(path, err)
 				}
 				return true, nil
 			})

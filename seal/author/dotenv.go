@@ -152,7 +152,7 @@ func (e *DialectError) Error() string {
 	if e.Note != "" {
 		note = "; " + e.Note
 	}
-	return fmt.Sprintf("line %d: the dialects read this line differently (%s%s); choose one with --dialect literal, compose or shell (docs/cli.md has a table of what each reads)", e.Line, strings.Join(parts, "; "), note)
+	return fmt.Sprintf("line %d: the dialects read this line differently (%s%s); name the one the file is written for: literal, compose or shell (docs/cli.md has a table of what each reads)", e.Line, strings.Join(parts, "; "), note)
 }
 
 // How DialectError.Reading describes a dialect's reading of the line.

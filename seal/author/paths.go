@@ -18,9 +18,24 @@ import (
 // nested value. Top-level names have no dot, so a dotted name is never
 // ambiguous.
 
-// ErrNotScalar is returned by a write that would replace a map or a list
-// with a single value, which would silently drop everything inside it.
+// ErrNotScalar is matched by the error of a write that would replace a map
+// or a list with a single value, which would silently drop everything
+// inside it (a *[NotScalarError]).
 var ErrNotScalar = errors.New("holds nested keys")
+
+// NotScalarError names the map or list a write would have replaced, and
+// the values inside it.
+type NotScalarError struct {
+	Name string // the map's or list's dotted name
+	msg  string
+}
+
+func (e *NotScalarError) Error() string { return e.msg }
+func (e *NotScalarError) Unwrap() error { return ErrNotScalar }
+
+// ErrNoListItem is returned by Set for a list index that does not exist: a
+// list item is added by editing the list.
+var ErrNoListItem = errors.New("no such list item")
 
 // node is a place in the tree: its value, and how to replace or remove it.
 type node struct {
@@ -193,7 +208,7 @@ func (b *Bundle) find(name string, create bool) (node, bool, error) {
 			return node{}, false, nil
 		}
 		if _, isList := n.get().([]any); isList {
-			return node{}, false, fmt.Errorf("%s is a list without an item %s (add list items with sealenv edit)", n.dotted, seg)
+			return node{}, false, fmt.Errorf("%w: %s is a list without an item %s", ErrNoListItem, n.dotted, seg)
 		}
 		// Make the rest of the path as maps of one key each.
 		parent := n
@@ -273,7 +288,7 @@ func nestedError(n node) error {
 	if len(names) == 0 {
 		list = "nothing yet"
 	}
-	return fmt.Errorf("%s is %s that %w (%s): a single value would replace them all; name one of them (%s), or remove %s first (sealenv unset)", n.dotted, kind, ErrNotScalar, list, firstOr(names, n.dotted+".KEY"), n.dotted)
+	return &NotScalarError{Name: n.dotted, msg: fmt.Sprintf("%s is %s that %s (%s): a single value would replace them all; name one of them (%s), or remove %s first", n.dotted, kind, ErrNotScalar, list, firstOr(names, n.dotted+".KEY"), n.dotted)}
 }
 
 func firstOr(names []string, alt string) string {
