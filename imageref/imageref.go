@@ -4,7 +4,8 @@
 //
 // # References
 //
-//	docker-archive:PATH[:NAME[:TAG]]   docker save / podman save output; NAME:TAG picks (or, written, names) the image
+//	docker-archive:PATH[:NAME[:TAG]]   docker save / podman save output; NAME:TAG picks (or, written, names) the image;
+//	                                   written without one, the image is named [DefaultArchiveName]
 //	oci-archive:PATH[:TAG]             a tar of an OCI image layout; TAG is the org.opencontainers.image.ref.name
 //	oci:PATH[:TAG]                     an OCI image layout directory
 //	docker-daemon:REF                  an image of a Docker or Podman engine, through its API socket

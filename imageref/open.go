@@ -267,6 +267,11 @@ func untar(p, dir string) error {
 	}
 }
 
+// DefaultArchiveName is the name (RepoTags) of an image Write puts in a
+// docker-archive:FILE without a NAME:TAG: docker load and podman load tag
+// it so, instead of leaving an untagged image behind.
+const DefaultArchiveName = "sealenv/wrapped:latest"
+
 // ErrDestinationUsed is returned by Write for a destination that exists,
 // unless it may be replaced.
 var ErrDestinationUsed = errors.New("destination exists")
@@ -298,7 +303,7 @@ func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, repla
 			return fmt.Errorf("%s: a docker archive holds one platform; write a multi-platform image to oci:DIR or oci-archive:FILE", dest)
 		}
 		if tag == "" {
-			tag = "sealenv/wrapped:latest"
+			tag = DefaultArchiveName
 		}
 		t, err := name.NewTag(tag)
 		if err != nil {

@@ -118,7 +118,9 @@ Flags:
                              (default: /etc/sealenv/allowed_signers if it exists)
 
 sealenv inject also reads SSH and age plugin identities, then the sops
-keys.txt, and bundles whose data key only a KMS or PGP key unwraps.
+keys.txt, and bundles whose data key only a KMS or PGP key unwraps; and it
+takes --env NAME, the bundle of environment NAME in sealenv.yaml (and its
+allow_names, as --allow-name), and --policy FILE, the policy to read it from.
 
 Exit status: the command's; 125 when the injector fails (the command never
 starts), 126 when CMD cannot be executed, 127 when CMD is not found, 128+N

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -451,11 +452,12 @@ func (c *Config) load() (l *loaded, err error) {
 		l.secrets = kept
 	}
 	for _, s := range l.secrets {
-		if reservedName(s.Name) {
-			return l, fail(ExitFailure, "%s: key %s is an identity variable and is never passed on", from[s.Name], s.Name)
-		}
-		if k := c.refusal(s.Name); k != nameSafe {
-			return l, fail(ExitFailure, "%s: key %s %s; %s", from[s.Name], s.Name, k.reason(), c.allowHint(s.Name, k))
+		var ne *NameError
+		if err := RefusedName(s.Name, c.AllowNames, c.Only); errors.As(err, &ne) {
+			if ne.Reserved {
+				return l, fail(ExitFailure, "%s: %v", from[s.Name], err)
+			}
+			return l, fail(ExitFailure, "%s: %v; %s", from[s.Name], err, c.allowHint(s.Name, classOf(ne.Class)))
 		}
 	}
 	return l, nil
@@ -494,6 +496,11 @@ func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
 	lookup := seal.IdentityLookup{File: c.Identity, Getenv: c.getenv, Defaults: c.IdentityDefaults,
 		ReadFile: func(path string) ([]byte, error) {
 			data, err := readRegular(path, maxIdentity)
+			if errors.Is(err, fs.ErrPermission) {
+				// The image's USER may not read what the runtime mounted:
+				// say who reads and what would work.
+				return nil, errors.New(permissionReason(path))
+			}
 			if err != nil {
 				return nil, fsutil.Reason(err)
 			}

@@ -1,6 +1,8 @@
 package inject
 
 import (
+	"errors"
+	"slices"
 	"strings"
 
 	"github.com/sealenv/sealenv/seal"
@@ -157,27 +159,57 @@ func classifyName(name string) nameClass {
 	return nameSafe
 }
 
-// refusal returns the class of name when the settings do not allow it, or
-// nameSafe: AllowNames allows any name of the denylist, and Only (the keys
-// a service receives) allows the redirecting ones it lists.
-func (c *Config) refusal(name string) nameClass {
+// NameError is why the injector refuses a bundle that sets Name: the name
+// is on the list above (Class "code", "leak" or "redirect"), or it is an
+// identity variable (Reserved, Class "identity"), which nothing allows.
+type NameError struct {
+	Name     string
+	Class    string
+	Reserved bool
+}
+
+func (e *NameError) Error() string {
+	if e.Reserved {
+		return "key " + e.Name + " is an identity variable and is never passed on"
+	}
+	return "key " + e.Name + " " + classOf(e.Class).reason()
+}
+
+func classOf(s string) nameClass {
+	for _, k := range []nameClass{nameCode, nameLeak, nameRedirect} {
+		if k.String() == s {
+			return k
+		}
+	}
+	return nameSafe
+}
+
+// RefusedName is the one check of a name a bundle sets, shared by the
+// injector, sealenv's writes, check, wrap and build: nil when the injector
+// passes name on, a *[NameError] when it refuses to start with it.
+// allowNames (the injector's --allow-name, a policy environment's
+// allow_names) allows any name of the list but an identity variable; only
+// (the injector's --only, the keys a service receives) allows the names
+// that redirect connections that it lists.
+func RefusedName(name string, allowNames, only []string) error {
+	if reservedName(name) {
+		return &NameError{Name: name, Class: "identity", Reserved: true}
+	}
 	k := classifyName(name)
-	if k == nameSafe {
-		return nameSafe
+	if k == nameSafe || slices.Contains(allowNames, name) || k == nameRedirect && slices.Contains(only, name) {
+		return nil
 	}
-	for _, n := range c.AllowNames {
-		if n == name {
-			return nameSafe
-		}
+	return &NameError{Name: name, Class: k.String()}
+}
+
+// refusal returns the class of name when the settings do not allow it, or
+// nameSafe (see [RefusedName]).
+func (c *Config) refusal(name string) nameClass {
+	var ne *NameError
+	if err := RefusedName(name, c.AllowNames, c.Only); errors.As(err, &ne) && !ne.Reserved {
+		return classOf(ne.Class)
 	}
-	if k == nameRedirect {
-		for _, n := range c.Only {
-			if n == name {
-				return nameSafe
-			}
-		}
-	}
-	return k
+	return nameSafe
 }
 
 // allowHint says how to allow a refused name of class k.

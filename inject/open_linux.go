@@ -5,6 +5,10 @@ package inject
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -218,4 +222,34 @@ func stdinToDevNull() error {
 		return fmt.Errorf("giving the command /dev/null as stdin: %v", err)
 	}
 	return nil
+}
+
+// permissionReason explains why the injector may not read path: the
+// uid and groups it runs as (the image's USER, or --user), the file's (or
+// its directory's) owner and mode, and what would work. It never reads
+// the file.
+func permissionReason(path string) string {
+	uid, gid := os.Getuid(), os.Getgid()
+	groups, _ := os.Getgroups()
+	who := fmt.Sprintf("the injector runs as uid %d gid %d", uid, gid)
+	if len(groups) > 0 {
+		var gs []string
+		for _, g := range groups {
+			gs = append(gs, strconv.Itoa(g))
+		}
+		who += " (groups " + strings.Join(gs, ",") + ")"
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		// The file cannot even be looked at: a directory on the way.
+		dir := filepath.Dir(path)
+		var ds unix.Stat_t
+		if unix.Stat(dir, &ds) == nil {
+			return fmt.Sprintf("permission denied: %s, which may not enter %s (owner %d:%d, mode %04o); give the directory the x permission for uid %d, or mount the identity elsewhere",
+				who, dir, ds.Uid, ds.Gid, ds.Mode&0o7777, uid)
+		}
+		return fmt.Sprintf("permission denied: %s, which may not look up %s; mount the identity in a directory uid %d can enter", who, path, uid)
+	}
+	return fmt.Sprintf("permission denied: %s; the file is owner %d:%d, mode %04o: make it readable by uid %d: owner %d with mode 0400, or group %d with mode 0440 (compose: the secret's uid, gid and mode; Kubernetes: securityContext.fsGroup %d and the secret volume's defaultMode 0440)",
+		who, st.Uid, st.Gid, st.Mode&0o7777, uid, uid, gid, gid)
 }

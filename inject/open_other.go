@@ -22,3 +22,7 @@ func readRegular(path string, limit int) ([]byte, error) {
 func readFD(fd, limit int) ([]byte, error) {
 	return nil, errors.New("reading an identity from a descriptor is supported on Linux only")
 }
+
+// permissionReason says why path cannot be read; the details (uid, owner,
+// mode) are Linux's.
+func permissionReason(path string) string { return "permission denied" }

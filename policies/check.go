@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/recipients"
 )
@@ -53,6 +54,7 @@ const (
 	RuleRepeated         = "repeated-characters"
 	RuleLowEntropy       = "low-entropy"
 	RuleReused           = "reused-value"
+	RuleRefusedName      = "refused-name" // a name the injector refuses and allow_names does not allow
 )
 
 // Violation is one finding of `sealenv check`. It never holds a value.
@@ -187,6 +189,18 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 
 	// Who sealed it, when the policy says who may.
 	out = append(out, p.checkSignature(env, path, data, opts.Now)...)
+
+	// Names the injector refuses at container start.
+	for _, k := range info.Keys {
+		var ne *inject.NameError
+		if err := inject.RefusedName(k, env.AllowNames, nil); errors.As(err, &ne) {
+			if ne.Reserved {
+				v(k, RuleRefusedName, SeverityError, "%v: the injector refuses the bundle; remove it (sealenv unset --env %s %s)", err, env.Name, k)
+			} else {
+				v(k, RuleRefusedName, SeverityError, "%v: the injector refuses the bundle at start; if this is intended, add %s to allow_names of environment %s in %s, else remove it (sealenv unset --env %s %s)", err, k, env.Name, FileName, env.Name, k)
+			}
+		}
+	}
 
 	// Who may decrypt: every key of every type, group by group.
 	d := env.Drift(info)

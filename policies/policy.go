@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/internal/duration"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
@@ -76,6 +77,12 @@ type Environment struct {
 	// shorter than the audit's search minimum are not searched: all of
 	// them (true) or those of the keys listed.
 	AllowShort ShortAllowance `yaml:"allow_short"`
+	// AllowNames lists names the injector refuses by default (they load
+	// code, leak keys or redirect connections: NODE_OPTIONS, HTTPS_PROXY,
+	// LD_*; see inject.RefusedName) that this environment's bundle may set
+	// all the same. Writes, check, wrap and build refuse any other such
+	// name; wrap passes exactly these to the image's injector.
+	AllowNames []string `yaml:"allow_names"`
 
 	groups      [][]Recipient // compiled: one group without key_groups
 	allowed     *signature.AllowedSigners
@@ -398,6 +405,22 @@ func (p *Policy) validate(at func(...any) string) error {
 		for j, k := range e.AllowShort.Keys {
 			if err := seal.CheckName(k); err != nil {
 				return fmt.Errorf("%s: environment %q: allow_short %v", at("environments", i, "allow_short", j), e.Name, err)
+			}
+		}
+		for j, k := range e.AllowNames {
+			where := at("environments", i, "allow_names", j)
+			if err := seal.CheckName(k); err != nil {
+				return fmt.Errorf("%s: environment %q: allow_names %v", where, e.Name, err)
+			}
+			var ne *inject.NameError
+			switch err := inject.RefusedName(k, nil, nil); {
+			case errors.As(err, &ne) && ne.Reserved:
+				return fmt.Errorf("%s: environment %q: allow_names: %s is an identity variable, which the injector never passes on; no policy can allow it", where, e.Name, k)
+			case err == nil:
+				return fmt.Errorf("%s: environment %q: allow_names: the injector does not refuse %s; list only names it refuses (docs/inject.md)", where, e.Name, k)
+			}
+			if slices.Contains(e.AllowNames[:j], k) {
+				return fmt.Errorf("%s: environment %q: allow_names: %s is listed twice", where, e.Name, k)
 			}
 		}
 	}

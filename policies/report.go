@@ -20,12 +20,17 @@ type Report struct {
 }
 
 // Report collects violations of p; values says whether an identity opened
-// the bundles (without one, values are not checked).
-func (p *Policy) Report(vs []Violation, values bool) *Report {
+// the bundles (without one, values are not checked); env is the one
+// environment checked ([CheckOptions].Env), or "" for all of them.
+func (p *Policy) Report(vs []Violation, values bool, env string) *Report {
 	if vs == nil {
 		vs = []Violation{}
 	}
-	return &Report{Policy: p.Path, Values: values, Violations: vs, environments: len(p.Environments)}
+	n := len(p.Environments)
+	if env != "" {
+		n = 1
+	}
+	return &Report{Policy: p.Path, Values: values, Violations: vs, environments: n}
 }
 
 // Failed reports whether any violation is an error (exit 1).
@@ -78,8 +83,16 @@ func (r *Report) Write(w io.Writer, format string) error {
 		note = ""
 	}
 	if notes > 0 {
-		note = fmt.Sprintf(", %d notes%s", notes, note)
+		note = ", " + count(notes, "note") + note
 	}
-	_, err := fmt.Fprintf(w, "%d environments, %d errors, %d warnings%s\n", r.environments, errs, warns, note)
+	_, err := fmt.Fprintf(w, "%s, %s, %s%s\n", count(r.environments, "environment"), count(errs, "error"), count(warns, "warning"), note)
 	return err
+}
+
+// count is "1 error", "2 errors".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -3,9 +3,10 @@
 # the real tools whose output the tests feed to sealenv: brotli, rpm
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
 # dpkg-deb (.deb packages), Docker Engine 20.10 (dockerd, for the
-# docker-daemon: transport and `build --load`), and php-cli and ruby (their
+# docker-daemon: transport and `build --load`), php-cli and ruby (their
 # standard libraries' JSON and URL escapes are oracles for the audit's
-# known-value encodings; node, python3, java and perl are already there). The tests build their
+# known-value encodings; node, python3, java and perl are already there),
+# and pre-commit (the framework that runs .pre-commit-hooks.yaml). The tests build their
 # fixtures with these tools at test time instead of trusting files written
 # by hand. scripts/test.sh runs every scripts/setup-*.sh.
 set -euo pipefail
@@ -22,6 +23,7 @@ declare -A want=(
 	[dockerd]=docker.io
 	[php]=php-cli
 	[ruby]=ruby
+	[pre-commit]=pre-commit
 )
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 missing=()

@@ -94,10 +94,14 @@ func (b *Bundle) Zero() {
 // Info is what can be read from a bundle without an identity. Nothing in it is
 // authenticated.
 type Info struct {
-	Format    Format
-	Keys      []string // environment names in file order, metadata key excluded
-	Encrypted []bool   // per key: whether the value is stored encrypted (empty values are not)
-	Empty     []bool   // per key: whether the value is empty or null
+	Format Format
+	Keys   []string // environment names in file order, metadata key excluded
+	// Paths names each key as a person types it: the dotted path of a
+	// nested YAML or JSON key ("db.password", "hosts.0"), the key itself
+	// at the top level.
+	Paths     []string
+	Encrypted []bool // per key: whether the value is stored encrypted (empty values are not)
+	Empty     []bool // per key: whether the value is empty or null
 	Meta      Meta
 	// MetaKey is the name of the metadata key in this file (see
 	// [MetaKeyFor]); MetaEncrypted reports that the file's rules encrypt
@@ -173,6 +177,7 @@ func Inspect(format Format, data []byte) (*Info, error) {
 		enc := p.encrypted(l.path)
 		empty := l.val == nil || l.val == ""
 		info.Keys = append(info.Keys, l.name)
+		info.Paths = append(info.Paths, l.dotted)
 		info.Encrypted = append(info.Encrypted, enc && !empty)
 		info.Empty = append(info.Empty, empty)
 		if empty || !enc {
@@ -338,9 +343,25 @@ func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
 		return key, s.Recipient, nil
 	}
 	if lastErr != nil {
-		return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity unwraps the data key (%d recipients; last error: %s)", len(stanzas), ageReason(lastErr))}
+		return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity unwraps the data key (%s; last error: %s)", recipientCount(len(stanzas)), ageReason(lastErr))}
 	}
-	return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity matches any of the %d recipients", len(stanzas))}
+	return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: "no identity matches " + recipientsPhrase(len(stanzas))}
+}
+
+// recipientCount is "1 recipient", "2 recipients".
+func recipientCount(n int) string {
+	if n == 1 {
+		return "1 recipient"
+	}
+	return fmt.Sprintf("%d recipients", n)
+}
+
+// recipientsPhrase is "the 1 recipient" or "any of the 2 recipients".
+func recipientsPhrase(n int) string {
+	if n == 1 {
+		return "the 1 recipient"
+	}
+	return "any of the " + recipientCount(n)
 }
 
 // ageReason shortens an age error; age never puts key material in errors.

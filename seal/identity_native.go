@@ -76,6 +76,26 @@ func ParseIdentityLines(data []byte, plugin func(line string) (age.Identity, err
 	return ids, nil
 }
 
+// splitKeyText reads key text from a variable as sops reads SOPS_AGE_KEY:
+// a whole keys.txt (its "# created:" and "# public key:" comment lines
+// included, several keys) or keys separated by blanks on one line. A line
+// starting with "#" stays a comment; every other line gives one line per
+// word.
+func splitKeyText(data []byte) []byte {
+	var out []byte
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] == '#' {
+			out = append(append(out, line...), '\n')
+			continue
+		}
+		for _, w := range bytes.Fields(line) {
+			out = append(append(out, w...), '\n')
+		}
+	}
+	return out
+}
+
 // FindIdentitiesWith looks up identities in order: File, FD,
 // SEALENV_AGE_KEY, SEALENV_AGE_KEY_FILE, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
 // then Defaults; the first source found wins and is parsed with parse:
@@ -107,11 +127,10 @@ func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity,
 	}
 	fromText := func(text, source string) (*FoundIdentity, error) {
 		data := []byte(text)
-		// SOPS_AGE_KEY may hold several keys separated by spaces on one line.
 		if !bytes.Contains(data, []byte("-----BEGIN")) {
-			joined := bytes.Join(bytes.Fields(data), []byte("\n"))
+			split := splitKeyText(data)
 			clear(data)
-			data = joined
+			data = split
 		}
 		return fromData(data, source, true)
 	}

@@ -46,7 +46,7 @@ func parseJSON(data []byte) (*parsed, error) {
 			}
 			continue
 		}
-		if err := p.walkJSON(dec, []string{key}, key, 0); err != nil {
+		if err := p.walkJSON(dec, []string{key}, key, key, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -96,7 +96,7 @@ func jsonScalar(t json.Token) (any, error) {
 }
 
 // walkJSON reads one value at path into leaves, as walkYAML does.
-func (p *parsed) walkJSON(dec *json.Decoder, path []string, name string, depth int) error {
+func (p *parsed) walkJSON(dec *json.Decoder, path []string, name, dotted string, depth int) error {
 	if depth > maxDepth {
 		return malformed("nesting deeper than %d", maxDepth)
 	}
@@ -115,14 +115,15 @@ func (p *parsed) walkJSON(dec *json.Decoder, path []string, name string, depth i
 				return malformed("invalid JSON: %s", jsonReason(dec, err))
 			}
 			key, _ := k.(string)
-			if err := p.walkJSON(dec, append(path[:len(path):len(path)], key), name+"_"+key, depth+1); err != nil {
+			if err := p.walkJSON(dec, append(path[:len(path):len(path)], key), name+"_"+key, dotted+"."+key, depth+1); err != nil {
 				return err
 			}
 		}
 		_, err = dec.Token()
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			if err := p.walkJSON(dec, path, name+"_"+strconv.Itoa(i), depth+1); err != nil {
+			idx := strconv.Itoa(i)
+			if err := p.walkJSON(dec, path, name+"_"+idx, dotted+"."+idx, depth+1); err != nil {
 				return err
 			}
 		}
@@ -132,7 +133,7 @@ func (p *parsed) walkJSON(dec *json.Decoder, path []string, name string, depth i
 		if serr != nil {
 			return serr
 		}
-		p.leaves = append(p.leaves, leaf{path: path, name: name, val: v})
+		p.leaves = append(p.leaves, leaf{path: path, name: name, dotted: dotted, val: v})
 	}
 	if err != nil {
 		return malformed("invalid JSON: %s", jsonReason(dec, err))

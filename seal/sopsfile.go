@@ -20,9 +20,10 @@ import (
 
 // A leaf is one scalar value of the data tree, in document order.
 type leaf struct {
-	path []string // map keys from the root: the AEAD additional data and the encryption rules use it
-	name string   // flattened environment name (list indices included)
-	val  any      // string (maybe "ENC[...]"), int, float64, bool, time.Time, []byte, or nil
+	path   []string // map keys from the root: the AEAD additional data and the encryption rules use it
+	name   string   // flattened environment name (list indices included)
+	dotted string   // the same path joined with "." (list indices included): what a person types
+	val    any      // string (maybe "ENC[...]"), int, float64, bool, time.Time, []byte, or nil
 }
 
 // stanza is one age-wrapped copy of the data key.
@@ -337,7 +338,7 @@ func parseDotenv(data []byte) (*parsed, error) {
 			metaLines[key] = val
 			continue
 		}
-		p.leaves = append(p.leaves, leaf{path: []string{key}, name: key, val: val})
+		p.leaves = append(p.leaves, leaf{path: []string{key}, name: key, dotted: key, val: val})
 	}
 	if err := p.meta.fromFlat(metaLines); err != nil {
 		return nil, err
@@ -520,7 +521,7 @@ func parseYAML(data []byte) (*parsed, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := p.walkYAML(v, []string{key}, key, 0); err != nil {
+		if err := p.walkYAML(v, []string{key}, key, key, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -578,7 +579,7 @@ const (
 	maxNodes = 100_000
 )
 
-func (p *parsed) walkYAML(n *yaml.Node, path []string, name string, depth int) error {
+func (p *parsed) walkYAML(n *yaml.Node, path []string, name, dotted string, depth int) error {
 	if depth > maxDepth {
 		return malformed("line %d: nesting deeper than %d", n.Line, maxDepth)
 	}
@@ -595,13 +596,14 @@ func (p *parsed) walkYAML(n *yaml.Node, path []string, name string, depth int) e
 			if err != nil {
 				return err
 			}
-			if err := p.walkYAML(n.Content[i+1], append(path[:len(path):len(path)], key), name+"_"+key, depth+1); err != nil {
+			if err := p.walkYAML(n.Content[i+1], append(path[:len(path):len(path)], key), name+"_"+key, dotted+"."+key, depth+1); err != nil {
 				return err
 			}
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
-			if err := p.walkYAML(item, path, name+"_"+strconv.Itoa(i), depth+1); err != nil {
+			idx := strconv.Itoa(i)
+			if err := p.walkYAML(item, path, name+"_"+idx, dotted+"."+idx, depth+1); err != nil {
 				return err
 			}
 		}
@@ -615,7 +617,7 @@ func (p *parsed) walkYAML(n *yaml.Node, path []string, name string, depth int) e
 		default:
 			return unsupported("line %d: value of %s has an unsupported type", n.Line, name)
 		}
-		p.leaves = append(p.leaves, leaf{path: path, name: name, val: v})
+		p.leaves = append(p.leaves, leaf{path: path, name: name, dotted: dotted, val: v})
 	default:
 		return malformed("line %d: unexpected YAML node", n.Line)
 	}

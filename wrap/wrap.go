@@ -12,6 +12,9 @@
 //     fixed time, so the same inputs give the same digest;
 //   - Entrypoint = [injector, (--bundle PATH)..., "--", original Entrypoint...];
 //     Cmd is unchanged;
+//   - with [Options.AllowNames] (the policy's allow_names): "--allow-name
+//     NAME" in the entrypoint for each, so the injector accepts exactly
+//     those of the names it refuses by default;
 //   - with an allowed signers file ([Options.Signers]): each bundle's
 //     signature next to it (BUNDLE.sig), the file at [SignersPath], and
 //     "--signers PATH" in the entrypoint, so the injector starts only with
@@ -33,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +47,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 )
@@ -63,6 +68,7 @@ const (
 	LabelEntrypoint = "io.sealenv.wrap.entrypoint"
 	LabelLayer      = "io.sealenv.wrap.layer"
 	LabelOnly       = "io.sealenv.wrap.only"
+	LabelAllowNames = "io.sealenv.wrap.allow_names"
 	LabelSigners    = "io.sealenv.wrap.signers"
 )
 
@@ -92,6 +98,12 @@ type Options struct {
 	// Only limits the keys the command receives (the injector's --only):
 	// least privilege when one bundle feeds several services.
 	Only []string
+	// AllowNames lists the names the injector refuses by default that the
+	// bundles may set all the same (the policy's allow_names): each goes
+	// to the entrypoint as --allow-name, and a bundle with any other such
+	// name is refused now, with the *inject.NameError, rather than at
+	// every start (see inject.RefusedName).
+	AllowNames []string
 	// AnyInjector skips [CheckInjector] (an injector built outside sealenv);
 	// the architecture is still checked.
 	AnyInjector bool
@@ -176,6 +188,17 @@ func (o *Options) check() ([]checked, error) {
 	for _, k := range o.Only {
 		if !have[k] {
 			return nil, fmt.Errorf("%w: the service may receive %s, which no bundle holds", ErrInvalidBundle, k)
+		}
+	}
+	// The names the wrapped injector will refuse: the keys it passes on.
+	for i, b := range out {
+		for _, k := range b.keys {
+			if len(o.Only) > 0 && !slices.Contains(o.Only, k) && !slices.Contains(o.Only, strings.TrimSuffix(k, seal.GraceSuffix)) {
+				continue
+			}
+			if err := inject.RefusedName(k, o.AllowNames, o.Only); err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrInvalidBundle, o.Bundles[i].Name, err)
+			}
 		}
 	}
 	return out, nil
@@ -412,6 +435,9 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	for _, k := range o.Only {
 		entry = append(entry, "--only", k)
 	}
+	for _, n := range o.AllowNames {
+		entry = append(entry, "--allow-name", n)
+	}
 	if o.Signers != nil {
 		// Named, not left to the default path: the injector must check.
 		entry = append(entry, "--signers", SignersPath)
@@ -435,6 +461,9 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	ncf.Config.Labels[LabelVersion] = o.Version
 	if len(o.Only) > 0 {
 		ncf.Config.Labels[LabelOnly] = strings.Join(o.Only, ",")
+	}
+	if len(o.AllowNames) > 0 {
+		ncf.Config.Labels[LabelAllowNames] = strings.Join(o.AllowNames, ",")
 	}
 	ncf.Config.Labels[LabelInjector] = "sha256:" + hex.EncodeToString(injSum[:])
 	ncf.Config.Labels[LabelBundles] = strings.Join(digests, ",")
@@ -496,7 +525,7 @@ func unwrap(img v1.Image) (v1.Image, error) {
 		return nil, fmt.Errorf("%w: wrap labels are damaged (%s)", ErrUnsupported, LabelEntrypoint)
 	}
 	ncf.Config.Entrypoint = orig
-	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly, LabelSigners} {
+	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly, LabelAllowNames, LabelSigners} {
 		delete(ncf.Config.Labels, l)
 	}
 	if len(ncf.Config.Labels) == 0 {

@@ -26,7 +26,7 @@ func adoptCommand(e *env) *cli.Command {
 			"keep their ciphertext; a value another tool added or changed gets the file's\n" +
 			"lastmodified time as its set time. It also adopts a SOPS file sealenv never wrote.\n" +
 			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag()},
+		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag(), envFlag(), policyFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {
@@ -44,7 +44,7 @@ func adoptCommand(e *env) *cli.Command {
 			}
 			switch {
 			case !recorded:
-				fmt.Fprintf(e.stderr, "adopted %s: a SOPS file sealenv had not written; recorded its %d keys\n", path, keys)
+				fmt.Fprintf(e.stderr, "adopted %s: a SOPS file sealenv had not written; recorded its %s\n", path, plural(keys, "key"))
 			case len(changes) == 0:
 				fmt.Fprintf(e.stderr, "%s is as sealenv recorded it; nothing to adopt\n", path)
 			default:

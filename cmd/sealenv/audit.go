@@ -131,6 +131,18 @@ func auditDockerfileCommand(e *env) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("audit: %w", pathError(c.Args().First(), err))
 			}
+			if r.Coverage.KnownValues == 0 && len(r.Coverage.ShortValues) == 0 {
+				// The Dockerfile was searched for every sealed value long
+				// enough to search; say how many, and which were too short,
+				// as an image audit does.
+				for _, v := range opts.Values {
+					if len(v.Value) >= audit.MinValueLen {
+						r.Coverage.KnownValues++
+					} else {
+						r.Coverage.ShortValues = append(r.Coverage.ShortValues, v.Name)
+					}
+				}
+			}
 			return e.writeAudit(c, r, "audit")
 		},
 	}

@@ -212,6 +212,10 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 			order = append(order, k)
 		}
 	}
+	if err := refuseServedNames(c, opened, order); err != nil {
+		done()
+		return o, nil, err
+	}
 	for _, k := range order {
 		o.Secrets = append(o.Secrets, build.Secret{Name: k, Value: values[k]})
 	}

@@ -209,6 +209,11 @@ func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle
 	if err != nil || !save {
 		return err
 	}
+	if checksNames(c) {
+		if err := refuseNames(c, path, real, envNames(b)); err != nil {
+			return err
+		}
+	}
 	out, err := b.Marshal()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -345,12 +350,78 @@ func (e *env) sopsCreationRule(path string) (*author.CreationRule, error) {
 	return author.CreationRuleFor(conf, path)
 }
 
-// bundleArg returns the first argument or a usage error.
+// bundleArg returns the bundle of a command that takes one, and nothing
+// else: --env NAME, or the one argument; else a usage error.
 func bundleArg(c *cli.Context) (string, error) {
-	if c.NArg() < 1 {
-		return "", fmt.Errorf("usage: sealenv %s %s", c.Command.Name, c.Command.ArgsUsage)
+	path, rest, err := bundleAndArgs(c, 0, 0)
+	if err != nil {
+		return "", err
 	}
-	return c.Args().First(), nil
+	if len(rest) > 0 {
+		return "", usageOf(c)
+	}
+	return path, nil
+}
+
+// envFlag is --env NAME on a command that takes a bundle path.
+func envFlag() cli.Flag {
+	return &cli.StringFlag{Name: "env", Usage: "the bundle of environment `NAME` in the policy, instead of a BUNDLE argument"}
+}
+
+// bundleAndArgs returns the bundle a command works on and the arguments
+// after it, of which there must be min to max (max < 0: any number): the
+// bundle of the policy's environment --env NAME, or the first argument.
+func bundleAndArgs(c *cli.Context, min, max int) (string, []string, error) {
+	args := c.Args().Slice()
+	path := ""
+	if name := c.String("env"); name != "" {
+		p, err := loadPolicy(c)
+		if err != nil {
+			return "", nil, err
+		}
+		env, err := p.Env(name)
+		if err != nil {
+			return "", nil, err
+		}
+		path = displayPath(p.BundlePath(env))
+	} else {
+		if len(args) == 0 {
+			return "", nil, usageOf(c)
+		}
+		path, args = args[0], args[1:]
+	}
+	if len(args) < min || max >= 0 && len(args) > max {
+		return "", nil, usageOf(c)
+	}
+	return path, args, nil
+}
+
+// usageOf is the usage error of a command that takes a bundle.
+func usageOf(c *cli.Context) error {
+	u := strings.TrimSpace(c.Command.ArgsUsage)
+	rest := strings.TrimSpace(strings.TrimPrefix(u, "BUNDLE"))
+	if c.String("env") != "" {
+		return fmt.Errorf("usage: sealenv %s --env NAME %s (--env names the bundle: drop BUNDLE)", c.Command.Name, rest)
+	}
+	return fmt.Errorf("usage: sealenv %s %s, or sealenv %s --env NAME %s", c.Command.Name, u, c.Command.Name, rest)
+}
+
+// displayPath shows a path relative to the working directory when it lies
+// below it, as a person would type it.
+func displayPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	rel, err := filepath.Rel(wd, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return rel
 }
 
 // pathError names path in a file error once: "PATH: reason" for an

@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
@@ -61,7 +64,7 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			r := p.Report(vs, len(opts.Identities) > 0)
+			r := p.Report(vs, len(opts.Identities) > 0, opts.Env)
 			r.Version = version
 			if err := r.Write(e.stdout, format); err != nil {
 				return err
@@ -103,8 +106,13 @@ func (e *env) sopsKeys(p *policies.Policy) func(string) (string, [][]seal.Master
 func initCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "init",
-		Usage:     "write a commented starter sealenv.yaml",
+		Usage:     "write a commented starter sealenv.yaml, from .sops.yaml when there is one",
 		ArgsUsage: " ",
+		Description: "Without a .sops.yaml: one environment, prod (secrets/prod.env), wrapped to -r or to\n" +
+			"the recipient of your identity. With one (as sops finds it, or $SOPS_CONFIG): every SOPS\n" +
+			"file its creation rules match becomes an environment with the keys of its rule, so\n" +
+			"sealenv check and sops updatekeys agree. Adds .env and .env.* to .gitignore (keeping any\n" +
+			"bundle path they would catch committable).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "first recipient public `KEY` (default: from the identity, if one is found)"},
 			&cli.StringFlag{Name: "owner", Value: "me", Usage: "owner label of the first recipient"},
@@ -112,25 +120,70 @@ func initCommand(e *env) *cli.Command {
 			identityFlag(),
 		},
 		Action: func(c *cli.Context) error {
+			out := c.String("output")
+			if _, err := os.Lstat(out); err == nil {
+				return fmt.Errorf("%s already exists; edit it, or pass -o FILE", out)
+			}
+			abs, err := filepath.Abs(out)
+			if err != nil {
+				return err
+			}
+			root := filepath.Dir(abs)
+			if _, err := os.Stat(root); err != nil {
+				return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
+			}
 			r := c.String("recipient")
+			var idErr error
 			if r == "" {
 				found, err := e.identities(c)
-				if err != nil {
-					return errors.New("init: pass -r age1... (no identity found to take the recipient from)")
+				if err == nil {
+					r = recipientOf(found)
 				}
-				r = recipientOf(found)
+				idErr = err
 			}
-			if r == "" {
+			envs, err := fleet.StarterEnvs(fleet.StarterOptions{Root: root, Getenv: e.getenv, Recipient: r, Owner: c.String("owner")})
+			switch {
+			case errors.Is(err, fleet.ErrNoRecipient) && idErr != nil:
+				return fmt.Errorf("init: pass -r age1... (no identity found to take the recipient from: %v)", idErr)
+			case errors.Is(err, fleet.ErrNoRecipient):
 				return errors.New("init: pass -r age1... (the identity has no printable recipient)")
+			case errors.Is(err, fleet.ErrTwoSources):
+				return fmt.Errorf("-r: %w; leave -r out to start from it (or add the key to .sops.yaml first)", err)
+			case err != nil:
+				return fmt.Errorf("init: %w", err)
 			}
-			text, err := policies.Starter(r, c.String("owner"))
+			text, err := policies.Starter(envs)
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			if err := fsutil.CreateExclusive(c.String("output"), text, 0o644); err != nil {
-				return pathError(c.String("output"), err)
+			var bundles, names []string
+			from := ""
+			for _, env := range envs {
+				bundles, names = append(bundles, env.Bundle), append(names, env.Name)
+				if env.From != "" {
+					from = env.From
+				}
 			}
-			fmt.Fprintf(e.stderr, "wrote %s; next: sealenv seal --env prod\n", c.String("output"))
+			added, err := fleet.IgnorePlaintext(root, bundles)
+			if err != nil {
+				return fmt.Errorf("init: .gitignore: %w", fsutil.Reason(err))
+			}
+			if err := fsutil.CreateExclusive(out, text, 0o644); err != nil {
+				return pathError(out, err)
+			}
+			msg := fmt.Sprintf("wrote %s (%s: %s", out, plural(len(envs), "environment"), strings.Join(names, ", "))
+			if from != "" {
+				msg += ", recipients from " + from
+			}
+			msg += ")"
+			if len(added) > 0 {
+				msg += "; .gitignore: added " + strings.Join(added, " ")
+			}
+			next := "sealenv seal --env " + envs[0].Name
+			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(envs[0].Bundle))); err == nil {
+				next = "sealenv check"
+			}
+			fmt.Fprintf(e.stderr, "%s; next: %s\n", msg, next)
 			return nil
 		},
 	}

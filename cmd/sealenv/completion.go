@@ -144,6 +144,8 @@ func injectCompFlags() []compFlag {
 		value := !isBool || !b.IsBoolFlag()
 		out = append(out, compFlag{names: []string{f.Name}, value: value, files: value && (f.Name == "bundle" || f.Name == "identity")})
 	})
+	// sealenv inject's own flags (see injectEnvArgs).
+	out = append(out, compFlag{names: []string{"env"}, value: true}, compFlag{names: []string{"policy"}, value: true, files: true})
 	return append(out, compFlag{names: []string{"help", "h"}, usage: "show help"})
 }
 

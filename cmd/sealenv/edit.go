@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
@@ -33,8 +33,11 @@ func editCommand(e *env) *cli.Command {
 			"disk, never synced), and edit says so each time (see docs/cli.md).\n" +
 			"The copy is removed on every exit path, including SIGINT, SIGTERM and SIGHUP;\n" +
 			"copies left by an edit killed with SIGKILL are removed by the next edit or check.\n" +
-			"Values that you do not change keep their ciphertext byte for byte.",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
+			"Values that you do not change keep their ciphertext byte for byte.\n" +
+			"When the saved text does not parse or cannot be written, the editor reopens on\n" +
+			"your text with the error on top as a comment; save it unchanged, or quit the editor\n" +
+			"with an error, to leave the bundle as it was.",
+		Flags: []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {
@@ -50,7 +53,15 @@ func editCommand(e *env) *cli.Command {
 			var changed []string
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
 				var err error
-				changed, err = e.editInMemory(c.Context, editor, path, b)
+				changed, err = e.editInMemory(c.Context, editor, path, b, func(b *author.Bundle) error {
+					// What the write will do: every name must start, every
+					// name and value must be writable.
+					if err := refuseNames(c, path, path, envNames(b)); err != nil {
+						return err
+					}
+					_, err := b.Marshal()
+					return err
+				})
 				return len(changed) > 0, err
 			})
 			if err != nil {
@@ -69,7 +80,7 @@ func editCommand(e *env) *cli.Command {
 // editInMemory runs the editor on a plaintext copy of b in a private
 // memory-backed directory and applies the edit to b. It returns the names
 // that changed.
-func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.Bundle) ([]string, error) {
+func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.Bundle, check func(*author.Bundle) error) ([]string, error) {
 	pd, err := fsutil.NewPrivateDir()
 	if err != nil {
 		if errors.Is(err, fsutil.ErrNoMemoryDir) {
@@ -108,21 +119,16 @@ func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.B
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	ext := ".env"
-	if b.Format() == seal.FormatYAML {
-		ext = ".yaml"
-	}
+	defer clear(plain)
+	ext := map[seal.Format]string{seal.FormatDotenv: ".env", seal.FormatYAML: ".yaml", seal.FormatJSON: ".json"}[b.Format()]
 	tmp := filepath.Join(dir, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+ext)
-	if err := os.WriteFile(tmp, plain, 0o600); err != nil {
-		clear(plain)
-		return nil, fmt.Errorf("edit: writing the plaintext copy: %w", fsutil.Reason(err))
-	}
-	clear(plain)
-	interactive := false
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		interactive = true
-	}
-	for {
+	shown := plain    // what the editor was given, without an error header
+	copyText := plain // what the copy holds: shown, after an error with the header above it
+	var lastErr error
+	for round := 1; ; round++ {
+		if err := os.WriteFile(tmp, copyText, 0o600); err != nil {
+			return nil, fmt.Errorf("edit: writing the plaintext copy: %w", fsutil.Reason(err))
+		}
 		args := append(splitCommand(editor), tmp)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.stdout, e.stderr
@@ -135,24 +141,71 @@ func (e *env) editInMemory(ctx context.Context, editor, path string, b *author.B
 				}
 				return nil, errors.New("edit: interrupted; bundle unchanged, plaintext copy removed")
 			}
-			return nil, fmt.Errorf("edit: editor %q failed: %v; bundle unchanged", args[0], err)
+			return nil, fmt.Errorf("edit: editor %q exited with an error (%v): the edit is dropped, bundle unchanged", args[0], err)
 		}
 		edited, err := os.ReadFile(tmp)
 		if err != nil {
 			return nil, fmt.Errorf("edit: reading the edited copy: %w", fsutil.Reason(err))
 		}
-		changed, err := b.ReplacePlain(edited)
-		clear(edited)
-		if err != nil {
-			// A typo should not cost the edits: on a terminal, offer
-			// the editor again on the same copy.
-			if interactive && e.askYes(fmt.Sprintf("%s: %v; edit again? [Y/n] ", path, err)) {
-				continue
-			}
-			return nil, fmt.Errorf("%s: %w; bundle unchanged", path, err)
+		edited = stripEditError(edited)
+		if lastErr != nil && bytes.Equal(edited, shown) {
+			clear(edited)
+			// Saved as it was shown after an error: the person gave up.
+			return nil, fmt.Errorf("%s: %w; the copy was saved unchanged, so the edit was dropped and the bundle is unchanged", path, lastErr)
 		}
-		return changed, nil
+		restore := b.Checkpoint()
+		changed, err := b.ReplacePlain(edited)
+		if err == nil && len(changed) > 0 {
+			err = check(b)
+		}
+		if err == nil {
+			clear(edited)
+			return changed, nil
+		}
+		restore()
+		// Never drop what was typed: reopen the editor on the same text,
+		// the error at the top as a comment, as sops edit does.
+		if round >= maxEditRounds {
+			clear(edited)
+			return nil, fmt.Errorf("%s: %w; gave up after %d rounds in the editor; bundle unchanged", path, err, maxEditRounds)
+		}
+		fmt.Fprintf(e.stderr, "sealenv: %s: %v; reopening the editor (save it unchanged, or quit the editor with an error, to leave the bundle as it was)\n", path, err)
+		if lastErr != nil {
+			clear(shown)
+			clear(copyText)
+		}
+		shown, lastErr = edited, err
+		copyText = append(editErrorHeader(err), edited...)
 	}
+}
+
+// maxEditRounds bounds how often edit reopens the editor after an error:
+// a scripted $EDITOR that writes a new mistake each time must not loop
+// forever.
+const maxEditRounds = 20
+
+// editErrorMark starts every line of the header that edit puts above the
+// text after an error; edit removes such lines before it reads the text.
+const editErrorMark = "# sealenv edit: "
+
+// editErrorHeader is the comment edit puts above the person's own text
+// after an error: what is wrong, and how to leave.
+func editErrorHeader(err error) []byte {
+	return []byte(editErrorMark + "ERROR: " + oneLine(err.Error()) + "\n" +
+		editErrorMark + "fix it and save; save it unchanged, or quit the editor with an error, to leave the bundle as it was\n" +
+		editErrorMark + "(these lines are removed before the text is read)\n")
+}
+
+// stripEditError removes the header of editErrorHeader from the top.
+func stripEditError(text []byte) []byte {
+	for bytes.HasPrefix(text, []byte(editErrorMark)) {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			return text[:0]
+		}
+		text = text[i+1:]
+	}
+	return text
 }
 
 func firstSet(getenv func(string) (string, bool), names ...string) string {
@@ -162,16 +215,6 @@ func firstSet(getenv func(string) (string, bool), names ...string) string {
 		}
 	}
 	return ""
-}
-
-// askYes asks a yes/no question on stderr and reads the answer from stdin;
-// the default is yes.
-func (e *env) askYes(q string) bool {
-	fmt.Fprint(e.stderr, q)
-	var line [16]byte
-	n, _ := e.stdin.Read(line[:])
-	a := strings.ToLower(strings.TrimSpace(string(line[:n])))
-	return a == "" || a == "y" || a == "yes"
 }
 
 // askNo asks a yes/no question on stderr and reads the answer from stdin;

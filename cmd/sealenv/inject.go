@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 	"github.com/sealenv/sealenv/seal/identities"
@@ -44,7 +45,11 @@ func injectCommand(e *env) *cli.Command {
 				ParseIdentities:  parseNamedIdentities,
 				Open:             author.OpenForReview,
 			}
-			if err := cfg.ParseArgs("sealenv inject", c.Args().Slice()); err != nil {
+			args, err := e.injectEnvArgs(c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			if err := cfg.ParseArgs("sealenv inject", args); err != nil {
 				if errors.Is(err, flag.ErrHelp) {
 					fmt.Fprint(e.stdout, inject.Usage("sealenv inject"))
 					return nil
@@ -86,10 +91,68 @@ func parseNamedIdentities(data []byte) ([]age.Identity, error) {
 	return ids, nil
 }
 
+// injectEnvArgs turns the flags only sealenv inject has, --env NAME and
+// --policy FILE (before "--"), into the injector's own: --bundle with the
+// environment's bundle path, and --allow-name for each name of the
+// environment's allow_names.
+func (e *env) injectEnvArgs(args []string) ([]string, error) {
+	var out []string
+	envName, policy := "", ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || (name != "env" && name != "policy") {
+			out = append(out, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) || args[i+1] == "--" {
+				return nil, fmt.Errorf("usage: --%s needs a value (see sealenv inject --help)", name)
+			}
+			i++
+			value = args[i]
+		}
+		if name == "env" {
+			envName = value
+		} else {
+			policy = value
+		}
+	}
+	if envName == "" {
+		if policy != "" {
+			return nil, errors.New("usage: --policy goes with --env NAME (see sealenv inject --help)")
+		}
+		return args, nil
+	}
+	if policy == "" {
+		var err error
+		if policy, err = policies.Find("."); err != nil {
+			return nil, fmt.Errorf("--env %s: %w", envName, err)
+		}
+	}
+	p, err := policies.Load(policy)
+	if err != nil {
+		return nil, err
+	}
+	env, err := p.Env(envName)
+	if err != nil {
+		return nil, err
+	}
+	extra := []string{"--bundle", displayPath(p.BundlePath(env))}
+	for _, n := range env.AllowNames {
+		extra = append(extra, "--allow-name", n)
+	}
+	return append(extra, out...), nil
+}
+
 // injectFlagNames lists the flags of sealenv inject, which urfave/cli does
 // not parse (see injectCommand), for the documentation check.
 func injectFlagNames() []string {
-	var names []string
+	names := []string{"env", "policy"} // sealenv inject's own (injectEnvArgs)
 	inject.NewFlagSet("sealenv inject", &inject.Config{}).VisitAll(func(f *flag.Flag) {
 		names = append(names, f.Name)
 	})

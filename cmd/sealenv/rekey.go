@@ -86,7 +86,7 @@ func rekeyCommand(e *env) *cli.Command {
 				return err
 			}
 			added, removed := keysMinus(after, before), keysMinus(before, after)
-			fmt.Fprintf(e.stderr, "rekeyed %s: new data key, %d keys (+%d, -%d)\n", path, len(after), len(added), len(removed))
+			fmt.Fprintf(e.stderr, "rekeyed %s: new data key, %s (+%d, -%d)\n", path, plural(len(after), "key"), len(added), len(removed))
 			for _, k := range added {
 				fmt.Fprintf(e.stderr, "  + %s\n", k)
 			}
@@ -162,7 +162,7 @@ func (e *env) rekeyAll(c *cli.Context) error {
 	if _, err := fleet.RekeyAll(p, found.Identities, e.now, signing); err != nil {
 		return fleetAdoptHint(err)
 	}
-	fmt.Fprintf(e.stderr, "rekeyed %d bundles with new data keys\n", len(plans))
+	fmt.Fprintf(e.stderr, "rekeyed %s with new data keys\n", plural(len(plans), "bundle"))
 	return nil
 }
 

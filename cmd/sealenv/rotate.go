@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sealenv/sealenv/fleet"
+	"github.com/sealenv/sealenv/internal/duration"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -35,7 +36,7 @@ func rotateCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "alphabet", Value: "base64url", Usage: "`base64url`, hex or alnum"},
 			&cli.BoolFlag{Name: "stdin", Usage: "read the new value from stdin (e.g. a key issued by a vendor)"},
 			&cli.BoolFlag{Name: "due", Usage: "rotate every value at or near its max_age in the policy (all bundles, or --env)"},
-			&cli.StringFlag{Name: "env", Usage: "with --due: only environment `NAME`"},
+			&cli.StringFlag{Name: "env", Usage: "the bundle of environment `NAME` in the policy, instead of a BUNDLE argument; with --due: only that environment"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --due: list what is due, change nothing"},
 			&cli.BoolFlag{Name: "yes", Usage: "run the policy's generator commands without asking (for CI; read docs/policy.md first)"},
 			policyFlag(),
@@ -44,20 +45,26 @@ func rotateCommand(e *env) *cli.Command {
 			if c.Bool("due") {
 				return e.rotateDue(c)
 			}
-			if c.NArg() != 2 {
-				return errors.New("usage: sealenv rotate BUNDLE KEY [--grace DURATION]")
+			path, args, err := bundleAndArgs(c, 1, 1)
+			if err != nil {
+				return err
 			}
-			path, key := c.Args().Get(0), c.Args().Get(1)
+			key := args[0]
+			// The policy names keys by their environment names; a nested
+			// key is typed by its dotted path.
+			envKey := strings.ReplaceAll(key, ".", "_")
 			// The policy's generator and grace period apply unless flags say otherwise.
 			grace := flagDuration(c, "grace")
+			graceText := flagDurationText(c, "grace")
 			var gen *policies.Generator
 			p, err := loadPolicy(c)
 			switch {
 			case err == nil:
-				rule := p.Rule(key)
+				rule := p.Rule(envKey)
 				gen = rule.Generator
 				if !c.IsSet("grace") {
 					grace = rule.Grace.D()
+					graceText = duration.Format(grace) + ", the policy's grace"
 				}
 			case errors.Is(err, policies.ErrNotFound):
 				p = nil
@@ -81,7 +88,7 @@ func rotateCommand(e *env) *cli.Command {
 			}
 			var value []byte
 			if c.Bool("stdin") {
-				value, err = e.readValue(key, false)
+				value, err = e.readValue(key, false, false, "give the new value on stdin")
 			} else {
 				value, err = fleet.Generate(gen, e.confirmCommand(c))
 			}
@@ -90,24 +97,24 @@ func rotateCommand(e *env) *cli.Command {
 			}
 			defer clear(value)
 			if p != nil {
-				if err := fleet.CheckNew(p, key, value); err != nil {
+				if err := fleet.CheckNew(p, envKey, value); err != nil {
 					return fmt.Errorf("%s: %w; nothing written (%s)", path, err, matchHint(source))
 				}
 			}
 			created := false
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				if _, ok := b.Get(key); !ok && !strings.HasSuffix(key, seal.GraceSuffix) {
+				if !b.Has(key) && !strings.HasSuffix(key, seal.GraceSuffix) {
 					if source == "" {
 						return false, fmt.Errorf("%s: no key %s to rotate; give its first value with sealenv set %s %s, or name where it comes from (--stdin, --bytes, --alphabet, or a generator in the policy)", path, key, path, key)
 					}
 					if err := b.Set(key, value); err != nil {
-						return false, fmt.Errorf("%s: %w", path, err)
+						return false, nestedHint(path, err)
 					}
 					created = true
 					return true, nil
 				}
 				if err := b.Rotate(key, value, grace); err != nil {
-					return false, fmt.Errorf("%s: %w", path, err)
+					return false, nestedHint(path, err)
 				}
 				return true, nil
 			})
@@ -119,7 +126,7 @@ func rotateCommand(e *env) *cli.Command {
 				return nil
 			}
 			if g := grace; g > 0 {
-				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, key, seal.GraceSuffix, g)
+				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, envKey, seal.GraceSuffix, graceText)
 			} else {
 				fmt.Fprintf(e.stderr, "rotated %s in %s\n", key, path)
 			}
@@ -209,6 +216,6 @@ func (e *env) rotateDue(c *cli.Context) error {
 		}
 		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", v, r.Key, r.Env, r.Bundle, ago(r.Age))
 	}
-	fmt.Fprintf(e.stderr, "%d values %s, %d to rotate by hand\n", n, verb, len(done)-n)
+	fmt.Fprintf(e.stderr, "%s %s, %d to rotate by hand\n", plural(n, "value"), verb, len(done)-n)
 	return nil
 }

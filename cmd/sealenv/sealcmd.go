@@ -31,7 +31,11 @@ func sealCommand(e *env) *cli.Command {
 			"Without -i the bundle starts empty; add values with sealenv set. The plaintext\n" +
 			"input is read once and never written anywhere. -r, -R and -o mean what they mean\n" +
 			"in age; -i is the plaintext input here (age's -i is an identity, which sealing\n" +
-			"never needs): see docs/cli.md.",
+			"never needs): see docs/cli.md.\n" +
+			"A dotenv input is read as its tool reads it: --dialect literal (docker --env-file),\n" +
+			"compose (docker compose), shell (bash) or sops (sops encrypt). Without --dialect it\n" +
+			"is read when literal, compose and shell agree on every line; otherwise seal stops\n" +
+			"at the first line they read differently (docs/cli.md has the table).",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"}, Usage: "recipient `KEY`: age1..., ssh-ed25519, ssh-rsa, or pgp:FP, kms:ARN, gcp_kms:ID, azure_kv:URL, hc_vault:URL, hckms:ID (repeatable)"},
 			recipientsFileFlag(),
@@ -39,7 +43,7 @@ func sealCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` from the policy file"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing bundle"},
-			&cli.StringFlag{Name: "dialect", Value: "sops", Usage: "how to read a dotenv input: `sops` (as sops encrypt reads it: values verbatim, quotes kept) or shell (export, quotes, escapes, inline comments)"},
+			&cli.StringFlag{Name: "dialect", Usage: "how to read a dotenv input: `literal` (as docker --env-file), compose (as docker compose), shell (as bash) or sops (as sops encrypt); default: any, when they all read the same values, else an error naming the first line they read differently"},
 			storeFlag(),
 			policyFlag(),
 			signKeyFlag(),
@@ -142,24 +146,20 @@ func sealCommand(e *env) *cli.Command {
 				}
 			}
 			if plain != nil {
-				dialect := author.DialectSops
-				switch c.String("dialect") {
-				case "sops":
-				case "shell":
-					dialect = author.DialectShell
-				default:
-					return fmt.Errorf("--dialect: unknown dialect %q (want sops or shell)", c.String("dialect"))
-				}
-				notes, err := b.Import(plain, dialect)
+				dialect, err := author.ParseDialect(c.String("dialect"))
 				if err != nil {
-					if strings.Contains(err.Error(), "shell dialect") {
-						err = fmt.Errorf("%w (pass --dialect shell)", err)
+					return fmt.Errorf("--dialect: %w", err)
+				}
+				if _, err := b.Import(plain, dialect); err != nil {
+					var de *author.DialectError
+					if errors.As(err, &de) {
+						return fmt.Errorf("%s: %w; pass --dialect literal, compose or shell", inputName(c), err)
 					}
 					return fmt.Errorf("%s: %w", inputName(c), err)
 				}
-				for _, n := range notes {
-					fmt.Fprintf(e.stderr, "sealenv: note: %s: %s (pass --dialect shell for the shell dialect)\n", inputName(c), n)
-				}
+			}
+			if err := refuseNames(c, out, out, envNames(b)); err != nil {
+				return err
 			}
 			data, err := b.Marshal()
 			if err != nil {
@@ -171,7 +171,7 @@ func sealCommand(e *env) *cli.Command {
 			if from != "" {
 				from = " (recipients from " + from + ")"
 			}
-			fmt.Fprintf(e.stderr, "sealed %d keys to %d recipients in %s%s\n", len(b.Names()), len(b.MasterKeys()), out, from)
+			fmt.Fprintf(e.stderr, "sealed %s to %s in %s%s\n", plural(len(b.Names()), "key"), plural(len(b.MasterKeys()), "recipient"), out, from)
 			return nil
 		},
 	}

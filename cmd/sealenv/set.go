@@ -20,24 +20,28 @@ func setCommand(e *env) *cli.Command {
 		ArgsUsage: "BUNDLE KEY",
 		Description: "The value is read from stdin; one trailing newline is dropped unless --raw.\n" +
 			"On a terminal it is asked for without echo. There is deliberately no way to\n" +
-			"pass a value as an argument: argv is visible to every process on the host.",
+			"pass a value as an argument: argv is visible to every process on the host.\n" +
+			"An empty value (nothing on stdin, a closed stdin, an empty answer) is an error\n" +
+			"and the bundle stays as it was; --allow-empty stores an empty value on purpose.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(),
+			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag(),
 			&cli.BoolFlag{Name: "raw", Usage: "keep stdin exactly, including a trailing newline"},
+			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value (without it, an empty stdin or answer is an error)"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return errors.New("usage: sealenv set BUNDLE KEY (value on stdin)")
+			path, args, err := bundleAndArgs(c, 1, 1)
+			if err != nil {
+				return err
 			}
-			path, key := c.Args().Get(0), c.Args().Get(1)
-			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				value, err := e.readValue(key, c.Bool("raw"))
+			key := args[0]
+			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				value, err := e.readValue(key, c.Bool("raw"), c.Bool("allow-empty"), "pass --allow-empty to store an empty value")
 				if err != nil {
 					return false, err
 				}
 				defer clear(value)
 				if err := b.Set(key, value); err != nil {
-					return false, fmt.Errorf("%s: %w", path, err)
+					return false, nestedHint(path, err)
 				}
 				return true, nil
 			})
@@ -51,13 +55,18 @@ func setCommand(e *env) *cli.Command {
 }
 
 // readValue reads a secret from a terminal without echo, or from stdin.
-func (e *env) readValue(key string, raw bool) ([]byte, error) {
+// An empty value (nothing typed, an empty or closed stdin) is an error
+// unless allowEmpty; emptyHint says how to store one on purpose.
+func (e *env) readValue(key string, raw, allowEmpty bool, emptyHint string) ([]byte, error) {
 	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprintf(e.stderr, "value for %s: ", key)
 		v, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(e.stderr)
 		if err != nil {
 			return nil, fmt.Errorf("reading the value: %v", err)
+		}
+		if len(v) == 0 && !allowEmpty {
+			return nil, fmt.Errorf("no value typed for %s; nothing written (%s)", key, emptyHint)
 		}
 		return v, nil
 	}
@@ -73,6 +82,9 @@ func (e *env) readValue(key string, raw bool) ([]byte, error) {
 		v = bytes.TrimSuffix(v, []byte("\n"))
 		v = bytes.TrimSuffix(v, []byte("\r"))
 	}
+	if len(v) == 0 && !allowEmpty {
+		return nil, fmt.Errorf("no value for %s on stdin (it was empty or closed); nothing written (%s)", key, emptyHint)
+	}
 	return v, nil
 }
 
@@ -81,14 +93,14 @@ func unsetCommand(e *env) *cli.Command {
 		Name:      "unset",
 		Usage:     "remove keys from a bundle",
 		ArgsUsage: "BUNDLE KEY...",
-		Flags:     []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag()},
+		Flags:     []cli.Flag{identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag()},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 2 {
-				return errors.New("usage: sealenv unset BUNDLE KEY [KEY ...]")
+			path, keys, err := bundleAndArgs(c, 1, -1)
+			if err != nil {
+				return err
 			}
-			path := c.Args().First()
-			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				for _, k := range c.Args().Tail() {
+			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				for _, k := range keys {
 					if err := b.Unset(k); err != nil {
 						return false, fmt.Errorf("%s: %w", path, err)
 					}
@@ -98,7 +110,7 @@ func unsetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "removed %d keys from %s\n", c.NArg()-1, path)
+			fmt.Fprintf(e.stderr, "removed %s from %s\n", plural(len(keys), "key"), path)
 			return nil
 		},
 	}

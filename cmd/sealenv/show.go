@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -26,7 +25,7 @@ func showCommand(e *env) *cli.Command {
 			"authenticated; sealenv check and the injector verify it. The signature (BUNDLE.sig)\n" +
 			"is verified against the bundle's bytes, and its signer named by the policy's signers.",
 		Flags: []cli.Flag{
-			storeFlag(), policyFlag(),
+			storeFlag(), policyFlag(), envFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text` or json"},
 		},
 		Action: func(c *cli.Context) error {
@@ -56,7 +55,9 @@ func showCommand(e *env) *cli.Command {
 			switch c.String("format") {
 			case "json":
 				type key struct {
-					Name      string `json:"name"`
+					Name string `json:"name"`
+					// Path is the dotted name of a nested key ("db.password").
+					Path      string `json:"path"`
 					Encrypted bool   `json:"encrypted"`
 					Empty     bool   `json:"empty"`
 					// Set is when the value was last set, by sealenv or (Changed)
@@ -104,7 +105,7 @@ func showCommand(e *env) *cli.Command {
 				}
 				for i, k := range info.Keys {
 					m, ok := metaFor(effective, k)
-					item := key{Name: k, Encrypted: info.Encrypted[i], Empty: info.Empty[i]}
+					item := key{Name: k, Path: info.Paths[i], Encrypted: info.Encrypted[i], Empty: info.Empty[i]}
 					if ok && !m.Set.IsZero() {
 						item.Set, item.GraceOf, item.Expires = &m.Set, m.GraceOf, m.Expires
 					}
@@ -144,7 +145,7 @@ func showCommand(e *env) *cli.Command {
 				case !info.Recorded:
 					fmt.Fprintf(e.stdout, "sealenv:      not adopted: a SOPS file sealenv has not written")
 					if len(info.Unauthenticated) > 0 {
-						fmt.Fprintf(e.stdout, "; nothing authenticates the names of its %d empty or unencrypted values: review, then sealenv adopt %s", len(info.Unauthenticated), path)
+						fmt.Fprintf(e.stdout, "; nothing authenticates the names of its %s: review, then sealenv adopt %s", plural(len(info.Unauthenticated), "empty or unencrypted value"), path)
 					}
 					fmt.Fprintln(e.stdout)
 				case len(info.Changes) > 0:
@@ -201,7 +202,12 @@ func showCommand(e *env) *cli.Command {
 					default:
 						when = fmt.Sprintf("set %s (%s ago)", day(m.Set), ago(now.Sub(m.Set)))
 					}
-					fmt.Fprintf(tw, "  %s\t%s\t%s\n", k, when, strings.Join(notes, "; "))
+					shown := k
+					if p := info.Paths[i]; p != k {
+						shown = p // a nested key, by the dotted name set, reveal and rotate take
+						notes = append(notes, "variable "+k)
+					}
+					fmt.Fprintf(tw, "  %s\t%s\t%s\n", shown, when, strings.Join(notes, "; "))
 				}
 				for _, ch := range removed {
 					note := ""
@@ -256,18 +262,18 @@ func revealCommand(e *env) *cli.Command {
 		ArgsUsage: "BUNDLE [KEY]",
 		Description: "With KEY, prints that value exactly (a newline is added only on a terminal).\n" +
 			"Without KEY, prints every value as dotenv in sops's dialect (what sops decrypt\n" +
-			"prints for a dotenv bundle, and what sealenv seal -i reads back), as quoted\n" +
-			"dotenv in the shell dialect (--format shell; sealenv seal -i --dialect shell reads\n" +
-			"it back), or as a JSON object. What changed outside sealenv goes to stderr.",
+			"prints for a dotenv bundle, and what sealenv seal -i --dialect sops reads back),\n" +
+			"as assignments bash reads back (--format shell: set -a; . FILE, or sealenv seal -i\n" +
+			"--dialect shell), or as a JSON object. What changed outside sealenv goes to stderr.",
 		Flags: []cli.Flag{
-			identityFlag(), storeFlag(),
+			identityFlag(), storeFlag(), envFlag(), policyFlag(),
 			&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`dotenv` (sops's dialect), shell or json"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return errors.New("usage: sealenv reveal BUNDLE [KEY]")
+			path, args, err := bundleAndArgs(c, 0, 1)
+			if err != nil {
+				return err
 			}
-			path := c.Args().First()
 			format := c.String("format")
 			if format != "dotenv" && format != "shell" && format != "json" {
 				return fmt.Errorf("--format: unknown format %q (want dotenv, shell or json)", format)
@@ -277,10 +283,20 @@ func revealCommand(e *env) *cli.Command {
 				return err
 			}
 			defer b.Zero()
-			if c.NArg() == 2 {
-				key := c.Args().Get(1)
-				v := b.Lookup(key)
+			if len(args) == 1 {
+				key := args[0]
+				// A dotted name ("db.password", as show lists a nested
+				// key) is the environment name with "_".
+				if strings.Contains(key, ".") && b.Format == seal.FormatDotenv {
+					return fmt.Errorf("%s: a dotenv bundle has no nested keys (dotted names are for YAML and JSON bundles)", path)
+				}
+				v := b.Lookup(strings.ReplaceAll(key, ".", "_"))
 				if v == nil {
+					for _, s := range b.Secrets {
+						if strings.HasPrefix(s.Name, strings.ReplaceAll(key, ".", "_")+"_") {
+							return fmt.Errorf("%s: %s holds nested keys, not one value; name one by its dotted path, as sealenv show %s lists them", path, key, path)
+						}
+					}
 					return fmt.Errorf("%s: no key %q", path, key)
 				}
 				if _, err := e.stdout.Write(v); err != nil {
@@ -310,7 +326,7 @@ func revealCommand(e *env) *cli.Command {
 			for _, s := range b.Secrets {
 				v := string(s.Value)
 				if format == "shell" {
-					v = dotenvQuote(v)
+					v = shellQuote(v)
 				} else if strings.Contains(v, `\n`) {
 					return fmt.Errorf("%s: the value of %s holds a literal \\n, which sops's dotenv dialect cannot carry; use --format shell or json", path, s.Name)
 				} else {
@@ -324,12 +340,13 @@ func revealCommand(e *env) *cli.Command {
 	}
 }
 
-// dotenvQuote quotes a value when a reader of the shell dialect would
-// otherwise change it.
-func dotenvQuote(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\r\n\"'#\\$`") {
+// shellQuote quotes a value for bash (set -a; . FILE) when it is not a
+// plain word: in single quotes, where nothing is special; a single quote
+// inside closes them, is escaped with a backslash, and opens them again.
+// sealenv seal -i --dialect shell reads it back.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/+=@%^") == "" && !strings.ContainsAny(v[:1], "=~") {
 		return v
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-	return `"` + r.Replace(v) + `"`
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }

@@ -152,12 +152,20 @@ func signCommand(e *env) *cli.Command {
 			"The key: --sign-key, else $SEALENV_SIGN_KEY, else git's user.signingkey when\n" +
 			"gpg.format is ssh. With a policy, a key that the bundle's environment does not\n" +
 			"allow is refused.",
-		Flags: []cli.Flag{signKeyFlag(), policyFlag(), storeFlag()},
+		Flags: []cli.Flag{signKeyFlag(), policyFlag(), storeFlag(), envFlag()},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 {
-				return errors.New("usage: sealenv sign BUNDLE... [--sign-key FILE]")
+			paths := c.Args().Slice()
+			if c.String("env") != "" {
+				path, _, err := bundleAndArgs(c, 0, 0)
+				if err != nil {
+					return err
+				}
+				paths = []string{path}
 			}
-			for _, path := range c.Args().Slice() {
+			if len(paths) == 0 {
+				return errors.New("usage: sealenv sign BUNDLE... [--sign-key FILE], or sealenv sign --env NAME")
+			}
+			for _, path := range paths {
 				if err := e.signOne(c, path); err != nil {
 					return err
 				}

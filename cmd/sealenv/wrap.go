@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/wrap"
 )
 
@@ -38,6 +41,8 @@ func wrapCommand(e *env) *cli.Command {
 			"bundles' environment (--env, or the environment whose bundle a --bundle is), or with\n" +
 			"--signers FILE, the allowed signers go to " + wrap.SignersPath + " and the injector\n" +
 			"starts only with bundles they signed; an unsigned or badly signed bundle is an error now.\n" +
+			"The allow_names of those environments go to the entrypoint as --allow-name: a name the\n" +
+			"injector refuses (NODE_OPTIONS, HTTPS_PROXY, LD_*, ...) that they do not allow is an error now.\n" +
 			"With --audit the result is audited\n" +
 			"first and nothing is written unless it is clean. Exit 0 written, 1 audit findings,\n" +
 			"2 error (nothing written).",
@@ -85,6 +90,10 @@ func wrapCommand(e *env) *cli.Command {
 			if o.Signers, err = e.wrapSigners(c); err != nil {
 				return err
 			}
+			var allowFrom []string
+			if o.AllowNames, allowFrom, err = e.wrapAllowNames(c); err != nil {
+				return err
+			}
 			if svc := c.String("service"); svc != "" {
 				p, err := loadPolicy(c)
 				if err != nil {
@@ -117,10 +126,10 @@ func wrapCommand(e *env) *cli.Command {
 			if s.Index != nil {
 				idx, dropped, err := wrap.Index(s.Index, o)
 				if err != nil {
-					return fmt.Errorf("%s: %w", src, err)
+					return wrapNameHint(fmt.Errorf("%s: %w", src, err), allowFrom)
 				}
 				if dropped > 0 {
-					fmt.Fprintf(e.stderr, "sealenv: note: dropped %d attestation manifests; they describe the image before wrapping\n", dropped)
+					fmt.Fprintf(e.stderr, "sealenv: note: dropped %s; they describe the image before wrapping\n", plural(dropped, "attestation manifest"))
 				}
 				if err := e.auditBeforeWrite(c, ctx, nil, idx, att); err != nil {
 					return err
@@ -136,7 +145,7 @@ func wrapCommand(e *env) *cli.Command {
 			} else {
 				img, err := wrap.Image(s.Image, o)
 				if err != nil {
-					return fmt.Errorf("%s: %w", src, err)
+					return wrapNameHint(fmt.Errorf("%s: %w", src, err), allowFrom)
 				}
 				if err := e.auditBeforeWrite(c, ctx, img, nil, att); err != nil {
 					return err
@@ -279,7 +288,7 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 	}
 	if r.Clean() {
 		att.remember(r)
-		fmt.Fprintf(e.stderr, "audit: clean (%d layers, %d files)\n", r.Coverage.Layers, r.Coverage.Files)
+		fmt.Fprintf(e.stderr, "audit: clean (%s, %s)\n", plural(r.Coverage.Layers, "layer"), plural(r.Coverage.Files, "file"))
 		return nil
 	}
 	r.Source = c.Args().Get(1) + " (not written)"
@@ -289,4 +298,54 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 		return withCode(exitFindings, errors.New("the wrapped image has findings; nothing was written"))
 	}
 	return fmt.Errorf("%w; nothing was written", err)
+}
+
+// wrapAllowNames gathers the allow_names of the bundles' environments in
+// the policy (--env, or the environment of each --bundle), as wrapSigners
+// gathers their signers, and the names of those environments.
+func (e *env) wrapAllowNames(c *cli.Context) (names, envs []string, err error) {
+	add := func(env *policies.Environment) {
+		envs = append(envs, env.Name)
+		for _, n := range env.AllowNames {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	if name := c.String("env"); name != "" {
+		p, err := loadPolicy(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		env, err := p.Env(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(env)
+		return names, envs, nil
+	}
+	for _, b := range c.StringSlice("bundle") {
+		env, _, err := envForPath(c, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		if env != nil && !slices.Contains(envs, env.Name) {
+			add(env)
+		}
+	}
+	return names, envs, nil
+}
+
+// wrapNameHint adds to a name the injector would refuse where the policy
+// allows it.
+func wrapNameHint(err error, envs []string) error {
+	var ne *inject.NameError
+	if !errors.As(err, &ne) || ne.Reserved {
+		return err
+	}
+	where := "the bundle's environment in " + policies.FileName
+	if len(envs) == 1 {
+		where = "environment " + envs[0] + " in " + policies.FileName
+	}
+	return fmt.Errorf("%w, so the wrapped injector would refuse to start; if this is intended, add %s to allow_names: of %s (wrap passes it on as --allow-name), else remove it from the bundle", err, ne.Name, where)
 }

@@ -456,7 +456,11 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 		return seal.ErrIncorrectIdentity
 	}
 	_ = lastErr // age errors can be long and name local paths; the reason is the same
-	return fmt.Errorf("%w (%d master keys)", seal.ErrIncorrectIdentity, md.MasterKeyCount())
+	n := md.MasterKeyCount()
+	if n == 1 {
+		return fmt.Errorf("%w (1 master key)", seal.ErrIncorrectIdentity)
+	}
+	return fmt.Errorf("%w (%d master keys)", seal.ErrIncorrectIdentity, n)
 }
 
 // ageKeyService is the sops local key service, except that age keys are
@@ -573,14 +577,15 @@ func (b *Bundle) Names() []string {
 	return out
 }
 
-// Get returns the value of a top-level key as text.
+// Get returns a value as text: name is a top-level key, a dotted path
+// ("db.password") or the environment name of a nested value. A map or a
+// list is not a value (false).
 func (b *Bundle) Get(name string) (string, bool) {
-	for _, it := range b.tree.Branches[0] {
-		if it.Key == name {
-			return valueText(it.Value)
-		}
+	n, ok, err := b.find(name, false)
+	if err != nil || !ok {
+		return "", false
 	}
-	return "", false
+	return scalar(n.get())
 }
 
 func valueText(v any) (string, bool) {
@@ -639,14 +644,43 @@ func (b *Bundle) stayPlain(name string) bool {
 	return false
 }
 
-// Set stores value under a top-level key and records the time in metadata.
+// Set stores value under name (a top-level key, a dotted path such as
+// "db.password", or the environment name of a nested value) and records
+// the time in metadata; nested values share the metadata of their
+// top-level key. Maps missing on a dotted path are made. It never replaces
+// a map or a list: that is an error matching [ErrNotScalar] that names
+// the values inside.
 func (b *Bundle) Set(name string, value []byte) error {
-	if err := b.CheckValue(name, value); err != nil {
+	n, exists, err := b.find(name, true)
+	if err != nil {
 		return err
 	}
-	b.setRaw(name, string(value))
-	b.meta[name] = seal.KeyMeta{Set: b.Now()}
+	if exists {
+		if _, ok := scalar(n.get()); !ok {
+			return nestedError(n)
+		}
+	}
+	if err := b.checkAt(n, value); err != nil {
+		return err
+	}
+	n.set(string(value))
+	b.meta[top(n.dotted)] = seal.KeyMeta{Set: b.Now()}
 	return nil
+}
+
+// checkAt is CheckValue for the value at n, nested or not.
+func (b *Bundle) checkAt(n node, value []byte) error {
+	if len(n.path) == 1 && n.dotted == n.path[0] {
+		return b.CheckValue(n.dotted, value)
+	}
+	env := envName(n.dotted)
+	if err := seal.CheckName(env); err != nil {
+		return err
+	}
+	if !b.encrypts(n.path) {
+		return fmt.Errorf("%w: %s would be stored unencrypted by this bundle's sops rules", seal.ErrInvalidName, n.dotted)
+	}
+	return b.CheckValue(env, value)
 }
 
 func (b *Bundle) setRaw(name, value string) {
@@ -663,44 +697,68 @@ func (b *Bundle) setRaw(name, value string) {
 // ErrNoKey is returned for a key that is not in the bundle.
 var ErrNoKey = errors.New("no such key")
 
-// Unset removes a top-level key and its metadata.
+// Unset removes a key (a top-level key with everything inside it, a dotted
+// path, or the environment name of a nested value); a top-level key loses
+// its metadata.
 func (b *Bundle) Unset(name string) error {
-	br := b.tree.Branches[0]
-	for i, it := range br {
-		if it.Key == name {
-			b.tree.Branches[0] = append(br[:i:i], br[i+1:]...)
-			delete(b.meta, name)
-			return nil
-		}
+	n, ok, err := b.find(name, false)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %s", ErrNoKey, name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoKey, name)
+	}
+	n.remove()
+	if !strings.Contains(n.dotted, ".") {
+		delete(b.meta, n.dotted)
+	}
+	return nil
 }
 
 // Rotate replaces the value of name with value. With grace > 0 the old value
 // is kept as name+[seal.GraceSuffix] until now+grace.
+//
+// name is a top-level key, a dotted path or the environment name of a
+// nested value; a nested value's grace value is the top-level key of its
+// environment name plus the suffix (db_password_PREVIOUS), which is the
+// name the program sees either way. A map or a list is never replaced
+// ([ErrNotScalar]).
 func (b *Bundle) Rotate(name string, value []byte, grace time.Duration) error {
-	old, ok := b.Get(name)
+	n, ok, err := b.find(name, false)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoKey, name)
+	}
+	old, isValue := scalar(n.get())
+	if !isValue {
+		return nestedError(n)
 	}
 	if grace < 0 {
 		return errors.New("grace period is negative")
 	}
-	if err := b.CheckValue(name, value); err != nil {
+	if err := b.checkAt(n, value); err != nil {
 		return err
 	}
 	now := b.Now()
-	prev := name + seal.GraceSuffix
+	env := envName(n.dotted)
+	prev := env + seal.GraceSuffix
 	if grace > 0 {
+		if p, ok, _ := b.find(prev, false); ok {
+			if _, isValue := scalar(p.get()); !isValue {
+				return nestedError(p)
+			}
+		}
 		if err := b.CheckValue(prev, []byte(old)); err != nil {
 			return err
 		}
 		b.setRaw(prev, old)
 		exp := now.Add(grace)
-		b.meta[prev] = seal.KeyMeta{Set: now, GraceOf: name, Expires: &exp}
+		b.meta[prev] = seal.KeyMeta{Set: now, GraceOf: env, Expires: &exp}
 	}
-	b.setRaw(name, string(value))
-	b.meta[name] = seal.KeyMeta{Set: now}
+	n.set(string(value))
+	b.meta[top(n.dotted)] = seal.KeyMeta{Set: now}
 	return nil
 }
 

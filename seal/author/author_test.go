@@ -368,7 +368,7 @@ func TestImportDotenvConventions(t *testing.T) {
 	c := &clock{time.Now()}
 	b := newBundle(t, seal.FormatDotenv, c, id.Recipient().String())
 	plain := "# a comment\nexport A=plain value # trailing\nB=\"quoted \\\"x\\\" \\n line\"\nC='single $X #'\nD=\"multi\nline\"\nE=\n"
-	if _, err := b.Import([]byte(plain), author.DialectShell); err != nil {
+	if _, err := b.Import([]byte(plain), author.DialectCompose); err != nil {
 		t.Fatal(err)
 	}
 	o, err := seal.Open(seal.FormatDotenv, marshal(t, b), id)
@@ -379,7 +379,7 @@ func TestImportDotenvConventions(t *testing.T) {
 	diffMaps(t, secretsMap(o), want)
 	for _, bad := range []string{"NOPE\n", "A=\"unterminated\n", "1A=x\n", "sops_version=3\n"} {
 		b := newBundle(t, seal.FormatDotenv, c, id.Recipient().String())
-		if _, err := b.Import([]byte(bad), author.DialectShell); err == nil {
+		if _, err := b.Import([]byte(bad), author.DialectCompose); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}

@@ -16,8 +16,12 @@
 //   - a private key file (OpenSSH or PEM); a passphrase-protected one is
 //     used through ssh-agent when the agent holds it, else after asking for
 //     the passphrase on a terminal;
-//   - a public key file (KEY.pub), or the key itself as "key::ssh-ed25519
-//     AAAA..." (or "ssh-ed25519 AAAA..."): ssh-agent signs with it.
+//   - a public key file (KEY.pub): ssh-agent signs with it, else the
+//     private key beside it (KEY), as ssh-keygen -Y sign does for git
+//     commit -S;
+//   - the key itself as "key::ssh-ed25519 AAAA..." (or "ssh-ed25519
+//     AAAA..."): ssh-agent signs with it, else the default key file in
+//     ~/.ssh (id_ed25519, id_rsa, ...) whose .pub it is.
 //
 // SEALENV_SIGN_KEY may also hold the private key's text (a CI secret), which
 // is parsed in memory and never written anywhere. No private key is ever
@@ -188,13 +192,13 @@ func load(l Lookup, spec, source string, text bool) (*Key, error) {
 		}
 		data = []byte(spec + "\n")
 	case strings.HasPrefix(spec, "key::"):
-		return fromAgent(l, strings.TrimPrefix(spec, "key::"), source)
+		return fromAgentOrHome(l, strings.TrimPrefix(spec, "key::"), source)
 	case strings.HasPrefix(spec, "ssh-") || strings.HasPrefix(spec, "sk-") || strings.HasPrefix(spec, "ecdsa-"):
-		return fromAgent(l, spec, source)
+		return fromAgentOrHome(l, spec, source)
 	default:
 		path = spec
-		f, err := os.Open(path)
-		if err != nil {
+		var err error
+		if data, err = readKeyFile(path); err != nil {
 			if text {
 				// The variable may hold a key in a form not recognised:
 				// it is not echoed.
@@ -202,20 +206,49 @@ func load(l Lookup, spec, source string, text bool) (*Key, error) {
 			}
 			return nil, fail("%s: %v", path, pathReason(err))
 		}
-		data, err = io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-		f.Close()
-		if err != nil {
-			return nil, fail("%s: %v", path, pathReason(err))
-		}
-		if len(data) > maxKeyFile {
-			clear(data)
-			return nil, fail("%s: larger than 1 MiB", path)
-		}
 	}
 	defer clear(data)
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN")) {
-		// A public key file: the agent holds the private half.
-		return fromAgent(l, string(bytes.TrimSpace(data)), source)
+		// A public key file: ssh-agent holds the private half, or, as
+		// ssh-keygen -Y sign finds it for git commit -S, the file beside
+		// it without ".pub".
+		public := string(bytes.TrimSpace(data))
+		k, err := fromAgent(l, public, source)
+		if err == nil || path == "" || !strings.HasSuffix(path, ".pub") {
+			return k, err
+		}
+		if k, perr := fromPrivateBeside(l, strings.TrimSuffix(path, ".pub"), public, source); !errors.Is(perr, errNoPrivate) {
+			return k, perr
+		}
+		return nil, fmt.Errorf("%w; nor is its private half beside it (%s)", err, strings.TrimSuffix(path, ".pub"))
+	}
+	return fromPrivate(l, data, path, source)
+}
+
+// readKeyFile reads a key file, at most maxKeyFile bytes.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFile {
+		clear(data)
+		return nil, errors.New("larger than 1 MiB")
+	}
+	return data, nil
+}
+
+// fromPrivate parses a private key (from the file path, or text when path
+// is ""), asking for its passphrase when it has one and ssh-agent does
+// not hold it.
+func fromPrivate(l Lookup, data []byte, path, source string) (*Key, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%s: "+format, append([]any{source}, args...)...)
 	}
 	where := "the key"
 	if path != "" {
@@ -246,6 +279,70 @@ func load(l Lookup, spec, source string, text bool) (*Key, error) {
 		return nil, fail("%s is not a usable SSH private key", where)
 	}
 	return newKey(signer, nil, source, false)
+}
+
+// errNoPrivate is fromPrivateBeside's answer when there is no such file.
+var errNoPrivate = errors.New("no private key file")
+
+// fromPrivateBeside uses the private key file priv, which must hold the
+// private half of public.
+func fromPrivateBeside(l Lookup, priv, public, source string) (*Key, error) {
+	data, err := readKeyFile(priv)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errNoPrivate
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %v", source, priv, pathReason(err))
+	}
+	defer clear(data)
+	k, err := fromPrivate(l, data, priv, source)
+	if err != nil {
+		return nil, err
+	}
+	want, err := signature.ParseAuthorizedKey(public)
+	if err != nil {
+		k.Close()
+		return nil, fmt.Errorf("%s: %v", source, err)
+	}
+	if !bytes.Equal(k.signer.PublicKey().Marshal(), want.Blob) {
+		k.Close()
+		return nil, fmt.Errorf("%s: %s is not the private half of %s %s", source, priv, want.Type, want.Fingerprint())
+	}
+	return k, nil
+}
+
+// homeKeys are the private key files ssh looks for by default, in its
+// order, under ~/.ssh.
+var homeKeys = []string{"id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk"}
+
+// fromAgentOrHome uses the private half of public from ssh-agent, else
+// from the default key files in ~/.ssh whose public key (KEY.pub) it is:
+// git's "key::" signing key with no agent running.
+func fromAgentOrHome(l Lookup, public, source string) (*Key, error) {
+	k, err := fromAgent(l, public, source)
+	if err == nil {
+		return k, nil
+	}
+	want, perr := signature.ParseAuthorizedKey(public)
+	home, herr := os.UserHomeDir()
+	if perr != nil || herr != nil {
+		return nil, err
+	}
+	for _, name := range homeKeys {
+		priv := filepath.Join(home, ".ssh", name)
+		pub, rerr := os.ReadFile(priv + ".pub")
+		if rerr != nil {
+			continue
+		}
+		have, perr := signature.ParseAuthorizedKey(strings.TrimSpace(string(pub)))
+		if perr != nil || !bytes.Equal(have.Blob, want.Blob) {
+			continue
+		}
+		if k, perr := fromPrivateBeside(l, priv, public, source); !errors.Is(perr, errNoPrivate) {
+			return k, perr
+		}
+	}
+	return nil, fmt.Errorf("%w; nor is it the public half of a key in ~/.ssh (%s)", err, strings.Join(homeKeys, ", "))
 }
 
 func shellPath(p string) string {
