@@ -60,6 +60,9 @@ func newApp(e *env) *cli.App {
 		Commands:             commands(e),
 		Action:               noCommand("sealenv"),
 		OnUsageError:         usageError,
+		// A repeatable flag takes each value whole: urfave/cli would
+		// split "--build-arg NO_PROXY=a,b" into two values.
+		DisableSliceFlagSeparator: true,
 	}
 	setUsageErrors("sealenv", app.Commands)
 	return app
