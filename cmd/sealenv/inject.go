@@ -42,7 +42,7 @@ func injectCommand(e *env) *cli.Command {
 				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
 				IdentityOptional: true,
 				ParseIdentities:  parseNamedIdentities,
-				Open:             author.OpenForReview,
+				Open:             e.openedBy(author.OpenForReview),
 			}
 			if err := cfg.ParseArgs("sealenv inject", c.Args().Slice()); err != nil {
 				if errors.Is(err, flag.ErrHelp) {

@@ -31,6 +31,11 @@ func setCommand(e *env) *cli.Command {
 			}
 			path, key := c.Args().Get(0), c.Args().Get(1)
 			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				if _, ok := b.Get(key); !ok {
+					if err := e.newKeyName(key); err != nil {
+						return false, err
+					}
+				}
 				value, err := e.readValue(key, c.Bool("raw"))
 				if err != nil {
 					return false, err
