@@ -305,6 +305,7 @@ var (
 	pathLike = regexp.MustCompile(`^[A-Za-z0-9._/~-]+$`)
 	fileExt  = regexp.MustCompile(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
 	pubKey   = regexp.MustCompile(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
+	shortWord = regexp.MustCompile(`^[a-z]{1,7}$`)
 	// containerName is a container or pod name of docker-container://,
 	// podman-container:// and kube-pod:// addresses.
 	containerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -317,7 +318,9 @@ var (
 )
 
 // safeText says whether an argument (or part of one) may be shown, and
-// how: an address or reference with userinfo is shown without it.
+// how: an address or reference with userinfo is shown without it. A path
+// that does not exist is shown when its folder exists or none of its parts
+// looks generated.
 func safeText(a string, opened, policy map[string]bool) (string, bool) {
 	if strings.HasPrefix(a, "-") {
 		// --flag=value (a flag alone is never a text)
@@ -337,6 +340,11 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 	if _, err := os.Lstat(a); err == nil {
 		return a, true
 	}
+	if shortWord.MatchString(a) {
+		// Shorter than the shortest value the audit searches for, and
+		// no token looks like it: a mistyped command, flag value or shell.
+		return a, true
+	}
 	if seal.ValidName(a) {
 		// A name nobody declared may be a value typed in its place; a
 		// command on PATH (inject -- CMD) is not.
@@ -344,7 +352,7 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 		return a, err == nil
 	}
 	if pathLike.MatchString(a) && (strings.Contains(a, "/") || fileExt.MatchString(a)) {
-		if dir := filepath.Dir(a); dir == "." || exists(dir) {
+		if dir := filepath.Dir(a); dir == "." || exists(dir) || !randomLooking(a) {
 			return a, true
 		}
 	}
@@ -370,6 +378,23 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 		return strings.Join(out, ","), true
 	}
 	return "", false
+}
+
+// randomLooking reports whether a path has a part that looks generated
+// rather than named: long, with digits, in both cases or very long.
+func randomLooking(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		digit, upper, lower := false, false, false
+		for _, c := range seg {
+			digit = digit || '0' <= c && c <= '9'
+			upper = upper || 'A' <= c && c <= 'Z'
+			lower = lower || 'a' <= c && c <= 'z'
+		}
+		if len(seg) >= 12 && digit && (upper && lower || len(seg) >= 20) {
+			return true
+		}
+	}
+	return false
 }
 
 func exists(p string) bool {
