@@ -301,10 +301,10 @@ func (ec *echo) policyNames() map[string]bool {
 }
 
 var (
-	flagName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	pathLike = regexp.MustCompile(`^[A-Za-z0-9._/~-]+$`)
-	fileExt  = regexp.MustCompile(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
-	pubKey   = regexp.MustCompile(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
+	flagName  = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	pathLike  = regexp.MustCompile(`^[A-Za-z0-9._/~-]+$`)
+	fileExt   = regexp.MustCompile(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
+	pubKey    = regexp.MustCompile(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
 	shortWord = regexp.MustCompile(`^[a-z]{1,7}$`)
 	// containerName is a container or pod name of docker-container://,
 	// podman-container:// and kube-pod:// addresses.
