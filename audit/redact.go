@@ -14,12 +14,21 @@ import (
 // detector, it skips values shorter than [MinValueLen].
 type Redactor struct {
 	k *knownSet
+	// heads holds every prefix shorter than eight bytes of every form: a
+	// stream ending in one must wait for more.
+	heads map[string]bool
 }
 
 // NewRedactor compiles the values. The redactor keeps its own encoded
 // copies; [Redactor.Zero] clears them.
 func NewRedactor(values []Value) *Redactor {
-	return &Redactor{k: newKnownSet(values)}
+	r := &Redactor{k: newKnownSet(values), heads: map[string]bool{}}
+	for _, p := range r.k.patterns {
+		for n := 1; n < 8 && n < len(p.text); n++ {
+			r.heads[string(p.text[:n])] = true
+		}
+	}
+	return r
 }
 
 // Zero overwrites the redactor's copies of the values; it redacts nothing
@@ -31,6 +40,7 @@ func (r *Redactor) Zero() {
 	}
 	clear(k.table)
 	k.patterns, k.heads = nil, nil
+	clear(r.heads)
 }
 
 // Redact returns b with every form of every value replaced by
@@ -45,15 +55,16 @@ func (r *Redactor) Redact(b []byte) []byte {
 
 // Writer returns a writer that passes what is written to it on to w, with
 // every form of every value replaced by "[REDACTED:NAME]", also where a
-// value is split across writes: it holds back the bytes that could start
-// a match until more arrive or [RedactWriter.Flush].
+// value is split across writes: it holds back only the end of the stream
+// that could still become a form of a value, until more arrives or
+// [RedactWriter.Flush].
 func (r *Redactor) Writer(w io.Writer) *RedactWriter {
-	return &RedactWriter{k: r.k, w: w}
+	return &RedactWriter{r: r, w: w}
 }
 
 // RedactWriter is one stream of a [Redactor].
 type RedactWriter struct {
-	k   *knownSet
+	r   *Redactor
 	w   io.Writer
 	buf []byte
 	err error
@@ -81,19 +92,20 @@ func (rw *RedactWriter) Flush() error {
 	return rw.err
 }
 
-// emit writes the redacted part of buf that no later byte can change, or
-// all of it at the end; the rest stays in buf. Matches are
-// leftmost-longest and do not overlap.
+// emit writes what no later byte can change, redacted, or all of buf at
+// the end; the rest stays in buf. Matches are leftmost-longest and do not
+// overlap: at a position where a longer form could still complete, the
+// stream waits.
 func (rw *RedactWriter) emit(final bool) {
-	k := rw.k
-	limit := len(rw.buf) // positions a match may start at, knowing its end
-	if !final && k.maxLen > 0 {
-		limit = len(rw.buf) - k.maxLen + 1
-	}
+	k := rw.r.k
+	safe := len(rw.buf) - k.maxLen // from here on, a form may run past the end
 	var out []byte
 	start := 0 // first byte not yet written
 	i := 0
-	for ; i < limit; i++ {
+	for ; i < len(rw.buf); i++ {
+		if !final && i > safe && rw.r.pending(rw.buf[i:]) {
+			break
+		}
 		best := k.longest(rw.buf[i:])
 		if best == nil {
 			continue
@@ -104,8 +116,8 @@ func (rw *RedactWriter) emit(final bool) {
 		start = i + 1
 	}
 	if i > start {
-		out = append(out, rw.buf[start:i]...)
-		start = i
+		out = append(out, rw.buf[start:min(i, len(rw.buf))]...)
+		start = min(i, len(rw.buf))
 	}
 	if len(out) > 0 {
 		if _, err := rw.w.Write(out); err != nil {
@@ -115,6 +127,29 @@ func (rw *RedactWriter) emit(final bool) {
 	rest := copy(rw.buf, rw.buf[start:])
 	clear(rw.buf[rest:])
 	rw.buf = rw.buf[:rest]
+}
+
+// pending reports whether tail, the end of the stream, is a proper prefix
+// of some form: more bytes could complete it.
+func (r *Redactor) pending(tail []byte) bool {
+	if len(tail) < 8 {
+		return r.heads[string(tail)]
+	}
+	k := r.k
+	if len(k.patterns) == 0 {
+		return false
+	}
+	h := k.hash(binary.LittleEndian.Uint64(tail))
+	if k.table[h>>6]&(1<<(h&63)) == 0 {
+		return false
+	}
+	for _, i := range k.heads[h] {
+		p := k.patterns[i].text
+		if len(p) > len(tail) && string(p[:len(tail)]) == string(tail) {
+			return true
+		}
+	}
+	return false
 }
 
 // longest returns the longest pattern that starts at b[0], or nil.

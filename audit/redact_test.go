@@ -118,12 +118,36 @@ func TestRedactorZeroAndErrors(t *testing.T) {
 		t.Errorf("a zeroed redactor still knows the value")
 	}
 	boom := errors.New("boom")
-	w := NewRedactor([]Value{{Name: "K", Value: genValue(t, 16)}}).Writer(failWriter{boom})
-	if _, err := w.Write([]byte("x")); err != nil {
+	held := genValue(t, 16)
+	w := NewRedactor([]Value{{Name: "K", Value: held}}).Writer(failWriter{boom})
+	// The start of a value waits for what follows it.
+	if _, err := w.Write(held[:5]); err != nil {
 		t.Fatalf("held text failed early: %v", err)
 	}
 	if err := w.Flush(); !errors.Is(err, boom) {
 		t.Errorf("Flush: %v, want the writer's error", err)
+	}
+}
+
+// TestRedactorHoldsOnlyWhatCouldBeAValue: text that cannot begin any form
+// of a value is written at once (a progress line shows while its step
+// runs); the start of a value waits.
+func TestRedactorHoldsOnlyWhatCouldBeAValue(t *testing.T) {
+	v := genValue(t, 24)
+	r := NewRedactor([]Value{{Name: "K", Value: v}})
+	var out bytes.Buffer
+	w := r.Writer(&out)
+	w.Write([]byte("#5 [2/2] RUN sleep 60\n"))
+	if out.String() != "#5 [2/2] RUN sleep 60\n" {
+		t.Errorf("written at once: %q", out.String())
+	}
+	w.Write(append([]byte("x="), v[:10]...))
+	if out.String() != "#5 [2/2] RUN sleep 60\nx=" {
+		t.Errorf("the start of the value was not held: %q", strings.ReplaceAll(out.String(), string(v[:10]), "V"))
+	}
+	w.Write(append(v[10:], '\n'))
+	if out.String() != "#5 [2/2] RUN sleep 60\nx=[REDACTED:K]\n" {
+		t.Errorf("got %q", strings.ReplaceAll(out.String(), string(v), "V"))
 	}
 }
 
