@@ -63,8 +63,8 @@ func wrapCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if dest.Transport == "" || dest.Transport == imageref.DockerDaemon {
-				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
+			if dest.Transport == "" {
+				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE, docker-daemon:NAME or docker://REF)", dest)
 			}
 			o := &wrap.Options{Version: version, AnyInjector: c.Bool("allow-any-injector")}
 			for _, p := range c.StringSlice("bundle") {
