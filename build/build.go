@@ -231,6 +231,8 @@ var (
 	ErrTLSPair = errors.New("TLS: a client certificate needs its key, and a key its certificate")
 	// ErrNoCacheKey: a secret without the key its cache material needs.
 	ErrNoCacheKey = errors.New("no cache key (Secret.Key)")
+	// ErrNoEngine: a docker-daemon: destination and no engine socket.
+	ErrNoEngine = errors.New("no Docker or Podman engine socket found")
 	// ErrCacheType: a cache that is neither a registry nor a local
 	// directory: its export could not be audited before it is written.
 	ErrCacheType = errors.New("a cache type sealenv cannot audit (want type=registry or type=local)")
@@ -468,6 +470,14 @@ func (o *Options) Check() error {
 		if d.Transport == imageref.DockerDaemon {
 			if _, err := name.NewTag(d.Name); err != nil {
 				return fmt.Errorf("%s: want NAME[:TAG]: %v", d, err)
+			}
+			// Known before the build: an engine to load into.
+			host := cmp.Or(o.DaemonHost, imageref.DaemonHost())
+			if host == "" {
+				return fmt.Errorf("%s: %w", d, ErrNoEngine)
+			}
+			if !strings.HasPrefix(host, "unix://") {
+				return fmt.Errorf("%s: engine address %s: only unix:// sockets are supported", d, redactURL(host))
 			}
 		}
 		if d.Path != "" && !o.Replace {

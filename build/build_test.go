@@ -87,6 +87,10 @@ func TestCheck(t *testing.T) {
 			o.Dests = []imageref.Ref{{Transport: imageref.DockerDaemon, Name: "app@sha256:" + strings.Repeat("a", 64)}}
 		}, "want NAME[:TAG]", nil},
 		{"bare path destination", func(o *Options) { o.Dests = []imageref.Ref{{Path: "x"}} }, "not a destination", nil},
+		{"docker-daemon, an engine over tcp", func(o *Options) {
+			o.Dests = []imageref.Ref{{Transport: imageref.DockerDaemon, Name: "app:1"}}
+			o.DaemonHost = "tcp://u:pw@docker.example.com:2376"
+		}, "engine address tcp://docker.example.com:2376: only unix://", nil},
 		{"destination exists", func(o *Options) { o.Dests[0].Path = exists }, "", imageref.ErrDestinationUsed},
 		{"secret without a name", func(o *Options) { o.Secrets = []Secret{{Value: []byte("x"), Key: key16}} }, "no name", nil},
 		{"secret too large", func(o *Options) { o.Secrets = []Secret{{Name: "BIG", Value: make([]byte, 600<<10), Key: key16}} }, "BIG", nil},

@@ -157,6 +157,8 @@ func buildError(err error) error {
 		return fmt.Errorf("%w (pass --force to replace it)", err)
 	case errors.Is(err, build.ErrSSHNotGiven):
 		return fmt.Errorf("%w; pass --ssh default (the agent of $SSH_AUTH_SOCK) or --ssh ID=PATH", err)
+	case errors.Is(err, build.ErrNoEngine):
+		return fmt.Errorf("%w: set DOCKER_HOST=unix:///path/to/docker.sock for --load", err)
 	case errors.Is(err, build.ErrCacheType):
 		return fmt.Errorf("--%w", err)
 	}

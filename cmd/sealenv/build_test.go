@@ -123,3 +123,43 @@ func TestBuildCLI(t *testing.T) {
 		t.Errorf("%s left in TMPDIR", left[0].Name())
 	}
 }
+
+// TestBuildxForms: buildx's NAME=VALUE,NAME=VALUE values are read as buildx
+// reads them (CSV, a quoted field keeps its comma), and mapped to sealenv's.
+func TestBuildxForms(t *testing.T) {
+	c := parseCache(`type=local,"dest=/tmp/a,b",mode=max`, true)
+	if c.Type != "local" || c.Attrs["dest"] != "/tmp/a,b" || c.Attrs["mode"] != "max" {
+		t.Errorf("cache %+v", c)
+	}
+	if c := parseCache("registry.example.com/app:cache", false); c.Type != "registry" || c.Attrs["ref"] != "registry.example.com/app:cache" {
+		t.Errorf("bare cache ref %+v", c)
+	}
+	sp, err := parseSecrets([]string{"NPM_TOKEN", "id=AUTH,env=NPM_TOKEN", "id=ONLY"})
+	if err != nil || len(sp) != 3 || sp[0] != (secretFlag{"NPM_TOKEN", "NPM_TOKEN", "NPM_TOKEN"}) ||
+		sp[1].id != "AUTH" || sp[1].key != "NPM_TOKEN" || sp[2].key != "ONLY" {
+		t.Errorf("secrets %+v, %v", sp, err)
+	}
+	for _, bad := range []string{"id=X,src=/etc/x", "id=X,type=file", "env=Y", "id=X,mode=0400"} {
+		if _, err := parseSecrets([]string{bad}); err == nil {
+			t.Errorf("--secret %s accepted", bad)
+		}
+	}
+	getenv := func(k string) string { return map[string]string{"SSH_AUTH_SOCK": "/run/agent.sock"}[k] }
+	if s, err := parseSSH("default", getenv); err != nil || s.ID != "default" || len(s.Paths) != 1 || s.Paths[0] != "/run/agent.sock" {
+		t.Errorf("--ssh default: %+v, %v", s, err)
+	}
+	if s, err := parseSSH("gh=/k/a,/k/b", getenv); err != nil || s.ID != "gh" || len(s.Paths) != 2 {
+		t.Errorf("--ssh gh=...: %+v, %v", s, err)
+	}
+	for in, want := range map[string]string{
+		"type=oci,dest=out.tar":              "oci-archive:out.tar",
+		"type=oci,dest=out,tar=false":        "oci:out",
+		"type=docker,dest=out.tar,name=a:1":  "docker-archive:out.tar:a:1",
+		"type=registry,name=example.com/a:1": "docker://example.com/a:1",
+		"oci:dir":                            "oci:dir",
+	} {
+		if d, err := parseOutput(in); err != nil || d.String() != want {
+			t.Errorf("-o %s: %v, %v; want %s", in, d, err, want)
+		}
+	}
+}
