@@ -559,7 +559,7 @@ const buildkitVersion = "v0.26.3"
 
 // solve runs the build and exports the image into the OCI layout dir, and
 // the caches into the private directories caches.
-func (o *Options) solve(ctx context.Context, dir string, caches []string, noSyntax bool, red *redactor) ([]string, error) {
+func (o *Options) solve(ctx context.Context, dir string, caches []string, skipSyntax bool, red *redactor) ([]string, error) {
 	c, err := o.client(ctx)
 	if err != nil {
 		return nil, err
@@ -596,7 +596,7 @@ func (o *Options) solve(ctx context.Context, dir string, caches []string, noSynt
 		mounts[local] = fs
 		attrs["context:"+name] = "local:" + local
 	}
-	if noSyntax {
+	if skipSyntax {
 		// The frontend runs here; what the line asks for is not pulled.
 		attrs["cmdline"] = ""
 	}
@@ -788,7 +788,7 @@ func (o *Options) describe(src imageref.Ref, res *Result) error {
 			d.MediaType, _ = s.Index.MediaType()
 			d.Size, err = s.Index.Size()
 		}
-		if img, ierr := onlyImage(s.Index); ierr == nil {
+		if img, ierr := platformImage(s.Index); ierr == nil {
 			if c, cerr := img.ConfigName(); cerr == nil {
 				res.ConfigDigest = c.String()
 			}
@@ -844,6 +844,29 @@ func onlyImage(idx v1.ImageIndex) (v1.Image, error) {
 		return nil, ErrDockerArchive
 	}
 	return idx.Image(m.Manifests[0].Digest)
+}
+
+// platformImage returns the one platform image of an index, its
+// attestations aside (buildx's containerimage.config.digest).
+func platformImage(idx v1.ImageIndex) (v1.Image, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var found *v1.Descriptor
+	for i, d := range m.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
+		}
+		if found != nil || !d.MediaType.IsImage() {
+			return nil, ErrDockerArchive
+		}
+		found = &m.Manifests[i]
+	}
+	if found == nil {
+		return nil, ErrDockerArchive
+	}
+	return idx.Image(found.Digest)
 }
 
 // secretStore serves the secrets from memory by their cache ids (see
