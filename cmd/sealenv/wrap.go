@@ -25,7 +25,7 @@ func wrapCommand(e *env) *cli.Command {
 		ArgsUsage: "SOURCE DEST",
 		Description: "SOURCE: docker-archive:FILE[:NAME:TAG], oci-archive:FILE[:TAG], oci:DIR[:TAG],\n" +
 			"docker-daemon:REF, docker://REF or a path.\n" +
-			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://REF.\n" +
+			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME[:TAG] or docker://REF.\n" +
 			"Appends one reproducible layer (injector at " + wrap.InjectorPath + ", bundles under\n" +
 			wrap.BundleDir + ") and sets Entrypoint = [injector, --, original entrypoint...]; Cmd stays.\n" +
 			"A multi-platform index is wrapped per platform; every platform needs an injector\n" +
