@@ -12,6 +12,11 @@
 #   SEALENV_REPORT       the JSON report (default $RUNNER_TEMP/sealenv-audit.json)
 #   SEALENV_SARIF        the SARIF file ("" for none; a second read of the image)
 #   SEALENV_FAIL         true (default): exit 1 on findings; false: only report them
+#   SEALENV_ATTEST       true: also write the verdict, when clean, to
+#                        $RUNNER_TEMP/sealenv-attestation.json (output
+#                        attestation) for action/attest.sh; false (default)
+#   SEALENV_ATTEST_KEY   with SEALENV_ATTEST: sign it with this key and attach
+#                        it to the image (its password in COSIGN_PASSWORD)
 #
 # The identity that opens the bundles comes from the usual variables
 # (SEALENV_AGE_KEY, SEALENV_AGE_KEY_FILE, ...), never from an argument.
@@ -42,11 +47,26 @@ if [ -n "${SEALENV_ARGS:-}" ]; then
 	args+=("${extra[@]}")
 fi
 
+attest=()
+case "${SEALENV_ATTEST:-false}" in
+true)
+	attestation=${RUNNER_TEMP:-${TMPDIR:-/tmp}}/sealenv-attestation.json
+	rm -f "$attestation"
+	attest=(--attest "$attestation")
+	[ -n "${SEALENV_ATTEST_KEY:-}" ] && attest+=(--attest-key "$SEALENV_ATTEST_KEY")
+	;;
+false) ;;
+*) fail "attest: ${SEALENV_ATTEST}: want true or false" ;;
+esac
+
 rm -f "$report"
 set +e
-sealenv "${args[@]}" --format json --output "$report"
+sealenv "${args[@]}" ${attest[@]+"${attest[@]}"} --format json --output "$report"
 code=$?
 set -e
+if [ ${#attest[@]} -gt 0 ] && [ -s "$attestation" ]; then
+	echo "attestation=$attestation" >>"$output"
+fi
 if [ "$code" -gt 2 ] || [ ! -s "$report" ] || ! jq -e '.coverage' "$report" >/dev/null 2>&1; then
 	{
 		echo "### sealenv audit: error"

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sealenv/sealenv/internal/fsutil"
 )
 
@@ -172,12 +173,22 @@ func openLayout(dir, tag string, cleanup func()) (*Source, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// Without a tag the layout's one image is meant; referrers beside it
+	// (an attestation attached to it) do not count.
 	var pick *v1.Descriptor
+	images := 0
 	for i, d := range im.Manifests {
-		if tag == "" && len(im.Manifests) == 1 || tag != "" && d.Annotations["org.opencontainers.image.ref.name"] == tag {
+		if tag == "" && !IsReferrer(d) {
+			images++
+			pick = &im.Manifests[i]
+		}
+		if tag != "" && d.Annotations["org.opencontainers.image.ref.name"] == tag {
 			pick = &im.Manifests[i]
 			break
 		}
+	}
+	if tag == "" && images != 1 {
+		pick = nil
 	}
 	if pick == nil {
 		if tag == "" {
@@ -463,4 +474,14 @@ func addToTar(tw *tar.Writer, dir, p string) error {
 	defer f.Close()
 	_, err = io.Copy(tw, f)
 	return err
+}
+
+// IsReferrer reports whether an entry of an index is an artifact about
+// another manifest (an attestation or a signature attached to an image)
+// rather than an image: its artifactType is not an image config's media
+// type (go-containerregistry gives images their config's), or Docker marks
+// it as an attestation manifest.
+func IsReferrer(d v1.Descriptor) bool {
+	at := types.MediaType(d.ArtifactType)
+	return d.ArtifactType != "" && !at.IsConfig() || d.Annotations["vnd.docker.reference.type"] == "attestation-manifest"
 }

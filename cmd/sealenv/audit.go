@@ -49,17 +49,21 @@ func auditImageCommand(e *env) *cli.Command {
 		ArgsUsage: "SOURCE",
 		Description: "SOURCE is docker-archive:FILE, oci-archive:FILE, oci:DIR[:TAG],\n" +
 			"docker-daemon:REF, docker://REF, or a bare path recognised by content.",
-		Flags: append(auditFlags(),
+		Flags: append(append(auditFlags(),
 			&cli.StringFlag{Name: "dockerfile", Usage: "also lint Dockerfile `FILE`"},
 			&cli.IntFlag{Name: "jobs", Usage: "layers read at once (default: the number of CPUs)"},
 			&cli.IntFlag{Name: "max-depth", Value: 8, Usage: "how deep archives and compressed files are opened in one another (a .tar.gz counts 2); deeper is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-sparse-size", Value: "1TiB", Usage: "largest logical `SIZE` of a sparse file; larger is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-file-check", Value: "64MiB", Usage: "largest YAML or JSON secrets file (`SIZE`) read whole for the plaintext-bundle check; larger is incomplete (exit 2)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
-		),
+		), attestFlags("attest", true)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("usage: sealenv audit image [flags] SOURCE")
+			}
+			att, err := e.attestation(c, "attest", nil)
+			if err != nil {
+				return err
 			}
 			opts, done, err := e.auditOptions(c)
 			if err != nil {
@@ -82,6 +86,9 @@ func auditImageCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if ref, err = att.pin(c.Context, ref); err != nil {
+				return err
+			}
 			r, err := audit.Ref(c.Context, ref, opts)
 			if err != nil {
 				return fmt.Errorf("audit: %w", err)
@@ -93,7 +100,7 @@ func auditImageCommand(e *env) *cli.Command {
 				}
 				r.Findings = append(r.Findings, dr.Findings...)
 			}
-			return e.writeAudit(c, r, "audit")
+			return att.audited(c.Context, r, e.writeAudit(c, r, "audit"))
 		},
 	}
 }

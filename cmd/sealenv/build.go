@@ -29,7 +29,7 @@ func buildCommand(e *env) *cli.Command {
 			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME[:TAG]\n" +
 			"or docker://REF. Exit 0 built, clean and written; 1 findings (nothing written or pushed); 2 error.\n" +
 			"See docs/build.md.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			identityFlag(),
 			policyFlag(),
 			storeFlag(),
@@ -66,7 +66,7 @@ func buildCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "rules", Usage: "extra rule `FILE` (repeatable), added to the built-in rules"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing local DEST"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow plain-HTTP registries (docker://DEST, --push, registry caches)"},
-		},
+		}, attestFlags("attest-verdict", false)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("usage: sealenv build [flags] [-o DEST | -t NAME --push | -t NAME --load] CONTEXT")
@@ -76,6 +76,10 @@ func buildCommand(e *env) *cli.Command {
 				return err
 			}
 			defer done()
+			att, err := e.buildAttestation(c, o.Dests)
+			if err != nil {
+				return err
+			}
 			res, err := build.Run(c.Context, o)
 			if res != nil {
 				for _, n := range res.Notes {
@@ -114,10 +118,38 @@ func buildCommand(e *env) *cli.Command {
 				fmt.Fprintf(e.stderr, "sealenv: built %s, audited clean: %d layers, %d files; nothing written (pass -o DEST, --push or --load)\n", res.Digest, r.Coverage.Layers, r.Coverage.Files)
 				return nil
 			}
+			for _, d := range o.Dests {
+				if err := att.written(c.Context, d, res.Digest, r); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(e.stderr, "sealenv: built %s (%s), audited clean: %d layers, %d files\n", strings.Join(res.Wrote, ", "), res.Digest, r.Coverage.Layers, r.Coverage.Files)
 			return nil
 		},
 	}
+}
+
+// buildAttestation reads the attest flags for the destinations of a
+// build: the verdict is attested at each of them, so each must keep a
+// digest (oci:, oci-archive:, docker://, --push).
+func (e *env) buildAttestation(c *cli.Context, dests []imageref.Ref) (*attestation, error) {
+	if len(dests) == 0 {
+		att, err := e.attestation(c, "attest-verdict", nil)
+		if err == nil && att != nil {
+			return nil, errors.New("usage: --attest-verdict and --attest-key need a destination that keeps a digest: -o oci:DIR, -o docker://REF or -t REF --push")
+		}
+		return att, err
+	}
+	att, err := e.attestation(c, "attest-verdict", &dests[0])
+	if err != nil || att == nil {
+		return att, err
+	}
+	for _, d := range dests[1:] {
+		if err := attestable(d); err != nil {
+			return nil, err
+		}
+	}
+	return att, nil
 }
 
 // findingLine is one line for a lint finding shown as a warning; like

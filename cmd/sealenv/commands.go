@@ -23,6 +23,7 @@ func commands(e *env) []*cli.Command {
 		checkCommand(e),
 		wrapCommand(e),
 		buildCommand(e),
+		verifyCommand(e),
 		scanCommand(e),
 		versionCommand(e),
 		completionCommand(e),

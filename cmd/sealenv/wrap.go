@@ -41,7 +41,7 @@ func wrapCommand(e *env) *cli.Command {
 			"With --audit the result is audited\n" +
 			"first and nothing is written unless it is clean. Exit 0 written, 1 audit findings,\n" +
 			"2 error (nothing written).",
-		Flags: append(auditFlags(),
+		Flags: append(append(auditFlags(),
 			&cli.StringSliceFlag{Name: "injector", Usage: "injector binary `[PLATFORM=]PATH` (repeatable)"},
 			&cli.StringFlag{Name: "injector-image", Usage: "take the injector of every platform from the injector image `REF` (any SOURCE transport)"},
 			&cli.BoolFlag{Name: "allow-any-injector", Usage: "accept an injector that is not a sealenv-inject of this release's wrap contract (one you built yourself)"},
@@ -50,7 +50,7 @@ func wrapCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "service", Usage: "pass only the keys that service `NAME` may receive (services: in sealenv.yaml; needs --env)"},
 			&cli.StringFlag{Name: "env", Usage: "environment `NAME` of the bundles: for --service, and whose signers the injector requires"},
 			&cli.StringFlag{Name: "signers", Usage: "allowed signers `FILE` for the image (default: the signers: in sealenv.yaml of the bundles' environments)"},
-		),
+		), attestFlags("attest", false)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return errors.New("usage: sealenv wrap SOURCE DEST --bundle FILE [--bundle FILE...] [--injector [PLATFORM=]PATH...]")
@@ -65,6 +65,10 @@ func wrapCommand(e *env) *cli.Command {
 			}
 			if dest.Transport == "" {
 				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE, docker-daemon:NAME or docker://REF)", dest)
+			}
+			att, err := e.attestation(c, "attest", &dest)
+			if err != nil {
+				return err
 			}
 			o := &wrap.Options{Version: version, AnyInjector: c.Bool("allow-any-injector")}
 			for _, p := range c.StringSlice("bundle") {
@@ -118,26 +122,32 @@ func wrapCommand(e *env) *cli.Command {
 				if dropped > 0 {
 					fmt.Fprintf(e.stderr, "sealenv: note: dropped %d attestation manifests; they describe the image before wrapping\n", dropped)
 				}
-				if err := e.auditBeforeWrite(c, ctx, nil, idx); err != nil {
+				if err := e.auditBeforeWrite(c, ctx, nil, idx, att); err != nil {
 					return err
 				}
 				if err := writeImage(ctx, dest, nil, idx, c.Bool("force")); err != nil {
 					return err
 				}
 				d, _ := idx.Digest()
+				if err := att.written(ctx, dest, d.String(), nil); err != nil {
+					return err
+				}
 				what = "index " + d.String()
 			} else {
 				img, err := wrap.Image(s.Image, o)
 				if err != nil {
 					return fmt.Errorf("%s: %w", src, err)
 				}
-				if err := e.auditBeforeWrite(c, ctx, img, nil); err != nil {
+				if err := e.auditBeforeWrite(c, ctx, img, nil, att); err != nil {
 					return err
 				}
 				if err := writeImage(ctx, dest, img, nil, c.Bool("force")); err != nil {
 					return err
 				}
 				d, _ := img.Digest()
+				if err := att.written(ctx, dest, d.String(), nil); err != nil {
+					return err
+				}
 				what = "image " + d.String()
 			}
 			fmt.Fprintf(e.stderr, "wrapped %s into %s (%s)\n", src, dest, what)
@@ -247,8 +257,9 @@ func writeImage(ctx context.Context, dest imageref.Ref, img v1.Image, idx v1.Ima
 }
 
 // auditBeforeWrite audits the wrapped result, as it is in memory, when
-// --audit is set; findings stop the write (exit 1).
-func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image, idx v1.ImageIndex) error {
+// --audit is set; findings stop the write (exit 1). A clean report is kept
+// for the attestation, if one was asked for.
+func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image, idx v1.ImageIndex, att *attestation) error {
 	if !c.Bool("audit") {
 		return nil
 	}
@@ -267,6 +278,7 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 		return fmt.Errorf("auditing the wrapped image: %w", err)
 	}
 	if r.Clean() {
+		att.remember(r)
 		fmt.Fprintf(e.stderr, "audit: clean (%d layers, %d files)\n", r.Coverage.Layers, r.Coverage.Files)
 		return nil
 	}
