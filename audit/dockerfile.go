@@ -138,7 +138,11 @@ func (l *dfLint) run(c *instructions.RunCommand, at func(rule, name, msg string)
 	if err := c.Expand(func(w string) (string, error) { return w, nil }); err != nil {
 		return
 	}
+	var caches []string
 	for _, m := range instructions.GetMounts(c) {
+		if m.Type == instructions.MountTypeCache && m.Target != "" {
+			caches = append(caches, path.Clean(m.Target))
+		}
 		if m.Type != instructions.MountTypeSecret {
 			continue
 		}
@@ -166,6 +170,14 @@ func (l *dfLint) run(c *instructions.RunCommand, at func(rule, name, msg string)
 		script += "\n" + f.Data
 	}
 	if stmt := persistsSecret(script, refs); stmt != "" {
+		for _, dir := range caches {
+			if strings.Contains(stmt, dir+"/") || strings.HasSuffix(stmt, dir) {
+				// A cache mount outlives the step, is shared with every
+				// later build, and is in no image an audit reads.
+				at("secret-cache-mount", strings.Join(ids, ","), fmt.Sprintf("RUN mounts secret %s and writes it into the cache mount %s (%q): the cache keeps it for every later build, where no audit sees it", strings.Join(ids, ","), dir, clip(stmt, 60)))
+				return
+			}
+		}
 		at("secret-mount-persisted", strings.Join(ids, ","), fmt.Sprintf("RUN mounts secret %s and writes it to a file in the same step (%q): the file is in the layer; use it where it is mounted, never copy it", strings.Join(ids, ","), clip(stmt, 60)))
 	}
 }

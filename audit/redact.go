@@ -1,160 +1,172 @@
 package audit
 
 import (
-	"reflect"
-	"strings"
+	"bytes"
+	"encoding/binary"
+	"io"
 )
 
-// redacted replaces a secret in any string the audit prints.
-const redacted = "[REDACTED]"
-
-// masker replaces every match of the detectors (sealed values in every
-// encoding, and the rules) in the strings it is given. It remembers what
-// it did, so that a path named in many findings is searched once.
-type masker struct {
-	sc   *scanner
-	memo map[string]string
+// Redactor replaces, in text, every form of the sealed values that the
+// known-value detector searches an image for (raw, hex, base64 at every
+// alignment and wrapped, URL, JSON, HTML and UTF-16 escapes): one matcher
+// for the audit and for what a build prints. It is immutable and safe for
+// concurrent use; each stream gets its own [RedactWriter]. Like the
+// detector, it skips values shorter than [MinValueLen].
+type Redactor struct {
+	k *knownSet
+	// heads holds every prefix shorter than eight bytes of every form: a
+	// stream ending in one must wait for more.
+	heads map[string]bool
 }
 
-func newMasker(d *detectors) *masker {
-	return &masker{sc: &scanner{d: d, seen: map[seenKey]bool{}}, memo: map[string]string{}}
-}
-
-func (m *masker) str(s string) string {
-	if s == "" {
-		return s
+// NewRedactor compiles the values. The redactor keeps its own encoded
+// copies; [Redactor.Zero] clears them.
+func NewRedactor(values []Value) *Redactor {
+	r := &Redactor{k: newKnownSet(values), heads: map[string]bool{}}
+	for _, p := range r.k.patterns {
+		for n := 1; n < 8 && n < len(p.text); n++ {
+			r.heads[string(p.text[:n])] = true
+		}
 	}
-	if r, ok := m.memo[s]; ok {
-		return r
-	}
-	r := redactString(m.sc, s)
-	m.memo[s] = r
 	return r
 }
 
-// redactPlaces ends every audit: it keeps the audit's detectors with the
-// report and masks every string the report holds (see [Report.redact]).
-func (a *auditor) redactPlaces() {
-	a.rep.mask = a.d
-	a.rep.redact()
+// Zero overwrites the redactor's copies of the values; it redacts nothing
+// afterwards.
+func (r *Redactor) Zero() {
+	k := r.k
+	for i := range k.patterns {
+		clear(k.patterns[i].text)
+	}
+	clear(k.table)
+	k.patterns, k.heads = nil, nil
+	clear(r.heads)
 }
 
-// redact replaces, in every string the report holds, each match of the
-// audit's detectors by [REDACTED]: finding paths, fields, names and
-// messages, coverage errors and notes, provenance, the suppressed
-// section, the source. It walks the report's exported fields, so a string
-// added to the report later is masked without being named here. Every
-// writer calls it first; it is idempotent.
-func (r *Report) redact() {
-	if r.mask == nil {
-		return
-	}
-	m := newMasker(r.mask)
-	maskStrings(reflect.ValueOf(r).Elem(), m.str)
+// Redact returns b with every form of every value replaced by
+// "[REDACTED:NAME]".
+func (r *Redactor) Redact(b []byte) []byte {
+	var out bytes.Buffer
+	w := r.Writer(&out)
+	_, _ = w.Write(b)
+	_ = w.Flush()
+	return out.Bytes()
 }
 
-// maskStrings replaces every settable string reachable from v (through
-// exported struct fields, pointers, slices, arrays, maps and interfaces
-// holding such values) by fn of it.
-func maskStrings(v reflect.Value, fn func(string) string) {
-	switch v.Kind() {
-	case reflect.String:
-		if v.CanSet() {
-			v.SetString(fn(v.String()))
-		}
-	case reflect.Pointer:
-		if !v.IsNil() {
-			maskStrings(v.Elem(), fn)
-		}
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				maskStrings(v.Field(i), fn)
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			maskStrings(v.Index(i), fn)
-		}
-	case reflect.Map:
-		if v.IsNil() {
-			return
-		}
-		out := reflect.MakeMapWithSize(v.Type(), v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			k := reflect.New(v.Type().Key()).Elem()
-			k.Set(it.Key())
-			maskStrings(k, fn)
-			e := reflect.New(v.Type().Elem()).Elem()
-			e.Set(it.Value())
-			maskStrings(e, fn)
-			out.SetMapIndex(k, e)
-		}
-		if v.CanSet() {
-			v.Set(out)
-		}
-	case reflect.Interface:
-		if v.IsNil() {
-			return
-		}
-		e := reflect.New(v.Elem().Type()).Elem()
-		e.Set(v.Elem())
-		maskStrings(e, fn)
-		if v.CanSet() {
-			v.Set(e)
-		}
-	}
+// Writer returns a writer that passes what is written to it on to w, with
+// every form of every value replaced by "[REDACTED:NAME]", also where a
+// value is split across writes: it holds back only the end of the stream
+// that could still become a form of a value, until more arrives or
+// [RedactWriter.Flush].
+func (r *Redactor) Writer(w io.Writer) *RedactWriter {
+	return &RedactWriter{r: r, w: w}
 }
 
-// redactString replaces every match of the detectors in s by [REDACTED].
-func redactString(sc *scanner, s string) string {
-	b := []byte(s)
-	cut := make([]bool, len(b))
-	found := false
-	sc.scanBytes(b, func(h hit) {
-		for i := h.offset; i < h.offset+int64(h.length) && i < int64(len(b)); i++ {
-			cut[i] = true
-			found = true
-		}
-	})
-	if !found {
-		return s
-	}
-	var out strings.Builder
-	for i := 0; i < len(b); i++ {
-		if !cut[i] {
-			out.WriteByte(b[i])
-			continue
-		}
-		out.WriteString(redacted)
-		for i+1 < len(b) && cut[i+1] {
-			i++
-		}
-	}
-	return out.String()
-}
-
-// maskedError is an error whose text had every match of the detectors
-// replaced; it unwraps to the original, whose text is never printed.
-type maskedError struct {
-	msg string
+// RedactWriter is one stream of a [Redactor].
+type RedactWriter struct {
+	r   *Redactor
+	w   io.Writer
+	buf []byte
 	err error
 }
 
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }
+// Write redacts p into the stream. It reports len(p) written unless the
+// underlying writer failed.
+func (rw *RedactWriter) Write(p []byte) (int, error) {
+	if rw.err != nil {
+		return 0, rw.err
+	}
+	rw.buf = append(rw.buf, p...)
+	rw.emit(false)
+	if rw.err != nil {
+		return 0, rw.err
+	}
+	return len(p), nil
+}
 
-// maskError masks the text of an error an audit returns instead of a
-// report: it may name a file of the image, which may be named like a
-// secret.
-func maskError(d *detectors, err error) error {
-	if err == nil {
+// Flush writes what is held back, redacted.
+func (rw *RedactWriter) Flush() error {
+	if rw.err == nil {
+		rw.emit(true)
+	}
+	return rw.err
+}
+
+// emit writes what no later byte can change, redacted, or all of buf at
+// the end; the rest stays in buf. Matches are leftmost-longest and do not
+// overlap: at a position where a longer form could still complete, the
+// stream waits.
+func (rw *RedactWriter) emit(final bool) {
+	k := rw.r.k
+	safe := len(rw.buf) - k.maxLen // from here on, a form may run past the end
+	var out []byte
+	start := 0 // first byte not yet written
+	i := 0
+	for ; i < len(rw.buf); i++ {
+		if !final && i > safe && rw.r.pending(rw.buf[i:]) {
+			break
+		}
+		best := k.longest(rw.buf[i:])
+		if best == nil {
+			continue
+		}
+		out = append(out, rw.buf[start:i]...)
+		out = append(out, "[REDACTED:"+best.name+"]"...)
+		i += len(best.text) - 1
+		start = i + 1
+	}
+	if i > start {
+		out = append(out, rw.buf[start:min(i, len(rw.buf))]...)
+		start = min(i, len(rw.buf))
+	}
+	if len(out) > 0 {
+		if _, err := rw.w.Write(out); err != nil {
+			rw.err = err
+		}
+	}
+	rest := copy(rw.buf, rw.buf[start:])
+	clear(rw.buf[rest:])
+	rw.buf = rw.buf[:rest]
+}
+
+// pending reports whether tail, the end of the stream, is a proper prefix
+// of some form: more bytes could complete it.
+func (r *Redactor) pending(tail []byte) bool {
+	if len(tail) < 8 {
+		return r.heads[string(tail)]
+	}
+	k := r.k
+	if len(k.patterns) == 0 {
+		return false
+	}
+	h := k.hash(binary.LittleEndian.Uint64(tail))
+	if k.table[h>>6]&(1<<(h&63)) == 0 {
+		return false
+	}
+	for _, i := range k.heads[h] {
+		p := k.patterns[i].text
+		if len(p) > len(tail) && string(p[:len(tail)]) == string(tail) {
+			return true
+		}
+	}
+	return false
+}
+
+// longest returns the longest pattern that starts at b[0], or nil.
+func (k *knownSet) longest(b []byte) *pattern {
+	if len(b) < 8 || len(k.patterns) == 0 {
 		return nil
 	}
-	msg := redactString(&scanner{d: d, seen: map[seenKey]bool{}}, err.Error())
-	if msg == err.Error() {
-		return err
+	h := k.hash(binary.LittleEndian.Uint64(b))
+	if k.table[h>>6]&(1<<(h&63)) == 0 {
+		return nil
 	}
-	return &maskedError{msg: msg, err: err}
+	var best *pattern
+	for _, i := range k.heads[h] {
+		p := &k.patterns[i]
+		if len(b) >= len(p.text) && string(b[:len(p.text)]) == string(p.text) && (best == nil || len(p.text) > len(best.text)) {
+			best = p
+		}
+	}
+	return best
 }

@@ -1,213 +1,180 @@
 package audit
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"bytes"
-	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// leaks returns what of secrets the report shows in any format.
-func leaks(t *testing.T, r *Report, secrets ...string) []string {
+func genValue(t testing.TB, n int) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	for _, f := range Formats {
-		if err := r.Write(&buf, f); err != nil {
-			t.Fatal(err)
-		}
+	raw := make([]byte, n)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
 	}
-	var out []string
-	for _, s := range secrets {
-		if strings.Contains(buf.String(), s) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return []byte(base64.RawURLEncoding.EncodeToString(raw)[:n])
 }
 
-// fillStrings sets every string reachable from v (allocating pointers and
-// one element per slice and map) to s, and returns how many it set.
-func fillStrings(v reflect.Value, s string) int {
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(s)
-		return 1
-	case reflect.Pointer:
-		if v.Type().Elem().Kind() == reflect.Int || v.Type().Elem().Kind() == reflect.Int64 {
-			return 0 // an index or an offset
-		}
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
-		}
-		return fillStrings(v.Elem(), s)
-	case reflect.Struct:
-		n := 0
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				n += fillStrings(v.Field(i), s)
+// TestRedactorEveryEncoding: every form the known-value detector searches
+// for is replaced, in one write and byte by byte, and nothing of the
+// text around it is lost.
+func TestRedactorEveryEncoding(t *testing.T) {
+	v := genValue(t, 24)
+	other := genValue(t, 30)
+	r := NewRedactor([]Value{{Name: "API_TOKEN", Value: v}, {Name: "OTHER", Value: other}})
+	pats := encodings(v)
+	if len(pats) < 20 {
+		t.Fatalf("only %d encodings: the set changed", len(pats))
+	}
+	for _, p := range pats {
+		in := "before " + string(p.text) + " after"
+		for _, chunk := range []int{0, 1, 7} {
+			var out bytes.Buffer
+			w := r.Writer(&out)
+			b := []byte(in)
+			if chunk == 0 {
+				w.Write(b)
+			}
+			for chunk > 0 && len(b) > 0 {
+				n := min(chunk, len(b))
+				if _, err := w.Write(b[:n]); err != nil {
+					t.Fatal(err)
+				}
+				b = b[n:]
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			if strings.Contains(got, string(p.text)) || !strings.Contains(got, "[REDACTED:API_TOKEN]") {
+				t.Errorf("%s form, writes of %d bytes: not redacted (%d bytes out)", p.encoding, chunk, len(got))
+			}
+			if !strings.HasPrefix(got, "before ") || !strings.HasSuffix(got, " after") {
+				t.Errorf("%s form: the text around the value was changed", p.encoding)
 			}
 		}
-		return n
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		return fillStrings(v.Index(0), s)
-	}
-	return 0
-}
-
-// Every string of a report, whatever field holds it (those added later
-// too: the report is filled by reflection), is masked in every format: a
-// sealed value and a rule-shaped token planted in all of them never come
-// out.
-func TestEveryReportStringIsMasked(t *testing.T) {
-	v := randString(t, alnum, 20)
-	gh := "ghp_" + randString(t, alnum, 36)
-	d := defaultDetectors([]Value{{Name: "V", Value: []byte(v)}})
-	r := &Report{}
-	n := fillStrings(reflect.ValueOf(r).Elem(), "at "+v+" and "+gh+" here")
-	if n < 30 {
-		t.Fatalf("only %d strings filled", n)
-	}
-	zero := 0
-	r.Findings[0].LayerIndex, r.Findings[0].Where = &zero, whereLayer
-	r.mask = d
-	if got := leaks(t, r, v, gh); len(got) > 0 {
-		t.Fatalf("%d planted strings in the report", len(got))
-	}
-	// The text that is not secret is kept.
-	var buf bytes.Buffer
-	r.WriteText(&buf)
-	if !strings.Contains(buf.String(), "at [REDACTED] and [REDACTED] here") {
-		t.Fatalf("masked text: %s", buf.String())
 	}
 }
 
-// A sealed value and a rule-shaped token planted in every name an image
-// holds (a file name, a GNU long name, a PAX path, a link target, a zip
-// entry name, a label key whose value is a token, an env name) and in the
-// messages that name
-// them (a note on a broken archive, a limit reached) never appear in any
-// report format; the findings still say where they are.
-func TestPlantedNamesAreMasked(t *testing.T) {
-	v := "k" + randString(t, alnum, 19) // a label key that is a JSON path identifier
-	gh := "ghp_" + randString(t, alnum, 36)
-	var zb bytes.Buffer
-	zw := zip.NewWriter(&zb)
-	w, _ := zw.Create("conf/" + gh + ".txt")
-	w.Write([]byte("hello\n"))
-	w, _ = zw.Create("conf/" + v + ".txt")
-	w.Write([]byte("hello\n"))
-	zw.Close()
-	inner := gz(t, tarBytes(t, file{"x.txt", []byte("x")}))
-	nested := gz(t, tarBytes(t, file{"deep.tar.gz", inner}))
-
-	var lb bytes.Buffer
-	tw := tar.NewWriter(&lb)
-	add := func(h *tar.Header, data []byte) {
-		h.Mode, h.ModTime, h.Size = 0o644, time.Unix(0, 0), int64(len(data))
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
+// TestRedactorWhatCILogsShow: the forms a build step prints by accident:
+// base64 of the value, its hex dump, curl -v's Authorization: Basic
+// header, the value in a JSON string and in a URL.
+func TestRedactorWhatCILogsShow(t *testing.T) {
+	v := genValue(t, 20)
+	r := NewRedactor([]Value{{Name: "NPM_TOKEN", Value: v}})
+	lines := []string{
+		base64.StdEncoding.EncodeToString(v) + "\n",
+		hex.EncodeToString(v) + "\n",
+		"> Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ci:"+string(v))) + "\r\n",
+		"> Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("a-longer-user:"+string(v))) + "\r\n",
+		`{"token":"` + string(v) + `"}` + "\n",
+		"https://registry.example.com/?t=" + string(v) + "\n",
+	}
+	out := string(r.Redact([]byte(strings.Join(lines, ""))))
+	if n := strings.Count(out, "[REDACTED:NPM_TOKEN]"); n != len(lines) {
+		t.Errorf("%d redactions, want %d", n, len(lines))
+	}
+	// What is left of an encoded value is at most the characters it
+	// shares with its neighbours: decode every base64 run and look.
+	for _, f := range strings.FieldsFunc(out, func(c rune) bool { return strings.ContainsRune(" \r\n[]:", c) }) {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+			if d, err := enc.DecodeString(f); err == nil && bytes.Contains(d, v[:8]) {
+				t.Errorf("a base64 run in the output still decodes to the value")
+			}
 		}
-		tw.Write(data)
 	}
-	long := strings.Repeat("d/", 60)
-	add(&tar.Header{Name: "app/" + v + ".txt", Typeflag: tar.TypeReg}, []byte("x"))
-	add(&tar.Header{Name: long + gh, Typeflag: tar.TypeReg, Format: tar.FormatGNU}, []byte("x"))
-	add(&tar.Header{Name: long + v, Typeflag: tar.TypeReg, Format: tar.FormatPAX}, []byte("x"))
-	add(&tar.Header{Name: "app/link", Typeflag: tar.TypeSymlink, Linkname: "/run/" + gh}, nil)
-	add(&tar.Header{Name: "app/hard", Typeflag: tar.TypeLink, Linkname: "app/" + v + ".txt"}, nil)
-	add(&tar.Header{Name: "app/bundle.zip", Typeflag: tar.TypeReg}, zb.Bytes())
-	add(&tar.Header{Name: "app/" + gh + ".zip", Typeflag: tar.TypeReg}, []byte("PK\x03\x04broken"))
-	add(&tar.Header{Name: "app/" + v + ".tgz", Typeflag: tar.TypeReg}, nested)
-	tw.Close()
-	cfg := v1.Config{
-		Labels: map[string]string{v: gh},
-		Env:    []string{"X_" + v + "=1", gh + "=2"},
+	if strings.Contains(out, string(v)) || strings.Contains(out, hex.EncodeToString(v)) {
+		t.Errorf("the value or its hex is in the output")
 	}
-	img := image(t, cfg, nil, layer(lb.Bytes(), "none"))
-	r, err := Image(context.Background(), img, Options{Values: []Value{{Name: "V", Value: []byte(v)}}, MaxDepth: 3})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestRedactorLongestFirst: where two values overlap, the longer one is
+// replaced whole.
+func TestRedactorLongestFirst(t *testing.T) {
+	short := genValue(t, 10)
+	long := append(append([]byte{}, short...), genValue(t, 10)...)
+	r := NewRedactor([]Value{{Name: "SHORT", Value: short}, {Name: "LONG", Value: long}})
+	got := string(r.Redact([]byte("x" + string(long) + "y" + string(short) + "z")))
+	if got != "x[REDACTED:LONG]y[REDACTED:SHORT]z" {
+		t.Errorf("got %q", strings.NewReplacer(string(long), "LONGVALUE", string(short), "SHORTVALUE").Replace(got))
 	}
-	if got := leaks(t, r, v, gh); len(got) > 0 {
-		t.Fatalf("%d planted strings in the report:\n%s", len(got), dump(t, r))
+}
+
+// TestRedactorZeroAndErrors: after Zero nothing is matched (and nothing is
+// held); a failing writer's error comes back.
+func TestRedactorZeroAndErrors(t *testing.T) {
+	v := genValue(t, 16)
+	r := NewRedactor([]Value{{Name: "K", Value: v}})
+	r.Zero()
+	zeros := make([]byte, 64)
+	if got := r.Redact(zeros); !bytes.Equal(got, zeros) {
+		t.Errorf("a zeroed redactor changed text")
 	}
+	if got := r.Redact(v); !bytes.Equal(got, v) {
+		t.Errorf("a zeroed redactor still knows the value")
+	}
+	boom := errors.New("boom")
+	held := genValue(t, 16)
+	w := NewRedactor([]Value{{Name: "K", Value: held}}).Writer(failWriter{boom})
+	// The start of a value waits for what follows it.
+	if _, err := w.Write(held[:5]); err != nil {
+		t.Fatalf("held text failed early: %v", err)
+	}
+	if err := w.Flush(); !errors.Is(err, boom) {
+		t.Errorf("Flush: %v, want the writer's error", err)
+	}
+}
+
+// TestRedactorHoldsOnlyWhatCouldBeAValue: text that cannot begin any form
+// of a value is written at once (a progress line shows while its step
+// runs); the start of a value waits.
+func TestRedactorHoldsOnlyWhatCouldBeAValue(t *testing.T) {
+	v := genValue(t, 24)
+	r := NewRedactor([]Value{{Name: "K", Value: v}})
 	var out bytes.Buffer
-	r.WriteJSON(&out)
-	js := out.String()
-	for _, want := range []string{
-		`"part": "name"`, `"part": "linkname"`,
-		`"path": "app/bundle.zip!/conf/[REDACTED].txt"`,
-		`"path": "app/[REDACTED].txt"`,
-		`"field": "config.Labels.[REDACTED]"`,
-		`nested deeper than the depth limit`, // a coverage error that names the file
-		`app/[REDACTED].zip`,                 // a note that names it
-	} {
-		if !strings.Contains(js, want) {
-			t.Errorf("the report does not hold %s", want)
-		}
+	w := r.Writer(&out)
+	w.Write([]byte("#5 [2/2] RUN sleep 60\n"))
+	if out.String() != "#5 [2/2] RUN sleep 60\n" {
+		t.Errorf("written at once: %q", out.String())
 	}
-	if t.Failed() {
-		t.Log(js)
+	w.Write(append([]byte("x="), v[:10]...))
+	if out.String() != "#5 [2/2] RUN sleep 60\nx=" {
+		t.Errorf("the start of the value was not held: %q", strings.ReplaceAll(out.String(), string(v[:10]), "V"))
+	}
+	w.Write(append(v[10:], '\n'))
+	if out.String() != "#5 [2/2] RUN sleep 60\nx=[REDACTED:K]\n" {
+		t.Errorf("got %q", strings.ReplaceAll(out.String(), string(v), "V"))
 	}
 }
 
-// An error the audit returns instead of a report is masked too: an image
-// archive that holds a name twice names it.
-func TestErrorsAreMasked(t *testing.T) {
-	v := randString(t, alnum, 20)
-	gh := "ghp_" + randString(t, alnum, 36)
-	img, err := mutate.AppendLayers(empty.Image, tarLayer(t, "none", file{"a", []byte("a")}))
-	if err != nil {
-		t.Fatal(err)
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// BenchmarkRedactor: progress output of a build (text with no value in
+// it), 20 values.
+func BenchmarkRedactor(b *testing.B) {
+	var vs []Value
+	for i := 0; i < 20; i++ {
+		vs = append(vs, Value{Name: "K", Value: genValue(b, 24)})
 	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "img.tar")
-	if err := tarball.WriteToFile(p, mustTag(t, "example.com/app:1"), img); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(p)
-	// Append two entries with the same name to the archive.
-	var buf bytes.Buffer
-	tr := tar.NewReader(bytes.NewReader(data))
-	tw := tar.NewWriter(&buf)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			break
+	r := NewRedactor(vs)
+	line := []byte("#7 [3/4] RUN npm ci --no-audit && node build.js > /dev/null\n#7 0.512 added 1432 packages in 3s\n")
+	text := bytes.Repeat(line, 1<<14)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		w := r.Writer(discard{})
+		for p := text; len(p) > 0; p = p[min(len(p), 4096):] {
+			w.Write(p[:min(len(p), 4096)])
 		}
-		b := new(bytes.Buffer)
-		b.ReadFrom(tr)
-		tw.WriteHeader(h)
-		tw.Write(b.Bytes())
-	}
-	for i := 0; i < 2; i++ {
-		tw.WriteHeader(&tar.Header{Name: gh + "/" + v, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
-		tw.Write([]byte("x"))
-	}
-	tw.Close()
-	os.WriteFile(p, buf.Bytes(), 0o644)
-	_, err = imageAt(context.Background(), "docker-archive:"+p, Options{Values: []Value{{Name: "V", Value: []byte(v)}}})
-	if err == nil || !strings.Contains(err.Error(), "twice") {
-		t.Fatalf("want the archive refused: %v", err)
-	}
-	if strings.Contains(err.Error(), v) || strings.Contains(err.Error(), gh) || !strings.Contains(err.Error(), "[REDACTED]/[REDACTED]") {
-		t.Fatalf("the error is not masked: %d bytes", len(err.Error()))
-	}
-	var me *maskedError
-	if !errors.As(err, &me) || errors.Unwrap(err) == nil {
-		t.Fatal("the masked error does not unwrap")
+		w.Flush()
 	}
 }
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -29,24 +29,28 @@ package build
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/docker/cli/cli/config"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -60,9 +64,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
-	"github.com/sealenv/sealenv/inject"
 	ifsutil "github.com/sealenv/sealenv/internal/fsutil"
-	"github.com/sealenv/sealenv/seal"
 )
 
 // Options configure a build.
@@ -75,8 +77,13 @@ type Options struct {
 	// Dockerfile (default: Context/Dockerfile).
 	Context    string
 	Dockerfile string
+	// Contexts are named build contexts, as buildx's --build-context
+	// NAME=VALUE: a directory, or docker-image://REF.
+	Contexts map[string]string
 	// BuildArgs are the build arguments (build-arg:NAME=value).
 	BuildArgs map[string]string
+	// Labels are set on the image (label:NAME=value).
+	Labels map[string]string
 	// Target is the stage to build (default: the last).
 	Target string
 	// Platforms to build for (default: BuildKit's own). Several make a
@@ -87,27 +94,49 @@ type Options struct {
 	Provenance string
 	// NoCache builds every step anew.
 	NoCache bool
+	// Network is the network of RUN steps: "" or "default" (BuildKit's
+	// sandbox), "none" or "host" (which buildkitd must allow).
+	Network string
 	// Secrets are served to RUN --mount=type=secret by id = Name. Run
 	// keeps its own copies and zeroes them when the build ends; the
-	// caller zeroes its own.
+	// caller zeroes its own. Every secret needs its Key.
 	Secrets []Secret
+	// SSH are the SSH agents served to RUN --mount=type=ssh, by id. A step
+	// that mounts an agent not listed here is an error ([ErrSSHNotGiven]).
+	SSH []SSH
+	// CacheFrom are caches BuildKit may import; CacheTo are caches it
+	// exports, each to a private directory first: every blob the export
+	// would write is audited with the image, and copied to its
+	// destination only when the audit is clean.
+	CacheFrom, CacheTo []Cache
 	// Audit configures the lint, the build-argument check and the image
 	// audit: the sealed values to search for, rules, allowlist.
 	// BuildContext is set to Context.
 	Audit audit.Options
-	// Dest is where a clean image is written: oci:DIR, oci-archive:FILE,
-	// docker-archive:FILE[:NAME:TAG] (default name sealenv/build:latest;
-	// one platform, no attestations) or docker://REF.
-	Dest imageref.Ref
+	// Dests are where a clean image is written: oci:DIR, oci-archive:FILE,
+	// docker-archive:FILE[:NAME:TAG] (default name sealenv/build:latest),
+	// docker-daemon:NAME[:TAG] (the last two: one platform, no
+	// attestations) or docker://REF. None: built and audited only.
+	Dests []imageref.Ref
 	// Replace allows replacing an existing local destination.
 	Replace bool
-	// Insecure allows a plain-HTTP registry for a docker:// destination.
+	// Insecure allows plain-HTTP registries for docker:// destinations and
+	// registry caches.
 	Insecure bool
+	// DaemonHost is the engine API address of docker-daemon: destinations
+	// (default: $DOCKER_HOST, else the usual sockets).
+	DaemonHost string
 	// Progress is the display mode: auto (default), plain, tty, rawjson or
 	// quiet; ProgressOut receives it (nil: none), with every sealed value
-	// of Audit.Values and Secrets redacted.
+	// of Audit.Values and Secrets redacted in every encoding the audit
+	// searches for.
 	Progress    string
 	ProgressOut io.Writer
+	// IIDFile receives the image ID (the config digest of a one-platform
+	// image, else the index digest), MetadataFile the build's metadata
+	// as JSON (buildx's keys, and the audit's summary), when the image
+	// was written.
+	IIDFile, MetadataFile string
 	// TempDir holds the private directory the image is exported to
 	// (default: the system's).
 	TempDir string
@@ -122,18 +151,68 @@ type TLS struct {
 }
 
 // Secret is a value served to the build by id = Name.
-type Secret = seal.Secret
+type Secret struct {
+	Name  string
+	Value []byte
+	// Key keys the cache material of the steps that mount the secret: a
+	// key only holders of the secret's bundle have (see
+	// seal.Bundle.DeriveKey), at least 16 bytes. Each such step names the
+	// secret as NAME#HMAC(Key, name and value) in its LLB, so BuildKit's
+	// cache key of the step depends on the value (see [cacheID]).
+	Key []byte
+}
+
+// SSH is an SSH agent served by id: the agent socket or the private key
+// files in Paths (none: $SSH_AUTH_SOCK), as buildx's --ssh ID=PATH,PATH.
+type SSH struct {
+	ID    string
+	Paths []string
+}
+
+// Cache is a cache import or export, as buildx's --cache-from and
+// --cache-to: Type "registry" (Attrs ref=REF, and for exports mode,
+// image-manifest, oci-mediatypes, compression...) or "local" (src=DIR to
+// import, dest=DIR to export).
+type Cache struct {
+	Type  string
+	Attrs map[string]string
+}
+
+// String names the cache as buildx's flags do, without credentials.
+func (c Cache) String() string {
+	switch c.Type {
+	case "registry":
+		return "type=registry,ref=" + c.Attrs["ref"]
+	case "local":
+		if d := c.Attrs["dest"]; d != "" {
+			return "type=local,dest=" + d
+		}
+		return "type=local,src=" + c.Attrs["src"]
+	}
+	return "type=" + c.Type
+}
 
 // Result is what a build did.
 type Result struct {
 	// Report is the audit's: of the Dockerfile and the build arguments
-	// when they have findings (Built is then false), else of the image.
+	// when they have precise findings (Built is then false), else of the
+	// image and the cache exports.
 	Report *audit.Report
-	// Built says BuildKit built the image; Written that it reached the
+	// Warnings are the lint's heuristic findings: printed, not blocking;
+	// the audit of the result decides.
+	Warnings []audit.Finding
+	// Notes are what the caller should tell the user (a # syntax= line
+	// that was not followed, ...).
+	Notes []string
+	// Built says BuildKit built the image; Written that it reached every
 	// destination, which happens only when Report is clean.
 	Built, Written bool
-	// Digest is the digest of the image or index written.
-	Digest string
+	// Wrote lists the destinations and caches written, in order.
+	Wrote []string
+	// Digest is the digest of the image or index built; ConfigDigest the
+	// config digest of a one-platform image; Descriptor its descriptor.
+	Digest, ConfigDigest string
+	Descriptor           *v1.Descriptor
 	// Unserved lists the secret ids the build asked for that no Secret
 	// named.
 	Unserved []string
@@ -144,23 +223,42 @@ var (
 	// ErrPlaintextTCP: a tcp:// address without TLS would carry the
 	// secrets in plaintext.
 	ErrPlaintextTCP = errors.New("a tcp:// address without TLS would send the secrets in plaintext")
-	// ErrDockerArchive: a docker archive holds one image, without
-	// attestations.
-	ErrDockerArchive = errors.New("a docker archive holds one platform and no attestations")
+	// ErrDockerArchive: a docker archive or a Docker Engine holds one
+	// image, without attestations.
+	ErrDockerArchive = errors.New("a docker archive or a Docker Engine holds one platform and no attestations")
 	// ErrTLSPair: a client certificate without its key, or a key without
 	// its certificate.
 	ErrTLSPair = errors.New("TLS: a client certificate needs its key, and a key its certificate")
+	// ErrNoCacheKey: a secret without the key its cache material needs.
+	ErrNoCacheKey = errors.New("no cache key (Secret.Key)")
+	// ErrNoEngine: a docker-daemon: destination and no engine socket.
+	ErrNoEngine = errors.New("no Docker or Podman engine socket found")
+	// ErrCacheType: a cache that is neither a registry nor a local
+	// directory: its export could not be audited before it is written.
+	ErrCacheType = errors.New("a cache type sealenv cannot audit (want type=registry or type=local)")
 )
 
+// blocking reports whether a lint finding stops the build before BuildKit
+// is contacted: a sealed value or a credential found in the Dockerfile
+// (its ARG defaults included) or a build argument, and a secret written
+// into a cache mount, which no audit of the result can see. Findings by
+// name or by the shape of a RUN line are heuristics: they warn, and the
+// audit of the result decides.
+func blocking(f audit.Finding) bool {
+	return f.Kind == "known-value" || f.Kind == "rule" || f.Rule == "secret-cache-mount"
+}
+
 // Run lints, builds, audits and, when the audit is clean, writes the
-// image. A report with findings is a result, not an error: nothing is
-// written then. An error means the build or the audit could not be done.
+// image and the caches. A report with findings is a result, not an error:
+// nothing is written then. An error means the build or the audit could
+// not be done; Result.Wrote says what was written before it.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	ao := o.Audit
 	ao.BuildContext = o.Context
+	res := &Result{}
 
 	// Before the build: the Dockerfile and the build arguments.
 	lint, err := audit.Dockerfile(o.Dockerfile, ao)
@@ -172,21 +270,40 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	lint.Suppressed = append(lint.Suppressed, args.Suppressed...)
 	lint.Coverage.KnownValues = args.Coverage.KnownValues
 	lint.Coverage.ShortValues = args.Coverage.ShortValues
-	if !lint.Clean() {
-		return &Result{Report: lint}, nil
+	stop := !lint.Coverage.Complete
+	for _, f := range lint.Findings {
+		if blocking(f) {
+			stop = true
+		} else {
+			res.Warnings = append(res.Warnings, f)
+		}
+	}
+	if stop {
+		res.Report, res.Warnings = lint, nil
+		return res, nil
+	}
+	syntax, err := o.syntax()
+	if err != nil {
+		return nil, err
+	}
+	if syntax != "" {
+		res.Notes = append(res.Notes, fmt.Sprintf("the Dockerfile asks for frontend %s (# syntax=); it is not pulled: the build runs BuildKit %s's Dockerfile frontend itself, so that every step that mounts a secret gets its cache key", syntax, buildkitVersion))
 	}
 
 	red := newRedactor(o)
-	defer red.mt.Zero()
+	defer red.zero()
 	dir, err := os.MkdirTemp(o.TempDir, "sealenv-build-")
 	if err != nil {
 		return nil, fmt.Errorf("making a private directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	layout := filepath.Join(dir, "oci")
+	caches := make([]string, len(o.CacheTo))
+	for i := range caches {
+		caches[i] = filepath.Join(dir, fmt.Sprintf("cache-%d", i))
+	}
 
-	res := &Result{}
-	unserved, err := o.solve(ctx, layout, red)
+	unserved, err := o.solve(ctx, layout, caches, syntax != "", red)
 	res.Unserved = unserved
 	if err != nil {
 		return res, red.err(err)
@@ -198,16 +315,48 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("auditing the image: %w", err)
 	}
-	rep.Source = o.Dest.String()
+	rep.Source = o.destNames()
+	for i, c := range o.CacheTo {
+		if err := auditCache(ctx, caches[i], c, ao, rep); err != nil {
+			return res, err
+		}
+	}
 	res.Report = rep
 	if !rep.Clean() {
 		return res, nil
 	}
-	if res.Digest, err = o.write(ctx, src); err != nil {
-		return res, red.err(err)
+	if err := o.describe(src, res); err != nil {
+		return res, err
+	}
+	for _, d := range o.Dests {
+		if err := o.write(ctx, src, d); err != nil {
+			return res, red.err(err)
+		}
+		res.Wrote = append(res.Wrote, d.String())
+	}
+	for i, c := range o.CacheTo {
+		if err := o.writeCache(ctx, caches[i], c); err != nil {
+			return res, red.err(err)
+		}
+		res.Wrote = append(res.Wrote, "cache "+c.String())
 	}
 	res.Written = true
+	if err := o.writeMetadata(res); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// destNames names the destinations in the report.
+func (o *Options) destNames() string {
+	var names []string
+	for _, d := range o.Dests {
+		names = append(names, d.String())
+	}
+	if len(names) == 0 {
+		return "the image built"
+	}
+	return strings.Join(names, ", ")
 }
 
 // Check validates the options, and fills in the default Dockerfile, without
@@ -232,6 +381,22 @@ func (o *Options) Check() error {
 	} else if !st.Mode().IsRegular() {
 		return fmt.Errorf("dockerfile %s: not a regular file", o.Dockerfile)
 	}
+	for name, v := range o.Contexts {
+		if name == "" || name == "context" || name == "dockerfile" {
+			return fmt.Errorf("build context %q: not a name a named context can have", name)
+		}
+		if strings.HasPrefix(v, "docker-image://") || strings.HasPrefix(v, "target:") {
+			continue
+		}
+		if strings.Contains(v, "://") {
+			return fmt.Errorf("build context %s=%s: want a directory, docker-image://REF or target:STAGE", name, redactURL(v))
+		}
+		if st, err := os.Stat(v); err != nil {
+			return fmt.Errorf("build context %s: %s: %w", name, v, ifsutil.Reason(err))
+		} else if !st.IsDir() {
+			return fmt.Errorf("build context %s: %s: not a directory", name, v)
+		}
+	}
 	if (o.TLS.Cert == "") != (o.TLS.Key == "") {
 		return ErrTLSPair
 	}
@@ -245,6 +410,11 @@ func (o *Options) Check() error {
 	default:
 		return fmt.Errorf("progress %q: want auto, plain, tty, rawjson or quiet", o.Progress)
 	}
+	switch o.Network {
+	case "", "default", "none", "host":
+	default:
+		return fmt.Errorf("network %q: want default, none or host", o.Network)
+	}
 	for i, s := range o.Secrets {
 		if s.Name == "" {
 			return fmt.Errorf("secret %d has no name", i)
@@ -252,44 +422,151 @@ func (o *Options) Check() error {
 		if len(s.Value) > secretsprovider.MaxSecretSize {
 			return fmt.Errorf("secret %s: %d bytes, more than BuildKit's limit of %d", s.Name, len(s.Value), secretsprovider.MaxSecretSize)
 		}
+		if len(s.Key) < 16 {
+			return fmt.Errorf("secret %s: %w", s.Name, ErrNoCacheKey)
+		}
+	}
+	seenSSH := map[string]bool{}
+	for _, s := range o.SSH {
+		id := s.ID
+		if id == "" {
+			id = "default"
+		}
+		if seenSSH[id] {
+			return fmt.Errorf("SSH agent %q given twice", id)
+		}
+		seenSSH[id] = true
+	}
+	for _, c := range o.CacheFrom {
+		if err := c.check(false); err != nil {
+			return err
+		}
+	}
+	for _, c := range o.CacheTo {
+		if err := c.check(true); err != nil {
+			return err
+		}
 	}
 	if o.Addr == "" {
 		return ErrNoAddress
 	}
 	u, err := url.Parse(o.Addr)
 	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("BuildKit address %q: want SCHEME://..., such as unix:///run/buildkit/buildkitd.sock", o.Addr)
+		return fmt.Errorf("BuildKit address %q: want SCHEME://..., such as unix:///run/buildkit/buildkitd.sock", redactURL(o.Addr))
 	}
 	if u.Scheme == "tcp" && o.TLS.CACert == "" {
-		return fmt.Errorf("%s: %w", o.Addr, ErrPlaintextTCP)
+		return fmt.Errorf("%s: %w", redactURL(o.Addr), ErrPlaintextTCP)
 	}
-	d := o.Dest
-	switch d.Transport {
-	case imageref.OCI, imageref.OCIArchive, imageref.Docker:
-	case imageref.DockerArchive:
-		if len(o.Platforms) > 1 || o.Provenance != "" {
-			return fmt.Errorf("%s: %w; write to oci:DIR, oci-archive:FILE or docker://REF", d, ErrDockerArchive)
+	for _, d := range o.Dests {
+		switch d.Transport {
+		case imageref.OCI, imageref.OCIArchive, imageref.Docker:
+		case imageref.DockerArchive, imageref.DockerDaemon:
+			if len(o.Platforms) > 1 || o.Provenance != "" {
+				return fmt.Errorf("%s: %w; write to oci:DIR, oci-archive:FILE or docker://REF", d, ErrDockerArchive)
+			}
+		default:
+			return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE, docker-daemon:NAME or docker://REF)", d)
 		}
-	default:
-		return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", d)
-	}
-	if d.Transport != imageref.Docker && !o.Replace {
-		// Known before the build, not after it.
-		if _, err := os.Lstat(d.Path); err == nil {
-			return fmt.Errorf("%w: %s", imageref.ErrDestinationUsed, d.Path)
+		if d.Transport == imageref.DockerDaemon {
+			if _, err := name.NewTag(d.Name); err != nil {
+				return fmt.Errorf("%s: want NAME[:TAG]: %v", d, err)
+			}
+			// Known before the build: an engine to load into.
+			host := cmp.Or(o.DaemonHost, imageref.DaemonHost())
+			if host == "" {
+				return fmt.Errorf("%s: %w", d, ErrNoEngine)
+			}
+			if !strings.HasPrefix(host, "unix://") {
+				return fmt.Errorf("%s: engine address %s: only unix:// sockets are supported", d, redactURL(host))
+			}
+		}
+		if d.Path != "" && !o.Replace {
+			// Known before the build, not after it.
+			if _, err := os.Lstat(d.Path); err == nil {
+				return fmt.Errorf("%w: %s", imageref.ErrDestinationUsed, d.Path)
+			}
 		}
 	}
 	return nil
 }
 
-// solve runs the build and exports the image into the OCI layout dir.
-func (o *Options) solve(ctx context.Context, dir string, red *redactor) ([]string, error) {
+// check validates a cache import (export false) or export.
+func (c Cache) check(export bool) error {
+	flag := "cache-from"
+	if export {
+		flag = "cache-to"
+	}
+	switch c.Type {
+	case "registry":
+		if c.Attrs["ref"] == "" {
+			return fmt.Errorf("%s %s: no ref=REF", flag, c)
+		}
+		if _, err := name.ParseReference(c.Attrs["ref"]); err != nil {
+			return fmt.Errorf("%s %s: %v", flag, c, err)
+		}
+	case "local":
+		key := "src"
+		if export {
+			key = "dest"
+		}
+		if c.Attrs[key] == "" {
+			return fmt.Errorf("%s %s: no %s=DIR", flag, c, key)
+		}
+		if !export {
+			if st, err := os.Stat(filepath.Join(c.Attrs["src"], "index.json")); err != nil || !st.Mode().IsRegular() {
+				return fmt.Errorf("%s %s: not a cache BuildKit exported (no index.json)", flag, c)
+			}
+		}
+	default:
+		return fmt.Errorf("%s type=%s: %w", flag, c.Type, ErrCacheType)
+	}
+	if export {
+		switch c.Attrs["mode"] {
+		case "", "min", "max":
+		default:
+			return fmt.Errorf("%s %s: mode %q: want min or max", flag, c, c.Attrs["mode"])
+		}
+	}
+	return nil
+}
+
+// syntax reads the frontend a # syntax= line or BUILDKIT_SYNTAX asks for:
+// "" for none. The Dockerfile frontend (docker/dockerfile, any version) is
+// run by sealenv itself; another is an error: its steps could not be
+// keyed.
+func (o *Options) syntax() (string, error) {
+	ref := o.BuildArgs["BUILDKIT_SYNTAX"]
+	if ref == "" {
+		data, err := os.ReadFile(o.Dockerfile)
+		if err != nil {
+			return "", fmt.Errorf("dockerfile %s: %w", o.Dockerfile, ifsutil.Reason(err))
+		}
+		r, _, _, ok := parser.DetectSyntax(data)
+		if !ok {
+			return "", nil
+		}
+		ref = r
+	}
+	ref, _, _ = strings.Cut(strings.TrimSpace(ref), " ")
+	if !dockerfileFrontend(ref) {
+		return "", fmt.Errorf("dockerfile %s: %w (%s), whose steps sealenv cannot give their cache keys; drop the # syntax= line, or build with sealenv inject -- docker buildx build and audit the result", o.Dockerfile, ErrOtherFrontend, ref)
+	}
+	return ref, nil
+}
+
+// buildkitVersion is the BuildKit whose Dockerfile frontend sealenv runs.
+const buildkitVersion = "v0.26.3"
+
+// solve runs the build and exports the image into the OCI layout dir, and
+// the caches into the private directories caches.
+func (o *Options) solve(ctx context.Context, dir string, caches []string, skipSyntax bool, red *redactor) ([]string, error) {
 	c, err := o.client(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 
+	mounts := map[string]fsutil.FS{}
 	ctxFS, err := fsutil.NewFS(o.Context)
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: %w", o.Context, err)
@@ -298,9 +575,30 @@ func (o *Options) solve(ctx context.Context, dir string, red *redactor) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile %s: %w", o.Dockerfile, err)
 	}
+	mounts["context"], mounts["dockerfile"] = ctxFS, dfFS
 	attrs := map[string]string{"filename": filepath.Base(o.Dockerfile)}
 	for k, v := range o.BuildArgs {
 		attrs["build-arg:"+k] = v
+	}
+	for k, v := range o.Labels {
+		attrs["label:"+k] = v
+	}
+	for name, v := range o.Contexts {
+		if strings.HasPrefix(v, "docker-image://") || strings.HasPrefix(v, "target:") {
+			attrs["context:"+name] = v
+			continue
+		}
+		fs, err := fsutil.NewFS(v)
+		if err != nil {
+			return nil, fmt.Errorf("build context %s: %s: %w", name, v, err)
+		}
+		local := "ctx-" + name
+		mounts[local] = fs
+		attrs["context:"+name] = "local:" + local
+	}
+	if skipSyntax {
+		// The frontend runs here; what the line asks for is not pulled.
+		attrs["cmdline"] = ""
 	}
 	if o.Target != "" {
 		attrs["target"] = o.Target
@@ -314,22 +612,64 @@ func (o *Options) solve(ctx context.Context, dir string, red *redactor) ([]strin
 	if o.NoCache {
 		attrs["no-cache"] = ""
 	}
+	var entitlements []string
+	switch o.Network {
+	case "none", "host":
+		attrs["force-network-mode"] = o.Network
+		if o.Network == "host" {
+			entitlements = append(entitlements, "network.host")
+		}
+	}
 
 	store := newSecretStore(o.Secrets)
 	defer store.zero()
-	auth := authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+	gw := &keyedGateway{ids: map[string]string{}, ssh: map[string]bool{}, asked: map[string]bool{}}
+	for _, s := range o.Secrets {
+		gw.ids[s.Name] = cacheID(s)
+	}
+	attach := []session.Attachable{secretsprovider.NewSecretProvider(store)}
+	if len(o.SSH) > 0 {
+		var confs []sshprovider.AgentConfig
+		for _, s := range o.SSH {
+			id := cmp.Or(s.ID, "default")
+			gw.ssh[id] = true
+			confs = append(confs, sshprovider.AgentConfig{ID: id, Paths: s.Paths})
+		}
+		sp, err := sshprovider.NewSSHAgentProvider(confs)
+		if err != nil {
+			return nil, fmt.Errorf("SSH agent: %w", err)
+		}
+		attach = append(attach, sp)
+	}
+	attach = append(attach, authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
 		ConfigFile: config.LoadDefaultConfigFile(io.Discard),
-	})
+	}))
 	opt := client.SolveOpt{
-		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		LocalMounts:   mounts,
 		Exports: []client.ExportEntry{{
 			Type:      client.ExporterOCI,
 			Attrs:     map[string]string{"tar": "false"},
 			OutputDir: dir,
 		}},
-		Session: []session.Attachable{secretsprovider.NewSecretProvider(store), auth},
+		Session:             attach,
+		AllowedEntitlements: entitlements,
+	}
+	for _, cf := range o.CacheFrom {
+		opt.CacheImports = append(opt.CacheImports, client.CacheOptionsEntry{Type: cf.Type, Attrs: maps.Clone(cf.Attrs)})
+	}
+	for i, ct := range o.CacheTo {
+		a := map[string]string{}
+		for k, v := range ct.Attrs {
+			switch k {
+			case "ref", "dest", "tag", "name", "ignore-error":
+				// Where it goes is decided after the audit.
+			default:
+				a[k] = v
+			}
+		}
+		a["dest"] = caches[i]
+		opt.CacheExports = append(opt.CacheExports, client.CacheOptionsEntry{Type: "local", Attrs: a})
 	}
 
 	mode := progressui.DisplayMode(o.Progress)
@@ -353,22 +693,46 @@ func (o *Options) solve(ctx context.Context, dir string, red *redactor) ([]strin
 		_, err := disp.UpdateFrom(context.WithoutCancel(ctx), shown)
 		return err
 	})
-	_, err = c.Solve(ctx, nil, opt, ch) // closes ch
+	_, err = c.Build(ctx, opt, "sealenv", gw.frontend, ch) // closes ch
 	derr := eg.Wait()
 	red.flush()
+	unserved := unservedOf(gw.mounted(), gw.ids)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
-			return store.unserved(), cause
+			return unserved, cause
 		}
-		return store.unserved(), fmt.Errorf("building with BuildKit at %s: %w", o.Addr, err)
+		if r := gw.refused(); r != nil {
+			if errors.Is(r, ErrOtherFrontend) {
+				return unserved, fmt.Errorf("%w, whose steps sealenv cannot give their cache keys", r)
+			}
+			return unserved, r
+		}
+		return unserved, fmt.Errorf("building with BuildKit at %s: %w", redactURL(o.Addr), err)
 	}
 	if derr != nil {
-		return store.unserved(), fmt.Errorf("progress: %w", derr)
+		return unserved, fmt.Errorf("progress: %w", derr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-		return store.unserved(), errors.New("BuildKit exported no image")
+		return unserved, errors.New("BuildKit exported no image")
 	}
-	return store.unserved(), nil
+	for i, cd := range caches {
+		if _, err := os.Stat(filepath.Join(cd, "index.json")); err != nil {
+			return unserved, fmt.Errorf("cache-to %s: BuildKit exported no cache", o.CacheTo[i])
+		}
+	}
+	return unserved, nil
+}
+
+// unservedOf lists the secret names some step mounted that no Secret
+// serves.
+func unservedOf(mounted []string, served map[string]string) []string {
+	var out []string
+	for _, n := range mounted {
+		if _, ok := served[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (o *Options) client(ctx context.Context) (*client.Client, error) {
@@ -389,24 +753,77 @@ func (o *Options) client(ctx context.Context) (*client.Client, error) {
 	}
 	c, err := client.New(ctx, o.Addr, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("BuildKit at %s: %w", o.Addr, err)
+		return nil, fmt.Errorf("BuildKit at %s: %w", redactURL(o.Addr), err)
 	}
 	return c, nil
 }
 
+// redactURL returns s without the userinfo of a URL-shaped s: an address
+// an error names never carries a credential.
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
+
+// describe fills in the digests of the image built.
+func (o *Options) describe(src imageref.Ref, res *Result) error {
+	s, err := imageref.Open(context.Background(), src, imageref.Options{})
+	if err != nil {
+		return fmt.Errorf("reading the built image: %w", err)
+	}
+	defer s.Close()
+	var d v1.Descriptor
+	if s.Index != nil {
+		if d.Digest, err = s.Index.Digest(); err == nil {
+			d.MediaType, _ = s.Index.MediaType()
+			d.Size, err = s.Index.Size()
+		}
+		if img, ierr := platformImage(s.Index); ierr == nil {
+			if c, cerr := img.ConfigName(); cerr == nil {
+				res.ConfigDigest = c.String()
+			}
+		}
+	} else {
+		if d.Digest, err = s.Image.Digest(); err == nil {
+			d.MediaType, _ = s.Image.MediaType()
+			d.Size, err = s.Image.Size()
+		}
+		if err == nil {
+			var c v1.Hash
+			if c, err = s.Image.ConfigName(); err == nil {
+				res.ConfigDigest = c.String()
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("reading the built image: %w", err)
+	}
+	res.Digest, res.Descriptor = d.Digest.String(), &d
+	return nil
+}
+
 // write copies the audited image from the layout to the destination.
-func (o *Options) write(ctx context.Context, src imageref.Ref) (string, error) {
+func (o *Options) write(ctx context.Context, src imageref.Ref, dest imageref.Ref) error {
 	s, err := imageref.Open(ctx, src, imageref.Options{})
 	if err != nil {
-		return "", fmt.Errorf("reading the built image: %w", err)
+		return fmt.Errorf("reading the built image: %w", err)
 	}
 	defer s.Close()
 	img, idx := s.Image, s.Index
-	dest := o.Dest
-	if dest.Transport == imageref.DockerArchive {
+	if dest.Transport == imageref.DockerArchive || dest.Transport == imageref.DockerDaemon {
 		if idx != nil {
 			if img, err = onlyImage(idx); err != nil {
-				return "", fmt.Errorf("%s: %w", dest, err)
+				return fmt.Errorf("%s: %w", dest, err)
 			}
 			idx = nil
 		}
@@ -414,20 +831,7 @@ func (o *Options) write(ctx context.Context, src imageref.Ref) (string, error) {
 			dest.Name = "sealenv/build:latest"
 		}
 	}
-	err = imageref.Write(ctx, dest, img, idx, o.Replace, imageref.Options{Insecure: o.Insecure})
-	if err != nil {
-		return "", err
-	}
-	var d v1.Hash
-	if idx != nil {
-		d, err = idx.Digest()
-	} else {
-		d, err = img.Digest()
-	}
-	if err != nil {
-		return "", err
-	}
-	return d.String(), nil
+	return imageref.Write(ctx, dest, img, idx, o.Replace, imageref.Options{Insecure: o.Insecure, DaemonHost: o.DaemonHost})
 }
 
 // onlyImage returns the one image of an index that holds nothing else.
@@ -442,21 +846,44 @@ func onlyImage(idx v1.ImageIndex) (v1.Image, error) {
 	return idx.Image(m.Manifests[0].Digest)
 }
 
-// secretStore serves the secrets from memory and remembers the ids asked
-// for that it does not hold.
+// platformImage returns the one platform image of an index, its
+// attestations aside (buildx's containerimage.config.digest).
+func platformImage(idx v1.ImageIndex) (v1.Image, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var found *v1.Descriptor
+	for i, d := range m.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
+		}
+		if found != nil || !d.MediaType.IsImage() {
+			return nil, ErrDockerArchive
+		}
+		found = &m.Manifests[i]
+	}
+	if found == nil {
+		return nil, ErrDockerArchive
+	}
+	return idx.Image(found.Digest)
+}
+
+// secretStore serves the secrets from memory by their cache ids (see
+// [cacheID]).
 type secretStore struct {
 	mu     sync.Mutex
 	values map[string][]byte
-	missed map[string]bool
 }
 
 func newSecretStore(s []Secret) *secretStore {
-	st := &secretStore{values: map[string][]byte{}, missed: map[string]bool{}}
+	st := &secretStore{values: map[string][]byte{}}
 	for _, v := range s {
-		if old, ok := st.values[v.Name]; ok {
+		id := cacheID(v)
+		if old, ok := st.values[id]; ok {
 			clear(old)
 		}
-		st.values[v.Name] = bytes.Clone(v.Value)
+		st.values[id] = bytes.Clone(v.Value)
 	}
 	return st
 }
@@ -467,7 +894,6 @@ func (s *secretStore) GetSecret(_ context.Context, id string) ([]byte, error) {
 	defer s.mu.Unlock()
 	v, ok := s.values[id]
 	if !ok {
-		s.missed[id] = true
 		return nil, secrets.ErrNotFound
 	}
 	return v, nil
@@ -482,163 +908,7 @@ func (s *secretStore) zero() {
 	}
 }
 
-func (s *secretStore) unserved() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for id := range s.missed {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
-
 var _ secrets.SecretStore = (*secretStore)(nil)
-
-// redactor replaces sealed values in the progress display and in errors.
-type redactor struct {
-	mt *inject.Matcher
-	mu sync.Mutex
-	r  *inject.Redactor
-}
-
-func newRedactor(o Options) *redactor {
-	s := append(append([]inject.Secret{}, o.Audit.Values...), o.Secrets...)
-	return &redactor{mt: inject.NewMatcher(s)}
-}
-
-// writer wraps w; a terminal stays a terminal, so that auto picks the
-// interactive display.
-func (r *redactor) writer(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	r.r = r.mt.Writer(w)
-	lw := &lockedWriter{r: r}
-	if f, ok := w.(*os.File); ok {
-		return &redactedFile{File: f, w: lw}
-	}
-	return lw
-}
-
-func (r *redactor) flush() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.r != nil {
-		_ = r.r.Flush()
-	}
-}
-
-// err returns err with every sealed value replaced; BuildKit's errors can
-// quote a step's output.
-func (r *redactor) err(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := string(r.bytes([]byte(err.Error())))
-	if msg == err.Error() {
-		return err
-	}
-	return errors.New(msg)
-}
-
-// statuses copies BuildKit's status updates from in to out with every
-// sealed value in the steps' output, the vertex names and errors, and the
-// warnings replaced: the display then shows no value in any mode (rawjson
-// writes the output base64-encoded, where no byte stream redactor would
-// see it). Each step's stream is redacted as one stream, so a value split
-// across two updates is still found; the last bytes held back are sent
-// when in closes. out is closed at the end.
-func (r *redactor) statuses(in <-chan *client.SolveStatus, out chan<- *client.SolveStatus) {
-	defer close(out)
-	type stream struct {
-		buf bytes.Buffer
-		w   *inject.Redactor
-		log client.VertexLog
-	}
-	streams := map[string]*stream{}
-	str := func(s string) string {
-		if s == "" {
-			return s
-		}
-		return string(r.bytes([]byte(s)))
-	}
-	for s := range in {
-		for _, v := range s.Vertexes {
-			v.Name, v.Error = str(v.Name), str(v.Error)
-		}
-		for _, v := range s.Statuses {
-			v.Name = str(v.Name)
-		}
-		logs := s.Logs[:0]
-		for _, l := range s.Logs {
-			key := fmt.Sprintf("%s/%d", l.Vertex, l.Stream)
-			st := streams[key]
-			if st == nil {
-				st = &stream{log: client.VertexLog{Vertex: l.Vertex, Stream: l.Stream}}
-				st.w = r.mt.Writer(&st.buf)
-				streams[key] = st
-			}
-			_, _ = st.w.Write(l.Data)
-			clear(l.Data)
-			st.log.Timestamp = l.Timestamp
-			if st.buf.Len() == 0 {
-				continue
-			}
-			l.Data = bytes.Clone(st.buf.Bytes())
-			st.buf.Reset()
-			logs = append(logs, l)
-		}
-		s.Logs = logs
-		for _, w := range s.Warnings {
-			w.Short = r.bytes(w.Short)
-			for i := range w.Detail {
-				w.Detail[i] = r.bytes(w.Detail[i])
-			}
-		}
-		out <- s
-	}
-	last := &client.SolveStatus{}
-	for _, st := range streams {
-		_ = st.w.Flush()
-		if st.buf.Len() > 0 {
-			l := st.log
-			l.Data = bytes.Clone(st.buf.Bytes())
-			last.Logs = append(last.Logs, &l)
-		}
-	}
-	if len(last.Logs) > 0 {
-		out <- last
-	}
-}
-
-// bytes returns b with every sealed value replaced.
-func (r *redactor) bytes(b []byte) []byte {
-	if len(b) == 0 {
-		return b
-	}
-	var buf bytes.Buffer
-	w := r.mt.Writer(&buf)
-	_, _ = w.Write(b)
-	_ = w.Flush()
-	return buf.Bytes()
-}
-
-type lockedWriter struct{ r *redactor }
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.r.mu.Lock()
-	defer l.r.mu.Unlock()
-	return l.r.r.Write(p)
-}
-
-// redactedFile is a console.File whose writes are redacted.
-type redactedFile struct {
-	*os.File
-	w io.Writer
-}
-
-func (f *redactedFile) Write(p []byte) (int, error) { return f.w.Write(p) }
 
 // ErrNoAddress: no BuildKit address was given and none of the default
 // sockets exists.

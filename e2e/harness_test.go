@@ -93,6 +93,10 @@ type Env struct {
 
 	binMu sync.Mutex
 	bins  map[string]string
+
+	dockerOnce sync.Once
+	dockerd    *Dockerd
+	dockerErr  error
 }
 
 var (
@@ -435,6 +439,8 @@ func shutdown() {
 			return
 		}
 		e.stopBuildkitd()
+		e.dockerd.stop()
+		stopPrivateBuildkitds()
 		cleanDir(e.Dir, e.Podman, e.podmanArgs())
 	})
 }
@@ -478,6 +484,12 @@ func reapStale() {
 			pid, err := strconv.Atoi(string(b))
 			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 			if err == nil && pid > 1 && bytes.Contains(cmdline, []byte(filepath.Join(dir, "buildkit"))) {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		}
+		if pid := dockerdPid(dir); pid > 1 {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if bytes.Contains(cmdline, []byte(filepath.Join(dir, "dk"))) {
 				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}

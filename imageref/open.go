@@ -277,11 +277,22 @@ const DefaultArchiveName = "sealenv/wrapped:latest"
 var ErrDestinationUsed = errors.New("destination exists")
 
 // Write stores an image or index at dest: oci:DIR[:TAG], oci-archive:FILE[:TAG],
-// docker-archive:FILE[:NAME:TAG] or docker://REF. Local destinations are
-// written next to their target and renamed into place, so a failure leaves
-// nothing behind; an existing target is an error unless replace.
+// docker-archive:FILE[:NAME:TAG], docker-daemon:NAME[:TAG] (one image,
+// loaded into a Docker or Podman engine, see [LoadDaemon]) or docker://REF.
+// Local destinations are written next to their target and renamed into
+// place, so a failure leaves nothing behind; an existing target is an
+// error unless replace. An engine's tag is moved, as docker load does.
 func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, replace bool, o Options) error {
 	switch dest.Transport {
+	case DockerDaemon:
+		if idx != nil {
+			return fmt.Errorf("%s: %w; write a multi-platform image to oci:DIR, oci-archive:FILE or docker://REF", dest, ErrOneImage)
+		}
+		t, err := name.NewTag(dest.Name)
+		if err != nil {
+			return fmt.Errorf("%s: want NAME[:TAG]: %v", dest, err)
+		}
+		return LoadDaemon(ctx, t, img, o.DaemonHost)
 	case Docker:
 		r, err := name.ParseReference(dest.Name, o.name()...)
 		if err != nil {
@@ -300,7 +311,7 @@ func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, repla
 	case DockerArchive:
 		p, tag := dest.Path, dest.Name
 		if idx != nil {
-			return fmt.Errorf("%s: a docker archive holds one platform; write a multi-platform image to oci:DIR or oci-archive:FILE", dest)
+			return fmt.Errorf("%s: %w; write a multi-platform image to oci:DIR, oci-archive:FILE or docker://REF", dest, ErrOneImage)
 		}
 		if tag == "" {
 			tag = DefaultArchiveName
@@ -352,8 +363,12 @@ func Write(ctx context.Context, dest Ref, img v1.Image, idx v1.ImageIndex, repla
 		}
 		return nil
 	}
-	return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
+	return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE, docker-daemon:NAME or docker://REF)", dest)
 }
+
+// ErrOneImage: a docker archive and a Docker Engine hold one image of one
+// platform, without attestations or an index.
+var ErrOneImage = errors.New("takes one image of one platform")
 
 func writeLayout(dir, tag string, img v1.Image, idx v1.ImageIndex) error {
 	p, err := layout.Write(dir, empty.Index)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
@@ -71,6 +73,27 @@ type Bundle struct {
 	// empty or unencrypted value. Only [OpenForReview] returns a bundle
 	// with any; [Open] fails with [*UnauthenticatedError].
 	Unauthenticated []string
+
+	// derived is HMAC-SHA256(data key, derivedLabel): the root of
+	// [Bundle.DeriveKey], never the data key itself.
+	derived []byte
+}
+
+const derivedLabel = "sealenv derived key v1"
+
+// DeriveKey returns a 32-byte key for purpose, derived from the bundle's
+// data key (HMAC-SHA256 of the data key and a fixed label, then of
+// purpose): the same for everyone who opens this bundle, unknown to anyone
+// who cannot, and different for every purpose and every data key (sops
+// rotate, a new bundle). It reveals nothing of the data key or the values.
+// It is nil for a bundle that [Bundle.Zero] cleared.
+func (b *Bundle) DeriveKey(purpose string) []byte {
+	if len(b.derived) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, b.derived)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // Lookup returns the value of name, or nil.
@@ -89,6 +112,8 @@ func (b *Bundle) Zero() {
 		clear(b.Secrets[i].Value)
 	}
 	b.Secrets = nil
+	clear(b.derived)
+	b.derived = nil
 }
 
 // Info is what can be read from a bundle without an identity. Nothing in it is
@@ -385,6 +410,9 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 		return nil, err
 	}
 	b = &Bundle{Format: p.format}
+	dm := hmac.New(sha256.New, key)
+	dm.Write([]byte(derivedLabel))
+	b.derived = dm.Sum(nil)
 	defer func() {
 		if err != nil {
 			b.Zero()

@@ -6,14 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/sealenv/sealenv/seal"
 )
 
 // Exit statuses of sealenv. Commands return errors; only run maps them.
@@ -42,6 +38,8 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) (string, bool)
 	now            func() time.Time
+	// echo decides which arguments an error may show (see echo.go).
+	echo *echo
 }
 
 func newApp(e *env) *cli.App {
@@ -60,6 +58,9 @@ func newApp(e *env) *cli.App {
 		Commands:             commands(e),
 		Action:               noCommand("sealenv"),
 		OnUsageError:         usageError,
+		// A repeatable flag takes each value whole: urfave/cli would
+		// split "--build-arg NO_PROXY=a,b" into two values.
+		DisableSliceFlagSeparator: true,
 	}
 	setUsageErrors("sealenv", app.Commands)
 	return app
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func runEnv(ctx context.Context, e *env, args []string) int {
 	app := newApp(e)
+	if e.echo == nil {
+		e.echo = newEcho(args, app.Commands)
+	}
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	if err == nil {
 		return exitOK
@@ -100,71 +104,9 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if msg != "" {
-		fmt.Fprintf(e.stderr, "sealenv: error: %s\n", redactArgs(oneLine(msg), args))
+		fmt.Fprintf(e.stderr, "sealenv: error: %s\n", e.redact(oneLine(msg)))
 	}
 	return code
-}
-
-// redactArgs replaces, in an error message, every command-line argument
-// that could be a secret value with "[argument N]": a value typed where a
-// key name, a path or a flag belongs must not come back on the terminal, in
-// a CI log or in a shell's scrollback. An argument stays when it is short,
-// a flag, an environment variable name (a key), a file that exists, a path
-// (only path characters, with a / or a file extension), or a public key.
-func redactArgs(msg string, args []string) string {
-	type arg struct {
-		text string
-		n    int
-	}
-	var unsafe []arg
-	for i, a := range args {
-		if i == 0 {
-			continue
-		}
-		if strings.HasPrefix(a, "-") {
-			name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if !ok {
-				if !flagName.MatchString(name) {
-					unsafe = append(unsafe, arg{a, i})
-					unsafe = append(unsafe, arg{strings.TrimLeft(a, "-"), i})
-				}
-				continue
-			}
-			a = value
-		}
-		if !safeArg(a) {
-			unsafe = append(unsafe, arg{a, i})
-		}
-	}
-	// Longest first, so that one argument inside another goes as a whole.
-	sort.Slice(unsafe, func(i, j int) bool { return len(unsafe[i].text) > len(unsafe[j].text) })
-	for _, a := range unsafe {
-		if len(a.text) < 4 {
-			continue
-		}
-		msg = strings.ReplaceAll(msg, a.text, fmt.Sprintf("[argument %d]", a.n))
-		if len(a.text) > 60 {
-			msg = strings.ReplaceAll(msg, a.text[:60], fmt.Sprintf("[argument %d]", a.n))
-		}
-	}
-	return msg
-}
-
-var (
-	flagName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	pathLike = regexp.MustCompile(`^[A-Za-z0-9._/~-]+$`)
-	fileExt  = regexp.MustCompile(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|gz|zst|lock|sh|md)$`)
-	pubKey   = regexp.MustCompile(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
-)
-
-func safeArg(a string) bool {
-	if len(a) < 4 || seal.ValidName(a) || pubKey.MatchString(a) {
-		return true
-	}
-	if _, err := os.Lstat(a); err == nil {
-		return true
-	}
-	return pathLike.MatchString(a) && (strings.Contains(a, "/") || fileExt.MatchString(a))
 }
 
 // oneLine folds an error to a single line.

@@ -271,6 +271,7 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 			return o, nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		o.SealedNames = append(o.SealedNames, info.Keys...)
+		e.sawBundle(info.Keys, nil)
 		if found == nil {
 			continue
 		}
@@ -286,6 +287,7 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles
 			return o, nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		opened = append(opened, b)
+		e.sawBundle(nil, b.Secrets)
 		if r.must {
 			mustOpened = append(mustOpened, openedBundle{p, b})
 		}

@@ -74,16 +74,27 @@ func TestBuildCLI(t *testing.T) {
 		want string
 		args []string
 	}{
-		{"usage: sealenv build", []string{"ctx"}},
 		{"usage: sealenv build", []string{"-o", "oci:x"}},
 		{"--attest", []string{"--attest", "sbom=true", "-o", "oci:x", "ctx"}},
 		{"--build-arg #2: want NAME=VALUE", []string{"--build-arg", "A=1", "--build-arg", "=" + npm, "-o", "oci:x", "ctx"}},
-		{"--secret NOPE: no bundle given holds it", []string{"--secret", "NOPE", "-o", "oci:x", "ctx"}},
+		// NOPE is in no bundle: it could be a value, so it is not shown.
+		{"--secret [argument 7]: no bundle given holds it", []string{"--secret", "NOPE", "-o", "oci:x", "ctx"}},
+		{"--secret [argument 7]: no bundle given holds it", []string{"--secret", "id=NPM_TOKEN,env=" + npm, "-o", "oci:x", "ctx"}},
+		{"never a file on disk", []string{"--secret", "id=NPM_TOKEN,src=" + c.path("ctx/app"), "-o", "oci:x", "ctx"}},
+		{"--push needs -t NAME[:TAG]", []string{"--push", "ctx"}},
+		{"--load needs -t NAME[:TAG]", []string{"--load", "ctx"}},
+		{"--tag [argument 7]: want NAME[:TAG]", []string{"-t", "Not A Tag", "--load", "ctx"}},
+		{"--label #1: want NAME=VALUE", []string{"--label", "x", "ctx"}},
+		{"$SSH_AUTH_SOCK is not set", []string{"--ssh", "default", "ctx"}},
+		{"--cache-to type=gha: a cache type sealenv cannot audit", []string{"--cache-to", "type=gha,scope=x", "ctx"}},
+		{"network", []string{"--network", "bridge", "ctx"}},
+		{"one platform and no attestations", []string{"--platform", "linux/amd64,linux/arm64", "-t", "app:1", "--load", "ctx"}},
+		{"an image only in BuildKit's store is never audited", []string{"-o", "type=image,name=app:1", "ctx"}},
 		{"pass --tls-ca-cert", []string{"--addr", "tcp://127.0.0.1:1234", "-o", "oci:x", "ctx"}},
 		{"pass --force", []string{"-o", "oci:" + c.path("exists"), "ctx"}},
 		{"one platform and no attestations", []string{"--platform", "linux/amd64,linux/arm64", "-o", "docker-archive:x.tar", "ctx"}},
 		{"one platform and no attestations", []string{"--attest", "provenance=max", "-o", "docker-archive:x.tar", "ctx"}},
-		{"not a destination", []string{"-o", "docker-daemon:app:1", "ctx"}},
+		{"not a destination", []string{"-o", "x", "ctx"}},
 		{"build context", []string{"-o", "oci:x", "missing"}},
 		{"progress", []string{"--progress", "fancy", "-o", "oci:x", "ctx"}},
 		{"--env nope", []string{"--env", "nope", "-o", "oci:x", "ctx"}},
@@ -144,5 +155,45 @@ func TestBuildShortValues(t *testing.T) {
 	c.fails("building with BuildKit at ", "", base...)
 	if _, err := os.Stat(c.path("out")); err == nil {
 		t.Error("DEST written")
+	}
+}
+
+// TestBuildxForms: buildx's NAME=VALUE,NAME=VALUE values are read as buildx
+// reads them (CSV, a quoted field keeps its comma), and mapped to sealenv's.
+func TestBuildxForms(t *testing.T) {
+	c := parseCache(`type=local,"dest=/tmp/a,b",mode=max`, true)
+	if c.Type != "local" || c.Attrs["dest"] != "/tmp/a,b" || c.Attrs["mode"] != "max" {
+		t.Errorf("cache %+v", c)
+	}
+	if c := parseCache("registry.example.com/app:cache", false); c.Type != "registry" || c.Attrs["ref"] != "registry.example.com/app:cache" {
+		t.Errorf("bare cache ref %+v", c)
+	}
+	sp, err := parseSecrets([]string{"NPM_TOKEN", "id=AUTH,env=NPM_TOKEN", "id=ONLY"})
+	if err != nil || len(sp) != 3 || sp[0] != (secretFlag{"NPM_TOKEN", "NPM_TOKEN", "NPM_TOKEN"}) ||
+		sp[1].id != "AUTH" || sp[1].key != "NPM_TOKEN" || sp[2].key != "ONLY" {
+		t.Errorf("secrets %+v, %v", sp, err)
+	}
+	for _, bad := range []string{"id=X,src=/etc/x", "id=X,type=file", "env=Y", "id=X,mode=0400"} {
+		if _, err := parseSecrets([]string{bad}); err == nil {
+			t.Errorf("--secret %s accepted", bad)
+		}
+	}
+	getenv := func(k string) string { return map[string]string{"SSH_AUTH_SOCK": "/run/agent.sock"}[k] }
+	if s, err := parseSSH("default", getenv); err != nil || s.ID != "default" || len(s.Paths) != 1 || s.Paths[0] != "/run/agent.sock" {
+		t.Errorf("--ssh default: %+v, %v", s, err)
+	}
+	if s, err := parseSSH("gh=/k/a,/k/b", getenv); err != nil || s.ID != "gh" || len(s.Paths) != 2 {
+		t.Errorf("--ssh gh=...: %+v, %v", s, err)
+	}
+	for in, want := range map[string]string{
+		"type=oci,dest=out.tar":              "oci-archive:out.tar",
+		"type=oci,dest=out,tar=false":        "oci:out",
+		"type=docker,dest=out.tar,name=a:1":  "docker-archive:out.tar:a:1",
+		"type=registry,name=example.com/a:1": "docker://example.com/a:1",
+		"oci:dir":                            "oci:dir",
+	} {
+		if d, err := parseOutput(in); err != nil || d.String() != want {
+			t.Errorf("-o %s: %v, %v; want %s", in, d, err, want)
+		}
 	}
 }

@@ -121,6 +121,7 @@ func (e *env) loadBundleAt(c *cli.Context, path, real string) (*author.Bundle, e
 		return nil, fmt.Errorf("%s: %w%s", path, err, adoptHint(err, path))
 	}
 	b.Now = e.now
+	e.sawAuthor(b)
 	return b, nil
 }
 
@@ -141,7 +142,7 @@ func (e *env) openBundle(c *cli.Context, path string) (*seal.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := author.OpenForReview(f, data, found.Identities...)
+	b, err := e.openedBy(author.OpenForReview)(f, data, found.Identities...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -50,7 +50,7 @@ func checkCommand(e *env) *cli.Command {
 			if err := e.removeStaleEdits(); err != nil {
 				return err
 			}
-			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: author.OpenForReview, SopsKeys: e.sopsKeys(p)}
+			opts := policies.CheckOptions{Now: e.now(), Env: c.String("env"), Open: e.openedBy(author.OpenForReview), SopsKeys: e.sopsKeys(p)}
 			if !c.Bool("no-identity") {
 				found, err := e.identities(c)
 				switch {

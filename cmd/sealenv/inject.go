@@ -43,7 +43,7 @@ func injectCommand(e *env) *cli.Command {
 				IdentityDefaults: append([]string{inject.DefaultIdentityFile}, seal.DefaultIdentityFiles()...),
 				IdentityOptional: true,
 				ParseIdentities:  parseNamedIdentities,
-				Open:             author.OpenForReview,
+				Open:             e.openedBy(author.OpenForReview),
 			}
 			args, err := e.injectEnvArgs(c.Args().Slice())
 			if err != nil {

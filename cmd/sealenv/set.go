@@ -35,6 +35,11 @@ func setCommand(e *env) *cli.Command {
 			}
 			key := args[0]
 			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+				if _, ok := b.Get(key); !ok {
+					if err := e.newKeyName(key); err != nil {
+						return false, err
+					}
+				}
 				value, err := e.readValue(key, c.Bool("raw"), c.Bool("allow-empty"), "pass --allow-empty to store an empty value")
 				if err != nil {
 					return false, err

@@ -28,7 +28,7 @@ func wrapCommand(e *env) *cli.Command {
 		ArgsUsage: "SOURCE DEST",
 		Description: "SOURCE: docker-archive:FILE[:NAME:TAG], oci-archive:FILE[:TAG], oci:DIR[:TAG],\n" +
 			"docker-daemon:REF, docker://REF or a path.\n" +
-			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://REF.\n" +
+			"DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME[:TAG] or docker://REF.\n" +
 			"Appends one reproducible layer (injector at " + wrap.InjectorPath + ", bundles under\n" +
 			wrap.BundleDir + ") and sets Entrypoint = [injector, --, original entrypoint...]; Cmd stays.\n" +
 			"A multi-platform index is wrapped per platform; every platform needs an injector\n" +
@@ -68,8 +68,8 @@ func wrapCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if dest.Transport == "" || dest.Transport == imageref.DockerDaemon {
-				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REF)", dest)
+			if dest.Transport == "" {
+				return fmt.Errorf("%s: not a destination (want oci:DIR, oci-archive:FILE, docker-archive:FILE, docker-daemon:NAME or docker://REF)", dest)
 			}
 			att, err := e.attestation(c, "attest", &dest)
 			if err != nil {

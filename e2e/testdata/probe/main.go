@@ -14,6 +14,7 @@
 //	probe exit N                exit with status N
 //	probe wait-signal N         print "ready", wait for SIGTERM or SIGINT, exit N
 //	probe ignore-signals        print "ready", ignore SIGTERM and SIGINT, sleep forever
+//	probe agent-keys            print the SHA256 fingerprint of every key of the SSH agent at $SSH_AUTH_SOCK
 //
 // It is built with CGO_ENABLED=0 by the e2e harness; nothing here is shipped.
 package main
@@ -23,6 +24,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,11 +32,14 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: probe env|cat|write|rm|sha256|hash-env|hash-file|save-env|sleep|exit|wait-signal|ignore-signals ...")
+		fail("usage: probe env|cat|write|rm|sha256|hash-env|hash-file|save-env|sleep|exit|wait-signal|ignore-signals|agent-keys ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -123,6 +128,23 @@ func main() {
 		s := <-ch
 		fmt.Fprintf(os.Stderr, "probe: got %v, exiting %d\n", s, n)
 		os.Exit(n)
+	case "agent-keys":
+		conn, err := net.Dial("unix", os.Getenv("SSH_AUTH_SOCK"))
+		if err != nil {
+			fail("agent-keys: " + err.Error())
+		}
+		keys, err := agent.NewClient(conn).List()
+		conn.Close()
+		if err != nil {
+			fail("agent-keys: " + err.Error())
+		}
+		for _, k := range keys {
+			pk, err := ssh.ParsePublicKey(k.Blob)
+			if err != nil {
+				fail("agent-keys: " + err.Error())
+			}
+			fmt.Println(ssh.FingerprintSHA256(pk))
+		}
 	case "ignore-signals":
 		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
 		fmt.Println("ready")
