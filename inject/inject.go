@@ -15,7 +15,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/fserr"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 )
@@ -331,7 +331,7 @@ func (c *Config) load() (l *loaded, err error) {
 	for _, p := range paths {
 		data, err := readRegular(p, maxBundleFile)
 		if err != nil {
-			return nil, fail(ExitFailure, "%s: %v", p, fsutil.Reason(err))
+			return nil, fail(ExitFailure, "%s: %v", p, fserr.Reason(err))
 		}
 		f := format
 		if f == 0 {
@@ -502,7 +502,7 @@ func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
 				return nil, errors.New(permissionReason(path))
 			}
 			if err != nil {
-				return nil, fsutil.Reason(err)
+				return nil, fserr.Reason(err)
 			}
 			if len(data) > maxIdentity {
 				clear(data)

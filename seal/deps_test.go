@@ -8,7 +8,8 @@ import (
 
 // TestDependencyFence keeps the slim reader slim: only the standard
 // library, age's core (with the x/crypto and x/sys parts it uses) and
-// yaml.v3. Never sops/v3, which links every cloud KMS SDK, and not agessh or
+// yaml.v3, and of this module only the standard-library-only internal/fserr.
+// Never sops/v3, which links every cloud KMS SDK, and not agessh or
 // the plugin client either (package seal/identities has those), which cost
 // the injector about 1.2 MiB.
 func TestDependencyFence(t *testing.T) {
@@ -20,10 +21,11 @@ func TestDependencyFence(t *testing.T) {
 		"filippo.io/age", "filippo.io/hpke",
 		"golang.org/x/crypto/", "golang.org/x/sys/",
 		"gopkg.in/yaml.v3", "github.com/sealenv/sealenv/seal",
-		"github.com/sealenv/sealenv/internal/fsutil",
-		"github.com/sealenv/sealenv/internal/duration", // fsutil's lock wait; standard library only
+		"github.com/sealenv/sealenv/internal/fserr", // standard library only
 	}
-	forbidden := []string{"getsops", "filippo.io/age/agessh", "filippo.io/age/plugin", "golang.org/x/crypto/ssh", "seal/author", "seal/identities", "seal/recipients"}
+	// internal/fsutil (locks, journal, atomic writes) is the writing side's;
+	// the reader words file errors with internal/fserr.
+	forbidden := []string{"getsops", "filippo.io/age/agessh", "filippo.io/age/plugin", "golang.org/x/crypto/ssh", "seal/author", "seal/identities", "seal/recipients", "internal/fsutil"}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {
 		t.Fatalf("go list returned %d packages; the check lost its teeth", len(deps))

@@ -10,7 +10,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/fserr"
 )
 
 // Package seal parses native age identities only, so that a binary linking
@@ -121,7 +121,7 @@ func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity,
 	fromFile := func(path, source string) (*FoundIdentity, error) {
 		data, err := read(path)
 		if err != nil {
-			return nil, fmt.Errorf("identity from %s: %w", source, fsutil.Reason(err))
+			return nil, fmt.Errorf("identity from %s: %w", source, fserr.Reason(err))
 		}
 		return fromData(data, source, false)
 	}
