@@ -53,9 +53,6 @@ type IdentityLookup struct {
 	// File is an explicit identity file (the --identity flag). "-" is not
 	// accepted here; the caller reads stdin itself if it wants that.
 	File string
-	// FD, when not nil, is an open file to read the identity from (the
-	// injector's --identity-fd). It is read and closed.
-	FD *os.File
 	// Getenv looks up environment variables; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// Defaults are files tried last, in order; a missing file is skipped.

@@ -22,10 +22,10 @@ func TestWriteFileAtomicKeepsMode(t *testing.T) {
 	}
 }
 
-// TestWriteFilesAtomicRollsBack: the second target cannot be replaced (it
+// TestWriteChangesJournaledRollsBack: the second target cannot be replaced (it
 // has become a non-empty directory), so the first, already replaced, must
 // get its original content back and no temporary file may remain.
-func TestWriteFilesJournaledRollsBack(t *testing.T) {
+func TestWriteChangesJournaledRollsBack(t *testing.T) {
 	dir := t.TempDir()
 	a, b, c := filepath.Join(dir, "a.env"), filepath.Join(dir, "b.env"), filepath.Join(dir, "c.env")
 	for _, p := range []string{a, b, c} {
@@ -40,7 +40,7 @@ func TestWriteFilesJournaledRollsBack(t *testing.T) {
 		}
 	}
 	defer func() { TestHookStep = nil }()
-	err := WriteFilesJournaled(filepath.Join(dir, ".journal"), []string{a, b, c}, [][]byte{[]byte("new-a"), []byte("new-b"), []byte("new-c")})
+	err := WriteChangesJournaled(filepath.Join(dir, ".journal"), []Change{{Path: a, Data: []byte("new-a")}, {Path: b, Data: []byte("new-b")}, {Path: c, Data: []byte("new-c")}})
 	if err == nil || !strings.Contains(err.Error(), "restored") {
 		t.Fatalf("err = %v", err)
 	}

@@ -762,17 +762,6 @@ func (b *Bundle) Rotate(name string, value []byte, grace time.Duration) error {
 	return nil
 }
 
-// SetRecipients wraps a new data key to exactly these age recipients; every
-// other key (of any type) is removed, so that nobody else can read anything
-// written from now on.
-func (b *Bundle) SetRecipients(recipients []string) error {
-	keys, err := ageMasterKeys(recipients)
-	if err != nil {
-		return err
-	}
-	return b.SetMasterKeys([][]seal.MasterKey{keys}, 0)
-}
-
 // SetMasterKeys wraps a new data key to exactly the given keys, of any type:
 // one group, or several key groups (Shamir) of which threshold (0: all)
 // must be opened. Every key not listed is removed, so that nobody else can

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/seal/recipients"
 )
 
 // clock is a settable test clock.
@@ -173,7 +174,11 @@ func TestRekeyNewDataKeyAndRemovedRecipient(t *testing.T) {
 	}
 	v1 := marshal(t, b)
 	b2 := load(t, seal.FormatYAML, v1, alice, c)
-	if err := b2.SetRecipients([]string{alice.Recipient().String()}); err != nil {
+	onlyAlice, err := recipients.Age(alice.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.SetMasterKeys([][]seal.MasterKey{{onlyAlice}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	v2 := marshal(t, b2)

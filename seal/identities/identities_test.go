@@ -92,14 +92,6 @@ func TestFindIdentitiesOrder(t *testing.T) {
 	if _, err := identities.Find(seal.IdentityLookup{Getenv: env(nil)}, nil); !errors.Is(err, seal.ErrNoIdentity) {
 		t.Errorf("nothing configured: %v", err)
 	}
-	fd, err := os.Open(files["flag"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	found, err := identities.Find(seal.IdentityLookup{FD: fd, Getenv: env(full)}, nil)
-	if err != nil || !unwraps(t, found.Identities, flag.Recipient()) {
-		t.Errorf("--identity-fd: %v", err)
-	}
 }
 
 func TestParseIdentitiesKinds(t *testing.T) {
