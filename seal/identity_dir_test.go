@@ -32,3 +32,16 @@ func TestUserConfigDirFollowsSops(t *testing.T) {
 		t.Error("an error of os.UserConfigDir was lost")
 	}
 }
+
+// TestIdentityEnvVarsIsImmutable: a caller that changes the list it got
+// changes neither the next caller's list nor what the injector removes.
+func TestIdentityEnvVarsIsImmutable(t *testing.T) {
+	got := IdentityEnvVars()
+	if len(got) != 8 || got[0] != EnvAgeKey || got[len(got)-1] != EnvSignKey {
+		t.Fatalf("IdentityEnvVars() = %q", got)
+	}
+	got[0] = "PATH"
+	if again := IdentityEnvVars(); again[0] != EnvAgeKey {
+		t.Errorf("changing a returned list changed the next one: %q", again)
+	}
+}

@@ -185,7 +185,7 @@ func TestChildEnvironmentAndIdentityScrub(t *testing.T) {
 		t.Fatalf("child: %v", err)
 	}
 	got := envMap(strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00"))
-	for _, v := range seal.IdentityEnvVars {
+	for _, v := range seal.IdentityEnvVars() {
 		if _, ok := got[v]; ok {
 			t.Errorf("%s is in /proc/<child>/environ", v)
 		}
