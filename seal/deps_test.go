@@ -77,7 +77,7 @@ func TestGroundFloor(t *testing.T) {
 		default:
 			t.Errorf("seal/... depends on %s", d)
 		}
-		if strings.HasPrefix(rest, "internal/injecttest") {
+		if strings.HasPrefix(rest, "internal/testutil/") {
 			t.Errorf("seal/... depends on %s", d)
 		}
 	}

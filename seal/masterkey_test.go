@@ -10,7 +10,7 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/keys"
 
-	"github.com/sealenv/sealenv/internal/sopstest"
+	"github.com/sealenv/sealenv/internal/testutil/sopstest"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )

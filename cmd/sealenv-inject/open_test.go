@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sealenv/sealenv/inject"
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 

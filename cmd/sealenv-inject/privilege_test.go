@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/sealenv/sealenv/inject"
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
