@@ -17,6 +17,7 @@ import (
 // together on real bundles.
 
 func TestStoreFormat(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		store string   // Config.Store
 		env   []string // the environment
@@ -47,6 +48,7 @@ func TestStoreFormat(t *testing.T) {
 }
 
 func TestReadBundles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k := injecttest.NewKey(t)
 	env := injecttest.Write(t, dir, "a.env", []injecttest.Key{k}, injecttest.Entry{Name: "A", Value: injecttest.Value(t, "a-")})
@@ -100,6 +102,7 @@ func TestReadBundles(t *testing.T) {
 }
 
 func TestIdentity(t *testing.T) {
+	t.Parallel()
 	k := injecttest.NewKey(t)
 	missing := filepath.Join(t.TempDir(), "missing")
 	for name, tc := range map[string]struct {
@@ -140,6 +143,7 @@ func TestIdentity(t *testing.T) {
 }
 
 func TestMerger(t *testing.T) {
+	t.Parallel()
 	type add struct{ path, name, value string }
 	for name, tc := range map[string]struct {
 		override []string
@@ -175,6 +179,7 @@ func TestMerger(t *testing.T) {
 }
 
 func TestKeepOnly(t *testing.T) {
+	t.Parallel()
 	secrets := func(names ...string) []seal.Secret {
 		var out []seal.Secret
 		for _, n := range names {
@@ -218,6 +223,7 @@ func TestKeepOnly(t *testing.T) {
 }
 
 func TestRefuseNames(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		names []string
 		allow []string // AllowNames
@@ -250,6 +256,7 @@ func TestRefuseNames(t *testing.T) {
 // merge with an override; a grace value past its grace is dropped and
 // named.
 func TestLoadPhases(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k := injecttest.NewKey(t)
 	first, second := injecttest.Value(t, "one-"), injecttest.Value(t, "two-")

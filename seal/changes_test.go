@@ -23,6 +23,7 @@ func empty(name string) leafState {
 }
 
 func TestChangeKind(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		now   leafState
 		was   recordedValue
@@ -55,6 +56,7 @@ func TestChangeKind(t *testing.T) {
 }
 
 func TestRecordLookup(t *testing.T) {
+	t.Parallel()
 	withSums := readRecord(&metaDoc{Weak: []string{"E"}, Sums: map[string]string{"A": "s1"}, Keys: Meta{"A": {}, "L": {}}})
 	before := readRecord(&metaDoc{Weak: []string{"E"}, Keys: Meta{"A": {}, "L": {}}})
 	item := leafState{name: "L_0", top: "L"}
@@ -80,6 +82,7 @@ func TestRecordLookup(t *testing.T) {
 }
 
 func TestRecordRemoved(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		doc  *metaDoc
 		cur  []leafState
@@ -109,6 +112,7 @@ func TestRecordRemoved(t *testing.T) {
 }
 
 func TestWeakSetKept(t *testing.T) {
+	t.Parallel()
 	filled := func(s leafState) pending { return pending{Change: Change{Name: s.name, Kind: ChangeFilled}, now: s} }
 	item := leafState{name: "L_0", top: "L", sum: "s1"} // a list item: its path does not bind its name
 	for name, tc := range map[string]struct {
@@ -135,6 +139,7 @@ func TestWeakSetKept(t *testing.T) {
 }
 
 func TestRecordReencrypted(t *testing.T) {
+	t.Parallel()
 	r := readRecord(&metaDoc{Sums: map[string]string{"A": "a1", "B": "b1", "P": "p1"}, Weak: []string{"P", "E"}})
 	for name, tc := range map[string]struct {
 		cur  []leafState
@@ -155,6 +160,7 @@ func TestRecordReencrypted(t *testing.T) {
 }
 
 func TestAuthenticated(t *testing.T) {
+	t.Parallel()
 	item := leafState{name: "L_0", top: "L", sum: "s1"} // not bound by its path
 	change := func(k ChangeKind, now leafState, was recordedValue) pending {
 		return pending{Change: Change{Name: "A", Kind: k}, now: now, was: was}
@@ -189,6 +195,7 @@ func TestAuthenticated(t *testing.T) {
 // TestReviewWithoutMetadata: a SOPS file sealenv never wrote has no
 // changes, and every empty or unencrypted name waits for a review.
 func TestReviewWithoutMetadata(t *testing.T) {
+	t.Parallel()
 	changes, unauth := (&parsed{}).review(nil, []leafState{enc("A", "s1"), empty("E"), weak("P", "p1")})
 	if changes != nil || !slices.Equal(unauth, []string{"E", "P"}) {
 		t.Errorf("changes %v, unauthenticated %v", changes, unauth)
@@ -200,6 +207,7 @@ func TestReviewWithoutMetadata(t *testing.T) {
 // re-encrypted ones, which their bound names authenticate although a new
 // empty name moved the weak set (and so leaves the removals unproved).
 func TestReviewOrder(t *testing.T) {
+	t.Parallel()
 	doc := &metaDoc{Sums: map[string]string{"B": "b1", "A": "a1", "Y": "y1", "X": "x1"}, Wrapped: "old"}
 	p := &parsed{} // no wrapped keys: its digest differs from "old"
 	changes, unauth := p.review(doc, []leafState{enc("B", "b2"), enc("A", "a2"), empty("N")})

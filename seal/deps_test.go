@@ -13,6 +13,7 @@ import (
 // the plugin client either (package seal/identities has those), which cost
 // the injector about 1.2 MiB.
 func TestDependencyFence(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/sealenv/sealenv/seal").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
@@ -58,6 +59,7 @@ func TestDependencyFence(t *testing.T) {
 // way round (age keeps agessh a leaf; sops keeps key updates in its command
 // tree).
 func TestGroundFloor(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/sealenv/sealenv/seal/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

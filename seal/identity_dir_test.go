@@ -9,6 +9,7 @@ import (
 // $XDG_CONFIG_HOME when it is set, although os.UserConfigDir says
 // ~/Library/Application Support; sealenv must find the same file.
 func TestUserConfigDirFollowsSops(t *testing.T) {
+	t.Parallel()
 	osDir := func() (string, error) { return "/os/default", nil }
 	env := func(v string) func(string) string {
 		return func(k string) string {
@@ -36,6 +37,7 @@ func TestUserConfigDirFollowsSops(t *testing.T) {
 // TestIdentityEnvVarsIsImmutable: a caller that changes the list it got
 // changes neither the next caller's list nor what the injector removes.
 func TestIdentityEnvVarsIsImmutable(t *testing.T) {
+	t.Parallel()
 	got := IdentityEnvVars()
 	if len(got) != 8 || got[0] != EnvAgeKey || got[len(got)-1] != EnvSignKey {
 		t.Fatalf("IdentityEnvVars() = %q", got)

@@ -19,6 +19,7 @@ import (
 // the forger; and all of it before any identity is read. Without the file,
 // the behaviour is today's.
 func TestSignedBundles(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	dir := t.TempDir()
 	alice := signtest.NewKey(t, dir, "alice", "ed25519")
@@ -80,6 +81,7 @@ func TestSignedBundles(t *testing.T) {
 // TestSignersFileProblems: a missing, malformed or empty allowed signers
 // file stops the start (exit 125), naming the file and the line.
 func TestSignersFileProblems(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	dir := t.TempDir()
 	k := signtest.NewKey(t, dir, "k", "ed25519")

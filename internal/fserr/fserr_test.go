@@ -10,6 +10,7 @@ import (
 )
 
 func TestReason(t *testing.T) {
+	t.Parallel()
 	_, notExist := os.Open(filepath.Join(t.TempDir(), "missing.env"))
 	other := errors.New("larger than 16 MiB")
 	for name, tc := range map[string]struct {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestWriteFileAtomicKeepsMode(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "b.env")
 	os.WriteFile(p, []byte("old"), 0o640)
 	if err := WriteFileAtomic(p, []byte("new"), 0o644); err != nil {
@@ -60,6 +61,7 @@ func TestWriteChangesJournaledRollsBack(t *testing.T) {
 }
 
 func TestMkdirAllWithin(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	outside := t.TempDir()
 	os.Symlink(outside, filepath.Join(root, "out"))

@@ -17,6 +17,7 @@ import (
 // journaled write of 5 files, then recovers: every file is old, or every
 // file is new, and nothing is left behind.
 func TestJournalSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if dir := os.Getenv("FSUTIL_TEST_JOURNAL_DIR"); dir != "" {
 		step, _ := strconv.Atoi(os.Getenv("FSUTIL_TEST_KILL_AT"))
 		TestHookStep = func(i, n int) {

@@ -47,6 +47,7 @@ func unwraps(t *testing.T, ids []age.Identity, r age.Recipient) bool {
 }
 
 func TestFindIdentitiesOrder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mk := func() *age.X25519Identity { id, _ := age.GenerateX25519Identity(); return id }
 	flag, sealKey, sealFile, sopsKey, sopsFile, def := mk(), mk(), mk(), mk(), mk(), mk()
@@ -95,6 +96,7 @@ func TestFindIdentitiesOrder(t *testing.T) {
 }
 
 func TestParseIdentitiesKinds(t *testing.T) {
+	t.Parallel()
 	pq, err := age.GenerateHybridIdentity()
 	if err != nil {
 		t.Fatal(err)
