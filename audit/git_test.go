@@ -18,11 +18,11 @@ type gitRepo struct {
 	dir string
 }
 
-func newGitRepo(t *testing.T) *gitRepo {
+func newGitRepo(t *testing.T, initArgs ...string) *gitRepo {
 	dir := t.TempDir()
 	g := &gitRepo{t: t, dir: filepath.Join(dir, "app")}
 	os.MkdirAll(g.dir, 0o755)
-	g.git("init", "-q", "-b", "main")
+	g.git(append([]string{"init", "-q", "-b", "main"}, initArgs...)...)
 	return g
 }
 
@@ -181,6 +181,28 @@ func TestGitHistory(t *testing.T) {
 		wantIncomplete(t, r, pack+": git pack needs to be held whole in memory")
 		wantIncomplete(t, r, "beyond the buffer limit of 1 KiB")
 	})
+}
+
+// A SHA-256 repository (git init --object-format=sha256): its object ids
+// are 64 digits, loose and packed alike.
+func TestGitSHA256(t *testing.T) {
+	p := plantSecrets(t)
+	g := newGitRepo(t, "--object-format=sha256")
+	added := g.history(p.env())
+	blob := g.git("rev-parse", added+":.env")
+	if len(blob) != 64 {
+		t.Fatalf("git made a %d-digit id", len(blob))
+	}
+	r, err := auditLayer(t, g.layer(), "none", p.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGitFinding(t, r, "sealed-value", blob, added, "srv/.git/objects/"+blob[:2]+"/"+blob[2:])
+	g.git("gc", "-q", "--aggressive", "--prune=now")
+	if r, err = auditLayer(t, g.layer(), "none", p.opts); err != nil {
+		t.Fatal(err)
+	}
+	wantGitFinding(t, r, "github-token", blob, added, "srv/.git/objects/pack/")
 }
 
 // refDeltas counts the REF_DELTA objects of a pack, by walking its
