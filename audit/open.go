@@ -320,13 +320,13 @@ func (w *walker) drainRest(br *bufio.Reader, scan bool, at int64, skipFirst bool
 // confirmed by its header is opened like a file of its own; the bytes
 // before it are searched as the file's.
 func (w *walker) embedded(br *bufio.Reader, rec *errRecorder, s *stream, base int64, name string, head []byte) error {
-	var at int64 = -1
+	var at, pos int64 = -1, 0 // where an archive starts; what was read
 	var err error
 	switch {
 	case bytes.HasPrefix(head, []byte("#!")):
-		at, err = w.afterScript(br)
+		at, pos, err = w.afterScript(br)
 	case bytes.HasPrefix(head, []byte("\x7fELF")) || bytes.HasPrefix(head, []byte("MZ")):
-		at, err = w.afterExecutable(br)
+		at, pos, err = w.afterExecutable(br)
 	}
 	if rec.err != nil {
 		return rec.err
@@ -343,23 +343,22 @@ func (w *walker) embedded(br *bufio.Reader, rec *errRecorder, s *stream, base in
 			return w.walkAt(br, rec, s, base, at, name, f, kind)
 		}
 	}
-	return w.zipByEndRecord(br, rec, s, base, name)
+	return w.zipByEndRecord(br, rec, s, base, pos, name)
 }
 
 // afterScript reads a script line by line and returns the offset of the
 // first line that starts an archive or a compressed stream (br is then
-// there), or -1 after reading the whole file.
-func (w *walker) afterScript(br *bufio.Reader) (int64, error) {
-	var pos int64
+// there), or -1 after reading the whole file; pos is what it read.
+func (w *walker) afterScript(br *bufio.Reader) (at, pos int64, err error) {
 	lineStart := true
 	for {
 		if err := w.ctx.Err(); err != nil {
-			return -1, err
+			return -1, pos, err
 		}
 		if lineStart && pos > 0 {
 			h, _ := br.Peek(512)
 			if f := sniffFormat(h); f != fmtNone {
-				return pos, nil
+				return pos, pos, nil
 			}
 		}
 		line, err := br.ReadSlice('\n')
@@ -367,42 +366,41 @@ func (w *walker) afterScript(br *bufio.Reader) (int64, error) {
 		lineStart = err == nil
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			if errors.Is(err, io.EOF) {
-				return -1, nil
+				return -1, pos, nil
 			}
-			return -1, err
+			return -1, pos, err
 		}
 	}
 }
 
 // afterExecutable reads an ELF or PE file up to where its headers say it
 // ends and returns that offset when something follows (br is then
-// there), or -1 after reading the whole file.
-func (w *walker) afterExecutable(br *bufio.Reader) (int64, error) {
+// there), or -1; pos is what it read.
+func (w *walker) afterExecutable(br *bufio.Reader) (at, pos int64, err error) {
 	h, _ := br.Peek(4096)
 	end := exeEnd(h)
 	if end <= 0 {
-		_, err := io.CopyBuffer(io.Discard, br, w.discard)
-		return -1, err
+		return -1, 0, nil
 	}
 	n, err := io.CopyN(io.Discard, br, end)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return -1, nil
+			return -1, n, nil
 		}
-		return -1, err
+		return -1, n, err
 	}
 	if _, err := br.Peek(1); err != nil {
-		return -1, nil
+		return -1, n, nil
 	}
-	return n, nil
+	return n, n, nil
 }
 
-// zipByEndRecord reads the rest of a file and checks its last bytes for
-// a zip's end-of-central-directory record. A file small enough to be
-// held whole (one buffer) is walked from where the record says its
-// entries start; in a larger one, found after its bytes went by, the
-// zip makes the audit incomplete.
-func (w *walker) zipByEndRecord(br *bufio.Reader, rec *errRecorder, s *stream, base int64, name string) error {
+// zipByEndRecord reads the rest of a file, from offset pos, and checks
+// its last bytes for a zip's end-of-central-directory record. A file
+// small enough to be held whole (one buffer) is walked from where the
+// record says its entries start; in a larger one, found after its bytes
+// went by, the zip makes the audit incomplete.
+func (w *walker) zipByEndRecord(br *bufio.Reader, rec *errRecorder, s *stream, base, pos int64, name string) error {
 	b, err := br.Peek(br.Size())
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		if rec.err != nil {
@@ -410,7 +408,7 @@ func (w *walker) zipByEndRecord(br *bufio.Reader, rec *errRecorder, s *stream, b
 		}
 		return err
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) && pos == 0 {
 		// The whole file is in b.
 		start, cd, ok := zipStart(b, int64(len(b)))
 		if ok && start == 0 {
@@ -457,7 +455,7 @@ func (w *walker) zipByEndRecord(br *bufio.Reader, rec *errRecorder, s *stream, b
 			break
 		}
 	}
-	if _, cd, ok := zipStart(tail[:nt], n); ok {
+	if _, cd, ok := zipStart(tail[:nt], pos+n); ok {
 		w.incomplete("%s: holds a zip archive (its central directory at offset %d, found by its end record) after bytes the audit does not parse, and is larger than one buffer: its bytes were searched as stored, its entries not opened", name, cd)
 	}
 	return nil

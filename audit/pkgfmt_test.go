@@ -247,6 +247,13 @@ func TestZipNotReachable(t *testing.T) {
 	junk := bytes.Repeat([]byte{0xc3, 0x00, 0x9f, 0x11}, 40<<10)
 	z := zipOf(t, zip.Deflate, false, file{"conf/app.env", cleanBody()})
 	wantIncomplete(t, auditFiles(t, Options{}, file{"data.bin", append(junk, z...)}), "data.bin: holds a zip archive")
+	// After an executable's end, bytes that are no format, then a zip:
+	// the executable's bytes went by before the end record was seen.
+	elf, err := os.ReadFile(peer(t, "true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIncomplete(t, auditFiles(t, Options{}, file{"setup.bin", cat(elf, []byte("not a format"), z)}), "setup.bin: holds a zip archive")
 
 	// Two entries; the second one's local header is moved behind bytes
 	// that are not a zip record, the central directory still names it.
