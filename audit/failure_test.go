@@ -58,6 +58,15 @@ func TestDecoderFailures(t *testing.T) {
 			}
 		})
 	}
+	// Damage after damage: past 32 times, the rest is searched as stored,
+	// and incomplete since it still holds a signature.
+	var many []byte
+	for i := 0; i < 40; i++ {
+		many = append(many, zipLocal("a", []byte("x"))...)
+		many = append(many, "JUNK"...)
+	}
+	wantIncomplete(t, auditFiles(t, Options{}, file{"many.zip", many}), "and 32 more damaged structures")
+
 	// After the damage, the gzip found by its header is opened: its
 	// content is searched decoded, at its own place.
 	r := auditFiles(t, Options{}, file{"backup.tar", cat(rawEntry(rawHdr{name: "a"}, []byte("x")), bytes.Repeat([]byte{'z'}, 512), gzipped)})

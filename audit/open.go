@@ -120,7 +120,7 @@ func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
 // next place a format starts (confirmed by its header), which is opened
 // in turn: a damaged archive is read past its damage.
 func (w *walker) walkAt(br *bufio.Reader, rec *errRecorder, s *stream, base, at int64, name string, f int, kind string) error {
-	for {
+	for resyncs := 0; ; resyncs++ {
 		if w.level > w.lim.depth {
 			w.incomplete("%s: %s nested deeper than the depth limit of %d: its bytes were searched as stored, its content not opened", name, kind, w.lim.depth)
 			_, _, err := w.drainRest(br, false, 0, false)
@@ -167,10 +167,21 @@ func (w *walker) walkAt(br *bufio.Reader, rec *errRecorder, s *stream, base, at 
 			w.failed(name, err, nil)
 			return nil
 		}
+		if resyncs >= maxResyncs {
+			// Damage after damage: what is left is searched as stored.
+			w.failed(name, structural(fmt.Errorf("%v, and %d more damaged structures", err, resyncs)), sig)
+			_, _, derr := w.drainRest(br, false, 0, false)
+			return derr
+		}
 		w.note("%v; read on from offset %d, where a %s starts", prefixed(name, err), sig.off, formatNames[sig.f])
 		at, f, kind = sig.off, sig.f, formatNames[sig.f]
 	}
 }
+
+// maxResyncs bounds how often one file is read on past structure that
+// does not parse; past it, the rest is searched as stored and, when it
+// holds a signature, the audit is incomplete.
+const maxResyncs = 32
 
 // walkOne opens the format f at offset at of the file: end is where its
 // structure ends and n what it read, from at.
