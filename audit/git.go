@@ -60,6 +60,7 @@ type gitStore struct {
 	commits map[string]gitCommit
 	blobs   map[string]gitBlob // loose blobs, by id
 	paths   map[string]gitPlace
+	parsed  map[string][]treeEntry // trees looked into by lookup
 }
 
 type gitCommit struct {
@@ -705,16 +706,24 @@ func (st *gitStore) places() map[string]gitPlace {
 func (st *gitStore) lookup(tree, p string) string {
 	id := tree
 	for _, name := range strings.Split(p, "/") {
-		raw, ok := st.trees[id]
+		entries, ok := st.parsed[id]
 		if !ok {
-			return ""
-		}
-		hashLen := 20
-		if len(id) == 64 {
-			hashLen = 32
+			raw, ok := st.trees[id]
+			if !ok {
+				return ""
+			}
+			hashLen := 20
+			if len(id) == 64 {
+				hashLen = 32
+			}
+			entries = parseTree(raw, hashLen)
+			if st.parsed == nil {
+				st.parsed = map[string][]treeEntry{}
+			}
+			st.parsed[id] = entries
 		}
 		id = ""
-		for _, e := range parseTree(raw, hashLen) {
+		for _, e := range entries {
 			if e.name == name {
 				id = e.id
 				break
