@@ -257,10 +257,11 @@ var signatures = []struct {
 	{"\x5d\x00\x00", fmtLzma},
 }
 
-// sigFirst marks the first bytes of the signatures.
-var sigFirst = func() (t [256]bool) {
+// sigPair marks the first two bytes of the signatures ("us" of a tar's
+// "ustar"), so that most bytes cost one table lookup.
+var sigPair = func() (t [1 << 16]bool) {
 	for _, s := range signatures {
-		t[s.magic[0]] = true
+		t[uint16(s.magic[0])<<8|uint16(s.magic[1])] = true
 	}
 	return
 }()
@@ -270,8 +271,13 @@ var sigFirst = func() (t [256]bool) {
 // (b holds up to 512 bytes after it to confirm), or -1. A tar is found by
 // its "ustar" at offset 257 of a header.
 func findSignature(b []byte, limit int) (int, int) {
-	for i := 0; i < len(b) && i-257 < limit; i++ {
-		if !sigFirst[b[i]] {
+	for i := 0; i+1 < len(b) && i-257 < limit; i++ {
+		// Runs of zero bytes (sparse maps, padding) are skipped eight at
+		// a time: no signature starts with one.
+		for i+9 < len(b) && binary.LittleEndian.Uint64(b[i:]) == 0 {
+			i += 8
+		}
+		if !sigPair[uint16(b[i])<<8|uint16(b[i+1])] {
 			continue
 		}
 		if b[i] == 'u' {
