@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -61,6 +64,27 @@ func TestSevenZip(t *testing.T) {
 		b := sevenZip(t, nil, file{"conf/app.env", cleanBody()}, file{"doc/readme.txt", text(2<<20, 13)})
 		wantIncomplete(t, auditFiles(t, Options{MaxWindow: 64 << 10}, file{"opt/bundle.7z", b}), "beyond the window limit of 64 KiB")
 		wantIncomplete(t, auditFiles(t, Options{MaxBuffer: 64 << 10}, file{"opt/bundle.7z", b}), "opt/bundle.7z: 7z needs to be held whole in memory")
+		// A 7z bomb: its LZMA coder asks for a dictionary of 1.5 GiB (7zz
+		// shrinks it to the data's size; the header is patched, and its
+		// checksums made right again). Refused before it is allocated.
+		bomb := sevenZip(t, []string{"-m0=LZMA", "-mhc=off"}, file{"zeros", make([]byte, 1<<20)})
+		off := int64(leU64(bomb[12:]))
+		hdr := bomb[32+off:]
+		i := bytes.Index(hdr, []byte{0x23, 0x03, 0x01, 0x01, 0x05})
+		if i < 0 {
+			t.Fatal("no LZMA coder in the 7z header")
+		}
+		binary.LittleEndian.PutUint32(hdr[i+6:], 1536<<20)
+		binary.LittleEndian.PutUint32(bomb[28:], crc32.ChecksumIEEE(hdr))
+		binary.LittleEndian.PutUint32(bomb[8:], crc32.ChecksumIEEE(bomb[12:32]))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r := auditFiles(t, Options{}, file{"opt/bomb.7z", bomb})
+		runtime.ReadMemStats(&after)
+		wantIncomplete(t, r, "opt/bomb.7z: 7z needs a window of 1536 MiB, beyond the window limit of 128 MiB")
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+			t.Errorf("a 7z asking for a 1.5 GiB dictionary allocated %d MiB", grew>>20)
+		}
 	})
 }
 
