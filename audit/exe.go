@@ -46,7 +46,11 @@ func elfEnd(h []byte) int64 {
 	if shoff == 0 {
 		end = 0
 	}
-	for i := uint64(0); i < phnum && phentsize >= 32; i++ {
+	minEnt := uint64(32)
+	if is64 {
+		minEnt = 56
+	}
+	for i := uint64(0); i < phnum && phentsize >= minEnt; i++ {
 		o := phoff + i*phentsize
 		if o+phentsize > uint64(len(h)) {
 			break

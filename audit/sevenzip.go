@@ -52,6 +52,9 @@ type szFolder struct {
 	firstPack   int // index of its first pack stream
 }
 
+// maxSzStreams bounds the members of a 7z archive (their sizes are held).
+const maxSzStreams = 1 << 22
+
 type szStreams struct {
 	packPos   int64
 	packSizes []int64
@@ -231,8 +234,13 @@ func (r *szReader) streamsInfo() *szStreams {
 			}
 			k := r.byte()
 			if k == szNumUnpackStream {
+				total := 0
 				for i := range st.numUnpack {
 					st.numUnpack[i] = r.count()
+					if total += st.numUnpack[i]; total > maxSzStreams {
+						r.err = fmt.Errorf("more than %d members", maxSzStreams)
+						return st
+					}
 				}
 				k = r.byte()
 			}
