@@ -67,7 +67,7 @@ func (w *walker) failed(name string, err error, sig *signature) {
 	case errors.As(err, &se):
 		w.incomplete("%v; the rest of the file was searched as bytes, but holds a %s signature at offset %d that was not opened", prefixed(name, err), formatNames[sig.f], sig.off)
 	default:
-		w.incomplete("%v: its bytes were searched as stored, its content up to the error", prefixed(name, err))
+		w.incomplete("%v: its bytes were searched as stored, its content as far as it decoded", prefixed(name, err))
 	}
 }
 
