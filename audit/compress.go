@@ -110,8 +110,10 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 			return nil, windowError(w, window)
 		}
 		return brotli.NewReaderOptions(br, brotli.ReaderOptions{LargeWindow: large}), nil
-	case fmtZlib:
+	case fmtZlib, fmtZlibData:
 		return zlib.NewReader(r)
+	case fmtLZ4:
+		return newLZ4Reader(r)
 	}
 	return nil, errors.New("not compressed")
 }
@@ -260,6 +262,20 @@ func lzma2Dict(p byte) int64 {
 }
 
 var flatePool = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
+// inflateCheck inflates the start of the zlib stream b (a peeked
+// buffer): ok when what is there inflates without an error, or ends
+// where b does.
+func inflateCheck(b []byte) ([]byte, bool) {
+	fr := flatePool.Get().(io.ReadCloser)
+	defer flatePool.Put(fr)
+	if err := fr.(flate.Resetter).Reset(bytes.NewReader(b[2:]), nil); err != nil {
+		return nil, false
+	}
+	out := make([]byte, 64)
+	k, err := io.ReadFull(fr, out)
+	return out[:k], err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
 
 // inflatePrefix returns up to n bytes that the zlib stream b starts
 // with, for a header check; nothing when it does not inflate.

@@ -51,6 +51,11 @@ func TestCompressorsRealTools(t *testing.T) {
 		{"notes.txt.Z", "compress", []string{"-c"}},
 		{"notes.txt.Z", "compress", []string{"-c", "-b", "12"}},
 		{"log.zst", "zstd", []string{"--long=27", "-c", "-q"}},
+		{"app.log.lz4", "lz4", []string{"-c", "-q"}},
+		{"app.log.lz4", "lz4", []string{"-c", "-q", "-BD", "-BX", "-B4", "--content-size"}},
+		{"initrd.img", "lz4", []string{"-c", "-q", "-l"}}, // the kernel's legacy format
+		{"cache.bin", "python3", []string{"-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))"}},
+		{"cache.bin", "node", []string{"-e", "process.stdout.write(require('zlib').deflateSync(require('fs').readFileSync(0)))"}},
 	} {
 		t.Run(c.tool+" "+fmt.Sprint(c.args)+" "+c.name, func(t *testing.T) {
 			dirty := runTool(t, "", withSecrets(p, 300<<10), nil, c.tool, c.args...)
@@ -58,6 +63,23 @@ func TestCompressorsRealTools(t *testing.T) {
 			clean := runTool(t, "", text(300<<10, 2), nil, c.tool, c.args...)
 			wantClean(t, auditFiles(t, p.opts, file{"srv/" + c.name, clean}))
 		})
+	}
+}
+
+// The LZ4 decoder gives back exactly what lz4 compressed, in every block
+// mode, size and format.
+func TestLZ4Exact(t *testing.T) {
+	in := text(9<<20, 14)
+	for _, args := range [][]string{{"-c", "-q"}, {"-c", "-q", "-BD"}, {"-c", "-q", "-B4", "-BD", "-BX", "--content-size"}, {"-c", "-q", "-B7", "-9"}, {"-c", "-q", "-l"}} {
+		z := runTool(t, "", in, nil, "lz4", args...)
+		r, err := newLZ4Reader(bytes.NewReader(append(z, z...))) // two frames in a row
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(out, append(in, in...)) {
+			t.Fatalf("lz4 %v: decoded %d of %d bytes, equal %v: %v", args, len(out), 2*len(in), bytes.Equal(out, append(in, in...)), err)
+		}
 	}
 }
 

@@ -23,21 +23,23 @@ const (
 	fmtBrotli // no magic number: by the name .br
 	fmtZlib   // a git loose object
 	fmt7z
-	fmtAr   // ar archives: .deb, static libraries
-	fmtRpm  // an rpm package: lead, headers, compressed cpio
-	fmtCpio // newc, crc and odc cpio
-	fmtPack // a git packfile
+	fmtAr       // ar archives: .deb, static libraries
+	fmtRpm      // an rpm package: lead, headers, compressed cpio
+	fmtCpio     // newc, crc and odc cpio
+	fmtPack     // a git packfile
+	fmtLZ4      // LZ4 frames, and the legacy format of initramfs
+	fmtZlibData // a zlib stream that is not a git object (zlib.compress, Node's deflate)
 )
 
 var formatNames = [...]string{fmtNone: "", fmtGzip: "gzip", fmtZstd: "zstd", fmtBzip2: "bzip2", fmtXz: "xz", fmtTar: "tar", fmtZip: "zip",
 	fmtLzma: "lzma", fmtZ: "compress (.Z)", fmtBrotli: "brotli", fmtZlib: "git object (zlib)", fmt7z: "7z", fmtAr: "ar", fmtRpm: "rpm",
-	fmtCpio: "cpio", fmtPack: "git pack"}
+	fmtCpio: "cpio", fmtPack: "git pack", fmtLZ4: "lz4", fmtZlibData: "zlib"}
 
 // compressed reports whether f is a compressed stream: its content is
 // searched decoded, as a stream of its own.
 func compressed(f int) bool {
 	switch f {
-	case fmtGzip, fmtZstd, fmtBzip2, fmtXz, fmtLzma, fmtZ, fmtBrotli, fmtZlib:
+	case fmtGzip, fmtZstd, fmtBzip2, fmtXz, fmtLzma, fmtZ, fmtBrotli, fmtZlib, fmtLZ4, fmtZlibData:
 		return true
 	}
 	return false
@@ -63,6 +65,10 @@ func sniffFormat(b []byte) int {
 		return fmtZ
 	case len(b) >= 4 && string(b[:4]) == "\x28\xb5\x2f\xfd":
 		return fmtZstd
+	case len(b) >= 7 && string(b[:4]) == "\x04\x22\x4d\x18" && b[4]>>6 == 1 && b[4]&2 == 0 && b[5]&0x8f == 0 && b[5]>>4 >= 4:
+		return fmtLZ4
+	case len(b) >= 8 && string(b[:4]) == "\x02\x21\x4c\x18":
+		return fmtLZ4
 	case len(b) >= 4 && string(b[:4]) == "PK\x03\x04":
 		return fmtZip
 	case len(b) >= 10 && string(b[:3]) == "BZh" && b[3] >= '1' && b[3] <= '9' && (string(b[4:10]) == "1AY&SY" || string(b[4:10]) == "\x17\x72\x45\x38\x50\x90"):
@@ -85,6 +91,8 @@ func sniffFormat(b []byte) int {
 		return fmtLzma
 	case gitLooseHead(b):
 		return fmtZlib
+	case zlibData(b):
+		return fmtZlibData
 	}
 	return fmtNone
 }
@@ -222,6 +230,17 @@ func gitLooseHead(b []byte) bool {
 	return ok
 }
 
+// zlibData reports whether b starts a zlib stream: a header as zlib
+// writes it at its usual levels (78 01, 5e, 9c or da), and first bytes
+// that inflate. Two bytes alone would be chance in binary data.
+func zlibData(b []byte) bool {
+	if len(b) < 8 || b[0] != 0x78 || (b[1] != 0x01 && b[1] != 0x5e && b[1] != 0x9c && b[1] != 0xda) {
+		return false
+	}
+	out, ok := inflateCheck(b)
+	return ok && len(out) > 0
+}
+
 // gitObjectHeader parses "type size\x00" at the start of a loose object;
 // n is the header's length.
 func gitObjectHeader(b []byte) (typ string, n int, ok bool) {
@@ -254,7 +273,7 @@ var signatures = []struct {
 	{"\x1f\x8b\x08", fmtGzip}, {"\x1f\x9d", fmtZ}, {"\x28\xb5\x2f\xfd", fmtZstd}, {"PK\x03\x04", fmtZip},
 	{"BZh", fmtBzip2}, {"\xfd7zXZ\x00", fmtXz}, {"7z\xbc\xaf\x27\x1c", fmt7z}, {"!<arch>\n", fmtAr},
 	{"\xed\xab\xee\xdb", fmtRpm}, {"PACK\x00\x00\x00", fmtPack}, {"0707", fmtCpio}, {"ustar", fmtTar},
-	{"\x5d\x00\x00", fmtLzma},
+	{"\x5d\x00\x00", fmtLzma}, {"\x04\x22\x4d\x18", fmtLZ4}, {"\x02\x21\x4c\x18", fmtLZ4},
 }
 
 // sigPair marks the first two bytes of the signatures ("us" of a tar's

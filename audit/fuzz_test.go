@@ -100,6 +100,7 @@ func decoderSeeds(f *testing.F, tok string) []file {
 	try("a.js.br", func() ([]byte, error) { return tool("", body, "brotli", "-c") })
 	try("a.lzma", func() ([]byte, error) { return tool("", body, "xz", "--format=lzma", "-c") })
 	try("a.Z", func() ([]byte, error) { return tool("", bytes.Repeat(body, 50), "compress", "-c") })
+	try("a.lz4", func() ([]byte, error) { return tool("", bytes.Repeat(body, 50), "lz4", "-c", "-q", "-BD") })
 	dir := f.TempDir()
 	os.MkdirAll(filepath.Join(dir, "pkg", "DEBIAN"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "pkg", "etc"), 0o755)
