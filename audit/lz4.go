@@ -289,4 +289,3 @@ func lz4Block(dst, src []byte, limit int) ([]byte, error) {
 	}
 	return dst, nil
 }
-
