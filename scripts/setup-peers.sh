@@ -2,8 +2,9 @@
 # setup-peers.sh: installs, from Debian's packages and only when missing,
 # the real tools whose output the tests feed to sealenv: brotli, rpm
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
-# dpkg-deb (.deb packages), and Docker Engine 20.10 (dockerd, for the
-# docker-daemon: transport and `build --load`). The tests build their
+# dpkg-deb (.deb packages), lz4, zstd, xz-utils, zip, binutils (ar),
+# python3 and nodejs (their zlib writers), and Docker Engine 20.10
+# (dockerd, for the docker-daemon: transport and `build --load`). The tests build their
 # fixtures with these tools at test time instead of trusting files written
 # by hand. scripts/test.sh runs every scripts/setup-*.sh.
 set -euo pipefail
@@ -17,6 +18,13 @@ declare -A want=(
 	[cpio]=cpio
 	[git]=git
 	[dpkg-deb]=dpkg
+	[lz4]=lz4
+	[zstd]=zstd
+	[xz]=xz-utils
+	[zip]=zip
+	[ar]=binutils
+	[python3]=python3
+	[node]=nodejs
 	[dockerd]=docker.io
 )
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
