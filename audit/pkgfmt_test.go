@@ -192,6 +192,29 @@ func TestEmbeddedArchives(t *testing.T) {
 			out, _ := os.ReadFile(jar)
 			return out
 		}, "app.jar!/BOOT-INF/classes/application.env"},
+		{"jar(1) behind a launch script", func(b []byte) []byte {
+			d := t.TempDir()
+			writeTree(t, d, file{"classes/application.env", b}, file{"classes/App.txt", []byte("main")})
+			runTool(t, d, nil, nil, "jar", "--create", "--file", "app.jar", "-C", "classes", ".")
+			jar, err := os.ReadFile(filepath.Join(d, "app.jar"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return append(append([]byte(nil), launch...), jar...)
+		}, "app.jar!/application.env"},
+		{"python -m zipapp", func(b []byte) []byte {
+			d := t.TempDir()
+			writeTree(t, d, file{"src/__main__.py", []byte("print(1)\n")}, file{"src/settings.env", b})
+			runTool(t, d, nil, nil, "python3", "-m", "zipapp", "src", "-o", "app.pyz", "-p", "/usr/bin/env python3")
+			pyz, err := os.ReadFile(filepath.Join(d, "app.pyz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(pyz, []byte("#!")) {
+				t.Fatal("zipapp wrote no shebang")
+			}
+			return pyz
+		}, "app.jar!/settings.env"},
 		{"python zip application", func(b []byte) []byte {
 			return append([]byte("#!/usr/bin/env python3\n"), zipOf(t, zip.Deflate, false, file{"__main__.py", []byte("print(1)\n")}, file{"settings.env", b})...)
 		}, "app.jar!/settings.env"},

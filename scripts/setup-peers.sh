@@ -3,7 +3,8 @@
 # the real tools whose output the tests feed to sealenv: brotli, rpm
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
 # dpkg-deb (.deb packages), lz4, zstd, xz-utils, zip, binutils (ar),
-# python3 and nodejs (their zlib writers), and Docker Engine 20.10
+# python3 and nodejs (their zlib writers, zipapp), default-jdk-headless
+# (jar), and Docker Engine 20.10
 # (dockerd, for the docker-daemon: transport and `build --load`). The tests build their
 # fixtures with these tools at test time instead of trusting files written
 # by hand. scripts/test.sh runs every scripts/setup-*.sh.
@@ -25,6 +26,7 @@ declare -A want=(
 	[ar]=binutils
 	[python3]=python3
 	[node]=nodejs
+	[jar]=default-jdk-headless
 	[dockerd]=docker.io
 )
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
