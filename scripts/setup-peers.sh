@@ -4,10 +4,10 @@
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
 # dpkg-deb (.deb packages), lz4, zstd, xz-utils, zip, binutils (ar),
 # python3 and nodejs (their zlib writers, zipapp), default-jdk-headless
-# (jar), and Docker Engine 20.10
-# (dockerd, for the docker-daemon: transport and `build --load`). The tests build their
-# fixtures with these tools at test time instead of trusting files written
-# by hand. scripts/test.sh runs every scripts/setup-*.sh.
+# (jar), and Docker Engine 20.10 (dockerd, for the docker-daemon:
+# transport and `build --load`). The tests build their fixtures with these
+# tools at test time instead of trusting files written by hand.
+# scripts/test.sh runs every scripts/setup-*.sh.
 set -euo pipefail
 
 # command -> Debian package
