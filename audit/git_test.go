@@ -155,6 +155,17 @@ func TestGitHistory(t *testing.T) {
 		}
 	})
 
+	t.Run("git bundle", func(t *testing.T) {
+		g.git("bundle", "create", "-q", "../repo.bundle", "--all")
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(g.dir), "repo.bundle"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := auditFiles(t, p.opts, file{"backup/repo.bundle", b})
+		p.wantBoth(t, r, "backup/repo.bundle!/")
+		wantGitFinding(t, r, "sealed-value", blob, added, "backup/repo.bundle!/"+blob)
+	})
+
 	t.Run("clean repository", func(t *testing.T) {
 		c := newGitRepo(t)
 		c.history(cleanBody())

@@ -325,7 +325,8 @@ func (w *walker) drainRest(br *bufio.Reader, scan bool, at int64, skipFirst bool
 
 // embedded looks for an archive inside a file that does not start with
 // one, where formats put it: after the lines of a script (executable
-// jars, self-extracting installers, Python zip applications), after the
+// jars, self-extracting installers, Python zip applications) or of a git
+// bundle's header (a pack follows), after the
 // end of an ELF or PE executable (self-extracting archives), or where a
 // zip's end record says its entries start. Whatever is found there and
 // confirmed by its header is opened like a file of its own; the bytes
@@ -334,7 +335,8 @@ func (w *walker) embedded(br *bufio.Reader, rec *errRecorder, s *stream, base in
 	var at, pos int64 = -1, 0 // where an archive starts; what was read
 	var err error
 	switch {
-	case bytes.HasPrefix(head, []byte("#!")):
+	case bytes.HasPrefix(head, []byte("#!")) || bytes.HasPrefix(head, []byte("# v2 git bundle\n")) || bytes.HasPrefix(head, []byte("# v3 git bundle\n")):
+		// A script's lines, or a git bundle's (its refs, then a pack).
 		at, pos, err = w.afterScript(br)
 	case bytes.HasPrefix(head, []byte("\x7fELF")) || bytes.HasPrefix(head, []byte("MZ")):
 		at, pos, err = w.afterExecutable(br)
