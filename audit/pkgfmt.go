@@ -280,7 +280,12 @@ func (w *walker) rpm(cr *countReader, s *stream, base int64, name string) error 
 	case compressed(f):
 		return w.decompress(cr, name, f, formatNames[f])
 	case f == fmtCpio:
-		return w.cpio(cr, s, base+cr.n, name+"!/")
+		// An uncompressed payload: its offsets (and newc's alignment)
+		// count from its own start.
+		pc := &countReader{r: cr.r}
+		err := w.cpio(pc, s, base+cr.n, name+"!/")
+		cr.n += pc.n
+		return err
 	case len(head) == 0:
 		return nil
 	}

@@ -87,7 +87,7 @@ func TestPackages(t *testing.T) {
 			wantClean(t, auditFiles(t, p.opts, file{"var/cache/apt/archives/demo.deb", debPackage(t, comp, cleanBody())}))
 		})
 	}
-	for _, payload := range []string{"w9.gzdio", "w6.xzdio", "w19.zstdio", "w9.bzdio"} {
+	for _, payload := range []string{"w9.gzdio", "w6.xzdio", "w19.zstdio", "w9.bzdio", "w7.lzdio", "w.ufdio"} {
 		t.Run("rpm "+payload, func(t *testing.T) {
 			r := auditFiles(t, p.opts, file{"tmp/demo.rpm", rpmPackage(t, payload, p.env())})
 			p.wantBoth(t, r, "tmp/demo.rpm!/etc/demo/app.env")
