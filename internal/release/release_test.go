@@ -17,10 +17,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -129,20 +129,24 @@ func TestGoInstallReportsTheVersion(t *testing.T) {
 	if err := os.MkdirAll(at, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	list := strings.Split(strings.TrimSpace(string(files)), "\n")
-	// As a module zip holds it: a folder with its own go.mod (a nested
-	// module, such as a test oracle under testdata) is not part of this one.
-	var nested []string
-	for _, f := range list {
-		if dir, base := filepath.Split(f); base == "go.mod" && dir != "" {
-			nested = append(nested, dir)
-		}
-	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	for _, f := range list {
-		if slices.ContainsFunc(nested, func(dir string) bool { return strings.HasPrefix(f, dir) }) {
-			continue
+	names := strings.Split(strings.TrimSpace(string(files)), "\n")
+	// A directory with a go.mod of its own (a test-only module under
+	// testdata) is another module: the go command leaves it out of this
+	// module's zip, and refuses a zip that holds it.
+	var nested []string
+	for _, f := range names {
+		if path.Base(f) == "go.mod" && f != "go.mod" {
+			nested = append(nested, path.Dir(f)+"/")
+		}
+	}
+files:
+	for _, f := range names {
+		for _, n := range nested {
+			if strings.HasPrefix(f, n) {
+				continue files
+			}
 		}
 		data, err := os.ReadFile(filepath.Join(r, f))
 		if os.IsNotExist(err) {
