@@ -213,7 +213,7 @@ func TestEverySingleByteChange(t *testing.T) {
 	t.Parallel()
 	id := newIdentity(t)
 	c := &clock{time.Now()}
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		b := newBundle(t, f, c, id.Recipient().String())
 		for _, k := range []string{"DB_PASSWORD", "API_TOKEN", "EMPTY"} {
 			v := []byte("value-for-" + k)

@@ -423,7 +423,7 @@ func TestSlimReadsSopsLibrary(t *testing.T) {
 func TestSopsLibraryReadsAuthor(t *testing.T) {
 	t.Parallel()
 	id := newIdentity(t)
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		for seed := range uint64(20) {
 			r := rand.New(rand.NewPCG(seed, 3))
 			g := &gen{r: r}
@@ -520,7 +520,7 @@ func TestSopsCLI(t *testing.T) {
 	dir := t.TempDir()
 	values := map[string]string{"API_KEY": "k-" + id.Recipient().String()[10:30], "EMPTY": "", "UNI": "pässwörd 🔑", "MULTI": "line1\nline2"}
 	order := []string{"API_KEY", "EMPTY", "UNI", "MULTI"}
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		t.Run(f.String()+"/sops-decrypts-sealenv", func(t *testing.T) {
 			b, err := author.New(f, []string{id.Recipient().String()})
 			if err != nil {
