@@ -42,9 +42,12 @@ const (
 	EnvStore = "SEALENV_STORE"
 )
 
-// DefaultBundles are tried, in order, when neither --bundle nor
-// SEALENV_BUNDLE names a bundle. Exactly one must exist.
-var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml", "/etc/sealenv/bundle.json"}
+// DefaultBundles returns the bundles tried, in order, when neither
+// --bundle nor SEALENV_BUNDLE names a bundle; exactly one must exist. Each
+// call returns a new slice: no importer can change where the injector looks.
+func DefaultBundles() []string { return slices.Clone(defaultBundles[:]) }
+
+var defaultBundles = [...]string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml", "/etc/sealenv/bundle.json"}
 
 // maxBundleFile caps what is read of a bundle file (one byte more is read,
 // so that the reader refuses a larger one); maxIdentity caps an identity, as
@@ -286,14 +289,14 @@ func (c *Config) bundlePaths() ([]string, error) {
 		return paths, nil
 	}
 	var found []string
-	for _, p := range DefaultBundles {
+	for _, p := range defaultBundles {
 		if _, err := os.Stat(p); err == nil {
 			found = append(found, p)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return nil, fail(ExitFailure, "no bundle: pass %s or set %s (default %s not found)", c.mention(SettingBundles, "FILE"), EnvBundle, strings.Join(DefaultBundles, " or "))
+		return nil, fail(ExitFailure, "no bundle: pass %s or set %s (default %s not found)", c.mention(SettingBundles, "FILE"), EnvBundle, strings.Join(defaultBundles[:], " or "))
 	case 1:
 		return found, nil
 	}

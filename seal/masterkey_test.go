@@ -37,7 +37,7 @@ func foreignKeys() ([]keys.MasterKey, []seal.MasterKey) {
 func sortByType(ks []seal.MasterKey) []seal.MasterKey {
 	out := append([]seal.MasterKey{}, ks...)
 	order := map[string]int{}
-	for i, t := range seal.KeyTypes {
+	for i, t := range seal.KeyTypes() {
 		order[t] = i
 	}
 	for i := range out {

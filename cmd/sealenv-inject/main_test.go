@@ -384,14 +384,14 @@ func TestFailClosed(t *testing.T) {
 
 func TestMissingDefaultBundle(t *testing.T) {
 	t.Parallel()
-	for _, p := range inject.DefaultBundles {
+	for _, p := range inject.DefaultBundles() {
 		if _, err := os.Stat(p); err == nil {
 			t.Skipf("%s exists on this machine", p)
 		}
 	}
 	f := newFixture(t)
 	r := runInject(t, env(seal.EnvAgeKey+"="+f.key.Text), nil, "exit", "0")
-	if r.code != inject.ExitFailure || !strings.Contains(r.stderr, inject.DefaultBundles[0]) {
+	if r.code != inject.ExitFailure || !strings.Contains(r.stderr, inject.DefaultBundles()[0]) {
 		t.Errorf("exit %d, stderr %q; want 125 naming the default path", r.code, r.stderr)
 	}
 }
