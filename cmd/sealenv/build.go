@@ -288,11 +288,11 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 	// The bundles served: --bundle, then each --env's bundle.
 	paths := c.StringSlice("bundle")
 	for _, name := range c.StringSlice("env") {
-		t, err := policyEnv(c, name)
+		path, _, _, err := policyEnv(c, name)
 		if err != nil {
 			return o, nil, fmt.Errorf("--env %s: %w", name, err)
 		}
-		paths = append(paths, t.path)
+		paths = append(paths, path)
 	}
 	ao, opened, done, err := e.sealedAuditOptions(c, paths, policyLenient)
 	if err != nil {

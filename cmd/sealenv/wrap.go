@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/audit"
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/internal/fsutil"
@@ -325,7 +326,7 @@ func (e *env) wrapAllowNames(c *cli.Context) (names, envs []string, err error) {
 		return names, envs, nil
 	}
 	for _, b := range c.StringSlice("bundle") {
-		env, _, err := envForPath(c, b)
+		env, _, err := bundlefile.EnvOf(c.String("policy"), b)
 		if err != nil {
 			return nil, nil, err
 		}
