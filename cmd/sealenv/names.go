@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/bundlefile"
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal/author"
@@ -36,7 +37,7 @@ func refusedNameError(rn *bundlefile.RefusedNameError) error {
 // refuseServedNames is the names check of every write for sealenv build:
 // the names it serves (served) of each opened bundle, which a RUN step can
 // put in its environment (--mount=type=secret,env=NAME).
-func refuseServedNames(c *cli.Context, opened []openedBundle, served []string) error {
+func refuseServedNames(c *cli.Context, opened []fleet.Opened, served []string) error {
 	for _, b := range opened {
 		var names []string
 		for _, s := range b.Secrets {
@@ -44,8 +45,8 @@ func refuseServedNames(c *cli.Context, opened []openedBundle, served []string) e
 				names = append(names, s.Name)
 			}
 		}
-		if err := bundlefile.CheckNames(c.String("policy"), b.path, names); err != nil {
-			return writeError(b.path, err)
+		if err := bundlefile.CheckNames(c.String("policy"), b.Path, names); err != nil {
+			return writeError(b.Path, err)
 		}
 	}
 	return nil

@@ -273,11 +273,12 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 	if !c.Bool("audit") {
 		return nil
 	}
-	opts, done, err := e.auditOptions(c)
+	sealed, err := e.auditOptions(c)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer sealed.Zero()
+	opts := sealed.Options
 	var r *audit.Report
 	if idx != nil {
 		r, err = audit.Index(ctx, idx, opts)
