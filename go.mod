@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	filippo.io/age v1.3.2
+	github.com/andybalholm/brotli v1.3.0
 	github.com/docker/cli v29.7.2+incompatible
 	github.com/getsops/sops/v3 v3.13.3
 	github.com/google/go-containerregistry v0.22.1

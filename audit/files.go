@@ -38,7 +38,7 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := newWalker(a.d, limits{depth: o.MaxDepth, sparse: o.MaxSparseSize, check: o.MaxFileCheck})
+			wk := newWalker(a.d, o.limits())
 			wk.async = slots
 			for i := range ch {
 				if err := ctx.Err(); err != nil {
@@ -162,5 +162,6 @@ func (w *walker) fileScan(ctx context.Context, r io.Reader, path string) (*layer
 	w.res.hits = append(w.res.hits, s.finish()...)
 	w.res.bytes += s.n
 	w.addFieldHits()
+	w.gitFindings()
 	return w.res, err
 }

@@ -62,6 +62,9 @@ type Finding struct {
 	// file is still in the image.
 	DeletedInLayer       *int   `json:"deleted_in_layer"`
 	DeletedInLayerDigest string `json:"deleted_in_layer_digest,omitempty"`
+	// Git names the git object the finding is in, when Path is in a
+	// repository's object store (a loose object, or "pack!/id").
+	Git *GitObject `json:"git,omitempty"`
 	// Field is the JSON path in the config, the manifest or the attestation.
 	Field    string `json:"field"`
 	Encoding string `json:"encoding"`

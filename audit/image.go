@@ -47,6 +47,17 @@ type Options struct {
 	// plaintext-bundle check (default 64 MiB); a larger one makes the
 	// audit incomplete.
 	MaxFileCheck int64
+	// MaxWindow bounds the window (or dictionary) a compressed stream
+	// asks the decoder to allocate: zstd, xz, lzma, brotli, 7z (default
+	// 128 MiB). A stream that needs more makes the audit incomplete: its
+	// bytes are searched as stored, its content not.
+	MaxWindow int64
+	// MaxBuffer bounds a file held whole in memory to be opened, because
+	// its format cannot be read as a stream (a 7z archive, whose header is
+	// at its end; a git pack, whose deltas refer back), and each git
+	// object built from deltas (default 256 MiB). A larger one makes the
+	// audit incomplete.
+	MaxBuffer int64
 	// Insecure allows plain-HTTP registries.
 	Insecure bool
 	// TempDir is where docker-daemon: buffers the saved image.
@@ -89,7 +100,18 @@ func (o *Options) defaults() *Options {
 	if c.MaxFileCheck <= 0 {
 		c.MaxFileCheck = 64 << 20
 	}
+	if c.MaxWindow <= 0 {
+		c.MaxWindow = defaultMaxWindow
+	}
+	if c.MaxBuffer <= 0 {
+		c.MaxBuffer = defaultMaxBuffer
+	}
 	return &c
+}
+
+// limits are the walker's bounds, from the options (after defaults).
+func (o *Options) limits() limits {
+	return limits{depth: o.MaxDepth, sparse: o.MaxSparseSize, check: o.MaxFileCheck, window: o.MaxWindow, buffer: o.MaxBuffer}
 }
 
 func (o *Options) detectors() *detectors {
@@ -116,7 +138,12 @@ type auditor struct {
 	// ociImages maps the config blob of each image the OCI index names to
 	// its layer blobs, in archive paths.
 	ociImages map[string][]string
+	artifacts int // manifests that are not images
 }
+
+// whereArtifact places a finding in a blob of an artifact (a manifest
+// whose config is not an image config).
+const whereArtifact = "artifact"
 
 type imageJob struct {
 	label  string
@@ -126,6 +153,11 @@ type imageJob struct {
 type layerJob struct {
 	index  int
 	digest string
+	// blob, when set, names a blob that is not a layer tar (an
+	// artifact's blob, a signature's payload): it is searched as a file
+	// of that name, decoded, not walked as a tar.
+	blob   string
+	where  string  // where its findings are: layer (default) or artifact
 	key    string  // what makes two layers one blob (default: digest)
 	diffID v1.Hash // checked on the decompressed stream, for layers without a digest
 	open   func() (io.ReadCloser, error)
@@ -170,6 +202,11 @@ func run(ctx context.Context, st store, label string, o *Options) (*Report, erro
 		return nil, context.Cause(ctx)
 	}
 	a.finish()
+	if a.rep.Coverage.Images == 0 {
+		// An index of artifacts only (a Helm chart, signatures whose
+		// image is not there) is not a clean image.
+		a.incomplete("%s holds no image, only %d artifacts (their blobs were searched): there is no image to call clean", label, a.artifacts)
+	}
 	a.redactPlaces()
 	a.rep.filter(o)
 	return a.rep, nil
@@ -348,15 +385,16 @@ func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label 
 	if label == "" {
 		label = d.Digest.String()
 	}
-	a.rep.Coverage.Images++
 	from := len(a.rep.Findings)
 	a.annotations(m.Annotations, label, "manifest.annotations")
 	a.rawDoc(raw, whereManifest, label, "manifest", from)
 	if !m.Config.MediaType.IsConfig() && m.Config.MediaType != "" {
-		// An artifact, not an image: search its blobs as they are.
-		a.artifact(ctx, m, label)
+		// An artifact, not an image (a Helm chart, an SBOM, a referrer
+		// with an empty config): its blobs are searched decoded.
+		a.artifact(ctx, m, "artifact "+label)
 		return nil
 	}
+	a.rep.Coverage.Images++
 	cfg, err := a.readBlob(ctx, m.Config)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
@@ -374,12 +412,35 @@ func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label 
 	}
 	a.ociImages[blobPath(m.Config.Digest)] = paths
 	for i, l := range m.Layers {
-		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
+		lj := &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
 			return a.st.blob(ctx, l)
-		}})
+		}}
+		if !isTarLayer(l.MediaType) {
+			// A signature's or an attestation's payload (cosign puts
+			// them in an image manifest): searched as a file, decoded.
+			lj.blob = blobName(l, i)
+		}
+		job.layers = append(job.layers, lj)
 	}
 	a.images = append(a.images, job)
 	return nil
+}
+
+// isTarLayer reports whether a layer's media type says it is a tar (as
+// runtimes apply it), compressed or not. Any other blob of an image is
+// searched as a file, decoded by content: a tar in it is still walked.
+func isTarLayer(mt types.MediaType) bool {
+	return mt == "" || mt.IsLayer() || strings.Contains(string(mt), ".tar") || strings.Contains(string(mt), "layer")
+}
+
+// blobName is what a blob that is not a layer tar is called in findings:
+// its title annotation (the file name oras and cosign record), else its
+// index and media type.
+func blobName(d v1.Descriptor, i int) string {
+	if t := d.Annotations["org.opencontainers.image.title"]; t != "" {
+		return cleanPath(t)
+	}
+	return fmt.Sprintf("blobs[%d] (%s)", i, d.MediaType)
 }
 
 func (a *auditor) legacyImage(li legacyImage) {
@@ -449,7 +510,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := newWalker(a.d, limits{depth: a.o.MaxDepth, sparse: a.o.MaxSparseSize, check: a.o.MaxFileCheck})
+			wk := newWalker(a.d, a.o.limits())
 			wk.async = slots
 			for l := range ch {
 				if err := ctx.Err(); err != nil {
@@ -461,7 +522,11 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.err = err
 					continue
 				}
-				l.scan, l.err = wk.layer(ctx, rc, l.diffID)
+				if l.blob != "" {
+					l.scan, l.err = wk.blobScan(ctx, rc, l.blob)
+				} else {
+					l.scan, l.err = wk.layer(ctx, rc, l.diffID)
+				}
 				rc.Close()
 			}
 		}()
@@ -486,34 +551,40 @@ func (a *auditor) finish() {
 			if l.shared != nil {
 				src = l.shared
 			}
+			what := "layer"
+			if l.where == whereArtifact {
+				what = "blob"
+			}
 			if src.err != nil {
 				if !counted[src] {
-					a.incomplete("%s: layer %d (%s): %v", img.label, l.index, l.digest, src.err)
+					a.incomplete("%s: %s %d (%s): %v", img.label, what, l.index, l.digest, src.err)
 				}
 				counted[src] = true
 				continue
 			}
 			if !counted[src] {
 				counted[src] = true
-				cov.Layers++
+				if l.where != whereArtifact {
+					cov.Layers++
+				}
 				cov.Files += src.scan.files
 				cov.Bytes += src.scan.bytes
 				for _, n := range src.scan.notes {
-					cov.Notes = append(cov.Notes, fmt.Sprintf("layer %d (%s): %s", l.index, l.digest, n))
+					cov.Notes = append(cov.Notes, fmt.Sprintf("%s %d (%s): %s", what, l.index, l.digest, n))
 				}
 				for _, e := range src.scan.incomplete {
-					a.incomplete("%s: layer %d (%s): %s", img.label, l.index, l.digest, e)
+					a.incomplete("%s: %s %d (%s): %s", img.label, what, l.index, l.digest, e)
 				}
 			}
 			for _, h := range src.scan.hits {
 				f := h.finding(whereLayer)
-				a.placeInLayer(&f, img, l)
+				a.place(&f, img, l)
 				a.rep.Findings = append(a.rep.Findings, f)
 			}
 			for _, p := range src.scan.plain {
 				f := p
 				f.Where = whereLayer
-				a.placeInLayer(&f, img, l)
+				a.place(&f, img, l)
 				a.rep.Findings = append(a.rep.Findings, f)
 			}
 		}
@@ -528,12 +599,25 @@ func (a *auditor) finish() {
 }
 
 func order(f *Finding) int64 {
-	w := map[string]int64{whereConfig: 0, whereHistory: 1, whereAnnotation: 2, whereManifest: 3, whereAttestation: 4, whereLayer: 5}[f.Where]
+	w := map[string]int64{whereConfig: 0, whereHistory: 1, whereAnnotation: 2, whereManifest: 3, whereAttestation: 4, whereLayer: 5, whereArtifact: 6}[f.Where]
 	var l int64
 	if f.LayerIndex != nil {
 		l = int64(*f.LayerIndex)
 	}
 	return w<<50 | l<<40
+}
+
+// place gives a finding of a layer job its place: a layer of an image, or
+// a blob of an artifact.
+func (a *auditor) place(f *Finding, img *imageJob, l *layerJob) {
+	if l.where == whereArtifact {
+		f.Where = whereArtifact
+		f.Image = img.label
+		f.LayerDigest = l.digest
+		f.Field = fmt.Sprintf("blobs[%d]", l.index)
+		return
+	}
+	a.placeInLayer(f, img, l)
 }
 
 func (a *auditor) placeInLayer(f *Finding, img *imageJob, l *layerJob) {
@@ -613,17 +697,21 @@ func (a *auditor) annotations(m map[string]string, image, field string) {
 	}
 }
 
-// artifact searches the blobs of a non-image manifest (signatures, SBOMs)
-// as plain bytes.
+// artifact queues the blobs of a non-image manifest (its config first)
+// to be searched as files, decoded: a Helm chart's tar.gz, an SBOM, a
+// DSSE envelope (whose payload is decoded too).
 func (a *auditor) artifact(ctx context.Context, m *v1.Manifest, label string) {
+	a.artifacts++
+	job := &imageJob{label: label}
 	for i, l := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		b, err := a.readBlob(ctx, l)
-		if err != nil {
-			a.incomplete("%s: artifact blob %d: %v", label, i, err)
+		if l.Digest.Hex == "" {
 			continue
 		}
-		a.searchString(string(b), whereAnnotation, label, fmt.Sprintf("artifact.blobs[%d]", i))
+		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), blob: blobName(l, i), where: whereArtifact, open: func() (io.ReadCloser, error) {
+			return a.st.blob(ctx, l)
+		}})
 	}
+	a.images = append(a.images, job)
 }
 
 func (a *auditor) readBlob(ctx context.Context, d v1.Descriptor) ([]byte, error) {

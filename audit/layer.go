@@ -4,10 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/bzip2"
-	"compress/flate"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,41 +13,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
-
-// Stream formats recognised from their first bytes.
-const (
-	fmtNone = iota
-	fmtGzip
-	fmtZstd
-	fmtBzip2
-	fmtXz
-	fmtTar
-	fmtZip
-)
-
-func sniff(b []byte) (int, string) {
-	switch {
-	case len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8:
-		return fmtGzip, "gzip"
-	case len(b) >= 4 && string(b[:4]) == "\x28\xb5\x2f\xfd":
-		return fmtZstd, "zstd"
-	case len(b) >= 4 && string(b[:4]) == "PK\x03\x04":
-		return fmtZip, "zip"
-	case len(b) >= 262 && string(b[257:262]) == "ustar":
-		return fmtTar, "tar"
-	case len(b) >= 4 && string(b[:3]) == "BZh" && b[3] >= '1' && b[3] <= '9':
-		return fmtBzip2, "bzip2"
-	case len(b) >= 6 && string(b[:6]) == "\xfd7zXZ\x00":
-		return fmtXz, "xz"
-	}
-	return fmtNone, ""
-}
-
-func compressed(f int) bool { return f == fmtGzip || f == fmtZstd || f == fmtBzip2 || f == fmtXz }
 
 // Limits bound the structured walk. Reaching one never skips a byte of the
 // stream search; it makes the audit incomplete, with the reason.
@@ -58,7 +21,15 @@ type limits struct {
 	depth  int   // archives and compressed files in one another
 	sparse int64 // the logical size of a sparse file
 	check  int64 // a YAML or JSON secrets file read whole for the plaintext-bundle check
+	window int64 // the window or dictionary of a compressed stream (zstd, xz, lzma, brotli, 7z)
+	buffer int64 // a file held whole in memory to be opened (a 7z archive, a git pack) and a git object built from deltas
 }
+
+// Defaults of the limits that Options leave at zero.
+const (
+	defaultMaxWindow = 128 << 20
+	defaultMaxBuffer = 256 << 20
+)
 
 // layerScan is the result of one layer.
 type layerScan struct {
@@ -70,6 +41,7 @@ type layerScan struct {
 	bytes      int64
 	incomplete []string // limits reached and structure that did not parse: never clean
 	notes      []string // nested archives that did not parse; their bytes were searched
+	git        gitInfo  // git object stores met, to name the paths and commits of findings
 }
 
 // fileHit is a detector hit with its place: the path of the file (a.jar!/b
@@ -80,6 +52,7 @@ type fileHit struct {
 	part  string
 	from  int64 // where the part starts in the stream
 	depth int   // decoded streams it is in: 0 in the stream as stored
+	git   *GitObject
 }
 
 // walker reads one layer at a time; each worker owns one. Every layer is
@@ -106,16 +79,10 @@ type walker struct {
 	fieldHits []fileHit
 	res       *layerScan
 	ctx       context.Context
+	// contentOf names the file whose decoded content the next call to
+	// file reads: its name does not say what that content is.
+	contentOf string
 }
-
-var zstdOptions = []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow)}
-
-// maxZstdWindow bounds the memory of one zstd stream; a stream that needs
-// a larger window fails (the audit is then incomplete, never clean).
-const maxZstdWindow = 128 << 20
-
-// maxXzDict bounds the dictionary of an xz stream, for the same reason.
-const maxXzDict = 128 << 20
 
 // asyncSlots returns the slots for decoding compressed files beside the
 // walks: one per CPU, at most eight (each holds up to maxAsync bytes).
@@ -193,6 +160,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 		w.res.hits = append(w.res.hits, top.finish()...)
 		w.res.bytes += top.n
 		w.addFieldHits()
+		w.gitFindings()
 		return w.res, err
 	}
 
@@ -207,7 +175,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 	done := make(chan error, 1)
 	go func() {
 		buf := make([]byte, 64<<10)
-		dec, err := decompressor(f, stored)
+		dec, err := decompressor(f, stored, &w.lim)
 		if err == nil {
 			_, err = io.Copy(p, dec)
 			if c, ok := dec.(io.Closer); ok {
@@ -254,6 +222,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 		}
 	}
 	w.addFieldHits()
+	w.gitFindings()
 	if werr == nil {
 		werr = serr
 	}
@@ -272,6 +241,10 @@ func (h fileHit) finding(where string) Finding {
 		off := h.offset - h.from
 		f.Offset = &off
 	}
+	if h.git != nil {
+		f.Git = h.git
+		f.Message += " " + h.git.describe()
+	}
 	return f
 }
 
@@ -280,82 +253,6 @@ func (h fileHit) key() string {
 		return h.kind + "\x00" + h.rule.ID
 	}
 	return h.kind + "\x00" + h.name
-}
-
-func decompressor(f int, r io.Reader) (io.Reader, error) {
-	switch f {
-	case fmtGzip:
-		return gzip.NewReader(r)
-	case fmtZstd:
-		z, err := zstd.NewReader(r, zstdOptions...)
-		if err != nil {
-			return nil, err
-		}
-		return z.IOReadCloser(), nil
-	case fmtBzip2:
-		return bzip2.NewReader(r), nil
-	case fmtXz:
-		br := bufio.NewReaderSize(r, 4096)
-		head, _ := br.Peek(64)
-		if d := xzDict(head); d > maxXzDict {
-			return nil, fmt.Errorf("a dictionary of %d bytes, beyond the limit of %d", d, maxXzDict)
-		}
-		c := xz.ReaderConfig{DictCap: 8 << 20}
-		return c.NewReader(br)
-	}
-	return nil, errors.New("not compressed")
-}
-
-// xzDict returns the LZMA2 dictionary size the first block of an xz stream
-// asks for (the decoder would allocate it), or 0 when it cannot tell.
-func xzDict(b []byte) int64 {
-	if len(b) < 14 || string(b[:6]) != "\xfd7zXZ\x00" || b[12] == 0 {
-		return 0
-	}
-	h := b[12:]
-	size := (int(h[0]) + 1) * 4
-	if len(h) < size {
-		return 0
-	}
-	flags := h[1]
-	i := 2
-	varint := func() (uint64, bool) {
-		var x uint64
-		for s := 0; i < size && s < 63; s += 7 {
-			c := h[i]
-			i++
-			x |= uint64(c&0x7f) << s
-			if c&0x80 == 0 {
-				return x, true
-			}
-		}
-		return 0, false
-	}
-	if flags&0x40 != 0 {
-		varint()
-	}
-	if flags&0x80 != 0 {
-		varint()
-	}
-	for n := int(flags&3) + 1; n > 0; n-- {
-		id, ok1 := varint()
-		plen, ok2 := varint()
-		if !ok1 || !ok2 || i+int(plen) > size {
-			return 0
-		}
-		if id == 0x21 && plen == 1 {
-			code := h[i] & 0x3f
-			if code > 40 {
-				return 1 << 40
-			}
-			if code == 40 {
-				return 1<<32 - 1
-			}
-			return int64(2|code&1) << (code/2 + 11)
-		}
-		i += int(plen)
-	}
-	return 0
 }
 
 // top walks the decompressed layer stream as a tar archive and reads it to
@@ -420,19 +317,19 @@ func (w *walker) tar(r io.Reader, s *stream, base int64, prefix string, top bool
 			// archive/tar takes a stream cut at an entry boundary for a
 			// clean end; the end-of-archive marker tells them apart.
 			if top && rec.n < next+512 {
-				return next, errors.New("truncated: no end-of-archive marker")
+				return next, structural(errors.New("truncated: no end-of-archive marker"))
 			}
 			return next, nil
 		}
 		if err != nil {
-			return next, err
+			return next, structural(err)
 		}
 		dataStart := rec.n
 		name := cleanPath(h.Name)
 		full := prefix + name
 		reg := parseTarRegion(rec.buf, base+next, full)
 		if !reg.ok && len(rec.buf) < maxHeaderRegion {
-			return next, fmt.Errorf("%s: header blocks that do not parse", full)
+			return next, structural(fmt.Errorf("%s: header blocks that do not parse", full))
 		}
 		for _, p := range reg.parts {
 			s.att.close(p)
@@ -468,7 +365,9 @@ func (w *walker) tar(r io.Reader, s *stream, base int64, prefix string, top bool
 			// Whiteouts, contiguous files (7) and types tar does not know
 			// are walked like regular files: their data is in the image.
 			if err := w.file(tr, s, base+dataStart, full); err != nil {
-				return next, err
+				// The entry's reader failed: the archive is truncated (a
+				// read error of the stream below is the caller's to see).
+				return next, structural(err)
 			}
 		}
 		s.att.close(span{start: base + dataStart, end: dataEnd, path: full, part: partData})
@@ -633,88 +532,6 @@ func cleanPath(p string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-// file looks into one file whose content is read from r and, when r is
-// part of the stream s, starts at offset base of it: a compressed file or
-// an archive is opened; a file named like a secrets file is checked for
-// plaintext. Its bytes are searched by s already.
-func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
-	w.res.files++
-	w.level++
-	defer func() { w.level-- }()
-	rec := &errRecorder{r: r}
-	br := w.peek(rec)
-	head, err := br.Peek(512)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	f, kind := sniff(head)
-	if f == fmtNone {
-		return w.text(br, head, name)
-	}
-	if w.level > w.lim.depth {
-		w.incomplete("%s: %s nested deeper than the depth limit of %d: its bytes were searched as stored, its content not opened", name, kind, w.lim.depth)
-		return nil
-	}
-	var end, consumed int64
-	switch {
-	case compressed(f):
-		w.res.files-- // the compressed file counts once, as its content
-		src := io.Reader(br)
-		if w.async != nil {
-			// A small compressed file is read whole (its bytes are in s
-			// now) and decoded on another core while this walk goes on.
-			buf, rerr := io.ReadAll(io.LimitReader(br, maxAsync+1))
-			if rerr != nil {
-				return fmt.Errorf("%s: %w", name, rerr)
-			}
-			if len(buf) <= maxAsync && w.goAsync(name, f, kind, buf) {
-				return nil
-			}
-			src = io.MultiReader(bytes.NewReader(buf), br)
-		}
-		err = w.decompress(src, name, f, kind)
-		if err == nil || rec.err != nil {
-			return err
-		}
-	case f == fmtTar:
-		cr := &countReader{r: br}
-		end, err = w.tar(cr, s, base, name+"!/", false)
-		consumed = cr.n
-	case f == fmtZip:
-		cr := &countReader{r: br}
-		err = w.zip(cr, s, base, name+"!/")
-		end, consumed = cr.n, cr.n
-	}
-	if rec.err != nil {
-		return rec.err
-	}
-	// Bytes after the archive's end (or after what did not parse) belong
-	// to the file; they are in s and searched there.
-	n, derr := io.CopyBuffer(io.Discard, br, w.discard)
-	if derr != nil {
-		return derr
-	}
-	part := partTrailer
-	if err != nil {
-		part = partUnparsed
-		w.note("%s: %v; the rest of the file was searched as bytes", name, err)
-	}
-	if f == fmtTar || f == fmtZip {
-		s.att.close(span{start: base + end, end: base + consumed + n, path: name, part: part})
-	}
-	return nil
-}
-
-// decompress searches the content of a compressed file as a stream of its
-// own.
-func (w *walker) decompress(r io.Reader, name string, f int, kind string) error {
-	dec, err := decompressor(f, ctxReader{w.ctx, r})
-	if err != nil {
-		return fmt.Errorf("%s: %s: %w", name, kind, err)
-	}
-	return w.decoded(dec, name, func(ds *stream) error { return w.file(ds, ds, 0, name) })
-}
-
 // maxAsync bounds a compressed file decoded on another goroutine; a larger
 // one is decoded as the walk reaches it.
 const maxAsync = 16 << 20
@@ -738,6 +555,10 @@ func (w *walker) goAsync(name string, f int, kind string, buf []byte) bool {
 	go func() {
 		defer func() { <-w.async }()
 		err := sub.decompress(bytes.NewReader(buf), name, f, kind)
+		if err != nil && sub.ctx.Err() == nil {
+			sub.failed(name, err, nil)
+			err = nil
+		}
 		sub.addFieldHits()
 		done <- asyncResult{sub.res, err}
 	}()
@@ -750,8 +571,9 @@ type asyncResult struct {
 }
 
 // wait joins the results of the files decoded on other goroutines. A
-// decoding error is a note (the file's bytes were searched as stored);
-// the layer's own read errors never come from there.
+// decoding error was recorded there (the audit is incomplete: the file's
+// bytes were searched as stored, its content only up to the error); the
+// layer's own read errors never come from there.
 func (w *walker) wait() {
 	for _, j := range w.jobs {
 		r := <-j
@@ -761,11 +583,9 @@ func (w *walker) wait() {
 		w.res.bytes += r.res.bytes
 		w.res.incomplete = append(w.res.incomplete, r.res.incomplete...)
 		w.res.notes = append(w.res.notes, r.res.notes...)
-		if r.err != nil {
-			if w.ctx.Err() != nil {
-				continue // the layer's own read reports the cancellation
-			}
-			w.note("%v; the rest of the file was searched as bytes", r.err)
+		w.res.git.merge(&r.res.git)
+		if r.err != nil && w.ctx.Err() == nil {
+			w.incomplete("%v", r.err)
 		}
 	}
 	w.jobs = w.jobs[:0]
@@ -813,116 +633,4 @@ func (w *walker) decoded(r io.Reader, name string, fn func(*stream) error) error
 	w.res.hits = append(w.res.hits, ds.finish()...)
 	w.res.bytes += ds.n
 	return err
-}
-
-// zip walks a zip archive as a stream, by its local file headers, as jar
-// and zip tools write them. Stored entries are part of the stream s
-// (their bytes are searched there); deflated ones are inflated and
-// searched as streams of their own.
-func (w *walker) zip(cr *countReader, s *stream, base int64, prefix string) error {
-	fail := func(format string, a ...any) error {
-		return fmt.Errorf("%szip: %s", where(prefix), fmt.Sprintf(format, a...))
-	}
-	var hdr [30]byte
-	for {
-		if err := w.ctx.Err(); err != nil {
-			return err
-		}
-		sig, err := cr.r.Peek(4)
-		if err != nil {
-			if errors.Is(err, io.EOF) && len(sig) == 0 {
-				return nil // a zip with no central directory; what was there was read
-			}
-			return fail("truncated")
-		}
-		if binary.LittleEndian.Uint32(sig) != 0x04034b50 {
-			return nil // the central directory (or anything else) follows the entries
-		}
-		start := cr.n
-		if _, err := io.ReadFull(cr, hdr[:]); err != nil {
-			return fail("truncated header")
-		}
-		flags := binary.LittleEndian.Uint16(hdr[6:])
-		method := binary.LittleEndian.Uint16(hdr[8:])
-		csize := int64(binary.LittleEndian.Uint32(hdr[18:]))
-		nameLen := int(binary.LittleEndian.Uint16(hdr[26:]))
-		extraLen := int(binary.LittleEndian.Uint16(hdr[28:]))
-		meta := make([]byte, nameLen+extraLen)
-		if _, err := io.ReadFull(cr, meta); err != nil {
-			return fail("truncated header")
-		}
-		name := cleanPath(string(meta[:nameLen]))
-		full := prefix + name
-		s.att.close(span{start: base + start + 30, end: base + start + 30 + int64(nameLen), path: full, part: partName})
-		s.att.close(span{start: base + start, end: base + cr.n, path: full, part: partHeader})
-		zip64 := false
-		for e := meta[nameLen:]; len(e) >= 4; {
-			id, sz := binary.LittleEndian.Uint16(e), int(binary.LittleEndian.Uint16(e[2:]))
-			if id == 1 {
-				zip64 = true
-				if sz >= 16 && len(e) >= 4+16 {
-					csize = int64(binary.LittleEndian.Uint64(e[12:]))
-				}
-			}
-			if len(e) < 4+sz {
-				break
-			}
-			e = e[4+sz:]
-		}
-		if flags&1 != 0 {
-			return fail("%s is encrypted", name)
-		}
-		descriptor := flags&8 != 0
-		dataStart := cr.n
-		isDir := strings.HasSuffix(string(meta[:nameLen]), "/") || nameLen == 0
-		switch {
-		case method == 8:
-			fr := flate.NewReader(cr) // cr is an io.ByteReader: no read-ahead
-			if isDir {
-				_, err = io.CopyBuffer(io.Discard, fr, w.discard)
-			} else {
-				err = w.decoded(fr, full, func(ds *stream) error { return w.file(ds, ds, 0, full) })
-			}
-			fr.Close()
-			if err != nil {
-				return err
-			}
-		case method == 0 && !descriptor:
-			body := io.LimitReader(cr, csize)
-			if !isDir {
-				if err := w.file(body, s, base+dataStart, full); err != nil {
-					return err
-				}
-			}
-			if _, err := io.CopyBuffer(io.Discard, body, w.discard); err != nil {
-				return fail("%s: %v", name, err)
-			}
-			if cr.n-dataStart != csize {
-				return fail("%s: truncated", name)
-			}
-		case method == 0:
-			return fail("%s is stored with an unknown size", name)
-		default:
-			return fail("%s uses compression method %d", name, method)
-		}
-		s.att.close(span{start: base + dataStart, end: base + cr.n, path: full, part: partData})
-		if descriptor {
-			d0 := cr.n
-			d, err := cr.r.Peek(4)
-			if err == nil && binary.LittleEndian.Uint32(d) == 0x08074b50 {
-				cr.r.Discard(4)
-				cr.n += 4
-			}
-			n := 12
-			if zip64 {
-				n = 20
-			}
-			m, err := cr.r.Discard(n)
-			cr.n += int64(m)
-			if err != nil {
-				return fail("truncated data descriptor")
-			}
-			s.att.close(span{start: base + d0, end: base + cr.n, path: full, part: partHeader})
-		}
-	}
 }

@@ -2,13 +2,15 @@
 # setup-peers.sh: installs, from Debian's packages and only when missing,
 # the real tools whose output the tests feed to sealenv: brotli, rpm
 # (rpmbuild), 7zip (7zz), ncompress (compress, for .Z), cpio, git and
-# dpkg-deb (.deb packages), Docker Engine 20.10 (dockerd, for the
-# docker-daemon: transport and `build --load`), php-cli and ruby (their
-# standard libraries' JSON and URL escapes are oracles for the audit's
-# known-value encodings; node, python3, java and perl are already there),
-# and pre-commit (the framework that runs .pre-commit-hooks.yaml). The tests build their
-# fixtures with these tools at test time instead of trusting files written
-# by hand. scripts/test.sh runs every scripts/setup-*.sh.
+# dpkg-deb (.deb packages), lz4, zstd, xz-utils, zip, binutils (ar),
+# python3 and nodejs (their zlib writers, zipapp), default-jdk-headless
+# (jar), Docker Engine 20.10 (dockerd, for the docker-daemon: transport and
+# `build --load`), php-cli and ruby (their standard libraries' JSON and URL
+# escapes are oracles for the audit's known-value encodings; node, python3,
+# java and perl too), and pre-commit (the framework that runs
+# .pre-commit-hooks.yaml). The tests build their fixtures with these tools
+# at test time instead of trusting files written by hand. scripts/test.sh
+# runs every scripts/setup-*.sh.
 set -euo pipefail
 
 # command -> Debian package
@@ -20,6 +22,14 @@ declare -A want=(
 	[cpio]=cpio
 	[git]=git
 	[dpkg-deb]=dpkg
+	[lz4]=lz4
+	[zstd]=zstd
+	[xz]=xz-utils
+	[zip]=zip
+	[ar]=binutils
+	[python3]=python3
+	[node]=nodejs
+	[jar]=default-jdk-headless
 	[dockerd]=docker.io
 	[php]=php-cli
 	[ruby]=ruby

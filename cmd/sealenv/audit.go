@@ -63,6 +63,8 @@ func auditImageCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "max-depth", Value: 8, Usage: "how deep archives and compressed files are opened in one another (a .tar.gz counts 2); deeper is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-sparse-size", Value: "1TiB", Usage: "largest logical `SIZE` of a sparse file; larger is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-file-check", Value: "64MiB", Usage: "largest YAML or JSON secrets file (`SIZE`) read whole for the plaintext-bundle check; larger is incomplete (exit 2)"},
+			&cli.StringFlag{Name: "max-window", Value: "128MiB", Usage: "largest window or dictionary (`SIZE`) a compressed stream may make the decoder allocate (zstd --long, xz, lzma, brotli, 7z); larger is incomplete (exit 2)"},
+			&cli.StringFlag{Name: "max-buffer", Value: "256MiB", Usage: "largest file held whole in memory to be opened (`SIZE`: a 7z archive, a git pack) and git object built from deltas; larger is incomplete (exit 2)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
 		), attestFlags("attest", true)...),
 		Action: func(c *cli.Context) error {
@@ -90,6 +92,12 @@ func auditImageCommand(e *env) *cli.Command {
 			if opts.MaxFileCheck, err = parseSize(c.String("max-file-check")); err != nil {
 				return fmt.Errorf("--max-file-check: %w", err)
 			}
+			if opts.MaxWindow, err = parseSize(c.String("max-window")); err != nil {
+				return fmt.Errorf("--max-window: %w", err)
+			}
+			if opts.MaxBuffer, err = parseSize(c.String("max-buffer")); err != nil {
+				return fmt.Errorf("--max-buffer: %w", err)
+			}
 			opts.Insecure = c.Bool("insecure")
 			ref, err := imageref.Parse(c.Args().First())
 			if err != nil {
@@ -109,6 +117,7 @@ func auditImageCommand(e *env) *cli.Command {
 				}
 				r.Findings = append(r.Findings, dr.Findings...)
 			}
+			limitHints(e.stderr, r)
 			return att.audited(c.Context, r, e.writeAudit(c, r, "audit"))
 		},
 	}
@@ -250,6 +259,29 @@ func (e *env) writeReport(c *cli.Context, r *audit.Report, what, flag, path stri
 		return withCode(exitFindings, nil)
 	}
 	return nil
+}
+
+// limitFlags maps the limits the audit names in its coverage errors to
+// the flags that raise them.
+var limitFlags = []struct{ phrase, flag, limit string }{
+	{"the depth limit", "--max-depth N", "the depth limit"},
+	{"a sparse file of", "--max-sparse-size SIZE", "the sparse-file limit"},
+	{"the limit of the plaintext-bundle check", "--max-file-check SIZE", "the plaintext-bundle check's limit"},
+	{"the window limit", "--max-window SIZE", "the window limit"},
+	{"the buffer limit", "--max-buffer SIZE", "the buffer limit"},
+}
+
+// limitHints prints, for each limit an incomplete report reached, the
+// flag that raises it.
+func limitHints(w io.Writer, r *audit.Report) {
+	for _, l := range limitFlags {
+		for _, e := range r.Coverage.Errors {
+			if strings.Contains(e, l.phrase) {
+				fmt.Fprintf(w, "sealenv: hint: %s raises %s, which left a part unsearched (see the coverage errors)\n", l.flag, l.limit)
+				break
+			}
+		}
+	}
 }
 
 // parseSize reads a byte count: a number, optionally with a unit (B, KiB,

@@ -1,0 +1,201 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// text is n bytes of varied text: words drawn at random, so that
+// compressors grow their tables and, for compress(1), clear them.
+func text(n int, seed int64) []byte {
+	words := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "\n", "0123", "zz", "quux"}
+	rng := rand.New(rand.NewSource(seed))
+	var b bytes.Buffer
+	for b.Len() < n {
+		b.WriteString(words[rng.Intn(len(words))])
+		if rng.Intn(7) == 0 {
+			fmt.Fprintf(&b, "%x", rng.Int63())
+		}
+		b.WriteByte(' ')
+	}
+	return b.Bytes()[:n]
+}
+
+// withSecrets is text with both secrets in the middle of it.
+func withSecrets(p secretPair, n int) []byte {
+	t := text(n, 1)
+	return append(append(append([]byte(nil), t[:n/2]...), p.env()...), t[n/2:]...)
+}
+
+// Each compressor the audit decodes, with the output of the real tool: a
+// file holding both secrets is found decoded, at its path; its clean
+// twin is clean.
+func TestCompressorsRealTools(t *testing.T) {
+	p := plantSecrets(t)
+	for _, c := range []struct {
+		name, tool string
+		args       []string
+	}{
+		{"app.js.br", "brotli", []string{"-c"}},
+		{"app.js.br", "brotli", []string{"-c", "-q", "11", "--lgwin=24"}},
+		{"data.lzma", "xz", []string{"--format=lzma", "-c"}},
+		{"data.bin", "xz", []string{"--format=lzma", "-c"}}, // told by content: xz writes an unknown size
+		{"notes.txt.Z", "compress", []string{"-c"}},
+		{"notes.txt.Z", "compress", []string{"-c", "-b", "12"}},
+		{"log.zst", "zstd", []string{"--long=27", "-c", "-q"}},
+		{"app.log.lz4", "lz4", []string{"-c", "-q"}},
+		{"app.log.lz4", "lz4", []string{"-c", "-q", "-BD", "-BX", "-B4", "--content-size"}},
+		{"initrd.img", "lz4", []string{"-c", "-q", "-l"}}, // the kernel's legacy format
+		{"cache.bin", "python3", []string{"-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))"}},
+		{"cache.bin", "node", []string{"-e", "process.stdout.write(require('zlib').deflateSync(require('fs').readFileSync(0)))"}},
+	} {
+		t.Run(c.tool+" "+fmt.Sprint(c.args)+" "+c.name, func(t *testing.T) {
+			dirty := runTool(t, "", withSecrets(p, 300<<10), nil, c.tool, c.args...)
+			p.wantBoth(t, auditFiles(t, p.opts, file{"srv/" + c.name, dirty}), "srv/"+c.name)
+			clean := runTool(t, "", text(300<<10, 2), nil, c.tool, c.args...)
+			wantClean(t, auditFiles(t, p.opts, file{"srv/" + c.name, clean}))
+		})
+	}
+}
+
+// The LZ4 decoder gives back exactly what lz4 compressed, in every block
+// mode, size and format.
+func TestLZ4Exact(t *testing.T) {
+	in := text(9<<20, 14)
+	for _, args := range [][]string{{"-c", "-q"}, {"-c", "-q", "-BD"}, {"-c", "-q", "-B4", "-BD", "-BX", "--content-size"}, {"-c", "-q", "-B7", "-9"}, {"-c", "-q", "-l"}} {
+		z := runTool(t, "", in, nil, "lz4", args...)
+		r, err := newLZ4Reader(bytes.NewReader(append(z, z...))) // two frames in a row
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(out, append(in, in...)) {
+			t.Fatalf("lz4 %v: decoded %d of %d bytes, equal %v: %v", args, len(out), 2*len(in), bytes.Equal(out, append(in, in...)), err)
+		}
+	}
+}
+
+// The LZW decoder gives back exactly what compress(1) read, for every
+// code width, in block mode (CLEAR codes, a table that fills and grows
+// its codes from 9 to 16 bits) and without; where compress -d itself
+// cannot read its own output back (-b 9 and -C on large inputs, in
+// ncompress 4.2.4), the decoder fails too, so the audit is incomplete
+// rather than wrong.
+func TestLZWExact(t *testing.T) {
+	in := text(3<<20, 3)
+	// Past two megabytes, make the text change so that the ratio drops
+	// and compress clears its table.
+	copy(in[2<<20:], bytes.Repeat([]byte{0xfe, 0x01, 0x77}, 100000))
+	dir := t.TempDir()
+	for _, size := range []int{4 << 10, len(in)} {
+		for bits := 9; bits <= 16; bits++ {
+			for _, mode := range [][]string{nil, {"-C"}} {
+				args := append([]string{"-c", "-b", fmt.Sprint(bits)}, mode...)
+				z := runTool(t, "", in[:size], nil, "compress", args...)
+				os.WriteFile(filepath.Join(dir, "x.Z"), z, 0o644)
+				want, oracle := exec.Command(peer(t, "compress"), "-d", "-c", filepath.Join(dir, "x.Z")).Output()
+				r, err := newLZWReader(bytes.NewReader(z))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := io.ReadAll(r)
+				switch {
+				case oracle != nil && err == nil:
+					t.Fatalf("compress %v of %d bytes: compress -d fails (%v), the decoder does not", args, size, oracle)
+				case oracle == nil && (err != nil || !bytes.Equal(out, want) || !bytes.Equal(out, in[:size])):
+					t.Fatalf("compress %v of %d bytes: decoded %d bytes, equal %v: %v", args, size, len(out), bytes.Equal(out, in[:size]), err)
+				}
+			}
+		}
+	}
+}
+
+// A file named .br that is not brotli, and a file that starts like a
+// gzip header but is not one, are told apart: the first must decode (it
+// has no magic number to go by) and is incomplete; the second has a
+// reserved flag set, is no gzip, and is clean.
+func TestNamedAndFalseMagic(t *testing.T) {
+	junk := text(4096, 4)
+	wantIncomplete(t, auditFiles(t, Options{}, file{"www/app.css.br", junk}), "app.css.br: brotli")
+	fake := append([]byte{0x1f, 0x8b, 0x08, 0xe0, 0, 0, 0, 0, 0, 3}, junk...)
+	wantClean(t, auditFiles(t, Options{}, file{"data/blob.bin", fake}))
+	// A real gzip header followed by garbage must decode: incomplete.
+	bad := append([]byte{0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3}, junk...)
+	wantIncomplete(t, auditFiles(t, Options{}, file{"data/blob.bin", bad}), "data/blob.bin: gzip")
+}
+
+// Long windows: a zstd frame written with --long=31 (a 2 GiB window) is
+// beyond the default window limit: incomplete, naming the file and the
+// limit; with MaxWindow raised it is decoded and the secrets are found.
+// brotli's large-window streams the same.
+func TestLongWindows(t *testing.T) {
+	p := plantSecrets(t)
+	body := withSecrets(p, 1<<20)
+	zst := runTool(t, "", body, nil, "zstd", "--long=31", "-c", "-q") // from a pipe: the window stays 2 GiB
+	if w := zstdWindow(zst); w != 1<<31 {
+		t.Fatalf("zstd wrote a window of %d bytes, the test wants 2 GiB", w)
+	}
+	br := runTool(t, "", body, nil, "brotli", "--large_window=30", "-c")
+	for _, c := range []struct {
+		name string
+		data []byte
+		need int64
+	}{{"big.log.zst", zst, 1 << 31}, {"big.log.br", br, 1 << 30}} {
+		r := auditFiles(t, p.opts, file{c.name, c.data})
+		wantIncomplete(t, r, c.name+": ")
+		wantIncomplete(t, r, "beyond the window limit of 128 MiB")
+		o := p.opts
+		o.MaxWindow = c.need
+		p.wantBoth(t, auditFiles(t, o, file{c.name, c.data}), c.name)
+	}
+}
+
+// Bombs stop at their bound, with exit 2, before the decoder allocates
+// what the header asks for: an LZMA header asking for a 2 GiB
+// dictionary, a brotli stream asking for a 1 GiB window. A compress(1)
+// bomb needs no bound: its decoder's memory is fixed.
+func TestCompressionBombs(t *testing.T) {
+	lz := runTool(t, "", text(1<<16, 5), nil, "xz", "--format=lzma", "-c")
+	binary.LittleEndian.PutUint32(lz[1:], 1<<31)
+	br := runTool(t, "", bytes.Repeat([]byte{0}, 1<<20), nil, "brotli", "--large_window=30", "-c")
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"bomb.lzma", lz}, {"bomb.br", br}} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r := auditFiles(t, Options{}, file{c.name, c.data})
+		runtime.ReadMemStats(&after)
+		wantIncomplete(t, r, c.name+": ")
+		wantIncomplete(t, r, "the window limit")
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+			t.Errorf("%s: %d MiB allocated to refuse it", c.name, grew>>20)
+		}
+	}
+	// 256 MiB of zeros through compress(1): decoded within a fixed few MiB.
+	dir := t.TempDir()
+	zeros := filepath.Join(dir, "zeros")
+	f, _ := os.Create(zeros)
+	f.Truncate(256 << 20)
+	f.Close()
+	z := runTool(t, dir, nil, nil, "compress", "-c", "zeros")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := auditFiles(t, Options{}, file{"zeros.Z", z})
+	runtime.ReadMemStats(&after)
+	wantClean(t, r)
+	if r.Coverage.Bytes < 256<<20 {
+		t.Fatalf("searched %d bytes of a 256 MiB file", r.Coverage.Bytes)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("a compress(1) bomb allocated %d MiB", grew>>20)
+	}
+}
