@@ -169,7 +169,9 @@ type RotateOptions struct {
 	Signing Signing
 }
 
-// RotateDue rotates every value at or past max_age minus warn_before, with
+// RotateDue rotates every value that is due ([policies.KeyRule.Due]: at or
+// past max_age minus warn_before, with no recorded set time, or set more
+// than [policies.ClockSkew] in the future), with
 // the key's generator and grace period from the policy. With DryRun it only
 // reports. Writes are all-or-nothing across bundles: a generated value that
 // the key's own rule refuses ([CheckNew]) leaves every bundle as it was.
@@ -203,22 +205,18 @@ func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Ro
 }
 
 
-// dueIn lists the values of b, the bundle of env, at or past max_age
-// minus warn_before, or set at an unknown or a future time; grace values
-// aside.
+// dueIn lists the values of b, the bundle of env, that are due
+// ([policies.KeyRule.Due]: the rule check reports by), grace values aside.
 func dueIn(p *policies.Policy, env *policies.Environment, b *author.Bundle, now time.Time) []Rotation {
 	var due []Rotation
 	meta := b.Meta()
 	for _, k := range b.Names() {
 		m := meta[k]
 		r := p.Rule(k)
-		if m.GraceOf != "" || r.MaxAge == 0 {
+		if m.GraceOf != "" || r.Due(m.Set, now) == policies.NotDue {
 			continue
 		}
-		old := now.Sub(m.Set)
-		if m.Set.IsZero() || old >= r.MaxAge.D()-r.WarnBefore.D() || old < 0 {
-			due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: old, Grace: r.Grace.D(), Manual: r.Generator == nil})
-		}
+		due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: now.Sub(m.Set), Grace: r.Grace.D(), Manual: r.Generator == nil})
 	}
 	return due
 }
