@@ -204,7 +204,6 @@ func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Ro
 	return done, nil
 }
 
-
 // dueIn lists the values of b, the bundle of env, that are due
 // ([policies.KeyRule.Due]: the rule check reports by), grace values aside.
 func dueIn(p *policies.Policy, env *policies.Environment, b *author.Bundle, now time.Time) []Rotation {

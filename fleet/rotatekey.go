@@ -37,10 +37,10 @@ type Source int
 const (
 	// SourceDefault is rotate's own random default, which never creates a
 	// key that is not in the bundle yet.
-	SourceDefault Source = iota
-	SourceGiven          // [RotateKeyOptions.Value]
-	SourceGenerator      // [RotateKeyOptions.Generator]
-	SourcePolicy         // the key's generator in the policy
+	SourceDefault   Source = iota
+	SourceGiven            // [RotateKeyOptions.Value]
+	SourceGenerator        // [RotateKeyOptions.Generator]
+	SourcePolicy           // the key's generator in the policy
 )
 
 // KeyRotated is what [RotateKey] did.

@@ -63,4 +63,3 @@ func scanCommand(e *env) *cli.Command {
 		},
 	}
 }
-

@@ -138,4 +138,3 @@ func inputName(c *cli.Context) string {
 	}
 	return "stdin"
 }
-
