@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -178,84 +176,6 @@ func signersCommand(e *env) *cli.Command {
 			_, err = e.stdout.Write(text)
 			return err
 		},
-	}
-}
-
-// bundleSignature is what show reports about a bundle's signature.
-type bundleSignature struct {
-	File       string    `json:"file"`
-	Status     string    `json:"status"` // good, bad, none
-	Reason     string    `json:"reason,omitempty"`
-	Type       string    `json:"type,omitempty"`
-	Key        string    `json:"key,omitempty"`
-	Principals []string  `json:"principals,omitempty"`
-	Allowed    *bool     `json:"allowed,omitempty"` // by the policy's signers of the bundle's environment
-	Env        string    `json:"environment,omitempty"`
-	Content    time.Time `json:"content_lastmodified,omitzero"`
-}
-
-// inspectSignature checks the signature next to the bundle at path
-// (content data) and names its signer: by the policy's signers of the
-// bundle's environment when there is one, else by its key.
-func (e *env) inspectSignature(c *cli.Context, path string, data []byte, lastModified time.Time) *bundleSignature {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
-	s := &bundleSignature{File: signature.Path(path), Status: "none"}
-	f, err := os.Open(signature.Path(real))
-	if errors.Is(err, fs.ErrNotExist) {
-		return s
-	}
-	var sig []byte
-	if err == nil {
-		sig, err = io.ReadAll(io.LimitReader(f, signature.MaxSignatureSize+1))
-		f.Close()
-	}
-	if err != nil {
-		s.Status, s.Reason = "bad", fsutil.Reason(err).Error()
-		return s
-	}
-	parsed, err := signature.Parse(sig)
-	if err == nil {
-		err = parsed.Verify(data)
-	}
-	if err != nil {
-		s.Status, s.Reason = "bad", strings.TrimPrefix(err.Error(), signature.ErrBadSignature.Error()+": ")
-		return s
-	}
-	s.Status, s.Type, s.Key, s.Content = "good", parsed.Key.Type, parsed.Key.Fingerprint(), lastModified
-	// show is no gate: a policy that does not load is check's to report.
-	if env, _, _ := bundlefile.EnvOf(c.String("policy"), real); env != nil && env.Signed() {
-		s.Env = env.Name
-		principals, err := env.AllowedSigners().Allow(parsed.Key, e.now())
-		allowed := err == nil
-		s.Allowed, s.Principals = &allowed, principals
-	}
-	return s
-}
-
-// showSignature prints the signature lines of show's text output.
-func (e *env) showSignature(w io.Writer, s *bundleSignature) {
-	switch s.Status {
-	case "none":
-		fmt.Fprintf(w, "signature:    none (no %s)\n", s.File)
-		return
-	case "bad":
-		fmt.Fprintf(w, "signature:    BAD: %s (%s)\n", s.Reason, s.File)
-		return
-	}
-	who := s.Type + " " + s.Key
-	if len(s.Principals) > 0 {
-		who = strings.Join(s.Principals, ",") + " (" + who + ")"
-	}
-	fmt.Fprintf(w, "signature:    good, by %s\n", who)
-	fmt.Fprintf(w, "              over the content written %s (its sops lastmodified; an SSH signature holds no time)\n", s.Content.UTC().Format(time.RFC3339))
-	switch {
-	case s.Allowed != nil && *s.Allowed:
-		fmt.Fprintf(w, "              allowed by the signers of environment %s\n", s.Env)
-	case s.Allowed != nil:
-		fmt.Fprintf(w, "              NOT ALLOWED: the signers of environment %s do not allow this key\n", s.Env)
 	}
 }
 
