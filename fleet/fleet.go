@@ -6,52 +6,30 @@
 //
 // # Writes
 //
-// Every write is all-or-nothing across bundles, also under SIGKILL: the
-// bundles are locked, decrypted and re-encrypted in memory, and written
-// only when every one succeeded, through a journal next to the policy (see
-// [Recover]). A bundle path whose real location (symlinks followed) is
-// outside the policy's directory is refused; a symlinked bundle inside it
-// is written through. With a [Signing], every bundle written is signed, and
-// its signature (BUNDLE.sig) is part of the same change.
+// Every write goes through [bundlefile.EditAll]: all-or-nothing across
+// bundles, also under SIGKILL: the bundles are locked, decrypted and
+// re-encrypted in memory, and written only when every one succeeded,
+// through a journal next to the policy (see [bundlefile.Recover]). A
+// bundle path whose real location (symlinks followed) is outside the
+// policy's directory is refused; a symlinked bundle inside it is written
+// through. With a [Signing], every bundle written is signed, and its
+// signature (BUNDLE.sig) is part of the same change.
 package fleet
 
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
-	"github.com/sealenv/sealenv/seal/signature"
 )
-
-// JournalName is the journal of an interrupted fleet write, in the policy's
-// directory. It exists only while a write runs or after one was killed.
-const JournalName = ".sealenv-journal"
-
-// Recover finishes or rolls back a fleet write under root (the policy's
-// directory) that was interrupted, and says what it did ("" for nothing).
-// Every command that writes bundles, and check, runs it first.
-func Recover(root string) (string, error) {
-	journal := filepath.Join(root, JournalName)
-	what, err := fsutil.Recover(journal, fsutil.LockWait())
-	if err != nil {
-		return "", fmt.Errorf("recovering an interrupted fleet write: %w", err)
-	}
-	switch what {
-	case fsutil.Finished:
-		return "an interrupted rekey --all or rotate --due had written every bundle; finished it (" + journal + ")", nil
-	case fsutil.RolledBack:
-		return "an interrupted rekey --all or rotate --due was rolled back: every bundle is as it was before it (" + journal + ")", nil
-	}
-	return "", nil
-}
 
 // KeyChange is a master key with its owner label from the policy.
 type KeyChange = policies.KeyChange
@@ -115,24 +93,15 @@ func RekeyAll(p *policies.Policy, ids []age.Identity, now func() time.Time, sign
 	if len(signing) > 0 {
 		sign = signing[0]
 	}
-	err = fleetPolicy{p}.update(ids, now, allEnvs(p), sign, func(env *policies.Environment, b *author.Bundle) (bool, error) {
-		var groups [][]seal.MasterKey
-		for _, g := range env.MasterKeys() {
-			var keys []seal.MasterKey
-			for _, r := range g {
-				keys = append(keys, r.MasterKey())
-			}
-			groups = append(groups, keys)
-		}
-		return true, b.SetMasterKeys(groups, env.Threshold())
+	err = bundlefile.EditAll(p, allEnvs(p), sign.options(ids, now), func(d *bundlefile.Draft) (bool, error) {
+		env, _, _ := d.Env()
+		return true, d.SetMasterKeys(env.MasterKeyGroups(), env.Threshold())
 	})
 	if err != nil {
 		return nil, err
 	}
 	return plans, nil
 }
-
-type fleetPolicy struct{ *policies.Policy }
 
 func allEnvs(p *policies.Policy) []*policies.Environment {
 	var out []*policies.Environment
@@ -154,68 +123,28 @@ type Signing struct {
 	Removed func(bundle string)
 }
 
-// update locks the bundles of envs, opens each, lets change edit it (false:
-// leave it as it is) and writes the changed ones, and their signatures, as
-// one journaled change. Any error leaves every bundle as it was.
-func (p fleetPolicy) update(ids []age.Identity, now func() time.Time, envs []*policies.Environment, sign Signing, change func(*policies.Environment, *author.Bundle) (bool, error)) error {
-	var paths []string
-	for _, env := range envs {
-		path, err := p.ResolveBundle(env)
-		if err != nil {
-			return err
-		}
-		paths = append(paths, path)
-	}
-	unlock, err := fsutil.LockAll(paths, fsutil.LockWait())
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	var changes []fsutil.Change
-	var removed []string
-	for i, env := range envs {
-		b, err := loadFile(paths[i], ids, now)
-		if err != nil {
-			return fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
-		}
-		changed, err := change(env, b)
-		if err == nil && changed {
-			var out []byte
-			out, err = b.Marshal()
-			changes = append(changes, fsutil.Change{Path: paths[i], Data: out})
-			sigPath := signature.Path(paths[i])
-			switch {
-			case err != nil:
-			case sign.Sign != nil:
-				var sig []byte
-				if sig, err = sign.Sign(out); err == nil {
-					changes = append(changes, fsutil.Change{Path: sigPath, Data: sig})
-				}
-			default:
-				if _, serr := os.Lstat(sigPath); serr == nil {
-					changes = append(changes, fsutil.Change{Path: sigPath, Remove: true})
-					removed = append(removed, env.Bundle)
-				}
+// options are the write options of a fleet write with this signing.
+func (s Signing) options(ids []age.Identity, now func() time.Time) bundlefile.Options {
+	o := bundlefile.Options{
+		Identities:    func() ([]age.Identity, error) { return ids, nil },
+		Now:           now,
+		SkipNameCheck: true,
+		Tell: func(ev bundlefile.Event) {
+			if u, ok := ev.(bundlefile.Unsigned); ok && s.Removed != nil {
+				s.Removed(u.Bundle)
 			}
-		}
-		b.Zero()
-		if err != nil {
-			return fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
-		}
+		},
 	}
-	if len(changes) == 0 {
-		return nil
+	if s.Sign != nil {
+		o.Key = func(string) (bundlefile.Signer, error) { return signFunc(s.Sign), nil }
 	}
-	if err := fsutil.WriteChangesJournaled(filepath.Join(p.Root, JournalName), changes); err != nil {
-		return err
-	}
-	if sign.Removed != nil {
-		for _, b := range removed {
-			sign.Removed(b)
-		}
-	}
-	return nil
+	return o
 }
+
+// signFunc is a [bundlefile.Signer] that is a function.
+type signFunc func(bundle []byte) ([]byte, error)
+
+func (f signFunc) Sign(bundle []byte) ([]byte, error) { return f(bundle) }
 
 // Rotation is one value rotated, or due, by [RotateDue].
 type Rotation struct {
@@ -240,7 +169,9 @@ type RotateOptions struct {
 	Signing Signing
 }
 
-// RotateDue rotates every value at or past max_age minus warn_before, with
+// RotateDue rotates every value that is due ([policies.KeyRule.Due]: at or
+// past max_age minus warn_before, with no recorded set time, or set more
+// than [policies.ClockSkew] in the future), with
 // the key's generator and grace period from the policy. With DryRun it only
 // reports. Writes are all-or-nothing across bundles: a generated value that
 // the key's own rule refuses ([CheckNew]) leaves every bundle as it was.
@@ -257,42 +188,14 @@ func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Ro
 		envs = []*policies.Environment{env}
 	}
 	var done []Rotation
-	err := fleetPolicy{p}.update(ids, opts.Now, envs, opts.Signing, func(env *policies.Environment, b *author.Bundle) (bool, error) {
-		var due []Rotation
-		meta := b.Meta()
-		for _, k := range b.Names() {
-			m := meta[k]
-			r := p.Rule(k)
-			if m.GraceOf != "" || r.MaxAge == 0 {
-				continue
-			}
-			old := opts.Now().Sub(m.Set)
-			if m.Set.IsZero() || old >= r.MaxAge.D()-r.WarnBefore.D() || old < 0 {
-				due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: old, Grace: r.Grace.D(), Manual: r.Generator == nil})
-			}
-		}
+	err := bundlefile.EditAll(p, envs, opts.Signing.options(ids, opts.Now), func(d *bundlefile.Draft) (bool, error) {
+		env, _, _ := d.Env()
+		due := dueIn(p, env, d.Bundle, opts.Now())
 		done = append(done, due...)
 		if opts.DryRun {
 			return false, nil
 		}
-		changed := false
-		for _, d := range due {
-			if d.Manual {
-				continue
-			}
-			v, err := Generate(p.Rule(d.Key).Generator, opts.Confirm)
-			if err == nil {
-				if err = CheckNew(p, d.Key, v); err == nil {
-					err = b.Rotate(d.Key, v, d.Grace)
-				}
-				clear(v)
-			}
-			if err != nil {
-				return false, fmt.Errorf("rotating %s: %w", d.Key, err)
-			}
-			changed = true
-		}
-		return changed, nil
+		return rotate(p, d.Bundle, due, opts.Confirm)
 	})
 	if err != nil {
 		return nil, err
@@ -301,19 +204,42 @@ func RotateDue(p *policies.Policy, ids []age.Identity, opts RotateOptions) ([]Ro
 	return done, nil
 }
 
-func loadFile(path string, ids []age.Identity, now func() time.Time) (*author.Bundle, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fsutil.Reason(err)
+// dueIn lists the values of b, the bundle of env, that are due
+// ([policies.KeyRule.Due]: the rule check reports by), grace values aside.
+func dueIn(p *policies.Policy, env *policies.Environment, b *author.Bundle, now time.Time) []Rotation {
+	var due []Rotation
+	meta := b.Meta()
+	for _, k := range b.Names() {
+		m := meta[k]
+		r := p.Rule(k)
+		if m.GraceOf != "" || r.Due(m.Set, now) == policies.NotDue {
+			continue
+		}
+		due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: now.Sub(m.Set), Grace: r.Grace.D(), Manual: r.Generator == nil})
 	}
-	f, err := seal.DetectFormat(path, data)
-	if err != nil {
-		return nil, err
+	return due
+}
+
+// rotate gives each due value of b that has a generator a new one, which
+// the key's own rule must accept, keeping the old one for the grace
+// period; it reports whether it changed anything.
+func rotate(p *policies.Policy, b *author.Bundle, due []Rotation, confirm func(string) error) (bool, error) {
+	changed := false
+	for _, d := range due {
+		if d.Manual {
+			continue
+		}
+		v, err := Generate(p.Rule(d.Key).Generator, confirm)
+		if err == nil {
+			if err = CheckNew(p, d.Key, v); err == nil {
+				err = b.Rotate(d.Key, v, d.Grace)
+			}
+			clear(v)
+		}
+		if err != nil {
+			return false, fmt.Errorf("rotating %s: %w", d.Key, err)
+		}
+		changed = true
 	}
-	b, err := author.Load(f, data, ids)
-	if err != nil {
-		return nil, err
-	}
-	b.Now = now
-	return b, nil
+	return changed, nil
 }

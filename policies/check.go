@@ -2,10 +2,7 @@ package policies
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -13,7 +10,6 @@ import (
 	"filippo.io/age"
 
 	"github.com/sealenv/sealenv/audit/rules"
-	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/recipients"
 )
@@ -85,10 +81,6 @@ type CheckOptions struct {
 	SopsKeys func(path string) (config string, groups [][]seal.MasterKey, threshold int, err error)
 }
 
-// clockSkew is how far in the future a set time may be before check calls
-// it an error: clocks of two machines disagree by seconds, not minutes.
-const clockSkew = 5 * time.Minute
-
 // Check evaluates every environment (or one) against the policy. The error
 // is for failures to run the check at all (an unknown environment);
 // problems with bundles are violations.
@@ -147,182 +139,6 @@ func (p *Policy) Check(opts CheckOptions) ([]Violation, error) {
 		return out[i].Line < out[j].Line
 	})
 	return out, nil
-}
-
-func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *seal.Bundle) {
-	var out []Violation
-	path, rerr := p.ResolveBundle(env)
-	var data []byte
-	var err error
-	if rerr == nil {
-		data, err = os.ReadFile(path)
-	}
-	v := func(key, rule string, sev Severity, format string, args ...any) {
-		out = append(out, Violation{Env: env.Name, Bundle: env.Bundle, Key: key, Line: keyLine(data, key), Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...)})
-	}
-	if rerr != nil {
-		v("", RuleBundleOutside, SeverityError, "%v", rerr)
-		return out, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		v("", RuleBundleMissing, SeverityError, "bundle %s does not exist: run sealenv seal --env %s", env.Bundle, env.Name)
-		return out, nil
-	}
-	if err != nil {
-		v("", RuleUnreadable, SeverityError, "cannot read %s: %v", env.Bundle, err)
-		return out, nil
-	}
-	format, err := seal.DetectFormat(path, data)
-	if err != nil {
-		v("", RuleUnreadable, SeverityError, "%v", err)
-		return out, nil
-	}
-	info, err := seal.Inspect(format, data)
-	if errors.Is(err, seal.ErrNotSealed) {
-		v("", RuleNotSealed, SeverityError, "%s is not sealed (no sops metadata): seal it with sealenv seal --env %s -i %s and delete the plaintext", env.Bundle, env.Name, env.Bundle)
-		return out, nil
-	}
-	if err != nil {
-		v("", RuleUnreadable, SeverityError, "%v", err)
-		return out, nil
-	}
-
-	// Who sealed it, when the policy says who may.
-	out = append(out, p.checkSignature(env, path, data, opts.Now)...)
-
-	// Names the injector refuses at container start.
-	for _, k := range info.Keys {
-		var ne *inject.NameError
-		if err := inject.RefusedName(k, env.AllowNames, nil); errors.As(err, &ne) {
-			if ne.Reserved {
-				v(k, RuleRefusedName, SeverityError, "%v: the injector refuses the bundle; remove it (sealenv unset --env %s %s)", err, env.Name, k)
-			} else {
-				v(k, RuleRefusedName, SeverityError, "%v: the injector refuses the bundle at start; if this is intended, add %s to allow_names of environment %s in %s, else remove it (sealenv unset --env %s %s)", err, k, env.Name, FileName, env.Name, k)
-			}
-		}
-	}
-
-	// Who may decrypt: every key of every type, group by group.
-	d := env.Drift(info)
-	for _, a := range d.Add {
-		v("", RuleRecipientMissing, SeverityError, "bundle is not wrapped to %s (%s)%s yet: run sealenv rekey --env %s", short(a.Key.String()), ownerOr(a.Owner), inGroup(a.Key, d), env.Name)
-	}
-	for _, r := range d.Remove {
-		v("", RuleRecipientRemoved, SeverityError, "bundle is still wrapped to %s%s, which the policy does not list: run sealenv rekey --env %s, then renew every value it could read", short(r.Key.String()), inGroup(r.Key, d), env.Name)
-	}
-	if d.Groups {
-		v("", RuleKeyGroups, SeverityError, "bundle has %s, the policy %s: run sealenv rekey --env %s", groupsText(d.HaveGroups, d.HaveThreshold), groupsText(d.WantGroups, d.WantThreshold), env.Name)
-	}
-	// sops's configuration must say the same: sops updatekeys applies it.
-	if opts.SopsKeys != nil {
-		conf, groups, threshold, err := opts.SopsKeys(path)
-		switch {
-		case err != nil:
-			v("", RuleSopsConfig, SeverityError, "%v", err)
-		case groups != nil:
-			if msg := sopsDisagreement(env, groups, threshold); msg != "" {
-				v("", RuleSopsConfig, SeverityError, "%s and %s disagree on who may decrypt %s (%s); sops updatekeys would apply %s: make them agree", conf, FileName, env.Bundle, msg, conf)
-			}
-		}
-	}
-
-	// With an identity, metadata is authenticated; without, Inspect's is
-	// all there is.
-	var opened *seal.Bundle
-	meta := info.Meta
-	recorded, changes, unauth, lastModified := info.Recorded, info.Changes, info.Unauthenticated, info.LastModified
-	if len(opts.Identities) > 0 {
-		open := opts.Open
-		if open == nil {
-			open = seal.OpenForReview
-		}
-		b, err := open(format, data, opts.Identities...)
-		if err != nil {
-			v("", RuleUnreadable, SeverityError, "cannot open %s: %v", env.Bundle, err)
-		} else {
-			opened, meta = b, b.Meta
-			recorded, changes, unauth, lastModified = b.Recorded, b.Changes, b.Unauthenticated, b.LastModified
-		}
-	}
-	// What changed outside sealenv (sops edit): authenticated changes are
-	// news, the others wait for a review and sealenv adopt.
-	lm := lastModified.UTC().Format(time.RFC3339)
-	if !recorded {
-		for _, k := range unauth {
-			v(k, RuleUnauthenticated, SeverityError, "%s has an empty or unencrypted value in a SOPS file sealenv has not adopted, so nothing authenticates its name: review the bundle, then run sealenv adopt %s", k, env.Bundle)
-		}
-	}
-	for _, ch := range changes {
-		if !ch.Authenticated {
-			v(ch.Name, RuleUnauthenticated, SeverityError, "%s outside sealenv, and nothing authenticates it (SOPS does not protect the names of empty or unencrypted values); the injector refuses the bundle: review it, then run sealenv adopt %s", ch, env.Bundle)
-			continue
-		}
-		v(ch.Name, RuleChangedOutside, SeverityNote, "%s by another tool (the file's last change: %s); sealenv adopt %s or any sealenv write records it", ch, lm, env.Bundle)
-	}
-	if recorded {
-		meta = seal.EffectiveMeta(meta, changes, lastModified)
-	}
-
-	// A value typed into the file by hand is plaintext in the repository,
-	// whatever the MAC says later.
-	plain, err := seal.UnsealedValues(format, data)
-	if err != nil {
-		v("", RuleUnreadable, SeverityError, "%v", err)
-	}
-	for _, k := range plain {
-		v(k, RulePlaintextValue, SeverityError, "%s is stored in plaintext, not encrypted (typed into the file?): treat the value as leaked, then set a new one with sealenv set %s %s", k, env.Bundle, k)
-	}
-
-	keys := map[string]bool{}
-	for _, k := range info.Keys {
-		keys[k] = true
-	}
-	for _, k := range p.RequiredKeys(env) {
-		if !keys[k] {
-			v(k, RuleRequiredMissing, SeverityError, "required key %s is missing: sealenv set %s %s", k, env.Bundle, k)
-		}
-	}
-	declares := p.DeclaresKeys(env)
-	for _, k := range info.Keys {
-		m := meta[k]
-		if declares && !p.Declared(env, k) && !(m.GraceOf != "" && p.Declared(env, m.GraceOf)) {
-			v(k, RuleUnknownKey, SeverityError, "%s is not declared in %s (keys:, required: or a service)", k, FileName)
-		}
-		if m.Set.After(opts.Now.Add(clockSkew)) {
-			v(k, RuleSetInFuture, SeverityError, "%s was set %s in the future (%s): a wrong clock or an edited metadata line; its age cannot be checked, give it a new value: %s", k, days(m.Set.Sub(opts.Now)), m.Set.UTC().Format(time.RFC3339), renewHint(p.Rule(k), env.Bundle, k))
-		}
-		if m.GraceOf != "" {
-			if meta.Expired(k, opts.Now) {
-				v(k, RuleGraceExpired, SeverityError, "grace value %s expired %s ago: any write drops it (sealenv unset %s %s)", k, days(opts.Now.Sub(*m.Expires)), env.Bundle, k)
-			}
-			continue
-		}
-		rule := p.Rule(k)
-		if rule.MaxAge > 0 {
-			_, known := meta[k]
-			switch old := opts.Now.Sub(m.Set); {
-			case m.Set.After(opts.Now.Add(clockSkew)):
-				// Not checked below: a set time in the future silences max_age.
-			case !known || m.Set.IsZero():
-				v(k, RuleAgeUnknown, SeverityWarning, "%s has no recorded set time (a SOPS file sealenv has not adopted?): sealenv adopt %s records the file's lastmodified, or give it a new value to start its clock: %s", k, env.Bundle, renewHint(rule, env.Bundle, k))
-			case old >= rule.MaxAge.D():
-				v(k, RuleMaxAge, SeverityError, "%s is %s old, older than max_age %s: %s", k, days(old), days(rule.MaxAge.D()), renewHint(rule, env.Bundle, k))
-			case rule.WarnBefore > 0 && old >= rule.MaxAge.D()-rule.WarnBefore.D():
-				v(k, RuleExpiring, SeverityWarning, "%s reaches max_age %s in %s: renew it soon: %s", k, days(rule.MaxAge.D()), days(rule.MaxAge.D()-old), renewHint(rule, env.Bundle, k))
-			}
-		}
-	}
-	if opened != nil {
-		for _, s := range opened.Secrets {
-			if opened.Meta[s.Name].GraceOf != "" {
-				continue
-			}
-			for _, prob := range p.CheckValue(s.Name, s.Value) {
-				v(s.Name, prob.Rule, prob.Severity, "%s", prob.Message)
-			}
-		}
-	}
-	return out, opened
 }
 
 // sopsDisagreement describes how the keys a .sops.yaml creation rule gives

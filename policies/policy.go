@@ -746,6 +746,21 @@ func (p *Policy) BundlePath(e *Environment) string {
 // by key group (one group without key_groups), with their owners.
 func (e *Environment) MasterKeys() [][]Recipient { return e.groups }
 
+// MasterKeyGroups returns the keys of [Environment.MasterKeys] as a bundle
+// holds them, by key group: what a write wraps the data key to, with
+// [Environment.Threshold].
+func (e *Environment) MasterKeyGroups() [][]seal.MasterKey {
+	var groups [][]seal.MasterKey
+	for _, g := range e.groups {
+		var keys []seal.MasterKey
+		for _, r := range g {
+			keys = append(keys, r.MasterKey())
+		}
+		groups = append(groups, keys)
+	}
+	return groups
+}
+
 // Threshold is the number of key groups that must be opened: 0 without
 // key groups, all of them unless shamir_threshold says less.
 func (e *Environment) Threshold() int {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/seal"
-	"github.com/sealenv/sealenv/seal/author"
 )
 
 // adoptCommand is `sealenv adopt`: the one command a person runs after
@@ -35,12 +35,12 @@ func adoptCommand(e *env) *cli.Command {
 			var changes []seal.Change
 			var recorded bool
 			var keys int
-			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
 				changes, recorded, keys = b.Changes(), b.Recorded(), len(b.Names())
 				return !recorded || len(changes) > 0, nil
 			})
 			if err != nil {
-				return err
+				return writeError(path, err)
 			}
 			switch {
 			case !recorded:

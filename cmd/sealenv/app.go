@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -42,8 +43,12 @@ type env struct {
 	echo *echo
 }
 
+// versionPrinter sets urfave/cli's global version printer once: tests
+// build apps in parallel.
+var versionPrinter sync.Once
+
 func newApp(e *env) *cli.App {
-	cli.VersionPrinter = printVersion
+	versionPrinter.Do(func() { cli.VersionPrinter = printVersion })
 	app := &cli.App{
 		Name:                 "sealenv",
 		Usage:                "sealed secrets for container images",

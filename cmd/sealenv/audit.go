@@ -5,18 +5,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/bundlefile"
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
-	"github.com/sealenv/sealenv/seal"
 )
 
 func auditCommand(e *env) *cli.Command {
@@ -74,11 +75,12 @@ func auditImageCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts, done, err := e.auditOptions(c)
+			sealed, err := e.auditOptions(c)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer sealed.Zero()
+			opts := sealed.Options
 			opts.Jobs = c.Int("jobs")
 			opts.MaxDepth = c.Int("max-depth")
 			if opts.MaxDepth < 1 {
@@ -131,11 +133,12 @@ func auditDockerfileCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return errors.New("usage: sealenv audit dockerfile [flags] FILE")
 			}
-			opts, done, err := e.auditOptions(c)
+			sealed, err := e.auditOptions(c)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer sealed.Zero()
+			opts := sealed.Options
 			r, err := audit.Dockerfile(c.Args().First(), opts)
 			if err != nil {
 				return fmt.Errorf("audit: %w", pathError(c.Args().First(), err))
@@ -160,174 +163,61 @@ func auditDockerfileCommand(e *env) *cli.Command {
 // auditOptions gathers the sealed values and the rules. Bundles named with
 // --bundle must open; without any, the policy's bundles are searched when an
 // identity is found, and their key names are used either way.
-func (e *env) auditOptions(c *cli.Context) (audit.Options, func(), error) {
+func (e *env) auditOptions(c *cli.Context) (*fleet.Sealed, error) {
 	paths := c.StringSlice("bundle")
-	pb := policyNone
+	pb := fleet.PolicyBundlesNone
 	if len(paths) == 0 {
-		pb = policyStrict
+		pb = fleet.PolicyBundlesStrict
 	}
-	o, _, done, err := e.sealedAuditOptions(c, paths, pb)
-	return o, done, err
+	return e.sealedAuditOptions(c, paths, pb)
 }
 
-// policyBundles says what sealedAuditOptions does with the policy's bundles.
-type policyBundles int
-
-const (
-	policyNone    policyBundles = iota // not searched (their rules and allowlist still apply)
-	policyStrict                       // searched; each must open when an identity is found
-	policyLenient                      // searched when the identity opens them, else only their names
-)
-
-// sealedAuditOptions gathers the rules and the sealed values: the bundles
-// must, which must open and are returned opened (in order), and the
-// policy's other bundles as pb says. done zeroes every opened bundle.
-func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb policyBundles) (audit.Options, []openedBundle, func(), error) {
+// sealedAuditOptions reads the flags of the rules (--severity,
+// --allow-short, --format, --rules), then gathers the sealed values: the
+// bundles must, which must open and are returned opened (in order), and
+// the policy's other bundles as pb says. Zero zeroes every opened bundle.
+func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb fleet.PolicyBundles) (*fleet.Sealed, error) {
 	var o audit.Options
 	sev, err := rules.ParseSeverity(c.String("severity"))
 	if err != nil {
-		return o, nil, nil, fmt.Errorf("--severity: %w", err)
+		return nil, fmt.Errorf("--severity: %w", err)
 	}
 	o.Severity = sev
 	o.AllowShort = c.Bool("allow-short")
 	switch c.String("format") {
 	case "text", "json", "sarif":
 	default:
-		return o, nil, nil, fmt.Errorf("--format: unknown format %q (want text, json or sarif)", c.String("format"))
+		return nil, fmt.Errorf("--format: unknown format %q (want text, json or sarif)", c.String("format"))
 	}
 	o.Rules = rules.Default()
 	for _, p := range c.StringSlice("rules") {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return o, nil, nil, fmt.Errorf("--rules: %s: %w", p, fsutil.Reason(err))
+			return nil, fmt.Errorf("--rules: %s: %w", p, fsutil.Reason(err))
 		}
 		more, err := rules.Parse(p, data)
 		if err != nil {
-			return o, nil, nil, err
+			return nil, err
 		}
 		o.Rules = o.Rules.Merge(more)
 	}
-	pol, err := loadPolicy(c)
-	switch {
-	case errors.Is(err, policies.ErrNotFound) && c.String("policy") == "":
-		pol = nil
-	case err != nil:
-		return o, nil, nil, err
-	}
-	type bundleRef struct {
-		path string
-		must bool
-		env  *policies.Environment // the policy's environment whose bundle it is, or nil
-	}
-	var refs []bundleRef
-	seen := map[string]bool{}
-	add := func(p string, must bool) {
-		key := p
-		if abs, err := filepath.Abs(p); err == nil {
-			key = abs
-		}
-		if !seen[key] {
-			seen[key] = true
-			refs = append(refs, bundleRef{path: p, must: must, env: bundleEnv(pol, key)})
-		}
-	}
-	for _, p := range must {
-		add(p, true)
-	}
-	if pol != nil {
-		if err := o.UsePolicy(pol); err != nil {
-			return o, nil, nil, err
-		}
-		if pb != policyNone {
-			for i := range pol.Environments {
-				add(pol.BundlePath(&pol.Environments[i]), false)
+	s, err := fleet.ForAudit(o, fleet.AuditSources{
+		Policy: c.String("policy"), Bundles: must, PolicyBundles: pb, Store: c.String("store"),
+		Identities: func() ([]age.Identity, error) {
+			found, err := e.identities(c)
+			if err != nil {
+				return nil, err
 			}
-		}
+			return found.Identities, nil
+		},
+		Saw:  e.sawBundle,
+		Note: func(msg string) { fmt.Fprintf(e.stderr, "sealenv: note: %s\n", msg) },
+	})
+	var se *bundlefile.SettingError
+	if errors.As(err, &se) {
+		return nil, fmt.Errorf("--%s: %w", se.Setting, se.Err)
 	}
-	if len(refs) == 0 {
-		return o, nil, func() {}, nil
-	}
-	var opened []*seal.Bundle
-	var mustOpened []openedBundle
-	done := func() {
-		for _, b := range opened {
-			b.Zero()
-		}
-	}
-	found, idErr := e.identities(c)
-	if idErr != nil && len(must) > 0 {
-		return o, nil, nil, idErr
-	}
-	if idErr != nil {
-		fmt.Fprintf(e.stderr, "sealenv: note: %v; sealed values are not searched, only their names\n", idErr)
-	}
-	for _, r := range refs {
-		p := r.path
-		f, data, err := readBundle(c, p)
-		if err != nil {
-			done()
-			return o, nil, nil, err
-		}
-		info, err := seal.Inspect(f, data)
-		if errors.Is(err, seal.ErrNotSealed) && !r.must {
-			// A policy bundle that is still plaintext is what check and
-			// scan report; it has no sealed values to search for.
-			fmt.Fprintf(e.stderr, "sealenv: note: %s is not sealed; its values are not searched\n", p)
-			continue
-		}
-		if err != nil {
-			done()
-			return o, nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-		o.SealedNames = append(o.SealedNames, info.Keys...)
-		e.sawBundle(info.Keys, nil)
-		if found == nil {
-			continue
-		}
-		// The audit searches for values, which the MAC authenticates; a
-		// name that nothing authenticates does not change what to look for.
-		b, err := seal.OpenForReview(f, data, found.Identities...)
-		if errors.Is(err, seal.ErrIncorrectIdentity) && !r.must && pb == policyLenient {
-			fmt.Fprintf(e.stderr, "sealenv: note: %s: the identity does not open it; only its key names are searched\n", p)
-			continue
-		}
-		if err != nil {
-			done()
-			return o, nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-		opened = append(opened, b)
-		e.sawBundle(nil, b.Secrets)
-		if r.must {
-			mustOpened = append(mustOpened, openedBundle{p, b})
-		}
-		for _, s := range b.Secrets {
-			if pol != nil && len(s.Value) < audit.MinValueLen && pol.AllowShort(r.env, s.Name) {
-				o.ShortAccepted = append(o.ShortAccepted, len(o.Values))
-			}
-			o.Values = append(o.Values, s)
-		}
-	}
-	return o, mustOpened, done, nil
-}
-
-// bundleEnv returns the environment of the policy whose bundle is at the
-// absolute path abs, or nil.
-func bundleEnv(pol *policies.Policy, abs string) *policies.Environment {
-	if pol == nil {
-		return nil
-	}
-	for i := range pol.Environments {
-		if pol.BundlePath(&pol.Environments[i]) == abs {
-			return &pol.Environments[i]
-		}
-	}
-	return nil
-}
-
-// openedBundle is a bundle sealedAuditOptions opened, with its path.
-type openedBundle struct {
-	path string
-	*seal.Bundle
+	return s, err
 }
 
 // writeAudit prints the report of an audit or a scan (what) and maps it to

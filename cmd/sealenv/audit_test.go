@@ -56,7 +56,7 @@ func writeTestImage(t *testing.T, path string, env []string, files map[string]st
 }
 
 func TestAuditCLI(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	recipient := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	dbPass := secret(t, "db")
@@ -131,7 +131,7 @@ var _ = v1.Hash{}
 // The policy file supplies the bundles, custom rules, the allowlist and
 // the baseline; each suppression is counted with its reason.
 func TestAuditPolicy(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	recipient := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	dbPass := secret(t, "db")
@@ -263,7 +263,7 @@ func TestAuditSignal(t *testing.T) {
 // forward, unless --allow-short or the policy's allow_short (per key, per
 // environment) accepts it. The value is never printed.
 func TestAuditShortValues(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	recipient := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	pin := secret(t, "p")[2:8]
@@ -348,7 +348,7 @@ func TestAuditShortValues(t *testing.T) {
 // in a file name reaches stdout (every format) and stderr (the incomplete
 // reason, a refused archive) only as [REDACTED].
 func TestAuditMasksNames(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	recipient := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	dbPass := secret(t, "db")

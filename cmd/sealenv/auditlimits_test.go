@@ -28,7 +28,7 @@ func TestAuditWindowLimit(t *testing.T) {
 		}
 		t.Skip("zstd is not installed")
 	}
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	// A GitHub token shape, made at test time.
 	raw := make([]byte, 36)
 	if _, err := rand.Read(raw); err != nil {

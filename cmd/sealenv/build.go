@@ -12,6 +12,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/build"
+	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -288,26 +289,27 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 	// The bundles served: --bundle, then each --env's bundle.
 	paths := c.StringSlice("bundle")
 	for _, name := range c.StringSlice("env") {
-		t, err := policyEnv(c, name)
+		path, _, _, err := policyEnv(c, name)
 		if err != nil {
 			return o, nil, fmt.Errorf("--env %s: %w", name, err)
 		}
-		paths = append(paths, t.path)
+		paths = append(paths, path)
 	}
-	ao, opened, done, err := e.sealedAuditOptions(c, paths, policyLenient)
+	sealed, err := e.sealedAuditOptions(c, paths, fleet.PolicyBundlesLenient)
 	if err != nil {
 		return o, nil, err
 	}
+	opened, done := sealed.Opened, sealed.Zero
 	// Served secrets are held to the injector's rule: no name that nothing
 	// authenticates (an empty value a sops edit added, say).
 	for _, b := range opened {
 		if len(b.Unauthenticated) > 0 {
 			err := seal.Strict(b.Bundle)
 			done()
-			return o, nil, fmt.Errorf("%s: %w; review the bundle, then run sealenv adopt %s", b.path, err, b.path)
+			return o, nil, fmt.Errorf("%s: %w; review the bundle, then run sealenv adopt %s", b.Path, err, b.Path)
 		}
 	}
-	o.Audit = ao
+	o.Audit = sealed.Options
 	type served struct {
 		value, key []byte
 	}

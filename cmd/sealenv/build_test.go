@@ -12,7 +12,7 @@ import (
 // BuildKit that does not answer does. The builds themselves are in
 // e2e/sealbuild_test.go, against a real buildkitd.
 func TestBuildCLI(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	me := c.keygen("me.txt")
 	other := c.keygen("other.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("me.txt"), "TMPDIR="+c.path("tmp"))
@@ -129,7 +129,7 @@ func TestBuildCLI(t *testing.T) {
 // --allow-short, or the policy's allow_short for that environment, the
 // build goes on (to a BuildKit that is not there here).
 func TestBuildShortValues(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	me := c.keygen("me.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("me.txt"), "TMPDIR="+c.path("tmp"))
 	os.MkdirAll(c.path("tmp"), 0o700)

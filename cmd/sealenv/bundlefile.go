@@ -9,14 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
-	"github.com/sealenv/sealenv/fleet"
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 	"github.com/sealenv/sealenv/seal/identities"
+	"github.com/sealenv/sealenv/seal/signing"
 )
 
 // Flags shared by several commands.
@@ -96,44 +98,6 @@ func (e *env) readWithIdentity(c *cli.Context, path string) (seal.Format, []byte
 	return f, data, found, nil
 }
 
-// loadBundleAt opens the bundle at real (named path in errors) for
-// editing with the identity.
-func (e *env) loadBundleAt(c *cli.Context, path, real string) (*author.Bundle, error) {
-	data, err := os.ReadFile(real)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, fsutil.Reason(err))
-	}
-	f, err := bundleFormat(c, path, data)
-	if err != nil {
-		return nil, err
-	}
-	found, err := e.identities(c)
-	if err != nil {
-		return nil, err
-	}
-	var opts []author.LoadOption
-	// sealenv adopt is --allow-unauthenticated without another change.
-	if c.Bool("allow-unauthenticated") || c.Command.Name == "adopt" {
-		opts = append(opts, author.AdoptUnauthenticated())
-	}
-	b, err := author.Load(f, data, found.Identities, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w%s", path, err, adoptHint(err, path))
-	}
-	b.Now = e.now
-	e.sawAuthor(b)
-	return b, nil
-}
-
-// adoptHint is the way out of an unauthenticated change: the one command a
-// person runs after review.
-func adoptHint(err error, path string) string {
-	if !errors.Is(err, seal.ErrUnauthenticated) {
-		return ""
-	}
-	return fmt.Sprintf("; review the bundle (sealenv reveal %s), then run sealenv adopt %s, or pass --allow-unauthenticated to this write", path, path)
-}
-
 // openBundle decrypts a bundle for a person to read: with the slim reader,
 // or through sops/v3 for KMS, PGP and Shamir bundles. What changed outside
 // sealenv, and what of it nothing authenticates, goes to stderr.
@@ -178,124 +142,83 @@ func (e *env) reportChanges(path string, recorded bool, changes []seal.Change, u
 	}
 }
 
-// editBundle is the read-modify-write that every command changing one
-// bundle runs: it finishes or rolls back an interrupted fleet write,
-// resolves path (refusing a symlink out of its repository), locks the
-// bundle, loads it with the identity, lets change edit it and, when change
-// says so, writes it (through a symlink), holding the lock throughout.
-func (e *env) editBundle(c *cli.Context, path string, change func(*author.Bundle) (bool, error)) error {
-	if err := e.recoverFleet(c, path); err != nil {
-		return err
+// writeOptions are the options of a write by the command of c: its
+// flags (--policy, --store, --allow-unauthenticated, --sign-key), the
+// identity lookup, and what it says on stderr.
+func (e *env) writeOptions(c *cli.Context) bundlefile.Options {
+	return bundlefile.Options{
+		Policy: c.String("policy"),
+		Store:  c.String("store"),
+		Identities: func() ([]age.Identity, error) {
+			found, err := e.identities(c)
+			if err != nil {
+				return nil, err
+			}
+			return found.Identities, nil
+		},
+		// sealenv adopt is --allow-unauthenticated without another change.
+		Adopt: c.Bool("allow-unauthenticated") || c.Command.Name == "adopt",
+		Key: func(path string) (bundlefile.Signer, error) {
+			k, err := e.signingKey(c, path)
+			if k == nil {
+				return nil, err // no typed nil in the interface
+			}
+			return k, err
+		},
+		// Not unset (removing a name is the way out of a refusal) and
+		// not rekey (who may decrypt must change whatever the names are).
+		SkipNameCheck: c.Command.Name == "unset" || c.Command.Name == "rekey",
+		Now:           e.now,
+		Loaded:        e.sawAuthor,
+		Tell:          e.tell,
 	}
-	real, err := fsutil.Resolve(path, repoRoot(path))
-	if err != nil {
-		return err
-	}
-	key, err := e.signingKey(c, real) // before anything changes: a key that cannot sign stops the write
-	if err != nil {
-		return err
-	}
-	defer key.Close()
-	unlock, err := lockBundle(path, real)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	b, err := e.loadBundleAt(c, path, real)
-	if err != nil {
-		return err
-	}
-	defer b.Zero()
-	save, err := change(b)
-	if err != nil || !save {
-		return err
-	}
-	if checksNames(c) {
-		if err := refuseNames(c, path, real, envNames(b)); err != nil {
-			return err
-		}
-	}
-	out, err := b.Marshal()
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return e.writeSigned(path, real, out, key)
 }
 
 // recoverFleet finishes or rolls back an interrupted rekey --all or rotate
-// --due in the policy's directory (and the repository of each path), and
-// says so on stderr.
-// lockBundle takes the write lock of bundle real (named path to the user),
-// waiting up to SEALENV_LOCK_TIMEOUT for another sealenv command to finish.
-func lockBundle(path, real string) (unlock func(), err error) {
-	unlock, err = fsutil.Lock(real, fsutil.LockWait())
+// --due in the policy's directory, and says so on stderr.
+func (e *env) recoverFleet(c *cli.Context) error {
+	return bundlefile.Recover(bundlefile.Options{Policy: c.String("policy"), Tell: e.tell})
+}
+
+// tell says on stderr what a write did beside its result.
+func (e *env) tell(ev bundlefile.Event) {
+	switch ev := ev.(type) {
+	case bundlefile.Recovered:
+		if ev.Finished {
+			fmt.Fprintf(e.stderr, "sealenv: an interrupted rekey --all or rotate --due had written every bundle; finished it (%s)\n", ev.Journal)
+		} else {
+			fmt.Fprintf(e.stderr, "sealenv: an interrupted rekey --all or rotate --due was rolled back: every bundle is as it was before it (%s)\n", ev.Journal)
+		}
+	case bundlefile.Signed:
+		if k, ok := ev.Signer.(*signing.Key); ok {
+			fmt.Fprintf(e.stderr, "signed %s with %s %s (%s)\n", ev.Bundle, k.PublicKey().Type, k.PublicKey().Fingerprint(), k.Source)
+		}
+	case bundlefile.Unsigned:
+		fmt.Fprintf(e.stderr, "sealenv: warning: %s changed and is now unsigned: its signature no longer matched and was removed; sign it with sealenv sign %s (or configure a key: --sign-key, %s, or git's user.signingkey)\n", ev.Bundle, ev.Bundle, signing.EnvSignKey)
+	}
+}
+
+// writeError adds to an error of a write of the bundle at path the flags
+// and commands that are the way out.
+func writeError(path string, err error) error {
+	var se *bundlefile.SettingError
+	var rn *bundlefile.RefusedNameError
+	var sg *bundlefile.SignatureError
 	switch {
-	case errors.Is(err, fsutil.ErrLocked):
-		return nil, fmt.Errorf("%s: %w; gave up after %s (set SEALENV_LOCK_TIMEOUT to wait longer)", path, fsutil.ErrLocked, fsutil.LockWait())
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", path, fsutil.Reason(err))
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return fmt.Errorf("--%s: %w", se.Setting, se.Err)
+	case errors.As(err, &rn):
+		return refusedNameError(rn)
+	case errors.As(err, &sg):
+		return fmt.Errorf("%w; run sealenv sign %s", err, sg.Bundle)
+	case errors.Is(err, bundlefile.ErrNoSigningKey):
+		return fmt.Errorf("%w: pass --sign-key FILE, set %s, or configure git (gpg.format ssh, user.signingkey)", err, signing.EnvSignKey)
+	case errors.Is(err, seal.ErrUnauthenticated):
+		return fmt.Errorf("%w; review the bundle (sealenv reveal %s), then run sealenv adopt %s, or pass --allow-unauthenticated to this write", err, path, path)
 	}
-	return unlock, nil
-}
-
-func (e *env) recoverFleet(c *cli.Context, paths ...string) error {
-	if err := fsutil.CheckLockWait(); err != nil {
-		return err // every writer and check come here first
-	}
-	var roots []string
-	if p := c.String("policy"); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return err
-		}
-		roots = append(roots, filepath.Dir(abs))
-	} else if p, err := policies.Find("."); err == nil {
-		roots = append(roots, filepath.Dir(p))
-	}
-	for _, path := range paths {
-		if r := repoRoot(path); r != "" {
-			roots = append(roots, r)
-		}
-	}
-	done := map[string]bool{}
-	for _, r := range roots {
-		if done[r] {
-			continue
-		}
-		done[r] = true
-		msg, err := fleet.Recover(r)
-		if err != nil {
-			return err
-		}
-		if msg != "" {
-			fmt.Fprintf(e.stderr, "sealenv: %s\n", msg)
-		}
-	}
-	return nil
-}
-
-// repoRoot is the repository a path lies in: the directory of the
-// sealenv.yaml above it, else the git top level (a directory with .git),
-// else "" (no repository: nothing to stay inside).
-func repoRoot(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return ""
-	}
-	dir := filepath.Dir(abs)
-	if p, err := policies.Find(dir); err == nil {
-		return filepath.Dir(p)
-	}
-	for d := dir; ; {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
-	}
+	return err
 }
 
 // loadPolicy reads the policy named by --policy or found from the working
@@ -311,44 +234,18 @@ func loadPolicy(c *cli.Context) (*policies.Policy, error) {
 	return policies.Load(path)
 }
 
-// envTarget is what --env NAME means: the environment's bundle path and
-// keys from the policy.
-type envTarget struct {
-	path      string
-	groups    [][]seal.MasterKey
-	threshold int
-}
-
-func policyEnv(c *cli.Context, name string) (*envTarget, error) {
+// policyEnv is what --env NAME means: the environment's bundle path,
+// and its keys by key group with their Shamir threshold.
+func policyEnv(c *cli.Context, name string) (path string, groups [][]seal.MasterKey, threshold int, err error) {
 	p, err := loadPolicy(c)
 	if err != nil {
-		return nil, err
+		return "", nil, 0, err
 	}
 	env, err := p.Env(name)
 	if err != nil {
-		return nil, err
+		return "", nil, 0, err
 	}
-	t := &envTarget{path: p.BundlePath(env), threshold: env.Threshold()}
-	for _, g := range env.MasterKeys() {
-		var keys []seal.MasterKey
-		for _, r := range g {
-			keys = append(keys, r.MasterKey())
-		}
-		t.groups = append(t.groups, keys)
-	}
-	return t, nil
-}
-
-// sopsCreationRule is the .sops.yaml creation rule sops would apply to a
-// new file at path, when run here: nil without a .sops.yaml (or one without
-// creation rules); an error matching author.ErrNoCreationRule when none
-// matches the path.
-func (e *env) sopsCreationRule(path string) (*author.CreationRule, error) {
-	conf, err := author.FindSopsConfig(e.getenv, ".")
-	if err != nil || conf == "" {
-		return nil, err
-	}
-	return author.CreationRuleFor(conf, path)
+	return p.BundlePath(env), env.MasterKeyGroups(), env.Threshold(), nil
 }
 
 // bundleArg returns the bundle of a command that takes one, and nothing

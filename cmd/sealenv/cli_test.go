@@ -60,6 +60,15 @@ func newCLI(t *testing.T) *runner {
 	return &runner{t: t, dir: t.TempDir(), env: []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}}
 }
 
+// newParallelCLI is newCLI for a test that runs beside others: it owns
+// its directories and changes nothing of the test process (working
+// directory, environment, umask); every sealenv it runs is a process of
+// its own.
+func newParallelCLI(t *testing.T) *runner {
+	t.Parallel()
+	return newCLI(t)
+}
+
 func (c *runner) run(stdin string, args ...string) result {
 	c.t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
@@ -139,7 +148,7 @@ func secret(t *testing.T, label string) string {
 }
 
 func TestKeygen(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	if !strings.HasPrefix(r, "age1") {
 		t.Fatalf("recipient %q", r)
@@ -159,7 +168,7 @@ func TestKeygen(t *testing.T) {
 }
 
 func TestAuthoringFlow(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	db, tok := secret(t, "db"), secret(t, "tok")
@@ -218,7 +227,7 @@ func TestAuthoringFlow(t *testing.T) {
 }
 
 func TestNoValueOnTheCommandLine(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("", "seal", "-r", r, "-o", "b.env")
@@ -236,7 +245,7 @@ func TestNoValueOnTheCommandLine(t *testing.T) {
 }
 
 func TestBadInputFailsClosed(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.keygen("wrong.txt")
 	val := secret(t, "v")
@@ -324,7 +333,7 @@ func editorScript(t *testing.T, c *runner, action string) string {
 }
 
 func TestEditKeepsPlaintextInMemory(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	old, repl := secret(t, "old"), secret(t, "repl")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
@@ -386,7 +395,7 @@ func TestEditKeepsPlaintextInMemory(t *testing.T) {
 }
 
 func TestEditCleansUpOnSignal(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("A="+secret(t, "a")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
@@ -421,7 +430,7 @@ func TestEditCleansUpOnSignal(t *testing.T) {
 }
 
 func TestEditRefusesWithoutMemoryStorage(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "EDITOR=true")
 	c.ok("A=x\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
@@ -433,7 +442,7 @@ func TestEditRefusesWithoutMemoryStorage(t *testing.T) {
 }
 
 func TestPolicyEnvironments(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	alice := c.keygen("alice.txt")
 	bob := c.keygen("bob.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("alice.txt"))
@@ -462,7 +471,7 @@ func TestPolicyEnvironments(t *testing.T) {
 // or a value passed where a flag belongs, never comes back in an error, and
 // a broken identity variable makes check fail instead of skipping values.
 func TestNothingSecretIsEchoed(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	keyText, _ := os.ReadFile(c.path("key.txt"))
 	var private string

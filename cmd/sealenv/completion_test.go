@@ -46,7 +46,7 @@ func completionDir(t *testing.T) string {
 // does on Tab, with COMP_LINE and COMP_POINT set.
 func TestCompletionBash(t *testing.T) {
 	bash := peer(t, "bash")
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	script := filepath.Join(c.dir, "sealenv.bash")
 	os.WriteFile(script, []byte(c.ok("", "completion", "bash").stdout), 0o644)
 	dir := completionDir(t)
@@ -64,7 +64,7 @@ func TestCompletionBash(t *testing.T) {
 // TestCompletionFish asks fish itself what it completes (complete -C).
 func TestCompletionFish(t *testing.T) {
 	fish := peer(t, "fish")
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	script := filepath.Join(c.dir, "sealenv.fish")
 	os.WriteFile(script, []byte(c.ok("", "completion", "fish").stdout), 0o644)
 	dir := completionDir(t)
@@ -93,7 +93,7 @@ func TestCompletionFish(t *testing.T) {
 // and reads back the line zle made of it: a single candidate is inserted.
 func TestCompletionZsh(t *testing.T) {
 	zsh := peer(t, "zsh")
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	script := filepath.Join(c.dir, "sealenv.zsh")
 	os.WriteFile(script, []byte(c.ok("", "completion", "zsh").stdout), 0o644)
 	dir := completionDir(t)

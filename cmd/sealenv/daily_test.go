@@ -21,12 +21,6 @@ import (
 // The tests of issue 21: daily use that never loses or bends a value. Each
 // runs the real binary in directories it owns, in parallel.
 
-// newParallelCLI is newCLI for a test that owns its directories.
-func newParallelCLI(t *testing.T) *runner {
-	t.Parallel()
-	return newCLI(t)
-}
-
 // TestKeysFileInVariable: a whole age keys.txt, as sealenv keygen and
 // age-keygen write it (comment lines, several keys, the one that opens the
 // bundle last), in SOPS_AGE_KEY or SEALENV_AGE_KEY works for every command

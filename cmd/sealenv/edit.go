@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -51,21 +52,17 @@ func editCommand(e *env) *cli.Command {
 				editor = defaultEditor()
 			}
 			var changed []string
-			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+			err = bundlefile.Edit(path, e.writeOptions(c), func(d *bundlefile.Draft) (bool, error) {
 				var err error
-				changed, err = e.editInMemory(c.Context, editor, path, b, func(b *author.Bundle) error {
+				changed, err = e.editInMemory(c.Context, editor, path, d.Bundle, func(*author.Bundle) error {
 					// What the write will do: every name must start, every
 					// name and value must be writable.
-					if err := refuseNames(c, path, path, envNames(b)); err != nil {
-						return err
-					}
-					_, err := b.Marshal()
-					return err
+					return writeError(path, d.Check())
 				})
 				return len(changed) > 0, err
 			})
 			if err != nil {
-				return err
+				return writeError(path, err)
 			}
 			if len(changed) == 0 {
 				fmt.Fprintf(e.stderr, "no changes; %s unchanged\n", path)

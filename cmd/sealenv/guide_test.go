@@ -14,7 +14,7 @@ import (
 // TestHelp: sealenv help, help CMD and help CMD SUB print what --help
 // prints; an unknown name is exit 2 with the closest command.
 func TestHelp(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	top := c.ok("", "help").stdout
 	for _, name := range []string{"keygen", "seal", "rotate", "audit", "completion", "help"} {
 		if !strings.Contains(top, "\n   "+name+" ") {
@@ -41,7 +41,7 @@ func TestHelp(t *testing.T) {
 // TestUnknownCommandsAndFlags: exit 2 (not urfave/cli's 3), one line, the
 // closest command or flag named.
 func TestUnknownCommandsAndFlags(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -68,7 +68,7 @@ func TestUnknownCommandsAndFlags(t *testing.T) {
 // TestBadFlagValues: a value a flag cannot take names the flag and the
 // reason, exit 2, one line.
 func TestBadFlagValues(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("", "seal", "-r", r, "-o", "b.env")
@@ -94,7 +94,7 @@ func TestBadFlagValues(t *testing.T) {
 
 // TestGraceInDaysAndWeeks: --grace takes the units the policy takes.
 func TestGraceInDaysAndWeeks(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("K="+secret(t, "k")+"\nL="+secret(t, "l")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
@@ -160,7 +160,7 @@ func TestClosest(t *testing.T) {
 // their file needs (0700 for a key's), never through a symlink out of the
 // repository; a file error names the file.
 func TestParentDirectories(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	os.MkdirAll(c.path("existing"), 0o755)
 	r := c.keygen(filepath.Join("existing", "keys", "age", "key.txt"))
 	for dir, want := range map[string]os.FileMode{"existing": 0o755, "existing/keys": 0o700, "existing/keys/age": 0o700, "existing/keys/age/key.txt": 0o600} {
@@ -194,7 +194,7 @@ func TestParentDirectories(t *testing.T) {
 
 // TestFileErrorsNameThePath: every error about a file names it.
 func TestFileErrorsNameThePath(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.ok("", "seal", "-r", r, "-o", "b.env")
 	for _, tc := range []struct {
@@ -219,7 +219,7 @@ func TestFileErrorsNameThePath(t *testing.T) {
 // creates one from its own random default, and never writes a value that
 // the key's rule refuses, whatever made it.
 func TestRotateFirstValueAndPolicyRule(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: prod.env, recipients: [{key: "+r+"}]}\n"+
@@ -277,7 +277,7 @@ func TestRotateFirstValueAndPolicyRule(t *testing.T) {
 // lines, CRLF, SSH keys of types age cannot use skipped with a warning), in
 // seal and rekey; its errors give a line number, never the line.
 func TestRecipientsFile(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	alice := c.keygen("alice.txt")
 	bob := c.keygen("bob.txt")
 	os.WriteFile(c.path("team.txt"), []byte("# the team\r\n\r\n"+alice+"\r\n# bob\n"+bob+"\n"+
@@ -319,7 +319,7 @@ func TestRecipientsFile(t *testing.T) {
 // TestSealInputIsNotAnIdentity: an age user's habit, -i KEYFILE, gets an
 // explanation, not a dotenv parse error, and the key is not echoed.
 func TestSealInputIsNotAnIdentity(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	key, _ := os.ReadFile(c.path("key.txt"))
 	res := c.fails("key.txt holds a private key, not values to seal: in sealenv seal, -i is the plaintext input (age's -i is an identity", "", "seal", "-r", r, "-i", "key.txt", "-o", "b.env")

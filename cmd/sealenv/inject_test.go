@@ -17,7 +17,7 @@ import (
 // TestInject runs `sealenv inject` as a real process that execs or
 // supervises a real shell.
 func TestInject(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	rec := c.keygen("key.txt")
 	other := newCLI(t)
 	other.keygen("other.txt")
@@ -76,7 +76,7 @@ func TestInject(t *testing.T) {
 // flag set, prints its usage text, and passes everything after "--" to the
 // command untouched.
 func TestInjectSharesTheInjectorsFlags(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.run("", "inject", "--help")
 	if r.code != 0 || r.stdout != inject.Usage("sealenv inject") {
 		t.Errorf("--help: exit %d, stdout %q", r.code, r.stdout)
@@ -102,7 +102,7 @@ func TestInjectSharesTheInjectorsFlags(t *testing.T) {
 // line names the SSH public key that opened the bundle, derived from the
 // key, not copied from the file.
 func TestInjectLogsTheSSHRecipientThatOpened(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestInjectLogsTheSSHRecipientThatOpened(t *testing.T) {
 // injector, removes every variable through which sops v3.13.3 finds a
 // private key or a command that prints one, and keeps its settings.
 func TestInjectRemovesSopsIdentityVariables(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	rec := c.keygen("key.txt")
 	c.ok("K="+secret(t, "v")+"\n", "seal", "-r", rec, "-i", "-", "-o", "b.env")
 	identity := []string{"SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_SSH_PRIVATE_KEY_CMD", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY"}

@@ -95,7 +95,7 @@ func firstLineOf(s string) string {
 // check and shown by show; and when the policy drops it, rekey --all (or
 // rekey -r) removes it, so that its owner's sops decrypt fails.
 func TestOffboardingPGP(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	alice := c.keygen("alice.txt")
 	home, fp := gpgKey(t, "bob")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("alice.txt"), "GNUPGHOME="+home)
@@ -164,7 +164,7 @@ func TestOffboardingPGP(t *testing.T) {
 // TestConcurrentSetsLoseNothing: eight sealenv set on one bundle at once;
 // every key survives (the bundle is locked for each read-modify-write).
 func TestConcurrentSetsLoseNothing(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("", "seal", "-r", r, "-o", "b.env")
@@ -194,7 +194,7 @@ func TestConcurrentSetsLoseNothing(t *testing.T) {
 // TestLockTimeout: a second writer waits a bounded time, then fails with
 // exit 2 and a clear message, and changes nothing.
 func TestLockTimeout(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SEALENV_LOCK_TIMEOUT=300ms")
 	c.ok("", "seal", "-r", r, "-o", "b.env")
@@ -221,7 +221,7 @@ func TestLockTimeout(t *testing.T) {
 // the repository (a symlinked directory or file), and writes through one
 // inside it, leaving the link a link.
 func TestSymlinkedBundles(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	alice := c.keygen("alice.txt")
 	bob := c.keygen("bob.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("alice.txt"))
@@ -299,7 +299,7 @@ func mustRead(t *testing.T, path string) []byte {
 // TestSetTimeInTheFuture: show never says "in the future ago", and check
 // fails with the reason.
 func TestSetTimeInTheFuture(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	id, _ := age.GenerateX25519Identity()
 	b, err := author.New(seal.FormatDotenv, []string{id.Recipient().String()})
 	if err != nil {
@@ -323,7 +323,7 @@ func TestSetTimeInTheFuture(t *testing.T) {
 // TestPlaintextLineInBundle: a line typed into a sealed bundle fails check
 // without any key.
 func TestPlaintextLineInBundle(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.ok("K=v\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
 	f, _ := os.OpenFile(c.path("b.env"), os.O_APPEND|os.O_WRONLY, 0)
@@ -340,7 +340,7 @@ func TestPlaintextLineInBundle(t *testing.T) {
 // when confirmed (--yes without a terminal), and never sees an identity
 // variable.
 func TestGeneratorCommandTrust(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_SSH_PRIVATE_KEY_FILE="+c.path("key.txt"))
 	c.ok("TOKEN=old\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
@@ -378,7 +378,7 @@ keys:
 // TestShamirKeyGroups: key groups from the policy are written as sops
 // writes them (real sops reads them), compared by check, and set by rekey.
 func TestShamirKeyGroups(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	alice := c.keygen("alice.txt")
 	bob := c.keygen("bob.txt")
 	carol := c.keygen("carol.txt")

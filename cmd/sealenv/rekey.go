@@ -8,9 +8,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/seal"
-	"github.com/sealenv/sealenv/seal/author"
 	"github.com/sealenv/sealenv/seal/recipients"
 )
 
@@ -48,11 +48,10 @@ func rekeyCommand(e *env) *cli.Command {
 				if c.NArg() > 0 || len(c.StringSlice("recipient")) > 0 || len(c.StringSlice("recipients-file")) > 0 {
 					return errors.New("usage: --env takes the bundle and recipients from the policy; drop BUNDLE, -r and -R")
 				}
-				t, err := policyEnv(c, name)
-				if err != nil {
+				var err error
+				if path, groups, threshold, err = policyEnv(c, name); err != nil {
 					return err
 				}
-				path, groups, threshold = t.path, t.groups, t.threshold
 			} else {
 				var err error
 				if path, err = bundleArg(c); err != nil {
@@ -68,7 +67,7 @@ func rekeyCommand(e *env) *cli.Command {
 			}
 			var before, after []seal.MasterKey
 			var names []string
-			err := e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+			err := bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
 				before = b.MasterKeys()
 				var err error
 				if groups != nil {
@@ -83,7 +82,7 @@ func rekeyCommand(e *env) *cli.Command {
 				return true, nil
 			})
 			if err != nil {
-				return err
+				return writeError(path, err)
 			}
 			added, removed := keysMinus(after, before), keysMinus(before, after)
 			fmt.Fprintf(e.stderr, "rekeyed %s: new data key, %s (+%d, -%d)\n", path, plural(len(after), "key"), len(added), len(removed))

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -13,7 +15,6 @@ import (
 	"github.com/sealenv/sealenv/internal/duration"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
-	"github.com/sealenv/sealenv/seal/author"
 )
 
 func rotateCommand(e *env) *cli.Command {
@@ -50,84 +51,30 @@ func rotateCommand(e *env) *cli.Command {
 				return err
 			}
 			key := args[0]
-			// The policy names keys by their environment names; a nested
-			// key is typed by its dotted path.
-			envKey := strings.ReplaceAll(key, ".", "_")
-			// The policy's generator and grace period apply unless flags say otherwise.
-			grace := flagDuration(c, "grace")
-			graceText := flagDurationText(c, "grace")
-			var gen *policies.Generator
-			p, err := loadPolicy(c)
-			switch {
-			case err == nil:
-				rule := p.Rule(envKey)
-				gen = rule.Generator
-				if !c.IsSet("grace") {
-					grace = rule.Grace.D()
-					graceText = duration.Format(grace) + ", the policy's grace"
-				}
-			case errors.Is(err, policies.ErrNotFound):
-				p = nil
-			default:
-				return err // a policy that exists must parse
-			}
-			// Where the new value comes from, when a person or the policy
-			// said so: then a key that is not there yet may get its first
-			// value; rotate's own random default never creates a key.
-			source := ""
-			switch {
-			case c.Bool("stdin"):
-				source = "stdin"
-			case c.IsSet("bytes") || c.IsSet("alphabet"):
-				source = "--bytes/--alphabet"
-			case gen != nil:
-				source = "the policy's generator"
+			o := fleet.RotateKeyOptions{Confirm: e.confirmCommand(c), Write: e.writeOptions(c)}
+			if c.IsSet("grace") {
+				grace := flagDuration(c, "grace")
+				o.Grace = &grace
 			}
 			if c.IsSet("bytes") || c.IsSet("alphabet") {
-				gen = &policies.Generator{Length: c.Int("bytes"), Alphabet: c.String("alphabet")}
+				o.Generator = &policies.Generator{Length: c.Int("bytes"), Alphabet: c.String("alphabet")}
 			}
-			var value []byte
 			if c.Bool("stdin") {
-				value, err = e.readValue(key, false, false, "give the new value on stdin")
-			} else {
-				value, err = fleet.Generate(gen, e.confirmCommand(c))
+				o.Value = func() ([]byte, error) { return e.readValue(key, false, false, "give the new value on stdin") }
 			}
+			r, err := fleet.RotateKey(path, key, o)
 			if err != nil {
-				return e.generatorError(err)
+				return rotateError(path, key, err)
 			}
-			defer clear(value)
-			if p != nil {
-				if err := fleet.CheckNew(p, envKey, value); err != nil {
-					return fmt.Errorf("%s: %w; nothing written (%s)", path, err, matchHint(source))
-				}
-			}
-			created := false
-			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
-				if !b.Has(key) && !strings.HasSuffix(key, seal.GraceSuffix) {
-					if source == "" {
-						return false, fmt.Errorf("%s: no key %s to rotate; give its first value with sealenv set %s %s, or name where it comes from (--stdin, --bytes, --alphabet, or a generator in the policy)", path, key, path, key)
-					}
-					if err := b.Set(key, value); err != nil {
-						return false, nestedHint(path, err)
-					}
-					created = true
-					return true, nil
-				}
-				if err := b.Rotate(key, value, grace); err != nil {
-					return false, nestedHint(path, err)
-				}
-				return true, nil
-			})
-			if err != nil {
-				return err
-			}
-			if created {
-				fmt.Fprintf(e.stderr, "created %s in %s (its first value, from %s)\n", key, path, source)
-				return nil
-			}
-			if g := grace; g > 0 {
-				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, envKey, seal.GraceSuffix, graceText)
-			} else {
+			envKey := strings.ReplaceAll(key, ".", "_")
+			switch {
+			case r.Created:
+				fmt.Fprintf(e.stderr, "created %s in %s (its first value, from %s)\n", key, path, sourceName(r.Source))
+			case r.Grace > 0 && r.PolicyGrace:
+				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s, the policy's grace\n", key, path, envKey, seal.GraceSuffix, duration.Format(r.Grace))
+			case r.Grace > 0:
+				fmt.Fprintf(e.stderr, "rotated %s in %s; old value kept as %s%s for %s\n", key, path, envKey, seal.GraceSuffix, flagDurationText(c, "grace"))
+			default:
 				fmt.Fprintf(e.stderr, "rotated %s in %s\n", key, path)
 			}
 			return nil
@@ -135,13 +82,43 @@ func rotateCommand(e *env) *cli.Command {
 	}
 }
 
+// sourceName names where rotate's new value came from, as the person
+// chose it.
+func sourceName(s fleet.Source) string {
+	switch s {
+	case fleet.SourceGiven:
+		return "stdin"
+	case fleet.SourceGenerator:
+		return "--bytes/--alphabet"
+	case fleet.SourcePolicy:
+		return "the policy's generator"
+	}
+	return ""
+}
+
+// rotateError adds to an error of sealenv rotate the flags and commands
+// that are the way out.
+func rotateError(path, key string, err error) error {
+	var mk *fleet.MissingKeyError
+	var re *fleet.RefusedError
+	switch {
+	case errors.As(err, &mk):
+		return fmt.Errorf("%w; give its first value with sealenv set %s %s, or name where it comes from (--stdin, --bytes, --alphabet, or a generator in the policy)", err, path, key)
+	case errors.As(err, &re):
+		return fmt.Errorf("%w (%s)", err, matchHint(re.Source))
+	case errors.Is(err, fleet.ErrCommandRefused):
+		return generatorError(err)
+	}
+	return nestedHint(path, writeError(path, err))
+}
+
 // matchHint says how to get a value the policy accepts, for the source
 // that made the refused one.
-func matchHint(source string) string {
+func matchHint(source fleet.Source) string {
 	switch source {
-	case "stdin":
+	case fleet.SourceGiven:
 		return "check the value you gave"
-	case "the policy's generator":
+	case fleet.SourcePolicy:
 		return "the key's generator in the policy makes values its own rule refuses: fix one of them"
 	}
 	return "name a value that matches with --stdin, or set a generator for the key in the policy"
@@ -171,7 +148,7 @@ func (e *env) confirmCommand(c *cli.Context) func(string) error {
 }
 
 // generatorError adds what to do to a refused generator command.
-func (e *env) generatorError(err error) error {
+func generatorError(err error) error {
 	if errors.Is(err, fleet.ErrCommandRefused) {
 		return fmt.Errorf("%w; on a terminal, answer y to run it; elsewhere, review the policy and pass --yes", err)
 	}
@@ -200,7 +177,7 @@ func (e *env) rotateDue(c *cli.Context) error {
 	defer closeKey()
 	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c), Signing: signing})
 	if err != nil {
-		return fleetAdoptHint(e.generatorError(err))
+		return fleetAdoptHint(generatorError(err))
 	}
 	verb := "rotated"
 	if c.Bool("dry-run") {
@@ -218,4 +195,16 @@ func (e *env) rotateDue(c *cli.Context) error {
 	}
 	fmt.Fprintf(e.stderr, "%s %s, %d to rotate by hand\n", plural(n, "value"), verb, len(done)-n)
 	return nil
+}
+
+// ago formats a duration in hours or days; a negative one is "0h" (the
+// callers say "in the future" themselves).
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0h"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
 }

@@ -3,15 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
-	"sort"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/audit/sources"
-	"github.com/sealenv/sealenv/seal"
 )
 
 func scanCommand(e *env) *cli.Command {
@@ -54,65 +50,16 @@ func scanCommand(e *env) *cli.Command {
 					return err
 				}
 			}
-			opts, done, err := e.auditOptions(c)
+			sealed, err := e.auditOptions(c)
 			if err != nil {
 				return err
 			}
-			defer done()
-			r, err := audit.Files(c.Context, files, opts)
+			defer sealed.Zero()
+			r, err := sealed.ScanFiles(c.Context, files)
 			if err != nil {
 				return err
 			}
-			r.Tool, r.Source = "sealenv scan", "files"
-			r.Findings = append(r.Findings, unsealedPolicyBundles(c, files)...)
-			sort.SliceStable(r.Findings, func(i, j int) bool {
-				if r.Findings[i].Path != r.Findings[j].Path {
-					return r.Findings[i].Path < r.Findings[j].Path
-				}
-				return r.Findings[i].Line < r.Findings[j].Line
-			})
 			return e.writeAudit(c, r, "scan")
 		},
 	}
-}
-
-// unsealedPolicyBundles reports a bundle path of the policy whose scanned
-// content has no SOPS metadata.
-func unsealedPolicyBundles(c *cli.Context, files []audit.File) []audit.Finding {
-	p, err := loadPolicy(c)
-	if err != nil {
-		return nil
-	}
-	var out []audit.Finding
-	for i := range p.Environments {
-		abs := p.BundlePath(&p.Environments[i])
-		for _, f := range files {
-			fa, err := filepath.Abs(filepath.FromSlash(f.Path))
-			if err != nil || fa != abs {
-				continue
-			}
-			data, err := readAll(f)
-			if err != nil {
-				continue // the scan reported it
-			}
-			format, err := seal.DetectFormat(f.Path, data)
-			if err == nil {
-				_, err = seal.Inspect(format, data)
-			}
-			if errors.Is(err, seal.ErrNotSealed) || errors.Is(err, seal.ErrMalformed) {
-				out = append(out, audit.Finding{Kind: "plaintext-bundle", Rule: "unsealed-policy-bundle", Severity: "high", Where: "file",
-					Path: f.Path, Message: fmt.Sprintf("the bundle of environment %q is not sealed: sealenv seal --env %s -i FILE", p.Environments[i].Name, p.Environments[i].Name)})
-			}
-		}
-	}
-	return out
-}
-
-func readAll(f audit.File) ([]byte, error) {
-	rc, err := f.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
 }

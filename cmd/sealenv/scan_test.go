@@ -16,7 +16,7 @@ import (
 // plaintext .env fails the scan and the policy check; once the file is
 // sealed they pass. Unstaged changes do not count for --staged.
 func TestScanStaged(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	gitc := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command("git", args...)
@@ -84,7 +84,7 @@ func TestScanStaged(t *testing.T) {
 // the index; the staged scan reads it, and the plain hook, run by a real
 // git commit, refuses the commit.
 func TestScanStagedTypeChange(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	bin := t.TempDir()
 	wrapper := "#!/bin/sh\nSEALENV_TEST_MAIN=1 exec " + strconv.Quote(os.Args[0]) + " \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(bin, "sealenv"), []byte(wrapper), 0o755); err != nil {
@@ -153,7 +153,7 @@ func TestScanStagedTypeChange(t *testing.T) {
 // under names of their own, and a token in a UTF-16 file. Each is staged
 // in a real git repository; its clean twin passes.
 func TestScanStagedCredentialFiles(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	gitc := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command("git", args...)

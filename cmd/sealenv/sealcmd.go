@@ -4,13 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -49,131 +47,88 @@ func sealCommand(e *env) *cli.Command {
 			signKeyFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			var groups [][]seal.MasterKey
-			threshold := 0
-			out := c.String("output")
-			if name := c.String("env"); name != "" {
-				if len(c.StringSlice("recipient")) > 0 || len(c.StringSlice("recipients-file")) > 0 || out != "" {
+			n := bundlefile.New{Path: c.String("output"), Env: c.String("env"), Getenv: e.getenv, InputName: inputName(c), Dialect: c.String("dialect")}
+			if n.Env != "" {
+				if len(c.StringSlice("recipient")) > 0 || len(c.StringSlice("recipients-file")) > 0 || n.Path != "" {
 					return errors.New("usage: --env takes recipients and the bundle path from the policy; drop -r, -R and -o")
 				}
-				t, err := policyEnv(c, name)
-				if err != nil {
-					return err
-				}
-				out, groups, threshold = t.path, t.groups, t.threshold
 			} else {
 				keys, err := e.recipientFlags(c, c.String("input") == "-")
 				if err != nil {
 					return err
 				}
-				if len(keys) > 0 {
-					groups = [][]seal.MasterKey{keys}
+				n.Keys = keys
+				if n.Path == "" {
+					return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
 				}
 			}
-			if out == "" {
-				return errors.New("usage: sealenv seal -r RECIPIENT... [-i FILE|-] -o BUNDLE, or --env NAME")
+			if c.String("input") != "" {
+				n.Input = e.sealInput(c)
 			}
-			// Where sops would take keys and rules from: $SOPS_AGE_RECIPIENTS
-			// (sops's --age), else the .sops.yaml creation rule for the path;
-			// the rule's encryption rules apply in any case.
+			o := e.writeOptions(c)
+			o.Replace, o.MakeDirs = c.Bool("force"), n.Env != ""
+			sealed, err := bundlefile.Seal(n, o)
+			if err != nil {
+				return sealError(c, err)
+			}
 			from := ""
-			rule, err := e.sopsCreationRule(out)
-			if err != nil && !errors.Is(err, author.ErrNoCreationRule) {
-				return err
+			if sealed.From != "" {
+				from = " (recipients from " + sealed.From + ")"
 			}
-			if len(groups) == 0 {
-				if v, ok := e.getenv("SOPS_AGE_RECIPIENTS"); ok && strings.TrimSpace(v) != "" {
-					keys, err := parseRecipients(strings.Split(v, ","))
-					if err != nil {
-						return fmt.Errorf("SOPS_AGE_RECIPIENTS: %w", err)
-					}
-					groups, from = [][]seal.MasterKey{keys}, "$SOPS_AGE_RECIPIENTS"
-				} else if rule != nil {
-					groups, threshold, from = rule.Groups, rule.Threshold, rule.Config
-				} else if err != nil {
-					return fmt.Errorf("%w; pass -r RECIPIENT", err)
-				}
-			}
-			if len(groups) == 0 {
-				return errors.New("usage: at least one -r RECIPIENT or -R FILE is required (or $SOPS_AGE_RECIPIENTS, or a .sops.yaml creation rule for the path)")
-			}
-			if _, err := os.Stat(out); err == nil && !c.Bool("force") {
-				return fmt.Errorf("%s already exists; use sealenv set/edit to change it, or --force to replace it", out)
-			}
-			format := seal.FormatForPath(out)
-			if s := c.String("store"); s != "" {
-				f, err := seal.ParseFormat(s)
-				if err != nil {
-					return fmt.Errorf("--store: %w", err)
-				}
-				format = f
-			}
-			if format == 0 {
-				return fmt.Errorf("%s: unknown store: name the bundle *.env, *.yaml or *.json, or pass --store", out)
-			}
-			var plain []byte
-			if in := c.String("input"); in != "" {
-				var err error
-				if in == "-" {
-					plain, err = io.ReadAll(io.LimitReader(e.stdin, 16<<20+1))
-				} else {
-					plain, err = os.ReadFile(in)
-				}
-				if err != nil {
-					return fmt.Errorf("%s: %w", in, fsutil.Reason(err))
-				}
-				if len(plain) > 16<<20 {
-					clear(plain)
-					return fmt.Errorf("%s: larger than 16 MiB; a bundle holds environment values, not files", inputName(c))
-				}
-				defer clear(plain)
-				if looksLikeIdentity(plain) {
-					return fmt.Errorf("%s holds a private key, not values to seal: in sealenv seal, -i is the plaintext input (age's -i is an identity; sealing needs only public keys: -r or -R)", inputName(c))
-				}
-				if inf := seal.FormatForPath(in); inf != 0 && inf != format {
-					return fmt.Errorf("%s is %s but %s is %s; the store of input and bundle must match", in, inf, out, format)
-				}
-			}
-			b, err := author.NewWithKeys(format, groups, threshold)
-			if err != nil {
-				return err
-			}
-			b.Now = e.now
-			defer b.Zero()
-			if rule != nil {
-				if err := b.SetRules(rule.Rules); err != nil {
-					return fmt.Errorf("%s: %w", rule.Config, err)
-				}
-			}
-			if plain != nil {
-				dialect, err := author.ParseDialect(c.String("dialect"))
-				if err != nil {
-					return fmt.Errorf("--dialect: %w", err)
-				}
-				if _, err := b.Import(plain, dialect); err != nil {
-					var de *author.DialectError
-					if errors.As(err, &de) {
-						return fmt.Errorf("%s: %w; pass --dialect literal, compose or shell", inputName(c), err)
-					}
-					return fmt.Errorf("%s: %w", inputName(c), err)
-				}
-			}
-			if err := refuseNames(c, out, out, envNames(b)); err != nil {
-				return err
-			}
-			data, err := b.Marshal()
-			if err != nil {
-				return fmt.Errorf("%s: %w", out, err)
-			}
-			if err := e.writeNew(c, out, data, c.String("env") != ""); err != nil {
-				return err
-			}
-			if from != "" {
-				from = " (recipients from " + from + ")"
-			}
-			fmt.Fprintf(e.stderr, "sealed %s to %s in %s%s\n", plural(len(b.Names()), "key"), plural(len(b.MasterKeys()), "recipient"), out, from)
+			fmt.Fprintf(e.stderr, "sealed %s to %s in %s%s\n", plural(sealed.Keys, "key"), plural(sealed.Recipients, "recipient"), sealed.Path, from)
 			return nil
 		},
+	}
+}
+
+// sealError adds to an error of sealenv seal the flags that are the way
+// out.
+func sealError(c *cli.Context, err error) error {
+	var de *author.DialectError
+	switch {
+	case errors.Is(err, author.ErrNoCreationRule):
+		return fmt.Errorf("%w; pass -r RECIPIENT", err)
+	case errors.Is(err, bundlefile.ErrNoRecipients):
+		return errors.New("usage: at least one -r RECIPIENT or -R FILE is required (or $SOPS_AGE_RECIPIENTS, or a .sops.yaml creation rule for the path)")
+	case errors.Is(err, bundlefile.ErrExists):
+		return fmt.Errorf("%w; use sealenv set/edit to change it, or --force to replace it", err)
+	case errors.Is(err, bundlefile.ErrUnknownStore):
+		return fmt.Errorf("%w, or pass --store", err)
+	case errors.As(err, &de):
+		return fmt.Errorf("%w; pass --dialect literal, compose or shell", err)
+	}
+	return writeError(c.String("output"), err)
+}
+
+// sealInput reads the plaintext input of sealenv seal (-i FILE, or - for
+// stdin), once the bundle's store is known: at most 16 MiB, never a
+// private key, of the bundle's store.
+func (e *env) sealInput(c *cli.Context) func(string, seal.Format) ([]byte, error) {
+	return func(out string, format seal.Format) ([]byte, error) {
+		in := c.String("input")
+		var plain []byte
+		var err error
+		if in == "-" {
+			plain, err = io.ReadAll(io.LimitReader(e.stdin, 16<<20+1))
+		} else {
+			plain, err = os.ReadFile(in)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", in, fsutil.Reason(err))
+		}
+		if len(plain) > 16<<20 {
+			clear(plain)
+			return nil, fmt.Errorf("%s: larger than 16 MiB; a bundle holds environment values, not files", inputName(c))
+		}
+		if looksLikeIdentity(plain) {
+			clear(plain)
+			return nil, fmt.Errorf("%s holds a private key, not values to seal: in sealenv seal, -i is the plaintext input (age's -i is an identity; sealing needs only public keys: -r or -R)", inputName(c))
+		}
+		if inf := seal.FormatForPath(in); inf != 0 && inf != format {
+			clear(plain)
+			return nil, fmt.Errorf("%s is %s but %s is %s; the store of input and bundle must match", in, inf, out, format)
+		}
+		return plain, nil
 	}
 }
 
@@ -182,53 +137,4 @@ func inputName(c *cli.Context) string {
 		return in
 	}
 	return "stdin"
-}
-
-// writeNew writes a new bundle: never over an existing file, except with
-// --force, under the bundle's lock and through a symlink; never to a path
-// that a symlink takes out of its repository. With mkdir, the missing
-// directories of out are created (inside the repository only); they are
-// removed again if the bundle cannot be written.
-func (e *env) writeNew(c *cli.Context, out string, data []byte, mkdir bool) (err error) {
-	if err := e.recoverFleet(c, out); err != nil {
-		return err
-	}
-	if mkdir {
-		made, err := fsutil.MkdirAllWithin(filepath.Dir(out), repoRoot(out), 0o755)
-		if err != nil {
-			return fmt.Errorf("%s: %w", out, err)
-		}
-		defer func() {
-			for i := len(made) - 1; i >= 0 && err != nil; i-- {
-				os.Remove(made[i])
-			}
-		}()
-	}
-	real, err := fsutil.Resolve(out, repoRoot(out))
-	if err != nil {
-		return err
-	}
-	key, err := e.signingKey(c, real)
-	if err != nil {
-		return err
-	}
-	defer key.Close()
-	if !c.Bool("force") {
-		var sig []byte
-		if key != nil {
-			if sig, err = key.Sign(data); err != nil {
-				return fmt.Errorf("%s: %w; nothing was written", out, err)
-			}
-		}
-		if err := fsutil.CreateExclusive(real, data, 0o644); err != nil {
-			return fmt.Errorf("%s: %w", out, fsutil.Reason(err))
-		}
-		return e.writeSignature(out, real, sig, key)
-	}
-	if unlock, err := lockBundle(out, real); err == nil {
-		defer unlock()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return e.writeSigned(out, real, data, key)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/sealenv/sealenv/seal/author"
+	"github.com/sealenv/sealenv/bundlefile"
 )
 
 func setCommand(e *env) *cli.Command {
@@ -34,7 +34,7 @@ func setCommand(e *env) *cli.Command {
 				return err
 			}
 			key := args[0]
-			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
 				if _, ok := b.Get(key); !ok {
 					if err := e.newKeyName(key); err != nil {
 						return false, err
@@ -46,12 +46,12 @@ func setCommand(e *env) *cli.Command {
 				}
 				defer clear(value)
 				if err := b.Set(key, value); err != nil {
-					return false, nestedHint(path, err)
+					return false, nestedHint(path, fmt.Errorf("%s: %w", path, err))
 				}
 				return true, nil
 			})
 			if err != nil {
-				return err
+				return writeError(path, err)
 			}
 			fmt.Fprintf(e.stderr, "set %s in %s\n", key, path)
 			return nil
@@ -104,7 +104,7 @@ func unsetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			err = e.editBundle(c, path, func(b *author.Bundle) (bool, error) {
+			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
 				for _, k := range keys {
 					if err := b.Unset(k); err != nil {
 						return false, fmt.Errorf("%s: %w", path, err)
@@ -113,7 +113,7 @@ func unsetCommand(e *env) *cli.Command {
 				return true, nil
 			})
 			if err != nil {
-				return err
+				return writeError(path, err)
 			}
 			fmt.Fprintf(e.stderr, "removed %s from %s\n", plural(len(keys), "key"), path)
 			return nil

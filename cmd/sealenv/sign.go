@@ -7,16 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/fleet"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
-	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 	"github.com/sealenv/sealenv/seal/signing"
 )
@@ -80,47 +78,6 @@ func askPassphrase(path string) ([]byte, error) {
 	return p, err
 }
 
-// writeSigned replaces the bundle at real (named path in messages) with
-// data, and its signature file with a signature by key. Signing comes
-// first, so a key that fails to sign changes nothing. Without a key, a
-// signature file that would no longer match is removed, and a warning
-// says how to sign again.
-func (e *env) writeSigned(path, real string, data []byte, key *signing.Key) error {
-	var sig []byte
-	if key != nil {
-		var err error
-		if sig, err = key.Sign(data); err != nil {
-			return fmt.Errorf("%s: %w; nothing was written", path, err)
-		}
-	}
-	if err := fsutil.WriteFileAtomic(real, data, 0o644); err != nil {
-		return fmt.Errorf("%s: writing: %w", path, fsutil.Reason(err))
-	}
-	return e.writeSignature(path, real, sig, key)
-}
-
-// writeSignature writes (or, with sig nil, removes) the signature file of
-// the bundle at real, and says so.
-func (e *env) writeSignature(path, real string, sig []byte, key *signing.Key) error {
-	sigPath := signature.Path(real)
-	if sig == nil {
-		err := os.Remove(sigPath)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: the bundle changed, but its old signature could not be removed: %w", signature.Path(path), fsutil.Reason(err))
-		}
-		fmt.Fprintf(e.stderr, "sealenv: warning: %s changed and is now unsigned: its signature no longer matched and was removed; sign it with sealenv sign %s (or configure a key: --sign-key, %s, or git's user.signingkey)\n", path, path, signing.EnvSignKey)
-		return nil
-	}
-	if err := fsutil.WriteFileAtomic(sigPath, sig, 0o644); err != nil {
-		return fmt.Errorf("%s: the bundle was written, but not its signature: %w; run sealenv sign %s", signature.Path(path), fsutil.Reason(err), path)
-	}
-	fmt.Fprintf(e.stderr, "signed %s with %s %s (%s)\n", path, key.PublicKey().Type, key.PublicKey().Fingerprint(), key.Source)
-	return nil
-}
-
 // fleetSigning is how rekey --all and rotate --due sign what they write.
 func (e *env) fleetSigning(c *cli.Context, p *policies.Policy) (fleet.Signing, func(), error) {
 	if c.Bool("dry-run") {
@@ -177,79 +134,7 @@ func signCommand(e *env) *cli.Command {
 
 // signOne signs one bundle under its lock.
 func (e *env) signOne(c *cli.Context, path string) error {
-	if err := e.recoverFleet(c, path); err != nil {
-		return err
-	}
-	real, err := fsutil.Resolve(path, repoRoot(path))
-	if err != nil {
-		return err
-	}
-	key, err := e.signingKey(c, real)
-	if err != nil {
-		return err
-	}
-	if key == nil {
-		return fmt.Errorf("no signing key: pass --sign-key FILE, set %s, or configure git (gpg.format ssh, user.signingkey)", signing.EnvSignKey)
-	}
-	defer key.Close()
-	unlock, err := lockBundle(path, real)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	f, data, err := readBundle(c, real)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, errors.Unwrap(err))
-	}
-	if _, err := seal.Inspect(f, data); err != nil {
-		return fmt.Errorf("%s: %w; only a sealed bundle is signed", path, err)
-	}
-	env, p, err := e.envOfBundle(c, real)
-	if err != nil {
-		return err
-	}
-	if env != nil && env.Signed() {
-		if _, err := env.AllowedSigners().Allow(key.PublicKey(), e.now()); err != nil {
-			return fmt.Errorf("%s: %w; the signers of environment %q in %s do not allow this key", path, err, env.Name, p.Path)
-		}
-	}
-	sig, err := key.Sign(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return e.writeSignature(path, real, sig, key)
-}
-
-// envOfBundle finds the policy environment whose bundle is the file real,
-// if a policy exists and names it.
-//
-// No policy found is no environment; a policy that is found or named but
-// does not load is an error: its signers cannot be skipped unseen.
-func (e *env) envOfBundle(c *cli.Context, real string) (*policies.Environment, *policies.Policy, error) {
-	path := c.String("policy")
-	if path == "" {
-		var err error
-		if path, err = policies.Find(filepath.Dir(real)); err != nil {
-			return nil, nil, nil
-		}
-	}
-	p, err := policies.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i := range p.Environments {
-		env := &p.Environments[i]
-		if r, err := p.ResolveBundle(env); err == nil && sameFile(r, real) {
-			return env, p, nil
-		}
-	}
-	return nil, p, nil
-}
-
-func sameFile(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+	return writeError(path, bundlefile.Sign(path, e.writeOptions(c)))
 }
 
 func signersCommand(e *env) *cli.Command {
@@ -291,84 +176,6 @@ func signersCommand(e *env) *cli.Command {
 			_, err = e.stdout.Write(text)
 			return err
 		},
-	}
-}
-
-// bundleSignature is what show reports about a bundle's signature.
-type bundleSignature struct {
-	File       string    `json:"file"`
-	Status     string    `json:"status"` // good, bad, none
-	Reason     string    `json:"reason,omitempty"`
-	Type       string    `json:"type,omitempty"`
-	Key        string    `json:"key,omitempty"`
-	Principals []string  `json:"principals,omitempty"`
-	Allowed    *bool     `json:"allowed,omitempty"` // by the policy's signers of the bundle's environment
-	Env        string    `json:"environment,omitempty"`
-	Content    time.Time `json:"content_lastmodified,omitzero"`
-}
-
-// inspectSignature checks the signature next to the bundle at path
-// (content data) and names its signer: by the policy's signers of the
-// bundle's environment when there is one, else by its key.
-func (e *env) inspectSignature(c *cli.Context, path string, data []byte, lastModified time.Time) *bundleSignature {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
-	s := &bundleSignature{File: signature.Path(path), Status: "none"}
-	f, err := os.Open(signature.Path(real))
-	if errors.Is(err, fs.ErrNotExist) {
-		return s
-	}
-	var sig []byte
-	if err == nil {
-		sig, err = io.ReadAll(io.LimitReader(f, signature.MaxSignatureSize+1))
-		f.Close()
-	}
-	if err != nil {
-		s.Status, s.Reason = "bad", fsutil.Reason(err).Error()
-		return s
-	}
-	parsed, err := signature.Parse(sig)
-	if err == nil {
-		err = parsed.Verify(data)
-	}
-	if err != nil {
-		s.Status, s.Reason = "bad", strings.TrimPrefix(err.Error(), signature.ErrBadSignature.Error()+": ")
-		return s
-	}
-	s.Status, s.Type, s.Key, s.Content = "good", parsed.Key.Type, parsed.Key.Fingerprint(), lastModified
-	// show is no gate: a policy that does not load is check's to report.
-	if env, _, _ := e.envOfBundle(c, real); env != nil && env.Signed() {
-		s.Env = env.Name
-		principals, err := env.AllowedSigners().Allow(parsed.Key, e.now())
-		allowed := err == nil
-		s.Allowed, s.Principals = &allowed, principals
-	}
-	return s
-}
-
-// showSignature prints the signature lines of show's text output.
-func (e *env) showSignature(w io.Writer, s *bundleSignature) {
-	switch s.Status {
-	case "none":
-		fmt.Fprintf(w, "signature:    none (no %s)\n", s.File)
-		return
-	case "bad":
-		fmt.Fprintf(w, "signature:    BAD: %s (%s)\n", s.Reason, s.File)
-		return
-	}
-	who := s.Type + " " + s.Key
-	if len(s.Principals) > 0 {
-		who = strings.Join(s.Principals, ",") + " (" + who + ")"
-	}
-	fmt.Fprintf(w, "signature:    good, by %s\n", who)
-	fmt.Fprintf(w, "              over the content written %s (its sops lastmodified; an SSH signature holds no time)\n", s.Content.UTC().Format(time.RFC3339))
-	switch {
-	case s.Allowed != nil && *s.Allowed:
-		fmt.Fprintf(w, "              allowed by the signers of environment %s\n", s.Env)
-	case s.Allowed != nil:
-		fmt.Fprintf(w, "              NOT ALLOWED: the signers of environment %s do not allow this key\n", s.Env)
 	}
 }
 
@@ -430,7 +237,7 @@ func (e *env) wrapSigners(c *cli.Context) ([]byte, error) {
 		if err != nil {
 			continue // reported when the bundle is read
 		}
-		env, _, err := e.envOfBundle(c, real)
+		env, _, err := bundlefile.EnvOf(c.String("policy"), real)
 		if err != nil {
 			return nil, err
 		}

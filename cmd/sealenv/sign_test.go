@@ -26,7 +26,7 @@ type signedRepo struct {
 
 func newSignedRepo(t *testing.T) *signedRepo {
 	t.Helper()
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := &signedRepo{runner: c, age: c.keygen("age.txt")}
 	keys := t.TempDir()
 	r.alice = signtest.NewKey(t, keys, "alice", "ed25519")

@@ -242,19 +242,23 @@ type showJSON struct {
 	Unauthenticated []string `json:"unauthenticated"`
 }
 
+// TestSopsMatrix runs every sops operation on every store (under -short,
+// every operation on one store, the store changing from one operation to
+// the next).
 func TestSopsMatrix(t *testing.T) {
-	if testing.Short() {
-		t.Skip("hundreds of runs of sops and sealenv")
-	}
-	for _, f := range seal.Formats() {
-		for _, op := range sopsOps() {
+	t.Parallel()
+	for i, op := range sopsOps() {
+		for j, f := range seal.Formats() {
+			if testing.Short() && i%len(seal.Formats()) != j {
+				continue
+			}
 			t.Run(f.String()+"/"+op.name, func(t *testing.T) { runSopsOp(t, f, op) })
 		}
 	}
 }
 
 func runSopsOp(t *testing.T, f seal.Format, op sopsOp) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	r2 := c.keygen("key2.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"), "SEALENV_SHM_DIR="+c.dir)
@@ -459,7 +463,7 @@ func noSecret(t *testing.T, out string, secrets map[string]string) {
 // its max_age clock at the file's lastmodified, without any key; a value
 // sops did not touch keeps its own.
 func TestMaxAgeSeesChangesByOtherTools(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	c.keygen("key.txt")
 	c.env = append(c.env, "SOPS_AGE_KEY_FILE="+c.path("key.txt"), "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	data, err := os.ReadFile(c.path("key.txt"))
@@ -516,7 +520,7 @@ func TestMaxAgeSeesChangesByOtherTools(t *testing.T) {
 // TestAdoptsEverySopsRule: a SOPS file written with any suffix or regular
 // expression rule sops allows is adopted, read with and without a key, run
 // by the injector, edited by sealenv, and still read by sops; a later sops
-// edit is seen.
+// edit is seen. Every rule on every store; under -short, each rule on one.
 func TestAdoptsEverySopsRule(t *testing.T) {
 	rules := []struct {
 		flag, value string
@@ -528,10 +532,14 @@ func TestAdoptsEverySopsRule(t *testing.T) {
 		{"--encrypted-suffix", "_secret", "HOST", "TOKEN_secret"},
 		{"--encrypted-regex", "^(TOKEN|PASS)", "HOST", "PASSWORD"},
 	}
-	for _, f := range seal.Formats() {
-		for _, rule := range rules {
+	t.Parallel()
+	for i, rule := range rules {
+		for j, f := range seal.Formats() {
+			if testing.Short() && i%len(seal.Formats()) != j {
+				continue // under -short, each rule on one store
+			}
 			t.Run(f.String()+rule.flag, func(t *testing.T) {
-				c := newCLI(t)
+				c := newParallelCLI(t)
 				r := c.keygen("key.txt")
 				c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
 				bundle := "b." + map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml", seal.FormatJSON: "json"}[f]
@@ -584,7 +592,7 @@ func TestAdoptsEverySopsRule(t *testing.T) {
 // $SOPS_AGE_RECIPIENTS, where sops would; check reports where .sops.yaml and
 // sealenv.yaml disagree.
 func TestSealHonoursSopsConfig(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r1, r2, r3 := c.keygen("k1.txt"), c.keygen("k2.txt"), c.keygen("k3.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("k1.txt"), "SOPS_AGE_KEY_FILE="+c.path("k1.txt"))
 	os.MkdirAll(c.path("secrets"), 0o755)
@@ -644,7 +652,7 @@ func TestSealHonoursSopsConfig(t *testing.T) {
 // test starts failing, sops keeps them now: reconsider docs/bundles.md).
 // The sealenv injector never passes the metadata on.
 func TestMetadataPlaceTradeOff(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("A="+secret(t, "a")+"\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
@@ -674,7 +682,7 @@ func TestMetadataPlaceTradeOff(t *testing.T) {
 // empty, not as encrypted; in text it says "empty". check points at the
 // line of a JSON key.
 func TestShowReportsEmptyValues(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	for _, f := range seal.Formats() {
 		bundle := "b." + map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml", seal.FormatJSON: "json"}[f]
@@ -708,7 +716,7 @@ func TestShowReportsEmptyValues(t *testing.T) {
 // the injector passes them: a bundle with a name that nothing authenticates
 // stops the build before BuildKit is contacted, naming the fix.
 func TestBuildServesNoUnauthenticatedName(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "TMPDIR="+c.path("tmp"))
 	os.MkdirAll(c.path("tmp"), 0o700)
@@ -729,7 +737,7 @@ func TestBuildServesNoUnauthenticatedName(t *testing.T) {
 // TestFleetWritesWaitForReview: rekey --all and rotate --due change no
 // bundle while one waits for a review, and say how to end the wait.
 func TestFleetWritesWaitForReview(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: prod.env, recipients: [{key: "+r+"}]}\n  - {name: dev, bundle: dev.env, recipients: [{key: "+r+"}]}\ndefaults: {max_age: 1h}\n"), 0o644)

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/audit"
+	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/internal/fsutil"
@@ -272,11 +273,12 @@ func (e *env) auditBeforeWrite(c *cli.Context, ctx context.Context, img v1.Image
 	if !c.Bool("audit") {
 		return nil
 	}
-	opts, done, err := e.auditOptions(c)
+	sealed, err := e.auditOptions(c)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer sealed.Zero()
+	opts := sealed.Options
 	var r *audit.Report
 	if idx != nil {
 		r, err = audit.Index(ctx, idx, opts)
@@ -325,7 +327,7 @@ func (e *env) wrapAllowNames(c *cli.Context) (names, envs []string, err error) {
 		return names, envs, nil
 	}
 	for _, b := range c.StringSlice("bundle") {
-		env, _, err := envForPath(c, b)
+		env, _, err := bundlefile.EnvOf(c.String("policy"), b)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -12,7 +12,7 @@ import (
 // TestWrapCLI runs sealenv wrap as a process: a clean wrap with --audit is
 // written; bad input exits 2 and writes nothing.
 func TestWrapCLI(t *testing.T) {
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok(secret(t, "v")+"\n", "seal", "-r", r, "-o", "prod.env")

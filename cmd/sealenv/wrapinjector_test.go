@@ -20,7 +20,7 @@ func TestWrapInjectorChecks(t *testing.T) {
 	if err != nil {
 		t.Skip("no ls")
 	}
-	c := newCLI(t)
+	c := newParallelCLI(t)
 	r := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	c.ok("", "seal", "-r", r, "-o", "prod.env")
