@@ -37,7 +37,7 @@ func (w *walker) blobScan(ctx context.Context, r io.Reader, name string) (*layer
 	err = w.decoded(bytes.NewReader(payload), place, func(ds *stream) error {
 		return w.file(ds, ds, 0, place)
 	})
-	w.res.hits = dropShallow(w.res.hits)
+	w.res.hits = w.d.dropShallow(w.res.hits)
 	return res, err
 }
 

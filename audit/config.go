@@ -14,6 +14,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	provenance "github.com/moby/buildkit/solver/llbsolver/provenance/types"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func sha256hex(b []byte) string {
@@ -59,7 +61,7 @@ func (a *auditor) variable(name, value, where, kind, image, field string) {
 	if (!sealed && !isSecretName(name)) || isPlaceholder(value) {
 		return
 	}
-	f := Finding{Kind: kind, Severity: "high", Where: where, Image: image, Field: field, Name: name, Preview: mask([]byte(value))}
+	f := Finding{Kind: kind, Severity: "high", Where: where, Image: image, Field: field, Name: name, Preview: match.Preview([]byte(value))}
 	switch {
 	case kind == kindBuildArg:
 		f.Rule = "secret-build-arg"

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/sealenv/sealenv/internal/match"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -42,10 +43,10 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 	a.rep.Coverage.Files = 1
 	a.rep.Coverage.Bytes = int64(len(data))
 	lineOf := lineIndex(data)
-	sc := &scanner{d: a.d, seen: map[seenKey]bool{}}
-	sc.scanBytes(data, func(h hit) {
+	sc := a.d.scanner()
+	sc.Bytes(data, func(h match.Hit) {
 		f := a.hitFinding(h)
-		f.Where, f.Path, f.Line = whereDockerfile, file, lineOf(h.offset)
+		f.Where, f.Path, f.Line = whereDockerfile, file, lineOf(h.Offset)
 		f.Offset = nil
 		f.Message += "; pass it with RUN --mount=type=secret instead"
 		a.add(f)

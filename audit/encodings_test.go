@@ -18,7 +18,7 @@ func TestMoreEncodings(t *testing.T) {
 	d := defaultDetectors([]Value{{Name: "V", Value: v}})
 	find := func(form string) bool {
 		for _, h := range collect(d, []byte("<<"+form+">>"), false) {
-			if h.name == "V" {
+			if h.Name == "V" {
 				return true
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // nasty is a value with every character the escapers disagree on: the
@@ -23,8 +25,8 @@ func nasty(t *testing.T) string {
 func hasForm(t *testing.T, d *detectors, v, f string) bool {
 	t.Helper()
 	found := false
-	for _, p := range encodings([]byte(v)) {
-		if string(p.text) == f {
+	for _, p := range match.Forms([]byte(v)) {
+		if string(p.Text) == f {
 			found = true
 		}
 	}
@@ -32,7 +34,7 @@ func hasForm(t *testing.T, d *detectors, v, f string) bool {
 		return false
 	}
 	for _, h := range collect(d, []byte(`{"k": "`+f+`"}`), false) {
-		if h.name == "V" {
+		if h.Name == "V" {
 			return true
 		}
 	}

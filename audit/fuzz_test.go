@@ -64,7 +64,7 @@ func FuzzLayer(f *testing.F) {
 		}
 		found := false
 		for _, h := range res.hits {
-			if h.name == "V" {
+			if h.Name == "V" {
 				found = true
 			}
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // Options configure an audit.
@@ -134,7 +135,7 @@ type auditor struct {
 	rep    *Report
 	images []*imageJob
 	mu     sync.Mutex
-	strSc  *scanner // for config, manifest and attestation strings, read one at a time
+	strSc  *match.Scanner // for config, manifest and attestation strings, read one at a time
 	// ociImages maps the config blob of each image the OCI index names to
 	// its layer blobs, in archive paths.
 	ociImages map[string][]string
@@ -309,9 +310,9 @@ func (a *auditor) rawDoc(b []byte, where, image, field string, from int) {
 	}
 	a.mu.Unlock()
 	if a.strSc == nil {
-		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}}
+		a.strSc = a.d.scanner()
 	}
-	a.strSc.scanBytes(b, func(h hit) {
+	a.strSc.Bytes(b, func(h match.Hit) {
 		f := a.hitFinding(h)
 		if seen[f.Kind+"\x00"+f.Rule+"\x00"+f.Secret] {
 			return
@@ -543,7 +544,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 func (a *auditor) finish() {
 	cov := &a.rep.Coverage
 	a.coverValues()
-	cov.PublicSkipped = int(a.d.skipped.Load())
+	cov.PublicSkipped = int(a.d.m.Skipped())
 	counted := map[*layerJob]bool{}
 	for _, img := range a.images {
 		for _, l := range img.layers {
@@ -577,7 +578,7 @@ func (a *auditor) finish() {
 				}
 			}
 			for _, h := range src.scan.hits {
-				f := h.finding(whereLayer)
+				f := a.d.finding(h, whereLayer)
 				a.place(&f, img, l)
 				a.rep.Findings = append(a.rep.Findings, f)
 			}
@@ -656,20 +657,22 @@ func deletes(s *layerScan, p string) bool {
 }
 
 // hitFinding turns a detector hit into a finding without a location.
-func (a *auditor) hitFinding(h hit) Finding { return hitFinding(h) }
+func (a *auditor) hitFinding(h match.Hit) Finding { return a.d.hitFinding(h) }
 
-func hitFinding(h hit) Finding {
-	off := h.offset
-	f := Finding{Kind: h.kind, Offset: &off, Encoding: h.encoding, Preview: h.preview}
-	if h.kind == kindKnown {
+func (d *detectors) hitFinding(h match.Hit) Finding {
+	off := h.Offset
+	f := Finding{Offset: &off, Encoding: h.Encoding, Preview: h.Preview}
+	if r := d.rule(h); r != nil {
+		f.Kind = kindRule
+		f.Rule = r.ID
+		f.Severity = r.Severity.String()
+		f.Message = r.Description
+	} else {
+		f.Kind = kindKnown
 		f.Rule = "sealed-value"
 		f.Severity = "high"
-		f.Secret = h.name
-		f.Message = fmt.Sprintf("the sealed value %s, %s", h.name, h.encoding)
-	} else {
-		f.Rule = h.rule.ID
-		f.Severity = h.rule.Severity.String()
-		f.Message = h.rule.Description
+		f.Secret = h.Name
+		f.Message = fmt.Sprintf("the sealed value %s, %s", h.Name, h.Encoding)
 	}
 	return f
 }
@@ -677,9 +680,9 @@ func hitFinding(h hit) Finding {
 // strings searches one string of the config, a manifest or an attestation.
 func (a *auditor) searchString(s, where, image, field string) {
 	if a.strSc == nil {
-		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}} // scanBytes needs no buffer
+		a.strSc = a.d.scanner() // Bytes needs no buffer
 	}
-	a.strSc.scanBytes([]byte(s), func(h hit) {
+	a.strSc.Bytes([]byte(s), func(h match.Hit) {
 		f := a.hitFinding(h)
 		f.Where, f.Image, f.Field = where, image, field
 		a.add(f)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func placeholderEnvFile(base string) bool {
@@ -73,7 +75,7 @@ func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int
 		return nil, err
 	}
 	f := &Finding{Kind: kindPlain, Rule: "plaintext-bundle", Severity: "high", Name: c.key,
-		Preview: mask([]byte(strings.TrimSpace(c.value))),
+		Preview: match.Preview([]byte(strings.TrimSpace(c.value))),
 		Message: "secrets file without SOPS metadata: seal it with sealenv seal, or keep it out of the image",
 	}
 	switch {

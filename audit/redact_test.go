@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func genValue(t testing.TB, n int) []byte {
@@ -26,12 +28,12 @@ func TestRedactorEveryEncoding(t *testing.T) {
 	v := genValue(t, 24)
 	other := genValue(t, 30)
 	r := NewRedactor([]Value{{Name: "API_TOKEN", Value: v}, {Name: "OTHER", Value: other}})
-	pats := encodings(v)
+	pats := match.Forms(v)
 	if len(pats) < 20 {
 		t.Fatalf("only %d encodings: the set changed", len(pats))
 	}
 	for _, p := range pats {
-		in := "before " + string(p.text) + " after"
+		in := "before " + string(p.Text) + " after"
 		for _, chunk := range []int{0, 1, 7} {
 			var out bytes.Buffer
 			w := r.Writer(&out)
@@ -50,11 +52,11 @@ func TestRedactorEveryEncoding(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := out.String()
-			if strings.Contains(got, string(p.text)) || !strings.Contains(got, "[REDACTED:API_TOKEN]") {
-				t.Errorf("%s form, writes of %d bytes: not redacted (%d bytes out)", p.encoding, chunk, len(got))
+			if strings.Contains(got, string(p.Text)) || !strings.Contains(got, "[REDACTED:API_TOKEN]") {
+				t.Errorf("%s form, writes of %d bytes: not redacted (%d bytes out)", p.Encoding, chunk, len(got))
 			}
 			if !strings.HasPrefix(got, "before ") || !strings.HasSuffix(got, " after") {
-				t.Errorf("%s form: the text around the value was changed", p.encoding)
+				t.Errorf("%s form: the text around the value was changed", p.Encoding)
 			}
 		}
 	}

@@ -33,10 +33,10 @@ func (w *walker) text(br *bufio.Reader, head []byte, name string) error {
 		})
 		// What was found in the decoded text is in the file as UTF-16.
 		for i := from; i < len(w.res.hits); i++ {
-			if h := &w.res.hits[i]; h.encoding == "" || h.encoding == "raw" {
-				h.encoding = enc
+			if h := &w.res.hits[i]; h.Encoding == "" || h.Encoding == "raw" {
+				h.Encoding = enc
 			} else {
-				h.encoding = enc + "+" + h.encoding
+				h.Encoding = enc + "+" + h.Encoding
 			}
 		}
 		return err
