@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	provenance "github.com/moby/buildkit/solver/llbsolver/provenance/types"
 
+	"github.com/sealenv/sealenv/audit/internal/transport"
 	"github.com/sealenv/sealenv/internal/match"
 )
 
@@ -139,7 +140,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // in DSSE envelopes. Every string is searched; BuildKit provenance is
 // decoded for its build arguments, secrets and mode.
 func (a *auditor) attestation(ctx context.Context, d v1.Descriptor, field string) {
-	raw, err := manifest(ctx, a.st, d)
+	raw, err := transport.Manifest(ctx, a.st, d)
 	if err != nil {
 		a.incomplete("%s: attestation manifest: %v", field, err)
 		return

@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/sealenv/sealenv/audit/internal/transport"
 	"github.com/sealenv/sealenv/internal/match"
 )
 
@@ -148,7 +149,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 		if diffID.Hex == "" {
 			return r, nil
 		}
-		return verify(io.NopCloser(r), v1.Descriptor{Digest: diffID})
+		return transport.Verify(io.NopCloser(r), v1.Descriptor{Digest: diffID})
 	}
 	if !compressed(f) {
 		top := w.getStream()
