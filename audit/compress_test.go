@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/sealenv/sealenv/audit/internal/decode"
 )
 
 // text is n bytes of varied text: words drawn at random, so that
@@ -72,7 +74,7 @@ func TestLZ4Exact(t *testing.T) {
 	in := text(9<<20, 14)
 	for _, args := range [][]string{{"-c", "-q"}, {"-c", "-q", "-BD"}, {"-c", "-q", "-B4", "-BD", "-BX", "--content-size"}, {"-c", "-q", "-B7", "-9"}, {"-c", "-q", "-l"}} {
 		z := runTool(t, "", in, nil, "lz4", args...)
-		r, err := newLZ4Reader(bytes.NewReader(append(z, z...))) // two frames in a row
+		r, err := decode.NewLZ4Reader(bytes.NewReader(append(z, z...))) // two frames in a row
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +104,7 @@ func TestLZWExact(t *testing.T) {
 				z := runTool(t, "", in[:size], nil, "compress", args...)
 				os.WriteFile(filepath.Join(dir, "x.Z"), z, 0o644)
 				want, oracle := exec.Command(peer(t, "compress"), "-d", "-c", filepath.Join(dir, "x.Z")).Output()
-				r, err := newLZWReader(bytes.NewReader(z))
+				r, err := decode.NewLZWReader(bytes.NewReader(z))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -140,7 +142,7 @@ func TestLongWindows(t *testing.T) {
 	p := plantSecrets(t)
 	body := withSecrets(p, 1<<20)
 	zst := runTool(t, "", body, nil, "zstd", "--long=31", "-c", "-q") // from a pipe: the window stays 2 GiB
-	if w := zstdWindow(zst); w != 1<<31 {
+	if w := decode.ZstdWindow(zst); w != 1<<31 {
 		t.Fatalf("zstd wrote a window of %d bytes, the test wants 2 GiB", w)
 	}
 	br := runTool(t, "", body, nil, "brotli", "--large_window=30", "-c")

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	provenance "github.com/moby/buildkit/solver/llbsolver/provenance/types"
 
+	"github.com/sealenv/sealenv/audit/internal/creds"
 	"github.com/sealenv/sealenv/audit/internal/transport"
 	"github.com/sealenv/sealenv/internal/match"
 )
@@ -59,7 +60,7 @@ func (a *auditor) config(raw []byte, image string) {
 // and whose value is not a placeholder.
 func (a *auditor) variable(name, value, where, kind, image, field string) {
 	sealed := a.d.sealed[name]
-	if (!sealed && !isSecretName(name)) || isPlaceholder(value) {
+	if (!sealed && !creds.IsSecretName(name)) || creds.IsPlaceholder(value) {
 		return
 	}
 	f := Finding{Kind: kind, Severity: "high", Where: where, Image: image, Field: field, Name: name, Preview: match.Preview([]byte(value))}

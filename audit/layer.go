@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/sealenv/sealenv/audit/internal/creds"
 	"github.com/sealenv/sealenv/audit/internal/transport"
 	"github.com/sealenv/sealenv/internal/match"
 )
@@ -598,8 +599,8 @@ func (w *walker) wait() {
 
 // plaintext checks a file named like a secrets file.
 func (w *walker) plaintext(r io.Reader, name string) error {
-	f, err := plaintextBundle(name, r, w.d.sealed, w.lim.check)
-	if errors.Is(err, errTooLarge) {
+	f, err := checkPlain(name, r, w.d.sealed, w.lim.check)
+	if errors.Is(err, creds.ErrTooLarge) {
 		w.incomplete("%s: larger than %d bytes, the limit of the plaintext-bundle check: its bytes were searched, its keys not checked", name, w.lim.check)
 		return nil
 	}
@@ -638,4 +639,13 @@ func (w *walker) decoded(r io.Reader, name string, fn func(*stream) error) error
 	w.res.hits = append(w.res.hits, ds.finish()...)
 	w.res.bytes += ds.n
 	return err
+}
+
+// checkPlain checks a file that may hold credentials (see creds.Check).
+func checkPlain(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
+	c, err := creds.Check(name, r, sealed, limit)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &Finding{Kind: kindPlain, Rule: c.Rule, Severity: "high", Name: c.Name, Preview: c.Preview, Message: c.Message}, nil
 }
