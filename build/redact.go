@@ -146,6 +146,31 @@ func (r *redactor) statuses(in <-chan *client.SolveStatus, out chan<- *client.So
 			logs = append(logs, l)
 		}
 		s.Logs = logs
+		// A step that ends gets what its streams held back now, before
+		// its end: the display would show later output as a step of its
+		// own, out of order.
+		var ended []*client.VertexLog
+		for _, v := range s.Vertexes {
+			if v.Completed == nil {
+				continue
+			}
+			for key, st := range streams {
+				if st.log.Vertex != v.Digest {
+					continue
+				}
+				delete(streams, key)
+				_ = st.w.Flush()
+				if st.buf.Len() > 0 {
+					l := st.log
+					l.Data = bytes.Clone(st.buf.Bytes())
+					ended = append(ended, &l)
+				}
+			}
+		}
+		if len(ended) > 0 {
+			out <- &client.SolveStatus{Logs: append(s.Logs, ended...)}
+			s.Logs = nil
+		}
 		for _, w := range s.Warnings {
 			w.Short = r.bytes(w.Short)
 			for i := range w.Detail {

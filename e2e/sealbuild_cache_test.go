@@ -74,7 +74,11 @@ func stepCached(progress, needle string) (cached, found bool) {
 	if id == "" {
 		return false, false
 	}
-	return strings.Contains(progress, "\n"+id+" CACHED"), true
+	// A step that ran prints "probe: ran ..." (a log line "#6 0.153 ...");
+	// one taken from the cache prints nothing: it says CACHED, or lists the
+	// layers it pulled from an imported cache.
+	ran := regexp.MustCompile(`(?m)^` + id + ` [0-9.]+ probe: ran `).MatchString(progress)
+	return !ran, true
 }
 
 func (r SealBuildResult) wantCached(t *testing.T, needle string, want bool) {
@@ -203,10 +207,13 @@ func TestSealBuildCacheExport(t *testing.T) {
 		return resp.StatusCode
 	}
 	nonce := strings.ToLower(randomValue(t, 10))
+	// The subtests run one after the other: BuildKit v0.26.3 exporting
+	// the cache of builds that share a step at the same time can leave an
+	// intermediate stage out of a mode=max export (seen here), and the
+	// subtests assert what an export holds.
 	cleanDF := "FROM scratch\nCOPY probe /probe\nRUN --mount=type=secret,id=API_TOKEN,env=API_TOKEN [\"/probe\", \"hash-env\", \"API_TOKEN\", \"/hash-" + nonce + "\"]\n"
 
 	t.Run("a leak in an intermediate stage stops a mode=max export and the image", func(t *testing.T) {
-		t.Parallel()
 		local := filepath.Join(t.TempDir(), "cache")
 		r := sealBuild(t, e, f, SealBuild{Dockerfile: leakyStageDF(nonce), Flags: []string{
 			"--cache-to", "type=local,dest=" + local + ",mode=max",
@@ -235,7 +242,6 @@ func TestSealBuildCacheExport(t *testing.T) {
 	})
 
 	t.Run("mode=min exports only the image's own layers: written", func(t *testing.T) {
-		t.Parallel()
 		local := filepath.Join(t.TempDir(), "cache")
 		r := sealBuild(t, e, f, SealBuild{Dockerfile: leakyStageDF(nonce + "min"), Flags: []string{
 			"--cache-to", "type=local,dest=" + local + ",mode=min"}})
@@ -246,7 +252,6 @@ func TestSealBuildCacheExport(t *testing.T) {
 	})
 
 	t.Run("clean exports are written and a BuildKit with an empty cache imports them", func(t *testing.T) {
-		t.Parallel()
 		local := filepath.Join(t.TempDir(), "cache")
 		ref := host + "/clean/cache:1"
 		r := sealBuild(t, e, f, SealBuild{Dockerfile: cleanDF, Flags: []string{

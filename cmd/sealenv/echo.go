@@ -22,6 +22,7 @@ import (
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/inject"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -343,6 +344,11 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 	if shortWord.MatchString(a) {
 		// Shorter than the shortest value the audit searches for, and
 		// no token looks like it: a mistyped command, flag value or shell.
+		return a, true
+	}
+	if seal.ValidName(a) && inject.RefusedName(a, nil, nil) != nil {
+		// A name the injector refuses (NODE_OPTIONS, HTTPS_PROXY, LD_*,
+		// the identity variables) is a well-known variable, not a value.
 		return a, true
 	}
 	if seal.ValidName(a) {

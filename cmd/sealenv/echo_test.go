@@ -140,6 +140,9 @@ func TestNoArgumentValueIsEchoed(t *testing.T) {
 		if created && err == nil {
 			continue
 		}
+		if err == nil && args[0] == "reveal" && value == sealed {
+			continue // reveal prints the bundle's own value of K: its job
+		}
 		if strings.Contains(string(out), core) {
 			t.Errorf("sealenv %s echoed the value:\n%s", strings.ReplaceAll(strings.Join(args, " "), value, "VALUE"), strings.ReplaceAll(string(out), value, "VALUE"))
 		}

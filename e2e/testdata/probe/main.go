@@ -109,6 +109,10 @@ func main() {
 		if err := os.WriteFile(args[1], v, 0o644); err != nil {
 			fail(err.Error())
 		}
+		// In a build's progress, this line tells a step that ran from one
+		// BuildKit took from its cache (CACHED, or layers pulled from an
+		// imported cache).
+		fmt.Fprintln(os.Stderr, "probe: ran "+os.Args[1])
 	case "sleep":
 		need(args, 1)
 		n, err := strconv.ParseFloat(args[0], 64)
