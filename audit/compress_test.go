@@ -41,6 +41,7 @@ func withSecrets(p secretPair, n int) []byte {
 // file holding both secrets is found decoded, at its path; its clean
 // twin is clean.
 func TestCompressorsRealTools(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	for _, c := range []struct {
 		name, tool string
@@ -71,6 +72,7 @@ func TestCompressorsRealTools(t *testing.T) {
 // The LZ4 decoder gives back exactly what lz4 compressed, in every block
 // mode, size and format.
 func TestLZ4Exact(t *testing.T) {
+	t.Parallel()
 	in := text(9<<20, 14)
 	for _, args := range [][]string{{"-c", "-q"}, {"-c", "-q", "-BD"}, {"-c", "-q", "-B4", "-BD", "-BX", "--content-size"}, {"-c", "-q", "-B7", "-9"}, {"-c", "-q", "-l"}} {
 		z := runTool(t, "", in, nil, "lz4", args...)
@@ -92,6 +94,7 @@ func TestLZ4Exact(t *testing.T) {
 // ncompress 4.2.4), the decoder fails too, so the audit is incomplete
 // rather than wrong.
 func TestLZWExact(t *testing.T) {
+	t.Parallel()
 	in := text(3<<20, 3)
 	// Past two megabytes, make the text change so that the ratio drops
 	// and compress clears its table.
@@ -125,6 +128,7 @@ func TestLZWExact(t *testing.T) {
 // has no magic number to go by) and is incomplete; the second has a
 // reserved flag set, is no gzip, and is clean.
 func TestNamedAndFalseMagic(t *testing.T) {
+	t.Parallel()
 	junk := text(4096, 4)
 	wantIncomplete(t, auditFiles(t, Options{}, file{"www/app.css.br", junk}), "app.css.br: brotli")
 	fake := append([]byte{0x1f, 0x8b, 0x08, 0xe0, 0, 0, 0, 0, 0, 3}, junk...)

@@ -77,6 +77,7 @@ func checkCredCases(t *testing.T, cases []credCase, secrets ...string) {
 // now, is a finding that names the key; its twin with a placeholder or a
 // reference is clean.
 func TestCredentialFiles(t *testing.T) {
+	t.Parallel()
 	uuid := randString(t, "0123456789abcdef", 8) + "-" + randString(t, "0123456789abcdef", 4) + "-4" + randString(t, "0123456789abcdef", 3) + "-a" + randString(t, "0123456789abcdef", 3) + "-" + randString(t, "0123456789abcdef", 12)
 	pw := randString(t, alnum, 20)
 	b64 := base64.StdEncoding.EncodeToString([]byte("user:" + pw))
@@ -105,6 +106,7 @@ func TestCredentialFiles(t *testing.T) {
 // config.json, repositories.yaml), Yarn 2+ (.yarnrc.yml), pip, Poetry,
 // Maven, Gradle, NuGet, cargo, RubyGems and Composer.
 func TestRegistryLogins(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	b64 := base64.StdEncoding.EncodeToString([]byte("deploy:" + pw))
 	hex48 := randString(t, "0123456789abcdef", 48)
@@ -133,6 +135,7 @@ func TestRegistryLogins(t *testing.T) {
 // (AWS, gcloud, Azure CLI, s3cmd, rclone, boto), databases (.pgpass,
 // .my.cnf), Vault and the GitHub CLI.
 func TestCloudAndClusterFiles(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	key40 := randString(t, alnum+"+/", 40)
 	keyData := base64.StdEncoding.EncodeToString([]byte("-----BEGIN EC PRIVATE KEY-----\n" + randString(t, alnum+"+/", 64) + "\n-----END EC PRIVATE KEY-----\n"))
@@ -166,6 +169,7 @@ func TestCloudAndClusterFiles(t *testing.T) {
 // credentials.tfrc.json, Pulumi checkpoints, stack exports, credentials
 // and stack configuration.
 func TestInfrastructureFiles(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	uuid := randString(t, "0123456789abcdef", 8) + "-" + randString(t, "0123456789abcdef", 4) + "-4" + randString(t, "0123456789abcdef", 3) + "-8" + randString(t, "0123456789abcdef", 3) + "-" + randString(t, "0123456789abcdef", 12)
 	head := `{"version": 4, "terraform_version": "1.9.5", "serial": 3, "lineage": "` + uuid + `", `
@@ -196,6 +200,7 @@ func TestInfrastructureFiles(t *testing.T) {
 // .NET settings: connection strings with a password in appsettings*.json
 // and web.config, and secret-named settings.
 func TestDotnetSettings(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 20)
 	checkCredCases(t, []credCase{
 		{"app/appsettings.json", "credentials-file", `{"ConnectionStrings": {"Default": "Server=db.internal;Database=app;User Id=app;Password=` + pw + `;"}, "Logging": {"LogLevel": {"Default": "Information"}}}`, `{"ConnectionStrings": {"Default": "Server=db.internal;Database=app;Integrated Security=true;"}}`},
@@ -211,6 +216,7 @@ func TestDotnetSettings(t *testing.T) {
 // the rules, in the decoded text; the twin without one is clean. The files
 // are written by iconv when it is installed.
 func TestUTF16Text(t *testing.T) {
+	t.Parallel()
 	gh := "ghp_" + randString(t, alnum, 36)
 	text := "PS C:\\> gh auth token\r\n" + gh + "\r\n"
 	clean := "PS C:\\> gh auth status\r\nLogged in to github.com\r\n"
@@ -264,6 +270,7 @@ func TestUTF16Text(t *testing.T) {
 // config with the extraheader actions/checkout persists (read back with
 // git config to prove it is git's format).
 func TestRealToolCredentials(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	dir := t.TempDir()
 	t.Run("podman", func(t *testing.T) {
@@ -334,6 +341,7 @@ func TestRealToolCredentials(t *testing.T) {
 // A plaintext line typed into a sealed bundle is a finding (keyless); the
 // bundle as sealenv wrote it is not.
 func TestPlaintextLineInSealedBundle(t *testing.T) {
+	t.Parallel()
 	id, _ := age.GenerateX25519Identity()
 	b, err := author.New(seal.FormatDotenv, []string{id.Recipient().String()})
 	if err != nil {

@@ -25,6 +25,7 @@ func genValue(t testing.TB, n int) []byte {
 // for is replaced, in one write and byte by byte, and nothing of the
 // text around it is lost.
 func TestRedactorEveryEncoding(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 24)
 	other := genValue(t, 30)
 	r := NewRedactor([]Value{{Name: "API_TOKEN", Value: v}, {Name: "OTHER", Value: other}})
@@ -66,6 +67,7 @@ func TestRedactorEveryEncoding(t *testing.T) {
 // base64 of the value, its hex dump, curl -v's Authorization: Basic
 // header, the value in a JSON string and in a URL.
 func TestRedactorWhatCILogsShow(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 20)
 	r := NewRedactor([]Value{{Name: "NPM_TOKEN", Value: v}})
 	lines := []string{
@@ -97,6 +99,7 @@ func TestRedactorWhatCILogsShow(t *testing.T) {
 // TestRedactorLongestFirst: where two values overlap, the longer one is
 // replaced whole.
 func TestRedactorLongestFirst(t *testing.T) {
+	t.Parallel()
 	short := genValue(t, 10)
 	long := append(append([]byte{}, short...), genValue(t, 10)...)
 	r := NewRedactor([]Value{{Name: "SHORT", Value: short}, {Name: "LONG", Value: long}})
@@ -109,6 +112,7 @@ func TestRedactorLongestFirst(t *testing.T) {
 // TestRedactorZeroAndErrors: after Zero nothing is matched (and nothing is
 // held); a failing writer's error comes back.
 func TestRedactorZeroAndErrors(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 16)
 	r := NewRedactor([]Value{{Name: "K", Value: v}})
 	r.Zero()
@@ -135,6 +139,7 @@ func TestRedactorZeroAndErrors(t *testing.T) {
 // of a value is written at once (a progress line shows while its step
 // runs); the start of a value waits.
 func TestRedactorHoldsOnlyWhatCouldBeAValue(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 24)
 	r := NewRedactor([]Value{{Name: "K", Value: v}})
 	var out bytes.Buffer

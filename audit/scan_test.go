@@ -40,6 +40,7 @@ func collect(d *detectors, data []byte, stream bool) []match.Hit {
 // Every encoding of a value is found at every alignment, whatever comes
 // before and after it.
 func TestKnownValueEncodings(t *testing.T) {
+	t.Parallel()
 	for n := MinValueLen; n <= 40; n += 3 {
 		v := []byte(randString(t, alnum+"+/=?&%\"\\ é", n))
 		d := defaultDetectors([]Value{{Name: "V", Value: v}})
@@ -63,6 +64,7 @@ func TestKnownValueEncodings(t *testing.T) {
 }
 
 func TestShortValuesSkipped(t *testing.T) {
+	t.Parallel()
 	d := defaultDetectors([]Value{{Name: "S", Value: []byte("1234567")}, {Name: "L", Value: []byte("12345678")}})
 	if s := d.m.Short(); len(s) != 1 || s[0] != 0 {
 		t.Fatal(s)
@@ -74,6 +76,7 @@ func TestShortValuesSkipped(t *testing.T) {
 
 // A read error in the middle of a file is an error, never a clean end.
 func TestScanReadError(t *testing.T) {
+	t.Parallel()
 	sc := defaultDetectors(nil).scanner()
 	r := io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF))
 	if _, err := scanStream(sc, r); err == nil {
