@@ -46,21 +46,26 @@ func TestCompressorsRealTools(t *testing.T) {
 	for _, c := range []struct {
 		name, tool string
 		args       []string
+		full       bool // a second setting of a tool: not run with -short
 	}{
-		{"app.js.br", "brotli", []string{"-c"}},
-		{"app.js.br", "brotli", []string{"-c", "-q", "11", "--lgwin=24"}},
-		{"data.lzma", "xz", []string{"--format=lzma", "-c"}},
-		{"data.bin", "xz", []string{"--format=lzma", "-c"}}, // told by content: xz writes an unknown size
-		{"notes.txt.Z", "compress", []string{"-c"}},
-		{"notes.txt.Z", "compress", []string{"-c", "-b", "12"}},
-		{"log.zst", "zstd", []string{"--long=27", "-c", "-q"}},
-		{"app.log.lz4", "lz4", []string{"-c", "-q"}},
-		{"app.log.lz4", "lz4", []string{"-c", "-q", "-BD", "-BX", "-B4", "--content-size"}},
-		{"initrd.img", "lz4", []string{"-c", "-q", "-l"}}, // the kernel's legacy format
-		{"cache.bin", "python3", []string{"-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))"}},
-		{"cache.bin", "node", []string{"-e", "process.stdout.write(require('zlib').deflateSync(require('fs').readFileSync(0)))"}},
+		{"app.js.br", "brotli", []string{"-c"}, false},
+		{"app.js.br", "brotli", []string{"-c", "-q", "11", "--lgwin=24"}, true},
+		{"data.lzma", "xz", []string{"--format=lzma", "-c"}, false},
+		{"data.bin", "xz", []string{"--format=lzma", "-c"}, false}, // told by content: xz writes an unknown size
+		{"notes.txt.Z", "compress", []string{"-c"}, false},
+		{"notes.txt.Z", "compress", []string{"-c", "-b", "12"}, true},
+		{"log.zst", "zstd", []string{"--long=27", "-c", "-q"}, false},
+		{"app.log.lz4", "lz4", []string{"-c", "-q"}, false},
+		{"app.log.lz4", "lz4", []string{"-c", "-q", "-BD", "-BX", "-B4", "--content-size"}, true},
+		{"initrd.img", "lz4", []string{"-c", "-q", "-l"}, false}, // the kernel's legacy format
+		{"cache.bin", "python3", []string{"-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))"}, false},
+		{"cache.bin", "node", []string{"-e", "process.stdout.write(require('zlib').deflateSync(require('fs').readFileSync(0)))"}, true},
 	} {
+		if c.full && testing.Short() {
+			continue
+		}
 		t.Run(c.tool+" "+fmt.Sprint(c.args)+" "+c.name, func(t *testing.T) {
+			t.Parallel()
 			dirty := runTool(t, "", withSecrets(p, 300<<10), nil, c.tool, c.args...)
 			p.wantBoth(t, auditFiles(t, p.opts, file{"srv/" + c.name, dirty}), "srv/"+c.name)
 			clean := runTool(t, "", text(300<<10, 2), nil, c.tool, c.args...)
