@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/sealenv/sealenv/internal/cosigntest"
+	"github.com/sealenv/sealenv/internal/testutil/cosigntest"
 )
 
 // push copies a docker archive to host/repo:1 and returns the reference

@@ -29,7 +29,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
-	"github.com/sealenv/sealenv/internal/cosigntest"
+	"github.com/sealenv/sealenv/internal/testutil/cosigntest"
 )
 
 // newRegistry starts go-containerregistry's registry on 127.0.0.1, with or

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealenv/sealenv/internal/cosigntest"
+	"github.com/sealenv/sealenv/internal/testutil/cosigntest"
 )
 
 // What signing and checking a verdict costs: the statement of a report,

@@ -12,7 +12,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/cosigntest"
+	"github.com/sealenv/sealenv/internal/testutil/cosigntest"
 )
 
 // The example of the DSSE protocol's specification.

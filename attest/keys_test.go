@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/cosigntest"
+	"github.com/sealenv/sealenv/internal/testutil/cosigntest"
 )
 
 func password(p string) func() ([]byte, error) {

@@ -26,7 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sealenv/sealenv/attest"
-	"github.com/sealenv/sealenv/internal/cosigntest"
+	"github.com/sealenv/sealenv/internal/testutil/cosigntest"
 )
 
 // CosignVersion is the cosign scripts/install-cosign.sh installs and CI

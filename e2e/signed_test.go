@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal/signature"
 )
 

@@ -12,7 +12,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/sealenv/sealenv/fleet"
-	"github.com/sealenv/sealenv/internal/policytest"
+	"github.com/sealenv/sealenv/internal/testutil/policytest"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )

@@ -89,7 +89,7 @@ func withoutIdentities(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(seal.IdentityEnvVars, name) || strings.HasPrefix(name, "SOPS_AGE_") || strings.HasPrefix(name, "SEALENV_AGE_") {
+		if slices.Contains(seal.IdentityEnvVars(), name) || strings.HasPrefix(name, "SOPS_AGE_") || strings.HasPrefix(name, "SEALENV_AGE_") {
 			continue
 		}
 		out = append(out, kv)

@@ -9,8 +9,8 @@ import (
 	"filippo.io/age"
 
 	"github.com/sealenv/sealenv/fleet"
-	"github.com/sealenv/sealenv/internal/policytest"
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/policytest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal/signature"
 	"github.com/sealenv/sealenv/seal/signing"

@@ -8,13 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
 // TestUsageDocumentsEveryFlag: the one usage text names every declared flag,
 // and declares no flag it does not name.
 func TestUsageDocumentsEveryFlag(t *testing.T) {
+	t.Parallel()
 	u := Usage("sealenv-inject")
 	declared := map[string]bool{}
 	NewFlagSet("x", &Config{}).VisitAll(func(f *flag.Flag) {
@@ -36,6 +37,7 @@ func TestUsageDocumentsEveryFlag(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
+	t.Parallel()
 	var c Config
 	err := c.ParseArgs("sealenv-inject", []string{"--bundle", "a.env", "--bundle", "b.env", "--only", "K", "--redact", "--identity-fd", "3", "--", "/bin/app", "--port=1"})
 	if err != nil {
@@ -64,6 +66,7 @@ func TestParseArgs(t *testing.T) {
 // TestParseArgsNeverEchoesValues: a secret typed where a flag or a number
 // was expected does not come back in the error.
 func TestParseArgsNeverEchoesValues(t *testing.T) {
+	t.Parallel()
 	secret := injecttest.NewKey(t).Text
 	for _, args := range [][]string{
 		{"--identity-fd", secret, "--", "true"},
@@ -94,6 +97,7 @@ func TestParseArgsNeverEchoesValues(t *testing.T) {
 // TestLibraryErrorsNameNoFlags: without Describe, messages name settings;
 // with the flag set's, they name flags.
 func TestLibraryErrorsNameNoFlags(t *testing.T) {
+	t.Parallel()
 	key := injecttest.NewKey(t)
 	dir := t.TempDir()
 	b1 := injecttest.Write(t, dir, "one.env", []injecttest.Key{key}, injecttest.Entry{Name: "TOKEN", Value: injecttest.Value(t, "a-")})

@@ -15,7 +15,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/fserr"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 )
@@ -42,9 +42,12 @@ const (
 	EnvStore = "SEALENV_STORE"
 )
 
-// DefaultBundles are tried, in order, when neither --bundle nor
-// SEALENV_BUNDLE names a bundle. Exactly one must exist.
-var DefaultBundles = []string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml", "/etc/sealenv/bundle.json"}
+// DefaultBundles returns the bundles tried, in order, when neither
+// --bundle nor SEALENV_BUNDLE names a bundle; exactly one must exist. Each
+// call returns a new slice: no importer can change where the injector looks.
+func DefaultBundles() []string { return slices.Clone(defaultBundles[:]) }
+
+var defaultBundles = [...]string{"/etc/sealenv/bundle.env", "/etc/sealenv/bundle.yaml", "/etc/sealenv/bundle.json"}
 
 // maxBundleFile caps what is read of a bundle file (one byte more is read,
 // so that the reader refuses a larger one); maxIdentity caps an identity, as
@@ -286,14 +289,14 @@ func (c *Config) bundlePaths() ([]string, error) {
 		return paths, nil
 	}
 	var found []string
-	for _, p := range DefaultBundles {
+	for _, p := range defaultBundles {
 		if _, err := os.Stat(p); err == nil {
 			found = append(found, p)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return nil, fail(ExitFailure, "no bundle: pass %s or set %s (default %s not found)", c.mention(SettingBundles, "FILE"), EnvBundle, strings.Join(DefaultBundles, " or "))
+		return nil, fail(ExitFailure, "no bundle: pass %s or set %s (default %s not found)", c.mention(SettingBundles, "FILE"), EnvBundle, strings.Join(defaultBundles[:], " or "))
 	case 1:
 		return found, nil
 	}
@@ -302,74 +305,32 @@ func (c *Config) bundlePaths() ([]string, error) {
 
 // load reads the identity, decrypts every bundle and merges them. On error
 // nothing decrypted is returned.
+//
+// Its phases, in order: read and parse-check the bundles ([Config.readBundles]),
+// check who signed them ([Config.checkSignatures]), find the identity
+// ([Config.identity]), open each bundle ([Config.openBundle]) and merge its
+// values ([merger.add]), keep only the listed keys ([Config.keepOnly]), and
+// refuse the names no bundle may set ([Config.refuseNames]).
 func (c *Config) load() (l *loaded, err error) {
 	paths, err := c.bundlePaths()
 	if err != nil {
 		return nil, err
 	}
-	type file struct {
-		path   string
-		format seal.Format
-		data   []byte
-		sum    [32]byte
-	}
 	// Read and parse-check the bundles first: a missing or malformed bundle
 	// is reported before any identity is touched.
-	store, setting := c.Store, c.mention(SettingStore, "")
-	if store == "" {
-		store, _ = c.getenv(EnvStore)
-		setting = EnvStore
-	}
-	var format seal.Format
-	if store != "" {
-		if format, err = seal.ParseFormat(store); err != nil {
-			// The value is not echoed: it may be a secret in the wrong place.
-			return nil, fail(ExitFailure, "%s: unknown store (want dotenv, yaml or json)", setting)
-		}
-	}
-	files := make([]file, 0, len(paths))
-	for _, p := range paths {
-		data, err := readRegular(p, maxBundleFile)
-		if err != nil {
-			return nil, fail(ExitFailure, "%s: %v", p, fsutil.Reason(err))
-		}
-		f := format
-		if f == 0 {
-			if f, err = seal.DetectFormat(p, data); err != nil {
-				return nil, fail(ExitFailure, "%s: %v; pass %s or set %s", p, err, c.mention(SettingStore, "dotenv|yaml|json"), EnvStore)
-			}
-		}
-		files = append(files, file{path: p, format: f, data: data, sum: sha256.Sum256(data)})
+	files, err := c.readBundles(paths)
+	if err != nil {
+		return nil, err
 	}
 	// Who signed them, when the image asks: before any identity is read and
 	// anything decrypted.
-	signers := make([]*signature.Signer, len(files))
-	if allowed, file, err := c.loadSigners(); err != nil {
-		return nil, err
-	} else if allowed != nil {
-		for i, f := range files {
-			if signers[i], err = c.verifySignature(f.path, f.data, allowed, file); err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	found, err := c.findIdentity()
-	if errors.Is(err, seal.ErrNoIdentity) && c.IdentityOptional {
-		found, err = &seal.FoundIdentity{Source: "none"}, nil
-	}
-	if errors.Is(err, seal.ErrNoIdentity) {
-		return nil, c.noIdentity(paths[0])
-	}
-	var ierr *Error
-	if errors.As(err, &ierr) {
-		return nil, err // already says where
-	}
+	signers, err := c.checkSignatures(files)
 	if err != nil {
-		return nil, fail(ExitFailure, "%s: %v", paths[0], err)
+		return nil, err
 	}
-	if found.FromEnv {
-		c.warnf("the identity came from %s, which shows in docker inspect and /proc; mount it as a file under /run/secrets instead", found.Source)
+	found, err := c.identity(paths[0])
+	if err != nil {
+		return nil, err
 	}
 
 	l = &loaded{source: found.Source}
@@ -379,88 +340,233 @@ func (c *Config) load() (l *loaded, err error) {
 			l = nil
 		}
 	}()
-	override := map[string]bool{}
-	for _, n := range c.Override {
-		override[n] = true
-	}
-	index := map[string]int{} // name → index in l.secrets
-	from := map[string]string{}
+	m := newMerger(c.Override)
 	now := c.Now()
 	rec := &recorder{}
 	ids := rec.record(found.Identities)
-	for fi, f := range files {
-		start := time.Now()
-		rec.last = nil
-		b, err := c.Open(f.format, f.data, ids...)
-		l.decrypt += time.Since(start)
-		if err != nil && found.Identities == nil && errors.Is(err, seal.ErrIncorrectIdentity) {
-			return l, c.noIdentity(f.path)
-		}
+	for i, f := range files {
+		b, bl, err := c.openBundle(l, f, ids, rec, found.Identities == nil)
 		if err != nil {
-			return l, fail(ExitFailure, "%s: %v", f.path, err)
+			return l, err
 		}
-		l.zeroList = append(l.zeroList, b)
-		if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
-			return l, fail(ExitFailure, "%s: %s; review the bundle, then run: sealenv adopt %s", f.path, unauthenticatedReason(b), f.path)
-		}
-		// The recipient is derived from the identity that opened the data
-		// key, never copied from the file's unauthenticated label
-		// (b.Matched); the digest is of the very bytes that were opened.
-		recipient, _ := recipientOf(rec.last)
-		bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{},
-			Unauthenticated: b.Unauthenticated, Signer: signers[fi]}
-		for _, ch := range b.Changes {
-			if ch.Authenticated {
-				bl.Changed = append(bl.Changed, ch.Name)
-			}
-		}
+		bl.Signer = signers[i]
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
 				l.expired = append(l.expired, s.Name)
 				continue
 			}
 			bl.Keys = append(bl.Keys, s.Name)
-			if i, ok := index[s.Name]; ok {
-				if !override[s.Name] && !override["*"] {
-					return l, fail(ExitFailure, "%s: key %s is also in %s; pass %s to let the later bundle win", f.path, s.Name, from[s.Name], c.mention(SettingOverride, s.Name))
-				}
-				l.secrets[i].Value = s.Value
-				from[s.Name] = f.path
-				continue
+			if earlier, dup := m.add(f.path, s); dup {
+				return l, fail(ExitFailure, "%s: key %s is also in %s; pass %s to let the later bundle win", f.path, s.Name, earlier, c.mention(SettingOverride, s.Name))
 			}
-			index[s.Name] = len(l.secrets)
-			from[s.Name] = f.path
-			l.secrets = append(l.secrets, s)
 		}
 		l.bundles = append(l.bundles, bl)
 	}
-	if len(c.Only) > 0 {
-		only := map[string]bool{}
-		for _, n := range c.Only {
-			if _, ok := index[n]; !ok {
-				return l, fail(ExitFailure, "%s: %s: no bundle has this key", paths[0], c.mention(SettingOnly, n))
-			}
-			only[n], only[n+seal.GraceSuffix] = true, true
-		}
-		kept := l.secrets[:0]
-		for _, s := range l.secrets {
-			if only[s.Name] {
-				kept = append(kept, s)
-			}
-		}
-		clear(l.secrets[len(kept):]) // drop references to the values not passed on
-		l.secrets = kept
+	l.secrets = m.secrets
+	if err := c.keepOnly(l, m, paths[0]); err != nil {
+		return l, err
 	}
+	return l, c.refuseNames(l, m)
+}
+
+// bundleFile is a bundle as read, before anything is decrypted.
+type bundleFile struct {
+	path   string
+	format seal.Format
+	data   []byte
+	sum    [32]byte
+}
+
+// storeFormat is the store every bundle is read as (Store, else
+// SEALENV_STORE), or 0 to detect each one's; setting names where it came
+// from.
+func (c *Config) storeFormat() (seal.Format, error) {
+	store, setting := c.Store, c.mention(SettingStore, "")
+	if store == "" {
+		store, _ = c.getenv(EnvStore)
+		setting = EnvStore
+	}
+	if store == "" {
+		return 0, nil
+	}
+	format, err := seal.ParseFormat(store)
+	if err != nil {
+		// The value is not echoed: it may be a secret in the wrong place.
+		return 0, fail(ExitFailure, "%s: unknown store (want dotenv, yaml or json)", setting)
+	}
+	return format, nil
+}
+
+// readBundles reads the bundles at paths and decides each one's store.
+func (c *Config) readBundles(paths []string) ([]bundleFile, error) {
+	format, err := c.storeFormat()
+	if err != nil {
+		return nil, err
+	}
+	files := make([]bundleFile, 0, len(paths))
+	for _, p := range paths {
+		data, err := readRegular(p, maxBundleFile)
+		if err != nil {
+			return nil, fail(ExitFailure, "%s: %v", p, fserr.Reason(err))
+		}
+		f := format
+		if f == 0 {
+			if f, err = seal.DetectFormat(p, data); err != nil {
+				return nil, fail(ExitFailure, "%s: %v; pass %s or set %s", p, err, c.mention(SettingStore, "dotenv|yaml|json"), EnvStore)
+			}
+		}
+		files = append(files, bundleFile{path: p, format: f, data: data, sum: sha256.Sum256(data)})
+	}
+	return files, nil
+}
+
+// checkSignatures verifies each bundle's signature against the allowed
+// signers file, when there is one, and returns the signer of each (nil
+// without a file).
+func (c *Config) checkSignatures(files []bundleFile) ([]*signature.Signer, error) {
+	signers := make([]*signature.Signer, len(files))
+	allowed, file, err := c.loadSigners()
+	if err != nil || allowed == nil {
+		return signers, err
+	}
+	for i, f := range files {
+		if signers[i], err = c.verifySignature(f.path, f.data, allowed, file); err != nil {
+			return nil, err
+		}
+	}
+	return signers, nil
+}
+
+// identity finds the identity that opens the bundles; errors name bundle,
+// the first one. Key text from a variable gets a warning.
+func (c *Config) identity(bundle string) (*seal.FoundIdentity, error) {
+	found, err := c.findIdentity()
+	if errors.Is(err, seal.ErrNoIdentity) && c.IdentityOptional {
+		found, err = &seal.FoundIdentity{Source: "none"}, nil
+	}
+	if errors.Is(err, seal.ErrNoIdentity) {
+		return nil, c.noIdentity(bundle)
+	}
+	var ierr *Error
+	if errors.As(err, &ierr) {
+		return nil, err // already says where
+	}
+	if err != nil {
+		return nil, fail(ExitFailure, "%s: %v", bundle, err)
+	}
+	if found.FromEnv {
+		c.warnf("the identity came from %s, which shows in docker inspect and /proc; mount it as a file under /run/secrets instead", found.Source)
+	}
+	return found, nil
+}
+
+// openBundle decrypts f with ids (noAgeIdentity: no age identity was
+// found) and describes it for the access line, without its keys. The
+// bundle joins l's zero list once open; one with names nothing
+// authenticates is refused unless AllowUnauthenticated.
+func (c *Config) openBundle(l *loaded, f bundleFile, ids []age.Identity, rec *recorder, noAgeIdentity bool) (*seal.Bundle, bundleLog, error) {
+	start := time.Now()
+	rec.last = nil
+	b, err := c.Open(f.format, f.data, ids...)
+	l.decrypt += time.Since(start)
+	if err != nil && noAgeIdentity && errors.Is(err, seal.ErrIncorrectIdentity) {
+		return nil, bundleLog{}, c.noIdentity(f.path)
+	}
+	if err != nil {
+		return nil, bundleLog{}, fail(ExitFailure, "%s: %v", f.path, err)
+	}
+	l.zeroList = append(l.zeroList, b)
+	if len(b.Unauthenticated) > 0 && !c.AllowUnauthenticated {
+		return nil, bundleLog{}, fail(ExitFailure, "%s: %s; review the bundle, then run: sealenv adopt %s", f.path, unauthenticatedReason(b), f.path)
+	}
+	// The recipient is derived from the identity that opened the data
+	// key, never copied from the file's unauthenticated label
+	// (b.Matched); the digest is of the very bytes that were opened.
+	recipient, _ := recipientOf(rec.last)
+	bl := bundleLog{Path: f.path, SHA256: hex.EncodeToString(f.sum[:]), Format: f.format.String(), Recipient: recipient, Keys: []string{},
+		Unauthenticated: b.Unauthenticated}
+	for _, ch := range b.Changes {
+		if ch.Authenticated {
+			bl.Changed = append(bl.Changed, ch.Name)
+		}
+	}
+	return b, bl, nil
+}
+
+// merger merges the values of bundles in order: a key keeps its place of
+// first definition, and a later bundle may redefine it only when Override
+// lists it.
+type merger struct {
+	override map[string]bool
+	secrets  []seal.Secret
+	index    map[string]int    // name → index in secrets
+	from     map[string]string // name → the bundle whose value it has
+}
+
+func newMerger(override []string) *merger {
+	m := &merger{override: map[string]bool{}, index: map[string]int{}, from: map[string]string{}}
+	for _, n := range override {
+		m.override[n] = true
+	}
+	return m
+}
+
+// add merges s from the bundle at path. A key an earlier bundle has, which
+// Override does not list, is not merged: dup is true and earlier names that
+// bundle.
+func (m *merger) add(path string, s seal.Secret) (earlier string, dup bool) {
+	if i, ok := m.index[s.Name]; ok {
+		if !m.override[s.Name] && !m.override["*"] {
+			return m.from[s.Name], true
+		}
+		m.secrets[i].Value = s.Value
+		m.from[s.Name] = path
+		return "", false
+	}
+	m.index[s.Name] = len(m.secrets)
+	m.from[s.Name] = path
+	m.secrets = append(m.secrets, s)
+	return "", false
+}
+
+// keepOnly drops every value Only does not list (a listed key's grace value
+// stays with it); a listed key that no bundle holds is an error naming
+// bundle, the first one.
+func (c *Config) keepOnly(l *loaded, m *merger, bundle string) error {
+	if len(c.Only) == 0 {
+		return nil
+	}
+	only := map[string]bool{}
+	for _, n := range c.Only {
+		if _, ok := m.index[n]; !ok {
+			return fail(ExitFailure, "%s: %s: no bundle has this key", bundle, c.mention(SettingOnly, n))
+		}
+		only[n], only[n+seal.GraceSuffix] = true, true
+	}
+	kept := l.secrets[:0]
+	for _, s := range l.secrets {
+		if only[s.Name] {
+			kept = append(kept, s)
+		}
+	}
+	clear(l.secrets[len(kept):]) // drop references to the values not passed on
+	l.secrets = kept
+	return nil
+}
+
+// refuseNames refuses a value whose name no bundle may set (see
+// [RefusedName]), naming the bundle it came from.
+func (c *Config) refuseNames(l *loaded, m *merger) error {
 	for _, s := range l.secrets {
 		var ne *NameError
 		if err := RefusedName(s.Name, c.AllowNames, c.Only); errors.As(err, &ne) {
 			if ne.Reserved {
-				return l, fail(ExitFailure, "%s: %v", from[s.Name], err)
+				return fail(ExitFailure, "%s: %v", m.from[s.Name], err)
 			}
-			return l, fail(ExitFailure, "%s: %v; %s", from[s.Name], err, c.allowHint(s.Name, classOf(ne.Class)))
+			return fail(ExitFailure, "%s: %v; %s", m.from[s.Name], err, c.allowHint(s.Name, classOf(ne.Class)))
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // unauthenticatedReason says which names of b nothing authenticates and
@@ -502,7 +608,7 @@ func (c *Config) findIdentity() (*seal.FoundIdentity, error) {
 				return nil, errors.New(permissionReason(path))
 			}
 			if err != nil {
-				return nil, fsutil.Reason(err)
+				return nil, fserr.Reason(err)
 			}
 			if len(data) > maxIdentity {
 				clear(data)

@@ -12,11 +12,12 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
 func TestAppendStringIsJSON(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{
 		"", "plain", `quo"te`, `back\slash`, "tab\tnew\nline\r", "\x00\x01\x1f\x7f",
 		"ünïcødé ✓", "bad \xff utf8 \xc3", "/run/secrets/sealenv_age_key", "</script>",
@@ -34,6 +35,7 @@ func TestAppendStringIsJSON(t *testing.T) {
 }
 
 func TestLookPath(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "exe")
 	plain := filepath.Join(dir, "plain")
@@ -79,6 +81,7 @@ func config(stderr *bytes.Buffer, env ...string) *Config {
 }
 
 func TestPlanDoesNotLeakValuesIntoErrors(t *testing.T) {
+	t.Parallel()
 	key := injecttest.NewKey(t)
 	dir := t.TempDir()
 	v1, v2 := injecttest.Value(t, "a-"), injecttest.Value(t, "b-")
@@ -101,6 +104,7 @@ func TestPlanDoesNotLeakValuesIntoErrors(t *testing.T) {
 }
 
 func TestPlanScrubsAndReplaces(t *testing.T) {
+	t.Parallel()
 	// The identity variables are gone from the base environment even when
 	// the identity came from elsewhere, and the variables the injector sets
 	// replace runtime ones exactly once.
@@ -160,6 +164,7 @@ func BenchmarkLoad50(b *testing.B) {
 }
 
 func TestForwardedSignals(t *testing.T) {
+	t.Parallel()
 	for sig, want := range map[syscall.Signal]bool{
 		syscall.SIGTERM: true, syscall.SIGINT: true, syscall.SIGHUP: true, syscall.SIGUSR1: true,
 		syscall.SIGUSR2: true, syscall.SIGQUIT: true, syscall.SIGWINCH: true, syscall.SIGPIPE: true,

@@ -223,7 +223,7 @@ func (c *Config) allowHint(name string, k nameClass) string {
 // reservedName reports names no bundle may set, even when allowed: the
 // identity variables, which the injector removes from the child.
 func reservedName(name string) bool {
-	for _, v := range seal.IdentityEnvVars {
+	for _, v := range seal.IdentityEnvVars() {
 		if name == v {
 			return true
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -71,6 +71,7 @@ func refusedNamesDoc(t *testing.T) []docEntry {
 // list are the same list, entry for entry and class for class, and every
 // entry names its source.
 func TestDenylistMatchesTheDocs(t *testing.T) {
+	t.Parallel()
 	doc := map[string]string{}
 	for _, e := range refusedNamesDoc(t) {
 		if _, dup := doc[e.name]; dup {
@@ -101,6 +102,7 @@ func TestDenylistMatchesTheDocs(t *testing.T) {
 // exit 125 and its reason, and that allowing it (AllowNames, or Only for a
 // redirecting name) is what lets it through.
 func TestEveryDocumentedNameIsRefused(t *testing.T) {
+	t.Parallel()
 	entries := refusedNamesDoc(t)
 	key := injecttest.NewKey(t)
 	var sealed []injecttest.Entry
@@ -164,6 +166,7 @@ func TestEveryDocumentedNameIsRefused(t *testing.T) {
 }
 
 func TestClassifyName(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]nameClass{
 		"LD_PRELOAD": nameCode, "LD_LIBRARY_PATH": nameCode, "DYLD_INSERT_LIBRARIES": nameCode,
 		"PATH": nameCode, "NODE_OPTIONS": nameCode, "BASH_FUNC_x%%": nameCode,

@@ -63,6 +63,7 @@ func TestReadFDDeadline(t *testing.T) {
 // TestReadRegularRefusesAtOnce: a FIFO with no writer is refused without
 // waiting for the deadline.
 func TestReadRegularRefusesAtOnce(t *testing.T) {
+	t.Parallel()
 	fifo := filepath.Join(t.TempDir(), "b.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -78,6 +79,7 @@ func TestReadRegularRefusesAtOnce(t *testing.T) {
 }
 
 func TestWithDeadline(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	defer close(release)
 	_, err := withDeadline(50*time.Millisecond, func() ([]byte, error) {
@@ -94,6 +96,7 @@ func TestWithDeadline(t *testing.T) {
 }
 
 func TestCheckExecSize(t *testing.T) {
+	t.Parallel()
 	c := &Config{Describe: describeFlag}
 	sealed := map[string]bool{"BIG": true, "SMALL": true}
 	big := "BIG=" + strings.Repeat("x", 200)
@@ -120,6 +123,7 @@ func TestCheckExecSize(t *testing.T) {
 }
 
 func TestExecLimits(t *testing.T) {
+	t.Parallel()
 	perString, total := execLimits()
 	if want := 32 * os.Getpagesize(); perString != want {
 		t.Errorf("per-string limit %d, want %d", perString, want)

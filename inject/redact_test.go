@@ -61,6 +61,7 @@ func redactChunks(t *testing.T, mt *Matcher, text []byte, sizes func() int) []by
 }
 
 func TestRedactorOneByteWrites(t *testing.T) {
+	t.Parallel()
 	secrets := []Secret{
 		{Name: "DB_PASSWORD", Value: []byte("hunter2-correct-horse")},
 		{Name: "API_TOKEN", Value: []byte("tok_51HxYz")},
@@ -75,6 +76,7 @@ func TestRedactorOneByteWrites(t *testing.T) {
 }
 
 func TestRedactorLongestMatchAcrossWrites(t *testing.T) {
+	t.Parallel()
 	// One value is a prefix of another: the longer one must win even when
 	// the shorter one is complete at the end of a write.
 	secrets := []Secret{
@@ -96,6 +98,7 @@ func TestRedactorLongestMatchAcrossWrites(t *testing.T) {
 }
 
 func TestRedactorHoldsBackOnlyPossiblePrefixes(t *testing.T) {
+	t.Parallel()
 	mt := NewMatcher([]Secret{{Name: "K", Value: []byte("s3cr3t-value")}})
 	var out bytes.Buffer
 	w := mt.Writer(&out)
@@ -124,6 +127,7 @@ func TestRedactorHoldsBackOnlyPossiblePrefixes(t *testing.T) {
 }
 
 func TestRedactorShortValuesIgnored(t *testing.T) {
+	t.Parallel()
 	mt := NewMatcher([]Secret{{Name: "PORT", Value: []byte("80")}, {Name: "EMPTY"}})
 	if mt.Len() != 0 {
 		t.Fatalf("Len = %d, want 0", mt.Len())
@@ -138,6 +142,7 @@ func TestRedactorShortValuesIgnored(t *testing.T) {
 }
 
 func TestRedactorMatchesReference(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := "ab-c\n" // small, so that values and near-misses overlap a lot
 	word := func(n int) []byte {

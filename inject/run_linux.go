@@ -13,7 +13,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/fserr"
 	"golang.org/x/sys/unix"
 )
 
@@ -141,7 +141,7 @@ func lookPath(file, pathVar string) (string, error) {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return "", fail(ExitNotFound, "%s: command not found", file)
 		}
-		return "", fail(ExitNotExecutable, "%s: cannot execute: %v", file, fsutil.Reason(err))
+		return "", fail(ExitNotExecutable, "%s: cannot execute: %v", file, fserr.Reason(err))
 	}
 	var denied error
 	for _, dir := range strings.Split(pathVar, ":") {
@@ -154,7 +154,7 @@ func lookPath(file, pathVar string) (string, error) {
 			return p, nil
 		}
 		if denied == nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			denied = fail(ExitNotExecutable, "%s: cannot execute: %v", p, fsutil.Reason(err))
+			denied = fail(ExitNotExecutable, "%s: cannot execute: %v", p, fserr.Reason(err))
 		}
 	}
 	if denied != nil {

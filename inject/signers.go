@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/fserr"
 	"github.com/sealenv/sealenv/seal/signature"
 )
 
@@ -47,7 +47,7 @@ func (c *Config) loadSigners() (*signature.AllowedSigners, string, error) {
 	}
 	data, err := readRegular(path, signature.MaxAllowedSignersSize)
 	if err != nil {
-		return nil, "", fail(ExitFailure, "%s: %v", where, fsutil.Reason(err))
+		return nil, "", fail(ExitFailure, "%s: %v", where, fserr.Reason(err))
 	}
 	a, err := signature.ParseAllowedSigners(data)
 	if err != nil {
@@ -70,7 +70,7 @@ func (c *Config) verifySignature(path string, data []byte, allowed *signature.Al
 		return nil, fail(ExitFailure, "%s: %v: no signature %s, and the allowed signers file %s requires one", path, signature.ErrUnsigned, sigPath, file)
 	}
 	if err != nil {
-		return nil, fail(ExitFailure, "%s: %v: %s: %v", path, signature.ErrBadSignature, sigPath, fsutil.Reason(err))
+		return nil, fail(ExitFailure, "%s: %v: %s: %v", path, signature.ErrBadSignature, sigPath, fserr.Reason(err))
 	}
 	s, err := signature.Verify(data, sig, allowed, c.Now())
 	if errors.Is(err, signature.ErrNotAllowed) {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/injecttest"
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 )
@@ -17,6 +17,7 @@ import (
 // when it exists, in any form (a directory there is an error, not a
 // silent pass), and changes nothing when it does not.
 func TestDefaultSigners(t *testing.T) {
+	t.Parallel()
 	key := injecttest.NewKey(t)
 	dir := t.TempDir()
 	bundle := injecttest.Write(t, dir, "b.env", []injecttest.Key{key}, injecttest.Entry{Name: "K", Value: injecttest.Value(t, "v-")})

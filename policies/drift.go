@@ -21,9 +21,6 @@ type Drift struct {
 	HaveGroups, HaveThreshold, WantGroups, WantThreshold int
 }
 
-// None reports whether the bundle's keys are exactly the policy's.
-func (d Drift) None() bool { return len(d.Add) == 0 && len(d.Remove) == 0 && !d.Groups }
-
 // Drift compares the keys of a bundle (as [seal.Inspect] reads them, no
 // identity needed) with the environment's, group by group.
 func (e *Environment) Drift(info *seal.Info) Drift {

@@ -13,8 +13,8 @@ import (
 	"github.com/getsops/sops/v3/keys"
 
 	"github.com/sealenv/sealenv/fleet"
-	"github.com/sealenv/sealenv/internal/policytest"
-	"github.com/sealenv/sealenv/internal/sopstest"
+	"github.com/sealenv/sealenv/internal/testutil/policytest"
+	"github.com/sealenv/sealenv/internal/testutil/sopstest"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )

@@ -140,16 +140,6 @@ func (e *Environment) AllowedSigners() *signature.AllowedSigners { return e.allo
 // Empty when the policy names none.
 func (e *Environment) AllowedSignersFile() []byte { return bytes.Clone(e.allowedText) }
 
-// SignerName names a key as the environment's signers do when they allow
-// it to sign the bundle at time now: its principals, else "".
-func (e *Environment) SignerName(k *signature.PublicKey, now time.Time) string {
-	principals, err := e.allowed.Allow(k, now)
-	if err != nil {
-		return ""
-	}
-	return strings.Join(principals, ",")
-}
-
 // checkSignature checks the signature next to the bundle at path (whose
 // content is data) against the environment's signers, when it has any.
 func (p *Policy) checkSignature(env *Environment, path string, data []byte, now time.Time) []Violation {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/policytest"
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/policytest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -130,8 +130,8 @@ func TestSignersFile(t *testing.T) {
 		t.Fatalf("signed by alice as ci: %s", rules(vs))
 	}
 	pk, _ := signature.ParseAuthorizedKey(alice.Public)
-	if name := env.SignerName(pk, f.Now); name != "ci@example.com" {
-		t.Errorf("SignerName = %q, want the principal of the line that allows bundles", name)
+	if principals, err := env.AllowedSigners().Allow(pk, f.Now); err != nil || strings.Join(principals, ",") != "ci@example.com" {
+		t.Errorf("alice is allowed as %q (%v), want the principal of the line that allows bundles", principals, err)
 	}
 }
 

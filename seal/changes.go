@@ -295,154 +295,219 @@ func (p *parsed) record(states []leafState) Record {
 // unencrypted values (the MAC concatenates values without separators, so
 // text can move between neighbours), and, once those changed, the list
 // positions that give list items their names.
+//
+// The checks run in this order, each in its own function: what changed at
+// each name of the file ([record.changed]), what the record has that the
+// file lost ([record.removed]), whether the set of names no ciphertext
+// binds is the recorded one ([weakSetKept]), whether the data key was
+// replaced ([record.reencrypted]), and which changes the file proves
+// ([authenticated]).
 func (p *parsed) review(doc *metaDoc, cur []leafState) (changes []Change, unauth []string) {
 	if doc == nil {
-		for _, s := range cur {
-			if s.weak {
-				unauth = append(unauth, s.name)
-			}
-		}
-		return nil, unauth
+		return nil, weakNames(cur)
 	}
-	type rec struct {
-		weak bool
-		sum  string
-	}
-	recorded := map[string]rec{}
-	for _, n := range doc.Weak {
-		recorded[n] = rec{weak: true}
-	}
-	for n, s := range doc.Sums {
-		r := recorded[n]
-		r.sum = s
-		recorded[n] = r
-	}
-	sums := doc.Sums != nil
-	// Before digests (older bundles) the metadata names every top-level key.
-	known := func(s leafState) (rec, bool) {
-		r, ok := recorded[s.name]
-		if !ok && !sums {
-			_, ok = doc.Keys[s.top]
-		}
-		return r, ok
-	}
-
-	type pending struct {
-		Change
-		st  leafState
-		was rec
-	}
-	var list []pending
-	present := map[string]bool{}
-	tops := map[string]bool{}
-	for _, s := range cur {
-		present[s.name], tops[s.top] = true, true
-		r, ok := known(s)
-		var kind ChangeKind
-		switch {
-		case !ok:
-			kind = ChangeAdded
-		case s.weak && !r.weak:
-			kind = ChangeModified
-			if s.empty {
-				kind = ChangeEmptied
-			}
-		case !s.weak && r.weak:
-			kind = ChangeFilled
-		case s.weak && r.weak:
-			switch {
-			case s.sum == r.sum:
-			case s.empty:
-				kind = ChangeEmptied
-			case r.sum == "":
-				kind = ChangeFilled
-			default:
-				kind = ChangeModified
-			}
-		case sums && s.sum != r.sum:
-			kind = ChangeModified
-		}
-		if kind != "" {
-			list = append(list, pending{Change: Change{Name: s.name, Kind: kind, Empty: s.empty}, st: s, was: r})
-		}
-	}
-	var removed []pending
-	for n, r := range recorded {
-		if !present[n] {
-			removed = append(removed, pending{Change: Change{Name: n, Kind: ChangeRemoved}, was: r})
-		}
-	}
-	if !sums {
-		for k := range doc.Keys {
-			if !tops[k] && !present[k] {
-				if _, dup := recorded[k]; !dup {
-					removed = append(removed, pending{Change: Change{Name: k, Kind: ChangeRemoved}})
-				}
-			}
-		}
-	}
-	sort.Slice(removed, func(i, j int) bool { return removed[i].Name < removed[j].Name })
-	list = append(list, removed...)
-
-	// Is the set of names no ciphertext binds the recorded one (after
-	// values filled at names their ciphertext binds)?
-	wantWeak := map[string]bool{}
-	for _, n := range doc.Weak {
-		wantWeak[n] = true
+	r := readRecord(doc)
+	list := append(r.changed(cur), r.removed(cur)...)
+	weakSame := weakSetKept(doc.Weak, list, cur)
+	if r.sums && doc.Wrapped != "" && doc.Wrapped != p.wrappedSum() && r.reencrypted(cur) {
+		reencrypt(list)
 	}
 	for _, c := range list {
-		if c.Kind == ChangeFilled && !c.st.weak && c.st.bound {
-			delete(wantWeak, c.Name)
-		}
-	}
-	weakSame := true
-	nowWeak := 0
-	for _, s := range cur {
-		if s.weak {
-			nowWeak++
-			if !wantWeak[s.name] {
-				weakSame = false
-			}
-		}
-	}
-	if nowWeak != len(wantWeak) {
-		weakSame = false
-	}
-
-	// The data key replaced: every recorded ciphertext changed, and so did
-	// every wrapped data key.
-	if sums && doc.Wrapped != "" && doc.Wrapped != p.wrappedSum() {
-		encrypted, changed := 0, 0
-		for _, s := range cur {
-			if r, ok := recorded[s.name]; ok && !s.weak && !r.weak && r.sum != "" {
-				encrypted++
-				if s.sum != r.sum {
-					changed++
-				}
-			}
-		}
-		if encrypted > 0 && changed == encrypted {
-			for i := range list {
-				if list[i].Kind == ChangeModified && !list[i].st.weak {
-					list[i].Kind = ChangeReencrypted
-				}
-			}
-		}
-	}
-
-	for _, c := range list {
-		switch c.Kind {
-		case ChangeAdded, ChangeModified, ChangeReencrypted:
-			c.Authenticated = !c.st.weak && !c.was.weak && (c.st.bound || weakSame)
-		case ChangeFilled:
-			c.Authenticated = !c.st.weak && c.st.bound
-		case ChangeRemoved:
-			c.Authenticated = !c.was.weak && weakSame
-		}
+		c.Authenticated = authenticated(c, weakSame)
 		changes = append(changes, c.Change)
 		if !c.Authenticated {
 			unauth = append(unauth, c.Name)
 		}
 	}
 	return changes, unauth
+}
+
+// weakNames are the names of a file without sealenv metadata that nothing
+// authenticates: those of its empty and unencrypted values.
+func weakNames(cur []leafState) []string {
+	var out []string
+	for _, s := range cur {
+		if s.weak {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
+// recordedValue is what the metadata records of one name.
+type recordedValue struct {
+	weak bool   // empty or unencrypted when sealenv wrote it
+	sum  string // digest of its stored form; "" for an empty value
+}
+
+// record is sealenv's metadata as [parsed.review] reads it.
+type record struct {
+	values map[string]recordedValue
+	// sums: the record has digests. Before digests (older bundles) the
+	// metadata names every top-level key (keys), and a value's change
+	// shows only when it became or stopped being weak.
+	sums bool
+	keys Meta
+}
+
+func readRecord(doc *metaDoc) record {
+	r := record{values: map[string]recordedValue{}, sums: doc.Sums != nil, keys: doc.Keys}
+	for _, n := range doc.Weak {
+		r.values[n] = recordedValue{weak: true}
+	}
+	for n, s := range doc.Sums {
+		v := r.values[n]
+		v.sum = s
+		r.values[n] = v
+	}
+	return r
+}
+
+// lookup returns the record of s, and whether the record knows its name.
+func (r record) lookup(s leafState) (recordedValue, bool) {
+	v, ok := r.values[s.name]
+	if !ok && !r.sums {
+		_, ok = r.keys[s.top]
+	}
+	return v, ok
+}
+
+// pending is a change before [authenticated] decides whether the file
+// proves it.
+type pending struct {
+	Change
+	now leafState     // the value in the file; zero for a removed one
+	was recordedValue // its record; zero for an added one
+}
+
+// changed lists the changes at the names of the file, in file order.
+func (r record) changed(cur []leafState) []pending {
+	var out []pending
+	for _, s := range cur {
+		was, known := r.lookup(s)
+		if kind := changeKind(s, was, known, r.sums); kind != "" {
+			out = append(out, pending{Change: Change{Name: s.name, Kind: kind, Empty: s.empty}, now: s, was: was})
+		}
+	}
+	return out
+}
+
+// changeKind says how the value s differs from its record was (known:
+// the record has the name; sums: the record has digests); "" when it does
+// not.
+func changeKind(s leafState, was recordedValue, known, sums bool) ChangeKind {
+	switch {
+	case !known:
+		return ChangeAdded
+	case s.weak && !was.weak:
+		if s.empty {
+			return ChangeEmptied
+		}
+		return ChangeModified
+	case !s.weak && was.weak:
+		return ChangeFilled
+	case s.weak && was.weak:
+		switch {
+		case s.sum == was.sum:
+			return ""
+		case s.empty:
+			return ChangeEmptied
+		case was.sum == "":
+			return ChangeFilled
+		}
+		return ChangeModified
+	case sums && s.sum != was.sum:
+		return ChangeModified
+	}
+	return ""
+}
+
+// removed lists the recorded names the file no longer has, sorted by name.
+func (r record) removed(cur []leafState) []pending {
+	present, tops := map[string]bool{}, map[string]bool{}
+	for _, s := range cur {
+		present[s.name], tops[s.top] = true, true
+	}
+	var out []pending
+	for n, was := range r.values {
+		if !present[n] {
+			out = append(out, pending{Change: Change{Name: n, Kind: ChangeRemoved}, was: was})
+		}
+	}
+	if !r.sums {
+		for k := range r.keys {
+			if _, dup := r.values[k]; !tops[k] && !present[k] && !dup {
+				out = append(out, pending{Change: Change{Name: k, Kind: ChangeRemoved}})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// weakSetKept reports whether the names no ciphertext binds are the
+// recorded ones (recordedWeak), after the values of list filled at names
+// their ciphertext binds.
+func weakSetKept(recordedWeak []string, list []pending, cur []leafState) bool {
+	want := map[string]bool{}
+	for _, n := range recordedWeak {
+		want[n] = true
+	}
+	for _, c := range list {
+		if c.Kind == ChangeFilled && !c.now.weak && c.now.bound {
+			delete(want, c.Name)
+		}
+	}
+	kept, now := true, 0
+	for _, s := range cur {
+		if s.weak {
+			now++
+			if !want[s.name] {
+				kept = false
+			}
+		}
+	}
+	return kept && now == len(want)
+}
+
+// reencrypted reports whether every recorded ciphertext of the file
+// changed, as when the data key is replaced (the caller has seen that
+// every wrapped data key changed too).
+func (r record) reencrypted(cur []leafState) bool {
+	encrypted, changed := 0, 0
+	for _, s := range cur {
+		if was, ok := r.values[s.name]; ok && !s.weak && !was.weak && was.sum != "" {
+			encrypted++
+			if s.sum != was.sum {
+				changed++
+			}
+		}
+	}
+	return encrypted > 0 && changed == encrypted
+}
+
+// reencrypt turns the changed ciphertexts of list into re-encrypted ones.
+func reencrypt(list []pending) {
+	for i := range list {
+		if list[i].Kind == ChangeModified && !list[i].now.weak {
+			list[i].Kind = ChangeReencrypted
+		}
+	}
+}
+
+// authenticated reports whether the file proves change c (weakSame: the
+// names no ciphertext binds are the recorded ones): an encrypted value,
+// encrypted when recorded too, at a name its ciphertext binds or while no
+// weak name moved; a value filled at a name its ciphertext binds; an
+// encrypted value removed while no weak name moved. Nothing else.
+func authenticated(c pending, weakSame bool) bool {
+	switch c.Kind {
+	case ChangeAdded, ChangeModified, ChangeReencrypted:
+		return !c.now.weak && !c.was.weak && (c.now.bound || weakSame)
+	case ChangeFilled:
+		return !c.now.weak && c.now.bound
+	case ChangeRemoved:
+		return !c.was.weak && weakSame
+	}
+	return false
 }

@@ -21,7 +21,7 @@ func FuzzOpen(f *testing.F) {
 	}
 	values := map[string]string{"A": "alpha", "B": "", "C": "multi\nline ✓"}
 	seeds := map[seal.Format][]byte{}
-	for _, format := range seal.Formats {
+	for _, format := range seal.Formats() {
 		b, err := author.New(format, []string{id.Recipient().String()})
 		if err != nil {
 			f.Fatal(err)
@@ -39,7 +39,7 @@ func FuzzOpen(f *testing.F) {
 		f.Add(byte(format), data)
 	}
 	f.Fuzz(func(t *testing.T, format byte, data []byte) {
-		fm := seal.Format(int(format)%len(seal.Formats) + 1)
+		fm := seal.Format(int(format)%len(seal.Formats()) + 1)
 		b, err := seal.Open(fm, data, id)
 		seal.Inspect(fm, data) // must not panic either
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"filippo.io/age"
 )
@@ -41,7 +42,10 @@ const EnvSignKey = "SEALENV_SIGN_KEY"
 // SOPS_KMS_ARN, SOPS_CONFIG, ...) name public recipients or settings and are
 // not in the list; neither are GNUPGHOME and the cloud credentials sops
 // uses, which belong to gpg and to the workload's own cloud identity.
-var IdentityEnvVars = []string{EnvAgeKey, EnvAgeKeyFile, EnvSopsAgeKey, EnvSopsAgeKeyFile,
+// Each call returns a new slice: no caller can change the list.
+func IdentityEnvVars() []string { return slices.Clone(identityEnvVars[:]) }
+
+var identityEnvVars = [...]string{EnvAgeKey, EnvAgeKeyFile, EnvSopsAgeKey, EnvSopsAgeKeyFile,
 	EnvSopsAgeKeyCmd, EnvSopsAgeSSHPrivateKey, EnvSopsAgeSSHPrivateKeyCmd, EnvSignKey}
 
 // maxIdentitySize caps identity input, as age.ParseIdentities does.
@@ -53,9 +57,6 @@ type IdentityLookup struct {
 	// File is an explicit identity file (the --identity flag). "-" is not
 	// accepted here; the caller reads stdin itself if it wants that.
 	File string
-	// FD, when not nil, is an open file to read the identity from (the
-	// injector's --identity-fd). It is read and closed.
-	FD *os.File
 	// Getenv looks up environment variables; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// Defaults are files tried last, in order; a missing file is skipped.

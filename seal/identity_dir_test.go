@@ -9,6 +9,7 @@ import (
 // $XDG_CONFIG_HOME when it is set, although os.UserConfigDir says
 // ~/Library/Application Support; sealenv must find the same file.
 func TestUserConfigDirFollowsSops(t *testing.T) {
+	t.Parallel()
 	osDir := func() (string, error) { return "/os/default", nil }
 	env := func(v string) func(string) string {
 		return func(k string) string {
@@ -30,5 +31,19 @@ func TestUserConfigDirFollowsSops(t *testing.T) {
 	}
 	if _, err := userConfigDir("linux", env(""), func() (string, error) { return "", errors.New("no home") }); err == nil {
 		t.Error("an error of os.UserConfigDir was lost")
+	}
+}
+
+// TestIdentityEnvVarsIsImmutable: a caller that changes the list it got
+// changes neither the next caller's list nor what the injector removes.
+func TestIdentityEnvVarsIsImmutable(t *testing.T) {
+	t.Parallel()
+	got := IdentityEnvVars()
+	if len(got) != 8 || got[0] != EnvAgeKey || got[len(got)-1] != EnvSignKey {
+		t.Fatalf("IdentityEnvVars() = %q", got)
+	}
+	got[0] = "PATH"
+	if again := IdentityEnvVars(); again[0] != EnvAgeKey {
+		t.Errorf("changing a returned list changed the next one: %q", again)
 	}
 }

@@ -5,12 +5,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"filippo.io/age"
 
-	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/internal/fserr"
 )
 
 // Package seal parses native age identities only, so that a binary linking
@@ -96,7 +95,7 @@ func splitKeyText(data []byte) []byte {
 	return out
 }
 
-// FindIdentitiesWith looks up identities in order: File, FD,
+// FindIdentitiesWith looks up identities in order: File,
 // SEALENV_AGE_KEY, SEALENV_AGE_KEY_FILE, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
 // then Defaults; the first source found wins and is parsed with parse:
 // [ParseNativeIdentities] here, or identities.Parse (SSH keys and plugins
@@ -121,7 +120,7 @@ func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity,
 	fromFile := func(path, source string) (*FoundIdentity, error) {
 		data, err := read(path)
 		if err != nil {
-			return nil, fmt.Errorf("identity from %s: %w", source, fsutil.Reason(err))
+			return nil, fmt.Errorf("identity from %s: %w", source, fserr.Reason(err))
 		}
 		return fromData(data, source, false)
 	}
@@ -136,16 +135,6 @@ func FindIdentitiesWith(l IdentityLookup, parse IdentityParser) (*FoundIdentity,
 	}
 	if l.File != "" {
 		return fromFile(l.File, "--identity "+l.File)
-	}
-	if l.FD != nil {
-		fd := l.FD.Fd()
-		data, err := io.ReadAll(io.LimitReader(l.FD, maxIdentitySize+1))
-		l.FD.Close()
-		if err != nil {
-			clear(data)
-			return nil, fmt.Errorf("identity from fd %d: %v", fd, err)
-		}
-		return fromData(data, "--identity-fd", false)
 	}
 	for _, v := range []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 // TestAliasExpansionIsBounded: a 300-byte YAML file whose aliases expand to
 // 10^7 values is rejected as malformed instead of exhausting CPU and memory.
 func TestAliasExpansionIsBounded(t *testing.T) {
+	t.Parallel()
 	var y strings.Builder
 	y.WriteString("a: &a [x,x,x,x,x,x,x,x,x,x]\n")
 	prev := "a"

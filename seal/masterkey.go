@@ -2,6 +2,7 @@ package seal
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,8 +20,10 @@ const (
 )
 
 // KeyTypes lists every master key type SOPS writes, in the order sealenv
-// prints them.
-var KeyTypes = []string{KeyAge, KeyPGP, KeyKMS, KeyGCPKMS, KeyAzureKV, KeyVault, KeyHCKMS}
+// prints them. Each call returns a new slice.
+func KeyTypes() []string { return slices.Clone(keyTypes[:]) }
+
+var keyTypes = [...]string{KeyAge, KeyPGP, KeyKMS, KeyGCPKMS, KeyAzureKV, KeyVault, KeyHCKMS}
 
 // OutsideGroups is the [MasterKey.Group] of a key listed at the top of a
 // file that also has key groups: sops ignores it when it decrypts, but it
@@ -130,12 +133,12 @@ func (p *parsed) masterKeys() []MasterKey {
 		}
 		// Known types in the order of KeyTypes, then unknown ones.
 		order := func(t string) int {
-			for i, k := range KeyTypes {
+			for i, k := range keyTypes {
 				if k == t {
 					return i
 				}
 			}
-			return len(KeyTypes)
+			return len(keyTypes)
 		}
 		sort.Slice(types, func(i, j int) bool {
 			if oi, oj := order(types[i]), order(types[j]); oi != oj {

@@ -10,7 +10,7 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/keys"
 
-	"github.com/sealenv/sealenv/internal/sopstest"
+	"github.com/sealenv/sealenv/internal/testutil/sopstest"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
@@ -37,7 +37,7 @@ func foreignKeys() ([]keys.MasterKey, []seal.MasterKey) {
 func sortByType(ks []seal.MasterKey) []seal.MasterKey {
 	out := append([]seal.MasterKey{}, ks...)
 	order := map[string]int{}
-	for i, t := range seal.KeyTypes {
+	for i, t := range seal.KeyTypes() {
 		order[t] = i
 	}
 	for i := range out {
@@ -54,6 +54,7 @@ func sortByType(ks []seal.MasterKey) []seal.MasterKey {
 // every key type sops writes, in both stores, in key groups too, without a
 // key; and the author side (sops/v3) describes the same keys the same way.
 func TestInspectReadsEveryKeyType(t *testing.T) {
+	t.Parallel()
 	id, _ := age.GenerateX25519Identity()
 	foreign, want := foreignKeys()
 	want = append([]seal.MasterKey{{Type: seal.KeyAge, ID: id.Recipient().String()}}, want...)
@@ -125,6 +126,7 @@ func TestInspectReadsEveryKeyType(t *testing.T) {
 }
 
 func TestMasterKeyMatches(t *testing.T) {
+	t.Parallel()
 	azure := func(id string) seal.MasterKey { return seal.MasterKey{Type: seal.KeyAzureKV, ID: id} }
 	if !azure("https://v.vault.azure.net/keys/sops/1").Matches(azure("https://v.vault.azure.net/keys/sops")) {
 		t.Error("an Azure key without a version must match every version")
@@ -148,6 +150,7 @@ func TestMasterKeyMatches(t *testing.T) {
 // without a key; values sops leaves plain by the file's rules, or that
 // sealenv records as plain, are not.
 func TestUnsealedValues(t *testing.T) {
+	t.Parallel()
 	id, _ := age.GenerateX25519Identity()
 	for _, f := range []seal.Format{seal.FormatDotenv, seal.FormatYAML} {
 		b, _ := author.New(f, []string{id.Recipient().String()})

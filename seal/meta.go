@@ -71,10 +71,6 @@ func ParseMeta(s string) (Meta, error) {
 	return d.Keys, nil
 }
 
-// Encode returns the stored form of m without a record of the file; see
-// [EncodeMeta].
-func (m Meta) Encode() string { return EncodeMeta(m, Record{}) }
-
 // Record is what sealenv's metadata records about the values of the file
 // it is written into, besides [Meta]: the names no ciphertext
 // authenticates, a digest of each value's stored form, and a digest of the
@@ -113,16 +109,6 @@ func EncodeMeta(m Meta, r Record) string {
 func (m Meta) Expired(name string, now time.Time) bool {
 	km, ok := m[name]
 	return ok && km.Expires != nil && !now.Before(*km.Expires)
-}
-
-// Names returns the keys of m, sorted.
-func (m Meta) Names() []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ValidName reports whether s can be an environment variable name and a

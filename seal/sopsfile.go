@@ -79,8 +79,9 @@ const (
 	FormatJSON
 )
 
-// Formats lists every store, in the order messages name them.
-var Formats = []Format{FormatDotenv, FormatYAML, FormatJSON}
+// Formats lists every store, in the order messages name them. Each call
+// returns a new slice: a caller that changes it changes no one else's.
+func Formats() []Format { return []Format{FormatDotenv, FormatYAML, FormatJSON} }
 
 func (f Format) String() string {
 	switch f {

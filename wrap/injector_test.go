@@ -25,10 +25,12 @@ import (
 	"github.com/sealenv/sealenv/wrap"
 )
 
-// TestCheckInjector: a real sealenv-inject passes for both architectures;
+// TestCheckInjector: a real sealenv-inject passes for both architectures
+// (with -short, amd64 and its arm64 twin);
 // /bin/ls, another Go program, and injectors with another or no wrap
 // contract are refused with the reason.
 func TestCheckInjector(t *testing.T) {
+	t.Parallel()
 	for p, data := range injectors {
 		in, err := wrap.CheckInjector(data)
 		if err != nil {
@@ -37,6 +39,13 @@ func TestCheckInjector(t *testing.T) {
 		if in.Platform != p || in.Contract != version.Contract || in.Package != "github.com/sealenv/sealenv/cmd/sealenv-inject" {
 			t.Errorf("%s: %+v", p, in)
 		}
+	}
+	// The arm64 injector of -short (armFromAMD64) reads as the real build
+	// does.
+	if twin, err := wrap.CheckInjector(armFromAMD64(injectors["linux/amd64"])); err != nil {
+		t.Errorf("the arm64 twin of the amd64 injector: %v", err)
+	} else if arm, _ := wrap.CheckInjector(injectors["linux/arm64"]); twin != arm {
+		t.Errorf("the arm64 twin reads as %+v, the arm64 build as %+v", twin, arm)
 	}
 	real := injectors["linux/amd64"]
 	marker := []byte("sealenv-inject-contract: 2\n")
@@ -121,6 +130,7 @@ func injectorImage(t *testing.T, arch string, files map[string][]byte) v1.Image 
 // image (an OCI layout, as `sealenv wrap --injector-image oci:DIR` does),
 // skipping the attestation manifest, and honours whiteouts.
 func TestInjectorsFromImage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	amd := injectorImage(t, "amd64", map[string][]byte{"usr/local/bin/sealenv-inject": injectors["linux/amd64"]})
 	arm := injectorImage(t, "arm64", map[string][]byte{"usr/local/bin/sealenv-inject": injectors["linux/arm64"]})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal/signature"
 	"github.com/sealenv/sealenv/wrap"
 )
@@ -18,6 +18,7 @@ import (
 // file does not allow is refused at wrap time; without it, a signature
 // still travels with its bundle and the entrypoint is as before.
 func TestWrapSignedBundles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	alice := signtest.NewKey(t, dir, "alice", "ed25519")
 	mallory := signtest.NewKey(t, dir, "mallory", "ed25519")

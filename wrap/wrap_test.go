@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"debug/elf"
+	"encoding/binary"
 	"errors"
+	"flag"
 	"io"
 	"net/http/httptest"
 	"net/url"
@@ -13,7 +16,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -31,27 +36,61 @@ import (
 	"github.com/sealenv/sealenv/wrap"
 )
 
-var injectors = map[string][]byte{} // platform -> real sealenv-inject binary
+var injectors = map[string][]byte{} // platform -> sealenv-inject binary
 
-// TestMain builds the real slim injector for two architectures once.
+// TestMain builds the real slim injector for amd64 and arm64 once, both at
+// once. With -short it builds amd64 only and derives the arm64 injector
+// from it (see armFromAMD64): a real arm64 build compiles the standard
+// library and the injector's dependencies for another architecture, most
+// of this package's time on a fresh machine.
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "wrap-test-*")
 	if err != nil {
 		panic(err)
 	}
-	for _, arch := range []string{"amd64", "arm64"} {
-		out := filepath.Join(dir, "sealenv-inject-"+arch)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "github.com/sealenv/sealenv/cmd/sealenv-inject")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			os.RemoveAll(dir)
-			panic("building sealenv-inject for " + arch + ": " + string(b))
-		}
-		injectors["linux/"+arch], _ = os.ReadFile(out)
+	arches := []string{"amd64", "arm64"}
+	if testing.Short() {
+		arches = arches[:1]
+	}
+	failed := make([]string, len(arches))
+	var wg sync.WaitGroup
+	for i, arch := range arches {
+		wg.Go(func() {
+			out := filepath.Join(dir, "sealenv-inject-"+arch)
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "github.com/sealenv/sealenv/cmd/sealenv-inject")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				failed[i] = "building sealenv-inject for " + arch + ": " + string(b)
+				return
+			}
+			failed[i] = "reading the injector for " + arch
+			if data, err := os.ReadFile(out); err == nil {
+				injectors["linux/"+arch], failed[i] = data, ""
+			}
+		})
+	}
+	wg.Wait()
+	if msg := strings.Join(slices.DeleteFunc(failed, func(s string) bool { return s == "" }), "; "); msg != "" {
+		os.RemoveAll(dir)
+		panic(msg)
+	}
+	if testing.Short() {
+		injectors["linux/arm64"] = armFromAMD64(injectors["linux/amd64"])
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// armFromAMD64 is the amd64 injector with its ELF header's machine set to
+// arm64: to everything wrap reads (the header, the Go build information,
+// the contract marker) an arm64 injector; it never runs. Without -short
+// the tests get a real arm64 build instead.
+func armFromAMD64(amd64 []byte) []byte {
+	arm := bytes.Clone(amd64)
+	binary.LittleEndian.PutUint16(arm[18:20], uint16(elf.EM_AARCH64)) // e_machine
+	return arm
 }
 
 func appLayer(t *testing.T, content string) v1.Layer {
@@ -150,6 +189,7 @@ func layerFiles(t *testing.T, l v1.Layer) map[string]struct {
 }
 
 func TestWrapSinglePlatform(t *testing.T) {
+	t.Parallel()
 	base := baseImage(t, runtime.GOARCH, []string{"/app", "serve"}, []string{"--port=8080"})
 	b := bundle(t, "prod.env", "DATABASE_URL", "API_TOKEN")
 	img, err := wrap.Image(base, opts(b))
@@ -193,6 +233,7 @@ func TestWrapSinglePlatform(t *testing.T) {
 }
 
 func TestWrapIsReproducibleAndReplacesItself(t *testing.T) {
+	t.Parallel()
 	base := baseImage(t, runtime.GOARCH, []string{"/app"}, nil)
 	b := bundle(t, "prod.yaml", "K")
 	one, err := wrap.Image(base, opts(b))
@@ -231,6 +272,7 @@ func TestWrapIsReproducibleAndReplacesItself(t *testing.T) {
 }
 
 func TestWrapMultiPlatform(t *testing.T) {
+	t.Parallel()
 	amd, arm := baseImage(t, "amd64", []string{"/app"}, nil), baseImage(t, "arm64", []string{"/app"}, nil)
 	att, _ := mutate.Append(empty.Image, mutate.Addendum{Layer: appLayer(t, "{}")})
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
@@ -269,6 +311,7 @@ func TestWrapMultiPlatform(t *testing.T) {
 }
 
 func TestWrapOnlyKeys(t *testing.T) {
+	t.Parallel()
 	o := opts(bundle(t, "prod.env", "DATABASE_URL", "API_TOKEN", "ADMIN_TOKEN"))
 	o.Only = []string{"DATABASE_URL", "API_TOKEN"}
 	img, err := wrap.Image(baseImage(t, runtime.GOARCH, []string{"/app"}, nil), o)
@@ -290,6 +333,7 @@ func TestWrapOnlyKeys(t *testing.T) {
 }
 
 func TestWrapBadInput(t *testing.T) {
+	t.Parallel()
 	good := bundle(t, "prod.env", "K")
 	// The same key in two bundles would stop every start; refuse it now.
 	if _, err := wrap.Image(baseImage(t, runtime.GOARCH, []string{"/app"}, nil), opts(good, bundle(t, "other.env", "K"))); !errors.Is(err, wrap.ErrInvalidBundle) {
@@ -322,6 +366,7 @@ func TestWrapBadInput(t *testing.T) {
 }
 
 func TestTransportsRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	base := baseImage(t, runtime.GOARCH, []string{"/app"}, nil)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 

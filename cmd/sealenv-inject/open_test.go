@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sealenv/sealenv/inject"
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -53,6 +53,7 @@ func runQuick(t *testing.T, environ, flags []string, stdin *os.File, extra []*os
 // (which blocked forever on open), a device or a directory is refused at
 // once with the file's kind; nothing is read from it.
 func TestSpecialFilesAreRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "key.fifo")
@@ -87,6 +88,7 @@ func TestSpecialFilesAreRefused(t *testing.T) {
 // streams, and on fd 0 leaves the command a stdin it can read (/dev/null),
 // never the key.
 func TestIdentityFD(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tc := range []struct {
 		name string
@@ -151,6 +153,7 @@ func TestIdentityFD(t *testing.T) {
 // and the limit, instead of execve failing with 126 "argument list too
 // long" after a logged start. As an in-memory file it goes through.
 func TestLargeValueFailsBeforeExec(t *testing.T) {
+	t.Parallel()
 	k := injecttest.NewKey(t)
 	big := strings.Repeat(injecttest.Value(t, "b-"), 200_000/26+1)[:200_000]
 	b := injecttest.Write(t, t.TempDir(), "big.env", []injecttest.Key{k}, injecttest.Entry{Name: "BIG", Value: big})
@@ -181,6 +184,7 @@ func TestLargeValueFailsBeforeExec(t *testing.T) {
 // the kernel's total (a quarter of the stack limit: 256 KiB under ulimit -s
 // 1024) fail the same way, naming the largest sealed key.
 func TestEnvironmentOverTheTotalLimit(t *testing.T) {
+	t.Parallel()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
 		t.Skip("no sh")

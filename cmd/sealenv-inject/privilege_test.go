@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/sealenv/sealenv/inject"
-	"github.com/sealenv/sealenv/internal/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
 	"github.com/sealenv/sealenv/seal"
 )
 
 // TestOnlyPassesListedKeys: --only is least privilege for one bundle that
 // feeds several services.
 func TestOnlyPassesListedKeys(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	key := seal.EnvAgeKey + "=" + f.key.Text
 	res := runInject(t, env(key), []string{"--bundle", f.bundle, "--only", "API_TOKEN", "--no-access-log"}, "report")
@@ -36,6 +37,7 @@ func TestOnlyPassesListedKeys(t *testing.T) {
 // an empty value's name is not authenticated (anyone could have added
 // "NODE_OPTIONS="); the injector refuses unless told otherwise.
 func TestUnauthenticatedKeysFailClosed(t *testing.T) {
+	t.Parallel()
 	k := injecttest.NewKey(t)
 	secret := injecttest.Value(t, "tok-")
 	path := injecttest.WriteSops(t, t.TempDir(), "sops.env", []injecttest.Key{k},
@@ -66,6 +68,7 @@ func TestUnauthenticatedKeysFailClosed(t *testing.T) {
 // --service` writes from the policy's services: keys). --only does not
 // allow a name that loads code.
 func TestRedirectingNamesNeedAService(t *testing.T) {
+	t.Parallel()
 	k := injecttest.NewKey(t)
 	dir := t.TempDir()
 	token, proxy := injecttest.Value(t, "tok-"), "http://user:"+injecttest.Value(t, "pw-")+"@proxy.internal:3128"
@@ -115,6 +118,7 @@ var (
 // knows is removed from the command's environment, in both modes, whichever
 // source gave the injector its own key; sops's settings stay.
 func TestSopsIdentityVariablesNeverReachTheChild(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	environ := env(seal.EnvAgeKey + "=" + f.key.Text)
 	for _, v := range sopsIdentityVars {

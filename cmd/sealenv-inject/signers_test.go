@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/injecttest"
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/injecttest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/signature"
 )
@@ -19,6 +19,7 @@ import (
 // the forger; and all of it before any identity is read. Without the file,
 // the behaviour is today's.
 func TestSignedBundles(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	dir := t.TempDir()
 	alice := signtest.NewKey(t, dir, "alice", "ed25519")
@@ -80,6 +81,7 @@ func TestSignedBundles(t *testing.T) {
 // TestSignersFileProblems: a missing, malformed or empty allowed signers
 // file stops the start (exit 125), naming the file and the line.
 func TestSignersFileProblems(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	dir := t.TempDir()
 	k := signtest.NewKey(t, dir, "k", "ed25519")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal/signature"
 )
 

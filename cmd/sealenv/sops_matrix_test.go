@@ -246,7 +246,7 @@ func TestSopsMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of runs of sops and sealenv")
 	}
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		for _, op := range sopsOps() {
 			t.Run(f.String()+"/"+op.name, func(t *testing.T) { runSopsOp(t, f, op) })
 		}
@@ -528,7 +528,7 @@ func TestAdoptsEverySopsRule(t *testing.T) {
 		{"--encrypted-suffix", "_secret", "HOST", "TOKEN_secret"},
 		{"--encrypted-regex", "^(TOKEN|PASS)", "HOST", "PASSWORD"},
 	}
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		for _, rule := range rules {
 			t.Run(f.String()+rule.flag, func(t *testing.T) {
 				c := newCLI(t)
@@ -676,7 +676,7 @@ func TestMetadataPlaceTradeOff(t *testing.T) {
 func TestShowReportsEmptyValues(t *testing.T) {
 	c := newCLI(t)
 	r := c.keygen("key.txt")
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		bundle := "b." + map[seal.Format]string{seal.FormatDotenv: "env", seal.FormatYAML: "yaml", seal.FormatJSON: "json"}[f]
 		c.ok(string(plainFor(f, []string{"TOKEN", "FLAG"}, map[string]string{"TOKEN": secret(t, "t"), "FLAG": ""})), "seal", "-r", r, "-i", "-", "--store", f.String(), "-o", bundle)
 		var sj struct {

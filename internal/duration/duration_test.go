@@ -8,6 +8,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]time.Duration{
 		"0": 0, "72h": 72 * time.Hour, "90m": 90 * time.Minute, "1h30m": 90 * time.Minute, "500ms": 500 * time.Millisecond,
 		"90d": 90 * Day, "2w": 2 * Week, "1.5d": 36 * time.Hour, "1w2d": 9 * Day, "1d12h": 36 * time.Hour,
@@ -36,6 +37,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestFormatRoundTrips(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{0: "0", 2 * Week: "2w", 90 * Day: "90d", 36 * time.Hour: "36h", 90 * time.Minute: "90m", 1500 * time.Millisecond: "1.5s"} {
 		if got := Format(d); got != want {
 			t.Errorf("Format(%v) = %q; want %q", d, got, want)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestWriteFileAtomicKeepsMode(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "b.env")
 	os.WriteFile(p, []byte("old"), 0o640)
 	if err := WriteFileAtomic(p, []byte("new"), 0o644); err != nil {
@@ -22,10 +23,10 @@ func TestWriteFileAtomicKeepsMode(t *testing.T) {
 	}
 }
 
-// TestWriteFilesAtomicRollsBack: the second target cannot be replaced (it
+// TestWriteChangesJournaledRollsBack: the second target cannot be replaced (it
 // has become a non-empty directory), so the first, already replaced, must
 // get its original content back and no temporary file may remain.
-func TestWriteFilesJournaledRollsBack(t *testing.T) {
+func TestWriteChangesJournaledRollsBack(t *testing.T) {
 	dir := t.TempDir()
 	a, b, c := filepath.Join(dir, "a.env"), filepath.Join(dir, "b.env"), filepath.Join(dir, "c.env")
 	for _, p := range []string{a, b, c} {
@@ -40,7 +41,7 @@ func TestWriteFilesJournaledRollsBack(t *testing.T) {
 		}
 	}
 	defer func() { TestHookStep = nil }()
-	err := WriteFilesJournaled(filepath.Join(dir, ".journal"), []string{a, b, c}, [][]byte{[]byte("new-a"), []byte("new-b"), []byte("new-c")})
+	err := WriteChangesJournaled(filepath.Join(dir, ".journal"), []Change{{Path: a, Data: []byte("new-a")}, {Path: b, Data: []byte("new-b")}, {Path: c, Data: []byte("new-c")}})
 	if err == nil || !strings.Contains(err.Error(), "restored") {
 		t.Fatalf("err = %v", err)
 	}
@@ -60,6 +61,7 @@ func TestWriteFilesJournaledRollsBack(t *testing.T) {
 }
 
 func TestMkdirAllWithin(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	outside := t.TempDir()
 	os.Symlink(outside, filepath.Join(root, "out"))

@@ -66,20 +66,6 @@ func hook(i, n int) {
 	}
 }
 
-// WriteFilesJournaled replaces paths with data as one change, with a
-// journal at journal (see the steps above); it is [WriteChangesJournaled]
-// without removals.
-func WriteFilesJournaled(journal string, paths []string, data [][]byte) error {
-	if len(paths) != len(data) {
-		return errors.New("write: paths and data differ in length")
-	}
-	changes := make([]Change, len(paths))
-	for i := range paths {
-		changes[i] = Change{Path: paths[i], Data: data[i]}
-	}
-	return WriteChangesJournaled(journal, changes)
-}
-
 // WriteChangesJournaled replaces, creates (mode 0644) or removes files as
 // one change, with a journal at journal (see the steps above). If it fails
 // before the commit, every file is as it was: replaced and removed files
@@ -269,7 +255,7 @@ const (
 )
 
 // Recover finishes or rolls back an interrupted journaled write with the
-// journal at journal (see [WriteFilesJournaled]). It waits up to wait for
+// journal at journal (see [WriteChangesJournaled]). It waits up to wait for
 // a write that is still running.
 func Recover(journal string, wait time.Duration) (Recovery, error) {
 	unlock, err := Lock(journal, wait)

@@ -22,6 +22,7 @@ import (
 // of files (the created one absent, the removed one back) or the new one
 // exists, and nothing is left behind.
 func TestJournalCreatesAndRemovesUnderSIGKILL(t *testing.T) {
+	t.Parallel()
 	changes := func(dir string) []Change {
 		return []Change{
 			{Path: filepath.Join(dir, "a.env"), Data: []byte("new-a")},

@@ -17,6 +17,7 @@ import (
 // journaled write of 5 files, then recovers: every file is old, or every
 // file is new, and nothing is left behind.
 func TestJournalSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if dir := os.Getenv("FSUTIL_TEST_JOURNAL_DIR"); dir != "" {
 		step, _ := strconv.Atoi(os.Getenv("FSUTIL_TEST_KILL_AT"))
 		TestHookStep = func(i, n int) {
@@ -24,13 +25,11 @@ func TestJournalSurvivesSIGKILL(t *testing.T) {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
 		}
-		var paths []string
-		var data [][]byte
+		var changes []Change
 		for i := range 5 {
-			paths = append(paths, filepath.Join(dir, fmt.Sprintf("%d.env", i)))
-			data = append(data, []byte(fmt.Sprintf("new-%d", i)))
+			changes = append(changes, Change{Path: filepath.Join(dir, fmt.Sprintf("%d.env", i)), Data: []byte(fmt.Sprintf("new-%d", i))})
 		}
-		if err := WriteFilesJournaled(filepath.Join(dir, ".journal"), paths, data); err != nil {
+		if err := WriteChangesJournaled(filepath.Join(dir, ".journal"), changes); err != nil {
 			t.Fatal(err)
 		}
 		return

@@ -13,6 +13,7 @@ import (
 // conflict as two processes do (flock is per open file, LockFileEx per
 // handle).
 func TestLockExcludes(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "b.env")
 	os.WriteFile(p, []byte("x"), 0o644)
 	release, err := Lock(p, 0)
@@ -49,6 +50,7 @@ func TestLockExcludes(t *testing.T) {
 // holder renames a new file over the path must end up holding the new
 // file, or two writers would both believe they hold the bundle.
 func TestLockFollowsReplacement(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "b.env")
 	os.WriteFile(p, []byte("old"), 0o644)
 	release, err := Lock(p, 0)

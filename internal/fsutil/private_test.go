@@ -10,6 +10,7 @@ import (
 // every system: the Windows and macOS rules run in Linux CI too.
 
 func TestEditDirPID(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]int{
 		"sealenv-edit-123-abc": 123, "sealenv-edit-7-1234567.noindex": 7, "sealenv-edit-42-0a1b2c3d4e5f": 42,
 		"sealenv-edit-0-x": 0, "sealenv-edit--1-x": 0, "sealenv-edit-12": 0, "sealenv-edit-12-": 0,
@@ -23,6 +24,7 @@ func TestEditDirPID(t *testing.T) {
 }
 
 func TestCheckPrivateBase(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		mode   fs.FileMode
 		owner  uint32
@@ -44,6 +46,7 @@ func TestCheckPrivateBase(t *testing.T) {
 }
 
 func TestSyncedRoots(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"OneDrive": "/c/Users/me/OneDrive", "APPDATA": "/c/Users/me/AppData/Roaming"}
 	getenv := func(k string) string { return env[k] }
 	win := syncedRoots("windows", "", getenv)
@@ -75,6 +78,7 @@ func TestSyncedRoots(t *testing.T) {
 }
 
 func TestUserOnlySDDL(t *testing.T) {
+	t.Parallel()
 	const sid = "S-1-5-21-1004336348-1177238915-682003330-512"
 	got := userOnlySDDL(sid)
 	// Owner the user, protected DACL, one allow ACE with full access,

@@ -1,18 +1,8 @@
 package fsutil
 
-import (
-	"errors"
-	"io/fs"
-)
+import "github.com/sealenv/sealenv/internal/fserr"
 
-// Reason drops the operation and path of an *fs.PathError ("open x.env: no
-// such file or directory" becomes "no such file or directory"), for callers
-// whose message names the path already. Other errors are returned as they
-// are.
-func Reason(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// Reason is [fserr.Reason], for callers that use fsutil already: it drops
+// the operation and path of an *fs.PathError. Packages the injector links
+// import fserr instead.
+func Reason(err error) error { return fserr.Reason(err) }

@@ -22,8 +22,8 @@ import (
 	"github.com/sealenv/sealenv/internal/fsutil"
 )
 
-// Names are the hooks Install writes.
-var Names = []string{"pre-commit", "pre-merge-commit"}
+// names are the hooks Install writes.
+var names = [...]string{"pre-commit", "pre-merge-commit"}
 
 // marker is the line that says a hook is sealenv's.
 const marker = "# sealenv-hook:"
@@ -56,7 +56,7 @@ type Result struct {
 	Chained   []string // foreign hooks kept and chained (Chain)
 }
 
-// Install writes the hooks of [Names] (see the package doc).
+// Install writes the pre-commit and pre-merge-commit hooks (see the package doc).
 func Install(o Options) (*Result, error) {
 	if o.Force && o.Chain {
 		return nil, errors.New("replacing and chaining a foreign hook exclude each other")
@@ -68,7 +68,7 @@ func Install(o Options) (*Result, error) {
 	res := &Result{HooksDir: dir}
 	type plan struct{ name, path string }
 	var plans []plan
-	for _, name := range Names {
+	for _, name := range names {
 		p := filepath.Join(dir, name)
 		if !filepath.IsAbs(dir) && o.Dir != "" {
 			p = filepath.Join(o.Dir, dir, name)

@@ -17,6 +17,7 @@ func settings(kv ...string) []debug.BuildSetting {
 }
 
 func TestFromBuildInfo(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name                   string
 		bi                     *debug.BuildInfo
@@ -95,6 +96,7 @@ func TestFromBuildInfo(t *testing.T) {
 }
 
 func TestContractMarkerMatchesContract(t *testing.T) {
+	t.Parallel()
 	want := "sealenv-inject-contract: " + strconv.Itoa(Contract) + "\n"
 	if ContractMarker() != want {
 		t.Fatalf("ContractMarker() = %q, want %q: change both together", ContractMarker(), want)
@@ -103,6 +105,7 @@ func TestContractMarkerMatchesContract(t *testing.T) {
 
 // TestStandardLibraryOnly keeps the package fit for the slim injector.
 func TestStandardLibraryOnly(t *testing.T) {
+	t.Parallel()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not found")

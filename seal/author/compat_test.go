@@ -282,6 +282,7 @@ func diffMaps(t *testing.T, got, want map[string]string) {
 // comments, unicode, empty and long values, and unencrypted keys, written by
 // the sops/v3 library, read by the slim reader.
 func TestSlimReadsSopsLibrary(t *testing.T) {
+	t.Parallel()
 	id := newIdentity(t)
 	other := newIdentity(t)
 	for _, tc := range []struct {
@@ -420,8 +421,9 @@ func TestSlimReadsSopsLibrary(t *testing.T) {
 // TestSopsLibraryReadsAuthor: bundles written by sealenv (seal/author) are
 // decrypted and MAC-checked by the sops/v3 library, with the same values.
 func TestSopsLibraryReadsAuthor(t *testing.T) {
+	t.Parallel()
 	id := newIdentity(t)
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		for seed := range uint64(20) {
 			r := rand.New(rand.NewPCG(seed, 3))
 			g := &gen{r: r}
@@ -513,11 +515,12 @@ func firstLines(s string) string {
 // TestSopsCLI: `sops -d` reads sealenv bundles, and the slim reader reads
 // what `sops encrypt` wrote.
 func TestSopsCLI(t *testing.T) {
+	t.Parallel()
 	id := newIdentity(t)
 	dir := t.TempDir()
 	values := map[string]string{"API_KEY": "k-" + id.Recipient().String()[10:30], "EMPTY": "", "UNI": "pässwörd 🔑", "MULTI": "line1\nline2"}
 	order := []string{"API_KEY", "EMPTY", "UNI", "MULTI"}
-	for _, f := range seal.Formats {
+	for _, f := range seal.Formats() {
 		t.Run(f.String()+"/sops-decrypts-sealenv", func(t *testing.T) {
 			b, err := author.New(f, []string{id.Recipient().String()})
 			if err != nil {
@@ -624,6 +627,7 @@ var _ keys.MasterKey = (*sopsage.MasterKey)(nil)
 // without any key and the MAC still verifies. The metadata's digests see it:
 // the reader refuses it until a review.
 func TestPlainValuesCannotTradeText(t *testing.T) {
+	t.Parallel()
 	id := newIdentity(t)
 	br := sops.TreeBranch{
 		{Key: "TOKEN", Value: "s3cret-" + id.Recipient().String()[10:20]},

@@ -15,6 +15,7 @@ import (
 // purposes and between bundles holding the same values, and is gone after
 // Zero.
 func TestDeriveKey(t *testing.T) {
+	t.Parallel()
 	a, b := newIdentity(t), newIdentity(t)
 	c := &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	mk := func() []byte {

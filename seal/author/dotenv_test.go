@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sealenv/sealenv/seal/author"
@@ -79,24 +81,43 @@ func readOracles(t *testing.T, oracle string, files []string) ([]oracleReading, 
 		needPeer(t, "bash", err)
 	}
 	empty := t.TempDir()
-	var shells []map[string]string
-	for _, f := range files {
-		// PATH names nothing: a word bash would run as a command is not found.
-		cmd := exec.Command("env", "-i", "PATH=/nonexistent", bash, "--noprofile", "--norc", "-c", `set -a; . "$1"; exec /usr/bin/env -0`, "bash", f)
-		cmd.Dir = empty
-		got, _ := cmd.Output() // a syntax error still prints what bash assigned
-		m := map[string]string{}
-		for _, kv := range strings.Split(string(got), "\x00") {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				m[k] = v
+	shells := make([]map[string]string, len(files))
+	// One bash per file, as many at once as there are cores: a bash
+	// starts in milliseconds, and hundreds of files wait on that alone.
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				shells[i] = readShell(bash, empty, files[i])
 			}
-		}
-		for _, k := range []string{"PWD", "SHLVL", "_", "PATH"} {
-			delete(m, k)
-		}
-		shells = append(shells, m)
+		})
 	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	return rs, shells
+}
+
+// readShell is what bash exports after sourcing file with set -a, in an
+// empty environment and the folder dir.
+func readShell(bash, dir, file string) map[string]string {
+	// PATH names nothing: a word bash would run as a command is not found.
+	cmd := exec.Command("env", "-i", "PATH=/nonexistent", bash, "--noprofile", "--norc", "-c", `set -a; . "$1"; exec /usr/bin/env -0`, "bash", file)
+	cmd.Dir = dir
+	got, _ := cmd.Output() // a syntax error still prints what bash assigned
+	m := map[string]string{}
+	for _, kv := range strings.Split(string(got), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	for _, k := range []string{"PWD", "SHLVL", "_", "PATH"} {
+		delete(m, k)
+	}
+	return m
 }
 
 // dotenvCases are lines every dialect has an opinion about: the table of
@@ -112,15 +133,20 @@ var dotenvCases = []string{
 // TestDialectsReadWhatTheirToolsRead: every value a dialect returns is
 // exactly what its reference tool reads from the same file (docker's
 // env-file parser, compose-go's dotenv parser, bash), on the fixed cases and
-// on generated ones; a dialect may refuse, never differ. Without a dialect
-// a file is read only when all three agree.
+// on generated ones (400; 40 with -short); a dialect may refuse, never
+// differ. Without a dialect a file is read only when all three agree.
 func TestDialectsReadWhatTheirToolsRead(t *testing.T) {
+	t.Parallel()
 	oracle := buildDotenvOracle(t)
 	cases := slices.Clone(dotenvCases)
+	generated := 400
+	if testing.Short() {
+		generated = 40
+	}
 	pieces := []string{"a", "Z", "0", " ", "  ", "\t", "=", "#", " #", `"`, "'", `\`, `\n`, `\t`, `\$`, `\"`, `\\`,
 		"$", "$$", "${X}", "$X", "~", ":", "*", "{", "}", "é", "\r", "\n", "x y", "''", `""`}
 	r := mrand.New(mrand.NewPCG(21, 21))
-	for range 400 {
+	for range generated {
 		var in strings.Builder
 		for i := range 1 + r.IntN(3) {
 			if r.IntN(5) == 0 {
@@ -226,6 +252,7 @@ func TestDialectsReadWhatTheirToolsRead(t *testing.T) {
 // dialects read differently is named by number, never its value, with how
 // each dialect reads it.
 func TestDialectErrorNamesLine(t *testing.T) {
+	t.Parallel()
 	value := "s3cr3t-value"
 	_, err := author.ReadDotenv([]byte("A=1\nB=plain\nC=\""+value+"\"\nD='x'\n"), author.DialectAuto)
 	de, ok := err.(*author.DialectError)

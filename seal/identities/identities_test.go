@@ -47,6 +47,7 @@ func unwraps(t *testing.T, ids []age.Identity, r age.Recipient) bool {
 }
 
 func TestFindIdentitiesOrder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mk := func() *age.X25519Identity { id, _ := age.GenerateX25519Identity(); return id }
 	flag, sealKey, sealFile, sopsKey, sopsFile, def := mk(), mk(), mk(), mk(), mk(), mk()
@@ -92,17 +93,10 @@ func TestFindIdentitiesOrder(t *testing.T) {
 	if _, err := identities.Find(seal.IdentityLookup{Getenv: env(nil)}, nil); !errors.Is(err, seal.ErrNoIdentity) {
 		t.Errorf("nothing configured: %v", err)
 	}
-	fd, err := os.Open(files["flag"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	found, err := identities.Find(seal.IdentityLookup{FD: fd, Getenv: env(full)}, nil)
-	if err != nil || !unwraps(t, found.Identities, flag.Recipient()) {
-		t.Errorf("--identity-fd: %v", err)
-	}
 }
 
 func TestParseIdentitiesKinds(t *testing.T) {
+	t.Parallel()
 	pq, err := age.GenerateHybridIdentity()
 	if err != nil {
 		t.Fatal(err)

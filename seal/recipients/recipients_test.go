@@ -11,6 +11,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	id, _ := age.GenerateX25519Identity()
 	for in, want := range map[string]seal.MasterKey{
 		id.Recipient().String():                                                            {Type: seal.KeyAge, ID: id.Recipient().String()},

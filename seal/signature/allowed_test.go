@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal/signature"
 )
 
@@ -15,6 +15,7 @@ import (
 // (principal "alice"), names the principals ssh-keygen -Y find-principals
 // finds, and a line ssh-keygen cannot parse is an error here.
 func TestAllowedSignersAgreeWithOpenSSH(t *testing.T) {
+	t.Parallel()
 	signtest.Keygen(t)
 	dir := t.TempDir()
 	k := signtest.NewKey(t, dir, "id", "ed25519")
@@ -94,6 +95,7 @@ func TestAllowedSignersAgreeWithOpenSSH(t *testing.T) {
 // each line that lists it says; principals of every allowing line are
 // collected.
 func TestNotAllowedSaysWhy(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k := signtest.NewKey(t, dir, "id", "ed25519")
 	data := bundleBytes(t)

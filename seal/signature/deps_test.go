@@ -10,6 +10,7 @@ import (
 // but the standard library; golang.org/x/crypto/ssh alone would add about
 // 0.9 MiB to the injector.
 func TestStandardLibraryOnly(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/sealenv/sealenv/seal/signature").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

@@ -11,7 +11,7 @@ import (
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal/signature"
 	"github.com/sealenv/sealenv/seal/signing"
 )
@@ -39,6 +39,7 @@ func allowedOf(t *testing.T, lines ...string) *signature.AllowedSigners {
 // by this package, by ssh-keygen -Y verify and by the library, and names the
 // signer's principal.
 func TestInteropWithOpenSSH(t *testing.T) {
+	t.Parallel()
 	signtest.Keygen(t)
 	now := time.Now()
 	for _, typ := range []string{"ed25519", "rsa"} {
@@ -109,6 +110,7 @@ func flip(b []byte, i int) []byte {
 // and in ssh-keygen; one made without user presence (no touch) is refused,
 // as sshd refuses it by default.
 func TestSecurityKeys(t *testing.T) {
+	t.Parallel()
 	signtest.Keygen(t)
 	dir := t.TempDir()
 	sk := signtest.NewSKKey(t)
@@ -136,6 +138,7 @@ func TestSecurityKeys(t *testing.T) {
 // TestRefusedSignatures: what sealenv refuses although ssh-keygen may
 // accept it is documented; what both refuse is a forgery.
 func TestRefusedSignatures(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := bundleBytes(t)
 	ed := signtest.NewKey(t, dir, "ed", "ed25519")
@@ -174,6 +177,7 @@ func TestRefusedSignatures(t *testing.T) {
 // either breaks it or leaves a signature that verifies with the same key
 // (white space of the armor); it never yields another signer.
 func TestEveryByteOfTheSignature(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k := signtest.NewKey(t, dir, "id", "ed25519")
 	allowed := allowedOf(t, k.Line("a", ""))
@@ -231,6 +235,7 @@ func FuzzVerify(f *testing.F) {
 // TestPublicKeys: keys parse canonically; what is not a key is refused
 // without echoing it.
 func TestPublicKeys(t *testing.T) {
+	t.Parallel()
 	k := signtest.NewKey(t, t.TempDir(), "id", "ed25519")
 	p, err := signature.ParseAuthorizedKey(k.Public + " comment here")
 	if err != nil || p.String() != k.Public || p.Fingerprint() != k.Fingerprint() {

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
-	"github.com/sealenv/sealenv/internal/signtest"
+	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/seal/signature"
 	"github.com/sealenv/sealenv/seal/signing"
 )
@@ -50,6 +50,7 @@ func verify(t *testing.T, k *signing.Key, want string) {
 var noKey = env(nil)
 
 func TestKeySources(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := signtest.NewKey(t, dir, "a", "ed25519")
 	b := signtest.NewKey(t, dir, "b", "rsa")
@@ -158,6 +159,7 @@ func TestGitSigningKey(t *testing.T) {
 // it, else with the passphrase, else refused with the way out. The key and
 // its passphrase are made in memory; only the encrypted key is a file.
 func TestPassphraseProtectedKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
