@@ -282,6 +282,7 @@ func auditLayer(t *testing.T, b []byte, comp string, opts Options) (*Report, err
 }
 
 func TestAdversarialLayers(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	val := randString(t, alnum, 24)
 	harmless := strings.Repeat("h", 40)
@@ -351,6 +352,7 @@ func withValues(o Options, v ...Value) Options {
 
 // Within the limits, the same nesting is opened and complete.
 func TestDepthWithinLimit(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	data := []byte(tok)
 	name := "secret.txt"
@@ -370,6 +372,7 @@ func TestDepthWithinLimit(t *testing.T) {
 // A docker-archive whose index.json and manifest.json describe different
 // images: docker load reads manifest.json, so both are audited.
 func TestTwoViews(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	clean := image(t, v1.Config{}, nil, tarLayer(t, "none", file{"a.txt", []byte("nothing")}))
 	dirty := image(t, v1.Config{}, nil, tarLayer(t, "none", file{"a.txt", []byte(tok)}))
@@ -419,6 +422,7 @@ func TestTwoViews(t *testing.T) {
 // An image archive that holds one name twice cannot be audited: docker
 // load would take one, the audit cannot know which.
 func TestDuplicateArchiveEntries(t *testing.T) {
+	t.Parallel()
 	img := image(t, v1.Config{}, nil, tarLayer(t, "none", file{"a.txt", []byte("nothing")}))
 	p := filepath.Join(t.TempDir(), "img.tar")
 	if err := tarball.WriteToFile(p, mustTag(t, "example.com/app:1"), img); err != nil {
@@ -438,6 +442,7 @@ func TestDuplicateArchiveEntries(t *testing.T) {
 // A layer behind a sha512 digest is verified; an algorithm the OCI spec
 // does not register cannot be, and is incomplete.
 func TestDigestAlgorithms(t *testing.T) {
+	t.Parallel()
 	body := tarBytes(t, file{"a.txt", []byte("hello")})
 	for _, c := range []struct {
 		name     string
@@ -507,6 +512,7 @@ func TestCancelStopsLongWalk(t *testing.T) {
 // end is walked to its end here too: the header parser that places hits
 // agrees with archive/tar on GNU, PAX, sparse and base-256 headers.
 func TestGoTarTestdata(t *testing.T) {
+	t.Parallel()
 	paths, _ := filepath.Glob(filepath.Join(goroot(t), "src", "archive", "tar", "testdata", "*.tar"))
 	if len(paths) == 0 {
 		t.Skip("no archive/tar test data in GOROOT")
@@ -561,6 +567,7 @@ func TestGoTarTestdata(t *testing.T) {
 // searched decompressed to its end (made by the real gzip, zstd, bzip2 and
 // xz tools where the machine has them, else by the Go encoders).
 func TestNestedCompressions(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	content := append(bytes.Repeat([]byte("lorem ipsum dolor sit amet\n"), 40000), []byte("token: "+tok+"\n")...)
 	for _, c := range []struct {

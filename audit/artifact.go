@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+
+	"github.com/sealenv/sealenv/audit/internal/transport"
 )
 
 // blobScan searches a blob that is not a layer tar (an artifact's blob, a
@@ -37,12 +39,12 @@ func (w *walker) blobScan(ctx context.Context, r io.Reader, name string) (*layer
 	err = w.decoded(bytes.NewReader(payload), place, func(ds *stream) error {
 		return w.file(ds, ds, 0, place)
 	})
-	w.res.hits = dropShallow(w.res.hits)
+	w.res.hits = w.d.dropShallow(w.res.hits)
 	return res, err
 }
 
 // jsonCapture keeps what is written to it while it may be a JSON
-// document small enough to parse (at most maxManifest bytes).
+// document small enough to parse (at most transport.MaxManifest bytes).
 type jsonCapture struct {
 	buf  bytes.Buffer
 	skip bool
@@ -62,7 +64,7 @@ func (c *jsonCapture) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 	}
-	if c.buf.Len()+len(p) > maxManifest {
+	if c.buf.Len()+len(p) > transport.MaxManifest {
 		c.skip = true
 		c.buf = bytes.Buffer{}
 		return len(p), nil

@@ -93,6 +93,7 @@ func (r *rawConfigImage) ConfigName() (v1.Hash, error) {
 // OCI artifacts: every blob is searched decoded, whatever the config
 // media type says; an index that holds no image is not a clean image.
 func TestArtifacts(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	chart := func(values string) v1.Layer {
 		return static.NewLayer(gz(t, tarBytes(t, file{"demo/Chart.yaml", []byte("apiVersion: v2\nname: demo\nversion: 0.1.0\n")}, file{"demo/values.yaml", []byte(values)})), "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
@@ -173,6 +174,7 @@ func cosignPeer(t *testing.T) string {
 // audit: clean when the image is; a token in the attestation's predicate
 // is found in the DSSE payload, decoded.
 func TestCosignLayout(t *testing.T) {
+	t.Parallel()
 	cosign := cosignPeer(t)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()

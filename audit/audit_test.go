@@ -192,6 +192,7 @@ func check(t *testing.T, r *Report, p *planted, wants ...[]want) {
 }
 
 func TestAuditOCILayout(t *testing.T) {
+	t.Parallel()
 	p := plant(t)
 	dir := writeLayout(t, p.index)
 	r, err := imageAt(context.Background(), "oci:"+dir, Options{Values: p.values, ShortAccepted: p.short})
@@ -219,6 +220,7 @@ func TestAuditOCILayout(t *testing.T) {
 }
 
 func TestAuditTransports(t *testing.T) {
+	t.Parallel()
 	p := plant(t)
 	ctx := context.Background()
 	dir := writeLayout(t, p.index)
@@ -262,6 +264,7 @@ func TestAuditTransports(t *testing.T) {
 }
 
 func TestCleanImage(t *testing.T) {
+	t.Parallel()
 	img := image(t, v1.Config{Env: []string{"PATH=/usr/bin", "API_TOKEN_FILE=/run/secrets/token"}}, []v1.History{{CreatedBy: "RUN |1 VERSION=1 /bin/sh -c make"}},
 		tarLayer(t, "gzip", file{"etc/hosts", []byte("127.0.0.1 localhost\n")}, file{"app/.env.example", []byte("DB_PASSWORD=changeme\n")}),
 		tarLayer(t, "zstd", file{"app/run.sh", []byte("#!/bin/sh\nexec sealenv-inject -- /app/server\n")}),
@@ -277,6 +280,7 @@ func TestCleanImage(t *testing.T) {
 }
 
 func TestMultiPlatform(t *testing.T) {
+	t.Parallel()
 	v := randString(t, alnum, 16)
 	mk := func(arch string) v1.Image {
 		return image(t, v1.Config{}, nil, tarLayer(t, "gzip", file{"bin/" + arch, []byte("k=" + v)}))
@@ -296,6 +300,7 @@ func TestMultiPlatform(t *testing.T) {
 
 // Unreadable layers are never clean.
 func TestIncomplete(t *testing.T) {
+	t.Parallel()
 	good := tarBytes(t, file{"a.txt", []byte("hello")})
 	gzGood := gz(t, good)
 	for name, l := range map[string]v1.Layer{
@@ -337,6 +342,7 @@ func TestIncomplete(t *testing.T) {
 }
 
 func TestDeletedByOpaqueDir(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	img := image(t, v1.Config{}, nil,
 		tarLayer(t, "gzip", file{"srv/conf/token.txt", []byte(tok)}),
@@ -356,6 +362,7 @@ func TestDeletedByOpaqueDir(t *testing.T) {
 
 // One zero block instead of two still ends an archive cleanly.
 func TestOneZeroBlock(t *testing.T) {
+	t.Parallel()
 	good := tarBytes(t, file{"a.txt", []byte("hello")})
 	img := image(t, v1.Config{}, nil, layer(good[:1536], "none"))
 	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})), Options{})
@@ -369,6 +376,7 @@ func TestOneZeroBlock(t *testing.T) {
 
 // A cancelled audit is incomplete, never clean.
 func TestCancelled(t *testing.T) {
+	t.Parallel()
 	img := image(t, v1.Config{}, nil, tarLayer(t, "gzip", file{"a.txt", []byte("hello")}))
 	dir := writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}))
 	ctx, cancel := context.WithCancel(context.Background())

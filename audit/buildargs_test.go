@@ -6,6 +6,7 @@ import (
 )
 
 func TestBuildArgs(t *testing.T) {
+	t.Parallel()
 	sealed := randString(t, alnum, 24)
 	gh := "ghp_" + randString(t, alnum, 36)
 	opts := Options{Values: []Value{{Name: "API_TOKEN", Value: []byte(sealed)}}, SealedNames: []string{"API_TOKEN", "DB_URL"}}
@@ -71,6 +72,7 @@ func TestBuildArgs(t *testing.T) {
 
 // The policy's allowlist applies to build arguments as to everything else.
 func TestBuildArgsAllow(t *testing.T) {
+	t.Parallel()
 	r := BuildArgs(map[string]string{"NPM_TOKEN": randString(t, alnum, 20)},
 		Options{Allow: []Allow{{Rule: "secret-build-arg", Reason: "a test"}}})
 	if !r.Clean() || len(r.Suppressed) != 1 {

@@ -17,6 +17,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/sealenv/sealenv/audit/internal/decode"
 )
 
 // A limitError says that a file needs more than a limit allows to be
@@ -69,7 +71,7 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 	case fmtZstd:
 		br := bufio.NewReaderSize(r, 4096)
 		head, _ := br.Peek(18)
-		if w := zstdWindow(head); w > window {
+		if w := decode.ZstdWindow(head); w > window {
 			return nil, windowError(w, window)
 		}
 		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(uint64(max(window, zstd.MinWindowSize))), zstd.WithDecoderMaxMemory(1<<62))
@@ -82,7 +84,7 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 	case fmtXz:
 		br := bufio.NewReaderSize(r, 4096)
 		head, _ := br.Peek(64)
-		if d := xzDict(head); d > window {
+		if d := decode.XzDict(head); d > window {
 			return nil, windowError(d, window)
 		}
 		c := xz.ReaderConfig{DictCap: 8 << 20}
@@ -98,11 +100,11 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 		}
 		return lzma.ReaderConfig{DictCap: int(min(window, lzma.MaxDictCap))}.NewReader(br)
 	case fmtZ:
-		return newLZWReader(r)
+		return decode.NewLZWReader(r)
 	case fmtBrotli:
 		br := bufio.NewReaderSize(r, 4096)
 		head, _ := br.Peek(8)
-		w, large, ok := brotliWindow(head)
+		w, large, ok := decode.BrotliWindow(head)
 		if !ok {
 			return nil, errors.New("not a brotli stream: its window size field is invalid")
 		}
@@ -113,7 +115,7 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 	case fmtZlib, fmtZlibData:
 		return zlib.NewReader(r)
 	case fmtLZ4:
-		return newLZ4Reader(r)
+		return decode.NewLZ4Reader(r)
 	}
 	return nil, errors.New("not compressed")
 }
@@ -131,134 +133,6 @@ func (z zstdErrors) Read(p []byte) (int, error) {
 		err = &limitError{what: "a larger window", limit: limitWindow, value: z.window}
 	}
 	return n, err
-}
-
-// zstdWindow returns the window a zstd frame header asks for, or 0 when b
-// does not hold one.
-func zstdWindow(b []byte) int64 {
-	if len(b) < 6 || string(b[:4]) != "\x28\xb5\x2f\xfd" {
-		return 0
-	}
-	fhd := b[4]
-	if fhd&0x20 == 0 {
-		// Window_Descriptor: exponent and mantissa.
-		wd := b[5]
-		base := int64(1) << (10 + wd>>3)
-		return base + base/8*int64(wd&7)
-	}
-	// Single segment: the window is the frame's content size.
-	pos := 5
-	pos += []int{0, 1, 2, 4}[fhd&3]
-	switch fhd >> 6 {
-	case 0:
-		if pos+1 <= len(b) {
-			return int64(b[pos])
-		}
-	case 1:
-		if pos+2 <= len(b) {
-			return int64(binary.LittleEndian.Uint16(b[pos:])) + 256
-		}
-	case 2:
-		if pos+4 <= len(b) {
-			return int64(binary.LittleEndian.Uint32(b[pos:]))
-		}
-	case 3:
-		if pos+8 <= len(b) {
-			return int64(binary.LittleEndian.Uint64(b[pos:]) & (1<<62 - 1))
-		}
-	}
-	return 0
-}
-
-// brotliWindow decodes the WBITS field at the start of a brotli stream
-// (RFC 7932 9.1, and the large-window extension of RFC 9841): the window
-// the decoder allocates.
-func brotliWindow(b []byte) (int64, bool, bool) {
-	if len(b) == 0 {
-		return 0, false, false
-	}
-	x := uint32(b[0])
-	if len(b) > 1 {
-		x |= uint32(b[1]) << 8
-	}
-	if x&1 == 0 {
-		return 1<<16 - 16, false, true
-	}
-	if n := (x >> 1) & 7; n != 0 {
-		return 1<<(17+n) - 16, false, true
-	}
-	switch m := (x >> 4) & 7; {
-	case m == 1:
-		// Large window: six more bits give WBITS (10 to 30).
-		if len(b) < 2 {
-			return 0, false, false
-		}
-		wbits := (x >> 8) & 63
-		if wbits < 10 || wbits > 30 {
-			return 0, false, false
-		}
-		return 1<<wbits - 16, true, true
-	case m != 0:
-		return 1<<(8+m) - 16, false, true
-	}
-	return 1<<17 - 16, false, true
-}
-
-// xzDict returns the LZMA2 dictionary size the first block of an xz stream
-// asks for (the decoder would allocate it), or 0 when it cannot tell.
-func xzDict(b []byte) int64 {
-	if len(b) < 14 || string(b[:6]) != "\xfd7zXZ\x00" || b[12] == 0 {
-		return 0
-	}
-	h := b[12:]
-	size := (int(h[0]) + 1) * 4
-	if len(h) < size {
-		return 0
-	}
-	flags := h[1]
-	i := 2
-	varint := func() (uint64, bool) {
-		var x uint64
-		for s := 0; i < size && s < 63; s += 7 {
-			c := h[i]
-			i++
-			x |= uint64(c&0x7f) << s
-			if c&0x80 == 0 {
-				return x, true
-			}
-		}
-		return 0, false
-	}
-	if flags&0x40 != 0 {
-		varint()
-	}
-	if flags&0x80 != 0 {
-		varint()
-	}
-	for n := int(flags&3) + 1; n > 0; n-- {
-		id, ok1 := varint()
-		plen, ok2 := varint()
-		if !ok1 || !ok2 || i+int(plen) > size {
-			return 0
-		}
-		if id == 0x21 && plen == 1 {
-			return lzma2Dict(h[i])
-		}
-		i += int(plen)
-	}
-	return 0
-}
-
-// lzma2Dict decodes the one-byte LZMA2 dictionary size property.
-func lzma2Dict(p byte) int64 {
-	code := p & 0x3f
-	if code > 40 {
-		return 1 << 40
-	}
-	if code == 40 {
-		return 1<<32 - 1
-	}
-	return int64(2|code&1) << (code/2 + 11)
 }
 
 var flatePool = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/sealenv/sealenv/audit/internal/decode"
 )
 
 // text is n bytes of varied text: words drawn at random, so that
@@ -39,25 +41,31 @@ func withSecrets(p secretPair, n int) []byte {
 // file holding both secrets is found decoded, at its path; its clean
 // twin is clean.
 func TestCompressorsRealTools(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	for _, c := range []struct {
 		name, tool string
 		args       []string
+		full       bool // a second setting of a tool: not run with -short
 	}{
-		{"app.js.br", "brotli", []string{"-c"}},
-		{"app.js.br", "brotli", []string{"-c", "-q", "11", "--lgwin=24"}},
-		{"data.lzma", "xz", []string{"--format=lzma", "-c"}},
-		{"data.bin", "xz", []string{"--format=lzma", "-c"}}, // told by content: xz writes an unknown size
-		{"notes.txt.Z", "compress", []string{"-c"}},
-		{"notes.txt.Z", "compress", []string{"-c", "-b", "12"}},
-		{"log.zst", "zstd", []string{"--long=27", "-c", "-q"}},
-		{"app.log.lz4", "lz4", []string{"-c", "-q"}},
-		{"app.log.lz4", "lz4", []string{"-c", "-q", "-BD", "-BX", "-B4", "--content-size"}},
-		{"initrd.img", "lz4", []string{"-c", "-q", "-l"}}, // the kernel's legacy format
-		{"cache.bin", "python3", []string{"-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))"}},
-		{"cache.bin", "node", []string{"-e", "process.stdout.write(require('zlib').deflateSync(require('fs').readFileSync(0)))"}},
+		{"app.js.br", "brotli", []string{"-c"}, false},
+		{"app.js.br", "brotli", []string{"-c", "-q", "11", "--lgwin=24"}, true},
+		{"data.lzma", "xz", []string{"--format=lzma", "-c"}, false},
+		{"data.bin", "xz", []string{"--format=lzma", "-c"}, false}, // told by content: xz writes an unknown size
+		{"notes.txt.Z", "compress", []string{"-c"}, false},
+		{"notes.txt.Z", "compress", []string{"-c", "-b", "12"}, true},
+		{"log.zst", "zstd", []string{"--long=27", "-c", "-q"}, false},
+		{"app.log.lz4", "lz4", []string{"-c", "-q"}, false},
+		{"app.log.lz4", "lz4", []string{"-c", "-q", "-BD", "-BX", "-B4", "--content-size"}, true},
+		{"initrd.img", "lz4", []string{"-c", "-q", "-l"}, false}, // the kernel's legacy format
+		{"cache.bin", "python3", []string{"-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))"}, false},
+		{"cache.bin", "node", []string{"-e", "process.stdout.write(require('zlib').deflateSync(require('fs').readFileSync(0)))"}, true},
 	} {
+		if c.full && testing.Short() {
+			continue
+		}
 		t.Run(c.tool+" "+fmt.Sprint(c.args)+" "+c.name, func(t *testing.T) {
+			t.Parallel()
 			dirty := runTool(t, "", withSecrets(p, 300<<10), nil, c.tool, c.args...)
 			p.wantBoth(t, auditFiles(t, p.opts, file{"srv/" + c.name, dirty}), "srv/"+c.name)
 			clean := runTool(t, "", text(300<<10, 2), nil, c.tool, c.args...)
@@ -69,10 +77,11 @@ func TestCompressorsRealTools(t *testing.T) {
 // The LZ4 decoder gives back exactly what lz4 compressed, in every block
 // mode, size and format.
 func TestLZ4Exact(t *testing.T) {
+	t.Parallel()
 	in := text(9<<20, 14)
 	for _, args := range [][]string{{"-c", "-q"}, {"-c", "-q", "-BD"}, {"-c", "-q", "-B4", "-BD", "-BX", "--content-size"}, {"-c", "-q", "-B7", "-9"}, {"-c", "-q", "-l"}} {
 		z := runTool(t, "", in, nil, "lz4", args...)
-		r, err := newLZ4Reader(bytes.NewReader(append(z, z...))) // two frames in a row
+		r, err := decode.NewLZ4Reader(bytes.NewReader(append(z, z...))) // two frames in a row
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,6 +99,7 @@ func TestLZ4Exact(t *testing.T) {
 // ncompress 4.2.4), the decoder fails too, so the audit is incomplete
 // rather than wrong.
 func TestLZWExact(t *testing.T) {
+	t.Parallel()
 	in := text(3<<20, 3)
 	// Past two megabytes, make the text change so that the ratio drops
 	// and compress clears its table.
@@ -102,7 +112,7 @@ func TestLZWExact(t *testing.T) {
 				z := runTool(t, "", in[:size], nil, "compress", args...)
 				os.WriteFile(filepath.Join(dir, "x.Z"), z, 0o644)
 				want, oracle := exec.Command(peer(t, "compress"), "-d", "-c", filepath.Join(dir, "x.Z")).Output()
-				r, err := newLZWReader(bytes.NewReader(z))
+				r, err := decode.NewLZWReader(bytes.NewReader(z))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -123,6 +133,7 @@ func TestLZWExact(t *testing.T) {
 // has no magic number to go by) and is incomplete; the second has a
 // reserved flag set, is no gzip, and is clean.
 func TestNamedAndFalseMagic(t *testing.T) {
+	t.Parallel()
 	junk := text(4096, 4)
 	wantIncomplete(t, auditFiles(t, Options{}, file{"www/app.css.br", junk}), "app.css.br: brotli")
 	fake := append([]byte{0x1f, 0x8b, 0x08, 0xe0, 0, 0, 0, 0, 0, 3}, junk...)
@@ -140,7 +151,7 @@ func TestLongWindows(t *testing.T) {
 	p := plantSecrets(t)
 	body := withSecrets(p, 1<<20)
 	zst := runTool(t, "", body, nil, "zstd", "--long=31", "-c", "-q") // from a pipe: the window stays 2 GiB
-	if w := zstdWindow(zst); w != 1<<31 {
+	if w := decode.ZstdWindow(zst); w != 1<<31 {
 		t.Fatalf("zstd wrote a window of %d bytes, the test wants 2 GiB", w)
 	}
 	br := runTool(t, "", body, nil, "brotli", "--large_window=30", "-c")

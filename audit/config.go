@@ -14,6 +14,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	provenance "github.com/moby/buildkit/solver/llbsolver/provenance/types"
+
+	"github.com/sealenv/sealenv/audit/internal/creds"
+	"github.com/sealenv/sealenv/audit/internal/transport"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func sha256hex(b []byte) string {
@@ -56,10 +60,10 @@ func (a *auditor) config(raw []byte, image string) {
 // and whose value is not a placeholder.
 func (a *auditor) variable(name, value, where, kind, image, field string) {
 	sealed := a.d.sealed[name]
-	if (!sealed && !isSecretName(name)) || isPlaceholder(value) {
+	if (!sealed && !creds.IsSecretName(name)) || creds.IsPlaceholder(value) {
 		return
 	}
-	f := Finding{Kind: kind, Severity: "high", Where: where, Image: image, Field: field, Name: name, Preview: mask([]byte(value))}
+	f := Finding{Kind: kind, Severity: "high", Where: where, Image: image, Field: field, Name: name, Preview: match.Preview([]byte(value))}
 	switch {
 	case kind == kindBuildArg:
 		f.Rule = "secret-build-arg"
@@ -137,7 +141,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // in DSSE envelopes. Every string is searched; BuildKit provenance is
 // decoded for its build arguments, secrets and mode.
 func (a *auditor) attestation(ctx context.Context, d v1.Descriptor, field string) {
-	raw, err := manifest(ctx, a.st, d)
+	raw, err := transport.Manifest(ctx, a.st, d)
 	if err != nil {
 		a.incomplete("%s: attestation manifest: %v", field, err)
 		return

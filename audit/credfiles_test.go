@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 	"filippo.io/age"
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/sealenv/sealenv/audit/internal/decode"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
@@ -77,6 +77,7 @@ func checkCredCases(t *testing.T, cases []credCase, secrets ...string) {
 // now, is a finding that names the key; its twin with a placeholder or a
 // reference is clean.
 func TestCredentialFiles(t *testing.T) {
+	t.Parallel()
 	uuid := randString(t, "0123456789abcdef", 8) + "-" + randString(t, "0123456789abcdef", 4) + "-4" + randString(t, "0123456789abcdef", 3) + "-a" + randString(t, "0123456789abcdef", 3) + "-" + randString(t, "0123456789abcdef", 12)
 	pw := randString(t, alnum, 20)
 	b64 := base64.StdEncoding.EncodeToString([]byte("user:" + pw))
@@ -105,6 +106,7 @@ func TestCredentialFiles(t *testing.T) {
 // config.json, repositories.yaml), Yarn 2+ (.yarnrc.yml), pip, Poetry,
 // Maven, Gradle, NuGet, cargo, RubyGems and Composer.
 func TestRegistryLogins(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	b64 := base64.StdEncoding.EncodeToString([]byte("deploy:" + pw))
 	hex48 := randString(t, "0123456789abcdef", 48)
@@ -133,6 +135,7 @@ func TestRegistryLogins(t *testing.T) {
 // (AWS, gcloud, Azure CLI, s3cmd, rclone, boto), databases (.pgpass,
 // .my.cnf), Vault and the GitHub CLI.
 func TestCloudAndClusterFiles(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	key40 := randString(t, alnum+"+/", 40)
 	keyData := base64.StdEncoding.EncodeToString([]byte("-----BEGIN EC PRIVATE KEY-----\n" + randString(t, alnum+"+/", 64) + "\n-----END EC PRIVATE KEY-----\n"))
@@ -166,6 +169,7 @@ func TestCloudAndClusterFiles(t *testing.T) {
 // credentials.tfrc.json, Pulumi checkpoints, stack exports, credentials
 // and stack configuration.
 func TestInfrastructureFiles(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	uuid := randString(t, "0123456789abcdef", 8) + "-" + randString(t, "0123456789abcdef", 4) + "-4" + randString(t, "0123456789abcdef", 3) + "-8" + randString(t, "0123456789abcdef", 3) + "-" + randString(t, "0123456789abcdef", 12)
 	head := `{"version": 4, "terraform_version": "1.9.5", "serial": 3, "lineage": "` + uuid + `", `
@@ -196,6 +200,7 @@ func TestInfrastructureFiles(t *testing.T) {
 // .NET settings: connection strings with a password in appsettings*.json
 // and web.config, and secret-named settings.
 func TestDotnetSettings(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 20)
 	checkCredCases(t, []credCase{
 		{"app/appsettings.json", "credentials-file", `{"ConnectionStrings": {"Default": "Server=db.internal;Database=app;User Id=app;Password=` + pw + `;"}, "Logging": {"LogLevel": {"Default": "Information"}}}`, `{"ConnectionStrings": {"Default": "Server=db.internal;Database=app;Integrated Security=true;"}}`},
@@ -211,6 +216,7 @@ func TestDotnetSettings(t *testing.T) {
 // the rules, in the decoded text; the twin without one is clean. The files
 // are written by iconv when it is installed.
 func TestUTF16Text(t *testing.T) {
+	t.Parallel()
 	gh := "ghp_" + randString(t, alnum, 36)
 	text := "PS C:\\> gh auth token\r\n" + gh + "\r\n"
 	clean := "PS C:\\> gh auth status\r\nLogged in to github.com\r\n"
@@ -254,7 +260,7 @@ func TestUTF16Text(t *testing.T) {
 	for i := range bin {
 		bin[i] = byte(i * 7)
 	}
-	if _, _, ok := utf16Text(bin); ok {
+	if _, _, ok := decode.UTF16Text(bin); ok {
 		t.Error("binary data taken for UTF-16 text")
 	}
 }
@@ -264,6 +270,7 @@ func TestUTF16Text(t *testing.T) {
 // config with the extraheader actions/checkout persists (read back with
 // git config to prove it is git's format).
 func TestRealToolCredentials(t *testing.T) {
+	t.Parallel()
 	pw := randString(t, alnum, 24)
 	dir := t.TempDir()
 	t.Run("podman", func(t *testing.T) {
@@ -334,6 +341,7 @@ func TestRealToolCredentials(t *testing.T) {
 // A plaintext line typed into a sealed bundle is a finding (keyless); the
 // bundle as sealenv wrote it is not.
 func TestPlaintextLineInSealedBundle(t *testing.T) {
+	t.Parallel()
 	id, _ := age.GenerateX25519Identity()
 	b, err := author.New(seal.FormatDotenv, []string{id.Recipient().String()})
 	if err != nil {
@@ -354,67 +362,5 @@ func TestPlaintextLineInSealedBundle(t *testing.T) {
 		if got != c.want || (!c.want && len(r.Findings) > 0) {
 			t.Errorf("want finding %v: %s", c.want, dump(t, r))
 		}
-	}
-}
-
-// FuzzCredentialReaders runs every credential reader (and the UTF-16
-// decoder in front of them) on any bytes: none panics, a finding names a
-// key and shows only a masked preview of the value, never the value.
-func FuzzCredentialReaders(f *testing.F) {
-	names := []string{".env", "secrets.yaml", ".npmrc", ".netrc", ".git-credentials", "root/.docker/config.json", "auth.json",
-		"root/.kube/config", "application.properties", "application.yml", "k8s.yaml", ".yarnrc.yml", "root/.gem/credentials",
-		".pgpass", "main.tf", "terraform.tfstate", "root/.pulumi/stacks/a/b.json", "root/.m2/settings.xml", "NuGet.Config",
-		"appsettings.json", "web.config", ".vault-token", ".pypirc", "root/.aws/credentials", ".boto", ".s3cfg", "rclone.conf",
-		".my.cnf", "pip.conf", "root/.cargo/credentials.toml", "root/pypoetry/auth.toml", "app/.git/config", "no-name"}
-	pw := randString(f, alnum, 20)
-	for _, seed := range []string{
-		"DB_PASSWORD=" + pw + "\n", `{"auths":{"h":{"auth":"` + pw + `"}}}`, "[core]\n\trepositoryformatversion = 0\n[http]\n\textraheader = AUTHORIZATION: basic " + pw + "\n",
-		"apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user:\n    token: " + pw + "\n", `{"version": 4, "terraform_version": "1", "lineage": "l", "outputs": {"a": {"value": "` + pw + `", "sensitive": true}}}`,
-		"<settings><servers><server><password>" + pw + "</password></server></servers></settings>", "h:1:d:u:" + pw + "\n",
-		"variable \"db_password\" {\n default = \"" + pw + "\"\n}\n", string(utf16Bytes("password="+pw, binary.LittleEndian, true)),
-	} {
-		f.Add([]byte(seed), uint8(0))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
-		name := names[int(which)%len(names)]
-		fd, err := plaintextBundle(name, bytes.NewReader(data), map[string]bool{"DB_PASSWORD": true}, 1<<20)
-		if err != nil || fd == nil {
-			return
-		}
-		if fd.Rule == "" || fd.Message == "" || fd.Name == "" && fd.Rule != "plaintext-value" {
-			t.Fatalf("%s: incomplete finding %+v", name, fd)
-		}
-		if i := strings.Index(fd.Preview, "****"); i > 4 {
-			t.Fatalf("%s: the preview shows %d bytes", name, i)
-		}
-	})
-}
-
-// The UTF-16 decoder agrees with unicode/utf16 on text with surrogate
-// pairs, read in pieces of every size, and marks unpaired surrogates.
-func TestUTF16Reader(t *testing.T) {
-	text := strings.Repeat("ascii é€😀 \r\n", 700)
-	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
-		b := utf16Bytes(text, order, false)
-		for _, size := range []int{1, 3, 4096, 1 << 20} {
-			u := &utf16Reader{r: bufio.NewReaderSize(bytes.NewReader(b), 16), order: order.(binary.ByteOrder)}
-			var out bytes.Buffer
-			buf := make([]byte, size)
-			for {
-				n, err := u.Read(buf)
-				out.Write(buf[:n])
-				if err != nil {
-					break
-				}
-			}
-			if out.String() != text {
-				t.Fatalf("read by %d: %d bytes, want %d", size, out.Len(), len(text))
-			}
-		}
-	}
-	lone := binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(nil, 0xd800), 'a')
-	out, _ := io.ReadAll(&utf16Reader{r: bufio.NewReader(bytes.NewReader(lone)), order: binary.LittleEndian})
-	if string(out) != "\ufffda" {
-		t.Fatalf("unpaired surrogate: %q", out)
 	}
 }

@@ -18,6 +18,7 @@ import (
 // one endpoint (GET /images/{name}/get) with a real docker save archive
 // written by go-containerregistry.
 func TestDaemon(t *testing.T) {
+	t.Parallel()
 	p := plant(t)
 	tmp := t.TempDir()
 	archive := filepath.Join(tmp, "save.tar")

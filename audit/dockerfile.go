@@ -16,6 +16,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/sealenv/sealenv/audit/internal/creds"
+	"github.com/sealenv/sealenv/internal/match"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -42,10 +44,10 @@ func Dockerfile(file string, opts Options) (*Report, error) {
 	a.rep.Coverage.Files = 1
 	a.rep.Coverage.Bytes = int64(len(data))
 	lineOf := lineIndex(data)
-	sc := &scanner{d: a.d, seen: map[seenKey]bool{}}
-	sc.scanBytes(data, func(h hit) {
+	sc := a.d.scanner()
+	sc.Bytes(data, func(h match.Hit) {
 		f := a.hitFinding(h)
-		f.Where, f.Path, f.Line = whereDockerfile, file, lineOf(h.offset)
+		f.Where, f.Path, f.Line = whereDockerfile, file, lineOf(h.Offset)
 		f.Offset = nil
 		f.Message += "; pass it with RUN --mount=type=secret instead"
 		a.add(f)
@@ -95,13 +97,13 @@ func (l *dfLint) node(n *parser.Node, line int, prefix string) {
 		}
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
-			if a.d.sealed[kv.Key] || isSecretName(kv.Key) {
+			if a.d.sealed[kv.Key] || creds.IsSecretName(kv.Key) {
 				at("secret-arg", kv.Key, fmt.Sprintf("ARG %s: build arguments are recorded in the image history and provenance; use RUN --mount=type=secret,id=%s", kv.Key, kv.Key))
 			}
 		}
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
-			if (a.d.sealed[kv.Key] || isSecretName(kv.Key)) && strings.TrimSpace(kv.Value) != "" && !strings.HasPrefix(kv.Value, "/") {
+			if (a.d.sealed[kv.Key] || creds.IsSecretName(kv.Key)) && strings.TrimSpace(kv.Value) != "" && !strings.HasPrefix(kv.Value, "/") {
 				at("secret-env", kv.Key, fmt.Sprintf("ENV %s bakes a secret into the image config; provide it at run time with sealenv-inject, or use RUN --mount=type=secret,id=%s during the build", kv.Key, kv.Key))
 			}
 		}
@@ -122,7 +124,7 @@ func (l *dfLint) node(n *parser.Node, line int, prefix string) {
 // stage was built with them, the final image gets them.
 func (l *dfLint) fromStage(srcs []string, stage string, at func(rule, name, msg string)) {
 	for _, s := range srcs {
-		if looksLikeSecretsFile(s) || secretFileName(strings.ToLower(path.Base(s))) {
+		if creds.LooksLikeSecretsFile(s) || secretFileName(strings.ToLower(path.Base(s))) {
 			at("copy-secret-file", s, fmt.Sprintf("COPY --from=%s %s copies a credentials file out of a build stage into the image; mount it with RUN --mount=type=secret in the stage that needs it", stage, s))
 		}
 	}
@@ -251,7 +253,7 @@ func sealedName(d *detectors, n string) string {
 func (l *dfLint) copies(srcs []string, verb string, at func(rule, name, msg string)) {
 	for _, s := range srcs {
 		base := strings.ToLower(path.Base(s))
-		if looksLikeSecretsFile(s) || secretFileName(base) {
+		if creds.LooksLikeSecretsFile(s) || secretFileName(base) {
 			if !sealedFile(filepath.Join(l.ctxDir, filepath.FromSlash(s)), s) {
 				at("copy-secret-file", s, fmt.Sprintf("%s %s puts a plaintext secrets file into a layer; seal it (sealenv seal) or mount it with RUN --mount=type=secret", verb, s))
 			}
@@ -296,7 +298,7 @@ func (l *dfLint) contextSecrets() []string {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		if (looksLikeSecretsFile(rel) || secretFileName(strings.ToLower(d.Name()))) && !sealedFile(p, rel) {
+		if (creds.LooksLikeSecretsFile(rel) || secretFileName(strings.ToLower(d.Name()))) && !sealedFile(p, rel) {
 			l.context = append(l.context, rel)
 		}
 		return nil

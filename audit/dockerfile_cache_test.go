@@ -11,6 +11,7 @@ import (
 // elsewhere it stays secret-mount-persisted, and a cache mount the secret
 // does not reach is quiet.
 func TestDockerfileCacheMount(t *testing.T) {
+	t.Parallel()
 	df := filepath.Join(t.TempDir(), "Dockerfile")
 	os.WriteFile(df, []byte(`FROM scratch
 RUN --mount=type=secret,id=npm --mount=type=cache,target=/root/.npm cp /run/secrets/npm /root/.npm/token

@@ -8,6 +8,7 @@ import (
 )
 
 func TestDockerfile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tok := "ghp_" + randString(t, alnum, 36)
 	df := filepath.Join(dir, "Dockerfile")
@@ -63,6 +64,7 @@ RUN --mount=type=secret,id=npm,env=NPM_TOKEN npm ci
 // secrets file that .dockerignore does not exclude, PAT- and AUTH-style
 // names. Each has a twin that must stay quiet.
 func TestDockerfileMore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN="+randString(t, alnum, 24)+"\n"), 0o600)
 	os.MkdirAll(filepath.Join(dir, "conf"), 0o755)
@@ -132,6 +134,7 @@ COPY . /app
 // The text report of a Dockerfile lint names the variable and the fix, as
 // the JSON report does.
 func TestDockerfileText(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	df := filepath.Join(dir, "Dockerfile")
 	os.WriteFile(df, []byte("FROM scratch\nARG NPM_TOKEN\n"), 0o644)

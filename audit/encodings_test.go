@@ -14,11 +14,12 @@ import (
 // \uXXXX escapes (Python's ensure_ascii, and of every character), HTML
 // escapes, and base64 wrapped at 64 and 76 columns at every column.
 func TestMoreEncodings(t *testing.T) {
+	t.Parallel()
 	v := []byte(randString(t, alnum, 20) + `<&>"' é€😀`)
 	d := defaultDetectors([]Value{{Name: "V", Value: v}})
 	find := func(form string) bool {
 		for _, h := range collect(d, []byte("<<"+form+">>"), false) {
-			if h.name == "V" {
+			if h.Name == "V" {
 				return true
 			}
 		}

@@ -18,6 +18,7 @@ import (
 // The data entry points give what the transports give: an index held in
 // memory is audited like the same index written to a layout.
 func TestImageAndIndexValues(t *testing.T) {
+	t.Parallel()
 	p := plant(t)
 	ctx := context.Background()
 	r, err := Index(ctx, p.index, Options{Values: p.values, ShortAccepted: p.short})
@@ -38,6 +39,7 @@ func TestImageAndIndexValues(t *testing.T) {
 // docker-archive:FILE:NAME:TAG audits the image of that name only, as
 // docker load would pick it; a name the archive does not hold is an error.
 func TestDockerArchiveName(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	clean := image(t, v1.Config{}, nil, tarLayer(t, "none", file{"a.txt", []byte("nothing")}))
 	dirty := image(t, v1.Config{}, nil, tarLayer(t, "none", file{"a.txt", []byte(tok)}))
@@ -64,6 +66,7 @@ func TestDockerArchiveName(t *testing.T) {
 // Files: lines in a file's own bytes, places inside a compressed file and a
 // zip, plaintext secrets files, and what cannot be read is incomplete.
 func TestFiles(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	val := randString(t, alnum, 24)
 	dir := t.TempDir()

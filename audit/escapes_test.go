@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // nasty is a value with every character the escapers disagree on: the
@@ -23,8 +25,8 @@ func nasty(t *testing.T) string {
 func hasForm(t *testing.T, d *detectors, v, f string) bool {
 	t.Helper()
 	found := false
-	for _, p := range encodings([]byte(v)) {
-		if string(p.text) == f {
+	for _, p := range match.Forms([]byte(v)) {
+		if string(p.Text) == f {
 			found = true
 		}
 	}
@@ -32,7 +34,7 @@ func hasForm(t *testing.T, d *detectors, v, f string) bool {
 		return false
 	}
 	for _, h := range collect(d, []byte(`{"k": "`+f+`"}`), false) {
-		if h.name == "V" {
+		if h.Name == "V" {
 			return true
 		}
 	}
@@ -77,6 +79,7 @@ func oracle(t *testing.T, v string, name string, args ...string) map[string]stri
 // form the known-value detector searches: each language that is installed
 // is run as an oracle on a value with every character they disagree on.
 func TestLanguageEscapes(t *testing.T) {
+	t.Parallel()
 	v := nasty(t)
 	d := defaultDetectors([]Value{{Name: "V", Value: []byte(v)}})
 	check := func(t *testing.T, forms map[string]string) {
@@ -183,6 +186,7 @@ for my $k (sort keys %f) { my $x = substr($f{$k}, 1, -1); print $k, "\t", unpack
 // The escapes of the libraries that no test machine runs (.NET, Gson,
 // Jackson), against the outputs their documentation and sources give.
 func TestDocumentedEscapes(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ what, value, form string }{
 		// learn.microsoft.com, "How to customize character encoding with
 		// System.Text.Json": the default escapes every non-ASCII character.

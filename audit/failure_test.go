@@ -12,6 +12,7 @@ import (
 // structure that does not parse, followed by nothing the audit decodes,
 // is a note.
 func TestDecoderFailures(t *testing.T) {
+	t.Parallel()
 	tok := "ghp_" + randString(t, alnum, 36)
 	body := []byte("token: " + tok + "\n")
 	deflated := zipOf(t, zip.Store, false, file{"conf/app.yml", body}) // stored: its bytes are the text

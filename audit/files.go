@@ -79,7 +79,7 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 		var found []Finding
 		var inFile []int // findings in the file's own bytes, to get a line
 		for _, h := range r.scan.hits {
-			found = append(found, h.finding(whereFile))
+			found = append(found, a.d.finding(h, whereFile))
 			if h.depth == 0 && h.part == partData && h.path == f.Path {
 				inFile = append(inFile, len(found)-1)
 			}
@@ -94,7 +94,7 @@ func Files(ctx context.Context, files []File, opts Options) (*Report, error) {
 		a.rep.Findings = append(a.rep.Findings, found...)
 	}
 	a.coverValues()
-	cov.PublicSkipped = int(a.d.skipped.Load())
+	cov.PublicSkipped = int(a.d.m.Skipped())
 	sort.SliceStable(a.rep.Findings, func(i, j int) bool {
 		x, y := &a.rep.Findings[i], &a.rep.Findings[j]
 		if x.Path != y.Path {
@@ -151,7 +151,7 @@ func (w *walker) fileScan(ctx context.Context, r io.Reader, path string) (*layer
 	w.fieldHits = w.fieldHits[:0]
 	s := w.getStream()
 	defer w.putStream(s)
-	s.reset(ctxReader{ctx, r}, s.feed.sc, path, partData)
+	s.reset(ctxReader{ctx, r}, path, partData)
 	err := w.file(s, s, 0, path)
 	if err == nil {
 		err = s.drain(w.discard)

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sealenv/sealenv/audit/internal/creds"
 )
 
 // GitObject names the git object a finding is in: one of a repository's
@@ -822,11 +824,11 @@ func (w *walker) gitFindings() {
 		sort.Strings(ids)
 		for _, id := range ids {
 			pl, ok := places[id]
-			if !ok || credentialKind(pl.path) == credNone {
+			if !ok || creds.KindOfName(pl.path) == creds.None {
 				continue
 			}
 			b := st.blobs[id]
-			f, err := plaintextBundle(pl.path, bytes.NewReader(b.data), w.d.sealed, w.lim.check)
+			f, err := checkPlain(pl.path, bytes.NewReader(b.data), w.d.sealed, w.lim.check)
 			if err != nil || f == nil {
 				continue
 			}

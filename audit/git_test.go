@@ -97,6 +97,7 @@ func wantGitFinding(t *testing.T, r *Report, rule, blob, commit, pathPrefix stri
 // object id, path and commit; after git gc, found in the pack, through
 // OFS_DELTA and REF_DELTA chains. A clean repository stays clean.
 func TestGitHistory(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	g := newGitRepo(t)
 	added := g.history(p.env())
@@ -197,6 +198,7 @@ func TestGitHistory(t *testing.T) {
 // A SHA-256 repository (git init --object-format=sha256): its object ids
 // are 64 digits, loose and packed alike.
 func TestGitSHA256(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	g := newGitRepo(t, "--object-format=sha256")
 	added := g.history(p.env())

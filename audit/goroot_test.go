@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// goTreeLayer writes the Go toolchain tree as an uncompressed layer file:
-// a large body of real third-party files.
-func goTreeLayer(t testing.TB, dir string) v1.Layer {
+// goTreeLayer writes the Go toolchain tree (or its subdirectory sub) as an
+// uncompressed layer file: a large body of real third-party files.
+func goTreeLayer(t testing.TB, dir, sub string) v1.Layer {
 	root := goroot(t)
 	p := filepath.Join(dir, "goroot.tar")
 	f, err := os.Create(p)
@@ -27,7 +27,7 @@ func goTreeLayer(t testing.TB, dir string) v1.Layer {
 		t.Fatal(err)
 	}
 	tw := tar.NewWriter(f)
-	err = filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
+	err = filepath.Walk(filepath.Join(root, sub), func(path string, fi os.FileInfo, err error) error {
 		if err != nil || !fi.Mode().IsRegular() {
 			return err
 		}
@@ -64,10 +64,26 @@ func goTreeLayer(t testing.TB, dir string) v1.Layer {
 // and secrets planted among its files are all found.
 func TestGoTree(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads the whole Go toolchain tree")
+		t.Skip("reads the whole Go toolchain tree (TestGoTreeCrypto is its -short twin)")
 	}
+	t.Parallel()
+	goTree(t, "")
+}
+
+// TestGoTreeCrypto is the lighter twin of TestGoTree, run also with
+// -short: the same assertions on src/crypto, the part of the Go tree with
+// the most key material (test keys, certificates), a sixteenth of its
+// bytes.
+func TestGoTreeCrypto(t *testing.T) {
+	t.Parallel()
+	goTree(t, "src/crypto")
+}
+
+// goTree audits the Go tree's subdirectory sub ("" for all of it) alone
+// and under the planted layers.
+func goTree(t *testing.T, sub string) {
 	tmp := t.TempDir()
-	base := goTreeLayer(t, tmp)
+	base := goTreeLayer(t, tmp, sub)
 	p := plant(t)
 	ls, _ := p.img.Layers()
 

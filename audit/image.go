@@ -16,8 +16,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/sealenv/sealenv/audit/internal/transport"
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // Options configure an audit.
@@ -130,11 +132,11 @@ func (o *Options) detectors() *detectors {
 type auditor struct {
 	o      *Options
 	d      *detectors
-	st     store
+	st     transport.Store
 	rep    *Report
 	images []*imageJob
 	mu     sync.Mutex
-	strSc  *scanner // for config, manifest and attestation strings, read one at a time
+	strSc  *match.Scanner // for config, manifest and attestation strings, read one at a time
 	// ociImages maps the config blob of each image the OCI index names to
 	// its layer blobs, in archive paths.
 	ociImages map[string][]string
@@ -172,26 +174,26 @@ type layerJob struct {
 // are listed in it.
 func Ref(ctx context.Context, ref imageref.Ref, opts Options) (*Report, error) {
 	o := opts.defaults()
-	st, label, err := openSource(ctx, ref, o)
+	st, label, err := transport.Open(ctx, ref, transport.Options{Insecure: o.Insecure, DaemonHost: o.DaemonHost, TempDir: o.TempDir})
 	if err != nil {
 		return nil, maskError(o.detectors(), err)
 	}
-	defer st.close()
+	defer st.Close()
 	return run(ctx, st, label, o)
 }
 
 // Image audits an image that go-containerregistry holds: one built or
 // changed in memory, or opened by any of its transports.
 func Image(ctx context.Context, img v1.Image, opts Options) (*Report, error) {
-	return run(ctx, &ggcrStore{img: img}, "image", opts.defaults())
+	return run(ctx, transport.Image(img), "image", opts.defaults())
 }
 
 // Index audits every image, attestation and artifact of an index.
 func Index(ctx context.Context, idx v1.ImageIndex, opts Options) (*Report, error) {
-	return run(ctx, &ggcrStore{idx: idx}, "index", opts.defaults())
+	return run(ctx, transport.Index(idx), "index", opts.defaults())
 }
 
-func run(ctx context.Context, st store, label string, o *Options) (*Report, error) {
+func run(ctx context.Context, st transport.Store, label string, o *Options) (*Report, error) {
 	a := &auditor{o: o, d: o.detectors(), st: st, rep: newReport(label, o)}
 	if err := a.walk(ctx); err != nil {
 		return nil, maskError(a.d, err)
@@ -237,15 +239,15 @@ func (a *auditor) add(f Finding) {
 // walk reads the manifests, configs, annotations and attestations, and
 // lists the layers to read.
 func (a *auditor) walk(ctx context.Context) error {
-	var legacy []legacyImage
-	if ls, ok := a.st.(legacyStore); ok {
+	var legacy []transport.LegacyImage
+	if ls, ok := a.st.(transport.LegacyStore); ok {
 		var err error
-		if legacy, err = ls.legacy(); err != nil {
+		if legacy, err = ls.Legacy(); err != nil {
 			return err
 		}
 	}
-	raw, mt, err := a.st.root(ctx)
-	if errors.Is(err, errNoRoot) {
+	raw, mt, err := a.st.Root(ctx)
+	if errors.Is(err, transport.ErrNoRoot) {
 		raw = nil
 	} else if err != nil && len(legacy) == 0 {
 		return fmt.Errorf("reading the image root: %w", err)
@@ -265,8 +267,8 @@ func (a *auditor) walk(ctx context.Context) error {
 			}
 		}
 	}
-	if as, ok := a.st.(*archiveStore); ok && as.manifestJSON != nil {
-		a.rawDoc(as.manifestJSON, whereManifest, "", "manifest.json", len(a.rep.Findings))
+	if mj, ok := a.st.(transport.ManifestJSON); ok && mj.ManifestJSON() != nil {
+		a.rawDoc(mj.ManifestJSON(), whereManifest, "", "manifest.json", len(a.rep.Findings))
 	}
 	// docker load reads manifest.json, other tools index.json: an image
 	// only one of them names is audited too.
@@ -275,7 +277,7 @@ func (a *auditor) walk(ctx context.Context) error {
 			continue
 		}
 		if raw != nil {
-			a.rep.Coverage.Notes = append(a.rep.Coverage.Notes, fmt.Sprintf("manifest.json names an image (config %s) that index.json does not; both were audited", li.config))
+			a.rep.Coverage.Notes = append(a.rep.Coverage.Notes, fmt.Sprintf("manifest.json names an image (config %s) that index.json does not; both were audited", li.Config))
 		}
 		a.legacyImage(li)
 	}
@@ -284,13 +286,13 @@ func (a *auditor) walk(ctx context.Context) error {
 
 // seenOCI reports whether an image of manifest.json is one the OCI index
 // named already: the same config blob and the same layer blobs.
-func (a *auditor) seenOCI(li legacyImage) bool {
-	layers, ok := a.ociImages[cleanPath(li.config)]
-	if !ok || len(layers) != len(li.layers) {
+func (a *auditor) seenOCI(li transport.LegacyImage) bool {
+	layers, ok := a.ociImages[transport.CleanPath(li.Config)]
+	if !ok || len(layers) != len(li.Layers) {
 		return false
 	}
-	for i, l := range li.layers {
-		if cleanPath(l) != layers[i] {
+	for i, l := range li.Layers {
+		if transport.CleanPath(l) != layers[i] {
 			return false
 		}
 	}
@@ -309,9 +311,9 @@ func (a *auditor) rawDoc(b []byte, where, image, field string, from int) {
 	}
 	a.mu.Unlock()
 	if a.strSc == nil {
-		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}}
+		a.strSc = a.d.scanner()
 	}
-	a.strSc.scanBytes(b, func(h hit) {
+	a.strSc.Bytes(b, func(h match.Hit) {
 		f := a.hitFinding(h)
 		if seen[f.Kind+"\x00"+f.Rule+"\x00"+f.Secret] {
 			return
@@ -353,7 +355,7 @@ func (a *auditor) index(ctx context.Context, raw []byte, field string, depth int
 			a.attestation(ctx, d, f)
 			continue
 		}
-		b, err := manifest(ctx, a.st, d)
+		b, err := transport.Manifest(ctx, a.st, d)
 		if err != nil {
 			a.incomplete("%s (%s): %v", f, d.Digest, err)
 			continue
@@ -405,15 +407,15 @@ func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label 
 	job := &imageJob{label: label}
 	var paths []string
 	for _, l := range m.Layers {
-		paths = append(paths, blobPath(l.Digest))
+		paths = append(paths, transport.BlobPath(l.Digest))
 	}
 	if a.ociImages == nil {
 		a.ociImages = map[string][]string{}
 	}
-	a.ociImages[blobPath(m.Config.Digest)] = paths
+	a.ociImages[transport.BlobPath(m.Config.Digest)] = paths
 	for i, l := range m.Layers {
 		lj := &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
-			return a.st.blob(ctx, l)
+			return a.st.Blob(ctx, l)
 		}}
 		if !isTarLayer(l.MediaType) {
 			// A signature's or an attestation's payload (cosign puts
@@ -438,23 +440,23 @@ func isTarLayer(mt types.MediaType) bool {
 // index and media type.
 func blobName(d v1.Descriptor, i int) string {
 	if t := d.Annotations["org.opencontainers.image.title"]; t != "" {
-		return cleanPath(t)
+		return transport.CleanPath(t)
 	}
 	return fmt.Sprintf("blobs[%d] (%s)", i, d.MediaType)
 }
 
-func (a *auditor) legacyImage(li legacyImage) {
-	label := li.tag
+func (a *auditor) legacyImage(li transport.LegacyImage) {
+	label := li.Tag
 	if label == "" {
-		label = li.config
+		label = li.Config
 	}
 	a.rep.Coverage.Images++
-	rc, err := li.open(li.config)
+	rc, err := li.Open(li.Config)
 	if err != nil {
 		a.incomplete("%s: config: %v", label, err)
 		return
 	}
-	cfg, err := readDoc(rc)
+	cfg, err := transport.ReadDoc(rc)
 	rc.Close()
 	if err != nil {
 		a.incomplete("%s: config: %v", label, err)
@@ -470,15 +472,15 @@ func (a *auditor) legacyImage(li legacyImage) {
 		}
 	}
 	job := &imageJob{label: label}
-	for i, p := range li.layers {
+	for i, p := range li.Layers {
 		dg := p
 		var want v1.Hash
 		if i < len(diffIDs) {
 			dg = diffIDs[i]
 			want, _ = v1.NewHash(diffIDs[i])
 		}
-		job.layers = append(job.layers, &layerJob{index: i, digest: dg, key: "archive:" + cleanPath(p), diffID: want, open: func() (io.ReadCloser, error) {
-			return li.open(p)
+		job.layers = append(job.layers, &layerJob{index: i, digest: dg, key: "archive:" + transport.CleanPath(p), diffID: want, open: func() (io.ReadCloser, error) {
+			return li.Open(p)
 		}})
 	}
 	a.images = append(a.images, job)
@@ -543,7 +545,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 func (a *auditor) finish() {
 	cov := &a.rep.Coverage
 	a.coverValues()
-	cov.PublicSkipped = int(a.d.skipped.Load())
+	cov.PublicSkipped = int(a.d.m.Skipped())
 	counted := map[*layerJob]bool{}
 	for _, img := range a.images {
 		for _, l := range img.layers {
@@ -577,7 +579,7 @@ func (a *auditor) finish() {
 				}
 			}
 			for _, h := range src.scan.hits {
-				f := h.finding(whereLayer)
+				f := a.d.finding(h, whereLayer)
 				a.place(&f, img, l)
 				a.rep.Findings = append(a.rep.Findings, f)
 			}
@@ -656,20 +658,22 @@ func deletes(s *layerScan, p string) bool {
 }
 
 // hitFinding turns a detector hit into a finding without a location.
-func (a *auditor) hitFinding(h hit) Finding { return hitFinding(h) }
+func (a *auditor) hitFinding(h match.Hit) Finding { return a.d.hitFinding(h) }
 
-func hitFinding(h hit) Finding {
-	off := h.offset
-	f := Finding{Kind: h.kind, Offset: &off, Encoding: h.encoding, Preview: h.preview}
-	if h.kind == kindKnown {
+func (d *detectors) hitFinding(h match.Hit) Finding {
+	off := h.Offset
+	f := Finding{Offset: &off, Encoding: h.Encoding, Preview: h.Preview}
+	if r := d.rule(h); r != nil {
+		f.Kind = kindRule
+		f.Rule = r.ID
+		f.Severity = r.Severity.String()
+		f.Message = r.Description
+	} else {
+		f.Kind = kindKnown
 		f.Rule = "sealed-value"
 		f.Severity = "high"
-		f.Secret = h.name
-		f.Message = fmt.Sprintf("the sealed value %s, %s", h.name, h.encoding)
-	} else {
-		f.Rule = h.rule.ID
-		f.Severity = h.rule.Severity.String()
-		f.Message = h.rule.Description
+		f.Secret = h.Name
+		f.Message = fmt.Sprintf("the sealed value %s, %s", h.Name, h.Encoding)
 	}
 	return f
 }
@@ -677,9 +681,9 @@ func hitFinding(h hit) Finding {
 // strings searches one string of the config, a manifest or an attestation.
 func (a *auditor) searchString(s, where, image, field string) {
 	if a.strSc == nil {
-		a.strSc = &scanner{d: a.d, seen: map[seenKey]bool{}} // scanBytes needs no buffer
+		a.strSc = a.d.scanner() // Bytes needs no buffer
 	}
-	a.strSc.scanBytes([]byte(s), func(h hit) {
+	a.strSc.Bytes([]byte(s), func(h match.Hit) {
 		f := a.hitFinding(h)
 		f.Where, f.Image, f.Field = where, image, field
 		a.add(f)
@@ -708,34 +712,20 @@ func (a *auditor) artifact(ctx context.Context, m *v1.Manifest, label string) {
 			continue
 		}
 		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), blob: blobName(l, i), where: whereArtifact, open: func() (io.ReadCloser, error) {
-			return a.st.blob(ctx, l)
+			return a.st.Blob(ctx, l)
 		}})
 	}
 	a.images = append(a.images, job)
 }
 
 func (a *auditor) readBlob(ctx context.Context, d v1.Descriptor) ([]byte, error) {
-	rc, err := a.st.blob(ctx, d)
+	rc, err := a.st.Blob(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return readDoc(rc)
+	return transport.ReadDoc(rc)
 }
-
-// readDoc reads a JSON document (a manifest, a config, an attestation) to
-// its end, which verifies its digest; one larger than maxManifest is an
-// error, never a truncated read.
-func readDoc(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxManifest+1))
-	if err == nil && len(b) > maxManifest {
-		err = fmt.Errorf("larger than %d MiB", maxManifest>>20)
-	}
-	return b, err
-}
-
-// blobPath is where a blob is in an OCI layout or archive.
-func blobPath(d v1.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
 
 // ctxReader stops a layer read when the audit is cancelled (the read
 // fails, so the coverage is incomplete).

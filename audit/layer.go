@@ -13,6 +13,10 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/sealenv/sealenv/audit/internal/creds"
+	"github.com/sealenv/sealenv/audit/internal/transport"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // Limits bound the structured walk. Reaching one never skips a byte of the
@@ -47,7 +51,7 @@ type layerScan struct {
 // fileHit is a detector hit with its place: the path of the file (a.jar!/b
 // for an entry of an archive) and the part of it.
 type fileHit struct {
-	hit
+	match.Hit
 	path  string
 	part  string
 	from  int64 // where the part starts in the stream
@@ -75,7 +79,7 @@ type walker struct {
 	jobs  []chan asyncResult
 	// fieldSc searches tar header fields one by one; fieldHits holds its
 	// hits until the layer's stream hits are known.
-	fieldSc   *scanner
+	fieldSc   *match.Scanner
 	fieldHits []fileHit
 	res       *layerScan
 	ctx       context.Context
@@ -100,7 +104,7 @@ func (w *walker) getStream() *stream {
 		w.free = w.free[:n-1]
 		return s
 	}
-	return &stream{feed: feeder{sc: newScanner(w.d)}}
+	return &stream{sc: w.d.scanner()}
 }
 
 func (w *walker) putStream(s *stream) { s.r = nil; w.free = append(w.free, s) }
@@ -146,7 +150,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 		if diffID.Hex == "" {
 			return r, nil
 		}
-		return verify(io.NopCloser(r), v1.Descriptor{Digest: diffID})
+		return transport.Verify(io.NopCloser(r), v1.Descriptor{Digest: diffID})
 	}
 	if !compressed(f) {
 		top := w.getStream()
@@ -155,7 +159,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 		if err != nil {
 			return nil, err
 		}
-		top.reset(src, top.feed.sc, "", partUnparsed)
+		top.reset(src, "", partUnparsed)
 		err = w.top(top)
 		w.res.hits = append(w.res.hits, top.finish()...)
 		w.res.bytes += top.n
@@ -170,7 +174,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 	defer w.putStream(stored)
 	top := w.getStream()
 	defer w.putStream(top)
-	stored.reset(br, stored.feed.sc, "", partStored)
+	stored.reset(br, "", partStored)
 	p := newPipe(ctx, 8)
 	done := make(chan error, 1)
 	go func() {
@@ -203,7 +207,7 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 		<-done
 		return nil, err
 	}
-	top.reset(src, top.feed.sc, "", partUnparsed)
+	top.reset(src, "", partUnparsed)
 	werr := w.top(top)
 	p.CloseRead(werr)
 	serr := <-done
@@ -214,10 +218,10 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 	// decompress to is the same finding; keep the decompressed place.
 	seen := map[string]bool{}
 	for _, h := range hits {
-		seen[h.key()] = true
+		seen[w.d.key(h)] = true
 	}
 	for _, h := range stored.finish() {
-		if !seen[h.key()] {
+		if !seen[w.d.key(h)] {
 			w.res.hits = append(w.res.hits, h)
 		}
 	}
@@ -231,14 +235,14 @@ func (w *walker) layer(ctx context.Context, blob io.Reader, diffID v1.Hash) (*la
 
 // finding turns a placed hit into a finding: Offset in the file's content
 // for part data, StreamOffset always.
-func (h fileHit) finding(where string) Finding {
-	f := hitFinding(h.hit)
+func (d *detectors) finding(h fileHit, where string) Finding {
+	f := d.hitFinding(h.Hit)
 	f.Where, f.Path, f.Part = where, h.path, h.part
-	so := h.offset
+	so := h.Offset
 	f.StreamOffset = &so
 	f.Offset = nil
 	if h.part == partData {
-		off := h.offset - h.from
+		off := h.Offset - h.from
 		f.Offset = &off
 	}
 	if h.git != nil {
@@ -248,11 +252,13 @@ func (h fileHit) finding(where string) Finding {
 	return f
 }
 
-func (h fileHit) key() string {
-	if h.rule != nil {
-		return h.kind + "\x00" + h.rule.ID
+// key says which detector found h: two hits of one key at related places
+// are one finding.
+func (d *detectors) key(h fileHit) string {
+	if r := d.rule(h.Hit); r != nil {
+		return kindRule + "\x00" + r.ID
 	}
-	return h.kind + "\x00" + h.name
+	return kindKnown + "\x00" + h.Name
 }
 
 // top walks the decompressed layer stream as a tar archive and reads it to
@@ -382,14 +388,14 @@ func (w *walker) tar(r io.Reader, s *stream, base int64, prefix string, top bool
 // rule that wants a word boundary.
 func (w *walker) fields(h *tar.Header, full string) {
 	if w.fieldSc == nil {
-		w.fieldSc = &scanner{d: w.d, seen: map[seenKey]bool{}}
+		w.fieldSc = w.d.scanner()
 	}
 	search := func(v, part string) {
 		if v == "" {
 			return
 		}
-		w.fieldSc.scanBytes([]byte(v), func(x hit) {
-			w.fieldHits = append(w.fieldHits, fileHit{hit: x, path: full, part: part})
+		w.fieldSc.Bytes([]byte(v), func(x match.Hit) {
+			w.fieldHits = append(w.fieldHits, fileHit{Hit: x, path: full, part: part})
 		})
 	}
 	search(h.Name, partName)
@@ -411,11 +417,11 @@ func (w *walker) fields(h *tar.Header, full string) {
 // dropShallow keeps one finding for a value that a compressed file's
 // bytes and its decompressed content both hold (zstd and xz store short
 // literals as they are): the one in the decompressed content.
-func dropShallow(hits []fileHit) []fileHit {
+func (d *detectors) dropShallow(hits []fileHit) []fileHit {
 	deep := map[string][]fileHit{}
 	for _, h := range hits {
 		if h.depth > 0 {
-			deep[h.key()] = append(deep[h.key()], h)
+			deep[d.key(h)] = append(deep[d.key(h)], h)
 		}
 	}
 	if len(deep) == 0 {
@@ -424,8 +430,8 @@ func dropShallow(hits []fileHit) []fileHit {
 	out := hits[:0]
 	for _, h := range hits {
 		drop := false
-		for _, d := range deep[h.key()] {
-			if d.depth > h.depth && (d.path == h.path || strings.HasPrefix(d.path, h.path+"!/")) {
+		for _, dh := range deep[d.key(h)] {
+			if dh.depth > h.depth && (dh.path == h.path || strings.HasPrefix(dh.path, h.path+"!/")) {
 				drop = true
 				break
 			}
@@ -441,16 +447,16 @@ func dropShallow(hits []fileHit) []fileHit {
 // not find at the same place.
 func (w *walker) addFieldHits() {
 	w.wait()
-	w.res.hits = dropShallow(w.res.hits)
+	w.res.hits = w.d.dropShallow(w.res.hits)
 	if len(w.fieldHits) == 0 {
 		return
 	}
 	seen := map[string]bool{}
 	for _, h := range w.res.hits {
-		seen[h.path+"\x00"+h.part+"\x00"+h.key()] = true
+		seen[h.path+"\x00"+h.part+"\x00"+w.d.key(h)] = true
 	}
 	for _, h := range w.fieldHits {
-		k := h.path + "\x00" + h.part + "\x00" + h.key()
+		k := h.path + "\x00" + h.part + "\x00" + w.d.key(h)
 		if !seen[k] {
 			seen[k] = true
 			w.res.hits = append(w.res.hits, h)
@@ -593,8 +599,8 @@ func (w *walker) wait() {
 
 // plaintext checks a file named like a secrets file.
 func (w *walker) plaintext(r io.Reader, name string) error {
-	f, err := plaintextBundle(name, r, w.d.sealed, w.lim.check)
-	if errors.Is(err, errTooLarge) {
+	f, err := checkPlain(name, r, w.d.sealed, w.lim.check)
+	if errors.Is(err, creds.ErrTooLarge) {
 		w.incomplete("%s: larger than %d bytes, the limit of the plaintext-bundle check: its bytes were searched, its keys not checked", name, w.lim.check)
 		return nil
 	}
@@ -618,7 +624,7 @@ func (w *walker) decoded(r io.Reader, name string, fn func(*stream) error) error
 	}
 	ds := w.getStream()
 	defer w.putStream(ds)
-	ds.reset(ctxReader{w.ctx, r}, ds.feed.sc, name, partData)
+	ds.reset(ctxReader{w.ctx, r}, name, partData)
 	w.decodes++
 	defer func() { w.decodes-- }()
 	ds.att.depth = w.decodes
@@ -633,4 +639,13 @@ func (w *walker) decoded(r io.Reader, name string, fn func(*stream) error) error
 	w.res.hits = append(w.res.hits, ds.finish()...)
 	w.res.bytes += ds.n
 	return err
+}
+
+// checkPlain checks a file that may hold credentials (see creds.Check).
+func checkPlain(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
+	c, err := creds.Check(name, r, sealed, limit)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &Finding{Kind: kindPlain, Rule: c.Rule, Severity: "high", Name: c.Name, Preview: c.Preview, Message: c.Message}, nil
 }

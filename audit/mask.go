@@ -2,7 +2,8 @@ package audit
 
 import (
 	"reflect"
-	"strings"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // redacted replaces a secret in any string the audit prints.
@@ -12,12 +13,12 @@ const redacted = "[REDACTED]"
 // encoding, and the rules) in the strings it is given. It remembers what
 // it did, so that a path named in many findings is searched once.
 type masker struct {
-	sc   *scanner
+	sc   *match.Scanner
 	memo map[string]string
 }
 
 func newMasker(d *detectors) *masker {
-	return &masker{sc: &scanner{d: d, seen: map[seenKey]bool{}}, memo: map[string]string{}}
+	return &masker{sc: d.scanner(), memo: map[string]string{}}
 }
 
 func (m *masker) str(s string) string {
@@ -27,7 +28,7 @@ func (m *masker) str(s string) string {
 	if r, ok := m.memo[s]; ok {
 		return r
 	}
-	r := redactString(m.sc, s)
+	r := m.sc.Replace(s, redacted)
 	m.memo[s] = r
 	return r
 }
@@ -107,34 +108,6 @@ func maskStrings(v reflect.Value, fn func(string) string) {
 	}
 }
 
-// redactString replaces every match of the detectors in s by [REDACTED].
-func redactString(sc *scanner, s string) string {
-	b := []byte(s)
-	cut := make([]bool, len(b))
-	found := false
-	sc.scanBytes(b, func(h hit) {
-		for i := h.offset; i < h.offset+int64(h.length) && i < int64(len(b)); i++ {
-			cut[i] = true
-			found = true
-		}
-	})
-	if !found {
-		return s
-	}
-	var out strings.Builder
-	for i := 0; i < len(b); i++ {
-		if !cut[i] {
-			out.WriteByte(b[i])
-			continue
-		}
-		out.WriteString(redacted)
-		for i+1 < len(b) && cut[i+1] {
-			i++
-		}
-	}
-	return out.String()
-}
-
 // maskedError is an error whose text had every match of the detectors
 // replaced; it unwraps to the original, whose text is never printed.
 type maskedError struct {
@@ -152,7 +125,7 @@ func maskError(d *detectors, err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := redactString(&scanner{d: d, seen: map[seenKey]bool{}}, err.Error())
+	msg := d.scanner().Replace(err.Error(), redacted)
 	if msg == err.Error() {
 		return err
 	}

@@ -72,6 +72,7 @@ func fillStrings(v reflect.Value, s string) int {
 // sealed value and a rule-shaped token planted in all of them never come
 // out.
 func TestEveryReportStringIsMasked(t *testing.T) {
+	t.Parallel()
 	v := randString(t, alnum, 20)
 	gh := "ghp_" + randString(t, alnum, 36)
 	d := defaultDetectors([]Value{{Name: "V", Value: []byte(v)}})
@@ -101,6 +102,7 @@ func TestEveryReportStringIsMasked(t *testing.T) {
 // them (a note on a broken archive, a limit reached) never appear in any
 // report format; the findings still say where they are.
 func TestPlantedNamesAreMasked(t *testing.T) {
+	t.Parallel()
 	v := "k" + randString(t, alnum, 19) // a label key that is a JSON path identifier
 	gh := "ghp_" + randString(t, alnum, 36)
 	var zb bytes.Buffer
@@ -167,6 +169,7 @@ func TestPlantedNamesAreMasked(t *testing.T) {
 // An error the audit returns instead of a report is masked too: an image
 // archive that holds a name twice names it.
 func TestErrorsAreMasked(t *testing.T) {
+	t.Parallel()
 	v := randString(t, alnum, 20)
 	gh := "ghp_" + randString(t, alnum, 36)
 	img, err := mutate.AppendLayers(empty.Image, tarLayer(t, "none", file{"a", []byte("a")}))

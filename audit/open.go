@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/sealenv/sealenv/audit/internal/creds"
+	"github.com/sealenv/sealenv/audit/internal/decode"
 )
 
 // A structError is structure that does not parse (a header of an
@@ -106,7 +109,7 @@ func (w *walker) file(r io.Reader, s *stream, base int64, name string) error {
 		// UTF-16 text, and a file its name or first bytes say holds
 		// credentials, are read as text; anything else may hold an archive
 		// after a script or an executable.
-		if _, _, ok := utf16Text(head); ok || credentialKindOf(name, head) != credNone {
+		if _, _, ok := decode.UTF16Text(head); ok || creds.KindOf(name, head) != creds.None {
 			return w.text(br, head, name)
 		}
 		return w.embedded(br, rec, s, base, name, head)
@@ -394,7 +397,7 @@ func (w *walker) afterScript(br *bufio.Reader) (at, pos int64, err error) {
 // there), or -1; pos is what it read.
 func (w *walker) afterExecutable(br *bufio.Reader) (at, pos int64, err error) {
 	h, _ := br.Peek(4096)
-	end := exeEnd(h)
+	end := decode.ExeEnd(h)
 	if end <= 0 {
 		return -1, 0, nil
 	}
@@ -426,9 +429,9 @@ func (w *walker) zipByEndRecord(br *bufio.Reader, rec *errRecorder, s *stream, b
 	}
 	if errors.Is(err, io.EOF) && pos == 0 {
 		// The whole file is in b.
-		start, cd, ok := zipStart(b, int64(len(b)))
+		start, cd, ok := decode.ZipStart(b, int64(len(b)))
 		if ok && start == 0 {
-			start = firstLocal(b[cd:])
+			start = decode.FirstLocal(b[cd:])
 		}
 		if !ok || start <= 0 || start >= int64(len(b)) {
 			_, err := br.Discard(len(b))
@@ -471,7 +474,7 @@ func (w *walker) zipByEndRecord(br *bufio.Reader, rec *errRecorder, s *stream, b
 			break
 		}
 	}
-	if _, cd, ok := zipStart(tail[:nt], pos+n); ok {
+	if _, cd, ok := decode.ZipStart(tail[:nt], pos+n); ok {
 		w.incomplete("%s: holds a zip archive (its central directory at offset %d, found by its end record) after bytes the audit does not parse, and is larger than one buffer: its bytes were searched as stored, its entries not opened", name, cd)
 	}
 	return nil

@@ -80,15 +80,26 @@ cp %{_sourcedir}/app.env %{buildroot}/etc/demo/app.env
 // settings file with both secrets are found inside the package's
 // payload; their clean twins are clean.
 func TestPackages(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
-	for _, comp := range []string{"gzip", "xz", "zstd", "none"} {
+	comps := []string{"gzip", "xz", "zstd", "none"}
+	payloads := []string{"w9.gzdio", "w6.xzdio", "w19.zstdio", "w9.bzdio", "w7.lzdio", "w.ufdio"}
+	if testing.Short() {
+		// The lighter twin: one package of each kind, gzip-compressed,
+		// with the same assertions; the payloads' other compressions
+		// run without -short.
+		comps, payloads = comps[:1], payloads[:1]
+	}
+	for _, comp := range comps {
 		t.Run("deb "+comp, func(t *testing.T) {
+			t.Parallel()
 			p.wantBoth(t, auditFiles(t, p.opts, file{"var/cache/apt/archives/demo.deb", debPackage(t, comp, p.env())}), "var/cache/apt/archives/demo.deb!/data.tar")
 			wantClean(t, auditFiles(t, p.opts, file{"var/cache/apt/archives/demo.deb", debPackage(t, comp, cleanBody())}))
 		})
 	}
-	for _, payload := range []string{"w9.gzdio", "w6.xzdio", "w19.zstdio", "w9.bzdio", "w7.lzdio", "w.ufdio"} {
+	for _, payload := range payloads {
 		t.Run("rpm "+payload, func(t *testing.T) {
+			t.Parallel()
 			r := auditFiles(t, p.opts, file{"tmp/demo.rpm", rpmPackage(t, payload, p.env())})
 			p.wantBoth(t, r, "tmp/demo.rpm!/etc/demo/app.env")
 			wantClean(t, auditFiles(t, p.opts, file{"tmp/demo.rpm", rpmPackage(t, payload, cleanBody())}))
@@ -100,6 +111,7 @@ func TestPackages(t *testing.T) {
 // kernel's initramfs carry them; odc), and an initramfs made of an
 // uncompressed cpio followed by a gzip of another.
 func TestCpio(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	mk := func(format string, body []byte) []byte {
 		dir := t.TempDir()
@@ -160,6 +172,7 @@ func zipOf(t *testing.T, method uint16, piped bool, files ...file) []byte {
 
 // Archives that do not start at byte 0, and zips written to a pipe.
 func TestEmbeddedArchives(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	launch := []byte("#!/bin/bash\n# launch script\nexec java -jar \"$0\" \"$@\"\nexit 0\n")
 	makeselfHead := []byte("#!/bin/sh\n# This script was generated using Makeself\nlabel=\"demo\"\nskip=4\ntail -n +$skip \"$0\" | tar xz\nexit 0\n")
@@ -267,6 +280,7 @@ func TestEmbeddedArchives(t *testing.T) {
 // clean. A zip whose central directory names an entry the local headers
 // do not reach (hidden from a streaming reader) is incomplete too.
 func TestZipNotReachable(t *testing.T) {
+	t.Parallel()
 	junk := bytes.Repeat([]byte{0xc3, 0x00, 0x9f, 0x11}, 40<<10)
 	z := zipOf(t, zip.Deflate, false, file{"conf/app.env", cleanBody()})
 	wantIncomplete(t, auditFiles(t, Options{}, file{"data.bin", append(junk, z...)}), "data.bin: holds a zip archive")
@@ -299,6 +313,7 @@ func TestZipNotReachable(t *testing.T) {
 // ar archives: a static library made by ar(1) with a member holding the
 // secrets, and GNU long names.
 func TestArArchive(t *testing.T) {
+	t.Parallel()
 	p := plantSecrets(t)
 	dir := t.TempDir()
 	long := "a-member-name-longer-than-sixteen-bytes.env"

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func genValue(t testing.TB, n int) []byte {
@@ -23,15 +25,16 @@ func genValue(t testing.TB, n int) []byte {
 // for is replaced, in one write and byte by byte, and nothing of the
 // text around it is lost.
 func TestRedactorEveryEncoding(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 24)
 	other := genValue(t, 30)
 	r := NewRedactor([]Value{{Name: "API_TOKEN", Value: v}, {Name: "OTHER", Value: other}})
-	pats := encodings(v)
+	pats := match.Forms(v)
 	if len(pats) < 20 {
 		t.Fatalf("only %d encodings: the set changed", len(pats))
 	}
 	for _, p := range pats {
-		in := "before " + string(p.text) + " after"
+		in := "before " + string(p.Text) + " after"
 		for _, chunk := range []int{0, 1, 7} {
 			var out bytes.Buffer
 			w := r.Writer(&out)
@@ -50,11 +53,11 @@ func TestRedactorEveryEncoding(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := out.String()
-			if strings.Contains(got, string(p.text)) || !strings.Contains(got, "[REDACTED:API_TOKEN]") {
-				t.Errorf("%s form, writes of %d bytes: not redacted (%d bytes out)", p.encoding, chunk, len(got))
+			if strings.Contains(got, string(p.Text)) || !strings.Contains(got, "[REDACTED:API_TOKEN]") {
+				t.Errorf("%s form, writes of %d bytes: not redacted (%d bytes out)", p.Encoding, chunk, len(got))
 			}
 			if !strings.HasPrefix(got, "before ") || !strings.HasSuffix(got, " after") {
-				t.Errorf("%s form: the text around the value was changed", p.encoding)
+				t.Errorf("%s form: the text around the value was changed", p.Encoding)
 			}
 		}
 	}
@@ -64,6 +67,7 @@ func TestRedactorEveryEncoding(t *testing.T) {
 // base64 of the value, its hex dump, curl -v's Authorization: Basic
 // header, the value in a JSON string and in a URL.
 func TestRedactorWhatCILogsShow(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 20)
 	r := NewRedactor([]Value{{Name: "NPM_TOKEN", Value: v}})
 	lines := []string{
@@ -95,6 +99,7 @@ func TestRedactorWhatCILogsShow(t *testing.T) {
 // TestRedactorLongestFirst: where two values overlap, the longer one is
 // replaced whole.
 func TestRedactorLongestFirst(t *testing.T) {
+	t.Parallel()
 	short := genValue(t, 10)
 	long := append(append([]byte{}, short...), genValue(t, 10)...)
 	r := NewRedactor([]Value{{Name: "SHORT", Value: short}, {Name: "LONG", Value: long}})
@@ -107,6 +112,7 @@ func TestRedactorLongestFirst(t *testing.T) {
 // TestRedactorZeroAndErrors: after Zero nothing is matched (and nothing is
 // held); a failing writer's error comes back.
 func TestRedactorZeroAndErrors(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 16)
 	r := NewRedactor([]Value{{Name: "K", Value: v}})
 	r.Zero()
@@ -133,6 +139,7 @@ func TestRedactorZeroAndErrors(t *testing.T) {
 // of a value is written at once (a progress line shows while its step
 // runs); the start of a value waits.
 func TestRedactorHoldsOnlyWhatCouldBeAValue(t *testing.T) {
+	t.Parallel()
 	v := genValue(t, 24)
 	r := NewRedactor([]Value{{Name: "K", Value: v}})
 	var out bytes.Buffer

@@ -13,6 +13,7 @@ import (
 // require of every result. (Checked once against the OASIS schema itself
 // with a JSON Schema validator; see docs/audit.md.)
 func TestSARIF(t *testing.T) {
+	t.Parallel()
 	p := plant(t)
 	r, err := imageAt(context.Background(), "oci:"+writeLayout(t, p.index), Options{Values: p.values, ShortAccepted: p.short})
 	if err != nil {

@@ -6,15 +6,18 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/sealenv/sealenv/audit/rules"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func defaultDetectors(values []Value) *detectors {
@@ -22,14 +25,14 @@ func defaultDetectors(values []Value) *detectors {
 	return o.detectors()
 }
 
-func collect(d *detectors, data []byte, stream bool) []hit {
-	var out []hit
-	sc := newScanner(d)
+func collect(d *detectors, data []byte, stream bool) []match.Hit {
+	var out []match.Hit
+	sc := d.scanner()
 	if stream {
 		hs, _ := scanStream(sc, iotest.HalfReader(bytes.NewReader(data)))
 		out = hs
 	} else {
-		sc.scanBytes(data, func(h hit) { out = append(out, h) })
+		sc.Bytes(data, func(h match.Hit) { out = append(out, h) })
 	}
 	return out
 }
@@ -37,6 +40,7 @@ func collect(d *detectors, data []byte, stream bool) []hit {
 // Every encoding of a value is found at every alignment, whatever comes
 // before and after it.
 func TestKnownValueEncodings(t *testing.T) {
+	t.Parallel()
 	for n := MinValueLen; n <= 40; n += 3 {
 		v := []byte(randString(t, alnum+"+/=?&%\"\\ é", n))
 		d := defaultDetectors([]Value{{Name: "V", Value: v}})
@@ -51,7 +55,7 @@ func TestKnownValueEncodings(t *testing.T) {
 			} {
 				data := []byte("<<" + form + ">>")
 				hs := collect(d, data, false)
-				if len(hs) == 0 || hs[0].name != "V" {
+				if len(hs) == 0 || hs[0].Name != "V" {
 					t.Fatalf("len %d prefix %d: %s form not found", n, pre, enc)
 				}
 			}
@@ -60,64 +64,23 @@ func TestKnownValueEncodings(t *testing.T) {
 }
 
 func TestShortValuesSkipped(t *testing.T) {
+	t.Parallel()
 	d := defaultDetectors([]Value{{Name: "S", Value: []byte("1234567")}, {Name: "L", Value: []byte("12345678")}})
-	if len(d.known.skipped) != 1 || d.known.skipped[0] != 0 {
-		t.Fatal(d.known.skipped)
+	if s := d.m.Short(); len(s) != 1 || s[0] != 0 {
+		t.Fatal(s)
 	}
-	if hs := collect(d, []byte("a 12345678 b"), false); len(hs) != 1 || hs[0].name != "L" {
+	if hs := collect(d, []byte("a 12345678 b"), false); len(hs) != 1 || hs[0].Name != "L" {
 		t.Fatal(hs)
-	}
-}
-
-// Matches that straddle the scanner's chunk boundary are found once.
-func TestChunkBoundaries(t *testing.T) {
-	v := []byte(randString(t, alnum, 24))
-	tok := "ghp_" + randString(t, alnum, 36)
-	d := defaultDetectors([]Value{{Name: "V", Value: v}})
-	for _, at := range []int{chunkSize - 30, chunkSize - 10, chunkSize - d.fwd - 5, chunkSize - d.fwd + 3, 2*chunkSize - d.fwd - d.back, 3 * chunkSize} {
-		data := bytes.Repeat([]byte("lorem ipsum "), (3*chunkSize+1000)/12)
-		copy(data[at:], v)
-		copy(data[at+99:], " "+tok+" ")
-		hs := collect(d, data, true)
-		var known, rule int
-		for _, h := range hs {
-			switch {
-			case h.kind == kindKnown && h.offset == int64(at):
-				known++
-			case h.kind == kindRule && h.offset == int64(at+100):
-				rule++
-			default:
-				t.Errorf("at %d: unexpected hit %+v", at, h)
-			}
-		}
-		if known != 1 || rule != 1 {
-			t.Errorf("at %d: %d known, %d rule hits", at, known, rule)
-		}
 	}
 }
 
 // A read error in the middle of a file is an error, never a clean end.
 func TestScanReadError(t *testing.T) {
-	sc := newScanner(defaultDetectors(nil))
+	t.Parallel()
+	sc := defaultDetectors(nil).scanner()
 	r := io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF))
 	if _, err := scanStream(sc, r); err == nil {
 		t.Fatal("no error")
-	}
-}
-
-func TestMask(t *testing.T) {
-	for in, want := range map[string]string{
-		"abcdefgh":                        "a**** (8 bytes)",
-		"ghp_0123456789abcdefghijklmnopq": "ghp**** (31 bytes)",
-		"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f": ".. **** (16 bytes)",
-	} {
-		got := mask([]byte(in))
-		if strings.HasPrefix(want, "..") {
-			want = "..**** (16 bytes)"
-		}
-		if got != want {
-			t.Errorf("mask(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -147,7 +110,7 @@ func corpus(b testing.TB, n int) []byte {
 func benchValues(b testing.TB, n int) []Value {
 	var vs []Value
 	for i := 0; i < n; i++ {
-		vs = append(vs, Value{Name: "V" + itoa(i), Value: []byte(randString(b, alnum, 12+i%30))})
+		vs = append(vs, Value{Name: "V" + strconv.Itoa(i), Value: []byte(randString(b, alnum, 12+i%30))})
 	}
 	return vs
 }
@@ -157,7 +120,7 @@ func benchValues(b testing.TB, n int) []Value {
 func BenchmarkScan(b *testing.B) {
 	data := corpus(b, 64<<20)
 	d := defaultDetectors(benchValues(b, 100))
-	sc := newScanner(d)
+	sc := d.scanner()
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -202,13 +165,13 @@ func BenchmarkLayer(b *testing.B) {
 var _ = rules.High
 
 // scanStream searches r to its end as one stream, as a layer is searched.
-func scanStream(sc *scanner, r io.Reader) ([]hit, error) {
-	var s stream
-	s.reset(r, sc, "", partData)
+func scanStream(sc *match.Scanner, r io.Reader) ([]match.Hit, error) {
+	s := stream{sc: sc}
+	s.reset(r, "", partData)
 	err := s.drain(make([]byte, 64<<10))
-	var out []hit
+	var out []match.Hit
 	for _, h := range s.finish() {
-		out = append(out, h.hit)
+		out = append(out, h.Hit)
 	}
 	return out, err
 }

@@ -103,6 +103,7 @@ func join(s []string) string {
 // The x86 branch filter is undone exactly: executables 7zz filtered with
 // BCJ come back byte for byte.
 func TestSevenZipBCJExact(t *testing.T) {
+	t.Parallel()
 	var files []file
 	for _, name := range []string{"true", "ls", "tar", "git"} {
 		b, err := os.ReadFile(peer(t, name))

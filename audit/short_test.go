@@ -17,6 +17,7 @@ import (
 // unless the options accept it: all short values (AllowShort) or that
 // value (ShortAccepted, by name and value). Accepted ones are still listed.
 func TestShortValuesMakeTheAuditIncomplete(t *testing.T) {
+	t.Parallel()
 	pin := randString(t, "0123456789", 6)
 	long := randString(t, alnum, 24)
 	values := []Value{{Name: "PIN", Value: []byte(pin)}, {Name: "DB_PASSWORD", Value: []byte(long)}, {Name: "EMPTY", Value: nil}}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"sync"
+
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // A stream is one byte sequence searched end to end: a layer as stored, a
@@ -15,16 +17,16 @@ import (
 // whether or not the structure around it could be parsed. Hits get their
 // place afterwards, from their offset, by the spans the walker reports.
 type stream struct {
-	r    io.Reader
-	feed feeder
-	att  attributor
-	n    int64 // bytes read so far
+	r   io.Reader
+	sc  *match.Scanner
+	att attributor
+	n   int64 // bytes read so far
 }
 
 func (s *stream) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if n > 0 {
-		s.feed.write(p[:n])
+		s.sc.Write(p[:n])
 		s.n += int64(n)
 	}
 	return n, err
@@ -32,11 +34,11 @@ func (s *stream) Read(p []byte) (int, error) {
 
 // reset starts a new stream over r; path and part name the place of a
 // byte that no span claims.
-func (s *stream) reset(r io.Reader, sc *scanner, path, part string) {
+func (s *stream) reset(r io.Reader, path, part string) {
 	s.r = r
 	s.n = 0
 	s.att.reset(path, part)
-	s.feed.reset(sc, &s.att)
+	s.sc.Start(&s.att)
 }
 
 // drain reads the stream to its end.
@@ -55,51 +57,8 @@ func (s *stream) drain(buf []byte) error {
 // finish searches what is left in the buffer and returns every hit with
 // its place.
 func (s *stream) finish() []fileHit {
-	s.feed.close()
+	s.sc.Close()
 	return s.att.finish()
-}
-
-// feeder runs a scanner over bytes pushed to it, in chunks, keeping the
-// bytes a match could need from one chunk to the next.
-type feeder struct {
-	sc   *scanner
-	att  *attributor
-	end  int   // bytes in sc.buf
-	from int   // where in sc.buf unsearched starts begin
-	base int64 // stream offset of sc.buf[0]
-}
-
-func (f *feeder) reset(sc *scanner, att *attributor) {
-	*f = feeder{sc: sc, att: att}
-	clear(sc.seen)
-}
-
-func (f *feeder) emit(h hit) { f.att.hit(h) }
-
-func (f *feeder) write(p []byte) {
-	buf := f.sc.buf
-	for len(p) > 0 {
-		n := copy(buf[f.end:], p)
-		f.end += n
-		p = p[n:]
-		if f.end < len(buf) {
-			return
-		}
-		to := f.end - f.sc.d.fwd
-		f.sc.scanRange(buf[:f.end], f.base, f.from, to, f.emit)
-		// A rule match may start up to back bytes before its keyword.
-		f.att.advance(f.base + int64(to-f.sc.d.back))
-		keep := to - f.sc.d.back
-		copy(buf, buf[keep:f.end])
-		f.end -= keep
-		f.base += int64(keep)
-		f.from = to - keep
-	}
-}
-
-func (f *feeder) close() {
-	f.sc.scanRange(f.sc.buf[:f.end], f.base, f.from, f.end, f.emit)
-	f.att.advance(f.base + int64(f.end))
 }
 
 // A span is a range of a stream that belongs to one place: a part of one
@@ -150,18 +109,19 @@ func (a *attributor) reset(path, part string) {
 	a.mark = 0
 }
 
-func (a *attributor) hit(h hit) {
+// Hit takes a hit of the stream's scanner.
+func (a *attributor) Hit(h match.Hit) {
 	// Hits come nearly in order (keyword and known-value hits of one chunk
 	// interleave): insert from the back.
 	i := len(a.pending)
-	for i > 0 && a.pending[i-1].offset > h.offset {
+	for i > 0 && a.pending[i-1].Offset > h.Offset {
 		i--
 	}
 	a.pending = append(a.pending, fileHit{})
 	a.claimed = append(a.claimed, false)
 	copy(a.pending[i+1:], a.pending[i:])
 	copy(a.claimed[i+1:], a.claimed[i:])
-	a.pending[i] = fileHit{hit: h}
+	a.pending[i] = fileHit{Hit: h}
 	a.claimed[i] = false
 }
 
@@ -174,7 +134,9 @@ func (a *attributor) close(s span) {
 	a.settle()
 }
 
-func (a *attributor) advance(mark int64) {
+// Searched settles the spans that end before mark: the scanner has given
+// every hit before it.
+func (a *attributor) Searched(mark int64) {
 	a.mark = mark
 	a.settle()
 }
@@ -190,8 +152,8 @@ func (a *attributor) settle() {
 }
 
 func (a *attributor) claim(s span) {
-	lo := sort.Search(len(a.pending), func(i int) bool { return a.pending[i].offset >= s.start })
-	for j := lo; j < len(a.pending) && a.pending[j].offset < s.end; j++ {
+	lo := sort.Search(len(a.pending), func(i int) bool { return a.pending[i].Offset >= s.start })
+	for j := lo; j < len(a.pending) && a.pending[j].Offset < s.end; j++ {
 		if !a.claimed[j] {
 			a.claimed[j] = true
 			a.pending[j].path = s.path
@@ -205,7 +167,7 @@ func (a *attributor) claim(s span) {
 // there gets the stream's own place.
 func (a *attributor) flush(limit int64) {
 	k := 0
-	for ; k < len(a.pending) && a.pending[k].offset < limit; k++ {
+	for ; k < len(a.pending) && a.pending[k].Offset < limit; k++ {
 		h := a.pending[k]
 		if !a.claimed[k] {
 			h.path, h.part = a.path, a.part

@@ -12,31 +12,36 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 // redactor replaces sealed values in the progress display and in errors:
 // every form the audit searches an image for (raw, hex, base64 at every
-// alignment, URL, JSON, HTML, UTF-16: the audit's own matcher), and, raw,
-// the values too short for the audit to search (from four bytes on).
+// alignment, URL, JSON, HTML, UTF-16), and, raw, the values too short for
+// the audit to search (from four bytes on, as the injector does). Both are
+// redactors of package internal/match, the audit's and the injector's
+// matcher.
 type redactor struct {
-	ar    *audit.Redactor
-	short *inject.Matcher
+	ar    *match.Redactor // every form of the values the audit searches
+	short *match.Redactor // the shorter values, raw
 	mu    sync.Mutex
 	out   *chain
 }
 
 func newRedactor(o Options) *redactor {
-	all := append([]audit.Value{}, o.Audit.Values...)
-	for _, s := range o.Secrets {
-		all = append(all, audit.Value{Name: s.Name, Value: s.Value})
+	var all, short []match.Value
+	for _, v := range o.Audit.Values {
+		all = append(all, match.Value(v))
 	}
-	var short []inject.Secret
+	for _, s := range o.Secrets {
+		all = append(all, match.Value{Name: s.Name, Value: s.Value})
+	}
 	for _, v := range all {
 		if len(v.Value) < audit.MinValueLen {
 			short = append(short, v)
 		}
 	}
-	return &redactor{ar: audit.NewRedactor(all), short: inject.NewMatcher(short)}
+	return &redactor{ar: match.NewRedactor(all), short: match.NewRawRedactor(short, inject.MinRedactLen)}
 }
 
 func (r *redactor) zero() {
@@ -44,11 +49,10 @@ func (r *redactor) zero() {
 	r.short.Zero()
 }
 
-// chain is one redacted stream: the audit's redactor, then the short
-// values'.
+// chain is one redacted stream: the audit's forms, then the short values.
 type chain struct {
-	a *audit.RedactWriter
-	i *inject.Redactor
+	a *match.Writer
+	i *match.Writer
 }
 
 func (r *redactor) chain(w io.Writer) *chain {

@@ -15,6 +15,19 @@
 // As in skopeo, PATH ends at its first colon, unless the whole rest names an
 // existing file (a path with a colon in it) or the colon follows a Windows
 // drive letter.
+//
+// # The audit's transports
+//
+// The audit parses references here, and saves docker-daemon: images with
+// [SaveDaemon], but reads the transports itself (package
+// audit/internal/transport): it must prove what it read, so it checks
+// every blob against its descriptor's size and digest while streaming it
+// (go-containerregistry's layout reader returns a blob's file unchecked),
+// reads a docker-archive in place with both of its views (manifest.json
+// and an OCI index.json, where [Open] takes one image), fails on a name an
+// archive holds twice, never unpacks an oci-archive to disk (Open does, to
+// a temporary directory), and serves the blobs of artifacts that are not
+// images. Both sides accept the same references.
 package imageref
 
 import (

@@ -1,11 +1,11 @@
-package audit
+package decode
 
 import "encoding/binary"
 
-// exeEnd returns where an ELF or PE executable ends by its own headers
+// ExeEnd returns where an ELF or PE executable ends by its own headers
 // (what follows is appended data: the archive of a self-extracting
 // executable), read from its first bytes h; 0 when it cannot tell.
-func exeEnd(h []byte) int64 {
+func ExeEnd(h []byte) int64 {
 	switch {
 	case len(h) >= 64 && string(h[:4]) == "\x7fELF":
 		return elfEnd(h)
@@ -92,14 +92,14 @@ func peEnd(h []byte) int64 {
 	return int64(end)
 }
 
-// zipStart finds a zip's end-of-central-directory record in b, the last
+// ZipStart finds a zip's end-of-central-directory record in b, the last
 // bytes of a file of fileLen bytes, and returns where the zip's entries
 // start in the file by the offsets it gives (a launch script or a stub
 // before a zip leaves the offsets relative to the zip; a tool that
 // adjusts them makes start 0, and the central directory, at cd, says
 // where the first entry is). ok is false when there is no consistent
 // record, or no entry.
-func zipStart(b []byte, fileLen int64) (start, cd int64, ok bool) {
+func ZipStart(b []byte, fileLen int64) (start, cd int64, ok bool) {
 	tailAt := fileLen - int64(len(b)) // where b starts in the file
 	for i := len(b) - 22; i >= 0 && i >= len(b)-22-1024; i-- {
 		if string(b[i:i+4]) != "PK\x05\x06" {
@@ -138,9 +138,9 @@ func zipStart(b []byte, fileLen int64) (start, cd int64, ok bool) {
 	return 0, 0, false
 }
 
-// firstLocal returns the smallest local header offset the central
+// FirstLocal returns the smallest local header offset the central
 // directory entries at the start of cd name, or -1.
-func firstLocal(cd []byte) int64 {
+func FirstLocal(cd []byte) int64 {
 	first := int64(-1)
 	for len(cd) >= 46 && string(cd[:4]) == "PK\x01\x02" {
 		off := int64(binary.LittleEndian.Uint32(cd[42:]))

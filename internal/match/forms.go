@@ -1,49 +1,57 @@
-package audit
+package match
 
 import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"html"
-	"net/url"
-	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/sealenv/sealenv/seal"
 )
 
-// MinValueLen is the shortest sealed value, in bytes, that the known-value
-// detector searches for. Shorter values would match by chance in any large
-// image; they are not searched, and the report is incomplete unless the
-// options accept that (Options.AllowShort, Options.ShortAccepted).
-const MinValueLen = 8
+// MinLen is the shortest value, in bytes, whose forms a [Matcher] searches
+// and a [NewRedactor] replaces. Shorter values would match by chance in any
+// large image; they are not searched ([Matcher.Short] lists them).
+const MinLen = 8
 
 // minPatternLen is the length of the hashed prefix of every pattern; every
-// encoded form of a value of MinValueLen bytes is at least this long.
+// encoded form of a value of MinLen bytes is at least this long.
 const minPatternLen = 8
 
 // Value is a secret value to search for, with the name it has in its bundle.
-type Value = seal.Secret
+type Value struct {
+	Name  string
+	Value []byte
+}
 
-// pattern is one encoded form of one value.
+// Form is one encoded form of a value: its bytes and the name of the
+// encoding ("raw", "hex", "base64", "base64url", "base64-wrapped", "url",
+// "html", "json", "utf16le", "utf16be").
+type Form struct {
+	Text     []byte
+	Encoding string
+}
+
+// pattern is one form of one named value.
 type pattern struct {
 	text     []byte
 	name     string
 	encoding string
 }
 
-// knownSet holds every encoded form of every value, indexed by a hash of
-// its first eight bytes.
-type knownSet struct {
-	patterns []pattern
-	bits     uint
-	table    []uint64  // bitset over the prefix hash
-	heads    [][]int32 // prefix hash -> pattern indexes
-	maxLen   int
-	skipped  []int // indexes of the values shorter than MinValueLen (not empty)
+// Forms lists the forms of v that a [Matcher] searches for, each once, none
+// shorter than eight bytes: raw, hex, base64 (standard and URL alphabets)
+// at every alignment of v within the encoded stream, as the run of
+// characters that depend on v alone, base64 wrapped at 64 and 76 columns,
+// the URL, form, HTML and JSON escapes of mainstream standard libraries
+// (see escapes.go), and UTF-16 in both byte orders.
+func Forms(v []byte) []Form {
+	var out []Form
+	for _, p := range encodings(v) {
+		out = append(out, Form{Text: p.text, Encoding: p.encoding})
+	}
+	return out
 }
 
 // encodings lists the forms of v that the detector searches for. Base64 is
@@ -107,10 +115,10 @@ func encodings(v []byte) []pattern {
 	for _, st := range percentStyles {
 		add("url", st.encode(v))
 	}
-	add("url", []byte(url.PathEscape(s)))
+	add("url", pathEscape.encode(v))
 	add("url", percentAll(v, "%%%02X"))
 	add("url", percentAll(v, "%%%02x"))
-	add("html", []byte(html.EscapeString(s)))
+	add("html", []byte(htmlEscape(s)))
 	add("html", []byte(strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace(s)))
 	if utf8.ValidString(s) {
 		add("url", jsEscape(s))
@@ -132,6 +140,18 @@ func encodings(v []byte) []pattern {
 		add("utf16be", be)
 	}
 	return out
+}
+
+// pathEscape is Go's url.PathEscape: the RFC 3986 unreserved characters and
+// the sub-delimiters a path segment keeps stay. It is written out here, as
+// htmlEscape is, because importing net/url and html would link their
+// tables into the injector, which imports this package (its size budget);
+// forms_test.go checks both against the standard library on every byte.
+var pathEscape = percentStyle{keep: "-_.~$&+:=@"}
+
+// htmlEscape is Go's html.EscapeString.
+func htmlEscape(s string) string {
+	return strings.NewReplacer(`&`, "&amp;", `'`, "&#39;", `<`, "&lt;", `>`, "&gt;", `"`, "&#34;").Replace(s)
 }
 
 // percentAll percent-encodes every byte of v.
@@ -157,95 +177,4 @@ func jsonAll(s []byte, format string) []byte {
 		fmt.Fprintf(&b, format, r)
 	}
 	return []byte(b.String())
-}
-
-func newKnownSet(values []Value) *knownSet {
-	k := &knownSet{}
-	for i, v := range values {
-		if len(v.Value) < MinValueLen {
-			if len(v.Value) > 0 {
-				k.skipped = append(k.skipped, i)
-			}
-			continue
-		}
-		for _, p := range encodings(v.Value) {
-			p.name = v.Name
-			k.patterns = append(k.patterns, p)
-			if len(p.text) > k.maxLen {
-				k.maxLen = len(p.text)
-			}
-		}
-	}
-	k.bits = 10
-	for 1<<k.bits < 8*len(k.patterns) && k.bits < 24 {
-		k.bits++
-	}
-	k.table = make([]uint64, (1<<k.bits+63)/64)
-	k.heads = make([][]int32, 1<<k.bits)
-	for i, p := range k.patterns {
-		h := k.hash(binary.LittleEndian.Uint64(p.text))
-		k.table[h>>6] |= 1 << (h & 63)
-		k.heads[h] = append(k.heads[h], int32(i))
-	}
-	return k
-}
-
-func (k *knownSet) hash(v uint64) uint64 {
-	return (v * 0x9E3779B97F4A7C15) >> (64 - k.bits)
-}
-
-// match returns the indexes of the patterns that start at b[0].
-func (k *knownSet) match(b []byte, fn func(p *pattern)) {
-	if len(b) < 8 || len(k.patterns) == 0 {
-		return
-	}
-	h := k.hash(binary.LittleEndian.Uint64(b))
-	if k.table[h>>6]&(1<<(h&63)) == 0 {
-		return
-	}
-	for _, i := range k.heads[h] {
-		p := &k.patterns[i]
-		if len(b) >= len(p.text) && string(b[:len(p.text)]) == string(p.text) {
-			fn(p)
-		}
-	}
-}
-
-// coverValues fills in what the known-value detector searched: how many
-// values, and which were too short to search. A short value the options do
-// not accept makes the report incomplete, naming its key: the audit could
-// not prove that it is not in the image. An empty value has nothing to
-// find and is not counted.
-func (a *auditor) coverValues() {
-	cov := &a.rep.Coverage
-	cov.KnownValues = 0
-	for _, v := range a.o.Values {
-		if len(v.Value) >= MinValueLen {
-			cov.KnownValues++
-		}
-	}
-	cov.ShortValues, cov.ShortAccepted = nil, nil
-	refused := map[string]bool{}
-	var names []string
-	for _, i := range a.d.known.skipped {
-		n := a.o.Values[i].Name
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-		if !a.o.AllowShort && !slices.Contains(a.o.ShortAccepted, i) {
-			refused[n] = true
-		}
-	}
-	var open []string
-	for _, n := range names {
-		cov.ShortValues = append(cov.ShortValues, n)
-		if refused[n] {
-			open = append(open, n)
-		} else {
-			cov.ShortAccepted = append(cov.ShortAccepted, n)
-		}
-	}
-	if len(open) > 0 {
-		a.incomplete("sealed values shorter than the %d-byte search minimum: %s", MinValueLen, strings.Join(open, ", "))
-	}
 }

@@ -1,4 +1,4 @@
-package audit
+package creds
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ import (
 // and parsed: JSON, YAML, TOML-less key files and XML.
 
 // documentCredential checks the content of a file of kind k.
-func documentCredential(k credKind, data []byte, sealed map[string]bool) (*credential, error) {
+func documentCredential(k Kind, data []byte, sealed map[string]bool) (*credential, error) {
 	if bytes.Contains(data, []byte("sops_mac")) || bytes.Contains(data, []byte("sops_version")) {
 		return unsealedValue(seal.FormatYAML, data) // JSON is YAML to this reader
 	}
@@ -108,7 +108,7 @@ func findSecretLeaf(v any, path string, sealed map[string]bool) (string, string)
 				p = path + "." + k
 			}
 			if s, ok := c.(string); ok {
-				if (isSecretName(snakeName(k)) || sealed[k] || secretParents[parent]) && !isPlaceholder(s) {
+				if (IsSecretName(snakeName(k)) || sealed[k] || secretParents[parent]) && !IsPlaceholder(s) {
 					return p, s
 				}
 				continue
@@ -132,7 +132,7 @@ func findSecretLeaf(v any, path string, sealed map[string]bool) (string, string)
 func anyLeaf(v any, key string) *credential {
 	switch t := v.(type) {
 	case string:
-		if !isPlaceholder(t) {
+		if !IsPlaceholder(t) {
 			if key = strings.TrimPrefix(key, ":"); key == "" {
 				key = "the file"
 			}
@@ -178,7 +178,7 @@ func dockerAuth(doc any) *credential {
 	for _, host := range sortedKeys(auths) {
 		e, _ := auths[host].(map[string]any)
 		for _, k := range []string{"auth", "identitytoken", "registrytoken", "password"} {
-			if s, ok := e[k].(string); ok && !isPlaceholder(s) {
+			if s, ok := e[k].(string); ok && !IsPlaceholder(s) {
 				return &credential{key: host + " " + k, value: s}
 			}
 		}
@@ -196,14 +196,14 @@ func kubeconfigUser(doc any) *credential {
 		user, _ := um["user"].(map[string]any)
 		name, _ := um["name"].(string)
 		for _, k := range []string{"token", "password", "client-key-data"} {
-			if s, ok := user[k].(string); ok && !isPlaceholder(s) {
+			if s, ok := user[k].(string); ok && !IsPlaceholder(s) {
 				return &credential{key: "users[" + name + "] " + k, value: s}
 			}
 		}
 		ap, _ := user["auth-provider"].(map[string]any)
 		cfg, _ := ap["config"].(map[string]any)
 		for _, k := range []string{"access-token", "refresh-token", "id-token", "client-secret"} {
-			if s, ok := cfg[k].(string); ok && !isPlaceholder(s) {
+			if s, ok := cfg[k].(string); ok && !IsPlaceholder(s) {
 				return &credential{key: "users[" + name + "] auth-provider " + k, value: s}
 			}
 		}
@@ -246,7 +246,7 @@ func kubeManifests(r io.Reader, limit int64) (*credential, error) {
 		return nil, err
 	}
 	if int64(head.Len()) > limit {
-		return nil, errTooLarge
+		return nil, ErrTooLarge
 	}
 	dec := yaml.NewDecoder(&head)
 	for {
@@ -266,7 +266,7 @@ func kubeManifests(r io.Reader, limit int64) (*credential, error) {
 			for _, field := range []string{"data", "stringData"} {
 				d, _ := doc[field].(map[string]any)
 				for _, k := range sortedKeys(d) {
-					if s, ok := d[k].(string); ok && !isPlaceholder(s) {
+					if s, ok := d[k].(string); ok && !IsPlaceholder(s) {
 						return &credential{key: field + "." + k, value: s, k8sSecret: true}, nil
 					}
 				}
@@ -287,7 +287,7 @@ func tfstate(doc any) *credential {
 		if s, _ := o["sensitive"].(bool); s && present(o["value"]) {
 			return &credential{key: "output " + name + " (sensitive)", value: fmt.Sprint(o["value"])}
 		}
-		if v, ok := o["value"].(string); ok && isSecretName(snakeName(name)) && !isPlaceholder(v) {
+		if v, ok := o["value"].(string); ok && IsSecretName(snakeName(name)) && !IsPlaceholder(v) {
 			return &credential{key: "output " + name, value: v}
 		}
 	}
@@ -306,7 +306,7 @@ func tfstate(doc any) *credential {
 			for _, p := range paths {
 				steps, _ := p.([]any)
 				if name, v, ok := walkPath(attrs, steps); ok && present(v) {
-					if s, isStr := v.(string); !isStr || !isPlaceholder(s) {
+					if s, isStr := v.(string); !isStr || !IsPlaceholder(s) {
 						return &credential{key: addr + " " + name + " (sensitive)", value: fmt.Sprint(v)}
 					}
 				}
@@ -390,7 +390,7 @@ func pulumiState(doc any) *credential {
 		switch t := v.(type) {
 		case map[string]any:
 			if _, ok := t[pulumiSecretSig]; ok {
-				if p, ok := t["plaintext"].(string); ok && !isPlaceholder(strings.Trim(p, `"`)) {
+				if p, ok := t["plaintext"].(string); ok && !IsPlaceholder(strings.Trim(p, `"`)) {
 					return &credential{key: key + " (a secret in plaintext)", value: p}
 				}
 				return nil
@@ -398,7 +398,7 @@ func pulumiState(doc any) *credential {
 			for _, k := range sortedKeys(t) {
 				c := t[k]
 				if s, ok := c.(string); ok {
-					if isSecretName(snakeName(k)) && !isPlaceholder(s) {
+					if IsSecretName(snakeName(k)) && !IsPlaceholder(s) {
 						return &credential{key: k, value: s}
 					}
 					continue
@@ -429,7 +429,7 @@ func connPassword(s string) string {
 		}
 		switch strings.ToLower(strings.TrimSpace(k)) {
 		case "password", "pwd":
-			if v = unquote(strings.TrimSpace(v)); !isPlaceholder(v) {
+			if v = unquote(strings.TrimSpace(v)); !IsPlaceholder(v) {
 				return v
 			}
 		}
@@ -452,7 +452,7 @@ func dotnetJSON(v any, key string) *credential {
 			if key != "" {
 				name = key + ":" + k
 			}
-			if s, ok := c.(string); ok && isSecretName(snakeName(k)) && !isPlaceholder(s) && connPassword(s) == "" {
+			if s, ok := c.(string); ok && IsSecretName(snakeName(k)) && !IsPlaceholder(s) && connPassword(s) == "" {
 				return &credential{key: name, value: s}
 			}
 			if r := dotnetJSON(c, name); r != nil {
@@ -526,9 +526,9 @@ func mavenSettings(data []byte) *credential {
 		}
 		encrypted := strings.HasPrefix(text, "{") && strings.HasSuffix(text, "}")
 		switch {
-		case (el == "password" || el == "passphrase") && (parent == "server" || parent == "proxy") && !encrypted && !isPlaceholder(text):
+		case (el == "password" || el == "passphrase") && (parent == "server" || parent == "proxy") && !encrypted && !IsPlaceholder(text):
 			return &credential{key: parent + " " + el, value: text}
-		case el == "master" && parent == "settingssecurity" && !isPlaceholder(text):
+		case el == "master" && parent == "settingssecurity" && !IsPlaceholder(text):
 			return &credential{key: "master", value: text}
 		}
 		return nil
@@ -544,7 +544,7 @@ func nugetConfig(data []byte) *credential {
 			return nil
 		}
 		if strings.EqualFold(attr(attrs, "key"), "ClearTextPassword") {
-			if v := attr(attrs, "value"); !isPlaceholder(v) {
+			if v := attr(attrs, "value"); !IsPlaceholder(v) {
 				return &credential{key: path[len(path)-2] + " ClearTextPassword", value: v}
 			}
 		}
@@ -566,7 +566,7 @@ func dotnetXML(data []byte) *credential {
 			}
 		case "appsettings":
 			k, v := attr(attrs, "key"), attr(attrs, "value")
-			if isSecretName(snakeName(k)) && !isPlaceholder(v) {
+			if IsSecretName(snakeName(k)) && !IsPlaceholder(v) {
 				return &credential{key: "appSettings " + k, value: v}
 			}
 		}

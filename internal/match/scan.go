@@ -1,21 +1,18 @@
-package audit
+package match
 
 import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"strings"
 	"sync/atomic"
-
-	"github.com/sealenv/sealenv/audit/rules"
 )
 
-// detectors is the compiled, read-only state shared by every scanner: the
-// known values, the rules and a prefilter over the first two bytes of every
-// pattern and keyword, so that the common byte costs one table lookup.
-type detectors struct {
+// Matcher is the compiled, read-only state shared by every [Scanner]: the
+// forms of the known values, the rules' keywords and a prefilter over them,
+// so that the common byte costs one table lookup. It is safe for
+// concurrent use.
+type Matcher struct {
 	known    *knownSet
-	rules    []*rules.Rule
 	keywords []keyword
 	kwHeads  [][]int32       // folded two-byte prefix -> keywords
 	pre      [1024]uint64    // keywords: bitset over a chosen pair of two-byte grams
@@ -24,15 +21,46 @@ type detectors struct {
 	known4   []uint64        // known values: bitset over a hash of their first 4-grams
 	back     int             // bytes a match may start before its keyword
 	fwd      int             // bytes a match may extend after its start
-	sealed   map[string]bool
-	public   map[string]string // fingerprints of published secrets
-	skipped  atomic.Int64      // matches of published secrets not reported
+	confirm  Confirmer
+	skipped  atomic.Int64 // matches the confirmer said to count, not report
+}
+
+// Keyword is where a rule may match: a rule is tried only around one of
+// its keywords (three bytes or more).
+type Keyword struct {
+	Text string
+	Fold bool // matched without regard to ASCII case
+	// Rule names the rule to the [Confirmer] and in a [Hit].
+	Rule int
+	// Before is how far before the keyword a match may start; After how
+	// far after the keyword's end it may end.
+	Before, After int
+}
+
+// Confirmer decides whether a rule matches where one of its keywords was
+// found: package match knows keywords, the confirmer the rule (a regular
+// expression, an entropy threshold).
+type Confirmer interface {
+	// Confirm appends to dst the matches of rule in win, the bytes where
+	// one may be; the keyword starts at win[at:]. It may be called from
+	// several goroutines at once.
+	Confirm(rule int, win []byte, at int, dst []Match) []Match
+}
+
+// Match is a rule's match in a window given to [Confirmer.Confirm].
+type Match struct {
+	Start, End int // the bounds of the whole match in the window
+	// Skip says the match is counted ([Matcher.Skipped]) but not
+	// reported: a secret that is published on purpose.
+	Skip bool
 }
 
 type keyword struct {
-	text []byte // lower case when fold is set
-	rule int
-	fold bool // matched without regard to ASCII case
+	text   []byte // lower case when fold is set
+	rule   int
+	fold   bool // matched without regard to ASCII case
+	before int
+	after  int
 }
 
 func fold(c byte) byte {
@@ -42,14 +70,11 @@ func fold(c byte) byte {
 	return c
 }
 
-func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detectors {
-	d := &detectors{known: newKnownSet(values), rules: rs, kwHeads: make([][]int32, 1<<16), sealed: map[string]bool{}}
-	for _, n := range sealedNames {
-		d.sealed[n] = true
-	}
-	for _, v := range values {
-		d.sealed[v.Name] = true
-	}
+// New compiles the values (every form of each, see [Forms]; values shorter
+// than [MinLen] are not searched) and the keywords, whose rules c
+// confirms. Keywords are tried in the order given.
+func New(values []Value, keywords []Keyword, c Confirmer) *Matcher {
+	d := &Matcher{known: newKnownSet(values), kwHeads: make([][]int32, 1<<16), confirm: c}
 	set := func(a, b byte, off int) {
 		g := uint16(a) | uint16(b)<<8
 		d.pre[g>>6] |= 1 << (g & 63)
@@ -69,37 +94,43 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 		}
 	}
 	d.fwd = d.known.maxLen
-	for ri, r := range rs {
-		ci := strings.HasPrefix(r.Regex.String(), "(?i)")
-		for _, k := range r.Keywords {
-			kw := keyword{text: []byte(k), rule: ri, fold: ci}
-			if ci {
-				kw.text = bytes.ToLower(kw.text)
-			}
-			k := gramOffset(kw.text, ci)
-			for o := k; o < k+2; o++ {
-				for _, x := range caseVariants(kw.text[o], ci) {
-					for _, y := range caseVariants(kw.text[o+1], ci) {
-						set(x, y, o)
-					}
+	for _, k := range keywords {
+		ci := k.Fold
+		kw := keyword{text: []byte(k.Text), rule: k.Rule, fold: ci, before: k.Before, after: k.After}
+		if ci {
+			kw.text = bytes.ToLower(kw.text)
+		}
+		o0 := gramOffset(kw.text, ci)
+		for o := o0; o < o0+2; o++ {
+			for _, x := range caseVariants(kw.text[o], ci) {
+				for _, y := range caseVariants(kw.text[o+1], ci) {
+					set(x, y, o)
 				}
 			}
-			for _, v := range variants4(kw.text, ci) {
-				set4(v)
-			}
-			g := uint16(fold(kw.text[0])) | uint16(fold(kw.text[1]))<<8
-			d.kwHeads[g] = append(d.kwHeads[g], int32(len(d.keywords)))
-			d.keywords = append(d.keywords, kw)
-			if n := len(kw.text) + r.MaxLen; n > d.fwd {
-				d.fwd = n
-			}
 		}
-		if r.Before > d.back {
-			d.back = r.Before
+		for _, v := range variants4(kw.text, ci) {
+			set4(v)
+		}
+		g := uint16(fold(kw.text[0])) | uint16(fold(kw.text[1]))<<8
+		d.kwHeads[g] = append(d.kwHeads[g], int32(len(d.keywords)))
+		d.keywords = append(d.keywords, kw)
+		if n := len(kw.text) + k.After; n > d.fwd {
+			d.fwd = n
+		}
+		if k.Before > d.back {
+			d.back = k.Before
 		}
 	}
 	return d
 }
+
+// Short returns the indexes, in the values given to [New], of the values
+// that are not searched for being shorter than [MinLen] (empty ones aside).
+func (d *Matcher) Short() []int { return d.known.skipped }
+
+// Skipped returns how many matches the confirmer said to count and not
+// report, over every scanner of d.
+func (d *Matcher) Skipped() int64 { return d.skipped.Load() }
 
 func hash4(x uint32) uint32 { return (x * 0x9E3779B1) >> (32 - 17) }
 
@@ -159,23 +190,41 @@ func caseVariants(c byte, fold bool) []byte {
 	return []byte{c}
 }
 
-// hit is one raw detector match in a stream, before it gets a location.
-type hit struct {
-	kind     string // known-value or rule
-	rule     *rules.Rule
-	name     string // sealed key name, for known values
-	encoding string
-	offset   int64
-	length   int // of the match
-	preview  string
+// Hit is one match in a stream, before it gets a place: a known value's
+// form, or a rule's match that its [Confirmer] accepted.
+type Hit struct {
+	// Rule is the [Keyword.Rule] of the rule that matched, or -1 for a
+	// known value.
+	Rule     int
+	Name     string // the value's name, for a known value
+	Encoding string // the value's form, for a known value
+	Offset   int64
+	Length   int // of the match
+	// Preview is the match as [Preview] shows it: never the value.
+	Preview string
 }
 
-// scanner searches streams with the detectors. It owns a buffer, so each
-// worker has its own.
-type scanner struct {
-	d    *detectors
-	buf  []byte
-	seen map[seenKey]bool
+// Known reports whether h is a known value's form (not a rule's match).
+func (h Hit) Known() bool { return h.Rule < 0 }
+
+// Scanner searches bytes with a [Matcher], whole ([Scanner.Bytes],
+// [Scanner.Replace]) or as a stream written to it in pieces
+// ([Scanner.Start], [Scanner.Write], [Scanner.Close]). It holds a stream's
+// buffer and which rule matches it reported, so each goroutine needs its
+// own.
+type Scanner struct {
+	m     *Matcher
+	buf   []byte
+	seen  map[seenKey]bool
+	found []Match // the confirmer's matches, reused
+
+	// A stream: sink gets its hits; end bytes are in buf, of which
+	// unsearched starts begin at from; buf[0] is at offset base.
+	sink Sink
+	emit func(Hit) // s.hit, made once
+	end  int
+	from int
+	base int64
 }
 
 type seenKey struct {
@@ -185,13 +234,16 @@ type seenKey struct {
 
 const chunkSize = 1 << 20
 
-func newScanner(d *detectors) *scanner {
-	n := chunkSize + 4*(d.fwd+d.back)
-	return &scanner{d: d, buf: make([]byte, n), seen: map[seenKey]bool{}}
+// Scanner returns a new scanner; it allocates a stream's buffer only when
+// it starts one.
+func (m *Matcher) Scanner() *Scanner {
+	s := &Scanner{m: m, seen: map[seenKey]bool{}}
+	s.emit = s.hit
+	return s
 }
 
-// scanBytes searches b as one whole stream.
-func (s *scanner) scanBytes(b []byte, emit func(hit)) {
+// Bytes searches b as one whole stream, and calls emit for every hit.
+func (s *Scanner) Bytes(b []byte, emit func(Hit)) {
 	clear(s.seen)
 	s.scanRange(b, 0, 0, len(b), emit)
 }
@@ -205,8 +257,8 @@ func (s *scanner) scanBytes(b []byte, emit func(hit)) {
 // gram has, hence the candidate starts. Known values (eight bytes or more):
 // every fourth position is looked up, by a hash of four bytes, in a table
 // of each value's 4-grams at offsets 0 to 3.
-func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) {
-	d := s.d
+func (s *Scanner) scanRange(b []byte, base int64, from, to int, emit func(Hit)) {
+	d := s.m
 	if to > len(b)-1 {
 		to = len(b) - 1 // every pattern is at least two bytes
 	}
@@ -280,8 +332,8 @@ func (s *scanner) scanRange(b []byte, base int64, from, to int, emit func(hit)) 
 
 // checkKeywords filters a keyword candidate by four bytes, then compares
 // the keywords that start with its two bytes.
-func (s *scanner) checkKeywords(b []byte, base int64, i int, emit func(hit)) {
-	d := s.d
+func (s *Scanner) checkKeywords(b []byte, base int64, i int, emit func(Hit)) {
+	d := s.m
 	if i+4 <= len(b) {
 		h := hash4(binary.LittleEndian.Uint32(b[i:]))
 		if d.pre4[h>>6]&(1<<(h&63)) == 0 {
@@ -305,14 +357,14 @@ func (s *scanner) checkKeywords(b []byte, base int64, i int, emit func(hit)) {
 }
 
 // checkKnown verifies the sealed values that may start at b[i].
-func (s *scanner) checkKnown(b []byte, base int64, i int, emit func(hit)) {
+func (s *Scanner) checkKnown(b []byte, base int64, i int, emit func(Hit)) {
 	var lastName string
-	s.d.known.match(b[i:], func(p *pattern) {
+	s.m.known.match(b[i:], func(p *pattern) {
 		if p.name == lastName {
 			return // one finding per value and position
 		}
 		lastName = p.name
-		emit(hit{kind: kindKnown, name: p.name, encoding: p.encoding, offset: base + int64(i), length: len(p.text), preview: mask(p.text)})
+		emit(Hit{Rule: -1, Name: p.name, Encoding: p.encoding, Offset: base + int64(i), Length: len(p.text), Preview: Preview(p.text)})
 	})
 }
 
@@ -325,43 +377,36 @@ func equalFold(b, lower []byte) bool {
 	return true
 }
 
-func (s *scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(hit)) {
-	r := s.d.rules[kw.rule]
-	lo := max(i-r.Before, 0)
-	hi := min(i+len(kw.text)+r.MaxLen, len(b))
-	win := b[lo:hi]
-	for _, req := range r.Requires {
-		if !bytes.Contains(b[i:hi], []byte(req)) {
-			return
-		}
+// runRule asks the confirmer for the matches of the keyword's rule around
+// b[i], where the keyword starts, and reports each new one once.
+func (s *Scanner) runRule(b []byte, base int64, i int, kw *keyword, emit func(Hit)) {
+	if s.m.confirm == nil {
+		return
 	}
-	for _, m := range r.Regex.FindAllSubmatchIndex(win, -1) {
-		start := base + int64(lo+m[0])
+	lo := max(i-kw.before, 0)
+	hi := min(i+len(kw.text)+kw.after, len(b))
+	win := b[lo:hi]
+	s.found = s.m.confirm.Confirm(kw.rule, win, i-lo, s.found[:0])
+	for _, m := range s.found {
+		start := base + int64(lo+m.Start)
 		k := seenKey{rule: kw.rule, start: start}
 		if s.seen[k] {
 			continue
 		}
-		g := r.SecretGroup
-		if m[2*g] < 0 {
-			continue
-		}
-		secret := win[m[2*g]:m[2*g+1]]
-		if !r.Accept(secret) {
-			continue
-		}
-		if len(s.d.public) > 0 && s.d.public[rules.Fingerprint(secret)] != "" {
-			s.seen[k] = true
-			s.d.skipped.Add(1)
-			continue
-		}
 		s.seen[k] = true
-		emit(hit{kind: kindRule, rule: r, offset: start, length: m[1] - m[0], preview: mask(win[m[0]:m[1]])})
+		if m.Skip {
+			s.m.skipped.Add(1)
+			continue
+		}
+		emit(Hit{Rule: kw.rule, Offset: start, Length: m.End - m.Start, Preview: Preview(win[m.Start:m.End])})
 	}
 }
 
-// mask returns a preview of a match that shows at most an eighth of it (and
-// never more than four bytes), with unprintable bytes as dots.
-func mask(b []byte) string {
+// Preview returns what may be shown of a match: at most an eighth of it
+// (and never more than four bytes), with unprintable bytes as dots, and its
+// length. It is the one function through which anything that prints a
+// match shows it.
+func Preview(b []byte) string {
 	show := min(len(b)/8, 4)
 	var out []byte
 	for _, c := range b[:show] {

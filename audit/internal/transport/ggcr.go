@@ -1,4 +1,4 @@
-package audit
+package transport
 
 import (
 	"bytes"
@@ -24,11 +24,18 @@ type ggcrStore struct {
 }
 
 var (
-	_ store         = (*ggcrStore)(nil)
-	_ manifestStore = (*ggcrStore)(nil)
+	_ Store         = (*ggcrStore)(nil)
+	_ ManifestStore = (*ggcrStore)(nil)
 )
 
-func (s *ggcrStore) root(ctx context.Context) ([]byte, types.MediaType, error) {
+// Image serves an image that go-containerregistry holds (built or changed
+// in memory, or opened by any of its transports).
+func Image(img v1.Image) Store { return &ggcrStore{img: img} }
+
+// Index serves an index that go-containerregistry holds.
+func Index(idx v1.ImageIndex) Store { return &ggcrStore{idx: idx} }
+
+func (s *ggcrStore) Root(ctx context.Context) ([]byte, types.MediaType, error) {
 	if s.idx != nil {
 		raw, err := s.idx.RawManifest()
 		if err != nil {
@@ -49,7 +56,7 @@ func (s *ggcrStore) root(ctx context.Context) ([]byte, types.MediaType, error) {
 	return raw, mt, s.register(s.img)
 }
 
-func (s *ggcrStore) manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+func (s *ggcrStore) Manifest(ctx context.Context, d v1.Descriptor) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, idx := range s.indexes {
@@ -116,7 +123,7 @@ func (s *ggcrStore) registerLocked(img v1.Image) error {
 	return nil
 }
 
-func (s *ggcrStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+func (s *ggcrStore) Blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
 	s.mu.Lock()
 	open := s.blobs[d.Digest]
 	s.mu.Unlock()
@@ -127,7 +134,7 @@ func (s *ggcrStore) blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, e
 	if err != nil {
 		return nil, err
 	}
-	return verify(rc, d)
+	return Verify(rc, d)
 }
 
-func (s *ggcrStore) close() error { return nil }
+func (s *ggcrStore) Close() error { return nil }

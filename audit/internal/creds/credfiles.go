@@ -1,4 +1,4 @@
-package audit
+package creds
 
 import (
 	"bufio"
@@ -9,39 +9,42 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/sealenv/sealenv/audit/internal/decode"
 	"github.com/sealenv/sealenv/seal"
 )
 
-// credKind is how a file holds credentials: told by the name and the place
-// the tool that writes it uses (credentialKind), or, where the name is
-// free, by its first bytes (credentialKindOf). docs/audit.md lists every
+// Kind is how a file holds credentials: told by the name and the place
+// the tool that writes it uses (KindOfName), or, where the name is
+// free, by its first bytes (KindOf). docs/audit.md lists every
 // file with the tool and the documentation it comes from.
-type credKind int
+type Kind int
 
+// None is a file that does not hold credentials by its name or its first
+// bytes; the other kinds are the readers' own.
 const (
-	credNone           credKind = iota
-	credDotenv                  // .env, *.env, .env.*, .envrc: KEY=value lines
-	credStructured              // YAML or JSON named like secrets or credentials
-	credNpmrc                   // .npmrc, .yarnrc (yarn 1): _authToken, _auth, _password
-	credNetrc                   // .netrc, _netrc: password TOKEN
-	credGitCredentials          // .git-credentials: https://user:token@host
-	credDockerConfig            // docker, podman, buildah, skopeo, helm registry logins
-	credKubeconfig              // .kube/config, kubeconfig, *.kubeconfig, admin.conf
-	credProperties              // application*.properties, gradle.properties: a.b.password=...
-	credAppYAML                 // application*.yml: spring: datasource: password: ...
-	credYAML                    // any other YAML: a Kubernetes Secret with data, a kubeconfig
-	credLeaves                  // JSON, YAML or TOML whose secret-named leaves are credentials
-	credAllLeaves               // YAML whose every value is a credential (.gem/credentials)
-	credAuthJSON                // auth.json: podman's registry logins or Composer's
-	credPgpass                  // .pgpass: host:port:db:user:password
-	credHCL                     // *.tfvars, *.tf, *.hcl, .terraformrc: name = "value"
-	credTFState                 // terraform.tfstate and its backups
-	credPulumiState             // Pulumi checkpoints and stack exports
-	credMaven                   // Maven settings.xml, settings-security.xml
-	credNuGet                   // NuGet.Config: ClearTextPassword
-	credDotnet                  // appsettings*.json: connection strings, secret-named keys
-	credDotnetXML               // web.config, app.config: connectionStrings, appSettings
-	credStore                   // a file that is a credential as a whole (.vault-token)
+	None               Kind = iota
+	credDotenv              // .env, *.env, .env.*, .envrc: KEY=value lines
+	credStructured          // YAML or JSON named like secrets or credentials
+	credNpmrc               // .npmrc, .yarnrc (yarn 1): _authToken, _auth, _password
+	credNetrc               // .netrc, _netrc: password TOKEN
+	credGitCredentials      // .git-credentials: https://user:token@host
+	credDockerConfig        // docker, podman, buildah, skopeo, helm registry logins
+	credKubeconfig          // .kube/config, kubeconfig, *.kubeconfig, admin.conf
+	credProperties          // application*.properties, gradle.properties: a.b.password=...
+	credAppYAML             // application*.yml: spring: datasource: password: ...
+	credYAML                // any other YAML: a Kubernetes Secret with data, a kubeconfig
+	credLeaves              // JSON, YAML or TOML whose secret-named leaves are credentials
+	credAllLeaves           // YAML whose every value is a credential (.gem/credentials)
+	credAuthJSON            // auth.json: podman's registry logins or Composer's
+	credPgpass              // .pgpass: host:port:db:user:password
+	credHCL                 // *.tfvars, *.tf, *.hcl, .terraformrc: name = "value"
+	credTFState             // terraform.tfstate and its backups
+	credPulumiState         // Pulumi checkpoints and stack exports
+	credMaven               // Maven settings.xml, settings-security.xml
+	credNuGet               // NuGet.Config: ClearTextPassword
+	credDotnet              // appsettings*.json: connection strings, secret-named keys
+	credDotnetXML           // web.config, app.config: connectionStrings, appSettings
+	credStore               // a file that is a credential as a whole (.vault-token)
 
 	// INI-like files, each with the keys its tool keeps secrets in (see
 	// iniRules).
@@ -61,9 +64,9 @@ const (
 // content of terraform.tfstate.gz is a terraform.tfstate.
 var compressedSuffixes = []string{".gz", ".bz2", ".xz", ".zst", ".br", ".lzma", ".z"}
 
-// credentialKind tells from a file's name (the innermost name of a path in
+// KindOfName tells from a file's name (the innermost name of a path in
 // an archive) whether and how it may hold plaintext credentials.
-func credentialKind(name string) credKind {
+func KindOfName(name string) Kind {
 	if i := strings.LastIndex(name, "!/"); i >= 0 {
 		name = name[i+2:]
 	}
@@ -86,7 +89,7 @@ func credentialKind(name string) credKind {
 		return credDotenv
 	case base == ".env", strings.HasSuffix(base, ".env"), strings.HasPrefix(base, ".env."):
 		if placeholderEnvFile(base) {
-			return credNone
+			return None
 		}
 		return credDotenv
 	case base == ".npmrc" || base == "npmrc" || base == ".yarnrc":
@@ -172,7 +175,7 @@ func credentialKind(name string) credKind {
 			return credYAML
 		}
 	}
-	return credNone
+	return None
 }
 
 var (
@@ -181,17 +184,17 @@ var (
 	yamlKube       = regexp.MustCompile(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
 )
 
-// credentialKindOf is credentialKind, and where the name says nothing, the
+// KindOf is KindOfName, and where the name says nothing, the
 // kind the file's first bytes (head, as text) show: a registry login, a
 // kubeconfig, a cloud key, an infrastructure state or a git config under
 // any name.
-func credentialKindOf(name string, head []byte) credKind {
-	if k := credentialKind(name); k != credNone {
+func KindOf(name string, head []byte) Kind {
+	if k := KindOfName(name); k != None {
 		return k
 	}
 	t := bytes.TrimLeft(head, " \t\r\n\ufeff") // and a UTF-8 byte-order mark
 	if len(t) == 0 {
-		return credNone
+		return None
 	}
 	has := func(s string) bool { return bytes.Contains(t, []byte(s)) }
 	switch t[0] {
@@ -232,7 +235,7 @@ func credentialKindOf(name string, head []byte) credKind {
 			return credYAML // a Kubernetes manifest or a kubeconfig under another name
 		}
 	}
-	return credNone
+	return None
 }
 
 // firstYAMLLine returns the first line of t that is not blank, a comment
@@ -253,11 +256,11 @@ func firstYAMLLine(t []byte) []byte {
 	return nil
 }
 
-// looksLikeSecretsFile reports whether a file's name says it is a secrets
+// LooksLikeSecretsFile reports whether a file's name says it is a secrets
 // file: one that holds nothing but secrets (.env, secrets.yaml, .npmrc...),
 // as opposed to a file that may hold some (a kubeconfig, any YAML).
-func looksLikeSecretsFile(name string) bool {
-	switch credentialKind(name) {
+func LooksLikeSecretsFile(name string) bool {
+	switch KindOfName(name) {
 	case credDotenv, credStructured:
 		return true
 	}
@@ -274,7 +277,7 @@ type credential struct {
 
 // lineKind reports whether files of kind k are read line by line, as a
 // stream, whatever their size.
-func lineKind(k credKind) bool {
+func lineKind(k Kind) bool {
 	switch k {
 	case credNpmrc, credNetrc, credGitCredentials, credProperties, credPgpass, credHCL:
 		return true
@@ -285,15 +288,15 @@ func lineKind(k credKind) bool {
 
 // checkCredentials reads a file of kind k from r and returns the first
 // plaintext credential in it. Line-based kinds are read as a stream,
-// whatever their size; the others whole, up to limit bytes (errTooLarge
+// whatever their size; the others whole, up to limit bytes (ErrTooLarge
 // beyond). A file with SOPS metadata is sealed, not plaintext.
-func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int64) (*credential, error) {
+func checkCredentials(k Kind, r io.Reader, sealed map[string]bool, limit int64) (*credential, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	src := io.Reader(br)
 	if head, _ := br.Peek(64); len(head) > 0 {
-		if order, skip, ok := utf16Text(head); ok {
+		if order, skip, ok := decode.UTF16Text(head); ok {
 			br.Discard(skip)
-			src = &utf16Reader{r: br, order: order} // UTF-16 text, as Windows tools save it
+			src = decode.NewUTF16Reader(br, order) // UTF-16 text, as Windows tools save it
 		}
 	}
 	switch {
@@ -305,7 +308,7 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 		c, err := lineCredentials(k, bufio.NewReaderSize(io.TeeReader(src, &kept), 64<<10), sealed)
 		if errors.Is(err, errSealed) {
 			if kept.over {
-				return nil, errTooLarge
+				return nil, ErrTooLarge
 			}
 			return unsealedValue(seal.FormatDotenv, kept.b)
 		}
@@ -322,7 +325,7 @@ func checkCredentials(k credKind, r io.Reader, sealed map[string]bool, limit int
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, errTooLarge
+		return nil, ErrTooLarge
 	}
 	return documentCredential(k, data, sealed)
 }
@@ -338,7 +341,7 @@ func storeCredential(r io.Reader) (*credential, error) {
 		return nil, err
 	}
 	v := strings.TrimSpace(string(data))
-	if isPlaceholder(v) && !bytes.ContainsAny(data, "\x00\x01\x02\x03") {
+	if IsPlaceholder(v) && !bytes.ContainsAny(data, "\x00\x01\x02\x03") {
 		return nil, nil
 	}
 	return &credential{key: "the file", value: v}, nil

@@ -1,4 +1,4 @@
-package audit
+package decode
 
 import (
 	"bufio"
@@ -9,14 +9,14 @@ import (
 	"io"
 )
 
-// lz4Reader decodes LZ4 streams as the lz4 tool writes them: frames
+// LZ4Reader decodes LZ4 streams as the lz4 tool writes them: frames
 // (magic 0x184D2204: independent or linked blocks of up to 4 MiB,
 // optional checksums and content size; skippable frames skipped) and the
 // legacy format the Linux kernel's initramfs uses (magic 0x184C2102:
 // blocks that each decode to at most 8 MiB). Frames may follow one
 // another. Memory is fixed: a block, and the 64 KiB a linked block may
 // refer back to.
-type lz4Reader struct {
+type LZ4Reader struct {
 	r      *bufio.Reader
 	legacy bool
 	frame  bool // inside a frame (not legacy)
@@ -36,12 +36,14 @@ const (
 	lz4Window      = 64 << 10
 )
 
-func newLZ4Reader(r io.Reader) (*lz4Reader, error) {
+// NewLZ4Reader decodes the LZ4 stream r reads; it fails when r does not
+// start with a frame or the legacy magic.
+func NewLZ4Reader(r io.Reader) (*LZ4Reader, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
-	z := &lz4Reader{r: br}
+	z := &LZ4Reader{r: br}
 	if err := z.next(); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
@@ -53,7 +55,7 @@ func newLZ4Reader(r io.Reader) (*lz4Reader, error) {
 
 // next reads the magic number and header of the next frame; io.EOF at
 // the end of the stream.
-func (z *lz4Reader) next() error {
+func (z *LZ4Reader) next() error {
 	for {
 		var m [4]byte
 		if _, err := io.ReadFull(z.r, m[:]); err != nil {
@@ -116,7 +118,7 @@ func (z *lz4Reader) next() error {
 	}
 }
 
-func (z *lz4Reader) Read(p []byte) (int, error) {
+func (z *LZ4Reader) Read(p []byte) (int, error) {
 	for len(z.out) == 0 {
 		if z.err != nil {
 			return 0, z.err
@@ -129,7 +131,7 @@ func (z *lz4Reader) Read(p []byte) (int, error) {
 }
 
 // block decodes the next block into z.out.
-func (z *lz4Reader) block() error {
+func (z *LZ4Reader) block() error {
 	var sz [4]byte
 	if _, err := io.ReadFull(z.r, sz[:]); err != nil {
 		if z.legacy && errors.Is(err, io.EOF) {
@@ -176,7 +178,7 @@ func (z *lz4Reader) block() error {
 
 // restart begins a new stream after a legacy one, whose magic was read
 // as a block size.
-func (z *lz4Reader) restart(magic []byte) error {
+func (z *LZ4Reader) restart(magic []byte) error {
 	switch binary.LittleEndian.Uint32(magic) {
 	case lz4LegacyMagic:
 		z.legacy = true
@@ -189,7 +191,7 @@ func (z *lz4Reader) restart(magic []byte) error {
 
 // decodeBlock reads a block of size bytes and decodes it (raw: stored),
 // to at most max bytes.
-func (z *lz4Reader) decodeBlock(size int, raw bool, max int) error {
+func (z *LZ4Reader) decodeBlock(size int, raw bool, max int) error {
 	if cap(z.in) < size {
 		z.in = make([]byte, size)
 	}

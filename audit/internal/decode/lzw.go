@@ -1,4 +1,4 @@
-package audit
+package decode
 
 import (
 	"bufio"
@@ -7,14 +7,14 @@ import (
 	"io"
 )
 
-// lzwReader decodes Unix compress (.Z) data as ncompress writes it: LZW
+// LZWReader decodes Unix compress (.Z) data as ncompress writes it: LZW
 // codes of 9 bits growing to at most 16, packed least significant bit
 // first, with CLEAR (256) resetting the table in block mode. Codes are
 // written in groups of eight: when the code width grows, or after a
 // CLEAR, the rest of the current group is padding and is skipped, as
 // compress(1) does. Memory is fixed (a 64 Ki-entry table), whatever the
 // input.
-type lzwReader struct {
+type LZWReader struct {
 	r       *bufio.Reader
 	maxbits uint
 	block   bool
@@ -36,7 +36,9 @@ type lzwReader struct {
 
 var errLZWCorrupt = errors.New("corrupt LZW data")
 
-func newLZWReader(r io.Reader) (*lzwReader, error) {
+// NewLZWReader decodes the .Z stream r reads; it fails on a header it
+// does not know.
+func NewLZWReader(r io.Reader) (*LZWReader, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 32<<10)
@@ -52,7 +54,7 @@ func newLZWReader(r io.Reader) (*lzwReader, error) {
 	if bits < 9 || bits > 16 {
 		return nil, fmt.Errorf("codes of %d bits (want 9 to 16)", bits)
 	}
-	z := &lzwReader{r: br, maxbits: bits, block: hdr[2]&0x80 != 0, n: 9, maxcode: 1<<9 - 1, top: 1 << bits, old: -1, stack: make([]byte, 0, 1<<16)}
+	z := &LZWReader{r: br, maxbits: bits, block: hdr[2]&0x80 != 0, n: 9, maxcode: 1<<9 - 1, top: 1 << bits, old: -1, stack: make([]byte, 0, 1<<16)}
 	z.free = 256
 	if z.block {
 		z.free = 257
@@ -65,7 +67,7 @@ func newLZWReader(r io.Reader) (*lzwReader, error) {
 
 // code reads the next code; ok is false at the end of the data (fewer
 // bits left than a code takes).
-func (z *lzwReader) code() (int, bool, error) {
+func (z *LZWReader) code() (int, bool, error) {
 	for z.nacc < z.n {
 		c, err := z.r.ReadByte()
 		if err != nil {
@@ -85,7 +87,7 @@ func (z *lzwReader) code() (int, bool, error) {
 }
 
 // align skips the rest of the current group of eight codes.
-func (z *lzwReader) align() error {
+func (z *LZWReader) align() error {
 	group := int64(z.n) * 8
 	skip := (group - z.used%group) % group
 	z.used = 0
@@ -108,7 +110,7 @@ func (z *lzwReader) align() error {
 	return nil
 }
 
-func (z *lzwReader) Read(p []byte) (int, error) {
+func (z *LZWReader) Read(p []byte) (int, error) {
 	for len(z.out) == 0 {
 		if z.err != nil {
 			return 0, z.err
@@ -121,7 +123,7 @@ func (z *lzwReader) Read(p []byte) (int, error) {
 }
 
 // step decodes one code into z.out, or returns why it cannot.
-func (z *lzwReader) step() error {
+func (z *LZWReader) step() error {
 	for {
 		if z.free > z.maxcode {
 			if z.n >= 16 {

@@ -1,4 +1,4 @@
-package audit
+package creds
 
 import (
 	"bufio"
@@ -6,6 +6,9 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/sealenv/sealenv/audit/internal/decode"
+	"github.com/sealenv/sealenv/internal/match"
 )
 
 func placeholderEnvFile(base string) bool {
@@ -20,14 +23,14 @@ func placeholderEnvFile(base string) bool {
 var secretName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|credential|_creds$|^creds$|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$|(^|_)pat$|(^|_)auth$|_auth_|_cookie$)`)
 var notSecretName = regexp.MustCompile(`(?i)(_file|_path|_dir|_id|_name|_user(name)?|_url|_host|_port|_len(gth)?|_ttl|_expir[a-z]*|_enabled|_type|public_?key)$`)
 
-// isSecretName reports whether a variable name says it holds a secret.
-func isSecretName(n string) bool {
+// IsSecretName reports whether a variable name says it holds a secret.
+func IsSecretName(n string) bool {
 	return secretName.MatchString(n) && !notSecretName.MatchString(n)
 }
 
-// isPlaceholder reports whether a value is clearly not a secret: empty, a
+// IsPlaceholder reports whether a value is clearly not a secret: empty, a
 // reference to another variable, a path or a well-known placeholder.
-func isPlaceholder(v string) bool {
+func IsPlaceholder(v string) bool {
 	v = strings.Trim(strings.TrimSpace(v), `"'`)
 	l := strings.ToLower(v)
 	switch {
@@ -51,29 +54,38 @@ func isPlaceholder(v string) bool {
 	return false
 }
 
-// errTooLarge is returned for a YAML or JSON secrets file larger than the
+// ErrTooLarge is returned for a YAML or JSON secrets file larger than the
 // limit of what is read whole to check it.
-var errTooLarge = errors.New("too large")
+var ErrTooLarge = errors.New("too large")
 
-// plaintextBundle checks a file that may hold credentials, told by its
-// name or, where the name is free, by its first bytes (see
-// credentialKindOf): unless it carries SOPS metadata, a credential with a
-// real-looking value makes it a finding. The finding names the key, never
+// Finding is a file that holds a plaintext credential: the rule it breaks
+// ("plaintext-bundle", "plaintext-value", "kubernetes-secret",
+// "infrastructure-secret", "credentials-file"), the key, a masked preview of
+// the value (match.Preview; empty for a plaintext value in a sealed
+// bundle) and what to do. It never holds the value.
+type Finding struct {
+	Rule, Name, Preview, Message string
+}
+
+// Check checks a file that may hold credentials, told by its name or,
+// where the name is free, by its first bytes (see KindOf): unless it
+// carries SOPS metadata, a credential with a real-looking value makes it a
+// finding. The finding names the key, never
 // the value. Line-based files are read as a stream, whatever their size;
-// documents whole, up to limit bytes (errTooLarge beyond).
-func plaintextBundle(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
+// documents whole, up to limit bytes (ErrTooLarge beyond).
+func Check(name string, r io.Reader, sealed map[string]bool, limit int64) (*Finding, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(512)
-	k := credentialKindOf(name, textHead(head))
-	if k == credNone {
+	k := KindOf(name, decode.TextHead(head))
+	if k == None {
 		return nil, nil
 	}
 	c, err := checkCredentials(k, br, sealed, limit)
 	if err != nil || c == nil {
 		return nil, err
 	}
-	f := &Finding{Kind: kindPlain, Rule: "plaintext-bundle", Severity: "high", Name: c.key,
-		Preview: mask([]byte(strings.TrimSpace(c.value))),
+	f := &Finding{Rule: "plaintext-bundle", Name: c.key,
+		Preview: match.Preview([]byte(strings.TrimSpace(c.value))),
 		Message: "secrets file without SOPS metadata: seal it with sealenv seal, or keep it out of the image",
 	}
 	switch {

@@ -1,4 +1,4 @@
-package audit
+package creds
 
 import (
 	"bufio"
@@ -44,7 +44,7 @@ func keys(form valueForm, names ...string) map[string]valueForm {
 }
 
 // iniRules: the keys each tool documents for its secrets.
-var iniRules = map[credKind]iniRule{
+var iniRules = map[Kind]iniRule{
 	credPypirc: {keys: keys(whole, "password")},
 	// AWS CLI and SDKs: ~/.aws/credentials and ~/.aws/config.
 	credAWS: {keys: keys(whole, "aws_secret_access_key", "aws_session_token", "aws_security_token")},
@@ -94,7 +94,7 @@ type lineState struct {
 // lineCredentials checks a line-based credentials file. A SOPS dotenv file
 // has its metadata at the end: the first secret-looking line is kept until
 // the end, and dropped if metadata came.
-func lineCredentials(k credKind, br *bufio.Reader, sealed map[string]bool) (*credential, error) {
+func lineCredentials(k Kind, br *bufio.Reader, sealed map[string]bool) (*credential, error) {
 	var found *credential
 	var st lineState
 	for {
@@ -122,14 +122,14 @@ func lineCredentials(k credKind, br *bufio.Reader, sealed map[string]bool) (*cre
 	}
 }
 
-func credentialLine(k credKind, t string, st *lineState, sealed map[string]bool) *credential {
+func credentialLine(k Kind, t string, st *lineState, sealed map[string]bool) *credential {
 	var key, val string
 	switch k {
 	case credDotenv:
 		t = strings.TrimPrefix(t, "export ")
 		kk, v, ok := strings.Cut(t, "=")
 		kk = strings.TrimSpace(kk)
-		if !ok || !(isSecretName(kk) || sealed[kk]) {
+		if !ok || !(IsSecretName(kk) || sealed[kk]) {
 			return nil
 		}
 		key, val = kk, v
@@ -160,7 +160,7 @@ func credentialLine(k credKind, t string, st *lineState, sealed map[string]bool)
 		if i := strings.LastIndexAny(last, ".-"); i >= 0 {
 			last = last[i+1:]
 		}
-		if !isSecretName(snakeName(last)) && !isSecretName(snakeName(m[1])) {
+		if !IsSecretName(snakeName(last)) && !IsSecretName(snakeName(m[1])) {
 			return nil
 		}
 		key, val = m[1], m[2]
@@ -187,7 +187,7 @@ func credentialLine(k credKind, t string, st *lineState, sealed map[string]bool)
 		if key == "default" && st.variable != "" {
 			key = st.variable
 		}
-		if !isSecretName(snakeName(key)) || strings.Contains(val, "${") || strings.Contains(val, "%{") {
+		if !IsSecretName(snakeName(key)) || strings.Contains(val, "${") || strings.Contains(val, "%{") {
 			return nil
 		}
 	default:
@@ -201,7 +201,7 @@ func credentialLine(k credKind, t string, st *lineState, sealed map[string]bool)
 		}
 	}
 	val = unquote(strings.TrimSpace(val))
-	if isPlaceholder(val) {
+	if IsPlaceholder(val) {
 		return nil
 	}
 	return &credential{key: key, value: val}
@@ -310,7 +310,7 @@ func unquote(v string) string {
 }
 
 // snakeName turns a key written in camelCase, PascalCase, or with dots and
-// dashes, into snake_case, which isSecretName reads: "ClientSecret" is
+// dashes, into snake_case, which IsSecretName reads: "ClientSecret" is
 // client_secret, "secretKeyRingFile" secret_key_ring_file (a path).
 func snakeName(k string) string {
 	var b strings.Builder
