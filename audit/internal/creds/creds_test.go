@@ -69,3 +69,27 @@ func FuzzCredentialReaders(f *testing.F) {
 		}
 	})
 }
+
+// TestPlaceholderPaths: a path (the file that holds the secret) is a
+// placeholder; a base64 key that begins with "/", as one in 64 do (AWS
+// secret keys among them), is a value.
+func TestPlaceholderPaths(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"/run/secrets/db_password", "/home/ci/sp.pem", "/var/run/secrets/eks.amazonaws.com/serviceaccount/token", "/etc/app/credentials.json"} {
+		if !IsPlaceholder(p) {
+			t.Errorf("%s: a path, not a placeholder", p)
+		}
+	}
+	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	missed := 0
+	for i := 0; i < 2000; i++ {
+		if IsPlaceholder("/" + randString(t, b64, 39)) {
+			missed++
+		}
+	}
+	// Two or more slashes can cut a key into short names; allow a few in
+	// a thousand.
+	if missed > 6 {
+		t.Errorf("%d of 2000 random keys that begin with / taken for paths", missed)
+	}
+}

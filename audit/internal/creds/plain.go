@@ -36,7 +36,7 @@ func IsPlaceholder(v string) bool {
 	switch {
 	case len(v) < 4,
 		strings.HasPrefix(v, "$"), strings.Contains(v, "${"), strings.Contains(v, "{{"),
-		strings.HasPrefix(v, "/"), strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"),
+		looksLikePath(v), strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"),
 		strings.Trim(l, "x*.-_") == "":
 		return true
 	case strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%"), // %NUGET_PASSWORD% (Windows, NuGet)
@@ -52,6 +52,39 @@ func IsPlaceholder(v string) bool {
 		}
 	}
 	return false
+}
+
+// looksLikePath reports whether v is an absolute path (a file that holds
+// the secret, set at run time) rather than a secret that begins with "/",
+// as one in 64 base64 keys does (AWS secret keys among them): a path has
+// no "+" or "=", and no long name that mixes upper case, lower case and
+// digits.
+func looksLikePath(v string) bool {
+	if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "+= \t") {
+		return false
+	}
+	for _, seg := range strings.Split(v[1:], "/") {
+		if len(seg) > 8 && randomLooking(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+// randomLooking reports whether s mixes upper case, lower case and digits.
+func randomLooking(s string) bool {
+	var upper, lower, digit bool
+	for _, c := range s {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= '0' && c <= '9':
+			digit = true
+		}
+	}
+	return upper && lower && digit
 }
 
 // ErrTooLarge is returned for a YAML or JSON secrets file larger than the
