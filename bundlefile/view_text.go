@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sealenv/sealenv/internal/duration"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -138,7 +139,7 @@ func (v *View) keyWhen(k string, changeOf map[string]seal.Change, lm string) (st
 	m, ok := metaFor(info.Meta, k)
 	switch ch, changed := changeOf[k]; {
 	case changed && ch.Kind == seal.ChangeReencrypted:
-		return fmt.Sprintf("set %s (%s ago), re-encrypted at %s", day(m.Set), ago(now.Sub(m.Set)), lm), n
+		return fmt.Sprintf("set %s (%s ago), re-encrypted at %s", day(m.Set), duration.Age(now.Sub(m.Set)), lm), n
 	case changed:
 		verb := map[seal.ChangeKind]string{seal.ChangeAdded: "added", seal.ChangeFilled: "filled", seal.ChangeEmptied: "emptied"}[ch.Kind]
 		if verb == "" {
@@ -165,24 +166,12 @@ func (v *View) keyWhen(k string, changeOf map[string]seal.Change, lm string) (st
 	case m.Set.IsZero():
 		return "set unknown (added outside sealenv)", n
 	case m.Set.After(now):
-		return fmt.Sprintf("set %s (IN THE FUTURE: %s ahead; a wrong clock or an edited line)", day(m.Set), ago(m.Set.Sub(now))), n
+		return fmt.Sprintf("set %s (IN THE FUTURE: %s ahead; a wrong clock or an edited line)", day(m.Set), duration.Age(m.Set.Sub(now))), n
 	}
-	return fmt.Sprintf("set %s (%s ago)", day(m.Set), ago(now.Sub(m.Set))), n
+	return fmt.Sprintf("set %s (%s ago)", day(m.Set), duration.Age(now.Sub(m.Set))), n
 }
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
-
-// ago formats a duration in hours or days; a negative one is "0h" (the
-// callers say "in the future" themselves).
-func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0h"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + "h"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + "d"
-}
 
 // plural is "1 key", "2 keys".
 func plural(n int, noun string) string {

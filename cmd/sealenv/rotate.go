@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -191,20 +189,8 @@ func (e *env) rotateDue(c *cli.Context) error {
 		} else {
 			n++
 		}
-		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", v, r.Key, r.Env, r.Bundle, ago(r.Age))
+		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", v, r.Key, r.Env, r.Bundle, duration.Age(r.Age))
 	}
 	fmt.Fprintf(e.stderr, "%s %s, %d to rotate by hand\n", plural(n, "value"), verb, len(done)-n)
 	return nil
-}
-
-// ago formats a duration in hours or days; a negative one is "0h" (the
-// callers say "in the future" themselves).
-func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0h"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + "h"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + "d"
 }

@@ -115,3 +115,16 @@ func Format(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// Age formats how old something is, in whole hours under two days and in
+// whole days from then on: "5h", "12d". A negative duration is "0h"; the
+// callers say "in the future" themselves.
+func Age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0h"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}

@@ -65,3 +65,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAge(t *testing.T) {
+	for d, want := range map[time.Duration]string{-time.Hour: "0h", 0: "0h", 47*time.Hour + 59*time.Minute: "47h", 48 * time.Hour: "2d", 400 * 24 * time.Hour: "400d"} {
+		if got := Age(d); got != want {
+			t.Errorf("Age(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
