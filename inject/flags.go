@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Setting names a field of [Config] in messages. The library speaks of its
@@ -209,16 +210,21 @@ func (c *Config) ParseArgs(prog string, args []string) error {
 }
 
 // flagLike matches what a mistyped flag looks like; anything else is not
-// echoed.
-var flagLike = regexp.MustCompile(`^-{1,2}[a-zA-Z][a-zA-Z0-9-]{0,30}$`)
+// echoed. Both patterns are compiled on the first bad flag, not at every
+// start: a package-level regexp is compiled before main runs.
+var flagLike = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^-{1,2}[a-zA-Z][a-zA-Z0-9-]{0,30}$`)
+})
 
-var invalidValue = regexp.MustCompile(` for (?:flag )?(-[a-zA-Z][a-zA-Z0-9-]{0,30}): `)
+var invalidValue = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(` for (?:flag )?(-[a-zA-Z][a-zA-Z0-9-]{0,30}): `)
+})
 
 // flagError rewords the flag package's errors so that no value is echoed.
 func flagError(err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		if flagLike.MatchString(name) {
+		if flagLike().MatchString(name) {
 			return fmt.Errorf("unknown flag -%s", name)
 		}
 		return errors.New("unknown flag")
@@ -228,7 +234,7 @@ func flagError(err error) error {
 	}
 	// "invalid value "V" for flag -NAME: ...", "invalid boolean value "V" for -NAME: ...":
 	// the last match is the flag, whatever V holds.
-	if m := invalidValue.FindAllStringSubmatch(msg, -1); strings.HasPrefix(msg, "invalid ") && m != nil {
+	if m := invalidValue().FindAllStringSubmatch(msg, -1); strings.HasPrefix(msg, "invalid ") && m != nil {
 		return fmt.Errorf("invalid value for -%s", m[len(m)-1][1])
 	}
 	return errors.New("bad flags")

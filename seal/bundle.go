@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -19,6 +20,7 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Sentinel errors. Every error returned by [Open] and [Inspect] matches one of
@@ -349,17 +351,16 @@ func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
 	}
 	var lastErr error
 	for _, s := range stanzas {
-		r, err := age.Decrypt(armor.NewReader(strings.NewReader(s.Enc)), ids...)
+		key, err := openWrappedKey(s.Enc, ids)
+		if errors.Is(err, errPayload) {
+			return nil, "", &reasonError{kind: ErrTampered, msg: "age-wrapped data key failed authentication"}
+		}
 		if err != nil {
 			var noMatch *age.NoIdentityMatchError
 			if !errors.As(err, &noMatch) {
 				lastErr = err
 			}
 			continue
-		}
-		key, err := io.ReadAll(io.LimitReader(r, 64))
-		if err != nil {
-			return nil, "", &reasonError{kind: ErrTampered, msg: "age-wrapped data key failed authentication"}
 		}
 		if len(key) != 32 {
 			clear(key)
@@ -371,6 +372,73 @@ func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
 		return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: fmt.Sprintf("no identity unwraps the data key (%s; last error: %s)", recipientCount(len(stanzas)), ageReason(lastErr))}
 	}
 	return nil, "", &reasonError{kind: ErrIncorrectIdentity, msg: "no identity matches " + recipientsPhrase(len(stanzas))}
+}
+
+// errPayload is an age file whose header opened but whose payload failed
+// authentication (or could not be read).
+var errPayload = errors.New("age payload failed authentication")
+
+// openWrappedKey decrypts the armored age file that wraps a data key, at
+// most 64 bytes of plaintext (the caller checks for 32). The header (the
+// stanzas and the header MAC) is opened by age itself; a payload of one
+// STREAM chunk, which a wrapped data key always is, is then opened here
+// (age's format: HKDF-SHA-256 of the file key with the 16-byte nonce as
+// salt and "payload" as info, ChaCha20-Poly1305 with the last-chunk nonce),
+// since age.Decrypt's reader allocates two 64 KiB chunk buffers, a third of
+// what a container start allocates. Any other shape goes through
+// age.Decrypt. Errors from the header are age's (a
+// *age.NoIdentityMatchError when no identity matches); a payload that fails
+// authentication is errPayload.
+func openWrappedKey(armored string, ids []age.Identity) ([]byte, error) {
+	raw, err := io.ReadAll(armor.NewReader(strings.NewReader(armored)))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read header: %w", err)
+	}
+	hdr, err := age.ExtractHeader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	const nonceSize, tagSize = 16, chacha20poly1305.Overhead
+	payload, ok := bytes.CutPrefix(raw, hdr)
+	if !ok || len(payload) < nonceSize+tagSize || len(payload) > nonceSize+64+tagSize {
+		return openAgeFile(raw, ids)
+	}
+	fileKey, err := age.DecryptHeader(hdr, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(fileKey)
+	streamKey, err := hkdf.Key(sha256.New, fileKey, payload[:nonceSize], "payload", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(streamKey)
+	aead, err := chacha20poly1305.New(streamKey)
+	if err != nil {
+		return nil, err
+	}
+	var nonce [chacha20poly1305.NonceSize]byte
+	nonce[len(nonce)-1] = 1 // chunk 0, the last one
+	key, err := aead.Open(nil, nonce[:], payload[nonceSize:], nil)
+	if err != nil {
+		return nil, errPayload
+	}
+	return key, nil
+}
+
+// openAgeFile is openWrappedKey through age.Decrypt, for a file whose
+// payload is not one small chunk.
+func openAgeFile(raw []byte, ids []age.Identity) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(raw), ids...)
+	if err != nil {
+		return nil, err
+	}
+	key, err := io.ReadAll(io.LimitReader(r, 64))
+	if err != nil {
+		clear(key)
+		return nil, errPayload
+	}
+	return key, nil
 }
 
 // recipientCount is "1 recipient", "2 recipients".

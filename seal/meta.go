@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,14 +53,199 @@ type metaDoc struct {
 }
 
 func parseMetaDoc(s string) (*metaDoc, error) {
-	var d metaDoc
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return nil, malformed("%s is not valid metadata JSON", MetaKey)
+	d, ok := parseMetaCompact(s)
+	if !ok {
+		d = new(metaDoc)
+		if err := json.Unmarshal([]byte(s), d); err != nil {
+			return nil, malformed("%s is not valid metadata JSON", MetaKey)
+		}
 	}
 	if d.V != 1 {
 		return nil, unsupported("%s version %d (this build reads version 1)", MetaKey, d.V)
 	}
-	return &d, nil
+	return d, nil
+}
+
+// parseMetaCompact reads the form [EncodeMeta] writes (compact JSON, the
+// fields of version 1 once each, strings of printable ASCII without
+// escapes) with no reflection: encoding/json's first decode costs a
+// container start more than the rest of the bundle's parse. Whatever it
+// accepts, json.Unmarshal reads the same (FuzzParseMetaCompact checks it);
+// anything else (whitespace, escapes, null, unknown or repeated fields,
+// another spelling of a field name) is not ok, and the caller lets
+// encoding/json read it.
+func parseMetaCompact(s string) (*metaDoc, bool) {
+	d := new(metaDoc)
+	p := &metaScan{s: s}
+	var seen uint8
+	first := func(bit uint8) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	ok := p.object(func(field string) bool {
+		switch field {
+		case "v":
+			var ok bool
+			d.V, ok = p.int()
+			return first(1) && ok
+		case "keys":
+			d.Keys = Meta{}
+			return first(2) && p.object(func(name string) bool {
+				if _, dup := d.Keys[name]; dup {
+					return false
+				}
+				var km KeyMeta
+				var kseen uint8
+				kfirst := func(bit uint8) bool {
+					if kseen&bit != 0 {
+						return false
+					}
+					kseen |= bit
+					return true
+				}
+				ok := p.object(func(f string) bool {
+					switch f {
+					case "set":
+						return kfirst(1) && p.time(&km.Set)
+					case "grace_of":
+						var ok bool
+						km.GraceOf, ok = p.str()
+						return kfirst(2) && ok
+					case "expires":
+						km.Expires = new(time.Time)
+						return kfirst(4) && p.time(km.Expires)
+					}
+					return false
+				})
+				d.Keys[name] = km
+				return ok
+			})
+		case "weak":
+			d.Weak = []string{}
+			if !first(4) || !p.next('[') {
+				return false
+			}
+			if p.next(']') {
+				return true
+			}
+			for {
+				w, ok := p.str()
+				if !ok {
+					return false
+				}
+				d.Weak = append(d.Weak, w)
+				if p.next(']') {
+					return true
+				}
+				if !p.next(',') {
+					return false
+				}
+			}
+		case "ct":
+			d.Sums = map[string]string{}
+			return first(8) && p.object(func(name string) bool {
+				if _, dup := d.Sums[name]; dup {
+					return false
+				}
+				v, ok := p.str()
+				d.Sums[name] = v
+				return ok
+			})
+		case "wrapped":
+			var ok bool
+			d.Wrapped, ok = p.str()
+			return first(16) && ok
+		}
+		return false
+	})
+	if !ok || p.i != len(s) {
+		return nil, false
+	}
+	return d, true
+}
+
+// metaScan reads the compact JSON of parseMetaCompact.
+type metaScan struct {
+	s string
+	i int
+}
+
+// next consumes c if it is the next byte.
+func (p *metaScan) next(c byte) bool {
+	if p.i < len(p.s) && p.s[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes.
+func (p *metaScan) str() (string, bool) {
+	if !p.next('"') {
+		return "", false
+	}
+	start := p.i
+	for ; p.i < len(p.s); p.i++ {
+		switch c := p.s[p.i]; {
+		case c == '"':
+			p.i++
+			return p.s[start : p.i-1], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// int reads a non-negative integer without leading zeros, sign, fraction
+// or exponent.
+func (p *metaScan) int() (int, bool) {
+	start := p.i
+	for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+		p.i++
+	}
+	digits := p.s[start:p.i]
+	if digits == "" || len(digits) > 1 && digits[0] == '0' || len(digits) > 9 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
+}
+
+// time reads a string as encoding/json does into a time.Time: with the
+// same time.Time.UnmarshalJSON.
+func (p *metaScan) time(t *time.Time) bool {
+	start := p.i
+	if _, ok := p.str(); !ok {
+		return false
+	}
+	return t.UnmarshalJSON([]byte(p.s[start:p.i])) == nil
+}
+
+// object reads an object whose members member reads, given their names,
+// from just after the colon.
+func (p *metaScan) object(member func(name string) bool) bool {
+	if !p.next('{') {
+		return false
+	}
+	if p.next('}') {
+		return true
+	}
+	for {
+		name, ok := p.str()
+		if !ok || !p.next(':') || !member(name) {
+			return false
+		}
+		if p.next('}') {
+			return true
+		}
+		if !p.next(',') {
+			return false
+		}
+	}
 }
 
 // ParseMeta parses the stored form of the metadata key.
