@@ -70,7 +70,7 @@ const (
 // encodings of version 1, by their index in an entry. Append only.
 var encodings = []string{"raw", "hex", "base64", "base64url", "base64-wrapped", "url", "html", "json", "utf16le", "utf16be"}
 
-const confirmDomain = "sealenv fingerprint v1 confirm\x00"
+const confirmDomain = "sealenv-fingerprint-v1-confirm\x00"
 
 // Salt is a bundle's salt.
 type Salt [SaltLen]byte
@@ -317,7 +317,7 @@ type roller struct {
 }
 
 func newRoller(salt Salt) roller {
-	d := sha256.Sum256(append([]byte("sealenv fingerprint v1 prefilter\x00"), salt[:]...))
+	d := sha256.Sum256(append([]byte("sealenv-fingerprint-v1-prefilter\x00"), salt[:]...))
 	r := roller{base: binary.LittleEndian.Uint64(d[0:8])%(mersenne61-2) + 2, mix: binary.LittleEndian.Uint64(d[8:16]) | 1}
 	r.top = 1
 	for i := 0; i < Window-1; i++ {

@@ -27,6 +27,7 @@ type Set struct {
 	digest [32]byte
 	values int
 	min    int // shortest form length
+	max    int // longest match
 }
 
 type saltSet struct {
@@ -82,6 +83,7 @@ func NewSet(bundles []Bundle) (*Set, error) {
 				if t.plain && (s.min < 0 || e.length < s.min) {
 					s.min = e.length
 				}
+				s.max = max(s.max, wrappedSpan(t.length))
 			}
 		}
 		s.salts = append(s.salts, ss)
@@ -100,38 +102,55 @@ func (s *Set) Values() int { return s.values }
 // Search returns every confirmed match in data, in order of offset.
 func (s *Set) Search(data []byte) []Hit {
 	var out []Hit
-	if s.min < 0 || len(data) < Window {
-		return nil
-	}
-	for i := range s.salts {
-		out = append(out, s.salts[i].search(data)...)
-	}
+	s.SearchRange(data, 0, len(data), func(bundle, name, enc string, at, n int) {
+		out = append(out, Hit{Bundle: bundle, Name: name, Encoding: enc, Offset: at, Length: n})
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
 	return out
 }
 
-func (ss *saltSet) search(data []byte) []Hit {
-	var out []Hit
+// MaxLen is the longest match the set can report: the longest form, or
+// the longest run with its line breaks.
+func (s *Set) MaxLen() int { return s.max }
+
+// SearchRange calls found for every confirmed match that starts in
+// data[from:to]; data beyond to is context. Matches of one bundle come in
+// order of offset.
+func (s *Set) SearchRange(data []byte, from, to int, found func(bundle, name, encoding string, at, length int)) {
+	to = min(to, len(data)-Window+1)
+	if s.min < 0 || from >= to || from < 0 {
+		return
+	}
+	for i := range s.salts {
+		s.salts[i].search(data, from, to, found)
+	}
+}
+
+func (ss *saltSet) search(data []byte, from, to int, found func(bundle, name, encoding string, at, length int)) {
 	r := ss.roll
-	h := r.sum(data[:Window])
-	for i := 0; ; i++ {
+	h := r.sum(data[from : from+Window])
+	for i := from; ; i++ {
 		p := r.prefilter(h)
 		if c := p >> (PrefilterBits - coarseBits); ss.coarse[c/64]&(1<<(c%64)) != 0 && ss.bits[p/64]&(1<<(p%64)) != 0 {
 			for _, t := range ss.byPref[p] {
 				if t.plain && i+t.length <= len(data) && confirm(ss.salt, data[i:i+t.length]) == t.confirm {
-					out = append(out, Hit{Bundle: t.bundle, Name: t.name, Encoding: t.encoding, Offset: i, Length: t.length})
+					found(t.bundle, t.name, t.encoding, i, t.length)
 				}
 				if !t.unwrap {
 					continue
 				}
 				if u, ok := unwrap(data, i, t.length); ok && confirm(ss.salt, u.text) == t.confirm {
-					out = append(out, Hit{Bundle: t.bundle, Name: t.name, Encoding: wrappedEncoding, Offset: i, Length: u.span})
+					found(t.bundle, t.name, wrappedEncoding, i, u.span)
 				}
 			}
 		}
-		if i+Window >= len(data) {
-			return out
+		if i+1 >= to {
+			return
 		}
 		h = r.roll(h, data[i], data[i+Window])
 	}
 }
+
+// wrappedSpan is the most bytes a run of n characters takes wrapped: a
+// "\r\n" before the first character after 1, then every 64.
+func wrappedSpan(n int) int { return n + 2*(1+n/wrapWidths[0]) }
