@@ -2,6 +2,8 @@ package bundlefile_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +17,17 @@ import (
 	"github.com/sealenv/sealenv/internal/testutil/policytest"
 	"github.com/sealenv/sealenv/seal"
 )
+
+// strongValue is a random 40-character value of mixed case (about 238
+// bits), made at test time: strong enough to have a fingerprint.
+func strongValue(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 30)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
 
 func inspect(t *testing.T, path string) *seal.Info {
 	t.Helper()
@@ -38,9 +51,9 @@ func TestEveryWriteFingerprints(t *testing.T) {
 	t.Parallel()
 	f := policytest.New(t)
 	f.Policy([]*age.X25519Identity{f.Alice}, "")
-	kept := policytest.Random()
+	kept := strongValue(t)
 	f.Bundle("prod", map[string]string{"KEPT": kept}, f.Alice)
-	strong, weak := policytest.Random(), "pin-"+policytest.Random()[:6]
+	strong, weak := strongValue(t), "pin-"+policytest.Random()[:6]
 	o := options(f, nil)
 	err := bundlefile.Edit(f.Path("prod"), o, func(d *bundlefile.Draft) (bool, error) {
 		if err := d.Set("STRONG", []byte(strong)); err != nil {
@@ -86,7 +99,7 @@ func TestEveryWriteFingerprints(t *testing.T) {
 
 	// Another write keeps the salt and the unchanged fingerprints.
 	if err := bundlefile.Edit(f.Path("prod"), o, func(d *bundlefile.Draft) (bool, error) {
-		return true, d.Set("OTHER", []byte(policytest.Random()))
+		return true, d.Set("OTHER", []byte(strongValue(t)))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +109,7 @@ func TestEveryWriteFingerprints(t *testing.T) {
 	}
 
 	// sops set: the value's stored form changes, its fingerprint does not.
-	sopsSet(t, f, "prod", "STRONG", policytest.Random())
+	sopsSet(t, f, "prod", "STRONG", strongValue(t))
 	info = inspect(t, f.Path("prod"))
 	if info.Prints.ByName["STRONG"].For == info.Current.Sums["STRONG"] {
 		t.Fatal("after sops set the fingerprint still claims the new stored form")
@@ -116,7 +129,7 @@ func TestTwoBundlesShareNoFingerprint(t *testing.T) {
 	t.Parallel()
 	f := policytest.New(t)
 	f.Policy([]*age.X25519Identity{f.Alice}, "")
-	v := policytest.Random()
+	v := strongValue(t)
 	f.Bundle("prod", map[string]string{"K": policytest.Random()}, f.Alice)
 	f.Bundle("staging", map[string]string{"K": policytest.Random()}, f.Alice)
 	var prints []string
