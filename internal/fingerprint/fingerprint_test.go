@@ -263,27 +263,40 @@ func BenchmarkMake(b *testing.B) {
 	}
 }
 
-// BenchmarkSearch searches 8 MiB of random bytes for 100 values.
+// BenchmarkSearch searches 8 MiB of random bytes for 100 values of 40
+// characters: by fingerprint (keyless), and by form with the audit's
+// matcher (keyed), side by side.
 func BenchmarkSearch(b *testing.B) {
 	s := salt(b)
 	prints := map[string]string{}
+	var values []match.Value
 	for i := 0; i < 100; i++ {
-		p, err := Make(s, strong(b, 40))
+		v := strong(b, 40)
+		p, err := Make(s, v)
 		if err != nil {
 			b.Fatal(err)
 		}
 		prints[fmt.Sprintf("K%d", i)] = p
+		values = append(values, match.Value{Name: fmt.Sprintf("K%d", i), Value: v})
 	}
 	set, err := NewSet([]Bundle{{Path: "b.env", Salt: s, Prints: prints}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	data := filler(b, 8<<20)
-	b.SetBytes(int64(len(data)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if len(set.Search(data)) != 0 {
-			b.Fatal("a match in random bytes")
+	b.Run("keyless", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for i := 0; i < b.N; i++ {
+			if len(set.Search(data)) != 0 {
+				b.Fatal("a match in random bytes")
+			}
 		}
-	}
+	})
+	b.Run("keyed", func(b *testing.B) {
+		sc := match.New(values, nil, nil).Scanner()
+		b.SetBytes(int64(len(data)))
+		for i := 0; i < b.N; i++ {
+			sc.Bytes(data, func(match.Hit) { b.Fatal("a match in random bytes") })
+		}
+	})
 }
