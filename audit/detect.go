@@ -27,6 +27,7 @@ type detectors struct {
 	rules  []*rules.Rule
 	sealed map[string]bool
 	public map[string]string // fingerprints of published secrets
+	prints *Prints           // searched without an identity, or nil
 }
 
 func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detectors {
@@ -130,4 +131,5 @@ func (a *auditor) coverValues() {
 	if len(open) > 0 {
 		a.incomplete("sealed values shorter than the %d-byte search minimum: %s", MinValueLen, strings.Join(open, ", "))
 	}
+	a.coverPrints()
 }

@@ -93,6 +93,9 @@ type Coverage struct {
 	ShortValues   []string `json:"short_values,omitempty"`
 	ShortAccepted []string `json:"short_accepted,omitempty"`
 	MinValueLen   int      `json:"min_value_len"`
+	// FingerprintValues is the number of sealed values searched by their
+	// fingerprints, without an identity (see [Prints]).
+	FingerprintValues int `json:"fingerprint_values,omitempty"`
 	// Notes lists files that looked like archives but could not be
 	// opened as such: their bytes were searched as stored (in the layer
 	// stream), their unparsed remainder was not opened.

@@ -26,6 +26,9 @@ import (
 type Options struct {
 	// Values are the sealed values to search for (the known-value detector).
 	Values []Value
+	// Prints are sealed values searched by their fingerprints, without an
+	// identity (see [Prints]); nil for none.
+	Prints *Prints
 	// SealedNames are the key names of every sealed bundle, also those
 	// that could not be opened; a variable with such a name is reported.
 	SealedNames []string
@@ -124,6 +127,7 @@ func (o *Options) detectors() *detectors {
 		}
 	}
 	d := newDetectors(o.Values, rs, o.SealedNames)
+	d.usePrints(o.Prints)
 	d.public = o.Rules.Public
 	return d
 }

@@ -86,6 +86,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		values += fmt.Sprintf(", %d of them accepted: %s", len(c.ShortAccepted), strings.Join(c.ShortAccepted, ", "))
 	}
 	values += ")"
+	if c.FingerprintValues > 0 {
+		values += fmt.Sprintf(", %d by fingerprint", c.FingerprintValues)
+	}
 	if c.Images == 0 && c.Layers == 0 {
 		// Files (sealenv scan) or a Dockerfile: no image in it.
 		fmt.Fprintf(w, "%d findings; %s: %d files, %d bytes; %s; rules %s at %s and above\n",

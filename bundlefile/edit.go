@@ -42,8 +42,12 @@ func (d *Draft) Env() (*policies.Environment, *policies.Policy, error) {
 // beforeMarshal is what every write does to the changed bundle before it
 // is marshalled, with the policy's environment at hand ([Draft.Env]): the
 // checks and changes that no command may skip go here. Today: the names
-// the injector would refuse ([CheckNames]).
+// the injector would refuse ([CheckNames]), and the fingerprints of the
+// values ([Draft.fingerprint]).
 func (d *Draft) beforeMarshal() error {
+	if err := d.fingerprint(); err != nil {
+		return err
+	}
 	if d.o.SkipNameCheck {
 		return nil
 	}

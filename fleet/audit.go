@@ -50,6 +50,10 @@ type AuditSources struct {
 	Saw func(names []string, secrets []seal.Secret)
 	// Note is told what was not searched, and why.
 	Note func(string)
+	// Keyless: without an identity, the values of the bundles (Bundles
+	// too) are searched by their fingerprints (see audit.Prints), not
+	// opened. NoIdentity forces this even when an identity is at hand.
+	Keyless, NoIdentity bool
 }
 
 // Sealed is what an audit searches for, gathered by [ForAudit].
@@ -62,7 +66,8 @@ type Sealed struct {
 	// Opened are the bundles of [AuditSources.Bundles], opened, in order.
 	Opened []Opened
 
-	all []*seal.Bundle
+	all    []*seal.Bundle
+	prints *keyless // the fingerprints gathered, in a keyless audit
 }
 
 // Opened is a bundle that [ForAudit] opened, with its path.
@@ -100,11 +105,21 @@ func ForAudit(o audit.Options, src AuditSources) (*Sealed, error) {
 	if len(refs) == 0 {
 		return s, nil
 	}
-	ids, idErr := src.identities()
-	if idErr != nil && len(src.Bundles) > 0 {
+	var ids []age.Identity
+	idErr := errors.New("no identity")
+	if !src.NoIdentity || !src.Keyless {
+		ids, idErr = src.identities()
+	}
+	if idErr != nil && src.Keyless {
+		s.prints = &keyless{}
+		if !src.NoIdentity {
+			src.note(fmt.Sprintf("%v; sealed values are searched by their fingerprints", idErr))
+		}
+	}
+	if idErr != nil && len(src.Bundles) > 0 && s.prints == nil {
 		return nil, idErr
 	}
-	if idErr != nil {
+	if idErr != nil && s.prints == nil {
 		src.note(fmt.Sprintf("%v; sealed values are not searched, only their names", idErr))
 	}
 	for _, r := range refs {
@@ -112,6 +127,13 @@ func ForAudit(o audit.Options, src AuditSources) (*Sealed, error) {
 			s.Zero()
 			return nil, err
 		}
+	}
+	if s.prints != nil {
+		p, err := s.prints.compile()
+		if err != nil {
+			return nil, err
+		}
+		s.Options.Prints = p
 	}
 	return s, nil
 }
@@ -166,6 +188,10 @@ func (s *Sealed) add(r auditRef, ids []age.Identity, haveIDs bool, src *AuditSou
 	}
 	s.Options.SealedNames = append(s.Options.SealedNames, info.Keys...)
 	src.saw(info.Keys, nil)
+	if s.prints != nil {
+		s.prints.add(r.path, info)
+		return nil
+	}
 	if !haveIDs {
 		return nil
 	}

@@ -158,6 +158,9 @@ type Info struct {
 	Current      Record
 	LastModified time.Time
 	Version      string
+	// Prints are the fingerprints the metadata records, read without
+	// checking the MAC (a signed bundle's signature covers them).
+	Prints Prints
 }
 
 // Inspect reads names, recipients and metadata of a bundle without any key.
@@ -199,6 +202,7 @@ func Inspect(format Format, data []byte) (*Info, error) {
 				return nil, err
 			}
 			info.Meta = doc.Keys
+			info.Prints = Prints{Salt: doc.Salt, ByName: doc.Prints}
 			continue
 		}
 		enc := p.encrypted(l.path)

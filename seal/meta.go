@@ -50,6 +50,39 @@ type metaDoc struct {
 	// and every value's ciphertext changed, the data key was replaced
 	// (sops rotate) and the values may be the same.
 	Wrapped string `json:"wrapped,omitempty"`
+	// Salt and Prints are the fingerprints of the values (see [Prints]).
+	Salt   string           `json:"fps,omitempty"`
+	Prints map[string]Print `json:"fp,omitempty"`
+}
+
+// Prints is what the metadata records of the fingerprints of the values,
+// which an audit with no identity searches for (package
+// internal/fingerprint makes and reads them; this package only stores
+// them): the bundle's salt and, by flattened name, one [Print].
+type Prints struct {
+	Salt   string
+	ByName map[string]Print
+}
+
+// Print is the fingerprint of one value, with the digest of the stored
+// form it was made for ([SumOf]): when the value's stored form has another
+// digest (another tool changed it), the print is stale.
+type Print struct {
+	For string `json:"for"`
+	// Text is the fingerprint; "" with Weak for a value too short or too
+	// guessable to have one.
+	Text string `json:"fp,omitempty"`
+	Weak bool   `json:"weak,omitempty"`
+}
+
+// ParsePrints returns the fingerprints recorded in the stored form of the
+// metadata key.
+func ParsePrints(s string) (Prints, error) {
+	d, err := parseMetaDoc(s)
+	if err != nil {
+		return Prints{}, err
+	}
+	return Prints{Salt: d.Salt, ByName: d.Prints}, nil
 }
 
 func parseMetaDoc(s string) (*metaDoc, error) {
@@ -267,6 +300,9 @@ type Record struct {
 	Weak    []string          // flattened names of empty, null and unencrypted values
 	Sums    map[string]string // flattened name: digest of the stored form
 	Wrapped string            // digest of every wrapped data key
+	// Prints are written with the record; a rendering's record has none
+	// (what [Recorded] compares leaves them out).
+	Prints Prints
 }
 
 // EncodeMeta returns the stored form of m and the record r: compact JSON
@@ -283,7 +319,7 @@ func EncodeMeta(m Meta, r Record) string {
 	}
 	w := append([]string{}, r.Weak...)
 	sort.Strings(w)
-	b, err := json.Marshal(metaDoc{V: 1, Keys: keys, Weak: w, Sums: r.Sums, Wrapped: r.Wrapped})
+	b, err := json.Marshal(metaDoc{V: 1, Keys: keys, Weak: w, Sums: r.Sums, Wrapped: r.Wrapped, Salt: r.Prints.Salt, Prints: r.Prints.ByName})
 	if err != nil {
 		panic(fmt.Sprintf("seal: encoding metadata: %v", err)) // only plain types inside
 	}

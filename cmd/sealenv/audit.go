@@ -33,6 +33,7 @@ func auditCommand(e *env) *cli.Command {
 func auditFlags() []cli.Flag {
 	return []cli.Flag{
 		identityFlag(),
+		&cli.BoolFlag{Name: "no-identity", Usage: "search the sealed values by their fingerprints, even with an identity at hand (the default without one)"},
 		policyFlag(),
 		storeFlag(),
 		&cli.StringSliceFlag{Name: "bundle", Usage: "sealed bundle `FILE` whose values are searched (repeatable; default: the bundles of the policy file)"},
@@ -169,15 +170,20 @@ func (e *env) auditOptions(c *cli.Context) (*fleet.Sealed, error) {
 	if len(paths) == 0 {
 		pb = fleet.PolicyBundlesStrict
 	}
-	return e.sealedAuditOptions(c, paths, pb)
+	return e.sealedAuditOptions(c, paths, pb, true)
 }
 
 // sealedAuditOptions reads the flags of the rules (--severity,
 // --allow-short, --format, --rules), then gathers the sealed values: the
 // bundles must, which must open and are returned opened (in order), and
 // the policy's other bundles as pb says. Zero zeroes every opened bundle.
-func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb fleet.PolicyBundles) (*fleet.Sealed, error) {
+// With keyless, no identity (or --no-identity) searches every bundle's
+// values by their fingerprints instead of opening them.
+func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb fleet.PolicyBundles, keyless bool) (*fleet.Sealed, error) {
 	var o audit.Options
+	if c.Bool("no-identity") && c.String("identity") != "" {
+		return nil, errors.New("--no-identity and --identity: pick one")
+	}
 	sev, err := rules.ParseSeverity(c.String("severity"))
 	if err != nil {
 		return nil, fmt.Errorf("--severity: %w", err)
@@ -210,8 +216,9 @@ func (e *env) sealedAuditOptions(c *cli.Context, must []string, pb fleet.PolicyB
 			}
 			return found.Identities, nil
 		},
-		Saw:  e.sawBundle,
-		Note: func(msg string) { fmt.Fprintf(e.stderr, "sealenv: note: %s\n", msg) },
+		Saw:     e.sawBundle,
+		Note:    func(msg string) { fmt.Fprintf(e.stderr, "sealenv: note: %s\n", msg) },
+		Keyless: keyless, NoIdentity: c.Bool("no-identity"),
 	})
 	var se *bundlefile.SettingError
 	if errors.As(err, &se) {

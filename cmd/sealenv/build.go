@@ -295,7 +295,7 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 		}
 		paths = append(paths, path)
 	}
-	sealed, err := e.sealedAuditOptions(c, paths, fleet.PolicyBundlesLenient)
+	sealed, err := e.sealedAuditOptions(c, paths, fleet.PolicyBundlesLenient, false)
 	if err != nil {
 		return o, nil, err
 	}

@@ -973,7 +973,7 @@ func TestPreCommitFramework(t *testing.T) {
 	other := c.keygen("other.txt")
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: dev, bundle: secrets/dev.json, recipients: [{key: "+r+"}]}\n"), 0o644)
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
-	c.ok(`{"API_TOKEN": "`+secret(t, "tok")+`"}`, "seal", "--env", "dev", "-i", "-")
+	c.ok(`{"API_TOKEN": "`+strongSecret(t)+`"}`, "seal", "--env", "dev", "-i", "-")
 	os.WriteFile(c.path(".pre-commit-config.yaml"), []byte("repos:\n  - repo: "+hooksRepo+"\n    rev: "+rev+"\n    hooks: [{id: sealenv-scan}, {id: sealenv-check}]\n"), 0o644)
 	os.WriteFile(c.path(".gitignore"), []byte("key.txt\nother.txt\n"), 0o644)
 	must("add", ".")

@@ -22,7 +22,30 @@ type Matcher struct {
 	back     int             // bytes a match may start before its keyword
 	fwd      int             // bytes a match may extend after its start
 	confirm  Confirmer
+	prints   Prints       // values found by their fingerprints, or nil
 	skipped  atomic.Int64 // matches the confirmer said to count, not report
+}
+
+// Prints finds known values without their forms (the audit's salted
+// fingerprints, when it has no identity): it is given every range a
+// [Scanner] searches, beside the forms it knows.
+type Prints interface {
+	// Search calls found for every match that starts in b[from:to], with
+	// the value's name and the form's encoding; b beyond to is context.
+	Search(b []byte, from, to int, found func(name, encoding string, at, length int))
+	// MaxLen is the longest match Search reports.
+	MaxLen() int
+}
+
+// WithPrints returns d searching also with p: every range its scanners
+// search is given to p, and p's matches are hits of known values. Call it
+// before any scanner is made.
+func (d *Matcher) WithPrints(p Prints) *Matcher {
+	d.prints = p
+	if n := p.MaxLen(); n > d.fwd {
+		d.fwd = n
+	}
+	return d
 }
 
 // Keyword is where a rule may match: a rule is tried only around one of
@@ -311,6 +334,11 @@ func (s *Scanner) scanRange(b []byte, base int64, from, to int, emit func(Hit)) 
 				kv(p + 4*bits.TrailingZeros64(k))
 			}
 		}
+	}
+	if d.prints != nil {
+		d.prints.Search(b, from, to, func(name, enc string, at, n int) {
+			emit(Hit{Rule: -1, Name: name, Encoding: enc, Offset: base + int64(at), Length: n, Preview: Preview(b[at : at+n])})
+		})
 	}
 	// The tail, where fewer than sixteen bytes are left: samples go on
 	// past to, because a gram may sit up to seven bytes into its keyword.

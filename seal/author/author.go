@@ -45,6 +45,12 @@ type Bundle struct {
 	changes  []seal.Change
 	unauth   []string
 	recorded bool
+	// prints are the fingerprints the bundle had when loaded; printer
+	// makes new ones at Marshal (see [Bundle.Fingerprint]), made caches
+	// them across renderings.
+	prints  seal.Prints
+	printer *Fingerprinter
+	made    map[string]seal.Print
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

@@ -249,6 +249,9 @@ func (b *Bundle) loadMeta() error {
 			return err
 		}
 		b.meta = m
+		if b.prints, err = seal.ParsePrints(s); err != nil {
+			return err
+		}
 		b.tree.Branches[0] = append(br[:i:i], br[i+1:]...)
 		break
 	}

@@ -149,6 +149,11 @@ func (b *Bundle) emit(tree sops.Tree, now time.Time, rec seal.Record) ([]byte, e
 	for _, br := range tree.Branches {
 		t.Branches = append(t.Branches, copyBranch(br))
 	}
+	prints, err := b.printsFor(rec)
+	if err != nil {
+		return nil, err
+	}
+	rec.Prints = prints
 	t.Branches[0] = append(t.Branches[0], sops.TreeItem{Key: b.metaKey(), Value: seal.EncodeMeta(b.meta, rec)})
 	mac, err := t.Encrypt(b.key, b.cipher)
 	if err != nil {

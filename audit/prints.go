@@ -1,0 +1,90 @@
+package audit
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/sealenv/sealenv/internal/fingerprint"
+)
+
+// Prints are the sealed values an audit without an identity searches by
+// their salted fingerprints (package internal/fingerprint), and the ones
+// it cannot search so.
+type Prints struct {
+	// Set is the compiled fingerprints of the bundles.
+	Set *fingerprint.Set
+	// NotSearched are the sealed values the fingerprints do not cover;
+	// each makes the report incomplete, naming its key.
+	NotSearched []Unprinted
+}
+
+// Unprinted is a sealed value that fingerprints do not search, and why.
+type Unprinted struct {
+	Bundle, Name string
+	Reason       UnprintedReason
+}
+
+// UnprintedReason says why a value has no usable fingerprint.
+type UnprintedReason string
+
+const (
+	// NoPrint: the bundle records no fingerprint of the value (written
+	// before fingerprints, or by another tool).
+	NoPrint UnprintedReason = "no fingerprint"
+	// StalePrint: the value changed (sops set, sops edit) since its
+	// fingerprint was made.
+	StalePrint UnprintedReason = "stale fingerprint"
+	// WeakPrint: the value is too short or too guessable to publish a
+	// fingerprint of; only an identity can search it.
+	WeakPrint UnprintedReason = "too guessable to fingerprint"
+)
+
+// Digest identifies the searched set of values: two audits whose prints
+// have the same digest search for the same values.
+func (p *Prints) Digest() [32]byte {
+	if p == nil || p.Set == nil {
+		return [32]byte{}
+	}
+	return p.Set.Digest()
+}
+
+// printSearch lets the matcher search with a fingerprint set.
+type printSearch struct{ s *fingerprint.Set }
+
+func (p printSearch) MaxLen() int { return p.s.MaxLen() }
+
+func (p printSearch) Search(b []byte, from, to int, found func(name, encoding string, at, length int)) {
+	p.s.SearchRange(b, from, to, func(_, name, enc string, at, n int) { found(name, enc, at, n) })
+}
+
+// usePrints makes the detectors search with p's fingerprints too.
+func (d *detectors) usePrints(p *Prints) {
+	if p == nil || p.Set == nil {
+		return
+	}
+	d.m.WithPrints(printSearch{p.Set})
+	d.prints = p
+}
+
+// coverPrints fills in how many values the fingerprints searched; each
+// value they could not search makes the report incomplete, with the keys
+// named by reason.
+func (a *auditor) coverPrints() {
+	p := a.d.prints
+	if p == nil {
+		return
+	}
+	a.rep.Coverage.FingerprintValues = p.Set.Values()
+	byReason := map[UnprintedReason][]string{}
+	for _, u := range p.NotSearched {
+		byReason[u.Reason] = append(byReason[u.Reason], u.Name)
+	}
+	for _, r := range []UnprintedReason{NoPrint, StalePrint, WeakPrint} {
+		names := byReason[r]
+		if len(names) == 0 {
+			continue
+		}
+		sort.Strings(names)
+		a.incomplete("sealed values not searched without an identity (%s): %s", r, strings.Join(names, ", "))
+	}
+}
