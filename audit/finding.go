@@ -77,8 +77,11 @@ type Finding struct {
 // Coverage says what the audit read. Complete is false when anything could
 // not be read; such an audit is never clean.
 type Coverage struct {
-	Images       int      `json:"images"`
-	Layers       int      `json:"layers"`
+	Images int `json:"images"`
+	Layers int `json:"layers"`
+	// CachedLayers is how many of Layers had their verdict from the
+	// verdict cache (Options.Cache), not searched again in this audit.
+	CachedLayers int      `json:"cached_layers,omitempty"`
 	Files        int64    `json:"files"`
 	Bytes        int64    `json:"bytes"`
 	Complete     bool     `json:"complete"`

@@ -80,6 +80,10 @@ type Options struct {
 	Allow          []Allow
 	Baseline       map[string]bool
 	BaselineReason string
+	// Cache, when set, keeps the verdict of every layer and blob searched
+	// and gives it back to a later audit instead of searching the blob
+	// again (see [Cache]); Coverage.CachedLayers counts them.
+	Cache *Cache
 }
 
 func (o *Options) defaults() *Options {
@@ -166,6 +170,7 @@ type layerJob struct {
 	scan   *layerScan
 	err    error
 	shared *layerJob // the same blob in another image, read once
+	cached bool      // scan came from the verdict cache
 }
 
 // Ref audits the image ref names, read in place from its transport (see
@@ -507,6 +512,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 	// Larger work first would need sizes; file order keeps reports stable.
 	ch := make(chan *layerJob)
 	slots := asyncSlots()
+	vc := a.o.verdictCache(a.d)
 	var wg sync.WaitGroup
 	for w := 0; w < min(a.o.Jobs, max(len(queue), 1)); w++ {
 		wg.Add(1)
@@ -519,6 +525,12 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.err = err
 					continue
 				}
+				if vc != nil && l.cacheable() {
+					if l.scan = vc.get(l); l.scan != nil {
+						l.cached = true
+						continue
+					}
+				}
 				rc, err := l.open()
 				if err != nil {
 					l.err = err
@@ -530,6 +542,9 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.scan, l.err = wk.layer(ctx, rc, l.diffID)
 				}
 				rc.Close()
+				if vc != nil && l.err == nil && l.cacheable() {
+					vc.put(l, l.scan)
+				}
 			}
 		}()
 	}
@@ -568,6 +583,9 @@ func (a *auditor) finish() {
 				counted[src] = true
 				if l.where != whereArtifact {
 					cov.Layers++
+					if src.cached {
+						cov.CachedLayers++
+					}
 				}
 				cov.Files += src.scan.files
 				cov.Bytes += src.scan.bytes

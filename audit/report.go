@@ -91,8 +91,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "%d findings; %s: %d files, %d bytes; %s; rules %s at %s and above\n",
 			len(r.Findings), state, c.Files, c.Bytes, values, c.RuleSet, c.Severity)
 	} else {
-		fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %s; rules %s at %s and above\n",
-			len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, values, c.RuleSet, c.Severity)
+		layers := fmt.Sprintf("%d layers", c.Layers)
+		if c.CachedLayers > 0 {
+			layers += fmt.Sprintf(" (%d from the verdict cache)", c.CachedLayers)
+		}
+		fmt.Fprintf(w, "%d findings; %s: %d images, %s, %d files, %d bytes, %d attestations; %s; rules %s at %s and above\n",
+			len(r.Findings), state, c.Images, layers, c.Files, c.Bytes, c.Attestations, values, c.RuleSet, c.Severity)
 	}
 	for _, e := range c.Errors {
 		fmt.Fprintf(w, "not searched: %s\n", e)

@@ -66,7 +66,7 @@ func auditImageCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "max-window", Value: "128MiB", Usage: "largest window or dictionary (`SIZE`) a compressed stream may make the decoder allocate (zstd --long, xz, lzma, brotli, 7z); larger is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-buffer", Value: "256MiB", Usage: "largest file held whole in memory to be opened (`SIZE`: a 7z archive, a git pack) and git object built from deltas; larger is incomplete (exit 2)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
-		), attestFlags("attest", true)...),
+		), append(auditCacheFlags(), attestFlags("attest", true)...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("usage: sealenv audit image [flags] SOURCE")
@@ -99,6 +99,9 @@ func auditImageCommand(e *env) *cli.Command {
 				return fmt.Errorf("--max-buffer: %w", err)
 			}
 			opts.Insecure = c.Bool("insecure")
+			if opts.Cache, err = e.auditCache(c); err != nil {
+				return err
+			}
 			ref, err := imageref.Parse(c.Args().First())
 			if err != nil {
 				return err
