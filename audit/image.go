@@ -84,6 +84,9 @@ type Options struct {
 	// and gives it back to a later audit instead of searching the blob
 	// again (see [Cache]); Coverage.CachedLayers counts them.
 	Cache *Cache
+
+	// memo holds the scans of one run of many images (Refs).
+	memo *layerMemo
 }
 
 func (o *Options) defaults() *Options {
@@ -171,6 +174,7 @@ type layerJob struct {
 	err    error
 	shared *layerJob // the same blob in another image, read once
 	cached bool      // scan came from the verdict cache
+	reused bool      // scan came from another image of the same run (Refs)
 }
 
 // Ref audits the image ref names, read in place from its transport (see
@@ -199,7 +203,11 @@ func Index(ctx context.Context, idx v1.ImageIndex, opts Options) (*Report, error
 }
 
 func run(ctx context.Context, st transport.Store, label string, o *Options) (*Report, error) {
-	a := &auditor{o: o, d: o.detectors(), st: st, rep: newReport(label, o)}
+	return runWith(ctx, st, label, o, o.detectors())
+}
+
+func runWith(ctx context.Context, st transport.Store, label string, o *Options, d *detectors) (*Report, error) {
+	a := &auditor{o: o, d: d, st: st, rep: newReport(label, o)}
 	if err := a.walk(ctx); err != nil {
 		return nil, maskError(a.d, err)
 	}
@@ -418,9 +426,10 @@ func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label 
 		a.ociImages = map[string][]string{}
 	}
 	a.ociImages[transport.BlobPath(m.Config.Digest)] = paths
+	st := a.st // the store of this image: an audit of many walks several
 	for i, l := range m.Layers {
 		lj := &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
-			return a.st.Blob(ctx, l)
+			return st.Blob(ctx, l)
 		}}
 		if !isTarLayer(l.MediaType) {
 			// A signature's or an attestation's payload (cosign puts
@@ -525,8 +534,13 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.err = err
 					continue
 				}
+				if l.scan = a.o.memo.get(l); l.scan != nil {
+					l.reused = true
+					continue
+				}
 				if vc != nil && l.cacheable() {
 					if l.scan = vc.get(l); l.scan != nil {
+						a.o.memo.put(l, l.scan)
 						l.cached = true
 						continue
 					}
@@ -542,8 +556,11 @@ func (a *auditor) scanLayers(ctx context.Context) {
 					l.scan, l.err = wk.layer(ctx, rc, l.diffID)
 				}
 				rc.Close()
-				if vc != nil && l.err == nil && l.cacheable() {
-					vc.put(l, l.scan)
+				if l.err == nil {
+					a.o.memo.put(l, l.scan)
+					if vc != nil && l.cacheable() {
+						vc.put(l, l.scan)
+					}
 				}
 			}
 		}()
@@ -585,6 +602,9 @@ func (a *auditor) finish() {
 					cov.Layers++
 					if src.cached {
 						cov.CachedLayers++
+					}
+					if src.reused {
+						cov.ReusedLayers++
 					}
 				}
 				cov.Files += src.scan.files
@@ -725,12 +745,13 @@ func (a *auditor) annotations(m map[string]string, image, field string) {
 func (a *auditor) artifact(ctx context.Context, m *v1.Manifest, label string) {
 	a.artifacts++
 	job := &imageJob{label: label}
+	st := a.st
 	for i, l := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 		if l.Digest.Hex == "" {
 			continue
 		}
 		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), blob: blobName(l, i), where: whereArtifact, open: func() (io.ReadCloser, error) {
-			return a.st.Blob(ctx, l)
+			return st.Blob(ctx, l)
 		}})
 	}
 	a.images = append(a.images, job)

@@ -15,7 +15,6 @@ import (
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/fleet"
-	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 )
@@ -26,7 +25,7 @@ func auditCommand(e *env) *cli.Command {
 		Usage: "prove that no plaintext secret is in an image or a Dockerfile",
 		Description: "Exit status: 0 clean, 1 findings, 2 error or incomplete coverage (a layer\n" +
 			"that cannot be read is never reported as clean). See docs/audit.md.",
-		Subcommands: []*cli.Command{auditImageCommand(e), auditDockerfileCommand(e)},
+		Subcommands: []*cli.Command{auditImageCommand(e), auditDockerfileCommand(e), auditMergeCommand(e)},
 	}
 }
 
@@ -54,9 +53,11 @@ func auditImageCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "image",
 		Usage:     "search every layer, the config, history, annotations and attestations of an image",
-		ArgsUsage: "SOURCE",
+		ArgsUsage: "SOURCE...",
 		Description: "SOURCE is docker-archive:FILE, oci-archive:FILE, oci:DIR[:TAG],\n" +
-			"docker-daemon:REF, docker://REF, or a bare path recognised by content.",
+			"docker-daemon:REF, docker://REF, or a bare path recognised by content.\n" +
+			"Many sources (and --from FILE) are audited in one run with one report;\n" +
+			"a layer they share is searched once.",
 		Flags: append(append(auditFlags(),
 			&cli.StringFlag{Name: "dockerfile", Usage: "also lint Dockerfile `FILE`"},
 			&cli.IntFlag{Name: "jobs", Usage: "layers read at once (default: the number of CPUs)"},
@@ -66,10 +67,19 @@ func auditImageCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "max-window", Value: "128MiB", Usage: "largest window or dictionary (`SIZE`) a compressed stream may make the decoder allocate (zstd --long, xz, lzma, brotli, 7z); larger is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-buffer", Value: "256MiB", Usage: "largest file held whole in memory to be opened (`SIZE`: a 7z archive, a git pack) and git object built from deltas; larger is incomplete (exit 2)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
+			&cli.StringFlag{Name: "from", Usage: "also audit the sources listed in `FILE`, one a line (blank lines and # comments skipped; - reads standard input)"},
 		), append(auditCacheFlags(), attestFlags("attest", true)...)...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return errors.New("usage: sealenv audit image [flags] SOURCE")
+			srcs, err := auditSources(c, e.stdin)
+			if err != nil {
+				return err
+			}
+			if len(srcs) != 1 || c.IsSet("from") {
+				for _, f := range []string{"attest", "attest-key"} {
+					if c.IsSet(f) {
+						return fmt.Errorf("usage: --%s attests one image: give one SOURCE", f)
+					}
+				}
 			}
 			att, err := e.attestation(c, "attest", nil)
 			if err != nil {
@@ -102,14 +112,16 @@ func auditImageCommand(e *env) *cli.Command {
 			if opts.Cache, err = e.auditCache(c); err != nil {
 				return err
 			}
-			ref, err := imageref.Parse(c.Args().First())
-			if err != nil {
-				return err
+			var r *audit.Report
+			if len(srcs) == 1 && !c.IsSet("from") {
+				ref := srcs[0]
+				if ref, err = att.pin(c.Context, ref); err != nil {
+					return err
+				}
+				r, err = audit.Ref(c.Context, ref, opts)
+			} else {
+				r, err = audit.Refs(c.Context, srcs, opts)
 			}
-			if ref, err = att.pin(c.Context, ref); err != nil {
-				return err
-			}
-			r, err := audit.Ref(c.Context, ref, opts)
 			if err != nil {
 				return fmt.Errorf("audit: %w", err)
 			}
