@@ -221,10 +221,20 @@ func (o *Options) verdictCache(d *detectors) *verdictCache {
 	return &verdictCache{c: o.Cache, ctx: o.verdictContext(d), d: d}
 }
 
-// cacheable reports whether a layer job has a verdict worth keeping: one
-// whose blob has a digest its store checks (not a docker save layer named
-// by its path in the archive).
-func (l *layerJob) cacheable() bool { return l.key == "" && l.diffID.Hex == "" && l.digest != "" }
+// cacheable reports whether a layer job's verdict can be kept by digest:
+// a blob its store names by digest, or a docker save layer (named by its
+// path in the archive) stored uncompressed, whose diff ID is then the
+// digest of its bytes. A compressed docker save layer is not: its diff ID
+// says nothing of the compressed bytes, which are searched too.
+func (l *layerJob) cacheable() bool {
+	if l.digest == "" {
+		return false
+	}
+	if l.key == "" && l.diffID.Hex == "" {
+		return true
+	}
+	return l.plain && l.digest == l.diffID.String()
+}
 
 // name returns the entry's name for layer l: an HMAC under the cache's
 // key of the context, the blob's digest and how it is read.

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/internal/match"
@@ -476,4 +479,42 @@ func BenchmarkCache(b *testing.B) {
 	b.ReportMetric(float64(cold.Microseconds())/float64(b.N)/1000, "cold-ms/op")
 	b.ReportMetric(float64(warm.Microseconds())/float64(b.N)/1000, "warm-ms/op")
 	b.ReportMetric(float64(warm)/float64(cold), "warm/cold")
+}
+
+// TestCacheDockerSave: a docker save archive names its layers by path; one
+// stored uncompressed is cached by its diff ID (the digest of its bytes),
+// one stored compressed is searched every time (its diff ID says nothing
+// of the compressed bytes).
+func TestCacheDockerSave(t *testing.T) {
+	t.Parallel()
+	c := newCacheImage(t)
+	img := image(t, v1.Config{}, nil,
+		tarLayer(t, "none", file{"app/config.yaml", []byte("token: " + c.value + "\n")}),
+		tarLayer(t, "gzip", file{"etc/hosts", []byte("127.0.0.1 localhost\n")}),
+	)
+	p := filepath.Join(t.TempDir(), "img.tar")
+	if err := tarball.WriteToFile(p, mustTag(t, "example.com/app:1"), img); err != nil {
+		t.Fatal(err)
+	}
+	o := c.opts(openCache(t, t.TempDir()))
+	cold, err := imageAt(context.Background(), "docker-archive:"+p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, err := imageAt(context.Background(), "docker-archive:"+p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cold.Coverage.CachedLayers != 0 || warm.Coverage.CachedLayers != 1 || findingsJSON(t, warm) != findingsJSON(t, cold) || !has(warm, want{path: "app/config.yaml", secret: "API_TOKEN"}) {
+		t.Fatalf("docker save: %d then %d layers from the cache; %s", cold.Coverage.CachedLayers, warm.Coverage.CachedLayers, dump(t, warm))
+	}
+	// The same layer in an OCI layout is the same verdict.
+	dir := writeLayout(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}))
+	r, err := imageAt(context.Background(), "oci:"+dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Coverage.CachedLayers != 1 {
+		t.Fatalf("the OCI layout of the same image: %d layers from the cache", r.Coverage.CachedLayers)
+	}
 }

@@ -175,6 +175,10 @@ type layerJob struct {
 	shared *layerJob // the same blob in another image, read once
 	cached bool      // scan came from the verdict cache
 	reused bool      // scan came from another image of the same run (Refs)
+	// plain is set for a layer of a docker save archive (named by its
+	// path, checked by its diff ID) found to be stored uncompressed: its
+	// diff ID is the digest of its bytes as stored.
+	plain bool
 }
 
 // Ref audits the image ref names, read in place from its transport (see
@@ -530,38 +534,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 			wk := newWalker(a.d, a.o.limits())
 			wk.async = slots
 			for l := range ch {
-				if err := ctx.Err(); err != nil {
-					l.err = err
-					continue
-				}
-				if l.scan = a.o.memo.get(l); l.scan != nil {
-					l.reused = true
-					continue
-				}
-				if vc != nil && l.cacheable() {
-					if l.scan = vc.get(l); l.scan != nil {
-						a.o.memo.put(l, l.scan)
-						l.cached = true
-						continue
-					}
-				}
-				rc, err := l.open()
-				if err != nil {
-					l.err = err
-					continue
-				}
-				if l.blob != "" {
-					l.scan, l.err = wk.blobScan(ctx, rc, l.blob)
-				} else {
-					l.scan, l.err = wk.layer(ctx, rc, l.diffID)
-				}
-				rc.Close()
-				if l.err == nil {
-					a.o.memo.put(l, l.scan)
-					if vc != nil && l.cacheable() {
-						vc.put(l, l.scan)
-					}
-				}
+				a.scanOne(ctx, wk, vc, l)
 			}
 		}()
 	}

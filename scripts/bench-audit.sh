@@ -60,17 +60,16 @@ rm -rf "$work/imggz" "$work/imggzx" "$work/imggz3"
 "$work/benchimage" build -dir "$work/imggzx" -copies 1 -gzip -exclude .bz2
 "$work/benchimage" build -dir "$work/imggz3" -copies 3 -gzip -exclude .bz2
 
-# The audits below that measure throughput must not use a verdict cache
-# (sealenv's default is $XDG_CACHE_HOME/sealenv/audit): one of this run's
-# own, emptied now, and measured apart at the end.
-export XDG_CACHE_HOME="$work/xdg-cache"
-rm -rf "$work/xdg-cache" "$work/verdicts"
-
 # run NAME CMD...: runs CMD under GNU time; prints "wall cpu rss_kb".
+# Each run gets an empty verdict cache of its own (sealenv's default is
+# $XDG_CACHE_HOME/sealenv/audit): an audit of an image another run audited
+# must search it again. The cache is measured apart, at the end.
+rm -rf "$work/verdicts"
 run() {
 	local out=$1
 	shift
-	/usr/bin/time -f "%e %U %S %M" -o "$out.time" "$@" >"$out.stdout" 2>"$out.stderr" || true
+	rm -rf "$out.cache"
+	XDG_CACHE_HOME="$out.cache" /usr/bin/time -f "%e %U %S %M" -o "$out.time" "$@" >"$out.stdout" 2>"$out.stderr" || true
 	awk '{printf "%s %.2f %s\n", $1, $2+$3, $4}' "$out.time" | tail -1
 }
 
