@@ -124,6 +124,9 @@ func readKey(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("its key %s is not a regular file of mode 0600 (it is %v): remove the directory to start the cache afresh", path, st.Mode())
 	}
+	if !ownedByMe(st) {
+		return nil, fmt.Errorf("its key %s belongs to another user: remove the directory to start the cache afresh, or use a cache of your own (--cache DIR)", path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, 33))
 	if err != nil {
 		return nil, err

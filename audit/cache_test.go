@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -417,9 +418,17 @@ func TestCacheKey(t *testing.T) {
 	for what, setup := range map[string]func(key string){
 		"a damaged key":  func(key string) { os.WriteFile(key, []byte("short"), 0o600) },
 		"a readable key": func(key string) { os.Chmod(key, 0o644) },
+		"another user's key": func(key string) {
+			if err := os.Chown(key, 65534, 65534); err != nil {
+				t.Skip("cannot give the key to another user:", err)
+			}
+		},
 	} {
 		t.Run(what, func(t *testing.T) {
 			t.Parallel()
+			if what == "another user's key" && (os.Getuid() != 0 || runtime.GOOS == "windows") {
+				t.Skip("only root can give a file to another user")
+			}
 			dir := t.TempDir()
 			openCache(t, dir)
 			key := filepath.Join(dir, cacheKeyFile)
