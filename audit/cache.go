@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/internal/match"
@@ -300,7 +301,8 @@ type cachedHit struct {
 // miss.
 func (v *verdictCache) get(l *layerJob) *layerScan {
 	name := v.name(l)
-	f, err := os.Open(v.path(name))
+	p := v.path(name)
+	f, err := os.Open(p)
 	if err != nil {
 		return nil
 	}
@@ -341,6 +343,10 @@ func (v *verdictCache) get(l *layerJob) *layerScan {
 			path: h.Path, part: h.Part, from: h.From, depth: h.Depth, git: h.Git,
 		})
 	}
+	// An entry in use is young: pruning by modification time (see
+	// docs/audit.md) keeps it.
+	now := time.Now()
+	_ = os.Chtimes(p, now, now)
 	return s
 }
 

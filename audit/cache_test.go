@@ -527,3 +527,32 @@ func TestCacheDockerSave(t *testing.T) {
 		t.Fatalf("the OCI layout of the same image: %d layers from the cache", r.Coverage.CachedLayers)
 	}
 }
+
+// TestCacheEntryInUse: an entry an audit reads is made young again, so
+// that pruning by modification time keeps it.
+func TestCacheEntryInUse(t *testing.T) {
+	t.Parallel()
+	c := newCacheImage(t)
+	dir := t.TempDir()
+	cache := openCache(t, dir)
+	audited(t, c.img, c.opts(cache))
+	old := time.Now().Add(-90 * 24 * time.Hour)
+	files := entries(t, dir)
+	for _, p := range files {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := audited(t, c.img, c.opts(cache)); r.Coverage.CachedLayers != 3 {
+		t.Fatalf("%d of 3 layers from the cache", r.Coverage.CachedLayers)
+	}
+	for _, p := range files {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ModTime().Before(time.Now().Add(-time.Hour)) {
+			t.Errorf("an entry in use kept its old time %v", st.ModTime())
+		}
+	}
+}
