@@ -24,6 +24,15 @@ func auditSources(c *cli.Context, stdin io.Reader) ([]imageref.Ref, error) {
 		if err != nil {
 			return nil, err
 		}
+		if r.Path != "" {
+			// A file or directory source that is not there is a
+			// mistake on the command line (a value typed in the wrong
+			// place, which the report must not print as an image):
+			// an error, before anything is audited.
+			if _, err := os.Stat(r.Path); err != nil {
+				return nil, fmt.Errorf("%s: %w", a, fsutil.Reason(err))
+			}
+		}
 		out = append(out, r)
 	}
 	if from := c.String("from"); from != "" {

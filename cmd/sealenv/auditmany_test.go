@@ -70,13 +70,17 @@ func TestAuditManyCLI(t *testing.T) {
 		t.Fatalf("--from -: exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
 	// A source that cannot be opened: exit 2, the others still audited.
-	r = c.run("", "audit", "image", "--no-cache", "--bundle", "prod.env", "--format", "json", "oci:missing", "oci:leak")
+	os.Mkdir(c.path("empty"), 0o755)
+	r = c.run("", "audit", "image", "--no-cache", "--bundle", "prod.env", "--format", "json", "oci:empty", "oci:leak")
 	if rep := parse(r.stdout); r.code != 2 || rep.Coverage.Complete || len(rep.Images) != 2 || rep.Images[0].Status != "incomplete" || rep.Images[1].Status != "findings" {
 		t.Fatalf("a missing source: exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
 	os.WriteFile(c.path("bad.txt"), []byte("oci:clean\ndokcer-archive:x\n"), 0o644)
 	c.fails("--from bad.txt: line 2", "", "audit", "image", "--from", "bad.txt")
 	c.fails("usage: sealenv audit image", "", "audit", "image")
+	// A path that is not there is a mistake on the command line: nothing
+	// is audited.
+	c.fails("no such file", "", "audit", "image", "oci:leak", "missing.tar")
 	c.fails("--attest attests one image", "", "audit", "image", "--attest", "att.json", "oci:clean", "oci:leak")
 
 	// Shards: one report each, then merge; the exit status is the worst.
