@@ -70,11 +70,10 @@ func auditImageCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "also audit the sources listed in `FILE`, one a line (blank lines and # comments skipped; - reads standard input)"},
 		), append(auditCacheFlags(), attestFlags("attest", true)...)...),
 		Action: func(c *cli.Context) error {
-			srcs, err := auditSources(c, e.stdin)
-			if err != nil {
-				return err
+			if c.NArg() == 0 && !c.IsSet("from") {
+				return errors.New("usage: sealenv audit image [flags] SOURCE... (or --from FILE)")
 			}
-			if len(srcs) != 1 || c.IsSet("from") {
+			if c.NArg() != 1 || c.IsSet("from") {
 				for _, f := range []string{"attest", "attest-key"} {
 					if c.IsSet(f) {
 						return fmt.Errorf("usage: --%s attests one image: give one SOURCE", f)
@@ -85,29 +84,38 @@ func auditImageCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			var lim audit.Options
+			lim.Jobs = c.Int("jobs")
+			lim.MaxDepth = c.Int("max-depth")
+			if lim.MaxDepth < 1 {
+				return fmt.Errorf("--max-depth: %d: want 1 or more", lim.MaxDepth)
+			}
+			if lim.MaxSparseSize, err = parseSize(c.String("max-sparse-size")); err != nil {
+				return fmt.Errorf("--max-sparse-size: %w", err)
+			}
+			if lim.MaxFileCheck, err = parseSize(c.String("max-file-check")); err != nil {
+				return fmt.Errorf("--max-file-check: %w", err)
+			}
+			if lim.MaxWindow, err = parseSize(c.String("max-window")); err != nil {
+				return fmt.Errorf("--max-window: %w", err)
+			}
+			if lim.MaxBuffer, err = parseSize(c.String("max-buffer")); err != nil {
+				return fmt.Errorf("--max-buffer: %w", err)
+			}
+			// The sources after the flags (a flag's mistake is named
+			// first) and before the bundles are opened.
+			srcs, err := auditSources(c, e.stdin)
+			if err != nil {
+				return err
+			}
 			sealed, err := e.auditOptions(c)
 			if err != nil {
 				return err
 			}
 			defer sealed.Zero()
 			opts := sealed.Options
-			opts.Jobs = c.Int("jobs")
-			opts.MaxDepth = c.Int("max-depth")
-			if opts.MaxDepth < 1 {
-				return fmt.Errorf("--max-depth: %d: want 1 or more", opts.MaxDepth)
-			}
-			if opts.MaxSparseSize, err = parseSize(c.String("max-sparse-size")); err != nil {
-				return fmt.Errorf("--max-sparse-size: %w", err)
-			}
-			if opts.MaxFileCheck, err = parseSize(c.String("max-file-check")); err != nil {
-				return fmt.Errorf("--max-file-check: %w", err)
-			}
-			if opts.MaxWindow, err = parseSize(c.String("max-window")); err != nil {
-				return fmt.Errorf("--max-window: %w", err)
-			}
-			if opts.MaxBuffer, err = parseSize(c.String("max-buffer")); err != nil {
-				return fmt.Errorf("--max-buffer: %w", err)
-			}
+			opts.Jobs, opts.MaxDepth, opts.MaxSparseSize, opts.MaxFileCheck = lim.Jobs, lim.MaxDepth, lim.MaxSparseSize, lim.MaxFileCheck
+			opts.MaxWindow, opts.MaxBuffer = lim.MaxWindow, lim.MaxBuffer
 			opts.Insecure = c.Bool("insecure")
 			if opts.Cache, err = e.auditCache(c); err != nil {
 				return err
