@@ -27,6 +27,9 @@ const (
 // Preview shows at most an eighth of the match, and never more than four
 // bytes of it.
 type Finding struct {
+	// Source is the image the finding is in, in a report of many
+	// ([Refs], [Merge]).
+	Source   string `json:"source,omitempty"`
 	Kind     string `json:"kind"`
 	Rule     string `json:"rule"`
 	Severity string `json:"severity"`
@@ -77,8 +80,14 @@ type Finding struct {
 // Coverage says what the audit read. Complete is false when anything could
 // not be read; such an audit is never clean.
 type Coverage struct {
-	Images       int      `json:"images"`
-	Layers       int      `json:"layers"`
+	Images int `json:"images"`
+	Layers int `json:"layers"`
+	// CachedLayers is how many of Layers had their verdict from the
+	// verdict cache (Options.Cache), not searched again in this audit.
+	CachedLayers int `json:"cached_layers,omitempty"`
+	// ReusedLayers is how many of Layers were searched for another image
+	// of the same run (an audit of many images, [Refs]), not again.
+	ReusedLayers int      `json:"reused_layers,omitempty"`
 	Files        int64    `json:"files"`
 	Bytes        int64    `json:"bytes"`
 	Complete     bool     `json:"complete"`
@@ -126,6 +135,9 @@ type Report struct {
 	Provenance []Provenance `json:"provenance,omitempty"`
 	// Suppressed lists what the allowlist and the baseline hid, with why.
 	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	// Images is each source's verdict, in a report of many ([Refs],
+	// [Merge]); Coverage then sums theirs.
+	Images []ImageResult `json:"images,omitempty"`
 
 	rules *rules.Set // for the rules' descriptions in SARIF
 	mask  *detectors // the audit's detectors, which mask every string before it is written

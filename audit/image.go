@@ -83,6 +83,13 @@ type Options struct {
 	Allow          []Allow
 	Baseline       map[string]bool
 	BaselineReason string
+	// Cache, when set, keeps the verdict of every layer and blob searched
+	// and gives it back to a later audit instead of searching the blob
+	// again (see [Cache]); Coverage.CachedLayers counts them.
+	Cache *Cache
+
+	// memo holds the scans of one run of many images (Refs).
+	memo *layerMemo
 }
 
 func (o *Options) defaults() *Options {
@@ -170,6 +177,12 @@ type layerJob struct {
 	scan   *layerScan
 	err    error
 	shared *layerJob // the same blob in another image, read once
+	cached bool      // scan came from the verdict cache
+	reused bool      // scan came from another image of the same run (Refs)
+	// plain is set for a layer of a docker save archive (named by its
+	// path, checked by its diff ID) found to be stored uncompressed: its
+	// diff ID is the digest of its bytes as stored.
+	plain bool
 }
 
 // Ref audits the image ref names, read in place from its transport (see
@@ -198,7 +211,11 @@ func Index(ctx context.Context, idx v1.ImageIndex, opts Options) (*Report, error
 }
 
 func run(ctx context.Context, st transport.Store, label string, o *Options) (*Report, error) {
-	a := &auditor{o: o, d: o.detectors(), st: st, rep: newReport(label, o)}
+	return runWith(ctx, st, label, o, o.detectors())
+}
+
+func runWith(ctx context.Context, st transport.Store, label string, o *Options, d *detectors) (*Report, error) {
+	a := &auditor{o: o, d: d, st: st, rep: newReport(label, o)}
 	if err := a.walk(ctx); err != nil {
 		return nil, maskError(a.d, err)
 	}
@@ -417,9 +434,10 @@ func (a *auditor) image(ctx context.Context, raw []byte, d v1.Descriptor, label 
 		a.ociImages = map[string][]string{}
 	}
 	a.ociImages[transport.BlobPath(m.Config.Digest)] = paths
+	st := a.st // the store of this image: an audit of many walks several
 	for i, l := range m.Layers {
 		lj := &layerJob{index: i, digest: l.Digest.String(), open: func() (io.ReadCloser, error) {
-			return a.st.Blob(ctx, l)
+			return st.Blob(ctx, l)
 		}}
 		if !isTarLayer(l.MediaType) {
 			// A signature's or an attestation's payload (cosign puts
@@ -511,6 +529,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 	// Larger work first would need sizes; file order keeps reports stable.
 	ch := make(chan *layerJob)
 	slots := asyncSlots()
+	vc := a.o.verdictCache(a.d)
 	var wg sync.WaitGroup
 	for w := 0; w < min(a.o.Jobs, max(len(queue), 1)); w++ {
 		wg.Add(1)
@@ -519,21 +538,7 @@ func (a *auditor) scanLayers(ctx context.Context) {
 			wk := newWalker(a.d, a.o.limits())
 			wk.async = slots
 			for l := range ch {
-				if err := ctx.Err(); err != nil {
-					l.err = err
-					continue
-				}
-				rc, err := l.open()
-				if err != nil {
-					l.err = err
-					continue
-				}
-				if l.blob != "" {
-					l.scan, l.err = wk.blobScan(ctx, rc, l.blob)
-				} else {
-					l.scan, l.err = wk.layer(ctx, rc, l.diffID)
-				}
-				rc.Close()
+				a.scanOne(ctx, wk, vc, l)
 			}
 		}()
 	}
@@ -572,6 +577,12 @@ func (a *auditor) finish() {
 				counted[src] = true
 				if l.where != whereArtifact {
 					cov.Layers++
+					if src.cached {
+						cov.CachedLayers++
+					}
+					if src.reused {
+						cov.ReusedLayers++
+					}
 				}
 				cov.Files += src.scan.files
 				cov.Bytes += src.scan.bytes
@@ -711,12 +722,13 @@ func (a *auditor) annotations(m map[string]string, image, field string) {
 func (a *auditor) artifact(ctx context.Context, m *v1.Manifest, label string) {
 	a.artifacts++
 	job := &imageJob{label: label}
+	st := a.st
 	for i, l := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 		if l.Digest.Hex == "" {
 			continue
 		}
 		job.layers = append(job.layers, &layerJob{index: i, digest: l.Digest.String(), blob: blobName(l, i), where: whereArtifact, open: func() (io.ReadCloser, error) {
-			return a.st.Blob(ctx, l)
+			return st.Blob(ctx, l)
 		}})
 	}
 	a.images = append(a.images, job)

@@ -74,7 +74,17 @@ func (r *Report) WriteText(w io.Writer) error {
 			// The lint's message says what to do instead (the JSON has it too).
 			last = strings.TrimSpace(f.Preview + " " + f.Message)
 		}
+		if f.Source != "" && len(r.Images) > 1 {
+			loc = f.Source + " " + loc
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(f.Severity), f.Kind, what, loc, last)
+	}
+	for _, ir := range r.Images {
+		fmt.Fprintf(w, "image %s: %s (%d findings, %d layers", ir.Source, ir.Status, ir.Findings, ir.Coverage.Layers)
+		if n := ir.Coverage.CachedLayers + ir.Coverage.ReusedLayers; n > 0 {
+			fmt.Fprintf(w, ", %d not searched again", n)
+		}
+		fmt.Fprintln(w, ")")
 	}
 	c := r.Coverage
 	state := "complete"
@@ -94,8 +104,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "%d findings; %s: %d files, %d bytes; %s; rules %s at %s and above\n",
 			len(r.Findings), state, c.Files, c.Bytes, values, c.RuleSet, c.Severity)
 	} else {
-		fmt.Fprintf(w, "%d findings; %s: %d images, %d layers, %d files, %d bytes, %d attestations; %s; rules %s at %s and above\n",
-			len(r.Findings), state, c.Images, c.Layers, c.Files, c.Bytes, c.Attestations, values, c.RuleSet, c.Severity)
+		layers := fmt.Sprintf("%d layers", c.Layers)
+		if c.CachedLayers > 0 {
+			layers += fmt.Sprintf(" (%d from the verdict cache)", c.CachedLayers)
+		}
+		if c.ReusedLayers > 0 {
+			layers += fmt.Sprintf(" (%d shared with another image, searched once)", c.ReusedLayers)
+		}
+		fmt.Fprintf(w, "%d findings; %s: %d images, %s, %d files, %d bytes, %d attestations; %s; rules %s at %s and above\n",
+			len(r.Findings), state, c.Images, layers, c.Files, c.Bytes, c.Attestations, values, c.RuleSet, c.Severity)
 	}
 	for _, e := range c.Errors {
 		fmt.Fprintf(w, "not searched: %s\n", e)
@@ -188,6 +205,9 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 			loc = sarif.FileLocation("image/"+f.Where, 0)
 		}
 		fq := f.Image
+		if f.Source != "" {
+			fq = f.Source + "/" + fq
+		}
 		if f.LayerDigest != "" {
 			fq += "/" + f.LayerDigest
 		}
@@ -227,11 +247,24 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 			RuleID: f.Rule, Level: sarif.LevelOf(f.Severity), Message: sarif.Message{Text: text},
 			Locations:           []sarif.Location{loc},
 			PartialFingerprints: map[string]string{"sealenvFinding/v1": fp},
-			Properties:          map[string]any{"kind": f.Kind, "where": f.Where},
+			Properties:          props(f),
 		})
 	}
 	log.Runs[0].Properties = map[string]any{"coverage": r.Coverage, "source": r.Source}
+	if len(r.Images) > 0 {
+		log.Runs[0].Properties["images"] = r.Images
+	}
 	return log.Write(w)
+}
+
+// props are a SARIF result's properties: the finding's kind and place,
+// and its image in a report of many.
+func props(f Finding) map[string]any {
+	p := map[string]any{"kind": f.Kind, "where": f.Where}
+	if f.Source != "" {
+		p["source"] = f.Source
+	}
+	return p
 }
 
 // Formats a report is written in.

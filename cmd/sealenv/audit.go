@@ -15,7 +15,6 @@ import (
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/bundlefile"
 	"github.com/sealenv/sealenv/fleet"
-	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/policies"
 )
@@ -26,7 +25,7 @@ func auditCommand(e *env) *cli.Command {
 		Usage: "prove that no plaintext secret is in an image or a Dockerfile",
 		Description: "Exit status: 0 clean, 1 findings, 2 error or incomplete coverage (a layer\n" +
 			"that cannot be read is never reported as clean). See docs/audit.md.",
-		Subcommands: []*cli.Command{auditImageCommand(e), auditDockerfileCommand(e)},
+		Subcommands: []*cli.Command{auditImageCommand(e), auditDockerfileCommand(e), auditMergeCommand(e)},
 	}
 }
 
@@ -55,9 +54,11 @@ func auditImageCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "image",
 		Usage:     "search every layer, the config, history, annotations and attestations of an image",
-		ArgsUsage: "SOURCE",
+		ArgsUsage: "SOURCE...",
 		Description: "SOURCE is docker-archive:FILE, oci-archive:FILE, oci:DIR[:TAG],\n" +
-			"docker-daemon:REF, docker://REF, or a bare path recognised by content.",
+			"docker-daemon:REF, docker://REF, or a bare path recognised by content.\n" +
+			"Many sources (and --from FILE) are audited in one run with one report;\n" +
+			"a layer they share is searched once.",
 		Flags: append(append(auditFlags(),
 			&cli.StringFlag{Name: "dockerfile", Usage: "also lint Dockerfile `FILE`"},
 			&cli.IntFlag{Name: "jobs", Usage: "layers read at once (default: the number of CPUs)"},
@@ -67,12 +68,44 @@ func auditImageCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "max-window", Value: "128MiB", Usage: "largest window or dictionary (`SIZE`) a compressed stream may make the decoder allocate (zstd --long, xz, lzma, brotli, 7z); larger is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-buffer", Value: "256MiB", Usage: "largest file held whole in memory to be opened (`SIZE`: a 7z archive, a git pack) and git object built from deltas; larger is incomplete (exit 2)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow a plain-HTTP registry"},
-		), attestFlags("attest", true)...),
+			&cli.StringFlag{Name: "from", Usage: "also audit the sources listed in `FILE`, one a line (blank lines and # comments skipped; - reads standard input)"},
+		), append(auditCacheFlags(), attestFlags("attest", true)...)...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return errors.New("usage: sealenv audit image [flags] SOURCE")
+			if c.NArg() == 0 && !c.IsSet("from") {
+				return errors.New("usage: sealenv audit image [flags] SOURCE... (or --from FILE)")
+			}
+			if c.NArg() != 1 || c.IsSet("from") {
+				for _, f := range []string{"attest", "attest-key"} {
+					if c.IsSet(f) {
+						return fmt.Errorf("usage: --%s attests one image: give one SOURCE", f)
+					}
+				}
 			}
 			att, err := e.attestation(c, "attest", nil)
+			if err != nil {
+				return err
+			}
+			var lim audit.Options
+			lim.Jobs = c.Int("jobs")
+			lim.MaxDepth = c.Int("max-depth")
+			if lim.MaxDepth < 1 {
+				return fmt.Errorf("--max-depth: %d: want 1 or more", lim.MaxDepth)
+			}
+			if lim.MaxSparseSize, err = parseSize(c.String("max-sparse-size")); err != nil {
+				return fmt.Errorf("--max-sparse-size: %w", err)
+			}
+			if lim.MaxFileCheck, err = parseSize(c.String("max-file-check")); err != nil {
+				return fmt.Errorf("--max-file-check: %w", err)
+			}
+			if lim.MaxWindow, err = parseSize(c.String("max-window")); err != nil {
+				return fmt.Errorf("--max-window: %w", err)
+			}
+			if lim.MaxBuffer, err = parseSize(c.String("max-buffer")); err != nil {
+				return fmt.Errorf("--max-buffer: %w", err)
+			}
+			// The sources after the flags (a flag's mistake is named
+			// first) and before the bundles are opened.
+			srcs, err := auditSources(c, e.stdin)
 			if err != nil {
 				return err
 			}
@@ -82,32 +115,22 @@ func auditImageCommand(e *env) *cli.Command {
 			}
 			defer sealed.Zero()
 			opts := sealed.Options
-			opts.Jobs = c.Int("jobs")
-			opts.MaxDepth = c.Int("max-depth")
-			if opts.MaxDepth < 1 {
-				return fmt.Errorf("--max-depth: %d: want 1 or more", opts.MaxDepth)
-			}
-			if opts.MaxSparseSize, err = parseSize(c.String("max-sparse-size")); err != nil {
-				return fmt.Errorf("--max-sparse-size: %w", err)
-			}
-			if opts.MaxFileCheck, err = parseSize(c.String("max-file-check")); err != nil {
-				return fmt.Errorf("--max-file-check: %w", err)
-			}
-			if opts.MaxWindow, err = parseSize(c.String("max-window")); err != nil {
-				return fmt.Errorf("--max-window: %w", err)
-			}
-			if opts.MaxBuffer, err = parseSize(c.String("max-buffer")); err != nil {
-				return fmt.Errorf("--max-buffer: %w", err)
-			}
+			opts.Jobs, opts.MaxDepth, opts.MaxSparseSize, opts.MaxFileCheck = lim.Jobs, lim.MaxDepth, lim.MaxSparseSize, lim.MaxFileCheck
+			opts.MaxWindow, opts.MaxBuffer = lim.MaxWindow, lim.MaxBuffer
 			opts.Insecure = c.Bool("insecure")
-			ref, err := imageref.Parse(c.Args().First())
-			if err != nil {
+			if opts.Cache, err = e.auditCache(c); err != nil {
 				return err
 			}
-			if ref, err = att.pin(c.Context, ref); err != nil {
-				return err
+			var r *audit.Report
+			if len(srcs) == 1 && !c.IsSet("from") {
+				ref := srcs[0]
+				if ref, err = att.pin(c.Context, ref); err != nil {
+					return err
+				}
+				r, err = audit.Ref(c.Context, ref, opts)
+			} else {
+				r, err = audit.Refs(c.Context, srcs, opts)
 			}
-			r, err := audit.Ref(c.Context, ref, opts)
 			if err != nil {
 				return fmt.Errorf("audit: %w", err)
 			}

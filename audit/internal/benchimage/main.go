@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -303,6 +304,11 @@ func build(dir string, copies int, gzipped bool) {
 	check(err)
 	tag, _ := name.NewTag("bench.local/app:1")
 	check(tarball.WriteToFile(filepath.Join(dir, "image.tar"), tag, img))
+	// The same image as an OCI layout (oci:DIR/layout), whose blobs are
+	// named by digest: the verdict cache keys on them.
+	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	check(err)
+	check(lp.AppendImage(img))
 	for i := 0; i < copies; i++ {
 		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar", i)))
 		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar.gz", i)))
