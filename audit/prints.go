@@ -53,6 +53,8 @@ type printSearch struct{ s *fingerprint.Set }
 
 func (p printSearch) MaxLen() int { return p.s.MaxLen() }
 
+func (p printSearch) Digest() [32]byte { return p.s.Digest() }
+
 func (p printSearch) Search(b []byte, from, to int, found func(name, encoding string, at, length int)) {
 	p.s.SearchRange(b, from, to, func(_, name, enc string, at, n int) { found(name, enc, at, n) })
 }

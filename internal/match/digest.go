@@ -60,5 +60,10 @@ func (m *Matcher) Digest() [32]byte {
 		num(k.before)
 		num(k.after)
 	}
+	if m.prints != nil {
+		h.Write([]byte("prints\x00"))
+		d := m.prints.Digest()
+		h.Write(d[:])
+	}
 	return [32]byte(h.Sum(nil))
 }

@@ -44,3 +44,26 @@ func TestDigest(t *testing.T) {
 		t.Error("a value shorter than MinLen changed the digest")
 	}
 }
+
+// digestPrints is a [Prints] that finds nothing and has a given digest.
+type digestPrints [32]byte
+
+func (p digestPrints) Search([]byte, int, int, func(string, string, int, int)) {}
+func (p digestPrints) MaxLen() int                                             { return 0 }
+func (p digestPrints) Digest() [32]byte                                        { return p }
+
+// TestDigestJoinsPrints: fingerprints searched beside the forms are part
+// of what is searched, so the verdict cache must tell two sets apart.
+func TestDigestJoinsPrints(t *testing.T) {
+	t.Parallel()
+	v := []Value{{Name: "A", Value: randomValue(t)}}
+	none := New(v, nil, nil).Digest()
+	one := New(v, nil, nil).WithPrints(digestPrints{1}).Digest()
+	two := New(v, nil, nil).WithPrints(digestPrints{2}).Digest()
+	if none == one || one == two {
+		t.Error("the fingerprints searched do not change the digest")
+	}
+	if again := New(v, nil, nil).WithPrints(digestPrints{1}).Digest(); again != one {
+		t.Error("the same fingerprints gave another digest")
+	}
+}

@@ -35,6 +35,10 @@ type Prints interface {
 	Search(b []byte, from, to int, found func(name, encoding string, at, length int))
 	// MaxLen is the longest match Search reports.
 	MaxLen() int
+	// Digest identifies the values Search finds: it joins the matcher's
+	// [Matcher.Digest], so that a verdict cached for one set of
+	// fingerprints is not given back for another.
+	Digest() [32]byte
 }
 
 // WithPrints returns d searching also with p: every range its scanners
