@@ -1,9 +1,12 @@
 package bundlefile
 
 import (
-	"errors"
+	"fmt"
+	"os"
 
 	"github.com/sealenv/sealenv/internal/fingerprint"
+	"github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
 
@@ -19,12 +22,34 @@ func (d *Draft) fingerprint() error {
 			return err
 		}
 	}
-	d.Fingerprint(author.Fingerprinter{Salt: salt.String(), Make: func(v []byte) (string, bool, error) {
-		text, err := fingerprint.Make(salt, v)
-		if errors.Is(err, fingerprint.ErrWeak) {
-			return "", true, nil
-		}
-		return text, false, err
-	}})
+	d.Fingerprint(author.Fingerprinter{Salt: salt.String(), Make: fingerprint.Maker(salt)})
 	return nil
+}
+
+// OutdatedPrints names the encrypted values whose fingerprints the bundle
+// file lacks or made for another value (another tool changed it): an
+// audit with no identity cannot search them, and any write of the draft
+// records new ones (see [fingerprint.Coverage]). It reads the file again,
+// which the write's lock keeps as it was loaded.
+func (d *Draft) OutdatedPrints() ([]string, error) {
+	data, err := os.ReadFile(d.real)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Path, fsutil.Reason(err))
+	}
+	f, err := d.o.format(d.Path, data)
+	if err != nil {
+		return nil, err
+	}
+	info, err := seal.Inspect(f, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Path, err)
+	}
+	var out []string
+	_, _, values := fingerprint.Coverage(info)
+	for _, v := range values {
+		if v.State == fingerprint.Missing || v.State == fingerprint.Stale {
+			out = append(out, v.Name)
+		}
+	}
+	return out, nil
 }

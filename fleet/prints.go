@@ -13,32 +13,28 @@ type keyless struct {
 	notSearched []audit.Unprinted
 }
 
+// reasons says why a value is not searched, by the state of its
+// fingerprint.
+var reasons = map[fingerprint.State]audit.UnprintedReason{
+	fingerprint.Missing:     audit.NoPrint,
+	fingerprint.Unencrypted: audit.NoPrint,
+	fingerprint.Stale:       audit.StalePrint,
+	fingerprint.TooWeak:     audit.WeakPrint,
+}
+
 // add takes the fingerprints info records for its encrypted values: a
 // value with none (or whose bundle's salt cannot be read), one changed
 // since its fingerprint was made, or one too guessable to have one is not
-// searched.
+// searched (see [fingerprint.Coverage]).
 func (k *keyless) add(path string, info *seal.Info) {
-	salt, saltErr := fingerprint.ParseSalt(info.Prints.Salt)
+	salt, _, values := fingerprint.Coverage(info)
 	b := fingerprint.Bundle{Path: path, Salt: salt, Prints: map[string]string{}}
-	for i, name := range info.Keys {
-		if info.Empty[i] {
-			continue // nothing to find
-		}
-		pr, ok := info.Prints.ByName[name]
-		reason := audit.UnprintedReason("")
-		switch {
-		case !ok || saltErr != nil || !info.Encrypted[i]:
-			reason = audit.NoPrint
-		case pr.For != info.Current.Sums[name]:
-			reason = audit.StalePrint
-		case pr.Weak || pr.Text == "":
-			reason = audit.WeakPrint
-		}
-		if reason != "" {
-			k.notSearched = append(k.notSearched, audit.Unprinted{Bundle: path, Name: name, Reason: reason})
+	for _, v := range values {
+		if v.State != fingerprint.Current {
+			k.notSearched = append(k.notSearched, audit.Unprinted{Bundle: path, Name: v.Name, Reason: reasons[v.State]})
 			continue
 		}
-		b.Prints[name] = pr.Text
+		b.Prints[v.Name] = v.Print
 	}
 	k.bundles = append(k.bundles, b)
 }

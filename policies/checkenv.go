@@ -51,6 +51,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	c.recipients()
 	c.open()
 	c.changesOutside()
+	c.fingerprints()
 	c.plaintext()
 	c.requiredKeys()
 	c.eachKey()

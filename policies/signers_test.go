@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealenv/sealenv/internal/fingerprint"
 	"github.com/sealenv/sealenv/internal/testutil/policytest"
 	"github.com/sealenv/sealenv/internal/testutil/signtest"
 	"github.com/sealenv/sealenv/policies"
@@ -74,6 +75,11 @@ func TestCheckSignatures(t *testing.T) {
 	if err := forged.Set("API_TOKEN", []byte(policytest.Random())); err != nil {
 		t.Fatal(err)
 	}
+	salt, err := fingerprint.NewSalt() // a forger with sealenv records fingerprints too
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Fingerprint(author.Fingerprinter{Salt: salt.String(), Make: fingerprint.Maker(salt)})
 	out, err := forged.Marshal()
 	if err != nil {
 		t.Fatal(err)

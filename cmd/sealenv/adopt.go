@@ -25,6 +25,9 @@ func adoptCommand(e *env) *cli.Command {
 			"bundle's sealenv metadata to record every name and value as they are now. Values\n" +
 			"keep their ciphertext; a value another tool added or changed gets the file's\n" +
 			"lastmodified time as its set time. It also adopts a SOPS file sealenv never wrote.\n" +
+			"It records the fingerprint of every value whose fingerprint is missing or was made\n" +
+			"for another value (sops set, sops edit), which an audit without an identity needs,\n" +
+			"also when nothing else changed.\n" +
 			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).",
 		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag(), envFlag(), policyFlag()},
 		Action: func(c *cli.Context) error {
@@ -35,9 +38,12 @@ func adoptCommand(e *env) *cli.Command {
 			var changes []seal.Change
 			var recorded bool
 			var keys int
+			var renew []string // values whose fingerprints are missing or stale
 			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
 				changes, recorded, keys = b.Changes(), b.Recorded(), len(b.Names())
-				return !recorded || len(changes) > 0, nil
+				var err error
+				renew, err = b.OutdatedPrints()
+				return !recorded || len(changes) > 0 || len(renew) > 0, err
 			})
 			if err != nil {
 				return writeError(path, err)
@@ -45,11 +51,12 @@ func adoptCommand(e *env) *cli.Command {
 			switch {
 			case !recorded:
 				fmt.Fprintf(e.stderr, "adopted %s: a SOPS file sealenv had not written; recorded its %s\n", path, plural(keys, "key"))
-			case len(changes) == 0:
+			case len(changes) == 0 && len(renew) == 0:
 				fmt.Fprintf(e.stderr, "%s is as sealenv recorded it; nothing to adopt\n", path)
-			default:
+			case len(changes) > 0:
 				fmt.Fprintf(e.stderr, "adopted %s: recorded %s\n", path, seal.DescribeChanges(changes))
 			}
+			reportPrints(e, path, recorded, renew)
 			return nil
 		},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sealenv/sealenv/internal/fingerprint"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -100,6 +101,12 @@ func (f *Fixture) Bundle(env string, values map[string]string, recipients ...*ag
 			f.T.Fatal(err)
 		}
 	}
+	// Fingerprinted as every sealenv write does (bundlefile).
+	salt, err := fingerprint.NewSalt()
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	b.Fingerprint(author.Fingerprinter{Salt: salt.String(), Make: fingerprint.Maker(salt)})
 	out, err := b.Marshal()
 	if err != nil {
 		f.T.Fatal(err)
