@@ -723,12 +723,30 @@ func TestGitLabTemplate(t *testing.T) {
 	if code, log, report := run(map[string]string{"image": clean, "version": version, "release-url": url}); code != 0 || !strings.Contains(report, `"complete": true`) {
 		t.Errorf("clean image: exit %d, report %d bytes: %s", code, len(report), log)
 	}
-	code, log, report := run(map[string]string{"image": leaky, "version": version, "release-url": url, "bundles": bundle}, "SEALENV_AGE_KEY_FILE="+key)
-	if code != 1 || !strings.Contains(report, `"known-value"`) {
-		t.Errorf("leaky image: exit %d, report %d bytes: %s", code, len(report), log)
+	// Keyless by default: the value is found by its fingerprint, with no
+	// key in the job, and a key the job has is not used.
+	code, log, report := run(map[string]string{"image": leaky, "version": version, "release-url": url, "bundles": bundle})
+	if code != 1 || !strings.Contains(report, `"known-value"`) || !strings.Contains(report, `"fingerprint_values": 1`) {
+		t.Errorf("leaky image, keyless: exit %d, report %d bytes: %s", code, len(report), log)
 	}
 	if strings.Contains(log, secret) || strings.Contains(report, secret) {
 		t.Error("the job log or the report holds the secret value")
+	}
+	weakDir := filepath.Join(dir, "weak")
+	os.MkdirAll(weakDir, 0o755)
+	weak, weakKey := sealed(t, rel, weakDir, "pin-"+secret[4:10])
+	if code, log, report := run(map[string]string{"image": clean, "version": version, "release-url": url, "bundles": weak}, "SEALENV_AGE_KEY_FILE="+weakKey); code != 2 || !strings.Contains(report, "too guessable to fingerprint") {
+		t.Errorf("a weak value, keyless with a key in the job: exit %d, report %d bytes: %s", code, len(report), log)
+	}
+	if code, log, _ := run(map[string]string{"image": clean, "version": version, "release-url": url, "bundles": weak, "identity": "job"}, "SEALENV_AGE_KEY_FILE="+weakKey); code != 0 {
+		t.Errorf("a weak value, identity job: exit %d: %s", code, log)
+	}
+	code, log, report = run(map[string]string{"image": leaky, "version": version, "release-url": url, "bundles": bundle, "identity": "job"}, "SEALENV_AGE_KEY_FILE="+key)
+	if code != 1 || !strings.Contains(report, `"known-value"`) || strings.Contains(report, `"fingerprint_values"`) {
+		t.Errorf("leaky image, identity job: exit %d, report %d bytes: %s", code, len(report), log)
+	}
+	if code, log, _ := run(map[string]string{"image": clean, "version": version, "release-url": url, "identity": "yes"}); code != 2 || !strings.Contains(log, "none or job") {
+		t.Errorf("a bad identity input: exit %d: %s", code, log)
 	}
 	if code, log, _ := run(map[string]string{"image": clean, "version": version, "release-url": url, "sha256": strings.Repeat("0", 64)}); code == 0 || !strings.Contains(log, "FAILED") {
 		t.Errorf("a wrong pinned sha256: exit %d: %s", code, log)
