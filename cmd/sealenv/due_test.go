@@ -8,6 +8,7 @@ import (
 
 	"filippo.io/age"
 
+	prints "github.com/sealenv/sealenv/internal/fingerprint"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
@@ -32,6 +33,11 @@ func TestDueRule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	salt, err := prints.NewSalt() // as every sealenv write records them
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Fingerprint(author.Fingerprinter{Salt: salt.String(), Make: prints.Maker(salt)})
 	data, err := b.Marshal()
 	if err != nil {
 		t.Fatal(err)
