@@ -66,6 +66,14 @@ func (d *detectors) usePrints(p *Prints) {
 	}
 	d.m.WithPrints(printSearch{p.Set})
 	d.prints = p
+	// The names are sealed as those of keyed values are (a build argument
+	// or variable named like one is reported).
+	for _, n := range p.Set.Names() {
+		d.sealed[n] = true
+	}
+	for _, u := range p.NotSearched {
+		d.sealed[u.Name] = true
+	}
 }
 
 // coverPrints fills in how many values the fingerprints searched; each

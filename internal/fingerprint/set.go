@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -26,6 +27,7 @@ type Set struct {
 	salts  []saltSet
 	digest [32]byte
 	values int
+	names  []string // of the values, sorted, each once
 	min    int // shortest form length
 	max    int // longest match
 }
@@ -70,6 +72,7 @@ func NewSet(bundles []Bundle) (*Set, error) {
 			}
 			fmt.Fprintf(d, "%s\x00%s\x00", n, b.Prints[n])
 			s.values++
+			s.names = append(s.names, n)
 			for _, e := range es {
 				t := target{bundle: b.Path, name: n, encoding: e.encoding, length: e.length, confirm: e.confirm, plain: true, unwrap: e.encoding == "base64"}
 				if e.wrapped {
@@ -89,8 +92,13 @@ func NewSet(bundles []Bundle) (*Set, error) {
 		s.salts = append(s.salts, ss)
 	}
 	copy(s.digest[:], d.Sum(nil))
+	sort.Strings(s.names)
+	s.names = slices.Compact(s.names)
 	return s, nil
 }
+
+// Names returns the names of the values the set searches, sorted.
+func (s *Set) Names() []string { return slices.Clone(s.names) }
 
 // Digest identifies the searched set: the bundles' paths, salts and
 // prints. Two sets with the same digest search for the same values.
