@@ -28,8 +28,8 @@ type Set struct {
 	digest [32]byte
 	values int
 	names  []string // of the values, sorted, each once
-	min    int // shortest form length
-	max    int // longest match
+	min    int      // shortest form length
+	max    int      // longest match
 }
 
 type saltSet struct {
