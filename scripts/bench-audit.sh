@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench-audit.sh: sealenv audit against gitleaks, in one run, on the same
-# image tarball: throughput, peak memory and recall of planted secrets.
+# image tarball: throughput, peak memory and recall of planted secrets,
+# sealenv keyed (with the identity) and keyless (--no-identity: the same
+# values searched by their fingerprints) side by side.
 #
 # The image is the Go toolchain tree (real third-party files) as an
 # uncompressed layer, with secrets planted in every place the audit
@@ -84,6 +86,9 @@ img1="$work/img1"
 img3="$work/img3"
 read -r se_wall se_cpu se_rss < <(run "$work/se1" "$work/sealenv" audit image --identity "$img1/key.txt" --bundle "$img1/bundle.env" --format json -o "$work/se1.json" "docker-archive:$img1/image.tar")
 read -r se3_wall se3_cpu se3_rss < <(run "$work/se3" "$work/sealenv" audit image --identity "$img3/key.txt" --bundle "$img3/bundle.env" --format json -o "$work/se3.json" "docker-archive:$img3/image.tar")
+# The same sealed values searched keyless: by their fingerprints, with no
+# identity (docs/audit.md, "Known values without an identity").
+read -r sk_wall sk_cpu sk_rss < <(run "$work/sk1" "$work/sealenv" audit image --no-identity --bundle "$img1/bundle.env" --format json -o "$work/sk1.json" "docker-archive:$img1/image.tar")
 read -r gl_wall gl_cpu gl_rss < <(run "$work/gl1" "$gitleaks" dir --no-banner --max-archive-depth 8 --report-format json --report-path "$work/gl1.json" "$img1/image.tar")
 
 "$work/benchimage" score -dir "$img1" -sealenv "$work/se1.json" -gitleaks "$work/gl1.json" >"$work/score.txt"
@@ -91,19 +96,26 @@ se_recall=$(sed -n 's/^recall: sealenv \([0-9]*\/[0-9]*\).*/\1/p' "$work/score.t
 gl_recall=$(sed -n 's/.*gitleaks \([0-9]*\/[0-9]*\)$/\1/p' "$work/score.txt")
 gl_findings=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/gl1.json" 2>/dev/null || echo "?")
 se_findings=$(grep -c '"kind"' "$work/se1.json" || true)
+"$work/benchimage" score -dir "$img1" -sealenv "$work/sk1.json" -gitleaks "$work/gl1.json" >"$work/score-keyless.txt"
+sk_recall=$(sed -n 's/^recall: sealenv \([0-9]*\/[0-9]*\).*/\1/p' "$work/score-keyless.txt")
+sk_findings=$(grep -c '"kind"' "$work/sk1.json" || true)
 
 echo
 echo "image: $(mb "$img1/image.tar") MB docker-archive (Go $(go env GOVERSION) tree, uncompressed layer, 16 planted secrets); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-10s %9s %8s %8s %10s %12s %9s   %s\n" tool "image MB" "wall s" "CPU s" "MB/s wall" "MB/s per CPU" "RSS MiB" "recall"
 row sealenv "$(mb "$img1/image.tar")" "$se_wall" "$se_cpu" "$se_rss" "$se_recall ($se_findings findings)"
+row keyless "$(mb "$img1/image.tar")" "$sk_wall" "$sk_cpu" "$sk_rss" "$sk_recall ($sk_findings findings; sealenv --no-identity, by fingerprint)"
 row gitleaks "$(mb "$img1/image.tar")" "$gl_wall" "$gl_cpu" "$gl_rss" "$gl_recall ($gl_findings findings)"
 row "sealenv 3x" "$(mb "$img3/image.tar")" "$se3_wall" "$se3_cpu" "$se3_rss" "(memory flatness: same tool, 3x the image)"
 awk -v a="$se_wall" -v b="$gl_wall" 'BEGIN {printf "sealenv is %.0fx faster than gitleaks (wall clock)\n", b/a}'
+awk -v k="$sk_cpu" -v s="$se_cpu" 'BEGIN {printf "keyless takes %.2fx the CPU time of keyed, same values (target: at most 1.5x)\n", k/s}'
 echo
 cat "$work/score.txt"
 echo
 echo "detector throughput (Go benchmarks, MB/s of uncompressed data, one core):"
 go test -run '^$' -bench 'BenchmarkScan|BenchmarkLayer' -benchtime 5x ./audit/ | awk '/^Benchmark/ {print "  " $1, $(NF-1), $NF}'
+echo "fingerprint search, keyless beside keyed (8 MiB, 100 values), and as values grow (set memory per value, allocations per search):"
+go test -run '^$' -bench 'BenchmarkSearch' -benchtime 3x ./internal/fingerprint/ | awk '/^Benchmark/ {$2=""; print "  " $0}'
 
 # auditargs DIR: the arguments of a sealenv audit of that benchmark image.
 auditargs() { echo audit image --identity "$1/key.txt" --bundle "$1/bundle.env" --format json -o /dev/null "docker-archive:$1/image.tar"; }

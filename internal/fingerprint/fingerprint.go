@@ -33,6 +33,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -145,8 +146,8 @@ func Make(salt Salt, v []byte) (string, error) {
 	// from its run, and needs a prefilter of its own.
 	seen := map[[2]uint32]bool{}
 	for _, f := range forms {
-		if f.Encoding != wrappedEncoding {
-			continue
+		if f.Encoding != wrappedEncoding || !bytes.ContainsAny(f.Text[:Window], "\r\n") {
+			continue // its first Window bytes are its run's: the run's prefilter finds it
 		}
 		run, ok := unwrap(f.Text, 0, -1)
 		ref, found := index[string(run.text)]
@@ -190,6 +191,11 @@ type unwrapped struct {
 // wrapWidths.
 func unwrap(data []byte, i, n int) (unwrapped, bool) {
 	var u unwrapped
+	if n >= 0 {
+		u.text = make([]byte, 0, n)
+	} else {
+		u.text = make([]byte, 0, len(data)-i)
+	}
 	nl := ""
 	j := i
 	for j < len(data) && (n < 0 || len(u.text) < n) {
@@ -244,11 +250,20 @@ func indexOf(enc string) int {
 }
 
 func confirm(salt Salt, pattern []byte) [ConfirmBytes]byte {
+	var out [ConfirmBytes]byte
+	// On the stack for a pattern of up to 464 bytes: a search confirms
+	// many candidates and allocates nothing for them.
+	var buf [512]byte
+	if len(confirmDomain)+SaltLen+len(pattern) <= len(buf) {
+		b := append(append(append(buf[:0], confirmDomain...), salt[:]...), pattern...)
+		d := sha256.Sum256(b)
+		copy(out[:], d[:])
+		return out
+	}
 	h := sha256.New()
 	h.Write([]byte(confirmDomain))
 	h.Write(salt[:])
 	h.Write(pattern)
-	var out [ConfirmBytes]byte
 	copy(out[:], h.Sum(nil))
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -299,4 +300,50 @@ func BenchmarkSearch(b *testing.B) {
 			sc.Bytes(data, func(match.Hit) { b.Fatal("a match in random bytes") })
 		}
 	})
+}
+
+// BenchmarkSearchValues searches 8 MiB of text (lines of random
+// characters) for 1, 100 and 10,000 values of 40 characters, and reports
+// the set's memory per value (set-bytes/value) and the search's
+// allocations, which stay flat: a search allocates only its hits.
+func BenchmarkSearchValues(b *testing.B) {
+	data := filler(b, 8<<20)
+	for i := 80; i < len(data); i += 81 {
+		data[i] = '\n' // text: wrapped windows are looked up too
+	}
+	for _, n := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("values%d", n), func(b *testing.B) {
+			s := salt(b)
+			prints := make(map[string]string, n)
+			for len(prints) < n {
+				p, err := Make(s, strong(b, 40))
+				if errors.Is(err, ErrWeak) {
+					continue // a random value the estimate finds weak: draw again
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				prints[fmt.Sprintf("K%d", len(prints))] = p
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			set, err := NewSet([]Bundle{{Path: "b.env", Salt: s, Prints: prints}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if len(set.Search(data)) != 0 {
+					b.Fatal("a match in random bytes")
+				}
+			}
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "set-bytes/value")
+			runtime.KeepAlive(set)
+		})
+	}
 }

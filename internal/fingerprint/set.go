@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"crypto/sha256"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sort"
 )
@@ -23,6 +24,11 @@ type Hit struct {
 }
 
 // Set is the prints of bundles, compiled for [Set.Search].
+//
+// Its memory: per bundle, two bit tables of 2^[PrefilterBits] bits (2 MiB
+// each) and a coarse table of 32 KiB; per value, about 15 forms of 28 bytes
+// and about 105 prefilter entries of 8 bytes (about 1.3 KB a value, 13 MB
+// for 10,000 values). A search allocates nothing but its hits.
 type Set struct {
 	salts  []saltSet
 	digest [32]byte
@@ -32,23 +38,66 @@ type Set struct {
 	max    int      // longest match
 }
 
+// saltSet is the prints of one bundle (one salt). Prefilters of the forms
+// (plain) and of wrapped windows (whose first Window bytes hold a line
+// break) have tables of their own: a window with no line break is looked
+// up in the plain table only.
 type saltSet struct {
+	bundle string
 	salt   Salt
 	roll   roller
-	bits   []uint64 // one bit per prefilter value
-	coarse []uint64 // one bit per value of the prefilter's top coarseBits bits: a table the cache holds
-	byPref map[uint32][]target
+	out    [256]uint64 // mersenne61 - c*top: the hash of byte c leaving the window, to add
+	plain  table
+	wrap   table
+	coarse *[1 << coarseBits / 64]uint64 // the coarse bits of both tables
+	names  []string
+	forms  []form
 }
 
-// target is what a prefilter hit may be: a form, to confirm as it is,
-// and, for a base64 run (unwrap), the run wrapped at lines.
+// table is a bit per prefilter value, a coarse bit per value of its top
+// coarseBits bits (a table the cache holds), and the entries sorted by
+// prefilter.
+type table struct {
+	bits    *[1 << PrefilterBits / 64]uint64
+	coarse  *[1 << coarseBits / 64]uint64
+	entries []tableEntry
+}
+
+type tableEntry struct {
+	prefilter uint32
+	form      int32 // index into saltSet.forms
+}
+
 const coarseBits = 18
 
-type target struct {
-	bundle, name, encoding string
-	length                 int
-	confirm                [ConfirmBytes]byte
-	unwrap, plain          bool
+// form is one form of a value: its encoding, its length and its
+// confirming digest.
+type form struct {
+	name     int32 // index into saltSet.names
+	encoding uint8 // index into encodings
+	length   int32
+	confirm  [ConfirmBytes]byte
+}
+
+func newTable() table {
+	return table{bits: new([1 << PrefilterBits / 64]uint64), coarse: new([1 << coarseBits / 64]uint64)}
+}
+
+func (t *table) add(p uint32, f int) {
+	t.bits[p/64] |= 1 << (p % 64)
+	c := p >> (PrefilterBits - coarseBits)
+	t.coarse[c/64] |= 1 << (c % 64)
+	t.entries = append(t.entries, tableEntry{p, int32(f)})
+}
+
+// lookup returns the entries of prefilter p.
+func (t *table) lookup(p uint32) []tableEntry {
+	i := sort.Search(len(t.entries), func(i int) bool { return t.entries[i].prefilter >= p })
+	j := i
+	for j < len(t.entries) && t.entries[j].prefilter == p {
+		j++
+	}
+	return t.entries[i:j]
 }
 
 // NewSet compiles the prints of bundles. A malformed print is an error
@@ -58,7 +107,10 @@ func NewSet(bundles []Bundle) (*Set, error) {
 	d := sha256.New()
 	fmt.Fprintf(d, "sealenv fingerprint set v%d\x00", Version)
 	for _, b := range bundles {
-		ss := saltSet{salt: b.Salt, roll: newRoller(b.Salt), bits: make([]uint64, 1<<PrefilterBits/64), coarse: make([]uint64, 1<<coarseBits/64), byPref: map[uint32][]target{}}
+		ss := saltSet{bundle: b.Path, salt: b.Salt, roll: newRoller(b.Salt), plain: newTable(), wrap: newTable()}
+		for c := range ss.out {
+			ss.out[c] = mersenne61 - mulmod(uint64(c), ss.roll.top)
+		}
 		names := make([]string, 0, len(b.Prints))
 		for n := range b.Prints {
 			names = append(names, n)
@@ -73,21 +125,30 @@ func NewSet(bundles []Bundle) (*Set, error) {
 			fmt.Fprintf(d, "%s\x00%s\x00", n, b.Prints[n])
 			s.values++
 			s.names = append(s.names, n)
+			ss.names = append(ss.names, n)
+			first := len(ss.forms) // the form of entry k is first+k (forms come first)
 			for _, e := range es {
-				t := target{bundle: b.Path, name: n, encoding: e.encoding, length: e.length, confirm: e.confirm, plain: true, unwrap: e.encoding == "base64"}
 				if e.wrapped {
-					r := es[e.ref]
-					t = target{bundle: b.Path, name: n, encoding: r.encoding, length: r.length, confirm: r.confirm, unwrap: true}
+					ss.wrap.add(e.prefilter, first+e.ref)
+					s.max = max(s.max, wrappedSpan(es[e.ref].length))
+					continue
 				}
-				ss.bits[e.prefilter/64] |= 1 << (e.prefilter % 64)
-				c := e.prefilter >> (PrefilterBits - coarseBits)
-				ss.coarse[c/64] |= 1 << (c % 64)
-				ss.byPref[e.prefilter] = append(ss.byPref[e.prefilter], t)
-				if t.plain && (s.min < 0 || e.length < s.min) {
+				f := form{name: int32(len(ss.names) - 1), encoding: uint8(indexOf(e.encoding)), length: int32(e.length), confirm: e.confirm}
+				ss.forms = append(ss.forms, f)
+				ss.plain.add(e.prefilter, len(ss.forms)-1)
+				if s.min < 0 || e.length < s.min {
 					s.min = e.length
 				}
-				s.max = max(s.max, wrappedSpan(t.length))
+				s.max = max(s.max, wrappedSpan(e.length))
 			}
+		}
+		ss.coarse = new([1 << coarseBits / 64]uint64)
+		for k := range ss.coarse {
+			ss.coarse[k] = ss.plain.coarse[k] | ss.wrap.coarse[k]
+		}
+		for _, t := range []*table{&ss.plain, &ss.wrap} {
+			slices.SortFunc(t.entries, func(a, b tableEntry) int { return int(a.prefilter) - int(b.prefilter) })
+			t.entries = slices.Clip(t.entries)
 		}
 		s.salts = append(s.salts, ss)
 	}
@@ -134,29 +195,219 @@ func (s *Set) SearchRange(data []byte, from, to int, found func(bundle, name, en
 	}
 }
 
+// lanes is how many windows the search rolls at once: each rolling hash
+// waits on its own multiplication, so four independent ones keep the CPU
+// busy (a lane is a quarter of a block of the range).
+const (
+	lanes     = 4
+	laneBlock = 16 << 10
+)
+
+// search rolls the bundle's hash over every window that starts in
+// [from, to), in blocks of four lanes: per byte, one modular
+// multiplication, a mix of two multiplications and a lookup in a table the
+// cache holds. The positions whose prefilter is in a table are confirmed
+// after each block, in order of offset.
 func (ss *saltSet) search(data []byte, from, to int, found func(bundle, name, encoding string, at, length int)) {
-	r := ss.roll
-	h := r.sum(data[from : from+Window])
+	var hits []uint64      // position<<32 | prefilter, of one block
+	var lh [lanes][]uint64 // of lanes 1 to 3 of a block, reused
+	for start := from; start < to; start += lanes * laneBlock {
+		end := min(to, start+lanes*laneBlock)
+		hits = hits[:0]
+		per := (end - start) / lanes
+		if per >= Window {
+			hits = ss.roll4(data, start, per, hits, &lh)
+		} else {
+			per = 0
+		}
+		hits = ss.roll1(data, start+lanes*per, end, hits)
+		for _, c := range hits {
+			ss.confirm(data, int(c>>32), uint32(c), found)
+		}
+	}
+}
+
+// prefilterOf is roller.prefilter with the mix at hand.
+func prefilterOf(h, mix uint64) uint32 {
+	x := (h ^ mix) * 0x9e3779b97f4a7c15
+	x ^= x >> 29
+	x *= mix
+	return uint32(x >> (64 - PrefilterBits))
+}
+
+// step rolls h one byte: out leaves (its term, from saltSet.out), in
+// enters; h stays below 2^61-1.
+func step(h, outTerm, base uint64, in byte) uint64 {
+	hi, lo := bits.Mul64(h+outTerm, base)
+	h = (hi<<3 | lo>>61) + lo&mersenne61 + uint64(in)
+	h = (h & mersenne61) + (h >> 61)
+	if h >= mersenne61 {
+		h -= mersenne61
+	}
+	return h
+}
+
+// hit reports whether prefilter p at a window is in a table: the plain
+// one, or (when the window holds a line break) the wrapped one.
+func (ss *saltSet) hit(p uint32, nl bool) bool {
+	c := p >> (PrefilterBits - coarseBits)
+	if ss.plain.coarse[c/64]&(1<<(c%64)) != 0 && ss.plain.bits[p/64]&(1<<(p%64)) != 0 {
+		return true
+	}
+	return nl && ss.wrap.coarse[c/64]&(1<<(c%64)) != 0 && ss.wrap.bits[p/64]&(1<<(p%64)) != 0
+}
+
+// lastBreak is the last '\n' or '\r' of data[i:i+Window] (-1 for none): a
+// wrapped window holds one (a "\r\n" may begin at its last byte).
+func lastBreak(data []byte, i int) int {
+	nl := -1
+	for j := i; j < i+Window; j++ {
+		if data[j] == '\n' || data[j] == '\r' {
+			nl = j
+		}
+	}
+	return nl
+}
+
+func isBreak(b byte) bool { return b == '\n' || b == '\r' }
+
+// roll1 appends the hits of the windows that start in [from, to).
+func (ss *saltSet) roll1(data []byte, from, to int, hits []uint64) []uint64 {
+	if from >= to {
+		return hits
+	}
+	base, mix, out := ss.roll.base, ss.roll.mix, &ss.out
+	h := ss.roll.sum(data[from : from+Window])
+	nl := lastBreak(data, from)
 	for i := from; ; i++ {
-		p := r.prefilter(h)
-		if c := p >> (PrefilterBits - coarseBits); ss.coarse[c/64]&(1<<(c%64)) != 0 && ss.bits[p/64]&(1<<(p%64)) != 0 {
-			for _, t := range ss.byPref[p] {
-				if t.plain && i+t.length <= len(data) && confirm(ss.salt, data[i:i+t.length]) == t.confirm {
-					found(t.bundle, t.name, t.encoding, i, t.length)
-				}
-				if !t.unwrap {
-					continue
-				}
-				if u, ok := unwrap(data, i, t.length); ok && confirm(ss.salt, u.text) == t.confirm {
-					found(t.bundle, t.name, wrappedEncoding, i, u.span)
-				}
-			}
+		if p := prefilterOf(h, mix); ss.hit(p, nl >= i) {
+			hits = append(hits, uint64(i)<<32|uint64(p))
 		}
 		if i+1 >= to {
-			return
+			return hits
 		}
-		h = r.roll(h, data[i], data[i+Window])
+		b := data[i+Window]
+		if isBreak(b) {
+			nl = i + Window
+		}
+		h = step(h, out[data[i]], base, b)
 	}
+}
+
+// roll4 appends the hits of the windows that start in four lanes of per
+// positions from start, rolled together; the hits of each lane in order,
+// lane after lane.
+func (ss *saltSet) roll4(data []byte, start, per int, hits []uint64, lh *[lanes][]uint64) []uint64 {
+	base, mix, out := ss.roll.base, ss.roll.mix, &ss.out
+	var lo [lanes]int
+	var h [lanes]uint64
+	var nl [lanes]int
+	for k := range lh {
+		lh[k] = lh[k][:0] // hits of lanes 1-3, joined after lane 0's
+	}
+	for k := range lanes {
+		lo[k] = start + k*per
+		h[k] = ss.roll.sum(data[lo[k] : lo[k]+Window])
+		nl[k] = lastBreak(data, lo[k])
+	}
+	d0, d1, d2, d3 := data[lo[0]:lo[0]+per+Window], data[lo[1]:lo[1]+per+Window], data[lo[2]:lo[2]+per+Window], data[lo[3]:lo[3]+per+Window]
+	h0, h1, h2, h3 := h[0], h[1], h[2], h[3]
+	n0, n1, n2, n3 := nl[0]-lo[0], nl[1]-lo[1], nl[2]-lo[2], nl[3]-lo[3]
+	coarse := ss.coarse
+	for j := 0; ; j++ {
+		p0, p1, p2, p3 := prefilterOf(h0, mix), prefilterOf(h1, mix), prefilterOf(h2, mix), prefilterOf(h3, mix)
+		c0, c1, c2, c3 := p0>>(PrefilterBits-coarseBits), p1>>(PrefilterBits-coarseBits), p2>>(PrefilterBits-coarseBits), p3>>(PrefilterBits-coarseBits)
+		if (coarse[c0/64]>>(c0%64)|coarse[c1/64]>>(c1%64)|coarse[c2/64]>>(c2%64)|coarse[c3/64]>>(c3%64))&1 != 0 {
+			if ss.hit(p0, n0 >= j) {
+				hits = append(hits, uint64(lo[0]+j)<<32|uint64(p0))
+			}
+			if ss.hit(p1, n1 >= j) {
+				lh[1] = append(lh[1], uint64(lo[1]+j)<<32|uint64(p1))
+			}
+			if ss.hit(p2, n2 >= j) {
+				lh[2] = append(lh[2], uint64(lo[2]+j)<<32|uint64(p2))
+			}
+			if ss.hit(p3, n3 >= j) {
+				lh[3] = append(lh[3], uint64(lo[3]+j)<<32|uint64(p3))
+			}
+		}
+		if j+1 >= per {
+			break
+		}
+		b0, b1, b2, b3 := d0[j+Window], d1[j+Window], d2[j+Window], d3[j+Window]
+		if isBreak(b0) {
+			n0 = j + Window
+		}
+		if isBreak(b1) {
+			n1 = j + Window
+		}
+		if isBreak(b2) {
+			n2 = j + Window
+		}
+		if isBreak(b3) {
+			n3 = j + Window
+		}
+		h0 = step(h0, out[d0[j]], base, b0)
+		h1 = step(h1, out[d1[j]], base, b1)
+		h2 = step(h2, out[d2[j]], base, b2)
+		h3 = step(h3, out[d3[j]], base, b3)
+	}
+	for k := 1; k < lanes; k++ {
+		hits = append(hits, lh[k]...)
+	}
+	return hits
+}
+
+// confirm confirms what prefilter p may be at data[i:]: the plain forms
+// of p, and when the window holds a line break the wrapped ones.
+func (ss *saltSet) confirm(data []byte, i int, p uint32, found func(bundle, name, encoding string, at, length int)) {
+	ss.confirmPlain(data, i, p, found)
+	if lastBreak(data, i) >= 0 {
+		for _, e := range ss.wrap.lookup(p) {
+			ss.confirmWrapped(data, i, &ss.forms[e.form], found)
+		}
+	}
+}
+
+// confirmPlain confirms the forms whose prefilter is p at data[i:]: as they
+// are, and a base64 form also wrapped at lines (its first break after the
+// window).
+func (ss *saltSet) confirmPlain(data []byte, i int, p uint32, found func(bundle, name, encoding string, at, length int)) {
+	for _, e := range ss.plain.lookup(p) {
+		f := &ss.forms[e.form]
+		n := int(f.length)
+		if i+n <= len(data) && confirm(ss.salt, data[i:i+n]) == f.confirm {
+			found(ss.bundle, ss.names[f.name], encodings[f.encoding], i, n)
+		}
+		if encodings[f.encoding] == "base64" {
+			ss.confirmWrapped(data, i, f, found)
+		}
+	}
+}
+
+// confirmWrapped confirms the base64 form f wrapped at lines at data[i:].
+func (ss *saltSet) confirmWrapped(data []byte, i int, f *form, found func(bundle, name, encoding string, at, length int)) {
+	if !base64Lines(data, i, int(f.length)) {
+		return
+	}
+	if u, ok := unwrap(data, i, int(f.length)); ok && confirm(ss.salt, u.text) == f.confirm {
+		found(ss.bundle, ss.names[f.name], wrappedEncoding, i, u.span)
+	}
+}
+
+// base64Lines reports whether data[i:] holds n characters of the standard
+// base64 alphabet before any byte that is neither one nor a line break: the
+// test that rules out most prefilter hits before [unwrap] copies anything.
+func base64Lines(data []byte, i, n int) bool {
+	for ; n > 0 && i < len(data); i++ {
+		switch c := data[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+			n--
+		case c != '\n' && c != '\r':
+			return false
+		}
+	}
+	return n == 0
 }
 
 // wrappedSpan is the most bytes a run of n characters takes wrapped: a

@@ -97,14 +97,15 @@ func encodings(v []byte) []pattern {
 		for _, width := range []int{64, 76} {
 			for _, nl := range []string{"\n", "\r\n"} {
 				for first := 1; first < len(run) && first <= width; first++ {
-					var b strings.Builder
-					for i, c := range []byte(run) {
-						if i == first || i > first && (i-first)%width == 0 {
-							b.WriteString(nl)
-						}
-						b.WriteByte(c)
+					// The run, a break before index first, then one every
+					// width characters: copied line by line.
+					b := make([]byte, 0, len(run)+len(nl)*(1+len(run)/width))
+					b = append(b, run[:first]...)
+					for i := first; i < len(run); i += width {
+						b = append(b, nl...)
+						b = append(b, run[i:min(i+width, len(run))]...)
 					}
-					add("base64-wrapped", []byte(b.String()))
+					add("base64-wrapped", b)
 				}
 			}
 		}

@@ -36,6 +36,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/sealenv/sealenv/internal/fingerprint"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
 )
@@ -196,14 +197,19 @@ func build(dir string, copies int, gzipped bool) {
 	check(err)
 	check(os.WriteFile(filepath.Join(dir, "key.txt"), []byte(id.String()+"\n"), 0o600))
 
-	dbPass := random(alnum, 24)
-	apiKey := random(alnum, 32)
-	envVal := random(alnum, 20)
+	// Strong enough to fingerprint (see internal/fingerprint), so that a
+	// keyless audit searches the same values as a keyed one.
+	dbPass := random(alnum, 40)
+	apiKey := random(alnum, 40)
+	envVal := random(alnum, 40)
 	b, err := author.New(seal.FormatDotenv, []string{id.Recipient().String()})
 	check(err)
 	b.Set("DB_PASSWORD", []byte(dbPass))
 	b.Set("API_KEY", []byte(apiKey))
 	b.Set("SESSION_SECRET", []byte(envVal))
+	salt, err := fingerprint.NewSalt()
+	check(err)
+	b.Fingerprint(author.Fingerprinter{Salt: salt.String(), Make: fingerprint.Maker(salt)})
 	sealed, err := b.Marshal()
 	check(err)
 	check(os.WriteFile(filepath.Join(dir, "bundle.env"), sealed, 0o644))

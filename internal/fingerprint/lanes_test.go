@@ -1,0 +1,87 @@
+package fingerprint
+
+import (
+	"testing"
+
+	"github.com/sealenv/sealenv/internal/match"
+)
+
+// TestSearchAcrossLanes plants a value raw, and wrapped with a break in its
+// first window, astride every lane and block boundary of the search (and
+// at the very start and end), in text with line breaks, and checks that
+// each is found once at its offset, in order of offset, also when the
+// range searched starts and ends inside the data.
+func TestSearchAcrossLanes(t *testing.T) {
+	t.Parallel()
+	s, v := salt(t), strong(t, 40)
+	p, err := Make(s, v)
+	if err != nil {
+		t.Skip("a random value the estimate finds weak")
+	}
+	set, err := NewSet([]Bundle{{Path: "b.env", Salt: s, Prints: map[string]string{"K": p}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrapped []byte
+	for _, f := range match.Forms(v) {
+		if f.Encoding == "base64-wrapped" && f.Text[3] == '\n' {
+			wrapped = f.Text
+			break
+		}
+	}
+	if wrapped == nil {
+		t.Fatal("no wrapped form with a break after 3 characters")
+	}
+	data := filler(t, 3*lanes*laneBlock+1000)
+	for i := 90; i < len(data); i += 97 {
+		data[i] = '\n'
+	}
+	type plant struct {
+		at  int
+		enc string
+		n   int
+	}
+	var want []plant
+	put := func(at int, form []byte, enc string) {
+		if len(want) > 0 && at < want[len(want)-1].at+want[len(want)-1].n+1 {
+			return // would overlap the one before
+		}
+		copy(data[at:], form)
+		want = append(want, plant{at, enc, len(form)})
+	}
+	put(0, v, "raw")
+	for b := 0; b < 3; b++ {
+		// The search's lanes are a quarter of each block of the range (0,
+		// lanes*laneBlock, ...): plant astride each quarter.
+		for k := 1; k <= lanes; k++ {
+			edge := b*lanes*laneBlock + k*laneBlock
+			if edge > len(data)-200 {
+				continue
+			}
+			put(edge-20, v, "raw")
+			put(edge+30, wrapped, "base64-wrapped")
+		}
+	}
+	put(len(data)-len(v), v, "raw")
+	hits := set.Search(data)
+	if len(hits) != len(want) {
+		t.Fatalf("%d hits, want %d: %v", len(hits), len(want), hits)
+	}
+	for i, h := range hits {
+		if h.Offset != want[i].at || h.Encoding != want[i].enc || h.Name != "K" {
+			t.Errorf("hit %d: %+v, want %+v", i, h, want[i])
+		}
+	}
+	// A range that starts and ends inside the data: only what starts in it.
+	from, to := want[2].at-5, want[len(want)-2].at+1
+	var got []int
+	set.SearchRange(data, from, to, func(_, _, _ string, at, _ int) { got = append(got, at) })
+	if len(got) != len(want)-3 || got[0] != want[2].at || got[len(got)-1] != want[len(want)-2].at {
+		t.Errorf("SearchRange(%d, %d): %v", from, to, got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Errorf("SearchRange: out of order: %v", got)
+		}
+	}
+}
