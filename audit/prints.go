@@ -22,6 +22,11 @@ type Prints struct {
 type Unprinted struct {
 	Bundle, Name string
 	Reason       UnprintedReason
+	// Accepted: the policy's allow_short accepts that this value, too
+	// guessable to fingerprint (WeakPrint only), is not searched without
+	// an identity. It is listed in the coverage's short_accepted, and does
+	// not make the report incomplete.
+	Accepted bool
 }
 
 // UnprintedReason says why a value has no usable fingerprint.
@@ -38,6 +43,13 @@ const (
 	// fingerprint of; only an identity can search it.
 	WeakPrint UnprintedReason = "too guessable to fingerprint"
 )
+
+// forward is the way on from each reason a value was not searched.
+var forward = map[UnprintedReason]string{
+	NoPrint:    "; sealenv adopt BUNDLE (with an identity) records the missing ones (a value stored in plaintext has none: encrypt it)",
+	StalePrint: "; sealenv adopt BUNDLE (with an identity) records them",
+	WeakPrint:  "; give them strong values (sealenv rotate), accept them per key with allow_short in the policy, or audit with an identity",
+}
 
 // Digest identifies the searched set of values: two audits whose prints
 // have the same digest search for the same values.
@@ -87,14 +99,21 @@ func (a *auditor) coverPrints() {
 	a.rep.Coverage.FingerprintValues = p.Set.Values()
 	byReason := map[UnprintedReason][]string{}
 	for _, u := range p.NotSearched {
+		if u.Accepted && u.Reason == WeakPrint {
+			a.rep.Coverage.ShortValues = append(a.rep.Coverage.ShortValues, u.Name)
+			a.rep.Coverage.ShortAccepted = append(a.rep.Coverage.ShortAccepted, u.Name)
+			continue
+		}
 		byReason[u.Reason] = append(byReason[u.Reason], u.Name)
 	}
+	sort.Strings(a.rep.Coverage.ShortValues)
+	sort.Strings(a.rep.Coverage.ShortAccepted)
 	for _, r := range []UnprintedReason{NoPrint, StalePrint, WeakPrint} {
 		names := byReason[r]
 		if len(names) == 0 {
 			continue
 		}
 		sort.Strings(names)
-		a.incomplete("sealed values not searched without an identity (%s): %s", r, strings.Join(names, ", "))
+		a.incomplete("sealed values not searched without an identity (%s): %s%s", r, strings.Join(names, ", "), forward[r])
 	}
 }

@@ -189,7 +189,7 @@ func (s *Sealed) add(r auditRef, ids []age.Identity, haveIDs bool, src *AuditSou
 	s.Options.SealedNames = append(s.Options.SealedNames, info.Keys...)
 	src.saw(info.Keys, nil)
 	if s.prints != nil {
-		s.prints.add(r.path, info)
+		s.prints.add(r.path, info, func(key string) bool { return s.Policy != nil && s.Policy.AllowShort(r.env, key) })
 		return nil
 	}
 	if !haveIDs {

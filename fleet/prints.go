@@ -25,13 +25,16 @@ var reasons = map[fingerprint.State]audit.UnprintedReason{
 // add takes the fingerprints info records for its encrypted values: a
 // value with none (or whose bundle's salt cannot be read), one changed
 // since its fingerprint was made, or one too guessable to have one is not
-// searched (see [fingerprint.Coverage]).
-func (k *keyless) add(path string, info *seal.Info) {
+// searched (see [fingerprint.Coverage]). accept says whether the policy's
+// allow_short accepts that a key's value too guessable to fingerprint is
+// not searched.
+func (k *keyless) add(path string, info *seal.Info, accept func(key string) bool) {
 	salt, _, values := fingerprint.Coverage(info)
 	b := fingerprint.Bundle{Path: path, Salt: salt, Prints: map[string]string{}}
 	for _, v := range values {
 		if v.State != fingerprint.Current {
-			k.notSearched = append(k.notSearched, audit.Unprinted{Bundle: path, Name: v.Name, Reason: reasons[v.State]})
+			k.notSearched = append(k.notSearched, audit.Unprinted{Bundle: path, Name: v.Name, Reason: reasons[v.State],
+				Accepted: v.State == fingerprint.TooWeak && accept(v.Name)})
 			continue
 		}
 		b.Prints[v.Name] = v.Print
