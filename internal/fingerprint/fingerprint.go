@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 
 	"github.com/sealenv/sealenv/internal/match"
 )
@@ -382,7 +383,8 @@ func (r roller) prefilter(h uint64) uint32 {
 }
 
 // Entropy estimates the entropy of v in bits, for [Weak]: a string of hex
-// digits counts 4 bits a character; otherwise v is cut into runs of
+// digits counts 4 bits a character, one of random base32 (see
+// randomBase32: a TOTP seed) 5; otherwise v is cut into runs of
 // letters, digits and other bytes, and a run of letters that reads like a
 // word (all lower case, all upper case, or capitalised) of three letters or
 // more counts as one word of a 2^16-word dictionary (at most 16 bits), other
@@ -395,6 +397,9 @@ func Entropy(v []byte) float64 {
 	v = v[:period(v)]
 	if isHex(v) {
 		return 4 * float64(len(v))
+	}
+	if n, ok := randomBase32(v); ok {
+		return 5 * float64(n)
 	}
 	var bitsTotal float64
 	for i := 0; i < len(v); {
@@ -455,6 +460,54 @@ func wordLike(run []byte) bool {
 		}
 	}
 	return allLower || allUpper && !lower(run[0])
+}
+
+// randomBase32 reports whether v reads as random base32 (RFC 4648 in one
+// case, '=' only as padding at the end: a TOTP seed), and how many
+// characters it has before its padding. Words in capitals, also with
+// digits between them, do not: a run of three letters or more with two
+// vowels, or letters of which more than half are the nine most frequent in
+// English (ETAOINSHR; a third of random letters), reads as words.
+func randomBase32(v []byte) (int, bool) {
+	n := len(v)
+	for n > 0 && v[n-1] == '=' {
+		n--
+	}
+	if n < 8 {
+		return 0, false
+	}
+	var upper, lowerCase bool
+	letters, frequent := 0, 0
+	run, vowels := 0, 0
+	for _, c := range v[:n] {
+		if c >= 'a' && c <= 'z' {
+			lowerCase, c = true, c-'a'+'A'
+		} else if c >= 'A' && c <= 'Z' {
+			upper = true
+		}
+		switch {
+		case c >= 'A' && c <= 'Z':
+			letters++
+			run++
+			if strings.IndexByte("ETAOINSHR", c) >= 0 {
+				frequent++
+			}
+			if strings.IndexByte("AEIOU", c) >= 0 {
+				vowels++
+			}
+			if run >= 3 && vowels >= 2 {
+				return 0, false
+			}
+		case c >= '2' && c <= '7':
+			run, vowels = 0, 0
+		default:
+			return 0, false
+		}
+	}
+	if upper && lowerCase || 2*frequent > letters {
+		return 0, false
+	}
+	return n, true
 }
 
 func isHex(v []byte) bool {

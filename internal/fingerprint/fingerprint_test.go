@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -345,5 +346,58 @@ func BenchmarkSearchValues(b *testing.B) {
 			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "set-bytes/value")
 			runtime.KeepAlive(set)
 		})
+	}
+}
+
+// TestBase32Entropy: random base32 values drawn now (a TOTP seed of 20
+// bytes is 32 characters), upper or lower case, padded or not, count 5 bits
+// a character when nothing in them reads like words, so most get
+// fingerprints (the old estimate, which took every run of capitals for a
+// word, gave almost none); passphrases of words in capitals, also with
+// base32 digits between them, stay weak.
+func TestBase32Entropy(t *testing.T) {
+	t.Parallel()
+	s := salt(t)
+	printed, draws := 0, 300
+	for i := 0; i < draws; i++ {
+		b := make([]byte, 21)
+		rand.Read(b)
+		seed := base32.StdEncoding.EncodeToString(b[:20])
+		if i%3 == 2 {
+			seed = base32.StdEncoding.EncodeToString(b) // 34 characters and 6 '='
+		}
+		if i%2 == 1 {
+			seed = strings.ToLower(seed)
+		}
+		if _, err := Make(s, []byte(seed)); err == nil {
+			printed++
+		} else if !errors.Is(err, ErrWeak) {
+			t.Fatal(err)
+		}
+	}
+	// About two in three: a seed whose letters happen to look like words
+	// keeps the harsher estimate (erring low).
+	if printed < draws*2/5 {
+		t.Errorf("%d of %d random base32 seeds got a fingerprint, want 40%% or more", printed, draws)
+	}
+	t.Logf("%d of %d random base32 seeds got a fingerprint", printed, draws)
+	words := strings.Fields("CORRECT HORSE BATTERY STAPLE SUMMER WINTER DRAGON MONKEY SHADOW MASTER LETMEIN SUNSHINE PRINCESS FOOTBALL BASEBALL WELCOME STRENGTH RHYTHM CRYPT SPRINGS")
+	for i := 0; i < 200; i++ {
+		var p strings.Builder
+		for p.Len() < 34 { // under 80 bits by the word estimate: only the base32 reading could lift it
+			k := make([]byte, 2)
+			rand.Read(k)
+			p.WriteString(words[int(k[0])%len(words)])
+			if i%2 == 0 {
+				p.WriteByte("234567"[int(k[1])%6])
+			}
+		}
+		v := []byte(p.String())
+		if i%4 == 1 {
+			v = bytes.ToLower(v)
+		}
+		if !Weak(v) {
+			t.Fatalf("a passphrase of words in capitals is not weak (estimate %.0f bits after the window)", Entropy(v[Window:]))
+		}
 	}
 }
