@@ -195,32 +195,19 @@ func (s *Set) SearchRange(data []byte, from, to int, found func(bundle, name, en
 	}
 }
 
-// lanes is how many windows the search rolls at once: each rolling hash
-// waits on its own multiplication, so four independent ones keep the CPU
-// busy (a lane is a quarter of a block of the range).
-const (
-	lanes     = 4
-	laneBlock = 16 << 10
-)
+// block is how many positions the search rolls over before it confirms
+// their hits, in order of offset: a bound on the hits it holds.
+const block = 64 << 10
 
 // search rolls the bundle's hash over every window that starts in
-// [from, to), in blocks of four lanes: per byte, one modular
-// multiplication, a mix of two multiplications and a lookup in a table the
-// cache holds. The positions whose prefilter is in a table are confirmed
-// after each block, in order of offset.
+// [from, to), block by block: per byte, one modular multiplication, a mix
+// of two multiplications and a lookup in a table the cache holds. The
+// positions whose prefilter is in a table are confirmed after each block,
+// in order of offset.
 func (ss *saltSet) search(data []byte, from, to int, found func(bundle, name, encoding string, at, length int)) {
-	var hits []uint64      // position<<32 | prefilter, of one block
-	var lh [lanes][]uint64 // of lanes 1 to 3 of a block, reused
-	for start := from; start < to; start += lanes * laneBlock {
-		end := min(to, start+lanes*laneBlock)
-		hits = hits[:0]
-		per := (end - start) / lanes
-		if per >= Window {
-			hits = ss.roll4(data, start, per, hits, &lh)
-		} else {
-			per = 0
-		}
-		hits = ss.roll1(data, start+lanes*per, end, hits)
+	var hits []uint64 // position<<32 | prefilter, of one block
+	for start := from; start < to; start += block {
+		hits = ss.roll1(data, start, min(to, start+block), hits[:0])
 		for _, c := range hits {
 			ss.confirm(data, int(c>>32), uint32(c), found)
 		}
@@ -292,70 +279,6 @@ func (ss *saltSet) roll1(data []byte, from, to int, hits []uint64) []uint64 {
 		}
 		h = step(h, out[data[i]], base, b)
 	}
-}
-
-// roll4 appends the hits of the windows that start in four lanes of per
-// positions from start, rolled together; the hits of each lane in order,
-// lane after lane.
-func (ss *saltSet) roll4(data []byte, start, per int, hits []uint64, lh *[lanes][]uint64) []uint64 {
-	base, mix, out := ss.roll.base, ss.roll.mix, &ss.out
-	var lo [lanes]int
-	var h [lanes]uint64
-	var nl [lanes]int
-	for k := range lh {
-		lh[k] = lh[k][:0] // hits of lanes 1-3, joined after lane 0's
-	}
-	for k := range lanes {
-		lo[k] = start + k*per
-		h[k] = ss.roll.sum(data[lo[k] : lo[k]+Window])
-		nl[k] = lastBreak(data, lo[k])
-	}
-	d0, d1, d2, d3 := data[lo[0]:lo[0]+per+Window], data[lo[1]:lo[1]+per+Window], data[lo[2]:lo[2]+per+Window], data[lo[3]:lo[3]+per+Window]
-	h0, h1, h2, h3 := h[0], h[1], h[2], h[3]
-	n0, n1, n2, n3 := nl[0]-lo[0], nl[1]-lo[1], nl[2]-lo[2], nl[3]-lo[3]
-	coarse := ss.coarse
-	for j := 0; ; j++ {
-		p0, p1, p2, p3 := prefilterOf(h0, mix), prefilterOf(h1, mix), prefilterOf(h2, mix), prefilterOf(h3, mix)
-		c0, c1, c2, c3 := p0>>(PrefilterBits-coarseBits), p1>>(PrefilterBits-coarseBits), p2>>(PrefilterBits-coarseBits), p3>>(PrefilterBits-coarseBits)
-		if (coarse[c0/64]>>(c0%64)|coarse[c1/64]>>(c1%64)|coarse[c2/64]>>(c2%64)|coarse[c3/64]>>(c3%64))&1 != 0 {
-			if ss.hit(p0, n0 >= j) {
-				hits = append(hits, uint64(lo[0]+j)<<32|uint64(p0))
-			}
-			if ss.hit(p1, n1 >= j) {
-				lh[1] = append(lh[1], uint64(lo[1]+j)<<32|uint64(p1))
-			}
-			if ss.hit(p2, n2 >= j) {
-				lh[2] = append(lh[2], uint64(lo[2]+j)<<32|uint64(p2))
-			}
-			if ss.hit(p3, n3 >= j) {
-				lh[3] = append(lh[3], uint64(lo[3]+j)<<32|uint64(p3))
-			}
-		}
-		if j+1 >= per {
-			break
-		}
-		b0, b1, b2, b3 := d0[j+Window], d1[j+Window], d2[j+Window], d3[j+Window]
-		if isBreak(b0) {
-			n0 = j + Window
-		}
-		if isBreak(b1) {
-			n1 = j + Window
-		}
-		if isBreak(b2) {
-			n2 = j + Window
-		}
-		if isBreak(b3) {
-			n3 = j + Window
-		}
-		h0 = step(h0, out[d0[j]], base, b0)
-		h1 = step(h1, out[d1[j]], base, b1)
-		h2 = step(h2, out[d2[j]], base, b2)
-		h3 = step(h3, out[d3[j]], base, b3)
-	}
-	for k := 1; k < lanes; k++ {
-		hits = append(hits, lh[k]...)
-	}
-	return hits
 }
 
 // confirm confirms what prefilter p may be at data[i:]: the plain forms

@@ -6,12 +6,12 @@ import (
 	"github.com/sealenv/sealenv/internal/match"
 )
 
-// TestSearchAcrossLanes plants a value raw, and wrapped with a break in its
-// first window, astride every lane and block boundary of the search (and
+// TestSearchAcrossBlocks plants a value raw, and wrapped with a break in
+// its first window, astride every block boundary of the search (and
 // at the very start and end), in text with line breaks, and checks that
 // each is found once at its offset, in order of offset, also when the
 // range searched starts and ends inside the data.
-func TestSearchAcrossLanes(t *testing.T) {
+func TestSearchAcrossBlocks(t *testing.T) {
 	t.Parallel()
 	s, v := salt(t), strong(t, 40)
 	p, err := Make(s, v)
@@ -32,7 +32,7 @@ func TestSearchAcrossLanes(t *testing.T) {
 	if wrapped == nil {
 		t.Fatal("no wrapped form with a break after 3 characters")
 	}
-	data := filler(t, 3*lanes*laneBlock+1000)
+	data := filler(t, 5*block+1000)
 	for i := 90; i < len(data); i += 97 {
 		data[i] = '\n'
 	}
@@ -43,24 +43,19 @@ func TestSearchAcrossLanes(t *testing.T) {
 	}
 	var want []plant
 	put := func(at int, form []byte, enc string) {
-		if len(want) > 0 && at < want[len(want)-1].at+want[len(want)-1].n+1 {
-			return // would overlap the one before
+		if len(want) > 0 && at < want[len(want)-1].at+want[len(want)-1].n+1 || at+len(form) >= len(data)-len(v) {
+			return // would overlap the one before, or the last
 		}
 		copy(data[at:], form)
 		want = append(want, plant{at, enc, len(form)})
 	}
 	put(0, v, "raw")
-	for b := 0; b < 3; b++ {
-		// The search's lanes are a quarter of each block of the range (0,
-		// lanes*laneBlock, ...): plant astride each quarter.
-		for k := 1; k <= lanes; k++ {
-			edge := b*lanes*laneBlock + k*laneBlock
-			if edge > len(data)-200 {
-				continue
-			}
-			put(edge-20, v, "raw")
-			put(edge+30, wrapped, "base64-wrapped")
-		}
+	for b := 1; b <= 5; b++ {
+		// The last position of a block, the first of the next, and
+		// astride the boundary.
+		put(b*block-1+b%2, v, "raw")
+		put(b*block+60, wrapped, "base64-wrapped")
+		put(b*block+(b%3+1)*1000-20, v, "raw")
 	}
 	put(len(data)-len(v), v, "raw")
 	hits := set.Search(data)
