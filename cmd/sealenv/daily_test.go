@@ -107,6 +107,7 @@ func TestEmptyValueIsNeverStored(t *testing.T) {
 	// A generator command that prints only blanks.
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: dev, bundle: b.env, recipients: [{key: "+r+"}]}\n"+
 		"keys:\n  A:\n    generator: {command: \"printf '  \\\\n\\\\t\\\\n'\"}\n"), 0o644)
+	c.ok("", "pin", "A")
 	c.fails("printed nothing", "", "rotate", "b.env", "A", "--yes")
 	unchanged("rotate with a generator that printed blanks")
 	if got := c.ok("", "reveal", "b.env", "A").stdout; got != v {

@@ -66,6 +66,7 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'
 	c.ok("TOKEN=old\n", "seal", "-r", r, "-i", "-", "-o", "b.env")
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: b.env, recipients: [{key: "+r+"}]}\n"+
 		"keys:\n  TOKEN:\n    generator: {command: ./gen.sh}\n    max_age: 1ns\n"), 0o644)
+	c.ok("", "pin")
 	before := digest(t, c.path("b.env"))
 	for _, args := range [][]string{{"rotate", "b.env", "TOKEN", "--yes"}, {"rotate", "--due", "--yes"}} {
 		os.Remove(probe)
