@@ -175,7 +175,7 @@ func (e *env) rotateDue(c *cli.Context) error {
 	defer closeKey()
 	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c), Signing: signing})
 	if err != nil {
-		return e.pinRefusal(fleetAdoptHint(generatorError(err)), "")
+		return e.pinRefusal(recipientsHint(fleetAdoptHint(generatorError(err))), "")
 	}
 	verb := "rotated"
 	if c.Bool("dry-run") {
