@@ -2,29 +2,24 @@ package policies
 
 import "slices"
 
-// DeclaredNames are the names the policy declares for env's bundle: every
-// key under keys:, the environment's required:, and the keys of every
-// service that covers the environment; sorted, nil when it declares none.
-// sealenv wrap carries them into the image, whose injector then runs no
-// other name.
+// DeclaredNames lists, sorted, every name [Policy.Declared] accepts for
+// env's bundle (keys:, the environment's required:, the keys of the
+// services), or nil when the policy declares no key ([Policy.DeclaresKeys]):
+// the same declaration as check's unknown-key. sealenv wrap carries the list
+// into the image, whose injector then runs no other name.
 func (p *Policy) DeclaredNames(env *Environment) []string {
+	if !p.DeclaresKeys(env) {
+		return nil
+	}
 	var out []string
-	add := func(names ...string) {
-		for _, n := range names {
-			if !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
 	for name := range p.Keys {
-		add(name)
+		out = append(out, name)
 	}
-	add(env.Required...)
+	out = append(out, env.Required...)
 	for _, s := range p.Services {
-		if keys, _ := p.ServiceKeys(s.Name, env.Name); len(keys) > 0 {
-			add(keys...)
-		}
+		out = append(out, s.Keys...)
 	}
 	slices.Sort(out)
+	out = slices.Compact(out)
 	return out
 }
