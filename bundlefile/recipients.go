@@ -57,6 +57,19 @@ func them(n int) string {
 	return "their holders"
 }
 
+// CheckRecipients returns the [*RecipientsError] a write of the bundle as
+// it is now would return, or nil: for a change that asks a person (sealenv
+// edit), before it asks.
+func (d *Draft) CheckRecipients() error {
+	restore := d.Checkpoint() // Marshal drops expired values and records metadata: undone
+	out, err := d.Marshal()
+	restore()
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.Path, err)
+	}
+	return d.checkRecipients(out)
+}
+
 // checkRecipients refuses out, the bytes a write is about to write, when
 // the bundle is an environment's of a policy and out is not wrapped to
 // exactly the environment's keys: the check sealenv check makes of the file

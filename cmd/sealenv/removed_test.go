@@ -56,6 +56,9 @@ func TestRemovedRecipientGetsNothingNew(t *testing.T) {
 			t.Fatalf("%v: the bundle still wrapped to bob's key was written", w.args)
 		}
 	}
+	if _, err := os.Stat(c.path("editor.argv")); err == nil {
+		t.Error("edit opened the editor on a bundle no write may change")
+	}
 	// The way forward, then the write.
 	c.ok("", "rekey", "--all")
 	c.ok(fresh+"\n", "set", "b.env", "NEW")
