@@ -66,11 +66,16 @@ func (d *Draft) Check() error {
 	if err := d.beforeMarshal(); err != nil {
 		return err
 	}
-	_, err := d.Marshal()
-	return err
+	out, err := d.Marshal()
+	if err != nil {
+		return err
+	}
+	return d.checkRecipients(out)
 }
 
-// marshal is the bundle's new bytes, after [Draft.beforeMarshal].
+// marshal is the bundle's new bytes, after [Draft.beforeMarshal], wrapped to
+// exactly the recipients of the bundle's environment in the policy (else a
+// [*RecipientsError]).
 func (d *Draft) marshal() ([]byte, error) {
 	if err := d.beforeMarshal(); err != nil {
 		return nil, err
@@ -78,6 +83,10 @@ func (d *Draft) marshal() ([]byte, error) {
 	out, err := d.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Path, err)
+	}
+	// After marshal: the keys the bytes are wrapped to, as written.
+	if err := d.checkRecipients(out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package bundlefile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,10 @@ func EditAll(p *policies.Policy, envs []*policies.Environment, o Options, change
 	var removed []string
 	for i, env := range envs {
 		more, rm, err := editOne(p, env, paths[i], ids, &o, key, change)
+		var re *RecipientsError
+		if errors.As(err, &re) {
+			return fmt.Errorf("%w; no bundle was changed", err) // it names the bundle
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w; no bundle was changed", env.Bundle, err)
 		}
@@ -92,6 +97,9 @@ func editOne(p *policies.Policy, env *policies.Environment, path string, ids []a
 	}
 	out, err := b.Marshal()
 	if err != nil {
+		return nil, false, err
+	}
+	if err := d.checkRecipients(out); err != nil {
 		return nil, false, err
 	}
 	changes := []fsutil.Change{{Path: path, Data: out}}

@@ -208,7 +208,7 @@ func TestInjectorImage(t *testing.T) {
 				t.Errorf("%s: the injector is dynamically linked", p)
 			}
 		}
-		if !bytes.Contains(bin, []byte(injVersion)) || !bytes.Contains(bin, []byte("sealenv-inject-contract: 2\n")) {
+		if !bytes.Contains(bin, []byte(injVersion)) || !bytes.Contains(bin, []byte("sealenv-inject-contract: 3\n")) {
 			t.Errorf("%s: the injector lacks the version or the wrap contract", p)
 		}
 		for k, v := range map[string]string{
@@ -248,7 +248,7 @@ func TestInjectorImage(t *testing.T) {
 	fromImage := filepath.Join(dir, "from-image")
 	writeFile(t, fromImage, native, 0o755)
 	out, err := exec.Command(fromImage, "--version").Output()
-	if err != nil || string(out) != "sealenv-inject "+injVersion+"\nsealenv-inject-contract: 2\n" {
+	if err != nil || string(out) != "sealenv-inject "+injVersion+"\nsealenv-inject-contract: 3\n" {
 		t.Errorf("sealenv-inject --version from the image: %q (%v)", out, err)
 	}
 	const p = "github.com/sealenv/sealenv/internal/version."

@@ -155,6 +155,11 @@ type Rotation struct {
 	// database URL or a vendor-issued token cannot be replaced with random
 	// bytes, so it is listed, not rotated.
 	Manual bool
+	// Command is the generator command that makes the new value ("" for
+	// random bytes); Pin is nil when the policy pins it as it is, else the
+	// *policies.PinError that refuses it.
+	Command string
+	Pin     error
 }
 
 // RotateOptions configure [RotateDue].
@@ -215,7 +220,11 @@ func dueIn(p *policies.Policy, env *policies.Environment, b *author.Bundle, now 
 		if m.GraceOf != "" || r.Due(m.Set, now) == policies.NotDue {
 			continue
 		}
-		due = append(due, Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: now.Sub(m.Set), Grace: r.Grace.D(), Manual: r.Generator == nil})
+		rot := Rotation{Env: env.Name, Bundle: env.Bundle, Key: k, Age: now.Sub(m.Set), Grace: r.Grace.D(), Manual: r.Generator == nil}
+		if r.Generator != nil && r.Generator.Command != "" {
+			rot.Command, rot.Pin = r.Generator.Command, r.Generator.Verify()
+		}
+		due = append(due, rot)
 	}
 	return due
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealenv/sealenv/internal/keyenv"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -28,9 +29,14 @@ var ErrCommandRefused = errors.New("the policy's generator runs a command, which
 // values.
 //
 // A command generator is code from the policy file, which anyone who can
-// change the file in a pull request controls; so it runs only after
-// confirm accepts the command (nil refuses), with sh -c, a 30 s limit, and
-// an environment without any identity variable (SEALENV_AGE_*, SOPS_AGE_*).
+// change the file in a pull request controls; so it runs only while the
+// policy's pin matches the command and the files it names (else a
+// [*policies.PinError]), after confirm accepts the command (nil refuses),
+// in the policy's directory, with sh -c, a 30 s limit, and
+// an environment without any identity or signing key variable
+// (SEALENV_AGE_*, SOPS_AGE_*, SEALENV_SIGN_KEY); it is refused while this
+// process's /proc/self/environ still shows one of them (see
+// internal/keyenv, which sealenv's main uses to take them out).
 // Its trimmed stdout is the value; its stderr is discarded (it could echo
 // the value).
 func Generate(g *policies.Generator, confirm func(command string) error) ([]byte, error) {
@@ -40,15 +46,31 @@ func Generate(g *policies.Generator, confirm func(command string) error) ([]byte
 	if g.Command == "" {
 		return random(g.Length, g.Alphabet)
 	}
+	// A command runs only as pinned: a pull request that changes the
+	// command or a script it names, and not the pin beside it in the
+	// policy, is refused before anyone is asked.
+	if err := g.Verify(); err != nil {
+		return nil, err
+	}
 	if confirm == nil {
 		return nil, fmt.Errorf("%w: %s", ErrCommandRefused, g.Command)
 	}
 	if err := confirm(g.Command); err != nil {
 		return nil, err
 	}
+	// The command may read this process's /proc/PID/environ: refuse while
+	// it still shows a key variable (sealenv's main takes them out).
+	shown, err := keyenv.Visible(seal.IdentityEnvVars())
+	if err != nil {
+		return nil, fmt.Errorf("generator command not run: %v", err)
+	}
+	if len(shown) > 0 {
+		return nil, fmt.Errorf("generator command not run: this process's environment block (/proc/self/environ) still holds %s, which the command could read", strings.Join(shown, ", "))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", g.Command)
+	cmd.Dir = g.Dir() // where the pinned files were found
 	cmd.Env = withoutIdentities(os.Environ())
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -79,7 +79,8 @@ func TestFleetWritesSign(t *testing.T) {
 // signing key, so it cannot sign a forged bundle.
 func TestGeneratorNeverSeesTheSigningKey(t *testing.T) {
 	t.Setenv(signing.EnvSignKey, "/keys/ci_signing_key")
-	v, err := fleet.Generate(&policies.Generator{Command: `printf 'key:%s' "${SEALENV_SIGN_KEY:-none}"`}, func(string) error { return nil })
+	cmd := `printf 'key:%s' "${SEALENV_SIGN_KEY:-none}"`
+	v, err := fleet.Generate(&policies.Generator{Command: cmd, SHA256: policies.PinOf(cmd, nil)}, func(string) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

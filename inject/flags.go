@@ -58,6 +58,7 @@ var flagNames = map[Setting]string{
 	SettingAllowUnauthenticated: "allow-unauthenticated",
 	SettingStore:                "store",
 	SettingSigners:              "signers",
+	SettingNames:                "names",
 }
 
 // describeFlag names a setting by its flag: "--override API_TOKEN".
@@ -117,6 +118,9 @@ Flags:
                              every bundle must be signed (BUNDLE.sig) by a key
                              it allows, checked before anything is decrypted
                              (default: /etc/sealenv/allowed_signers if it exists)
+  --names FILE               the names the bundles may set, one a line: any other
+                             key is refused (sealenv wrap writes
+                             /etc/sealenv/names from the policy)
 
 sealenv inject also reads SSH and age plugin identities, then the sops
 keys.txt, and bundles whose data key only a KMS or PGP key unwraps; and it
@@ -182,6 +186,7 @@ func NewFlagSet(prog string, c *Config) *flag.FlagSet {
 	fs.BoolVar(&c.AllowUnauthenticated, flagNames[SettingAllowUnauthenticated], false, "")
 	fs.StringVar(&c.Store, flagNames[SettingStore], "", "")
 	fs.StringVar(&c.Signers, flagNames[SettingSigners], "", "")
+	fs.StringVar(&c.Names, flagNames[SettingNames], "", "")
 	return fs
 }
 

@@ -125,6 +125,10 @@ type Config struct {
 	// SignersDefault ([DefaultSigners]) when that file exists, else no
 	// check.
 	Signers string
+	// Names is a file of the names the bundles may set (--names; sealenv
+	// wrap writes [DefaultNames] from the names the policy declares for
+	// the environment): with it, a key it does not list is refused.
+	Names string
 	// SignersDefault replaces [DefaultSigners] (tests).
 	SignersDefault string
 
@@ -328,6 +332,10 @@ func (c *Config) load() (l *loaded, err error) {
 	if err != nil {
 		return nil, err
 	}
+	declared, err := c.loadDeclared()
+	if err != nil {
+		return nil, err
+	}
 	found, err := c.identity(paths[0])
 	if err != nil {
 		return nil, err
@@ -363,6 +371,9 @@ func (c *Config) load() (l *loaded, err error) {
 		l.bundles = append(l.bundles, bl)
 	}
 	l.secrets = m.secrets
+	if err := c.refuseUndeclared(l, declared); err != nil {
+		return l, err
+	}
 	if err := c.keepOnly(l, m, paths[0]); err != nil {
 		return l, err
 	}

@@ -123,6 +123,19 @@ var refusedNames = map[string]nameClass{
 	"grpc_proxy": nameRedirect, "no_grpc_proxy": nameRedirect,
 	// The injector's own bundle list, for an injector the command starts.
 	"SEALENV_BUNDLE": nameCode,
+	// Application loaders: the module or app a framework imports.
+	"FLASK_APP": nameCode, "FLASK_DEBUG": nameCode, "DJANGO_SETTINGS_MODULE": nameCode,
+	"GUNICORN_CMD_ARGS": nameCode,
+	// Erlang and Elixir: flags of the emulator (-eval, -s).
+	"ERL_FLAGS": nameCode, "ERL_AFLAGS": nameCode, "ERL_ZFLAGS": nameCode,
+	// git: TLS checks and protocols that run commands.
+	"GIT_SSL_NO_VERIFY": nameRedirect, "GIT_SSL_CAINFO": nameRedirect, "GIT_SSL_CAPATH": nameRedirect,
+	"GIT_ALLOW_PROTOCOL": nameCode,
+	// Kubernetes clients: a kubeconfig names exec credential plugins.
+	"KUBECONFIG": nameCode, "KUBE_EDITOR": nameCode, "KUBECTL_EXTERNAL_DIFF": nameCode,
+	// Cloud and container CLIs: config files that name programs to run.
+	"AWS_CONFIG_FILE": nameCode, "AWS_CA_BUNDLE": nameRedirect,
+	"DOCKER_CONFIG": nameCode, "DOCKER_HOST": nameRedirect,
 }
 
 var refusedPrefixes = []struct {
@@ -143,6 +156,35 @@ var refusedPrefixes = []struct {
 	{"LUA_CPATH", nameCode},       // LUA_CPATH, LUA_CPATH_5_4
 	{"GIT_CONFIG", nameCode},      // GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS...
 	{"GIT_TRACE", nameLeak},       // GIT_TRACE, GIT_TRACE_CURL, ...
+	{"PYTHON", nameCode},          // every CPython setting, those above and future ones (but safeNames)
+	{"PERL5", nameCode},           // PERL5LIB, PERL5OPT, PERL5DB, ...
+	{"npm_config_", nameCode},     // npm reads any setting (script-shell, node-options, ...) from the environment
+	{"NPM_CONFIG_", nameCode},     // (in any case: see foldedPrefixes)
+}
+
+// safeNames are names of a refused family that only change output or
+// hashing, common in .env files that sealenv adopt seals whole.
+var safeNames = map[string]bool{
+	"PYTHONUNBUFFERED": true, "PYTHONDONTWRITEBYTECODE": true, "PYTHONIOENCODING": true,
+	"PYTHONUTF8": true, "PYTHONHASHSEED": true, "PYTHONFAULTHANDLER": true,
+}
+
+// foldedPrefixes are families that their readers match in any case: npm
+// lower-cases the names it reads. A name is refused when its upper-case form
+// starts with one.
+var foldedPrefixes = []struct {
+	prefix string
+	class  nameClass
+}{
+	{"NPM_CONFIG_", nameCode},
+}
+
+// isProxyName reports names that some reader takes as a proxy setting:
+// Python's urllib lower-cases every variable and takes any NAME_proxy (in
+// any case) as the proxy for scheme NAME, and no_proxy as the list that
+// bypasses them; curl, Go and gRPC read fixed spellings of the same names.
+func isProxyName(name string) bool {
+	return len(name) > len("_proxy") && strings.EqualFold(name[len(name)-len("_proxy"):], "_proxy")
 }
 
 // classifyName says whether, and why, a bundle may not set name without an
@@ -151,10 +193,22 @@ func classifyName(name string) nameClass {
 	if k, ok := refusedNames[name]; ok {
 		return k
 	}
+	if safeNames[name] {
+		return nameSafe
+	}
 	for _, p := range refusedPrefixes {
 		if strings.HasPrefix(name, p.prefix) {
 			return p.class
 		}
+	}
+	upper := strings.ToUpper(name)
+	for _, p := range foldedPrefixes {
+		if strings.HasPrefix(upper, p.prefix) {
+			return p.class
+		}
+	}
+	if isProxyName(name) {
+		return nameRedirect
 	}
 	return nameSafe
 }

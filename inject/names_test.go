@@ -2,6 +2,7 @@ package inject
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"regexp"
 	"slices"
@@ -183,6 +184,33 @@ func TestClassifyName(t *testing.T) {
 	} {
 		if got := classifyName(name); got != want {
 			t.Errorf("classifyName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestProxyAndNpmNamesInAnyCase: a forged bundle got Https_Proxy past a
+// list of exact spellings; Python reads any NAME_proxy in any case, and npm
+// any npm_config_ name in any case. The one check (RefusedName, which the
+// writes use too) refuses them all, and an exact allow still allows.
+func TestProxyAndNpmNamesInAnyCase(t *testing.T) {
+	t.Parallel()
+	for name, class := range map[string]string{
+		"Https_Proxy": "redirect", "hTTP_pROXY": "redirect", "SOCKS_PROXY": "redirect", "socks5_proxy": "redirect",
+		"No_Proxy": "redirect", "GRPC_PROXY": "redirect", "Npm_Config_Script_Shell": "code", "npm_config_node_options": "code",
+		"PYTHONSAFEPATH": "code", "PYTHONEXECUTABLE": "code", "PERL5_DEBUG_ROLE": "code", "PERL5SHELL": "code",
+	} {
+		err := RefusedName(name, nil, nil)
+		var ne *NameError
+		if !errors.As(err, &ne) || ne.Class != class {
+			t.Errorf("%s: %v, want refused as %s", name, err, class)
+		}
+		if err := RefusedName(name, []string{name}, nil); err != nil {
+			t.Errorf("%s: allowed by name, still refused: %v", name, err)
+		}
+	}
+	for _, name := range []string{"PROXY", "_PROXY", "PROXY_URL", "API_TOKEN", "DATABASE_URL", "PROXY_PASSWORD"} {
+		if err := RefusedName(name, nil, nil); err != nil {
+			t.Errorf("%s: refused: %v", name, err)
 		}
 	}
 }

@@ -209,7 +209,15 @@ func (p *Policy) AllowShort(env *Environment, key string) bool {
 type Generator struct {
 	Length   int    `yaml:"length"`
 	Alphabet string `yaml:"alphabet"` // base64url, hex or alnum
-	Command  string `yaml:"command"`  // run with sh -c; its stdout (trimmed) is the value
+	Command  string `yaml:"command"`  // run with sh -c in the policy's directory; its stdout (trimmed) is the value
+	// SHA256 pins a command: the digest of the command and of every file
+	// of the repository it names (see [Generator.Pin]). A command runs only
+	// while the digest matches.
+	SHA256 string `yaml:"sha256"`
+
+	// root is the directory of the policy the generator is in: the
+	// command runs there, and the files it names are found there.
+	root string
 }
 
 // Service names a consumer (an image or a deployment) and the keys it may
@@ -435,9 +443,15 @@ func (p *Policy) validate(at func(...any) string) error {
 		if err := r.compile(); err != nil {
 			return fmt.Errorf("%s: key %s: %v", at("keys", name), name, err)
 		}
+		if r.Generator != nil {
+			r.Generator.root = p.Root
+		}
 	}
 	if err := p.Defaults.compile(); err != nil {
 		return fmt.Errorf("%s: defaults: %v", at("defaults"), err)
+	}
+	if p.Defaults.Generator != nil {
+		p.Defaults.Generator.root = p.Root
 	}
 	svcs := map[string]bool{}
 	for i, s := range p.Services {
@@ -586,6 +600,9 @@ func (r *KeyRule) compile() error {
 		}
 		if g.Command == "" && g.Length != 0 && (g.Length < 16 || g.Length > 4096) {
 			return fmt.Errorf("generator: length %d is outside 16..4096", g.Length)
+		}
+		if g.SHA256 != "" && (g.Command == "" || !isSHA256Hex(g.SHA256)) {
+			return errors.New("generator: sha256 pins a command: 64 lowercase hex digits, next to command (sealenv pin writes it)")
 		}
 	}
 	if r.WarnBefore > 0 && r.MaxAge > 0 && r.WarnBefore >= r.MaxAge {

@@ -133,7 +133,7 @@ keys:
   # API_TOKEN:
   #   min_length: 32
   #   forbid: [test-token]         # on top of the built-in placeholders (changeme, TODO, ...)
-  #   generator: {length: 32, alphabet: base64url}   # or {command: "vendor-cli new-token"}
+  #   generator: {length: 32, alphabet: base64url}   # or {command: ...}, then 'sealenv pin API_TOKEN'
   #   max_age: 30d
 
 # Least privilege: which keys each service may receive ('sealenv wrap --service NAME --env ENV').

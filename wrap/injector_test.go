@@ -48,7 +48,7 @@ func TestCheckInjector(t *testing.T) {
 		t.Errorf("the arm64 twin reads as %+v, the arm64 build as %+v", twin, arm)
 	}
 	real := injectors["linux/amd64"]
-	marker := []byte("sealenv-inject-contract: 2\n")
+	marker := []byte("sealenv-inject-contract: 3\n")
 	if bytes.Count(real, marker) != 1 {
 		t.Fatalf("the injector carries the contract marker %d times, want 1", bytes.Count(real, marker))
 	}
@@ -71,7 +71,7 @@ func TestCheckInjector(t *testing.T) {
 		"a text file":     {[]byte("#!/bin/sh\nexec /app\n"), "not an ELF executable"},
 		"another Go main": {goApp, `names the main package "github.com/sealenv/sealenv/examples/app"`},
 		"another contract": {bytes.Replace(real, marker, []byte("sealenv-inject-contract: 7\n"), 1),
-			"wrap contract 7, this sealenv writes entrypoints for contract 2"},
+			"wrap contract 7, this sealenv writes entrypoints for contract 3"},
 		"no contract": {bytes.Replace(real, marker, []byte("sealenv-inject-contraxt: 2\n"), 1), "carries no wrap contract"},
 	} {
 		_, err := wrap.CheckInjector(tc.data)

@@ -57,6 +57,7 @@ const (
 	InjectorPath = "/usr/local/bin/sealenv-inject"
 	BundleDir    = "/etc/sealenv"
 	SignersPath  = BundleDir + "/allowed_signers"
+	NamesPath    = BundleDir + "/names"
 )
 
 // Labels written on a wrapped image.
@@ -70,6 +71,7 @@ const (
 	LabelOnly       = "io.sealenv.wrap.only"
 	LabelAllowNames = "io.sealenv.wrap.allow_names"
 	LabelSigners    = "io.sealenv.wrap.signers"
+	LabelNames      = "io.sealenv.wrap.names"
 )
 
 // historyMarker is the created_by of the sealed layer.
@@ -111,6 +113,12 @@ type Options struct {
 	// goes to [SignersPath], the entrypoint gets --signers, and every
 	// bundle must be signed by a key it allows, now and at every start.
 	Signers []byte
+	// Names are the names the policy declares for the bundles'
+	// environment (policies.Policy.DeclaredNames): every key of every
+	// bundle must be one (or its grace value), else the wrap is refused;
+	// they go to [NamesPath], one a line, and the entrypoint gets --names,
+	// so the injector runs no other name. Empty: no list.
+	Names []string
 	// Now is the clock of the wrap-time signature check; nil is time.Now.
 	Now func() time.Time
 }
@@ -188,6 +196,17 @@ func (o *Options) check() ([]checked, error) {
 	for _, k := range o.Only {
 		if !have[k] {
 			return nil, fmt.Errorf("%w: the service may receive %s, which no bundle holds", ErrInvalidBundle, k)
+		}
+	}
+	// The names the policy declares: the wrapped injector runs no other.
+	if len(o.Names) > 0 {
+		for i, b := range out {
+			for _, k := range b.keys {
+				base, grace := strings.CutSuffix(k, seal.GraceSuffix)
+				if !slices.Contains(o.Names, k) && !(grace && slices.Contains(o.Names, base)) {
+					return nil, fmt.Errorf("%w: %s: key %s is not among the names the policy declares (keys:, the environment's required:, a service's keys), and the wrapped injector runs only those", ErrInvalidBundle, o.Bundles[i].Name, k)
+				}
+			}
 		}
 	}
 	// The names the wrapped injector will refuse: the keys it passes on.
@@ -298,12 +317,23 @@ func (o *Options) injectorFor(platform string) (*Injector, error) {
 	return nil, fmt.Errorf("%w %s (have: %s); pass --injector %s=PATH", ErrNoInjector, platform, strings.Join(have, ", "), platform)
 }
 
+// namesFile is the file at [NamesPath]: the declared names, sorted, one a
+// line (nil without names).
+func (o *Options) namesFile() []byte {
+	if len(o.Names) == 0 {
+		return nil
+	}
+	names := slices.Clone(o.Names)
+	slices.Sort(names)
+	return []byte("# the names sealenv.yaml declares for this image (sealenv wrap); the injector runs no other\n" + strings.Join(slices.Compact(names), "\n") + "\n")
+}
+
 // epoch is the time of every file in the sealed layer and of its history.
 var epoch = time.Unix(0, 0).UTC()
 
 // sealedLayer builds the layer deterministically: sorted entries, fixed
 // owner, modes and times, fixed gzip level.
-func sealedLayer(inj *Injector, bundles []checked, signers []byte, mt types.MediaType) (v1.Layer, error) {
+func sealedLayer(inj *Injector, bundles []checked, signers, names []byte, mt types.MediaType) (v1.Layer, error) {
 	type file struct {
 		path string
 		mode int64
@@ -318,6 +348,9 @@ func sealedLayer(inj *Injector, bundles []checked, signers []byte, mt types.Medi
 	}
 	if signers != nil {
 		files = append(files, file{strings.TrimPrefix(SignersPath, "/"), 0o444, signers})
+	}
+	if names != nil {
+		files = append(files, file{strings.TrimPrefix(NamesPath, "/"), 0o444, names})
 	}
 	dirs := map[string]bool{}
 	for _, f := range files {
@@ -406,7 +439,7 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	if mt == types.OCIManifestSchema1 {
 		layerType = types.OCILayer
 	}
-	layer, err := sealedLayer(inj, bundles, o.Signers, layerType)
+	layer, err := sealedLayer(inj, bundles, o.Signers, o.namesFile(), layerType)
 	if err != nil {
 		return nil, fmt.Errorf("building the sealed layer: %w", err)
 	}
@@ -442,6 +475,9 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 		// Named, not left to the default path: the injector must check.
 		entry = append(entry, "--signers", SignersPath)
 	}
+	if len(o.Names) > 0 {
+		entry = append(entry, "--names", NamesPath)
+	}
 	ncf.Config.Entrypoint = append(append(entry, "--"), cfg.Entrypoint...)
 	if ncf.Config.Labels == nil {
 		ncf.Config.Labels = map[string]string{}
@@ -470,6 +506,10 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	ncf.Config.Labels[LabelKeys] = strings.Join(keys, ",")
 	ncf.Config.Labels[LabelEntrypoint] = string(orig)
 	ncf.Config.Labels[LabelLayer] = diffID.String()
+	if names := o.namesFile(); names != nil {
+		sum := sha256.Sum256(names)
+		ncf.Config.Labels[LabelNames] = "sha256:" + hex.EncodeToString(sum[:])
+	}
 	if o.Signers != nil {
 		sum := sha256.Sum256(o.Signers)
 		ncf.Config.Labels[LabelSigners] = "sha256:" + hex.EncodeToString(sum[:])
@@ -525,7 +565,7 @@ func unwrap(img v1.Image) (v1.Image, error) {
 		return nil, fmt.Errorf("%w: wrap labels are damaged (%s)", ErrUnsupported, LabelEntrypoint)
 	}
 	ncf.Config.Entrypoint = orig
-	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly, LabelAllowNames, LabelSigners} {
+	for _, l := range []string{LabelVersion, LabelInjector, LabelBundles, LabelKeys, LabelEntrypoint, LabelLayer, LabelOnly, LabelAllowNames, LabelSigners, LabelNames} {
 		delete(ncf.Config.Labels, l)
 	}
 	if len(ncf.Config.Labels) == 0 {

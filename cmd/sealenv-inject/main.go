@@ -26,7 +26,9 @@ import (
 	"strings"
 
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/keyenv"
 	"github.com/sealenv/sealenv/internal/version"
+	"github.com/sealenv/sealenv/seal"
 )
 
 func main() {
@@ -49,6 +51,18 @@ func run(args []string, stderr io.Writer) int {
 		errorf(stderr, "%v", err)
 		fmt.Fprintf(stderr, "sealenv-inject: hint: see sealenv-inject -h\n")
 		return inject.ExitCode(err)
+	}
+	if c.Supervise || c.Redact {
+		// The injector stays as PID 1: take the key variables out of
+		// /proc/1/environ and make it undumpable while it holds values
+		// (exec mode replaces the process image instead).
+		held, err := keyenv.Take(seal.IdentityEnvVars())
+		c.Environ = held.Environ()
+		if err != nil {
+			errorf(stderr, "the identity variable stays readable in /proc/1/environ: %v", err)
+			fmt.Fprintf(stderr, "sealenv-inject: hint: mount the identity as a file (--identity FILE) instead of passing it in the environment\n")
+			return inject.ExitFailure
+		}
 	}
 	code, err := inject.Run(c)
 	if err != nil {

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/keyenv"
 )
 
-// Exit statuses of sealenv. Commands return errors; only run maps them.
+// Exit statuses of sealenv. Commands return errors; only runEnv maps them.
 const (
 	exitOK       = 0
 	exitFindings = 1 // audit found something, check found violations
@@ -38,7 +39,11 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) (string, bool)
-	now            func() time.Time
+	// environ is the environment with the key variables main took out of
+	// the process (see internal/keyenv), for sealenv inject; nil:
+	// os.Environ.
+	environ func() []string
+	now     func() time.Time
 	// echo decides which arguments an error may show (see echo.go).
 	echo *echo
 }
@@ -59,7 +64,7 @@ func newApp(e *env) *cli.App {
 		HideHelpCommand:      true, // ours is helpCommand
 		Flags:                []cli.Flag{cli.HelpFlag},
 		EnableBashCompletion: false,                        // sealenv completion writes static scripts
-		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		ExitErrHandler:       func(*cli.Context, error) {}, // runEnv maps errors to exit codes
 		Commands:             commands(e),
 		Action:               noCommand("sealenv"),
 		OnUsageError:         usageError,
@@ -71,8 +76,12 @@ func newApp(e *env) *cli.App {
 	return app
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.LookupEnv, now: time.Now}
+// runHeld runs sealenv for main: the key variables (the identity, the signing
+// key) are read from held, which took them out of the process's
+// environment, so no command sealenv starts inherits them; a nil held reads
+// the environment as it is.
+func runHeld(ctx context.Context, held *keyenv.Held, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: held.Lookup, environ: held.Environ, now: time.Now}
 	return runEnv(ctx, e, args)
 }
 

@@ -204,9 +204,12 @@ func writeError(path string, err error) error {
 	var se *bundlefile.SettingError
 	var rn *bundlefile.RefusedNameError
 	var sg *bundlefile.SignatureError
+	var rc *bundlefile.RecipientsError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &rc):
+		return recipientsHint(err)
 	case errors.As(err, &se):
 		return fmt.Errorf("--%s: %w", se.Setting, se.Err)
 	case errors.As(err, &rn):
@@ -219,6 +222,16 @@ func writeError(path string, err error) error {
 		return fmt.Errorf("%w; review the bundle (sealenv reveal %s), then run sealenv adopt %s, or pass --allow-unauthenticated to this write", err, path, path)
 	}
 	return err
+}
+
+// recipientsHint adds the way forward to a write refused because the bundle
+// is not wrapped to exactly its environment's recipients.
+func recipientsHint(err error) error {
+	var rc *bundlefile.RecipientsError
+	if !errors.As(err, &rc) {
+		return err
+	}
+	return fmt.Errorf("%w; nothing was written: run sealenv rekey --all first (new data keys, wrapped to exactly the policy's recipients; sealenv rekey --all --dry-run shows the plan and what the removed keys could read)", err)
 }
 
 // loadPolicy reads the policy named by --policy or found from the working

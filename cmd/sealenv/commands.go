@@ -15,6 +15,7 @@ func commands(e *env) []*cli.Command {
 		editCommand(e),
 		adoptCommand(e),
 		rotateCommand(e),
+		pinCommand(e),
 		rekeyCommand(e),
 		signCommand(e),
 		signersCommand(e),

@@ -53,6 +53,11 @@ func editCommand(e *env) *cli.Command {
 			}
 			var changed []string
 			err = bundlefile.Edit(path, e.writeOptions(c), func(d *bundlefile.Draft) (bool, error) {
+				// A bundle no write may change (wrapped to a removed
+				// key) is said before the editor opens, not after.
+				if err := d.CheckRecipients(); err != nil {
+					return false, err
+				}
 				var err error
 				changed, err = e.editInMemory(c.Context, editor, path, d.Bundle, func(*author.Bundle) error {
 					// What the write will do: every name must start, every

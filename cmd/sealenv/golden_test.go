@@ -50,14 +50,16 @@ func TestReportsGolden(t *testing.T) {
 	alice, bob := c.keygen("alice.txt"), c.keygen("bob.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("alice.txt"))
 	os.MkdirAll(c.path("secrets"), 0o755)
+	// The prod bundle is wrapped to bob too, before the policy (which no
+	// longer lists him) exists: a write under the policy would refuse it.
+	token, extra := secret(t, "token"), secret(t, "extra")
+	c.ok("API_TOKEN="+token+"\nEXTRA="+extra+"\n", "seal", "-r", alice, "-r", bob, "-i", "-", "-o", "secrets/prod.env")
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\n"+
 		"keys:\n  API_TOKEN: {required: true, min_length: 20}\n  DB_URL: {required: true}\n"+
 		"environments:\n"+
 		"  - {name: prod, bundle: secrets/prod.env, recipients: [{key: "+alice+", owner: alice}]}\n"+
 		"  - {name: staging, bundle: secrets/staging.env, recipients: [{key: "+alice+", owner: alice}]}\n"+
 		"  - {name: qa, bundle: secrets/qa.env, recipients: [{key: "+alice+", owner: alice}]}\n"), 0o644)
-	token, extra := secret(t, "token"), secret(t, "extra")
-	c.ok("API_TOKEN="+token+"\nEXTRA="+extra+"\n", "seal", "-r", alice, "-r", bob, "-i", "-", "-o", "secrets/prod.env")
 	os.WriteFile(c.path("secrets/staging.env"), []byte("DB_URL=postgres://db:5432/app\n"), 0o644)
 	// A credential a rule finds, and a sealed value in plain sight.
 	os.WriteFile(c.path("config.txt"), []byte("token = \"ghp_"+rand.Text()+rand.Text()[:10]+"\"\n"), 0o644)

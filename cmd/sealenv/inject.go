@@ -45,6 +45,9 @@ func injectCommand(e *env) *cli.Command {
 				ParseIdentities:  parseNamedIdentities,
 				Open:             e.openedBy(author.OpenForReview),
 			}
+			if e.environ != nil {
+				cfg.Environ = e.environ()
+			}
 			args, err := e.injectEnvArgs(c.Args().Slice())
 			if err != nil {
 				return err

@@ -352,6 +352,7 @@ keys:
     generator: {command: 'printf "%s.%s.%s.%s" "${SEALENV_AGE_KEY_FILE:-none}" "${SOPS_AGE_KEY_FILE:-none}" "${SOPS_AGE_SSH_PRIVATE_KEY_FILE:-none}" "$HOME" > /dev/null; printf "gen-%s-%s-%s-%s" "${SEALENV_AGE_KEY_FILE:-none}" "${SOPS_AGE_KEY_FILE:-none}" "${SOPS_AGE_SSH_PRIVATE_KEY_FILE:-none}" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d " \\n")"'}
     max_age: 1ns
 `), 0o644)
+	c.ok("", "pin")
 	before := digest(t, c.path("b.env"))
 	res := c.fails("--yes", "", "rotate", "b.env", "TOKEN")
 	if !strings.Contains(res.stderr, "not confirmed") || !strings.Contains(res.stderr, "printf") {

@@ -62,7 +62,7 @@ func rotateCommand(e *env) *cli.Command {
 			}
 			r, err := fleet.RotateKey(path, key, o)
 			if err != nil {
-				return rotateError(path, key, err)
+				return e.pinRefusal(rotateError(path, key, err), key)
 			}
 			envKey := strings.ReplaceAll(key, ".", "_")
 			switch {
@@ -175,7 +175,7 @@ func (e *env) rotateDue(c *cli.Context) error {
 	defer closeKey()
 	done, err := fleet.RotateDue(p, found.Identities, fleet.RotateOptions{Env: c.String("env"), Now: e.now, DryRun: c.Bool("dry-run"), Confirm: e.confirmCommand(c), Signing: signing})
 	if err != nil {
-		return fleetAdoptHint(generatorError(err))
+		return e.pinRefusal(recipientsHint(fleetAdoptHint(generatorError(err))), "")
 	}
 	verb := "rotated"
 	if c.Bool("dry-run") {
@@ -189,8 +189,20 @@ func (e *env) rotateDue(c *cli.Context) error {
 		} else {
 			n++
 		}
-		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old\n", v, r.Key, r.Env, r.Bundle, duration.Age(r.Age))
+		fmt.Fprintf(e.stdout, "%s %s in %s (%s), %s old%s\n", v, r.Key, r.Env, r.Bundle, duration.Age(r.Age), dryRunCommand(c, r))
 	}
 	fmt.Fprintf(e.stderr, "%s %s, %d to rotate by hand\n", plural(n, "value"), verb, len(done)-n)
 	return nil
+}
+
+// dryRunCommand says, for rotate --due --dry-run, which generator command
+// would run for r and whether the policy pins it as it is.
+func dryRunCommand(c *cli.Context, r fleet.Rotation) string {
+	if !c.Bool("dry-run") || r.Command == "" {
+		return ""
+	}
+	if r.Pin != nil {
+		return fmt.Sprintf("; its generator command %q would be refused: %v (sealenv pin %s)", r.Command, r.Pin, r.Key)
+	}
+	return fmt.Sprintf("; would run the generator command %q (pinned, sha256 matches)", r.Command)
 }

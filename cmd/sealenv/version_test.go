@@ -66,7 +66,7 @@ func TestVersionOfBuiltBinaries(t *testing.T) {
 	if out, _ := runBinary(t, dir, cliBin, "--version"); out != "sealenv "+v+"\n" {
 		t.Errorf("sealenv --version = %q, want %q", out, "sealenv "+v+"\n")
 	}
-	if out, _ := runBinary(t, dir, inj, "--version"); out != "sealenv-inject "+v+"\nsealenv-inject-contract: 2\n" {
+	if out, _ := runBinary(t, dir, inj, "--version"); out != "sealenv-inject "+v+"\nsealenv-inject-contract: 3\n" {
 		t.Errorf("sealenv-inject --version = %q", out)
 	}
 	out, _ := runBinary(t, dir, cliBin, "version", "--json")
@@ -74,7 +74,7 @@ func TestVersionOfBuiltBinaries(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("version --json: %v: %q", err, out)
 	}
-	for k, want := range map[string]any{"version": v, "commit": commit, "date": date, "trimpath": false, "reproducible": false, "injector_contract": 2.0} {
+	for k, want := range map[string]any{"version": v, "commit": commit, "date": date, "trimpath": false, "reproducible": false, "injector_contract": 3.0} {
 		if info[k] != want {
 			t.Errorf("version --json: %s = %v, want %v", k, info[k], want)
 		}

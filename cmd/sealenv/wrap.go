@@ -95,6 +95,9 @@ func wrapCommand(e *env) *cli.Command {
 			if o.AllowNames, allowFrom, err = e.wrapAllowNames(c); err != nil {
 				return err
 			}
+			if o.Names, err = wrapDeclaredNames(c); err != nil {
+				return err
+			}
 			if svc := c.String("service"); svc != "" {
 				p, err := loadPolicy(c)
 				if err != nil {
@@ -336,6 +339,43 @@ func (e *env) wrapAllowNames(c *cli.Context) (names, envs []string, err error) {
 		}
 	}
 	return names, envs, nil
+}
+
+// wrapDeclaredNames gathers the names the policy declares for the bundles'
+// environments (--env, or the environment of each --bundle): the list the
+// image's injector runs, nothing else. None when no environment declares
+// any, or no bundle is an environment's.
+func wrapDeclaredNames(c *cli.Context) ([]string, error) {
+	var names []string
+	add := func(p *policies.Policy, env *policies.Environment) {
+		for _, n := range p.DeclaredNames(env) {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	if name := c.String("env"); name != "" {
+		p, err := loadPolicy(c)
+		if err != nil {
+			return nil, err
+		}
+		env, err := p.Env(name)
+		if err != nil {
+			return nil, err
+		}
+		add(p, env)
+		return names, nil
+	}
+	for _, b := range c.StringSlice("bundle") {
+		env, p, err := bundlefile.EnvOf(c.String("policy"), b)
+		if err != nil {
+			return nil, err
+		}
+		if env != nil {
+			add(p, env)
+		}
+	}
+	return names, nil
 }
 
 // wrapNameHint adds to a name the injector would refuse where the policy

@@ -42,12 +42,13 @@ var (
 // Contract is the version of the contract between `sealenv wrap` and the
 // injector; see the package documentation. 1: the first release. 2: a
 // wrapped entrypoint may pass --signers (signed bundles), which an
-// injector of contract 1 would refuse as an unknown flag.
-const Contract = 2
+// injector of contract 1 would refuse as an unknown flag. 3: it may pass
+// --names (the names the policy declares).
+const Contract = 3
 
 // contractMarker is how [Contract] appears in the injector binary. It must
 // stay a literal: [ContractMarker] returns it so that the linker keeps it.
-const contractMarker = "sealenv-inject-contract: 2\n"
+const contractMarker = "sealenv-inject-contract: 3\n"
 
 // ContractMarker returns the text that marks a binary as a sealenv injector
 // of contract [Contract]; the injector prints it with --version so that it

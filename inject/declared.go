@@ -1,0 +1,79 @@
+package inject
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/sealenv/sealenv/internal/fserr"
+	"github.com/sealenv/sealenv/seal"
+)
+
+// SettingNames names [Config.Names] in messages.
+const SettingNames Setting = "Names"
+
+// DefaultNames is where sealenv wrap puts the names a policy declares for
+// an image's environment, and names with --names in the entrypoint.
+const DefaultNames = "/etc/sealenv/names"
+
+// maxNamesFile caps the declared names file.
+const maxNamesFile = 1 << 20
+
+// loadDeclared reads the declared names file ([Config.Names]): one name per
+// line; blank lines and lines starting with # are skipped. nil when there
+// is no file to read. A file that cannot be read, or a line that is not a
+// variable name, is an error: the list is a gate, and a gate fails closed.
+func (c *Config) loadDeclared() (map[string]bool, error) {
+	if c.Names == "" {
+		return nil, nil
+	}
+	data, err := readRegular(c.Names, maxNamesFile)
+	if err != nil {
+		return nil, fail(ExitFailure, "%s: %v", c.mention(SettingNames, c.Names), fserr.Reason(err))
+	}
+	declared := map[string]bool{}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		name := strings.TrimSpace(string(line))
+		if name == "" || strings.HasPrefix(name, "#") {
+			continue
+		}
+		if !isVarName(name) {
+			return nil, fail(ExitFailure, "%s: line %d is not an environment variable name", c.mention(SettingNames, c.Names), i+1)
+		}
+		declared[name] = true
+	}
+	if len(declared) == 0 {
+		return nil, fail(ExitFailure, "%s: declares no name; an empty list would refuse every key", c.mention(SettingNames, c.Names))
+	}
+	return declared, nil
+}
+
+// refuseUndeclared refuses a bundle key that the declared names do not
+// list (a grace value KEY_PREVIOUS goes with its KEY): with a declared list,
+// the injector runs only the names the policy declared, whatever a forged
+// bundle holds.
+func (c *Config) refuseUndeclared(l *loaded, declared map[string]bool) error {
+	if declared == nil {
+		return nil
+	}
+	for _, b := range l.bundles {
+		for _, k := range b.Keys {
+			if declared[k] || declared[strings.TrimSuffix(k, seal.GraceSuffix)] && strings.HasSuffix(k, seal.GraceSuffix) {
+				continue
+			}
+			return fail(ExitFailure, "%s: key %s is not among the names %s declares; this image runs only declared names (declare it in sealenv.yaml: keys:, the environment's required:, or a service's keys; then wrap again)", b.Path, k, c.mention(SettingNames, c.Names))
+		}
+	}
+	return nil
+}
+
+// isVarName reports a portable environment variable name.
+func isVarName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return s != ""
+}
