@@ -42,6 +42,13 @@ type Policy struct {
 	Defaults     KeyRule             `yaml:"defaults"`
 	Services     []Service           `yaml:"services"`
 	Audit        Audit               `yaml:"audit"`
+	// NestedPolicies names the other sealenv.yaml files the repository may
+	// hold (see [NestedPolicy]); check reports any other one as an error.
+	NestedPolicies []NestedPolicy `yaml:"nested_policies"`
+
+	// readFile reads a file named relative to Root (signers files); nil
+	// reads the working tree. A base policy ([ParseBase]) reads the base.
+	readFile func(name string) ([]byte, error)
 
 	// Path is the file the policy was read from; Root its directory, which
 	// bundle paths are relative to.
@@ -287,9 +294,13 @@ func Load(path string) (*Policy, error) {
 
 // Parse validates policy bytes read from path.
 func Parse(path string, data []byte) (*Policy, error) {
+	return parse(path, data, nil)
+}
+
+func parse(path string, data []byte, readFile func(string) ([]byte, error)) (*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	p := &Policy{}
+	p := &Policy{readFile: readFile}
 	if err := dec.Decode(p); err != nil {
 		return nil, fmt.Errorf("%s", yamlError(path, err))
 	}
@@ -394,7 +405,7 @@ func (p *Policy) validate(at func(...any) string) error {
 		if err := e.compileKeys(at, i); err != nil {
 			return err
 		}
-		if err := e.compileSigners(at, i, p.Root); err != nil {
+		if err := e.compileSigners(at, i, p.signersReader()); err != nil {
 			return err
 		}
 		for j, k := range e.Required {
@@ -483,6 +494,9 @@ func (p *Policy) validate(at func(...any) string) error {
 		if a.Rule == "" && a.Path == "" && a.Secret == "" {
 			return fmt.Errorf("%s: allowlist entry matches nothing: set rule, path or secret", at("audit", "allowlist", i))
 		}
+	}
+	if err := p.validateNested(at); err != nil {
+		return err
 	}
 	if b := p.Audit.Baseline; b != nil {
 		if b.File == "" || strings.TrimSpace(b.Reason) == "" {
