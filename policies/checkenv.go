@@ -52,6 +52,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	c.open()
 	c.changesOutside()
 	c.plaintext()
+	c.plaintextByRule()
 	c.requiredKeys()
 	c.eachKey()
 	c.values()

@@ -45,6 +45,9 @@ type Policy struct {
 	// NestedPolicies names the other sealenv.yaml files the repository may
 	// hold (see [NestedPolicy]); check reports any other one as an error.
 	NestedPolicies []NestedPolicy `yaml:"nested_policies"`
+	// Public lists keys that are not secret: a sops rule may store their
+	// values unencrypted (check reports any other such key).
+	Public []string `yaml:"public"`
 
 	// readFile reads a file named relative to Root (signers files); nil
 	// reads the working tree. A base policy ([ParseBase]) reads the base.
@@ -493,6 +496,11 @@ func (p *Policy) validate(at func(...any) string) error {
 		}
 		if a.Rule == "" && a.Path == "" && a.Secret == "" {
 			return fmt.Errorf("%s: allowlist entry matches nothing: set rule, path or secret", at("audit", "allowlist", i))
+		}
+	}
+	for j, k := range p.Public {
+		if err := seal.CheckName(k); err != nil {
+			return fmt.Errorf("%s: public: %v", at("public", j), err)
 		}
 	}
 	if err := p.validateNested(at); err != nil {

@@ -28,6 +28,7 @@ const (
 	RuleNestedPolicyNamed = "nested-policy-named" // nested_policies names another policy
 	RuleEnvironmentAdded  = "environment-added"   // a new environment and its recipients
 	RulePolicyNew         = "policy-new"          // no policy at the base: everything in it is new
+	RulePublicWidened     = "public-widened"      // public lists a new key: its value may be stored unencrypted
 )
 
 // TrustOptions configure [Policy.TrustChanges].
@@ -72,6 +73,11 @@ func (p *Policy) TrustChanges(base *Policy, opts TrustOptions) ([]Violation, err
 	t.keyRules(base)
 	t.services(base)
 	t.audit(base)
+	for _, k := range p.Public {
+		if !slices.Contains(base.Public, k) {
+			t.add("", RulePublicWidened, "public now lists %s: check accepts its value stored unencrypted", k)
+		}
+	}
 	for _, n := range p.NestedPolicies {
 		if !slices.ContainsFunc(base.NestedPolicies, func(o NestedPolicy) bool { return o.Path == n.Path }) {
 			t.add("", RuleNestedPolicyNamed, "nested_policies now names %s (%s): review that policy's recipients too", n.Path, n.Reason)

