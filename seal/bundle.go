@@ -337,11 +337,20 @@ func UnsealedValues(format Format, data []byte) ([]string, error) {
 	return out, nil
 }
 
+// shamirNeed is how many of groups key groups open a bundle: its
+// threshold, or all of them.
+func shamirNeed(threshold, groups int) int {
+	if threshold <= 0 || threshold > groups {
+		return groups
+	}
+	return threshold
+}
+
 // dataKey unwraps the 32-byte data key from the first age stanza that one of
 // the identities opens.
 func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
 	if len(p.meta.KeyGroups) > 1 || p.meta.ShamirThreshold > 1 {
-		return nil, "", unsupported("Shamir key groups are not supported; open it with the full sealenv CLI")
+		return nil, "", unsupported("the data key is split into key groups (Shamir: needs %d of %d key groups), which the injector does not open; open it with the full sealenv CLI", shamirNeed(p.meta.ShamirThreshold, len(p.meta.KeyGroups)), len(p.meta.KeyGroups))
 	}
 	if len(ids) == 0 {
 		return nil, "", ErrIncorrectIdentity

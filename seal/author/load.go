@@ -157,7 +157,7 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 		// Shamir: let sops combine the parts (age keys get the identities).
 		key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ageKeyService{ids: ids})}, nil)
 		if err != nil {
-			return fmt.Errorf("%w: %s", seal.ErrIncorrectIdentity, firstLine(err))
+			return shamirError(md, ids, err)
 		}
 		b.key = key
 		return nil
