@@ -170,6 +170,23 @@ func Inspect(format Format, data []byte) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.inspect(format)
+}
+
+// InspectAnyNames is [Inspect] for a bundle that may hold names that are
+// not environment variable names (a key added with sops edit, such as
+// "my-key"): for the write that renames or removes them. Nothing that
+// runs a bundle uses it.
+func InspectAnyNames(format Format, data []byte) (*Info, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	p.anyNames = true
+	return p.inspect(format)
+}
+
+func (p *parsed) inspect(format Format) (*Info, error) {
 	info := &Info{Format: format, Version: p.meta.Version, OtherKeys: p.otherKeyTypes(), MasterKeys: p.masterKeys(),
 		KeyGroups: len(p.meta.KeyGroups), ShamirThreshold: p.meta.ShamirThreshold, MetaKey: p.metaKey()}
 	info.LastModified, _ = time.Parse(time.RFC3339, p.meta.LastModified)
@@ -179,7 +196,7 @@ func Inspect(format Format, data []byte) (*Info, error) {
 	seen := map[string]bool{}
 	var doc *metaDoc
 	for _, l := range p.leaves {
-		if err := checkName(l.name, seen); err != nil {
+		if err := p.checkName(l.name, seen); err != nil {
 			return nil, err
 		}
 		isMeta, err := p.isMeta(l)
@@ -285,6 +302,17 @@ func Verify(format Format, data, dataKey []byte) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.decrypt(dataKey)
+}
+
+// VerifyAnyNames is [Verify] that accepts names that are not environment
+// variable names, as [InspectAnyNames] does.
+func VerifyAnyNames(format Format, data, dataKey []byte) (*Bundle, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	p.anyNames = true
 	return p.decrypt(dataKey)
 }
 
@@ -505,7 +533,7 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 	var metaText string
 	haveMeta := false
 	for _, l := range p.leaves {
-		if err := checkName(l.name, seen); err != nil {
+		if err := p.checkName(l.name, seen); err != nil {
 			return b, err
 		}
 		isMeta, err := p.isMeta(l)

@@ -65,6 +65,9 @@ type parsed struct {
 	unencRe, encRe *regexp.Regexp
 	// nodes counts YAML nodes visited, aliases expanded, against maxNodes.
 	nodes int
+	// anyNames accepts names that are not environment variable names
+	// ([InspectAnyNames]).
+	anyNames bool
 }
 
 // Format is the SOPS store a bundle uses.
