@@ -161,6 +161,9 @@ func load(path, real string, o *Options) (*Draft, error) {
 	if o.Adopt {
 		opts = append(opts, author.AdoptUnauthenticated())
 	}
+	if o.AnyNames {
+		opts = append(opts, author.AnyNames())
+	}
 	b, err := author.Load(f, data, ids, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -38,6 +38,10 @@ type Options struct {
 	// ([CheckNames]): for a write that removes names (the way out of a
 	// refusal) or changes only who may decrypt, and for fleet writes.
 	SkipNameCheck bool
+	// AnyNames opens a bundle that holds names that are not environment
+	// variable names (added with sops edit): for unset and set --rename,
+	// the way out of that state.
+	AnyNames bool
 	// Replace lets [Create] replace an existing file; MakeDirs lets it
 	// create the missing directories of the path, inside the repository
 	// only.

@@ -64,12 +64,8 @@ func Inspect(path string, o Options) (*View, error) {
 // (content data) and names its signer: by the policy's signers of the
 // bundle's environment when there is one, else by its key.
 func inspectSignature(policy, path string, data []byte, lastModified, now time.Time) *Signature {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
 	s := &Signature{File: signature.Path(path), Status: "none"}
-	f, err := os.Open(signature.Path(real))
+	f, err := os.Open(signature.Locate(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return s
 	}
@@ -92,6 +88,10 @@ func inspectSignature(policy, path string, data []byte, lastModified, now time.T
 	}
 	s.Status, s.Type, s.Key, s.Content = "good", parsed.Key.Type, parsed.Key.Fingerprint(), lastModified
 	// A view is no gate: a policy that does not load is check's to report.
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
 	if env, _, _ := EnvOf(policy, real); env != nil && env.Signed() {
 		s.Env = env.Name
 		principals, err := env.AllowedSigners().Allow(parsed.Key, now)

@@ -270,7 +270,9 @@ func bundleEnv(pol *policies.Policy, abs string) *policies.Environment {
 
 // ScanFiles searches files as [audit.Files] does, and reports each bundle
 // path of the policy among them whose content is not sealed (rule
-// unsealed-policy-bundle). Findings are in path and line order.
+// unsealed-policy-bundle) and each file that is a decrypted copy of a
+// bundle of the policy ([RuleDecryptedCopy]). Findings are in path and
+// line order.
 func (s *Sealed) ScanFiles(ctx context.Context, files []audit.File) (*audit.Report, error) {
 	r, err := audit.Files(ctx, files, s.Options)
 	if err != nil {
@@ -278,6 +280,7 @@ func (s *Sealed) ScanFiles(ctx context.Context, files []audit.File) (*audit.Repo
 	}
 	r.Tool, r.Source = "sealenv scan", "files"
 	r.Findings = append(r.Findings, unsealedBundles(s.Policy, files)...)
+	r.Findings = append(r.Findings, decryptedCopies(s.Policy, files)...)
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		if r.Findings[i].Path != r.Findings[j].Path {
 			return r.Findings[i].Path < r.Findings[j].Path

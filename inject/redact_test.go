@@ -10,7 +10,8 @@ import (
 )
 
 // reference is the obviously correct redaction: at each position, the
-// longest value that starts there is replaced.
+// longest value that starts there is replaced; a value that starts inside
+// the match and ends past it extends the match (named after the longest).
 func reference(text []byte, secrets []Secret) []byte {
 	var out []byte
 	for i := 0; i < len(text); {
@@ -28,6 +29,17 @@ func reference(text []byte, secrets []Secret) []byte {
 			i++
 			continue
 		}
+		end := i + len(secrets[best].Value)
+		for k := i + 1; k < end; k++ {
+			for j, s := range secrets {
+				if len(s.Value) >= MinRedactLen && k+len(s.Value) > end && bytes.HasPrefix(text[k:], s.Value) {
+					end = k + len(s.Value)
+					if len(s.Value) > len(secrets[best].Value) {
+						best = j
+					}
+				}
+			}
+		}
 		// the first name given for this value wins
 		name := secrets[best].Name
 		for _, s := range secrets {
@@ -37,7 +49,7 @@ func reference(text []byte, secrets []Secret) []byte {
 			}
 		}
 		out = append(out, "[REDACTED:"+name+"]"...)
-		i += len(secrets[best].Value)
+		i = end
 	}
 	return out
 }
@@ -94,6 +106,36 @@ func TestRedactorLongestMatchAcrossWrites(t *testing.T) {
 	w.Flush()
 	if got, want := out.String(), "x [REDACTED:LONG] y [REDACTED:SHORT] z"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestRedactorOverlappingValues: values that overlap in the output (the
+// end of one is the start of another, one inside another) are redacted as
+// one, under the longest one's name, in any chunking: no byte of either is
+// left.
+func TestRedactorOverlappingValues(t *testing.T) {
+	t.Parallel()
+	secrets := []Secret{
+		{Name: "USER_TOKEN", Value: []byte("abcd-1234")},
+		{Name: "SESSION", Value: []byte("1234-wxyz-5678")},
+		{Name: "OUTER", Value: []byte("prefix-secretvalue-suffix")},
+		{Name: "INNER", Value: []byte("secretvalue")},
+	}
+	mt := NewMatcher(secrets)
+	text := []byte("a=abcd-1234-wxyz-5678; b=prefix-secretvalue-suffix; c=secretvalue; d=xyz-abcd-1234-wxyz-5678-abcd-1234!")
+	want := "a=[REDACTED:SESSION]; b=[REDACTED:OUTER]; c=[REDACTED:INNER]; d=xyz-[REDACTED:SESSION]-[REDACTED:USER_TOKEN]!"
+	for _, size := range []int{1, 2, 3, 5, 8, 13, len(text)} {
+		got := redactChunks(t, mt, text, func() int { return size })
+		if string(got) != want {
+			t.Errorf("chunks of %d:\n got %q\nwant %q", size, got, want)
+		}
+		for _, s := range secrets {
+			for _, part := range []string{string(s.Value[:4]), string(s.Value[len(s.Value)-4:])} {
+				if strings.Contains(string(got), part) {
+					t.Errorf("chunks of %d: %q of %s is left in %q", size, part, s.Name, got)
+				}
+			}
+		}
 	}
 }
 
@@ -244,6 +286,7 @@ func benchWrites(b *testing.B, mt *Matcher, text []byte) {
 func FuzzRedactor(f *testing.F) {
 	f.Add([]byte("say abcdef then abcdefghij"), []byte("abcdef"), []byte("abcdefghij"), uint8(1))
 	f.Add([]byte("aaaaaaaaaa"), []byte("aaaa"), []byte("aaaaab"), uint8(3))
+	f.Add([]byte("x abcd1234wxyz y"), []byte("abcd1234"), []byte("1234wxyz"), uint8(2))
 	f.Fuzz(func(t *testing.T, text, v1, v2 []byte, chunk uint8) {
 		secrets := []Secret{{Name: "A", Value: v1}, {Name: "B", Value: v2}}
 		mt := NewMatcher(secrets)

@@ -59,12 +59,12 @@ func (c *Config) loadSigners() (*signature.AllowedSigners, string, error) {
 	return a, path, nil
 }
 
-// verifySignature checks the signature file next to the bundle at path
-// (BUNDLE.sig) against data, the bundle's bytes as read, and the allowed
+// verifySignature checks the signature file of the bundle at path
+// (BUNDLE.sig next to its target: [signature.Locate]) against data, the bundle's bytes as read, and the allowed
 // signers from file. It runs before any identity is read and anything is
 // decrypted.
 func (c *Config) verifySignature(path string, data []byte, allowed *signature.AllowedSigners, file string) (*signature.Signer, error) {
-	sigPath := signature.Path(path)
+	sigPath := signature.Locate(path)
 	sig, err := readRegular(sigPath, signature.MaxSignatureSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fail(ExitFailure, "%s: %v: no signature %s, and the allowed signers file %s requires one", path, signature.ErrUnsigned, sigPath, file)

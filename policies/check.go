@@ -132,6 +132,7 @@ func (p *Policy) Check(opts CheckOptions) ([]Violation, error) {
 		out = append(out, Violation{Env: uses[0].env, Bundle: env.Bundle, Key: uses[0].key, Rule: RuleReused, Severity: SeverityError,
 			Message: "the same value is used by " + strings.Join(where, ", ") + "; give each environment its own"})
 	}
+	out = append(out, p.CheckNested()...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Env != out[j].Env {
 			return out[i].Env < out[j].Env

@@ -53,6 +53,7 @@ func (p *Policy) checkEnv(env *Environment, opts CheckOptions) ([]Violation, *se
 	c.changesOutside()
 	c.fingerprints()
 	c.plaintext()
+	c.plaintextByRule()
 	c.requiredKeys()
 	c.eachKey()
 	c.values()
@@ -116,7 +117,7 @@ func (c *envCheck) recipients() {
 	env := c.env
 	d := env.Drift(c.info)
 	for _, a := range d.Add {
-		c.v("", RuleRecipientMissing, SeverityError, "bundle is not wrapped to %s (%s)%s yet: run sealenv rekey --env %s", short(a.Key.String()), ownerOr(a.Owner), inGroup(a.Key, d), env.Name)
+		c.v("", RuleRecipientMissing, SeverityError, "bundle is not wrapped to %s (%s)%s yet: first review who added it to %s and confirm with its owner that the key is theirs (sealenv check --base REF names the commit), then run sealenv rekey --env %s", short(a.Key.String()), ownerOr(a.Owner), inGroup(a.Key, d), FileName, env.Name)
 	}
 	for _, r := range d.Remove {
 		c.v("", RuleRecipientRemoved, SeverityError, "bundle is still wrapped to %s%s, which the policy does not list: run sealenv rekey --env %s, then renew every value it could read", short(r.Key.String()), inGroup(r.Key, d), env.Name)

@@ -42,6 +42,16 @@ type Policy struct {
 	Defaults     KeyRule             `yaml:"defaults"`
 	Services     []Service           `yaml:"services"`
 	Audit        Audit               `yaml:"audit"`
+	// NestedPolicies names the other sealenv.yaml files the repository may
+	// hold (see [NestedPolicy]); check reports any other one as an error.
+	NestedPolicies []NestedPolicy `yaml:"nested_policies"`
+	// Public lists keys that are not secret: a sops rule may store their
+	// values unencrypted (check reports any other such key).
+	Public []string `yaml:"public"`
+
+	// readFile reads a file named relative to Root (signers files); nil
+	// reads the working tree. A base policy ([ParseBase]) reads the base.
+	readFile func(name string) ([]byte, error)
 
 	// Path is the file the policy was read from; Root its directory, which
 	// bundle paths are relative to.
@@ -295,9 +305,13 @@ func Load(path string) (*Policy, error) {
 
 // Parse validates policy bytes read from path.
 func Parse(path string, data []byte) (*Policy, error) {
+	return parse(path, data, nil)
+}
+
+func parse(path string, data []byte, readFile func(string) ([]byte, error)) (*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	p := &Policy{}
+	p := &Policy{readFile: readFile}
 	if err := dec.Decode(p); err != nil {
 		return nil, fmt.Errorf("%s", yamlError(path, err))
 	}
@@ -402,7 +416,7 @@ func (p *Policy) validate(at func(...any) string) error {
 		if err := e.compileKeys(at, i); err != nil {
 			return err
 		}
-		if err := e.compileSigners(at, i, p.Root); err != nil {
+		if err := e.compileSigners(at, i, p.signersReader()); err != nil {
 			return err
 		}
 		for j, k := range e.Required {
@@ -497,6 +511,14 @@ func (p *Policy) validate(at func(...any) string) error {
 		if a.Rule == "" && a.Path == "" && a.Secret == "" {
 			return fmt.Errorf("%s: allowlist entry matches nothing: set rule, path or secret", at("audit", "allowlist", i))
 		}
+	}
+	for j, k := range p.Public {
+		if err := seal.CheckName(k); err != nil {
+			return fmt.Errorf("%s: public: %v", at("public", j), err)
+		}
+	}
+	if err := p.validateNested(at); err != nil {
+		return err
 	}
 	if b := p.Audit.Baseline; b != nil {
 		if b.File == "" || strings.TrimSpace(b.Reason) == "" {

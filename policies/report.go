@@ -68,7 +68,11 @@ func (r *Report) Write(w io.Writer, format string) error {
 		if v.Line > 0 {
 			loc = fmt.Sprintf("%s:%d", v.Bundle, v.Line)
 		}
-		fmt.Fprintf(w, "%s: %s [%s] %s: %s\n", loc, v.Severity, v.Env, v.Rule, v.Message)
+		if v.Env == "" { // about the repository, not one environment
+			fmt.Fprintf(w, "%s: %s %s: %s\n", loc, v.Severity, v.Rule, v.Message)
+		} else {
+			fmt.Fprintf(w, "%s: %s [%s] %s: %s\n", loc, v.Severity, v.Env, v.Rule, v.Message)
+		}
 		switch v.Severity {
 		case SeverityError:
 			errs++

@@ -34,7 +34,7 @@ const (
 
 // compileSigners checks environment i's signers and builds its allowed
 // signers file.
-func (e *Environment) compileSigners(at func(...any) string, i int, root string) error {
+func (e *Environment) compileSigners(at func(...any) string, i int, read func(string) ([]byte, error)) error {
 	fail := func(err error, where ...any) error {
 		return fmt.Errorf("%s: environment %q: %v", at(append([]any{"environments", i, "signers"}, where...)...), e.Name, err)
 	}
@@ -45,7 +45,7 @@ func (e *Environment) compileSigners(at func(...any) string, i int, root string)
 			if s.Principal != "" || s.Key != "" {
 				return fail(errors.New("a signers file entry takes no principal or key"), j)
 			}
-			data, err := readSignersFile(root, s.File)
+			data, err := read(s.File)
 			if err != nil {
 				return fail(err, j, "file")
 			}
@@ -102,6 +102,27 @@ func checkPrincipal(p string) error {
 		return fmt.Errorf("signer principal %q may not hold white space, quotes, commas, wildcards or #", p)
 	}
 	return nil
+}
+
+// signersReader reads signers files: from the working tree under Root,
+// or through readFile (a base policy's, from git).
+func (p *Policy) signersReader() func(string) ([]byte, error) {
+	if p.readFile == nil {
+		return func(name string) ([]byte, error) { return readSignersFile(p.Root, name) }
+	}
+	return func(name string) ([]byte, error) {
+		if filepath.IsAbs(name) || strings.HasPrefix(filepath.Clean(name), "..") {
+			return nil, fmt.Errorf("signers file %s is outside the repository", name)
+		}
+		data, err := p.readFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("signers file %s: %v", name, err)
+		}
+		if int64(len(data)) > signature.MaxAllowedSignersSize {
+			return nil, fmt.Errorf("signers file %s: larger than %d bytes", name, signature.MaxAllowedSignersSize)
+		}
+		return data, nil
+	}
 }
 
 // readSignersFile reads an allowed signers file named relative to root,

@@ -19,4 +19,10 @@ if [ ! -x "$dir/sealenv" ] || [ "$("$dir/sealenv" --version 2>/dev/null)" != "se
 	echo "sealenv: installing $version into $dir (once)" >&2
 	SEALENV_VERSION=$version SEALENV_INSTALL_DIR=$dir GITHUB_PATH='' "$here/../action/install.sh" >/dev/null
 fi
+# pre-commit run --from-ref REF --to-ref REF (the CI idiom) and the pre-push
+# stage say the base of the change: check then also reports what the change
+# of sealenv.yaml does to trust (check --base; docs/policy.md).
+if [ "${1:-}" = check ] && [ -n "${PRE_COMMIT_FROM_REF:-}" ]; then
+	set -- "$@" --base "$PRE_COMMIT_FROM_REF"
+fi
 exec "$dir/sealenv" "$@"

@@ -170,6 +170,23 @@ func Inspect(format Format, data []byte) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.inspect(format)
+}
+
+// InspectAnyNames is [Inspect] for a bundle that may hold names that are
+// not environment variable names (a key added with sops edit, such as
+// "my-key"): for the write that renames or removes them. Nothing that
+// runs a bundle uses it.
+func InspectAnyNames(format Format, data []byte) (*Info, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	p.anyNames = true
+	return p.inspect(format)
+}
+
+func (p *parsed) inspect(format Format) (*Info, error) {
 	info := &Info{Format: format, Version: p.meta.Version, OtherKeys: p.otherKeyTypes(), MasterKeys: p.masterKeys(),
 		KeyGroups: len(p.meta.KeyGroups), ShamirThreshold: p.meta.ShamirThreshold, MetaKey: p.metaKey()}
 	info.LastModified, _ = time.Parse(time.RFC3339, p.meta.LastModified)
@@ -179,7 +196,7 @@ func Inspect(format Format, data []byte) (*Info, error) {
 	seen := map[string]bool{}
 	var doc *metaDoc
 	for _, l := range p.leaves {
-		if err := checkName(l.name, seen); err != nil {
+		if err := p.checkName(l.name, seen); err != nil {
 			return nil, err
 		}
 		isMeta, err := p.isMeta(l)
@@ -288,6 +305,17 @@ func Verify(format Format, data, dataKey []byte) (*Bundle, error) {
 	return p.decrypt(dataKey)
 }
 
+// VerifyAnyNames is [Verify] that accepts names that are not environment
+// variable names, as [InspectAnyNames] does.
+func VerifyAnyNames(format Format, data, dataKey []byte) (*Bundle, error) {
+	p, err := parseFile(format, data)
+	if err != nil {
+		return nil, err
+	}
+	p.anyNames = true
+	return p.decrypt(dataKey)
+}
+
 // UnsealedValues lists the flattened names of the values of a sealed file
 // that are stored in plaintext although nothing says they should be: a
 // non-empty value that the file's rules encrypt but that is not an
@@ -337,11 +365,20 @@ func UnsealedValues(format Format, data []byte) ([]string, error) {
 	return out, nil
 }
 
+// shamirNeed is how many of groups key groups open a bundle: its
+// threshold, or all of them.
+func shamirNeed(threshold, groups int) int {
+	if threshold <= 0 || threshold > groups {
+		return groups
+	}
+	return threshold
+}
+
 // dataKey unwraps the 32-byte data key from the first age stanza that one of
 // the identities opens.
 func (p *parsed) dataKey(ids []age.Identity) ([]byte, string, error) {
 	if len(p.meta.KeyGroups) > 1 || p.meta.ShamirThreshold > 1 {
-		return nil, "", unsupported("Shamir key groups are not supported; open it with the full sealenv CLI")
+		return nil, "", unsupported("the data key is split into key groups (Shamir: needs %d of %d key groups), which the injector does not open; open it with the full sealenv CLI", shamirNeed(p.meta.ShamirThreshold, len(p.meta.KeyGroups)), len(p.meta.KeyGroups))
 	}
 	if len(ids) == 0 {
 		return nil, "", ErrIncorrectIdentity
@@ -496,7 +533,7 @@ func (p *parsed) decrypt(key []byte) (b *Bundle, err error) {
 	var metaText string
 	haveMeta := false
 	for _, l := range p.leaves {
-		if err := checkName(l.name, seen); err != nil {
+		if err := p.checkName(l.name, seen); err != nil {
 			return b, err
 		}
 		isMeta, err := p.isMeta(l)

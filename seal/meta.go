@@ -371,11 +371,25 @@ func nameProblem(s string) string {
 	return ""
 }
 
+// checkName is the package's checkName, or, for a parse that accepts any
+// name ([InspectAnyNames]), a check of duplicates and empty names only.
+func (p *parsed) checkName(name string, seen map[string]bool) error {
+	if !p.anyNames {
+		return checkName(name, seen)
+	}
+	if name == "" || seen[name] {
+		return &reasonError{kind: ErrMalformed, msg: fmt.Sprintf("duplicate or empty key %q", truncateName(name))}
+	}
+	seen[name] = true
+	return nil
+}
+
 // checkName rejects invalid and duplicate names. Names are not secret, so
 // they may appear in errors.
 func checkName(name string, seen map[string]bool) error {
 	if why := nameProblem(name); why != "" {
-		return &reasonError{kind: ErrInvalidName, msg: fmt.Sprintf("key %q %s", truncateName(name), why)}
+		n := truncateName(name)
+		return &reasonError{kind: ErrInvalidName, msg: fmt.Sprintf("key %q %s (added with sops edit?); rename it: sealenv set --rename %q BUNDLE NEW_NAME, or remove it: sealenv unset BUNDLE %q", n, why, n, n)}
 	}
 	if seen[name] {
 		return &reasonError{kind: ErrMalformed, msg: fmt.Sprintf("duplicate key %q", name)}

@@ -65,6 +65,9 @@ type parsed struct {
 	unencRe, encRe *regexp.Regexp
 	// nodes counts YAML nodes visited, aliases expanded, against maxNodes.
 	nodes int
+	// anyNames accepts names that are not environment variable names
+	// ([InspectAnyNames]).
+	anyNames bool
 }
 
 // Format is the SOPS store a bundle uses.
@@ -164,6 +167,9 @@ func parseFile(format Format, data []byte) (*parsed, error) {
 	var err error
 	switch format {
 	case FormatDotenv:
+		if crlf(data) {
+			return nil, malformed("%s", CRLFReason)
+		}
 		p, err = parseDotenv(data)
 	case FormatYAML:
 		p, err = parseYAML(data)
@@ -180,6 +186,20 @@ func parseFile(format Format, data []byte) (*parsed, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// CRLFReason is why a dotenv bundle with Windows line endings does not
+// open, and the one command that fixes it (the caller names the file).
+const CRLFReason = `the file has Windows line endings (CRLF), which no SOPS dotenv file has (git's core.autocrlf or an editor converted it): convert it back with sed -i 's/\r$//' BUNDLE (or dos2unix BUNDLE), and keep git from converting it again: echo '*.env text eol=lf' >> .gitattributes`
+
+// crlf reports whether a dotenv file's sops metadata lines end in CRLF.
+func crlf(data []byte) bool {
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if bytes.HasPrefix(l, []byte("sops_")) && bytes.HasSuffix(l, []byte("\r\n")) {
+			return true
+		}
+	}
+	return false
 }
 
 func malformed(format string, args ...any) error {

@@ -28,8 +28,10 @@ func adoptCommand(e *env) *cli.Command {
 			"It records the fingerprint of every value whose fingerprint is missing or was made\n" +
 			"for another value (sops set, sops edit), which an audit without an identity needs,\n" +
 			"also when nothing else changed.\n" +
-			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).",
-		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag(), envFlag(), policyFlag()},
+			"Like every write, it signs the bundle when a signing key is configured (see sealenv sign).\n" +
+			"A value the file's sops rules store unencrypted (unencrypted_suffix, encrypted_regex, ...)\n" +
+			"is refused by name unless --allow-plaintext KEY or the policy's public: list names it.",
+		Flags: []cli.Flag{identityFlag(), storeFlag(), signKeyFlag(), envFlag(), policyFlag(), allowPlaintextFlag()},
 		Action: func(c *cli.Context) error {
 			path, err := bundleArg(c)
 			if err != nil {
@@ -40,13 +42,16 @@ func adoptCommand(e *env) *cli.Command {
 			var keys int
 			var renew []string // values whose fingerprints are missing or stale
 			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
+				if err := b.CheckPlaintext(c.StringSlice("allow-plaintext")); err != nil {
+					return false, err
+				}
 				changes, recorded, keys = b.Changes(), b.Recorded(), len(b.Names())
 				var err error
 				renew, err = b.OutdatedPrints()
 				return !recorded || len(changes) > 0 || len(renew) > 0, err
 			})
 			if err != nil {
-				return writeError(path, err)
+				return adoptError(path, err)
 			}
 			switch {
 			case !recorded:

@@ -28,13 +28,17 @@ func checkCommand(e *env) *cli.Command {
 			"grace values, unsealed bundles, bundles a symlink takes out of the repository.\n" +
 			"With an identity (--identity or the usual variables) also: each value against\n" +
 			"its rules, and the same value used in two environments (names only).\n" +
+			"Always: every other sealenv.yaml in the tree that nested_policies does not name.\n" +
+			"With --base REF (a pull request's base): what the change of sealenv.yaml since REF\n" +
+			"does to trust (recipients, signers, allow_names, allowlists, generators added or\n" +
+			"widened; each recipient with the commit and author that added it).\n" +
 			"Exit 0: no errors (warnings allowed); 1: violations; 2: the check could not run.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			policyFlag(), identityFlag(),
 			&cli.StringFlag{Name: "env", Usage: "check only environment `NAME`"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text`, json or sarif"},
 			&cli.BoolFlag{Name: "no-identity", Usage: "do not look for an identity even if one is configured"},
-		},
+		}, checkBaseFlags()...),
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
 			if format != "text" && format != "json" && format != "sarif" {
@@ -64,6 +68,11 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			trust, err := trustChanges(c, p)
+			if err != nil {
+				return err
+			}
+			vs = append(trust, vs...)
 			r := p.Report(vs, len(opts.Identities) > 0, opts.Env)
 			r.Version = version
 			if err := r.Write(e.stdout, format); err != nil {

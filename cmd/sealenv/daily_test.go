@@ -970,6 +970,14 @@ func TestPreCommitFramework(t *testing.T) {
 	if res.code == 0 || !strings.Contains(res.stdout, "recipient-removed") {
 		t.Errorf("pre-commit run sealenv-check --files secrets/dev.json: exit %d: %s", res.code, res.stdout)
 	}
+	// With --from-ref (PRE_COMMIT_FROM_REF), the check hook reviews the
+	// change: a recipient added since the base is reported with its commit.
+	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: dev, bundle: secrets/dev.json, recipients: [{key: "+r+"}, {key: "+other+"}]}\n"), 0o644)
+	must("commit", "-q", "--no-verify", "-am", "add other")
+	res = precommit("sealenv-check", "--from-ref", "HEAD~1", "--to-ref", "HEAD")
+	if res.code == 0 || !strings.Contains(res.stdout, "recipient-added") || !strings.Contains(res.stdout, "t@example.com") {
+		t.Errorf("pre-commit run sealenv-check --from-ref: exit %d: %s", res.code, res.stdout)
+	}
 }
 
 // TestInit: sealenv init ignores .env and .env.* in git (never a bundle

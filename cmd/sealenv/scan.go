@@ -26,7 +26,9 @@ func scanCommand(e *env) *cli.Command {
 			"files of other tools by name and content (registry logins, kubeconfigs, cloud\n" +
 			"CLIs, Terraform and Pulumi state, *.tfvars, appsettings.json, git configs),\n" +
 			"UTF-16 text, and, with an identity, every sealed value of the policy's bundles\n" +
-			"in any encoding (one shorter than 8 bytes is exit 2 unless --allow-short). Without\n" +
+			"in any encoding (one shorter than 8 bytes is exit 2 unless --allow-short), and\n" +
+			"decrypted copies of the policy's bundles (prod.env~, .bak, .orig, a sops decrypt\n" +
+			"copy with all the bundle's keys), without a key. Without\n" +
 			"PATH: the repository's tracked and untracked, not ignored, files. --staged\n" +
 			"scans what the next commit would contain (for a pre-commit hook).\n" +
 			"Exit 0 clean, 1 findings, 2 error.",

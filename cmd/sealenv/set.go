@@ -22,11 +22,14 @@ func setCommand(e *env) *cli.Command {
 			"On a terminal it is asked for without echo. There is deliberately no way to\n" +
 			"pass a value as an argument: argv is visible to every process on the host.\n" +
 			"An empty value (nothing on stdin, a closed stdin, an empty answer) is an error\n" +
-			"and the bundle stays as it was; --allow-empty stores an empty value on purpose.",
+			"and the bundle stays as it was; --allow-empty stores an empty value on purpose.\n" +
+			"--rename OLD gives OLD's value the name KEY and removes OLD, reading nothing: the\n" +
+			"way to fix a name sops edit added that is not an environment variable name.",
 		Flags: []cli.Flag{
 			identityFlag(), storeFlag(), adoptFlag(), signKeyFlag(), envFlag(), policyFlag(),
 			&cli.BoolFlag{Name: "raw", Usage: "keep stdin exactly, including a trailing newline"},
 			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value (without it, an empty stdin or answer is an error)"},
+			renameFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			path, args, err := bundleAndArgs(c, 1, 1)
@@ -34,6 +37,9 @@ func setCommand(e *env) *cli.Command {
 				return err
 			}
 			key := args[0]
+			if old := c.String("rename"); old != "" {
+				return e.renameKey(c, path, old, key)
+			}
 			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
 				if _, ok := b.Get(key); !ok {
 					if err := e.newKeyName(key); err != nil {
@@ -104,7 +110,9 @@ func unsetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			err = bundlefile.Edit(path, e.writeOptions(c), func(b *bundlefile.Draft) (bool, error) {
+			o := e.writeOptions(c)
+			o.AnyNames = anyNames(keys...) // the way out of a name sops edit added
+			err = bundlefile.Edit(path, o, func(b *bundlefile.Draft) (bool, error) {
 				for _, k := range keys {
 					if err := b.Unset(k); err != nil {
 						return false, fmt.Errorf("%s: %w", path, err)

@@ -182,11 +182,7 @@ func signersCommand(e *env) *cli.Command {
 // readSignature reads the signature file of the bundle at path (next to
 // its target, if path is a symlink), or nil when it has none.
 func readSignature(path string) ([]byte, error) {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
-	f, err := os.Open(signature.Path(real))
+	f, err := os.Open(signature.Locate(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

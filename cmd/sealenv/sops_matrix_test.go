@@ -551,7 +551,13 @@ func TestAdoptsEverySopsRule(t *testing.T) {
 				if res := c.runInjector(bundle); res.code != 125 || !strings.Contains(res.stderr, "sealenv adopt") {
 					t.Fatalf("injector before adopt: exit %d: %s", res.code, res.stderr)
 				}
-				c.ok("", "adopt", bundle)
+				// The value the rule leaves in plaintext is named, and
+				// adopting it needs --allow-plaintext.
+				res := c.fails(rule.plainKey+" is stored unencrypted", "", "adopt", bundle)
+				if !strings.Contains(res.stderr, "--allow-plaintext "+rule.plainKey) || strings.Contains(res.stderr, "db.internal") {
+					t.Errorf("adopt of a plaintext value: %s", res.stderr)
+				}
+				c.ok("", "adopt", "--allow-plaintext", rule.plainKey, bundle)
 				if res := c.runInjector(bundle); res.code != 0 || !strings.Contains(res.stdout, "\n"+rule.setKey+"="+tok+"\n") || !strings.Contains(res.stdout, "\n"+rule.plainKey+"=db.internal\n") {
 					t.Fatalf("injector after adopt: exit %d: %s", res.code, res.stderr)
 				}

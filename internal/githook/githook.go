@@ -1,7 +1,8 @@
 // Package githook installs sealenv's git hooks into a repository: a
 // pre-commit and a pre-merge-commit hook that run sealenv scan --staged and
 // sealenv check --no-identity, so that neither a commit nor a merge adds a
-// plaintext secret or breaks the policy.
+// plaintext secret or breaks the policy. The pre-merge-commit hook also
+// passes --base HEAD (as warnings): what the merge does to trust.
 //
 // Hooks go where git runs them: `git rev-parse --git-path hooks`, which
 // honours core.hooksPath. A hook sealenv did not write is never replaced
@@ -157,9 +158,20 @@ if ! command -v sealenv >/dev/null 2>&1; then
 fi
 "$sealenv" scan --staged || exit $?
 if [ -f sealenv.yaml ]; then
-	"$sealenv" check --no-identity || exit $?
+	"$sealenv" check --no-identity%s || exit $?
 fi
-`, marker, name, what, ChainedSuffix, ChainedSuffix, ChainedSuffix, shellQuote(fallback)))
+`, marker, name, what, ChainedSuffix, ChainedSuffix, ChainedSuffix, shellQuote(fallback), checkArgs(name)))
+}
+
+// checkArgs are check's extra arguments in the hook named name: a merge
+// knows its base (HEAD, the branch merged into), so the pre-merge-commit
+// hook shows what the merge does to trust, as warnings: merging is the
+// reviewer's deliberate act, which the hook informs and does not stop.
+func checkArgs(name string) string {
+	if name == "pre-merge-commit" {
+		return " --base HEAD --trust-changes warning"
+	}
+	return ""
 }
 
 // shellQuote quotes s for sh in single quotes.

@@ -11,7 +11,9 @@ import (
 // ([NewRawRedactor]). It is immutable and safe for concurrent use; each
 // stream gets its own [Writer].
 //
-// Matching is leftmost-longest and non-overlapping. The search is Wu-Manber
+// Matching is leftmost-longest; a pattern that starts inside a match and
+// ends past it extends the match (overlapping values are redacted as one,
+// under the longest one's name), so no byte of any value is left. The search is Wu-Manber
 // style: a shift table over 2-byte blocks of the first m bytes of every
 // pattern (m is the shortest pattern's length) lets the scan skip up to m-1
 // bytes at a time, and only windows whose last block ends some pattern's
@@ -162,6 +164,39 @@ func (mt *Redactor) at(text []byte, i int, cands []int32, final bool) (kind int,
 	return noMatch, 0
 }
 
+// extend grows the match of pattern pi at text[start:] over every pattern
+// that starts inside it and ends past it (two values that overlap, such as
+// "abcd1234" and "1234wxyz" in "abcd1234wxyz"), so that no part of either
+// is left in the output. It returns the end of the merged match and the
+// longest pattern in it (whose name the replacement takes); more reports
+// that, without final, a pattern starting inside could continue past the
+// end of text: the caller must wait for more input.
+func (mt *Redactor) extend(text []byte, start, pi int, final bool) (end, longest int, more bool) {
+	end, longest = start+len(mt.pats[pi].val), pi
+	for j := start + 1; j < end; j++ {
+		for _, qi := range mt.first[text[j]] {
+			v := mt.pats[qi].val
+			if j+len(v) <= end {
+				continue // inside the match already
+			}
+			rest := text[j:]
+			if len(rest) >= len(v) {
+				if bytes.Equal(rest[:len(v)], v) {
+					end = j + len(v)
+					if len(v) > len(mt.pats[longest].val) {
+						longest = int(qi)
+					}
+				}
+				continue
+			}
+			if !final && bytes.Equal(rest, v[:len(rest)]) {
+				return 0, 0, true
+			}
+		}
+	}
+	return end, longest, false
+}
+
 // tailHold returns how many bytes at the end of text (shorter than the
 // window) are a proper prefix of some pattern and must wait for more input.
 func (mt *Redactor) tailHold(text []byte) int {
@@ -266,14 +301,19 @@ func (r *Writer) process(data []byte, final bool) (int, error) {
 			continue
 		}
 		kind, pi := mt.at(data, start, mt.cands[b-1], final)
-		switch kind {
-		case fullMatch:
+		if kind == fullMatch {
+			end, longest, more := mt.extend(data, start, pi, final)
+			if more {
+				hold = start // an overlapping value may continue past the data
+				break
+			}
 			r.out = append(r.out, data[last:start]...)
-			r.out = append(r.out, mt.pats[pi].repl...)
-			last = start + len(mt.pats[pi].val)
+			r.out = append(r.out, mt.pats[longest].repl...)
+			last = end
 			pos = last + m - 1
 			continue
-		case pending:
+		}
+		if kind == pending {
 			hold = start
 		}
 		if hold >= 0 {

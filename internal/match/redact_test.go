@@ -10,7 +10,8 @@ import (
 
 // reference is the obviously correct redaction: at each position, the
 // longest pattern that starts there is replaced, with the name of the first
-// value that has it.
+// value that has it; a pattern that starts inside the match and ends past
+// it extends the match, whose name is then the longest pattern's.
 func reference(text []byte, pats []Value) []byte {
 	var out []byte
 	for i := 0; i < len(text); {
@@ -25,8 +26,19 @@ func reference(text []byte, pats []Value) []byte {
 			i++
 			continue
 		}
-		out = append(out, "[REDACTED:"+pats[best].Name+"]"...)
-		i += len(pats[best].Value)
+		end, name := i+len(pats[best].Value), best
+		for k := i + 1; k < end; k++ {
+			for j, p := range pats {
+				if k+len(p.Value) > end && bytes.HasPrefix(text[k:], p.Value) {
+					end = k + len(p.Value)
+					if len(p.Value) > len(pats[name].Value) {
+						name = j
+					}
+				}
+			}
+		}
+		out = append(out, "[REDACTED:"+pats[name].Name+"]"...)
+		i = end
 	}
 	return out
 }

@@ -45,6 +45,9 @@ type Bundle struct {
 	changes  []seal.Change
 	unauth   []string
 	recorded bool
+	// anyNames: loaded with [AnyNames], names that are not environment
+	// variable names (which sops edit can add) may stay in what is written.
+	anyNames bool
 	// prints are the fingerprints the bundle had when loaded; printer
 	// makes new ones at Marshal (see [Bundle.Fingerprint]), made caches
 	// them across renderings.

@@ -17,7 +17,12 @@ import (
 // LoadOption changes how [Load] treats a bundle.
 type LoadOption func(*loadOptions)
 
-type loadOptions struct{ adopt bool }
+type loadOptions struct{ adopt, anyNames bool }
+
+// AnyNames lets [Load] open a bundle that holds names that are not
+// environment variable names (a key added with sops edit, such as
+// "my-key"), for the write that renames or removes them.
+func AnyNames() LoadOption { return func(o *loadOptions) { o.anyNames = true } }
 
 // AdoptUnauthenticated lets [Load] accept changes that nothing
 // authenticates (see seal.Bundle.Unauthenticated): empty or unencrypted
@@ -47,7 +52,11 @@ func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOptio
 	if err != nil {
 		return nil, err
 	}
-	if _, err := seal.Inspect(format, data); err != nil && !errors.Is(err, seal.ErrUnsupported) {
+	inspect, verify := seal.Inspect, seal.Verify
+	if lo.anyNames {
+		inspect, verify = seal.InspectAnyNames, seal.VerifyAnyNames
+	}
+	if _, err := inspect(format, data); err != nil && !errors.Is(err, seal.ErrUnsupported) {
 		// The slim parser gives precise, value-free reasons for malformed input.
 		return nil, err
 	}
@@ -55,14 +64,14 @@ func Load(format seal.Format, data []byte, ids []age.Identity, opts ...LoadOptio
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", seal.ErrMalformed, firstLine(err))
 	}
-	b := &Bundle{format: format, tree: tree, cipher: newCipher(), Now: time.Now}
+	b := &Bundle{format: format, tree: tree, cipher: newCipher(), Now: time.Now, anyNames: lo.anyNames}
 	if err := b.unwrap(ids); err != nil {
 		return nil, err
 	}
 	// The slim reader's checks apply to what we edit, too: the MAC, and the
 	// names SOPS leaves unauthenticated. Without this, an injected "NAME="
 	// line would be recorded, and so authenticated, by the next write.
-	verified, err := seal.Verify(format, data, b.key)
+	verified, err := verify(format, data, b.key)
 	if err != nil {
 		clear(b.key)
 		return nil, err
@@ -157,7 +166,7 @@ func (b *Bundle) unwrap(ids []age.Identity) error {
 		// Shamir: let sops combine the parts (age keys get the identities).
 		key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ageKeyService{ids: ids})}, nil)
 		if err != nil {
-			return fmt.Errorf("%w: %s", seal.ErrIncorrectIdentity, firstLine(err))
+			return shamirError(md, ids, err)
 		}
 		b.key = key
 		return nil

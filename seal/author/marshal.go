@@ -51,7 +51,11 @@ func (b *Bundle) Marshal() ([]byte, error) {
 		// Everything written must be readable by the slim reader: this
 		// rejects invalid or duplicate environment names (also after YAML
 		// flattening).
-		info, err := seal.Inspect(b.format, out)
+		inspect := seal.Inspect
+		if b.anyNames {
+			inspect = seal.InspectAnyNames // other such names may wait for their own write
+		}
+		info, err := inspect(b.format, out)
 		if err != nil {
 			return nil, err
 		}

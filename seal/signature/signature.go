@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -27,6 +28,19 @@ const Suffix = ".sig"
 
 // Path returns the signature file of the bundle at bundle: BUNDLE.sig.
 func Path(bundle string) string { return bundle + Suffix }
+
+// Locate returns the signature file of the bundle at path as every reader
+// finds it (the injector, show, sign, check): next to the bundle's target
+// when path is a symbolic link (symlinks followed, as a Kubernetes volume
+// or a repository's current.env -> prod.env leaves them), so the signature
+// travels with the file it signs; [Path] of path itself when path cannot
+// be resolved (a missing bundle: the reader's error says so).
+func Locate(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return Path(real)
+	}
+	return Path(path)
+}
 
 // Size limits: a signature file and an allowed signers file larger than
 // these are refused unread. The largest signature (a 16384-bit RSA key and
