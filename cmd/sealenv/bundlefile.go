@@ -247,14 +247,24 @@ func loadPolicy(c *cli.Context) (*policies.Policy, error) {
 	return policies.Load(path)
 }
 
+// loadEnv loads the policy (--policy, or the one found from here) and its
+// environment name.
+func loadEnv(c *cli.Context, name string) (*policies.Policy, *policies.Environment, error) {
+	p, err := loadPolicy(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := p.Env(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, env, nil
+}
+
 // policyEnv is what --env NAME means: the environment's bundle path,
 // and its keys by key group with their Shamir threshold.
 func policyEnv(c *cli.Context, name string) (path string, groups [][]seal.MasterKey, threshold int, err error) {
-	p, err := loadPolicy(c)
-	if err != nil {
-		return "", nil, 0, err
-	}
-	env, err := p.Env(name)
+	p, env, err := loadEnv(c, name)
 	if err != nil {
 		return "", nil, 0, err
 	}
@@ -286,11 +296,7 @@ func bundleAndArgs(c *cli.Context, min, max int) (string, []string, error) {
 	args := c.Args().Slice()
 	path := ""
 	if name := c.String("env"); name != "" {
-		p, err := loadPolicy(c)
-		if err != nil {
-			return "", nil, err
-		}
-		env, err := p.Env(name)
+		p, env, err := loadEnv(c, name)
 		if err != nil {
 			return "", nil, err
 		}

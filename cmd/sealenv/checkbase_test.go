@@ -18,12 +18,7 @@ import (
 func TestCheckBaseAttackersPullRequest(t *testing.T) {
 	c := newParallelCLI(t)
 	git, env := gitRepo(t, c)
-	must := func(args ...string) {
-		t.Helper()
-		if out, err := git(args...); err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-	}
+	must := mustGit(t, git)
 	alice := c.keygen("alice.txt")
 	mallory := c.keygen("mallory.txt")
 	c.env = append(env, "SEALENV_AGE_KEY_FILE="+c.path("alice.txt"))
@@ -101,14 +96,7 @@ func TestCheckBaseAttackersPullRequest(t *testing.T) {
 func TestHookMergeShowsTrustChanges(t *testing.T) {
 	c := newParallelCLI(t)
 	git, env := gitRepo(t, c)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := git(args...)
-		if err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-		return out
-	}
+	must := mustGit(t, git)
 	alice := c.keygen("alice.txt")
 	bob := c.keygen("bob.txt")
 	c.env = append(env, "SEALENV_AGE_KEY_FILE="+c.path("alice.txt"))

@@ -13,12 +13,7 @@ import (
 func TestCRLFBundle(t *testing.T) {
 	c := newParallelCLI(t)
 	git, env := gitRepo(t, c)
-	must := func(args ...string) {
-		t.Helper()
-		if out, err := git(args...); err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-	}
+	must := mustGit(t, git)
 	r := c.keygen("key.txt")
 	c.env = append(env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	os.WriteFile(c.path("sealenv.yaml"), []byte("version: 1\nenvironments:\n  - {name: prod, bundle: prod.env, recipients: [{key: "+r+"}]}\n"), 0o644)

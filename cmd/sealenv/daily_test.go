@@ -764,6 +764,19 @@ func TestSigningWithGitsSetup(t *testing.T) {
 
 // gitRepo is a git repository in c's directory whose hooks find this test
 // binary as sealenv on PATH.
+// mustGit runs git (from [gitRepo]) and fails the test when it fails; it
+// returns git's output.
+func mustGit(t *testing.T, git func(args ...string) (string, error)) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := git(args...)
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+}
+
 func gitRepo(t *testing.T, c *runner) (git func(args ...string) (string, error), env []string) {
 	t.Helper()
 	bin := t.TempDir()
@@ -794,14 +807,7 @@ func gitRepo(t *testing.T, c *runner) (git func(args ...string) (string, error),
 func TestHookInstall(t *testing.T) {
 	c := newParallelCLI(t)
 	git, env := gitRepo(t, c)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := git(args...)
-		if err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-		return out
-	}
+	must := mustGit(t, git)
 	must("config", "core.hooksPath", ".githooks")
 	hooks := c.path(".githooks")
 	os.MkdirAll(hooks, 0o755)
@@ -885,14 +891,7 @@ func TestPreCommitFramework(t *testing.T) {
 	pc := peer(t, "pre-commit")
 	c := newParallelCLI(t)
 	git, env := gitRepo(t, c)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := git(args...)
-		if err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-		return out
-	}
+	must := mustGit(t, git)
 	// The hook repository, at a commit of this worktree's hook files.
 	hooksRepo := t.TempDir()
 	for _, f := range []string{".pre-commit-hooks.yaml", "scripts/pre-commit-sealenv.sh"} {
@@ -1058,14 +1057,7 @@ func TestInit(t *testing.T) {
 func TestDiffTextconv(t *testing.T) {
 	c := newParallelCLI(t)
 	git, _ := gitRepo(t, c)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := git(args...)
-		if err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-		return out
-	}
+	must := mustGit(t, git)
 	// The lines docs/bundles.md gives.
 	os.WriteFile(c.path(".gitattributes"), []byte("*.env diff=sealenv\n*.sig diff=sealenv\n"), 0o644)
 	must("config", "diff.sealenv.textconv", "sealenv diff")

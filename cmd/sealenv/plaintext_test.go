@@ -63,12 +63,7 @@ func TestPlaintextValueBySopsRule(t *testing.T) {
 func TestScanStagedFindsDecryptedCopies(t *testing.T) {
 	c := newParallelCLI(t)
 	git, env := gitRepo(t, c)
-	must := func(args ...string) {
-		t.Helper()
-		if out, err := git(args...); err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-	}
+	must := mustGit(t, git)
 	r := c.keygen("key.txt")
 	keyed := append(append([]string{}, env...), "SEALENV_AGE_KEY_FILE="+c.path("key.txt"), "SOPS_AGE_KEY_FILE="+c.path("key.txt"))
 	c.env = keyed

@@ -106,14 +106,7 @@ func TestScanStagedTypeChange(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := git(args...)
-		if err != nil {
-			t.Fatalf("git %v: %v: %s", args, err, out)
-		}
-		return out
-	}
+	must := mustGit(t, git)
 	must("init", "-q", "-b", "main")
 	must("config", "core.hooksPath", hooks)
 	os.WriteFile(c.path("README"), []byte("app\n"), 0o644)

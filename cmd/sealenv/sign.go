@@ -155,11 +155,7 @@ func signersCommand(e *env) *cli.Command {
 			if c.NArg() > 0 || c.String("env") == "" {
 				return errors.New("usage: sealenv signers --env NAME [-o FILE]")
 			}
-			p, err := loadPolicy(c)
-			if err != nil {
-				return err
-			}
-			env, err := p.Env(c.String("env"))
+			p, env, err := loadEnv(c, c.String("env"))
 			if err != nil {
 				return err
 			}
@@ -213,11 +209,7 @@ func (e *env) wrapSigners(c *cli.Context) ([]byte, error) {
 		return data, nil
 	}
 	if name := c.String("env"); name != "" {
-		p, err := loadPolicy(c)
-		if err != nil {
-			return nil, err
-		}
-		env, err := p.Env(name)
+		_, env, err := loadEnv(c, name)
 		if err != nil {
 			return nil, err
 		}

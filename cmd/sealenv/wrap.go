@@ -318,11 +318,7 @@ func (e *env) wrapAllowNames(c *cli.Context) (names, envs []string, err error) {
 		}
 	}
 	if name := c.String("env"); name != "" {
-		p, err := loadPolicy(c)
-		if err != nil {
-			return nil, nil, err
-		}
-		env, err := p.Env(name)
+		_, env, err := loadEnv(c, name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -355,11 +351,7 @@ func wrapDeclaredNames(c *cli.Context) ([]string, error) {
 		}
 	}
 	if name := c.String("env"); name != "" {
-		p, err := loadPolicy(c)
-		if err != nil {
-			return nil, err
-		}
-		env, err := p.Env(name)
+		p, env, err := loadEnv(c, name)
 		if err != nil {
 			return nil, err
 		}
