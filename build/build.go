@@ -38,6 +38,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -65,6 +66,7 @@ import (
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
 	ifsutil "github.com/sealenv/sealenv/internal/fsutil"
+	"github.com/sealenv/sealenv/seal"
 )
 
 // Options configure a build.
@@ -132,6 +134,13 @@ type Options struct {
 	// searches for.
 	Progress    string
 	ProgressOut io.Writer
+	// Names are the names the policy declares for the environment the
+	// image runs in (policies.Policy.DeclaredNames). When not empty they
+	// are written, sorted, one a line, to inject.DefaultNames in a last
+	// layer of every image built, where the image's injector reads them
+	// when its entrypoint gives no --names: it then refuses any other
+	// name. Each must be an environment variable name.
+	Names []string
 	// IIDFile receives the image ID (the config digest of a one-platform
 	// image, else the index digest), MetadataFile the build's metadata
 	// as JSON (buildx's keys, and the audit's summary), when the image
@@ -372,6 +381,11 @@ func (o *Options) Check() error {
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("build context %s: not a directory", o.Context)
+	}
+	for _, n := range o.Names {
+		if !seal.ValidName(n) {
+			return fmt.Errorf("declared name %q is not an environment variable name", n)
+		}
 	}
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
@@ -627,6 +641,7 @@ func (o *Options) solve(ctx context.Context, dir string, caches []string, skipSy
 	for _, s := range o.Secrets {
 		gw.ids[s.Name] = cacheID(s)
 	}
+	gw.names = namesFile(o.Names)
 	attach := []session.Attachable{secretsprovider.NewSecretProvider(store)}
 	if len(o.SSH) > 0 {
 		var confs []sshprovider.AgentConfig
@@ -935,4 +950,15 @@ func DefaultAddress(getenv func(string) string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: BUILDKIT_HOST is not set and there is no socket at %s", ErrNoAddress, strings.Join(tried, " or "))
+}
+
+// namesFile is the file at inject.DefaultNames: the declared names,
+// sorted, one a line (nil without names).
+func namesFile(names []string) []byte {
+	if len(names) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(names)
+	slices.Sort(sorted)
+	return []byte("# the names sealenv.yaml declares for this image (sealenv build); the injector runs no other\n" + strings.Join(slices.Compact(sorted), "\n") + "\n")
 }

@@ -107,6 +107,7 @@ func TestCheck(t *testing.T) {
 		{"named context missing", func(o *Options) { o.Contexts = map[string]string{"lib": o.Context + "/nope"} }, "build context lib", nil},
 		{"named context URL", func(o *Options) { o.Contexts = map[string]string{"lib": "https://u:pw@example.com/x.git"} }, "https://example.com/x.git", nil},
 		{"SSH twice", func(o *Options) { o.SSH = []SSH{{}, {ID: "default"}} }, "given twice", nil},
+		{"declared name that is no variable name", func(o *Options) { o.Names = []string{"API_TOKEN", "NOT-A-NAME"} }, `declared name "NOT-A-NAME"`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := buildDir(t, "FROM scratch\n")
@@ -481,5 +482,17 @@ func TestStatusesRedacted(t *testing.T) {
 				t.Errorf("the %s display shows the value", mode)
 			}
 		})
+	}
+}
+
+// TestNamesFile: the declared names file holds each name once, sorted, one
+// a line, after a comment line; no names, no file.
+func TestNamesFile(t *testing.T) {
+	if namesFile(nil) != nil {
+		t.Fatal("a file without names")
+	}
+	got := string(namesFile([]string{"B_KEY", "A_KEY", "B_KEY"}))
+	if _, body, ok := strings.Cut(got, "\n"); !ok || !strings.HasPrefix(got, "# ") || body != "A_KEY\nB_KEY\n" {
+		t.Fatalf("names file %q", got)
 	}
 }

@@ -7,14 +7,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/sealenv/sealenv/inject"
 )
 
 // ErrSSHNotGiven: the Dockerfile mounts an SSH agent that the build was
@@ -49,8 +53,9 @@ func cacheID(s Secret) string {
 // is an error.
 type keyedGateway struct {
 	gwclient.Client
-	ids map[string]string // secret name -> cache id
-	ssh map[string]bool   // SSH ids given
+	ids   map[string]string // secret name -> cache id
+	ssh   map[string]bool   // SSH ids given
+	names []byte            // the declared names file to add to the image (nil: none)
 
 	mu     sync.Mutex
 	asked  map[string]bool // secret names mounted by some step
@@ -237,10 +242,58 @@ func (g *keyedGateway) mounted() []string {
 	return out
 }
 
-// frontend runs BuildKit's Dockerfile frontend in this process, through g.
+// frontend runs BuildKit's Dockerfile frontend in this process, through g,
+// and adds the declared names file to every image it returns.
 func (g *keyedGateway) frontend(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 	g.Client = c
-	return builder.Build(ctx, g)
+	res, err := builder.Build(ctx, g)
+	if err != nil || g.names == nil {
+		return res, err
+	}
+	return addFile(ctx, c, res, inject.DefaultNames, g.names)
+}
+
+// addFile writes data to path (mode 0444, its directories made as
+// needed) in a last layer of every image of res, before BuildKit exports
+// it: whatever the Dockerfile left at path is replaced. The images'
+// configs (entrypoint, environment) are unchanged.
+func addFile(ctx context.Context, c gwclient.Client, res *gwclient.Result, path string, data []byte) (*gwclient.Result, error) {
+	add := func(ref gwclient.Reference) (gwclient.Reference, error) {
+		st := llb.Scratch()
+		if ref != nil {
+			var err error
+			if st, err = ref.ToState(); err != nil {
+				return nil, err
+			}
+		}
+		st = st.File(llb.Mkdir(filepath.Dir(path), 0o755, llb.WithParents(true)).Mkfile(path, 0o444, data),
+			llb.WithCustomName("[sealenv] "+path+": the names sealenv.yaml declares"))
+		def, err := st.Marshal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB()})
+		if err != nil {
+			return nil, err
+		}
+		return r.SingleRef()
+	}
+	if len(res.Refs) > 0 {
+		for k, ref := range res.Refs {
+			nr, err := add(ref)
+			if err != nil {
+				return nil, fmt.Errorf("adding %s to the %s image: %w", path, k, err)
+			}
+			res.Refs[k] = nr
+		}
+		return res, nil
+	}
+	nr, err := add(res.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("adding %s to the image: %w", path, err)
+	}
+	res.SetRef(nr)
+	return res, nil
 }
 
 // dockerfileFrontend reports whether a # syntax= image is the Dockerfile

@@ -1,6 +1,7 @@
 package bundlefile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 
@@ -50,8 +51,10 @@ func EnvOf(policy, path string) (*policies.Environment, *policies.Policy, error)
 		return nil, nil, err
 	}
 	if policy == "" {
-		if policy, err = policies.Find(filepath.Dir(abs)); err != nil {
+		if policy, err = policies.Find(filepath.Dir(abs)); errors.Is(err, policies.ErrNotFound) {
 			return nil, nil, nil
+		} else if err != nil {
+			return nil, nil, err
 		}
 	}
 	p, err := policies.Load(policy)

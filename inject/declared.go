@@ -2,6 +2,9 @@ package inject
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/sealenv/sealenv/internal/fserr"
@@ -11,24 +14,48 @@ import (
 // SettingNames names [Config.Names] in messages.
 const SettingNames Setting = "Names"
 
-// DefaultNames is where sealenv wrap puts the names a policy declares for
-// an image's environment, and names with --names in the entrypoint.
+// DefaultNames is where sealenv wrap and sealenv build put the names a
+// policy declares for an image's environment. The injector reads it when
+// [Config.Names] is empty and the file exists, as it does
+// [DefaultSigners]: an image without the file runs as before, and one
+// with it needs no --names in its entrypoint. Whoever could remove the
+// file controls the image, and with it the entrypoint, anyway.
 const DefaultNames = "/etc/sealenv/names"
 
 // maxNamesFile caps the declared names file.
 const maxNamesFile = 1 << 20
 
-// loadDeclared reads the declared names file ([Config.Names]): one name per
-// line; blank lines and lines starting with # are skipped. nil when there
-// is no file to read. A file that cannot be read, or a line that is not a
-// variable name, is an error: the list is a gate, and a gate fails closed.
+// namesFile decides which declared names file applies: Names, else the
+// default ([Config.NamesDefault], else [DefaultNames]) when anything is
+// there (a file that cannot be read, or a directory, turns the check on
+// and fails it), else none (""). where is how messages name it.
+func (c *Config) namesFile() (path, where string) {
+	if c.Names != "" {
+		return c.Names, c.mention(SettingNames, c.Names)
+	}
+	def := c.NamesDefault
+	if def == "" {
+		def = DefaultNames
+	}
+	if _, err := os.Lstat(def); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return def, def
+	}
+	return "", ""
+}
+
+// loadDeclared reads the declared names file ([Config.namesFile]): one
+// name per line; blank lines and lines starting with # are skipped. nil
+// when there is no file to read. A file that cannot be read, or a line
+// that is not a variable name, is an error: the list is a gate, and a gate
+// fails closed.
 func (c *Config) loadDeclared() (map[string]bool, error) {
-	if c.Names == "" {
+	path, where := c.namesFile()
+	if path == "" {
 		return nil, nil
 	}
-	data, err := readRegular(c.Names, maxNamesFile)
+	data, err := readRegular(path, maxNamesFile)
 	if err != nil {
-		return nil, fail(ExitFailure, "%s: %v", c.mention(SettingNames, c.Names), fserr.Reason(err))
+		return nil, fail(ExitFailure, "%s: %v", where, fserr.Reason(err))
 	}
 	declared := map[string]bool{}
 	for i, line := range bytes.Split(data, []byte("\n")) {
@@ -37,12 +64,12 @@ func (c *Config) loadDeclared() (map[string]bool, error) {
 			continue
 		}
 		if !isVarName(name) {
-			return nil, fail(ExitFailure, "%s: line %d is not an environment variable name", c.mention(SettingNames, c.Names), i+1)
+			return nil, fail(ExitFailure, "%s: line %d is not an environment variable name", where, i+1)
 		}
 		declared[name] = true
 	}
 	if len(declared) == 0 {
-		return nil, fail(ExitFailure, "%s: declares no name; an empty list would refuse every key", c.mention(SettingNames, c.Names))
+		return nil, fail(ExitFailure, "%s: declares no name; an empty list would refuse every key", where)
 	}
 	return declared, nil
 }
@@ -60,7 +87,8 @@ func (c *Config) refuseUndeclared(l *loaded, declared map[string]bool) error {
 			if declared[k] || declared[strings.TrimSuffix(k, seal.GraceSuffix)] && strings.HasSuffix(k, seal.GraceSuffix) {
 				continue
 			}
-			return fail(ExitFailure, "%s: key %s is not among the names %s declares; this image runs only declared names (declare it in sealenv.yaml: keys:, the environment's required:, or a service's keys; then wrap again)", b.Path, k, c.mention(SettingNames, c.Names))
+			_, where := c.namesFile()
+			return fail(ExitFailure, "%s: key %s is not among the names %s declares; this image runs only declared names (declare it in sealenv.yaml: keys:, the environment's required:, or a service's keys; then wrap or build again)", b.Path, k, where)
 		}
 	}
 	return nil

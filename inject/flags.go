@@ -119,8 +119,8 @@ Flags:
                              it allows, checked before anything is decrypted
                              (default: /etc/sealenv/allowed_signers if it exists)
   --names FILE               the names the bundles may set, one a line: any other
-                             key is refused (sealenv wrap writes
-                             /etc/sealenv/names from the policy)
+                             key is refused (default: /etc/sealenv/names if it
+                             exists, which sealenv wrap and build write)
 
 sealenv inject also reads SSH and age plugin identities, then the sops
 keys.txt, and bundles whose data key only a KMS or PGP key unwraps; and it

@@ -125,10 +125,14 @@ type Config struct {
 	// SignersDefault ([DefaultSigners]) when that file exists, else no
 	// check.
 	Signers string
-	// Names is a file of the names the bundles may set (--names; sealenv
-	// wrap writes [DefaultNames] from the names the policy declares for
-	// the environment): with it, a key it does not list is refused.
+	// Names is a file of the names the bundles may set (--names): with it,
+	// a key it does not list is refused. Empty means NamesDefault
+	// ([DefaultNames], which sealenv wrap and sealenv build write from the
+	// names the policy declares for the environment) when that file
+	// exists, else no such check.
 	Names string
+	// NamesDefault replaces [DefaultNames] (tests).
+	NamesDefault string
 	// SignersDefault replaces [DefaultSigners] (tests).
 	SignersDefault string
 

@@ -740,26 +740,75 @@ func (p *Policy) ServiceKeys(service, env string) ([]string, bool) {
 var ErrNotFound = errors.New("no " + FileName + " found in this directory or above (up to the repository root)")
 
 // Find looks for sealenv.yaml in start and its parents, stopping at the
-// first directory that holds .git.
+// first directory that holds .git (the repository root), and returns the
+// nearest one. It then reads every sealenv.yaml above that one, up to the
+// same boundary, and returns a [*NestedError] unless each of them names
+// the nearest one in nested_policies: a policy below the root one is used
+// only when the root one accepts it, so a second policy added to a
+// subdirectory (wrapping its bundles to other keys) is refused by every
+// command, not only reported by check.
 func Find(start string) (string, error) {
 	dir, err := filepath.Abs(start)
 	if err != nil {
 		return "", err
 	}
+	found := ""
 	for {
 		p := filepath.Join(dir, FileName)
 		if _, err := os.Stat(p); err == nil {
-			return p, nil
+			if found == "" {
+				found = p
+			} else if err := admits(p, found); err != nil {
+				return "", err
+			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-			return "", ErrNotFound
+			break
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", ErrNotFound
+			break
 		}
 		dir = parent
 	}
+	if found == "" {
+		return "", ErrNotFound
+	}
+	return found, nil
+}
+
+// NestedError is a policy that [Find] refuses: a sealenv.yaml below
+// another one (Outer) that does not name it in nested_policies, or whose
+// outer policy cannot be read to tell.
+type NestedError struct {
+	Path  string // the nested policy, absolute
+	Outer string // the policy above it, absolute
+	Err   error  // why Outer could not be read; nil when it does not name Path
+}
+
+func (e *NestedError) Error() string {
+	rel, _ := filepath.Rel(filepath.Dir(e.Outer), e.Path)
+	rel = filepath.ToSlash(rel)
+	if e.Err != nil {
+		return fmt.Sprintf("policy %s: cannot tell whether %s accepts it: %v", e.Path, e.Outer, e.Err)
+	}
+	return fmt.Sprintf("policy %s: %s does not name it in nested_policies, so it is not used (a second policy could wrap bundles to other keys); review it (git log --format='%%h %%an' -- %s), then delete it, or name it under nested_policies in %s with a reason", e.Path, e.Outer, rel, e.Outer)
+}
+
+func (e *NestedError) Unwrap() error { return e.Err }
+
+// admits returns a [*NestedError] unless the policy at outer names the
+// policy at inner (a sealenv.yaml in a directory below outer's).
+func admits(outer, inner string) error {
+	p, err := Load(outer)
+	if err != nil {
+		return &NestedError{Path: inner, Outer: outer, Err: err}
+	}
+	rel, err := filepath.Rel(p.Root, inner)
+	if err != nil || !p.names(rel) {
+		return &NestedError{Path: inner, Outer: outer}
+	}
+	return nil
 }
 
 // Env returns the environment called name.

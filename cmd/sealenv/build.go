@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -36,6 +37,7 @@ func buildCommand(e *env) *cli.Command {
 			storeFlag(),
 			&cli.StringSliceFlag{Name: "env", Usage: "serve the secrets of the policy's environment `NAME` (repeatable)"},
 			&cli.StringSliceFlag{Name: "bundle", Usage: "serve the secrets of sealed bundle `FILE` (repeatable; a later bundle overrides an earlier one)"},
+			&cli.StringSliceFlag{Name: "names-env", Usage: "write the names the policy declares for environment `NAME` (the one the image runs in) to /etc/sealenv/names in the image; its injector then runs no other name (repeatable)"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "serve only key `KEY` of the bundles (repeatable; default: every key); buildx's id=ID,env=KEY serves KEY as ID"},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile `FILE` (default: CONTEXT/Dockerfile)"},
 			&cli.StringSliceFlag{Name: "build-arg", Usage: "build argument `NAME=VALUE`, or NAME for its value in the environment (repeatable); checked before the build"},
@@ -282,6 +284,9 @@ func (e *env) buildOptions(c *cli.Context) (build.Options, func(), error) {
 		}
 	}
 
+	if o.Names, err = buildDeclaredNames(c); err != nil {
+		return o, nil, err
+	}
 	if err := o.Check(); err != nil {
 		return o, nil, buildError(err)
 	}
@@ -567,4 +572,32 @@ func parseAttest(s string) (string, error) {
 		return "", fmt.Errorf("--attest %q: want provenance=min or provenance=max", s)
 	}
 	return mode, nil
+}
+
+// buildDeclaredNames gathers the names the policy declares for each
+// --names-env environment: the list the image's injector runs, nothing
+// else. An environment that declares none is an error: the flag asks for
+// a list.
+func buildDeclaredNames(c *cli.Context) ([]string, error) {
+	var names []string
+	for _, name := range c.StringSlice("names-env") {
+		p, err := loadPolicy(c)
+		if err != nil {
+			return nil, fmt.Errorf("--names-env %s: %w", name, err)
+		}
+		env, err := p.Env(name)
+		if err != nil {
+			return nil, fmt.Errorf("--names-env %s: %w", name, err)
+		}
+		declared := p.DeclaredNames(env)
+		if len(declared) == 0 {
+			return nil, fmt.Errorf("--names-env %s: %s declares no key for it (keys:, the environment's required:, a service's keys), so there is no list to carry; declare them, or drop --names-env", name, p.Path)
+		}
+		for _, n := range declared {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names, nil
 }
