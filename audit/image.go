@@ -215,6 +215,16 @@ func run(ctx context.Context, st transport.Store, label string, o *Options) (*Re
 }
 
 func runWith(ctx context.Context, st transport.Store, label string, o *Options, d *detectors) (*Report, error) {
+	a, err := searchWith(ctx, st, label, o, d)
+	if err != nil {
+		return nil, err
+	}
+	return a.report(label), nil
+}
+
+// searchWith reads st's manifests and configs and searches its layers:
+// everything that needs the store. [auditor.report] then makes the report.
+func searchWith(ctx context.Context, st transport.Store, label string, o *Options, d *detectors) (*auditor, error) {
 	a := &auditor{o: o, d: d, st: st, rep: newReport(label, o)}
 	if err := a.walk(ctx); err != nil {
 		return nil, maskError(a.d, err)
@@ -224,6 +234,11 @@ func runWith(ctx context.Context, st transport.Store, label string, o *Options, 
 		// A cut-short audit has no report: what it says would be partial.
 		return nil, context.Cause(ctx)
 	}
+	return a, nil
+}
+
+// report turns the searched layers into the report.
+func (a *auditor) report(label string) *Report {
 	a.finish()
 	if a.rep.Coverage.Images == 0 {
 		// An index of artifacts only (a Helm chart, signatures whose
@@ -231,8 +246,8 @@ func runWith(ctx context.Context, st transport.Store, label string, o *Options, 
 		a.incomplete("%s holds no image, only %d artifacts (their blobs were searched): there is no image to call clean", label, a.artifacts)
 	}
 	a.redactPlaces()
-	a.rep.filter(o)
-	return a.rep, nil
+	a.rep.filter(a.o)
+	return a.rep
 }
 
 func newReport(source string, o *Options) *Report {

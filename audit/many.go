@@ -42,58 +42,169 @@ func status(complete bool, findings int) string {
 }
 
 // layerMemo keeps the scans of one run of many images, so that a layer
-// two images share is searched once.
+// two images share is searched once, also when the two are audited at the
+// same time: the first to ask for a layer searches it, the others wait for
+// its verdict (a singleflight keyed by the blob's digest, beside the
+// verdict cache). Which image searched a layer never shows in the report:
+// [layerMemo.settle] gives every image its verdict in the order of the
+// sources once all are searched.
 type layerMemo struct {
 	mu    sync.Mutex
-	scans map[string]*layerScan
+	scans map[string]*memoEntry
+	// walkers are the run's workers: a layer is searched only with one
+	// taken from here, so that --jobs bounds the layers searched at once
+	// across all the images, and memory with it.
+	walkers chan *walker
+	// searched counts, per layer, the searches made (for tests).
+	searched map[string]int
+}
+
+type memoEntry struct {
+	busy   bool          // an image is searching it
+	done   chan struct{} // closed when that search ends
+	scan   *layerScan    // the verdict, once one image had it
+	cached bool          // the verdict came from the verdict cache
 }
 
 func memoKey(l *layerJob) string { return l.digest + "\x00" + l.blob + "\x00" + l.where }
 
-func (m *layerMemo) get(l *layerJob) *layerScan {
-	if m == nil || !l.cacheable() {
-		return nil
+func newLayerMemo(o *Options, d *detectors) *layerMemo {
+	m := &layerMemo{scans: map[string]*memoEntry{}, walkers: make(chan *walker, o.Jobs), searched: map[string]int{}}
+	slots := asyncSlots()
+	for range o.Jobs {
+		wk := newWalker(d, o.limits())
+		wk.async = slots
+		m.walkers <- wk
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.scans[memoKey(l)]
+	return m
 }
 
-func (m *layerMemo) put(l *layerJob, s *layerScan) {
-	if m == nil || s == nil || !l.cacheable() {
-		return
+// claim returns l's verdict if an image of the run had it, waiting for a
+// search under way; else it returns lead true, and the caller searches l
+// and calls done. With wait false it does not wait: a layer being searched
+// is then neither returned nor led.
+func (m *layerMemo) claim(ctx context.Context, l *layerJob, wait bool) (s *layerScan, lead bool) {
+	k := memoKey(l)
+	for {
+		m.mu.Lock()
+		e := m.scans[k]
+		switch {
+		case e == nil:
+			m.scans[k] = &memoEntry{busy: true, done: make(chan struct{})}
+			m.mu.Unlock()
+			return nil, true
+		case e.scan != nil:
+			m.mu.Unlock()
+			return e.scan, false
+		case !e.busy:
+			// The image that searched it could not read it: this one
+			// tries its own copy.
+			e.busy, e.done = true, make(chan struct{})
+			m.mu.Unlock()
+			return nil, true
+		}
+		ch := e.done
+		m.mu.Unlock()
+		if !wait {
+			return nil, false
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, false
+		}
 	}
+}
+
+// done ends the search claim granted: s is the verdict, nil if the layer
+// could not be read.
+func (m *layerMemo) done(l *layerJob, s *layerScan, cached bool) {
 	m.mu.Lock()
-	m.scans[memoKey(l)] = s
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	e := m.scans[memoKey(l)]
+	if s != nil {
+		e.scan, e.cached = s, cached
+	}
+	e.busy = false
+	close(e.done)
+}
+
+// settle gives the layers of the images, in the order of the sources,
+// their verdicts: the first image that names a layer has it as searched
+// (or from the verdict cache), the others as reused, whichever image
+// searched it. A layer one image could not read has the verdict of
+// another's copy of the same digest.
+func (m *layerMemo) settle(as []*auditor) {
+	seen := map[string]bool{}
+	for _, a := range as {
+		if a == nil {
+			continue
+		}
+		for _, img := range a.images {
+			for _, l := range img.layers {
+				if l.shared != nil || !l.cacheable() {
+					continue
+				}
+				k := memoKey(l)
+				e := m.scans[k]
+				if e == nil || e.scan == nil {
+					continue
+				}
+				l.scan, l.err = e.scan, nil
+				l.reused = seen[k]
+				l.cached = !seen[k] && e.cached
+				seen[k] = true
+			}
+		}
+	}
 }
 
 // Refs audits many images in one run and returns one report: each
-// source's verdict in Images, every finding with its Source. A layer
-// (a blob named by its digest) that several images share is searched
-// once. A source that cannot be opened is an incomplete image with the
+// source's verdict in Images, every finding with its Source. The images
+// are audited at once, with at most Jobs layers searched at a time across
+// them; a layer (a blob named by its digest) that several images share is
+// searched once. The report does not depend on the order the searches
+// ended in. A source that cannot be opened is an incomplete image with the
 // reason, not the end of the run; an error means the run was cancelled.
 func Refs(ctx context.Context, refs []imageref.Ref, opts Options) (*Report, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("no image to audit")
 	}
 	o := opts.defaults()
-	o.memo = &layerMemo{scans: map[string]*layerScan{}}
 	d := o.detectors()
-	var reps []*Report
-	for _, ref := range refs {
-		if err := ctx.Err(); err != nil {
-			return nil, context.Cause(ctx)
+	if o.memo == nil {
+		o.memo = newLayerMemo(o, d)
+	}
+	as := make([]*auditor, len(refs))
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, o.Jobs)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		if ctx.Err() != nil {
+			break
 		}
-		r, err := refWith(ctx, ref, o, d)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, context.Cause(ctx)
-			}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			as[i], errs[i] = searchRef(ctx, ref, o, d)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	o.memo.settle(as)
+	var reps []*Report
+	for i, ref := range refs {
+		var r *Report
+		if errs[i] != nil {
 			r = newReport(ref.String(), o)
 			r.Coverage.Complete = false
-			r.Coverage.Errors = []string{maskError(d, err).Error()}
+			r.Coverage.Errors = []string{maskError(d, errs[i]).Error()}
 			r.mask = d
+		} else {
+			r = as[i].report(as[i].rep.Source)
 		}
 		r.Source = ref.String()
 		reps = append(reps, r)
@@ -101,14 +212,15 @@ func Refs(ctx context.Context, refs []imageref.Ref, opts Options) (*Report, erro
 	return Merge(reps...), nil
 }
 
-// refWith is Ref with the options made and the detectors compiled.
-func refWith(ctx context.Context, ref imageref.Ref, o *Options, d *detectors) (*Report, error) {
+// searchRef opens ref and searches its layers; the store is closed
+// before the report is made.
+func searchRef(ctx context.Context, ref imageref.Ref, o *Options, d *detectors) (*auditor, error) {
 	st, label, err := transport.Open(ctx, ref, transport.Options{Insecure: o.Insecure, DaemonHost: o.DaemonHost, TempDir: o.TempDir})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	return runWith(ctx, st, label, o, d)
+	return searchWith(ctx, st, label, o, d)
 }
 
 // ReadReport reads a report that [Report.WriteJSON] wrote (sealenv

@@ -213,3 +213,64 @@ func TestMerge(t *testing.T) {
 		t.Fatal("a damaged report was read")
 	}
 }
+
+// TestRefsConcurrentOnce: two images sharing a layer, audited at once,
+// search it once, and the report is the same bytes with one job or two,
+// in either order of completion; the order of the sources alone decides
+// which image the shared layer counts as searched for.
+func TestRefsConcurrentOnce(t *testing.T) {
+	t.Parallel()
+	a, b, shared, value := twoImages(t)
+	var want []byte
+	for _, jobs := range []int{1, 2, 2, 2} {
+		o := Options{Jobs: jobs, Values: []Value{{Name: "API_TOKEN", Value: []byte(value)}}}
+		oo := o.defaults()
+		o.memo = newLayerMemo(oo, oo.detectors())
+		r, err := Refs(context.Background(), refs(t, "oci:"+a, "oci:"+b), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, all := 0, 0
+		for k, c := range o.memo.searched {
+			all += c
+			if strings.HasPrefix(k, shared.String()+"\x00") {
+				n += c
+			}
+		}
+		if n != 1 || all != 3 {
+			t.Fatalf("--jobs %d: the shared layer searched %d times, %d searches in all (want 1 and 3)", jobs, n, all)
+		}
+		if r.Coverage.ReusedLayers != 1 || r.Images[0].Coverage.ReusedLayers != 0 || r.Images[1].Coverage.ReusedLayers != 1 {
+			t.Fatalf("--jobs %d: reused %+v", jobs, r.Images)
+		}
+		var js bytes.Buffer
+		if err := r.WriteJSON(&js); err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = js.Bytes()
+		} else if !bytes.Equal(js.Bytes(), want) {
+			t.Fatalf("--jobs %d: the report differs from --jobs 1:\n%s\n%s", jobs, js.Bytes(), want)
+		}
+	}
+}
+
+// TestRefsSharedBlobMissingFirst: the image without the shared blob named
+// first still has the verdict of the other's copy: the report does not
+// depend on which image reached the layer first.
+func TestRefsSharedBlobMissingFirst(t *testing.T) {
+	t.Parallel()
+	a, b, shared, value := twoImages(t)
+	if err := os.Remove(filepath.Join(b, "blobs", shared.Algorithm, shared.Hex)); err != nil {
+		t.Fatal(err)
+	}
+	for _, jobs := range []int{1, 2} {
+		r, err := Refs(context.Background(), refs(t, "oci:"+b, "oci:"+a), Options{Jobs: jobs, Values: []Value{{Name: "API_TOKEN", Value: []byte(value)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Coverage.Complete || r.Images[0].Status != StatusFindings || r.Images[1].Status != StatusFindings || r.Images[1].Coverage.ReusedLayers != 1 {
+			t.Fatalf("--jobs %d: %+v %v", jobs, r.Images, r.Coverage.Errors)
+		}
+	}
+}
