@@ -32,7 +32,7 @@ func twoImages(t *testing.T) (a, b string, shared v1.Hash, value string) {
 	return mk("a"), mk("b"), shared, value
 }
 
-func refs(t *testing.T, srcs ...string) []imageref.Ref {
+func refs(t testing.TB, srcs ...string) []imageref.Ref {
 	var out []imageref.Ref
 	for _, s := range srcs {
 		r, err := imageref.Parse(s)
