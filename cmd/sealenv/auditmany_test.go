@@ -56,6 +56,15 @@ func TestAuditManyCLI(t *testing.T) {
 		len(rep.Findings) != 1 || rep.Findings[0].Source != "oci:leak" {
 		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
+	// The images are audited at once: the report is the same bytes with
+	// one job and with four, in each format.
+	for _, format := range []string{"text", "json", "sarif"} {
+		one := c.run("", "audit", "image", "--no-cache", "--jobs", "1", "--bundle", "prod.env", "--format", format, "oci:clean", "oci:leak", "oci:clean")
+		four := c.run("", "audit", "image", "--no-cache", "--jobs", "4", "--bundle", "prod.env", "--format", format, "oci:clean", "oci:leak", "oci:clean")
+		if one.code != 1 || four.code != 1 || one.stdout != four.stdout || one.stdout == "" {
+			t.Fatalf("--format %s: --jobs 1 exit %d, --jobs 4 exit %d:\n%s\n%s", format, one.code, four.code, one.stdout, four.stdout)
+		}
+	}
 	if strings.Contains(r.stdout+r.stderr, dbPass) {
 		t.Fatal("the report holds the value")
 	}
