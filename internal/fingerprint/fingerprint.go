@@ -466,8 +466,9 @@ func wordLike(run []byte) bool {
 // case, '=' only as padding at the end: a TOTP seed), and how many
 // characters it has before its padding. Words in capitals, also with
 // digits between them, do not: a run of three letters or more with two
-// vowels, or letters of which more than half are the nine most frequent in
-// English (ETAOINSHR; a third of random letters), reads as words.
+// vowels, letters of which half or more are the nine most frequent in
+// English (ETAOINSHR; a third of random letters), or a piece of four
+// characters that occurs twice, reads as words.
 func randomBase32(v []byte) (int, bool) {
 	n := len(v)
 	for n > 0 && v[n-1] == '=' {
@@ -504,10 +505,26 @@ func randomBase32(v []byte) (int, bool) {
 			return 0, false
 		}
 	}
-	if upper && lowerCase || 2*frequent > letters {
+	if upper && lowerCase || 2*frequent >= letters || repeats(v[:n], 4) {
 		return 0, false
 	}
 	return n, true
+}
+
+// repeats reports whether a piece of k characters occurs twice in v, case
+// aside: a word used again (CRYPT4CRYPT), which random base32 of TOTP
+// length almost never shows (about 4 in 10,000 seeds for k = 4).
+func repeats(v []byte, k int) bool {
+	seen := make(map[string]bool, len(v))
+	up := bytes.ToUpper(v)
+	for i := 0; i+k <= len(up); i++ {
+		p := string(up[i : i+k])
+		if seen[p] {
+			return true
+		}
+		seen[p] = true
+	}
+	return false
 }
 
 func isHex(v []byte) bool {
