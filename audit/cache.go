@@ -12,12 +12,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -184,24 +184,13 @@ func (o *Options) verdictContextAt(d *detectors, detector int) []byte {
 			}
 		}
 	}
-	pub := make([]string, 0, len(d.public))
-	for k := range d.public {
-		pub = append(pub, k)
-	}
-	sort.Strings(pub)
-	num(int64(len(pub)))
-	for _, k := range pub {
-		str(k)
-	}
-	// Sealed names: a file of that name is checked as a plaintext bundle.
-	names := make([]string, 0, len(d.sealed))
-	for n := range d.sealed {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	num(int64(len(names)))
-	for _, n := range names {
-		str(n)
+	// The published fingerprints, then the sealed names (a file of that
+	// name is checked as a plaintext bundle).
+	for _, keys := range [][]string{slices.Sorted(maps.Keys(d.public)), slices.Sorted(maps.Keys(d.sealed))} {
+		num(int64(len(keys)))
+		for _, k := range keys {
+			str(k)
+		}
 	}
 	// The walker's limits.
 	for _, l := range []int64{int64(o.MaxDepth), o.MaxSparseSize, o.MaxFileCheck, o.MaxWindow, o.MaxBuffer} {

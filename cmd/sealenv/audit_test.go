@@ -55,8 +55,10 @@ func writeTestImage(t *testing.T, path string, env []string, files map[string]st
 	}
 }
 
-func TestAuditCLI(t *testing.T) {
-	c := newParallelCLI(t)
+// sealDBPassword seals a DB_PASSWORD drawn now into prod.env, to a key
+// the runner's identity opens, and returns it.
+func sealDBPassword(t *testing.T, c *runner) string {
+	t.Helper()
 	recipient := c.keygen("key.txt")
 	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
 	dbPass := secret(t, "db")
@@ -69,8 +71,19 @@ func TestAuditCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(c.path("prod.env"), out, 0o644)
+	if err := os.WriteFile(c.path("prod.env"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dbPass
+}
 
+func TestAuditCLI(t *testing.T) {
+	c := newParallelCLI(t)
+	dbPass := sealDBPassword(t, c)
+	out, err := os.ReadFile(c.path("prod.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeTestImage(t, c.path("clean.tar"), []string{"PATH=/bin"}, map[string]string{"app/prod.env": string(out), "etc/motd": "hello"})
 	writeTestImage(t, c.path("leak.tar"), []string{"DB_PASSWORD=" + dbPass}, map[string]string{"app/config": "password: " + dbPass})
 

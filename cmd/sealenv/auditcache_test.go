@@ -7,26 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sealenv/sealenv/seal"
-	"github.com/sealenv/sealenv/seal/author"
 )
 
 func TestAuditCacheCLI(t *testing.T) {
 	c := newParallelCLI(t)
-	recipient := c.keygen("key.txt")
-	c.env = append(c.env, "SEALENV_AGE_KEY_FILE="+c.path("key.txt"))
-	dbPass := secret(t, "db")
-	b, err := author.New(seal.FormatDotenv, []string{recipient})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Set("DB_PASSWORD", []byte(dbPass))
-	out, err := b.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(c.path("prod.env"), out, 0o644)
+	dbPass := sealDBPassword(t, c)
 	writeLayoutImage(t, c.path("leak"), testImage(t, map[string]string{"app/config": "password: " + dbPass}))
 
 	cached := func(args ...string) (int, int) {
