@@ -13,6 +13,10 @@
 # Needs: go, GNU time (/usr/bin/time; Debian package "time"). gitleaks is
 # installed from the Go module proxy when it is not on PATH.
 #
+# The decoders the audit uses for xz, bzip2 and zstd members are timed
+# beside `xz -dc`, `bzip2 -dc` and `zstd -dc` on the same bytes
+# (BenchmarkDecoders; needs xz, bzip2 and zstd).
+#
 # A second part measures a gzip layer: sealenv against `gzip -dc` alone on
 # the same layer blob (the audit decompresses on one core and searches on
 # another, so it should keep up), and an image of three gzip layers with
@@ -116,6 +120,22 @@ echo "detector throughput (Go benchmarks, MB/s of uncompressed data, one core):"
 go test -run '^$' -bench 'BenchmarkScan|BenchmarkLayer' -benchtime 5x ./audit/ | awk '/^Benchmark/ {print "  " $1, $(NF-1), $NF}'
 echo "fingerprint search, keyless beside keyed (8 MiB, 100 values), and as values grow (set memory per value, allocations per search):"
 go test -run '^$' -bench 'BenchmarkSearch' -benchtime 3x ./internal/fingerprint/ | awk '/^Benchmark/ {$2=""; print "  " $0}'
+
+echo "decoders (BenchmarkDecoders): what the audit decodes an xz, bzip2 or zstd member with, beside the"
+echo "command-line tool on the same bytes (12 MB of the Go tree compressed now, and the tree's own re2 .bz2),"
+echo "MB/s of decoded output by wall clock and per CPU-second (the steadier figure on a shared machine):"
+go test -run '^$' -bench 'BenchmarkDecoders' -benchtime 3x ./audit/ | awk '
+	/^BenchmarkDecoders\// {
+		n = split($1, p, "/"); who = p[n]; sub(/-[0-9]+$/, "", who)
+		c = p[2]; for (i = 3; i < n; i++) c = c "/" p[i]; gsub(/_/, " ", c)
+		for (i = 2; i < NF; i++) { if ($(i+1) == "MB/s") w[c, who] = $i; if ($(i+1) == "MB/cpu-s") u[c, who] = $i }
+		if (!(c in seen)) { seen[c] = 1; order[++k] = c }
+	}
+	END {
+		printf "  %-32s %14s %12s %18s %16s\n", "input", "sealenv MB/s", "tool MB/s", "sealenv MB/cpu-s", "tool MB/cpu-s"
+		for (j = 1; j <= k; j++) { c = order[j]
+			printf "  %-32s %14s %12s %18s %16s\n", c, w[c, "sealenv"], w[c, "tool"], u[c, "sealenv"], u[c, "tool"] }
+	}'
 
 # auditargs DIR: the arguments of a sealenv audit of that benchmark image.
 auditargs() { echo audit image --identity "$1/key.txt" --bundle "$1/bundle.env" --format json -o /dev/null "docker-archive:$1/image.tar"; }
