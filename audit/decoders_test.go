@@ -47,6 +47,15 @@ func TestDecoderStreams(t *testing.T) {
 		{"two zstd frames", fmtZstd, cat(tool(one, "zstd", "-q", "-c"), tool(two, "zstd", "-q", "-c", "--no-check")), both, true},
 	}
 	lim := &limits{window: defaultMaxWindow}
+	// A filter the xz decoder does not have (the x86 branch filter) is an
+	// error, never a short or raw result.
+	x86 := tool(one, "xz", "-c", "--x86", "--lzma2")
+	t.Run("xz --x86", func(t *testing.T) {
+		t.Parallel()
+		if got, err := decodeAll(t, fmtXz, x86, lim); err == nil {
+			t.Fatalf("decoded %d bytes of a stream it has no filter for, without an error", len(got))
+		}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
