@@ -57,6 +57,10 @@ func sizeString(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// xzHeadMax is the size of an xz stream header and the largest block
+// header: what must be read to know the first block's dictionary.
+const xzHeadMax = 12 + 1024
+
 // decompressor opens the compressed stream r of format f. Memory is
 // bounded by lim.window, checked against what each header asks for
 // before the decoder allocates it.
@@ -83,7 +87,9 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 		return bzip2.NewReader(r), nil
 	case fmtXz:
 		br := bufio.NewReaderSize(r, 4096)
-		head, _ := br.Peek(64)
+		// The stream header and the first block header, which may be
+		// padded to 1 KiB: the dictionary field can be anywhere in it.
+		head, _ := br.Peek(xzHeadMax)
 		if d := decode.XzDict(head); d > window {
 			return nil, windowError(d, window)
 		}

@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand"
 	"os"
@@ -177,15 +179,27 @@ func TestCompressionBombs(t *testing.T) {
 	lz := runTool(t, "", text(1<<16, 5), nil, "xz", "--format=lzma", "-c")
 	binary.LittleEndian.PutUint32(lz[1:], 1<<31)
 	br := runTool(t, "", bytes.Repeat([]byte{0}, 1<<20), nil, "brotli", "--large_window=30", "-c")
+	// An xz stream whose block header asks for a 1.5 GiB dictionary, the
+	// header padded to its largest size (1 KiB) so that the dictionary
+	// field is far from the stream's start; the same as a zip entry
+	// (method 95), which reaches the xz decoder by another path.
+	xzPlain := text(1<<16, 6)
+	xzBomb := xzBigDict(t, runTool(t, "", xzPlain, nil, "xz", "-c"))
 	for _, c := range []struct {
 		name string
 		data []byte
-	}{{"bomb.lzma", lz}, {"bomb.br", br}} {
+		at   string // where the reason says the bomb is
+	}{
+		{"bomb.lzma", lz, "bomb.lzma: "},
+		{"bomb.br", br, "bomb.br: "},
+		{"bomb.xz", xzBomb, "bomb.xz: "},
+		{"bomb.zip", zipRaw(t, "a.txt", 95, xzBomb, xzPlain), "bomb.zip!/a.txt: "},
+	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		r := auditFiles(t, Options{}, file{c.name, c.data})
 		runtime.ReadMemStats(&after)
-		wantIncomplete(t, r, c.name+": ")
+		wantIncomplete(t, r, c.at)
 		wantIncomplete(t, r, "the window limit")
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
 			t.Errorf("%s: %d MiB allocated to refuse it", c.name, grew>>20)
@@ -209,4 +223,63 @@ func TestCompressionBombs(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
 		t.Errorf("a compress(1) bomb allocated %d MiB", grew>>20)
 	}
+}
+
+// xzBigDict rewrites the first block header of the xz stream x (one
+// LZMA2 filter, as xz writes) to ask for a 1.5 GiB dictionary, padded to
+// the largest header there is, its CRC-32 made right.
+func xzBigDict(t *testing.T, x []byte) []byte {
+	t.Helper()
+	if len(x) < 13 || string(x[:6]) != "\xfd7zXZ\x00" {
+		t.Fatal("not an xz stream")
+	}
+	old := (int(x[12]) + 1) * 4
+	h := make([]byte, 1024)
+	h[0] = 255
+	copy(h[1:], []byte{0x00, 0x21, 0x01, 37}) // one filter: LZMA2, dictionary 3<<29
+	binary.LittleEndian.PutUint32(h[1020:], crc32.ChecksumIEEE(h[:1020]))
+	return append(append(append([]byte(nil), x[:12]...), h...), x[12+old:]...)
+}
+
+// zipRaw is a zip of one entry whose data is stored as data, marked with
+// the compression method method, that decodes to plain.
+func zipRaw(t *testing.T, name string, method uint16, data, plain []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: name, Method: method, CompressedSize64: uint64(len(data)),
+		UncompressedSize64: uint64(len(plain)), CRC32: crc32.ChecksumIEEE(plain)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// A zip entry compressed with xz (method 95, as 7-Zip and Info-ZIP with
+// xz write it) is decoded: its secrets are found at the entry's path,
+// with the stream's header read before the decoder for its dictionary.
+func TestZipXzEntry(t *testing.T) {
+	t.Parallel()
+	p := plantSecrets(t)
+	for _, args := range [][]string{{"-c"}, {"-c", "-9e", "--check=sha256"}, {"-c", "--block-size=16KiB"}} {
+		plain := withSecrets(p, 100<<10)
+		z := zipRaw(t, "conf/app.env", 95, runTool(t, "", plain, nil, "xz", args...), plain)
+		p.wantBoth(t, auditFiles(t, p.opts, file{"lib/app.zip", z}), "lib/app.zip!/conf/app.env")
+	}
+	// Written to a pipe, its size only in the data descriptor after it:
+	// where the xz stream ends is not known, and the audit says so.
+	plain := withSecrets(p, 10<<10)
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "conf/app.env", Method: 95, Flags: 0x8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(runTool(t, "", plain, nil, "xz", "-c"))
+	zw.Close()
+	wantIncomplete(t, auditFiles(t, p.opts, file{"lib/piped.zip", out.Bytes()}), "lib/piped.zip!/conf/app.env: zip entry: an xz entry whose size is only in the data descriptor")
 }

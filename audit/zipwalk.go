@@ -14,6 +14,8 @@ import (
 
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/sealenv/sealenv/audit/internal/decode"
 )
 
 // zip walks a zip archive as a stream, by its local file headers, as jar
@@ -121,7 +123,11 @@ func (w *walker) zip(cr *countReader, s *stream, base int64, prefix string) erro
 				zip64 = true
 			}
 		default:
-			dec, err := zipDecoder(method, cr, &w.lim)
+			size := csize
+			if descriptor {
+				size = -1
+			}
+			dec, err := zipDecoder(method, cr, size, &w.lim)
 			if err != nil {
 				return undecodable(name, err)
 			}
@@ -169,8 +175,10 @@ func (w *walker) zip(cr *countReader, s *stream, base int64, prefix string) erro
 
 // zipDecoder opens the data of a zip entry compressed with method: the
 // methods zip, jar and 7-Zip tools write. cr is read byte by byte where
-// the decoder allows it, so that it stops at the entry's end.
-func zipDecoder(method uint16, cr *countReader, lim *limits) (io.Reader, error) {
+// the decoder allows it, so that it stops at the entry's end; size is the
+// entry's compressed size from its local header, -1 when only a data
+// descriptor after the data holds it.
+func zipDecoder(method uint16, cr *countReader, size int64, lim *limits) (io.Reader, error) {
 	switch method {
 	case 8:
 		return flate.NewReader(cr), nil // cr is an io.ByteReader: no read-ahead
@@ -194,7 +202,28 @@ func zipDecoder(method uint16, cr *countReader, lim *limits) (io.Reader, error) 
 	case 93:
 		return decompressor(fmtZstd, cr, lim)
 	case 95:
-		return xz.ReaderConfig{DictCap: 8 << 20, SingleStream: true}.NewReader(cr)
+		// The xz reader reads past a stream's end to make sure nothing
+		// follows: it is given the entry's bytes alone.
+		if size < 0 {
+			return nil, errors.New("an xz entry whose size is only in the data descriptor after it: where it ends is not known")
+		}
+		in := io.LimitReader(cr, size)
+		// The stream header and the first block header are read first, for
+		// the dictionary the block asks for.
+		head := make([]byte, 13, xzHeadMax)
+		if _, err := io.ReadFull(in, head); err != nil {
+			return nil, err
+		}
+		if head[12] != 0 { // 0: no block, the index follows
+			head = head[:(int(head[12])+1)*4+12]
+			if _, err := io.ReadFull(in, head[13:]); err != nil {
+				return nil, err
+			}
+		}
+		if d := decode.XzDict(head); d > lim.window {
+			return nil, windowError(d, lim.window)
+		}
+		return xz.ReaderConfig{DictCap: 8 << 20, SingleStream: true}.NewReader(io.MultiReader(bytes.NewReader(head), in))
 	}
 	return nil, fmt.Errorf("compression method %d, which the audit does not decode", method)
 }
