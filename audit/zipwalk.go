@@ -220,8 +220,12 @@ func zipDecoder(method uint16, cr *countReader, size int64, lim *limits) (io.Rea
 				return nil, err
 			}
 		}
-		if d := decode.XzDict(head); d > lim.window {
-			return nil, windowError(d, lim.window)
+		window := lim.window
+		if window <= 0 {
+			window = defaultMaxWindow
+		}
+		if d := decode.XzDict(head); d > window {
+			return nil, windowError(d, window)
 		}
 		return xz.ReaderConfig{DictCap: 8 << 20, SingleStream: true}.NewReader(io.MultiReader(bytes.NewReader(head), in))
 	}
