@@ -61,7 +61,7 @@ func auditImageCommand(e *env) *cli.Command {
 			"a layer they share is searched once.",
 		Flags: append(append(auditFlags(),
 			&cli.StringFlag{Name: "dockerfile", Usage: "also lint Dockerfile `FILE`"},
-			&cli.IntFlag{Name: "jobs", Usage: "layers read at once (default: the number of CPUs)"},
+			&cli.IntFlag{Name: "jobs", Usage: "layers searched at once, across every image of the run (default: the number of CPUs); memory grows with it, not with the image"},
 			&cli.IntFlag{Name: "max-depth", Value: 8, Usage: "how deep archives and compressed files are opened in one another (a .tar.gz counts 2); deeper is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-sparse-size", Value: "1TiB", Usage: "largest logical `SIZE` of a sparse file; larger is incomplete (exit 2)"},
 			&cli.StringFlag{Name: "max-file-check", Value: "64MiB", Usage: "largest YAML or JSON secrets file (`SIZE`) read whole for the plaintext-bundle check; larger is incomplete (exit 2)"},

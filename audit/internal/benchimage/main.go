@@ -56,6 +56,8 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", "", "output directory")
 	copies := fs.Int("copies", 1, "copies of the Go tree, one layer each")
+	layers := fs.Int("layers", 0, "spread the copies of the Go tree over this many layers of about equal size (default: one layer a copy)")
+	noArchive := fs.Bool("no-archive", false, "write only the OCI layout, not the docker-archive (saves the disk a large image takes twice)")
 	gzipped := fs.Bool("gzip", false, "gzip the Go tree layers (as registries hold them)")
 	fs.StringVar(&exclude, "exclude", "", "leave out the Go tree's files with this suffix (.bz2: its bzip2 test data decodes to 104 MB)")
 	se := fs.String("sealenv", "", "sealenv JSON report")
@@ -63,7 +65,7 @@ func main() {
 	fs.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "build":
-		build(*dir, *copies, *gzipped)
+		build(*dir, *copies, *layers, *gzipped, *noArchive)
 	case "score":
 		score(*dir, *se, *gl)
 	default:
@@ -164,6 +166,73 @@ func goTree(dir, prefix string, extra ...file) *fileLayer {
 	return newFileLayer(p)
 }
 
+// goTrees writes copies of the Go tree (under usr/local/goN) spread over
+// n uncompressed layer files of about equal size, the extra files first:
+// a large image of many layers, as -copies makes a few large ones.
+func goTrees(dir string, copies, n int, extra []file) []*fileLayer {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	check(err)
+	root := strings.TrimSpace(string(out))
+	type src struct {
+		path string
+		fi   os.FileInfo
+	}
+	var files []src
+	var total int64
+	check(filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() || exclude != "" && strings.HasSuffix(path, exclude) {
+			return err
+		}
+		files = append(files, src{path, fi})
+		total += 512 + (fi.Size()+511)/512*512
+		return nil
+	}))
+	left := total * int64(copies) // bytes not yet in a finished layer
+	var done []*fileLayer
+	var f *os.File
+	var tw *tar.Writer
+	var size int64
+	finish := func() {
+		check(tw.Close())
+		check(f.Close())
+		done = append(done, newFileLayer(f.Name()))
+		left -= size
+	}
+	start := func() {
+		f, err = os.Create(filepath.Join(dir, fmt.Sprintf("tree%03d.tar", len(done))))
+		check(err)
+		tw = tar.NewWriter(f)
+		size = 0
+	}
+	start()
+	for _, e := range extra {
+		check(tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write(e.data)
+		check(err)
+	}
+	for c := 0; c < copies; c++ {
+		for _, s := range files {
+			if len(done) < n-1 && size >= left/int64(n-len(done)) {
+				finish()
+				start()
+			}
+			h, err := tar.FileInfoHeader(s.fi, "")
+			check(err)
+			rel, _ := filepath.Rel(root, s.path)
+			h.Name = fmt.Sprintf("usr/local/go%d/%s", c, filepath.ToSlash(rel))
+			check(tw.WriteHeader(h))
+			r, err := os.Open(s.path)
+			check(err)
+			_, err = io.Copy(tw, r)
+			r.Close()
+			check(err)
+			size += 512 + (s.fi.Size()+511)/512*512
+		}
+	}
+	finish()
+	return done
+}
+
 // fileLayer is an uncompressed layer read from a file each time, so that
 // the image holds it uncompressed, as docker save writes layers.
 type fileLayer struct {
@@ -188,7 +257,7 @@ func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.pat
 func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
 func (l *fileLayer) MediaType() (types.MediaType, error)  { return types.DockerUncompressedLayer, nil }
 
-func build(dir string, copies int, gzipped bool) {
+func build(dir string, copies, nlayers int, gzipped, noArchive bool) {
 	if dir == "" {
 		fail("build: -dir is required")
 	}
@@ -281,12 +350,19 @@ func build(dir string, copies int, gzipped bool) {
 	}
 	appTar := tarOf(appFiles...)
 	var layers []v1.Layer
-	for i := 0; i < copies; i++ {
-		var extra []file
-		if i == 0 {
-			extra = plain
+	var trees []*fileLayer
+	if nlayers > 0 {
+		trees = goTrees(dir, copies, nlayers, plain)
+	} else {
+		for i := 0; i < copies; i++ {
+			var extra []file
+			if i == 0 {
+				extra = plain
+			}
+			trees = append(trees, goTree(dir, fmt.Sprintf("usr/local/go%d", i), extra...))
 		}
-		l := goTree(dir, fmt.Sprintf("usr/local/go%d", i), extra...)
+	}
+	for _, l := range trees {
 		if gzipped {
 			layers = append(layers, gzipFileLayer(l))
 		} else {
@@ -308,16 +384,18 @@ func build(dir string, copies int, gzipped bool) {
 	cf.History = []v1.History{{CreatedBy: "RUN |1 NPM_TOKEN=" + npm + " /bin/sh -c npm ci"}}
 	img, err = mutate.ConfigFile(img, cf)
 	check(err)
-	tag, _ := name.NewTag("bench.local/app:1")
-	check(tarball.WriteToFile(filepath.Join(dir, "image.tar"), tag, img))
+	if !noArchive {
+		tag, _ := name.NewTag("bench.local/app:1")
+		check(tarball.WriteToFile(filepath.Join(dir, "image.tar"), tag, img))
+	}
 	// The same image as an OCI layout (oci:DIR/layout), whose blobs are
 	// named by digest: the verdict cache keys on them.
 	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
 	check(err)
 	check(lp.AppendImage(img))
-	for i := 0; i < copies; i++ {
-		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar", i)))
-		os.Remove(filepath.Join(dir, fmt.Sprintf("usr_local_go%d.tar.gz", i)))
+	for _, l := range trees {
+		os.Remove(l.path)
+		os.Remove(l.path + ".gz")
 	}
 	pj, _ := json.MarshalIndent(planted, "", "  ")
 	check(os.WriteFile(filepath.Join(dir, "planted.json"), pj, 0o600))
