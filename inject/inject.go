@@ -652,10 +652,13 @@ type fileVar struct {
 
 // plan decides which variables the child gets.
 func (c *Config) plan(l *loaded) (*envPlan, error) {
-	p := &envPlan{}
-	byName := map[string][]byte{}
-	for _, s := range l.secrets {
-		byName[s.Name] = s.Value
+	p := &envPlan{set: make([]seal.Secret, 0, len(l.secrets)), base: make([]string, 0, len(c.Environ))}
+	var byName map[string][]byte // only --files looks values up by name
+	if len(c.Files) > 0 {
+		byName = make(map[string][]byte, len(l.secrets))
+		for _, s := range l.secrets {
+			byName[s.Name] = s.Value
+		}
 	}
 	asFile := map[string]bool{}
 	for _, f := range c.Files {
@@ -682,7 +685,7 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		allowEnv[n] = true
 	}
 	// The names the injector will define, and whether the runtime value wins.
-	define := map[string]bool{}
+	define := make(map[string]bool, len(l.secrets)+len(c.Files))
 	for _, s := range l.secrets {
 		if asFile[s.Name] {
 			continue
