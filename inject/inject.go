@@ -362,6 +362,8 @@ func (c *Config) load() (l *loaded, err error) {
 			return l, err
 		}
 		bl.Signer = signers[i]
+		m.reserve(len(b.Secrets))
+		bl.Keys = make([]string, 0, len(b.Secrets))
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
 				l.expired = append(l.expired, s.Name)
@@ -524,6 +526,15 @@ func newMerger(override []string) *merger {
 		m.override[n] = true
 	}
 	return m
+}
+
+// reserve makes room for n more keys, so that merging a bundle grows
+// nothing key by key.
+func (m *merger) reserve(n int) {
+	m.secrets = slices.Grow(m.secrets, n)
+	if len(m.index) == 0 {
+		m.index, m.from = make(map[string]int, n), make(map[string]string, n)
+	}
 }
 
 // add merges s from the bundle at path. A key an earlier bundle has, which
