@@ -362,6 +362,8 @@ func (c *Config) load() (l *loaded, err error) {
 			return l, err
 		}
 		bl.Signer = signers[i]
+		m.reserve(len(b.Secrets))
+		bl.Keys = make([]string, 0, len(b.Secrets))
 		for _, s := range b.Secrets {
 			if b.Meta.Expired(s.Name, now) {
 				l.expired = append(l.expired, s.Name)
@@ -526,6 +528,15 @@ func newMerger(override []string) *merger {
 	return m
 }
 
+// reserve makes room for n more keys, so that merging a bundle grows
+// nothing key by key.
+func (m *merger) reserve(n int) {
+	m.secrets = slices.Grow(m.secrets, n)
+	if len(m.index) == 0 {
+		m.index, m.from = make(map[string]int, n), make(map[string]string, n)
+	}
+}
+
 // add merges s from the bundle at path. A key an earlier bundle has, which
 // Override does not list, is not merged: dup is true and earlier names that
 // bundle.
@@ -652,10 +663,13 @@ type fileVar struct {
 
 // plan decides which variables the child gets.
 func (c *Config) plan(l *loaded) (*envPlan, error) {
-	p := &envPlan{}
-	byName := map[string][]byte{}
-	for _, s := range l.secrets {
-		byName[s.Name] = s.Value
+	p := &envPlan{set: make([]seal.Secret, 0, len(l.secrets)), base: make([]string, 0, len(c.Environ))}
+	var byName map[string][]byte // only --files looks values up by name
+	if len(c.Files) > 0 {
+		byName = make(map[string][]byte, len(l.secrets))
+		for _, s := range l.secrets {
+			byName[s.Name] = s.Value
+		}
 	}
 	asFile := map[string]bool{}
 	for _, f := range c.Files {
@@ -682,7 +696,7 @@ func (c *Config) plan(l *loaded) (*envPlan, error) {
 		allowEnv[n] = true
 	}
 	// The names the injector will define, and whether the runtime value wins.
-	define := map[string]bool{}
+	define := make(map[string]bool, len(l.secrets)+len(c.Files))
 	for _, s := range l.secrets {
 		if asFile[s.Name] {
 			continue

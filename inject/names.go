@@ -276,11 +276,4 @@ func (c *Config) allowHint(name string, k nameClass) string {
 
 // reservedName reports names no bundle may set, even when allowed: the
 // identity variables, which the injector removes from the child.
-func reservedName(name string) bool {
-	for _, v := range seal.IdentityEnvVars() {
-		if name == v {
-			return true
-		}
-	}
-	return false
-}
+func reservedName(name string) bool { return seal.IsIdentityEnvVar(name) }

@@ -3,12 +3,14 @@
 #
 #   slim binary size (static, stripped; target <= 4 MiB)
 #   start of /bin/true: direct, through a Go program that only execs (the
-#     floor of any Go entrypoint), through sealenv-inject on a 50-key bundle,
+#     floor of any Go entrypoint), through the same program linking the
+#     injector's packages (go-floor-deps: what their dependencies' start
+#     costs), through sealenv-inject on a 50-key bundle,
 #     through `sops exec-env` and `dotenvx run` when installed
 #     (targets: <= 3 ms over direct exec; >= 10x faster than sops exec-env)
 #   redaction throughput with 100 sealed values (target >= 1 GB/s)
 #   the start against the Go floor, fastest of RUNS with hyperfine (-N, no
-#     shell) in ROUNDS rounds: /bin/true, the floor program (built here) and
+#     shell) in ROUNDS rounds: /bin/true, the floor programs (built here) and
 #     sealenv-inject on the same 50-key bundle, identity from a file; the
 #     ratio sealenv-inject / floor (target <= 1.5x), and the same for the
 #     time each adds to /bin/true
@@ -17,6 +19,10 @@
 #   RUNS (default 60) and ROUNDS (default 3) tune the hyperfine comparison;
 #   the fastest of all ROUNDS x RUNS starts counts (a shared machine's load
 #   only ever slows a start down).
+#   SEALENV_BEFORE=REV (a git revision, e.g. main) or SEALENV_BEFORE=FILE (a
+#   built sealenv-inject) adds that injector to every hyperfine round, run
+#   alternately with this tree's on the same fixture, and prints both
+#   ratios: a before/after comparison in the same conditions.
 #
 # Needs: go. Optional: hyperfine (apt-get install hyperfine; without it the
 # ratio comes from BenchmarkStart's fastest start), sops on PATH (or
@@ -47,6 +53,24 @@ fi
 bin=$work/sealenv-inject
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bin" ./cmd/sealenv-inject
 size=$(stat -c %s "$bin")
+
+# The injector to compare with, built from a revision or given as a file.
+before=
+if [ -n "${SEALENV_BEFORE:-}" ]; then
+	if [ -f "$SEALENV_BEFORE" ]; then
+		before=$SEALENV_BEFORE
+	else
+		rev=$(git rev-parse --verify --quiet "$SEALENV_BEFORE^{commit}") || {
+			echo "bench-inject.sh: SEALENV_BEFORE=$SEALENV_BEFORE: neither a file nor a git revision" >&2
+			exit 2
+		}
+		mkdir -p "$work/before-src"
+		git archive "$rev" | tar -x -C "$work/before-src"
+		before=$work/sealenv-inject-before
+		(cd "$work/before-src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$before" ./cmd/sealenv-inject)
+		rm -rf "$work/before-src"
+	fi
+fi
 linkage=static
 if command -v file >/dev/null 2>&1 && file "$bin" | grep -q 'dynamically linked'; then
 	linkage=DYNAMIC
@@ -65,11 +89,17 @@ if command -v hyperfine >/dev/null 2>&1; then
 	}
 	true_bin=$(type -P true)
 	for round in $(seq "$rounds"); do
+		compare=()
+		if [ -n "$before" ]; then
+			compare=(-n before "$before --bundle $fixture/bench.env -- $true_bin")
+		fi
 		SEALENV_AGE_KEY_FILE=$fixture/key.txt hyperfine -N --style none --warmup 10 --runs "$runs" \
 			--export-csv "$work/round$round.csv" \
 			-n direct "$true_bin" \
 			-n go-floor "$fixture/goexec $true_bin" \
-			-n sealenv-inject "$bin --bundle $fixture/bench.env -- $true_bin" >/dev/null 2>"$work/hyperfine.txt" || {
+			-n go-floor-deps "$fixture/goexecdeps $true_bin" \
+			-n sealenv-inject "$bin --bundle $fixture/bench.env -- $true_bin" \
+			"${compare[@]}" >/dev/null 2>"$work/hyperfine.txt" || {
 			cat "$work/hyperfine.txt" >&2
 			exit 1
 		}
@@ -80,7 +110,7 @@ fi
 start_out=$work/start.txt
 redact_out=$work/redact.txt
 # dotenvx takes over a second a start: 10 starts say enough about it.
-for spec in "/(direct|go-floor|sealenv-inject|sops-exec-env)\$ ${starts}" "/dotenvx-run\$ 10"; do
+for spec in "/(direct|go-floor|go-floor-deps|sealenv-inject|sops-exec-env)\$ ${starts}" "/dotenvx-run\$ 10"; do
 	set -- $spec
 	SEALENV_INJECT_BIN=$bin go test -run '^$' -bench "^BenchmarkStart\$$1" -benchtime="$2x" ./cmd/sealenv-inject >>"$start_out" 2>&1 || {
 		cat "$start_out" >&2
@@ -144,12 +174,18 @@ if [ -s "$floor_out" ]; then
 	END { report() }
 	function report() {
 		printf "%-34s %10s %14s\n", "", "fastest ms", "best median ms"
-		split("direct go-floor sealenv-inject", order, " ")
-		for (i = 1; i <= 3; i++) printf "%-34s %10.2f %14.2f\n", order[i], min[order[i]] * 1e3, med[order[i]] * 1e3
-		ratio(min["sealenv-inject"], min["go-floor"], min["direct"])
+		split("direct go-floor go-floor-deps sealenv-inject before", order, " ")
+		for (i = 1; i <= 5; i++) if (order[i] in min) printf "%-34s %10.2f %14.2f\n", order[i], min[order[i]] * 1e3, med[order[i]] * 1e3
+		ratio("sealenv-inject", min["sealenv-inject"], min["go-floor"], min["direct"])
+		f = min["go-floor"]
+		printf "in units of the floor: linking the dependencies adds %.2fx (go-floor-deps / go-floor - 1), the injector work %.2fx ((sealenv-inject - go-floor-deps) / go-floor)\n", min["go-floor-deps"] / f - 1, (min["sealenv-inject"] - min["go-floor-deps"]) / f
+		if ("before" in min) {
+			ratio("before", min["before"], min["go-floor"], min["direct"])
+			printf "\nsealenv-inject / before:            %.2fx fastest, %.2fx best median\n", min["sealenv-inject"] / min["before"], med["sealenv-inject"] / med["before"]
+		}
 	}
-	function ratio(s, f, d) {
-		printf "\nsealenv-inject / go-floor:          %.2fx (target <= 1.5x): %s\n", s / f, (s / f <= 1.5 ? "met" : "NOT MET")
+	function ratio(name, s, f, d) {
+		printf "\n%-35s %.2fx (target <= 1.5x): %s\n", name " / go-floor:", s / f, (s / f <= 1.5 ? "met" : "NOT MET")
 		printf "the same, over /bin/true alone:     %.2fx (%.2f ms vs %.2f ms added to a direct exec)\n", (s - d) / (f - d), (s - d) * 1e3, (f - d) * 1e3
 	}' "$floor_out"
 else

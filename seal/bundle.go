@@ -431,19 +431,18 @@ var errPayload = errors.New("age payload failed authentication")
 // *age.NoIdentityMatchError when no identity matches); a payload that fails
 // authentication is errPayload.
 func openWrappedKey(armored string, ids []age.Identity) ([]byte, error) {
-	raw, err := io.ReadAll(armor.NewReader(strings.NewReader(armored)))
+	raw, err := readArmored(armored)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read header: %w", err)
 	}
-	hdr, err := age.ExtractHeader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
 	const nonceSize, tagSize = 16, chacha20poly1305.Overhead
-	payload, ok := bytes.CutPrefix(raw, hdr)
-	if !ok || len(payload) < nonceSize+tagSize || len(payload) > nonceSize+64+tagSize {
+	n := headerEnd(raw)
+	if n < 0 || len(raw)-n < nonceSize+tagSize || len(raw)-n > nonceSize+64+tagSize {
 		return openAgeFile(raw, ids)
 	}
+	// age.DecryptHeader parses the header as age.Decrypt does and checks
+	// its MAC; the payload is what follows it.
+	hdr, payload := raw[:n], raw[n:]
 	fileKey, err := age.DecryptHeader(hdr, ids...)
 	if err != nil {
 		return nil, err
@@ -465,6 +464,39 @@ func openWrappedKey(armored string, ids []age.Identity) ([]byte, error) {
 		return nil, errPayload
 	}
 	return key, nil
+}
+
+// readArmored decodes an armored age file into one buffer of the armor's
+// length (the binary is shorter), not io.ReadAll's growing ones.
+func readArmored(armored string) ([]byte, error) {
+	// One byte more than the armor, so that the read always ends at the
+	// armor's end (or its error), never at a full buffer.
+	raw := make([]byte, len(armored)+1)
+	n, err := io.ReadFull(armor.NewReader(strings.NewReader(armored)), raw)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return raw[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	return nil, errors.New("armored data decodes to more than its length")
+}
+
+// headerEnd returns the length of the age header at the start of raw, up
+// to the end of its first line that starts with "---" (the MAC line, where
+// age's parser ends a header), or -1 when there is no such line.
+func headerEnd(raw []byte) int {
+	for off := 0; off < len(raw); {
+		nl := bytes.IndexByte(raw[off:], '\n')
+		if nl < 0 {
+			return -1
+		}
+		if bytes.HasPrefix(raw[off:], []byte("---")) {
+			return off + nl + 1
+		}
+		off += nl + 1
+	}
+	return -1
 }
 
 // openAgeFile is openWrappedKey through age.Decrypt, for a file whose

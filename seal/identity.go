@@ -45,6 +45,11 @@ const EnvSignKey = "SEALENV_SIGN_KEY"
 // Each call returns a new slice: no caller can change the list.
 func IdentityEnvVars() []string { return slices.Clone(identityEnvVars[:]) }
 
+// IsIdentityEnvVar reports whether name is one of [IdentityEnvVars],
+// without copying the list (the injector asks for every variable of the
+// environment).
+func IsIdentityEnvVar(name string) bool { return slices.Contains(identityEnvVars[:], name) }
+
 var identityEnvVars = [...]string{EnvAgeKey, EnvAgeKeyFile, EnvSopsAgeKey, EnvSopsAgeKeyFile,
 	EnvSopsAgeKeyCmd, EnvSopsAgeSSHPrivateKey, EnvSopsAgeSSHPrivateKeyCmd, EnvSignKey}
 

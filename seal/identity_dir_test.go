@@ -46,4 +46,17 @@ func TestIdentityEnvVarsIsImmutable(t *testing.T) {
 	if again := IdentityEnvVars(); again[0] != EnvAgeKey {
 		t.Errorf("changing a returned list changed the next one: %q", again)
 	}
+	if IsIdentityEnvVar("PATH") || !IsIdentityEnvVar(EnvAgeKey) {
+		t.Errorf("changing a returned list changed IsIdentityEnvVar")
+	}
+	for _, v := range IdentityEnvVars() {
+		if !IsIdentityEnvVar(v) {
+			t.Errorf("IsIdentityEnvVar(%s) = false", v)
+		}
+	}
+	for _, v := range []string{"", "sops_age_key", "SOPS_AGE_KEY_", "SOPS_AGE_RECIPIENTS", "SEALENV_BUNDLE"} {
+		if IsIdentityEnvVar(v) {
+			t.Errorf("IsIdentityEnvVar(%q) = true", v)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -39,10 +38,13 @@ func ParseIdentityLines(data []byte, plugin func(line string) (age.Identity, err
 		return nil, errors.New("identity file is larger than 16 MiB")
 	}
 	var ids []age.Identity
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, maxIdentitySize)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
+	// Lines as bufio.ScanLines cuts them (a last line without a newline
+	// counts), without a scanner's 4 KiB buffer: the injector parses an
+	// identity at every start.
+	for n, rest := 1, data; len(rest) > 0; n++ {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
@@ -65,9 +67,6 @@ func ParseIdentityLines(data []byte, plugin func(line string) (age.Identity, err
 			return nil, fmt.Errorf("line %d: malformed identity", n)
 		}
 		ids = append(ids, id)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading identities: %v", err)
 	}
 	if len(ids) == 0 {
 		return nil, errors.New("no identities found")

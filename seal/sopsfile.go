@@ -340,18 +340,25 @@ func (p *parsed) otherKeyTypes() []string {
 const sopsPrefix = "sops_"
 
 func parseDotenv(data []byte) (*parsed, error) {
-	p := &parsed{}
+	// One copy of the text: keys and values are substrings of it, and the
+	// leaves and their one-element paths are allocated once, at the size
+	// the line count bounds. The store is read at every container start.
+	text := string(data)
+	lines := strings.Count(text, "\n") + 1
+	p := &parsed{leaves: make([]leaf, 0, lines)}
+	paths := make([]string, 0, lines)
 	metaLines := map[string]string{}
-	for i, line := range bytes.Split(data, []byte("\n")) {
+	for i := 0; text != ""; i++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		eq := bytes.IndexByte(line, '=')
-		if eq < 0 {
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
 			return nil, malformed("line %d: not KEY=VALUE", i+1)
 		}
-		key := string(line[:eq])
-		val := strings.ReplaceAll(string(line[eq+1:]), `\n`, "\n")
+		val = strings.ReplaceAll(val, `\n`, "\n")
 		if strings.HasPrefix(key, sopsPrefix) {
 			if _, dup := metaLines[key]; dup {
 				return nil, malformed("line %d: duplicate metadata key %q", i+1, key)
@@ -359,7 +366,8 @@ func parseDotenv(data []byte) (*parsed, error) {
 			metaLines[key] = val
 			continue
 		}
-		p.leaves = append(p.leaves, leaf{path: []string{key}, name: key, dotted: key, val: val})
+		paths = append(paths, key)
+		p.leaves = append(p.leaves, leaf{path: paths[len(paths)-1 : len(paths) : len(paths)], name: key, dotted: key, val: val})
 	}
 	if err := p.meta.fromFlat(metaLines); err != nil {
 		return nil, err

@@ -156,3 +156,61 @@ func BenchmarkOpenWrappedKey(b *testing.B) {
 		}
 	})
 }
+
+// TestHeaderEnd: the header the one-chunk path splits off is the one age
+// itself reads (age.ExtractHeader), for files wrapped to one to five
+// recipients and of payloads from empty to past one chunk; and the armor
+// is read whole or refused as age's reader refuses it.
+func TestHeaderEnd(t *testing.T) {
+	t.Parallel()
+	var ids []*age.X25519Identity
+	for range 5 {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for n := 1; n <= len(ids); n++ {
+		for _, size := range []int{0, 32, 64, 65, 70000} {
+			plain := make([]byte, size)
+			rand.Read(plain)
+			var buf bytes.Buffer
+			aw := armor.NewWriter(&buf)
+			var rs []age.Recipient
+			for _, id := range ids[:n] {
+				rs = append(rs, id.Recipient())
+			}
+			w, err := age.Encrypt(aw, rs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(plain)
+			w.Close()
+			aw.Close()
+			raw, err := readArmored(buf.String())
+			if err != nil {
+				t.Fatalf("%d recipients, %d bytes: %v", n, size, err)
+			}
+			want, err := io.ReadAll(armor.NewReader(strings.NewReader(buf.String())))
+			if err != nil || !bytes.Equal(raw, want) {
+				t.Fatalf("%d recipients, %d bytes: readArmored differs from armor's reader", n, size)
+			}
+			hdr, err := age.ExtractHeader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := headerEnd(raw); got != len(hdr) || !bytes.HasPrefix(raw, hdr) {
+				t.Errorf("%d recipients, %d bytes: header ends at %d, age reads %d bytes", n, size, got, len(hdr))
+			}
+			if got := headerEnd(raw[:len(hdr)-1]); got != -1 {
+				t.Errorf("%d recipients, %d bytes: a header cut before its MAC line's end ends at %d, want -1", n, size, got)
+			}
+		}
+	}
+	for _, bad := range []string{"", "not armor", "-----BEGIN AGE ENCRYPTED FILE-----\n!!!!\n-----END AGE ENCRYPTED FILE-----\n"} {
+		if _, err := readArmored(bad); err == nil {
+			t.Errorf("readArmored(%q): no error", bad)
+		}
+	}
+}

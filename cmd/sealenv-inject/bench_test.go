@@ -15,11 +15,12 @@ import (
 
 // BenchmarkStart measures what a container start pays for its secrets: the
 // time to start /bin/true directly, through a Go program that only execs it
-// (the floor of any Go entrypoint), through sealenv-inject with a 50-key
-// bundle (exec mode, access line on), and through the peer tools when they
-// are installed (sops exec-env on the same bundle, dotenvx run on a
-// 50-key encrypted .env). Whole processes, as a container runtime starts
-// them.
+// (the floor of any Go entrypoint), through the same program linking the
+// injector's packages (what their dependencies' start costs), through
+// sealenv-inject with a 50-key bundle (exec mode, access line on), and
+// through the peer tools when they are installed (sops exec-env on the same
+// bundle, dotenvx run on a 50-key encrypted .env). Whole processes, as a
+// container runtime starts them.
 //
 // The injector is built once with CGO_ENABLED=0, stripped, as it ships;
 // SEALENV_INJECT_BIN names a prebuilt one instead.
@@ -35,6 +36,7 @@ func BenchmarkStart(b *testing.B) {
 		}
 	}
 	floor := buildFloor(b, dir)
+	floorDeps := buildProgram(b, dir, "goexecdeps")
 	key, bundle, plain := startFixture(b, dir)
 	truePath, err := exec.LookPath("true")
 	if err != nil {
@@ -77,6 +79,9 @@ func BenchmarkStart(b *testing.B) {
 	})
 	b.Run("go-floor", func(b *testing.B) {
 		run(b, base, floor, truePath)
+	})
+	b.Run("go-floor-deps", func(b *testing.B) {
+		run(b, base, floorDeps, truePath)
 	})
 	b.Run("sealenv-inject", func(b *testing.B) {
 		run(b, append(base, seal.EnvAgeKey+"="+key.Text), bin, "--bundle", bundle, "--", truePath)
@@ -141,20 +146,27 @@ func startFixture(tb testing.TB, dir string) (injecttest.Key, string, string) {
 // and stripped as sealenv-inject ships.
 func buildFloor(tb testing.TB, dir string) string {
 	tb.Helper()
-	floor := filepath.Join(dir, "goexec")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./testdata/goexec")
+	return buildProgram(tb, dir, "goexec")
+}
+
+// buildProgram builds testdata/NAME into dir/NAME, static and stripped.
+func buildProgram(tb testing.TB, dir, name string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./testdata/"+name)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building goexec: %v\n%s", err, out)
+		tb.Fatalf("building %s: %v\n%s", name, err, out)
 	}
-	return floor
+	return bin
 }
 
 // TestStartFixture writes what scripts/bench-inject.sh times with hyperfine
 // into the directory $SEALENV_BENCH_FIXTURE (the script makes it, in memory
 // when it can, and removes it): the 50-key bundle of BenchmarkStart
-// (bench.env), its generated identity (key.txt, mode 0600) and the Go floor
-// program (goexec). It then starts a command through the injector with
+// (bench.env), its generated identity (key.txt, mode 0600), the Go floor
+// program (goexec) and the same linking the injector's packages
+// (goexecdeps). It then starts a command through the injector with
 // them, so the script never times a start that fails. Without the variable
 // it is skipped.
 func TestStartFixture(t *testing.T) {
@@ -168,6 +180,14 @@ func TestStartFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	buildFloor(t, dir)
+	deps := buildProgram(t, dir, "goexecdeps")
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1)")
+	}
+	if out, err := exec.Command(deps, truePath).CombinedOutput(); err != nil {
+		t.Fatalf("goexecdeps %s: %v\n%s", truePath, err, out)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
