@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	provenance "github.com/moby/buildkit/solver/llbsolver/provenance/types"
@@ -79,12 +80,12 @@ func (a *auditor) variable(name, value, where, kind, image, field string) {
 	a.add(f)
 }
 
-var buildArgHead = regexp.MustCompile(`^(?:RUN )?\|(\d+) `)
+var buildArgHead = lazyRegexp(`^(?:RUN )?\|(\d+) `)
 
 // buildArgs parses the "|N KEY=value ..." record that docker build and
 // BuildKit put before a RUN step's command in history.
 func buildArgs(createdBy string) [][2]string {
-	m := buildArgHead.FindStringSubmatch(createdBy)
+	m := buildArgHead().FindStringSubmatch(createdBy)
 	if m == nil {
 		return nil
 	}
@@ -123,7 +124,7 @@ func walkJSON(v any, p string, fn func(field, s string)) {
 			if p != "" {
 				q = p + "." + k
 			}
-			if !identRe.MatchString(k) {
+			if !identRe().MatchString(k) {
 				q = p + "[" + strconv.Quote(k) + "]"
 			}
 			walkJSON(t[k], q, fn)
@@ -135,7 +136,7 @@ func walkJSON(v any, p string, fn func(field, s string)) {
 	}
 }
 
-var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var identRe = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // attestation reads an attestation manifest: in-toto statements, bare or
 // in DSSE envelopes. Every string is searched; BuildKit provenance is
@@ -244,4 +245,13 @@ func (a *auditor) provenance(stmt []byte, label, field string) {
 	a.mu.Lock()
 	a.rep.Provenance = append(a.rep.Provenance, p)
 	a.mu.Unlock()
+}
+
+// lazyRegexp compiles expr on first use: a package-level expression made at
+// init would cost every sealenv command its compilation, also those (a
+// re-audit from the verdict cache, a command that audits nothing) that
+// never run it. expr is a constant of this package, so a mistake in it
+// panics on first use, and the tests reach every one.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

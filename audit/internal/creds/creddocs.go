@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -212,8 +211,8 @@ func kubeconfigUser(doc any) *credential {
 }
 
 var (
-	kindSecret = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*(?:#.*)?$`)
-	kindConfig = regexp.MustCompile(`^kind:\s*["']?Config["']?\s*(?:#.*)?$`)
+	kindSecret = lazyRegexp(`^kind:\s*["']?Secret["']?\s*(?:#.*)?$`)
+	kindConfig = lazyRegexp(`^kind:\s*["']?Config["']?\s*(?:#.*)?$`)
 )
 
 // kubeManifests finds a Kubernetes Secret with data, or a kubeconfig with
@@ -227,7 +226,7 @@ func kubeManifests(r io.Reader, limit int64) (*credential, error) {
 	for !found {
 		line, err := readLine(br)
 		t := bytes.TrimRight(line, " \t\r\n")
-		if kindSecret.Match(t) || kindConfig.Match(t) {
+		if kindSecret().Match(t) || kindConfig().Match(t) {
 			found = true
 		}
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
@@ -179,9 +178,9 @@ func KindOfName(name string) Kind {
 }
 
 var (
-	jsonKubeconfig = regexp.MustCompile(`"kind"\s*:\s*"Config"`)
-	jsonGCloud     = regexp.MustCompile(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
-	yamlKube       = regexp.MustCompile(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
+	jsonKubeconfig = lazyRegexp(`"kind"\s*:\s*"Config"`)
+	jsonGCloud     = lazyRegexp(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
+	yamlKube       = lazyRegexp(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
 )
 
 // KindOf is KindOfName, and where the name says nothing, the
@@ -202,13 +201,13 @@ func KindOf(name string, head []byte) Kind {
 		switch {
 		case has(`"auths"`):
 			return credDockerConfig
-		case jsonKubeconfig.Match(t), has(`"clusters"`) && has(`"apiVersion"`):
+		case jsonKubeconfig().Match(t), has(`"clusters"`) && has(`"apiVersion"`):
 			return credKubeconfig
 		case has(`"terraform_version"`) && has(`"lineage"`):
 			return credTFState
 		case (has(`"checkpoint"`) || has(`"deployment"`)) && (has(`"manifest"`) || has(`"secrets_providers"`)):
 			return credPulumiState
-		case jsonGCloud.Match(t), has(`"credential_type"`) && (has(`"AccessToken"`) || has(`"RefreshToken"`)),
+		case jsonGCloud().Match(t), has(`"credential_type"`) && (has(`"AccessToken"`) || has(`"RefreshToken"`)),
 			has(`"http-basic"`), has(`"github-oauth"`), has(`"gitlab-token"`), has(`"gitlab-oauth"`), has(`"bitbucket-oauth"`):
 			return credLeaves
 		case has(`"ConnectionStrings"`):
@@ -231,7 +230,7 @@ func KindOf(name string, head []byte) Kind {
 			return credDotnetXML
 		}
 	default:
-		if yamlKube.Match(firstYAMLLine(t)) {
+		if yamlKube().Match(firstYAMLLine(t)) {
 			return credYAML // a Kubernetes manifest or a kubeconfig under another name
 		}
 	}
