@@ -7,17 +7,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	provenance "github.com/moby/buildkit/solver/llbsolver/provenance/types"
 
 	"github.com/sealenv/sealenv/audit/internal/creds"
 	"github.com/sealenv/sealenv/audit/internal/transport"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/internal/match"
 )
 
@@ -80,7 +79,7 @@ func (a *auditor) variable(name, value, where, kind, image, field string) {
 	a.add(f)
 }
 
-var buildArgHead = lazyRegexp(`^(?:RUN )?\|(\d+) `)
+var buildArgHead = lazyregexp.New(`^(?:RUN )?\|(\d+) `)
 
 // buildArgs parses the "|N KEY=value ..." record that docker build and
 // BuildKit put before a RUN step's command in history.
@@ -136,7 +135,7 @@ func walkJSON(v any, p string, fn func(field, s string)) {
 	}
 }
 
-var identRe = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var identRe = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // attestation reads an attestation manifest: in-toto statements, bare or
 // in DSSE envelopes. Every string is searched; BuildKit provenance is
@@ -245,13 +244,4 @@ func (a *auditor) provenance(stmt []byte, label, field string) {
 	a.mu.Lock()
 	a.rep.Provenance = append(a.rep.Provenance, p)
 	a.mu.Unlock()
-}
-
-// lazyRegexp compiles expr on first use: a package-level expression made at
-// init would cost every sealenv command its compilation, also those (a
-// re-audit from the verdict cache, a command that audits nothing) that
-// never run it. expr is a constant of this package, so a mistake in it
-// panics on first use, and the tests reach every one.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

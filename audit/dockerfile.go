@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/sealenv/sealenv/audit/internal/creds"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/internal/match"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -184,8 +185,8 @@ func (l *dfLint) run(c *instructions.RunCommand, at func(rule, name, msg string)
 }
 
 var (
-	redirect = lazyRegexp(`(?:^|[^0-9&<>])>>?\s*([^\s&|;]+)`)
-	stmtSep  = lazyRegexp(`&&|\|\||;|\n`)
+	redirect = lazyregexp.New(`(?:^|[^0-9&<>])>>?\s*([^\s&|;]+)`)
+	stmtSep  = lazyregexp.New(`&&|\|\||;|\n`)
 )
 
 // persistsSecret returns the shell statement that writes one of refs (a

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 )
 
 func completionCommand(e *env) *cli.Command {
@@ -102,10 +103,10 @@ func compCmds(parent string, cmds []*cli.Command) []*compCmd {
 
 var (
 	// "`text`, json or sarif", "low, `medium` or high": a list of choices.
-	choiceList = lazyRegexp(`^(?:.*: )?([a-z0-9-]+(?:, [a-z0-9-]+)* or [a-z0-9-]+)$`)
-	fileValue  = lazyRegexp(`FILE|DIR|BUNDLE|PATH`)
+	choiceList = lazyregexp.New(`^(?:.*: )?([a-z0-9-]+(?:, [a-z0-9-]+)* or [a-z0-9-]+)$`)
+	fileValue  = lazyregexp.New(`FILE|DIR|BUNDLE|PATH`)
 	// "`dotenv` (sops's dialect), shell or json": asides are not choices.
-	parenthetical = lazyRegexp(`\s*\([^)]*\)`)
+	parenthetical = lazyregexp.New(`\s*\([^)]*\)`)
 )
 
 func compFlags(flags []cli.Flag) []compFlag {

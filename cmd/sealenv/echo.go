@@ -22,6 +22,7 @@ import (
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -301,15 +302,15 @@ func (ec *echo) policyNames() map[string]bool {
 }
 
 var (
-	flagName  = lazyRegexp(`^[a-z][a-z0-9-]*$`)
-	pathLike  = lazyRegexp(`^[A-Za-z0-9._/~-]+$`)
-	fileExt   = lazyRegexp(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
-	pubKey    = lazyRegexp(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
-	shortWord = lazyRegexp(`^[a-z]{1,7}$`)
+	flagName  = lazyregexp.New(`^[a-z][a-z0-9-]*$`)
+	pathLike  = lazyregexp.New(`^[A-Za-z0-9._/~-]+$`)
+	fileExt   = lazyregexp.New(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
+	pubKey    = lazyregexp.New(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
+	shortWord = lazyregexp.New(`^[a-z]{1,7}$`)
 	// containerName is a container or pod name of docker-container://,
 	// podman-container:// and kube-pod:// addresses.
-	containerName = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	hostName      = lazyRegexp(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
+	containerName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	hostName      = lazyregexp.New(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
 	// words are the values of buildx's NAME=VALUE options that are
 	// neither paths nor names (--cache-to type=registry,mode=max).
 	words = map[string]bool{"registry": true, "local": true, "inline": true, "true": true, "false": true,

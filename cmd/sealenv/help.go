@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 )
 
 // helpCommand is `sealenv help [COMMAND [SUBCOMMAND]]`: the same text as
@@ -146,10 +146,10 @@ func editDistance(a, b string) int {
 
 // Go's flag package, which urfave/cli parses with, words its errors so.
 var (
-	errUnknownFlag = lazyRegexp(`^flag provided but not defined: -+(.+)$`)
-	errFlagValue   = lazyRegexp(`^invalid value ".*" for flag -+([^:\s]+): (.*)$`)
-	errBoolValue   = lazyRegexp(`^invalid boolean value ".*" for -+([^:\s]+): `)
-	errNeedsValue  = lazyRegexp(`^flag needs an argument: -+(.+)$`)
+	errUnknownFlag = lazyregexp.New(`^flag provided but not defined: -+(.+)$`)
+	errFlagValue   = lazyregexp.New(`^invalid value ".*" for flag -+([^:\s]+): (.*)$`)
+	errBoolValue   = lazyregexp.New(`^invalid boolean value ".*" for -+([^:\s]+): `)
+	errNeedsValue  = lazyregexp.New(`^flag needs an argument: -+(.+)$`)
 )
 
 // usageError turns urfave/cli's usage errors into one line that names the
@@ -255,13 +255,4 @@ func setUsageErrors(parent string, cmds []*cli.Command) {
 			setUsageErrors(parent+" "+c.Name, c.Subcommands)
 		}
 	}
-}
-
-// lazyRegexp compiles expr on first use: the command's package-level
-// expressions serve error messages, completion and the echo of arguments,
-// and compiled at init they cost every sealenv run (an audit from the
-// verdict cache included) about a millisecond. expr is a constant of this
-// package: a mistake in it panics on first use, which the tests reach.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -211,8 +212,8 @@ func kubeconfigUser(doc any) *credential {
 }
 
 var (
-	kindSecret = lazyRegexp(`^kind:\s*["']?Secret["']?\s*(?:#.*)?$`)
-	kindConfig = lazyRegexp(`^kind:\s*["']?Config["']?\s*(?:#.*)?$`)
+	kindSecret = lazyregexp.New(`^kind:\s*["']?Secret["']?\s*(?:#.*)?$`)
+	kindConfig = lazyregexp.New(`^kind:\s*["']?Config["']?\s*(?:#.*)?$`)
 )
 
 // kubeManifests finds a Kubernetes Secret with data, or a kubeconfig with

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -178,9 +179,9 @@ func KindOfName(name string) Kind {
 }
 
 var (
-	jsonKubeconfig = lazyRegexp(`"kind"\s*:\s*"Config"`)
-	jsonGCloud     = lazyRegexp(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
-	yamlKube       = lazyRegexp(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
+	jsonKubeconfig = lazyregexp.New(`"kind"\s*:\s*"Config"`)
+	jsonGCloud     = lazyregexp.New(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
+	yamlKube       = lazyregexp.New(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
 )
 
 // KindOf is KindOfName, and where the name says nothing, the

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 )
 
 // Credentials files read line by line, as a stream, whatever their size:
@@ -71,16 +73,16 @@ var iniRules = map[Kind]iniRule{
 }
 
 var (
-	npmrcAuth  = lazyRegexp(`^"?(?:\S*:)?(_authToken|_auth|_password)"?(?:\s*=\s*|\s+)(.*)$`)
-	netrcPass  = lazyRegexp(`(?:^|\s)(password|passwd)\s+(\S+)`)
-	gitCredURL = lazyRegexp(`^[a-z][a-z0-9+.-]*://[^/:@\s]+:([^@\s]+)@`)
-	propLine   = lazyRegexp(`^([A-Za-z0-9_.\-\[\]]+)\s*[=:]\s*(.*)$`)
-	iniSection = lazyRegexp(`^\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$`)
-	iniLine    = lazyRegexp(`^([A-Za-z0-9_.\-]+|"[^"]*")\s*[=:]\s*(.*)$`)
-	hclVar     = lazyRegexp(`^\s*variable\s+"([^"]+)"\s*\{`)
-	hclAttr    = lazyRegexp(`^\s*"?([A-Za-z0-9_.\-]+)"?\s*[=:]\s*"((?:[^"\\]|\\.)*)"\s*,?\s*(?:#.*|//.*)?$`)
-	urlUser    = lazyRegexp(`[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s:]*)(?::([^@\s/]*))?@`)
-	authHeader = lazyRegexp(`(?i)^\s*(?:authorization\s*:\s*(?:basic|bearer|token)|private-token\s*:|job-token\s*:|x-api-key\s*:)\s*(\S+)`)
+	npmrcAuth  = lazyregexp.New(`^"?(?:\S*:)?(_authToken|_auth|_password)"?(?:\s*=\s*|\s+)(.*)$`)
+	netrcPass  = lazyregexp.New(`(?:^|\s)(password|passwd)\s+(\S+)`)
+	gitCredURL = lazyregexp.New(`^[a-z][a-z0-9+.-]*://[^/:@\s]+:([^@\s]+)@`)
+	propLine   = lazyregexp.New(`^([A-Za-z0-9_.\-\[\]]+)\s*[=:]\s*(.*)$`)
+	iniSection = lazyregexp.New(`^\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$`)
+	iniLine    = lazyregexp.New(`^([A-Za-z0-9_.\-]+|"[^"]*")\s*[=:]\s*(.*)$`)
+	hclVar     = lazyregexp.New(`^\s*variable\s+"([^"]+)"\s*\{`)
+	hclAttr    = lazyregexp.New(`^\s*"?([A-Za-z0-9_.\-]+)"?\s*[=:]\s*"((?:[^"\\]|\\.)*)"\s*,?\s*(?:#.*|//.*)?$`)
+	urlUser    = lazyregexp.New(`[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s:]*)(?::([^@\s/]*))?@`)
+	authHeader = lazyregexp.New(`(?i)^\s*(?:authorization\s*:\s*(?:basic|bearer|token)|private-token\s*:|job-token\s*:|x-api-key\s*:)\s*(\S+)`)
 )
 
 // lineState is what a line reader remembers between lines: the INI

@@ -4,11 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/internal/match"
 )
 
@@ -21,8 +20,8 @@ func placeholderEnvFile(base string) bool {
 	return false
 }
 
-var secretName = lazyRegexp(`(?i)(passw(or)?d|passwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|credential|_creds$|^creds$|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$|(^|_)pat$|(^|_)auth$|_auth_|_cookie$)`)
-var notSecretName = lazyRegexp(`(?i)(_file|_path|_dir|_id|_name|_user(name)?|_url|_host|_port|_len(gth)?|_ttl|_expir[a-z]*|_enabled|_type|public_?key)$`)
+var secretName = lazyregexp.New(`(?i)(passw(or)?d|passwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|credential|_creds$|^creds$|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$|(^|_)pat$|(^|_)auth$|_auth_|_cookie$)`)
+var notSecretName = lazyregexp.New(`(?i)(_file|_path|_dir|_id|_name|_user(name)?|_url|_host|_port|_len(gth)?|_ttl|_expir[a-z]*|_enabled|_type|public_?key)$`)
 
 // IsSecretName reports whether a variable name says it holds a secret.
 func IsSecretName(n string) bool {
@@ -138,13 +137,4 @@ func Check(name string, r io.Reader, sealed map[string]bool, limit int64) (*Find
 		f.Message = "a credentials file with a plaintext " + c.key + ": pass it at run time with sealenv-inject (--file for file-shaped secrets), or seal it"
 	}
 	return f, nil
-}
-
-// lazyRegexp compiles expr on first use: a package-level expression made at
-// init would cost every sealenv command its compilation, also those (a
-// re-audit from the verdict cache, a command that audits nothing) that
-// never run it. expr is a constant of this package, so a mistake in it
-// panics on first use, and the tests reach every one.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
