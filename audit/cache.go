@@ -171,7 +171,7 @@ func (o *Options) verdictContextAt(d *detectors, detector int) []byte {
 	for _, r := range d.rules {
 		str(r.ID)
 		str(r.Severity.String())
-		str(r.Regex.String())
+		str(r.Pattern)
 		num(int64(r.SecretGroup))
 		num(int64(r.Before))
 		num(int64(r.MaxLen))

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -553,6 +554,49 @@ func TestCacheEntryInUse(t *testing.T) {
 		}
 		if st.ModTime().Before(time.Now().Add(-time.Hour)) {
 			t.Errorf("an entry in use kept its old time %v", st.ModTime())
+		}
+	}
+}
+
+// TestCacheNewLayerSearched: what a re-audit from the cache does not run is
+// made on first use (the rules' regexes, the walker's tables), and a layer
+// it must search gets all of it. An image of the three cached layers and a
+// new one, audited with a rule set whose regexes were never compiled:
+// three layers from the cache, the new one searched, and both its planted
+// value (base64, in a gzip layer) and its credential (a rule's match, in
+// a tar.gz inside it) found beside the cached findings.
+func TestCacheNewLayerSearched(t *testing.T) {
+	t.Parallel()
+	c := newCacheImage(t)
+	cache := openCache(t, t.TempDir())
+	audited(t, c.img, c.opts(cache))
+	o := c.opts(cache)
+	o.Rules = rules.Default()
+	if r := audited(t, c.img, o); r.Coverage.CachedLayers != 3 {
+		t.Fatalf("re-audit: %d of 3 layers from the cache", r.Coverage.CachedLayers)
+	}
+	secret := "ghp_" + randString(t, alnum, 36)
+	inner := gz(t, tarBytes(t, file{"deploy/ci.sh", []byte("export GH=" + secret + "\n")}))
+	img, err := mutate.AppendLayers(c.img, tarLayer(t, "gzip",
+		file{"srv/token.b64", []byte(base64.StdEncoding.EncodeToString([]byte(c.value)) + "\n")},
+		file{"srv/bundle.tar.gz", inner},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Rules = rules.Default()
+	r := audited(t, img, o)
+	if r.Coverage.Layers != 4 || r.Coverage.CachedLayers != 3 || !r.Coverage.Complete {
+		t.Fatalf("coverage %+v", r.Coverage)
+	}
+	for _, w := range []want{
+		{kind: "known-value", secret: "API_TOKEN", path: "srv/token.b64", encoding: "base64"},
+		{kind: "rule", rule: "github-token", path: "srv/bundle.tar.gz!/deploy/ci.sh"},
+		{kind: "known-value", secret: "API_TOKEN", path: "app/config.yaml"},
+		{kind: "rule", rule: "github-token", path: "app/ci.sh"},
+	} {
+		if !has(r, w) {
+			t.Errorf("missing %+v in %s", w, dump(t, r))
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit/internal/creds"
 	"github.com/sealenv/sealenv/audit/internal/transport"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/internal/match"
 )
 
@@ -79,12 +79,12 @@ func (a *auditor) variable(name, value, where, kind, image, field string) {
 	a.add(f)
 }
 
-var buildArgHead = regexp.MustCompile(`^(?:RUN )?\|(\d+) `)
+var buildArgHead = lazyregexp.New(`^(?:RUN )?\|(\d+) `)
 
 // buildArgs parses the "|N KEY=value ..." record that docker build and
 // BuildKit put before a RUN step's command in history.
 func buildArgs(createdBy string) [][2]string {
-	m := buildArgHead.FindStringSubmatch(createdBy)
+	m := buildArgHead().FindStringSubmatch(createdBy)
 	if m == nil {
 		return nil
 	}
@@ -123,7 +123,7 @@ func walkJSON(v any, p string, fn func(field, s string)) {
 			if p != "" {
 				q = p + "." + k
 			}
-			if !identRe.MatchString(k) {
+			if !identRe().MatchString(k) {
 				q = p + "[" + strconv.Quote(k) + "]"
 			}
 			walkJSON(t[k], q, fn)
@@ -135,7 +135,7 @@ func walkJSON(v any, p string, fn func(field, s string)) {
 	}
 }
 
-var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var identRe = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // attestation reads an attestation manifest: in-toto statements, bare or
 // in DSSE envelopes. Every string is searched; BuildKit provenance is

@@ -40,7 +40,7 @@ func newDetectors(values []Value, rs []*rules.Rule, sealedNames []string) *detec
 	}
 	var kws []match.Keyword
 	for ri, r := range rs {
-		ci := strings.HasPrefix(r.Regex.String(), "(?i)")
+		ci := strings.HasPrefix(r.Pattern, "(?i)")
 		for _, k := range r.Keywords {
 			kws = append(kws, match.Keyword{Text: k, Fold: ci, Rule: ri, Before: r.Before, After: r.MaxLen})
 		}
@@ -68,7 +68,7 @@ func (d *detectors) Confirm(ri int, win []byte, at int, dst []match.Match) []mat
 			return dst
 		}
 	}
-	for _, m := range r.Regex.FindAllSubmatchIndex(win, -1) {
+	for _, m := range r.Regex().FindAllSubmatchIndex(win, -1) {
 		g := r.SecretGroup
 		if m[2*g] < 0 {
 			continue

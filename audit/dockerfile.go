@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/moby/patternmatcher"
@@ -17,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/sealenv/sealenv/audit/internal/creds"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/internal/match"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -185,14 +185,14 @@ func (l *dfLint) run(c *instructions.RunCommand, at func(rule, name, msg string)
 }
 
 var (
-	redirect = regexp.MustCompile(`(?:^|[^0-9&<>])>>?\s*([^\s&|;]+)`)
-	stmtSep  = regexp.MustCompile(`&&|\|\||;|\n`)
+	redirect = lazyregexp.New(`(?:^|[^0-9&<>])>>?\s*([^\s&|;]+)`)
+	stmtSep  = lazyregexp.New(`&&|\|\||;|\n`)
 )
 
 // persistsSecret returns the shell statement that writes one of refs (a
 // secret's path or variable) to a file, or "".
 func persistsSecret(script string, refs []string) string {
-	for _, stmt := range stmtSep.Split(script, -1) {
+	for _, stmt := range stmtSep().Split(script, -1) {
 		mentions := false
 		for _, r := range refs {
 			if strings.Contains(stmt, r) {
@@ -202,7 +202,7 @@ func persistsSecret(script string, refs []string) string {
 		if !mentions {
 			continue
 		}
-		for _, m := range redirect.FindAllStringSubmatch(stmt, -1) {
+		for _, m := range redirect().FindAllStringSubmatch(stmt, -1) {
 			switch m[1] {
 			case "/dev/null", "/dev/stdout", "/dev/stderr":
 				continue

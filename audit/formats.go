@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Formats the walker opens, told apart by content (and, for the two that
@@ -276,20 +277,23 @@ var signatures = []struct {
 	{"\x5d\x00\x00", fmtLzma}, {"\x04\x22\x4d\x18", fmtLZ4}, {"\x02\x21\x4c\x18", fmtLZ4},
 }
 
-// sigPair marks the first two bytes of the signatures ("us" of a tar's
-// "ustar"), so that most bytes cost one table lookup.
-var sigPair = func() (t [1 << 16]bool) {
+// sigPairs marks the first two bytes of the signatures ("us" of a tar's
+// "ustar"), so that most bytes cost one table lookup. It is made on first
+// use: at init, its 64 KiB would cost every sealenv command a stack copy.
+var sigPairs = sync.OnceValue(func() *[1 << 16]bool {
+	t := new([1 << 16]bool)
 	for _, s := range signatures {
 		t[uint16(s.magic[0])<<8|uint16(s.magic[1])] = true
 	}
-	return
-}()
+	return t
+})
 
 // findSignature returns the offset in b, below limit, of the first place
 // where a format the walker decodes starts and is confirmed by its header
 // (b holds up to 512 bytes after it to confirm), or -1. A tar is found by
 // its "ustar" at offset 257 of a header.
 func findSignature(b []byte, limit int) (int, int) {
+	sigPair := sigPairs()
 	for i := 0; i+1 < len(b) && i-257 < limit; i++ {
 		// Runs of zero bytes (sparse maps, padding) are skipped eight at
 		// a time: no signature starts with one.

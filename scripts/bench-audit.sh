@@ -186,10 +186,15 @@ awk -v s="$searched" -v d="$decoded" -v a="$zg_wall" -v g="$gz_wall" 'BEGIN {
 cacheargs() { echo audit image --identity "$1/key.txt" --bundle "$1/bundle.env" --format json -o "$2" --cache "$work/verdicts" "oci:$1/layout"; }
 read -r nc_wall nc_cpu nc_rss < <(run "$work/nc" "$work/sealenv" $(cacheargs "$work/imggzx" "$work/nc.json") )
 read -r wc_wall wc_cpu wc_rss < <(run "$work/wc" "$work/sealenv" $(cacheargs "$work/imggzx" "$work/wc.json") )
+# sealenv's own start (process start and package init), the floor of any
+# sealenv command: most of what a re-audit costs (see docs/audit.md,
+# "Performance"; scripts/bench-cache.sh times all three over several runs).
+read -r sv_wall sv_cpu sv_rss < <(run "$work/sv" "$work/sealenv" version)
 echo
 echo "verdict cache, the gzip image as an OCI layout (oci:), the same sealed values and rules:"
 gzrow "cold audit (empty cache)" "$nc_wall" "$nc_cpu" "$nc_rss"
 gzrow "re-audit (every layer cached)" "$wc_wall" "$wc_cpu" "$wc_rss"
+gzrow "sealenv version (its start)" "$sv_wall" "$sv_cpu" "$sv_rss"
 cached=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["coverage"].get("cached_layers", 0))' "$work/wc.json")
 awk -v c="$nc_wall" -v w="$wc_wall" -v n="$cached" 'BEGIN {
 	printf "re-audit: %d layers from the cache; %.1f%% of the cold audit'"'"'s time (target: under 5%%)\n", n, 100*w/c }'

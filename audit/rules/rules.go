@@ -26,7 +26,9 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -78,7 +80,10 @@ type Rule struct {
 	Severity    Severity
 	// Keywords are matched without regard to ASCII case.
 	Keywords []string
-	Regex    *regexp.Regexp
+	// Pattern is the regular expression as the rule file wrote it;
+	// [Rule.Regex] compiles it.
+	Pattern string
+	regex   func() *regexp.Regexp
 	// SecretGroup is the capture group that holds the secret (0: whole match).
 	SecretGroup int
 	// Before and MaxLen bound the window the regex runs on, relative to the
@@ -225,22 +230,34 @@ func (r Spec) Compile() (*Rule, error) {
 			return nil, fmt.Errorf("keyword %q is shorter than 3 bytes", k)
 		}
 	}
-	re := r.Compiled
-	if re == nil {
-		var err error
-		if re, err = regexp.Compile(r.Regex); err != nil {
+	// The regex is checked here (parsed, which is what can fail) and
+	// compiled on first use: most rules of a set run on no byte of an
+	// audit whose layers all come from the verdict cache, and compiling
+	// the built-in set cost every audit a few milliseconds.
+	var regex func() *regexp.Regexp
+	var groups int
+	if re := r.Compiled; re != nil {
+		r.Regex = re.String()
+		regex = func() *regexp.Regexp { return re }
+		groups = re.NumSubexp()
+	} else {
+		p, err := syntax.Parse(r.Regex, syntax.Perl)
+		if err != nil {
 			return nil, fmt.Errorf("regex: %v", err)
 		}
+		groups = p.MaxCap()
+		expr := r.Regex
+		regex = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 	}
 	g := 0
-	if re.NumSubexp() > 0 {
+	if groups > 0 {
 		g = 1
 	}
 	if r.SecretGroup != nil {
 		g = *r.SecretGroup
 	}
-	if g < 0 || g > re.NumSubexp() {
-		return nil, fmt.Errorf("secret_group %d: the regex has %d groups", g, re.NumSubexp())
+	if g < 0 || g > groups {
+		return nil, fmt.Errorf("secret_group %d: the regex has %d groups", g, groups)
 	}
 	if r.Before < 0 || r.Before > 4096 || r.MaxLen < 0 || r.MaxLen > 65536 {
 		return nil, fmt.Errorf("before must be 0..4096 and max_len 0..65536")
@@ -258,7 +275,7 @@ func (r Spec) Compile() (*Rule, error) {
 	}
 	return &Rule{
 		ID: r.ID, Description: r.Description, Severity: sev,
-		Keywords: r.Keywords, Regex: re, SecretGroup: g,
+		Keywords: r.Keywords, Pattern: r.Regex, regex: regex, SecretGroup: g,
 		Before: r.Before, MaxLen: r.MaxLen, Entropy: r.Entropy,
 		Stopwords: r.Stopwords, Requires: r.Requires, Validate: r.Validate, Example: r.Example, Not: r.Not,
 	}, nil
@@ -288,6 +305,10 @@ func (s *Set) Merge(more *Set) *Set {
 	}
 	return out
 }
+
+// Regex returns the rule's regular expression, compiled on its first use
+// (safe from several goroutines at once).
+func (r *Rule) Regex() *regexp.Regexp { return r.regex() }
 
 // Accept reports whether secret, the text a rule's secret group matched,
 // passes the rule's entropy and stopword checks.

@@ -67,7 +67,7 @@ func matches(r *Rule, s string) bool {
 			for _, req := range r.Requires {
 				ok = ok && strings.Contains(s[i:hi], req)
 			}
-			for _, m := range r.Regex.FindAllStringSubmatchIndex(s[lo:hi], -1) {
+			for _, m := range r.Regex().FindAllStringSubmatchIndex(s[lo:hi], -1) {
 				if !ok {
 					break
 				}
@@ -131,6 +131,10 @@ func TestParseErrors(t *testing.T) {
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [ab]\n  regex: a", `x.yaml: r: invalid rule: keyword "ab" is shorter than 3 bytes`},
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: '('", "x.yaml: r: invalid rule: regex: error parsing regexp: missing closing ): `(`"},
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: a\n  secret_group: 2", "x.yaml: r: invalid rule: secret_group 2: the regex has 0 groups"},
+		// What regexp.Compile refuses is refused when the file is read,
+		// although the rule compiles its regex on first use.
+		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: 'a{1001}'", "x.yaml: r: invalid rule: regex: error parsing regexp: invalid repeat count: `{1001}`"},
+		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: '(a)(b)'\n  secret_group: 3", "x.yaml: r: invalid rule: secret_group 3: the regex has 2 groups"},
 		{"version: \"1\"\nrules:\n- id: r\n  severity: low\n  keywords: [abc]\n  regex: a\n  colour: red", "x.yaml: line 7: field colour not found in type rules.Spec"},
 	} {
 		_, err := Parse("x.yaml", []byte(tc.in))
@@ -156,5 +160,40 @@ func TestMerge(t *testing.T) {
 		if r.ID == "jwt" && r.Severity != Low {
 			t.Error("user rule did not replace the built-in one")
 		}
+	}
+}
+
+// TestRegexOnFirstUse: a rule's regex is compiled when first asked for,
+// once, from its pattern; one already compiled (a policy's rule) is kept.
+func TestRegexOnFirstUse(t *testing.T) {
+	t.Parallel()
+	for _, r := range Default().Rules {
+		re := r.Regex()
+		if re.String() != r.Pattern || r.Regex() != re {
+			t.Errorf("%s: regex %q from pattern %q, or compiled twice", r.ID, re, r.Pattern)
+		}
+	}
+	re := regexp.MustCompile(`tok_([a-z]{8})`)
+	r, err := Spec{ID: "tok", Severity: "high", Keywords: []string{"tok_"}, Compiled: re}.Compile()
+	if err != nil || r.Regex() != re || r.Pattern != re.String() || r.SecretGroup != 1 {
+		t.Fatalf("compiled rule: %v %v %q %d", err, r.Regex(), r.Pattern, r.SecretGroup)
+	}
+	// Many goroutines asking at once get one regex.
+	r, err = Spec{ID: "tok", Severity: "high", Keywords: []string{"tok_"}, Regex: `tok_([a-z]{8})`}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *regexp.Regexp, 8)
+	for range cap(got) {
+		go func() { got <- r.Regex() }()
+	}
+	first := <-got
+	for range cap(got) - 1 {
+		if <-got != first {
+			t.Fatal("two regexes for one rule")
+		}
+	}
+	if m := first.FindStringSubmatch("x tok_abcdefgh y"); len(m) != 2 || m[1] != "abcdefgh" {
+		t.Fatalf("match %q", m)
 	}
 }

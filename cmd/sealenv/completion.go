@@ -4,12 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 )
 
 func completionCommand(e *env) *cli.Command {
@@ -103,10 +103,10 @@ func compCmds(parent string, cmds []*cli.Command) []*compCmd {
 
 var (
 	// "`text`, json or sarif", "low, `medium` or high": a list of choices.
-	choiceList = regexp.MustCompile(`^(?:.*: )?([a-z0-9-]+(?:, [a-z0-9-]+)* or [a-z0-9-]+)$`)
-	fileValue  = regexp.MustCompile(`FILE|DIR|BUNDLE|PATH`)
+	choiceList = lazyregexp.New(`^(?:.*: )?([a-z0-9-]+(?:, [a-z0-9-]+)* or [a-z0-9-]+)$`)
+	fileValue  = lazyregexp.New(`FILE|DIR|BUNDLE|PATH`)
 	// "`dotenv` (sops's dialect), shell or json": asides are not choices.
-	parenthetical = regexp.MustCompile(`\s*\([^)]*\)`)
+	parenthetical = lazyregexp.New(`\s*\([^)]*\)`)
 )
 
 func compFlags(flags []cli.Flag) []compFlag {
@@ -122,10 +122,10 @@ func compFlags(flags []cli.Flag) []compFlag {
 			placeholder, usage := unquoteUsage(df.GetUsage())
 			cf.usage = usage
 			if cf.value {
-				cf.files = fileValue.MatchString(placeholder)
+				cf.files = fileValue().MatchString(placeholder)
 				if strings.Contains(placeholder, "|") {
 					cf.choices = strings.Split(placeholder, "|")
-				} else if m := choiceList.FindStringSubmatch(parenthetical.ReplaceAllString(usage, "")); m != nil {
+				} else if m := choiceList().FindStringSubmatch(parenthetical().ReplaceAllString(usage, "")); m != nil {
 					cf.choices = strings.FieldsFunc(strings.ReplaceAll(m[1], " or ", ", "), func(r rune) bool { return r == ',' || r == ' ' })
 				}
 			}

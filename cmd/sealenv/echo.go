@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/sealenv/sealenv/audit/rules"
 	"github.com/sealenv/sealenv/imageref"
 	"github.com/sealenv/sealenv/inject"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/policies"
 	"github.com/sealenv/sealenv/seal"
 	"github.com/sealenv/sealenv/seal/author"
@@ -166,7 +166,7 @@ func (ec *echo) texts() []text {
 		s := a
 		if len(a) > 1 && a[0] == '-' {
 			name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if !flagName.MatchString(name) {
+			if !flagName().MatchString(name) {
 				// "-VALUE": urfave/cli quotes it without its dashes.
 				add(a, i, true)
 				add(strings.TrimLeft(a, "-"), i, true)
@@ -302,15 +302,15 @@ func (ec *echo) policyNames() map[string]bool {
 }
 
 var (
-	flagName  = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	pathLike  = regexp.MustCompile(`^[A-Za-z0-9._/~-]+$`)
-	fileExt   = regexp.MustCompile(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
-	pubKey    = regexp.MustCompile(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
-	shortWord = regexp.MustCompile(`^[a-z]{1,7}$`)
+	flagName  = lazyregexp.New(`^[a-z][a-z0-9-]*$`)
+	pathLike  = lazyregexp.New(`^[A-Za-z0-9._/~-]+$`)
+	fileExt   = lazyregexp.New(`\.(env|ya?ml|json|txt|tar|sarif|pem|pub|key|crt|gz|zst|lock|sh|md)$`)
+	pubKey    = lazyregexp.New(`^(age1[a-z0-9]+|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$`)
+	shortWord = lazyregexp.New(`^[a-z]{1,7}$`)
 	// containerName is a container or pod name of docker-container://,
 	// podman-container:// and kube-pod:// addresses.
-	containerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	hostName      = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
+	containerName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	hostName      = lazyregexp.New(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
 	// words are the values of buildx's NAME=VALUE options that are
 	// neither paths nor names (--cache-to type=registry,mode=max).
 	words = map[string]bool{"registry": true, "local": true, "inline": true, "true": true, "false": true,
@@ -326,7 +326,7 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 	if strings.HasPrefix(a, "-") {
 		// --flag=value (a flag alone is never a text)
 		name, value, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !flagName.MatchString(name) {
+		if !flagName().MatchString(name) {
 			return "", false
 		}
 		if len(value) < 4 {
@@ -335,13 +335,13 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 		v, ok := safeText(value, opened, policy)
 		return a[:len(a)-len(value)] + v, ok
 	}
-	if opened[a] || policy[a] || pubKey.MatchString(a) || words[a] {
+	if opened[a] || policy[a] || pubKey().MatchString(a) || words[a] {
 		return a, true
 	}
 	if _, err := os.Lstat(a); err == nil {
 		return a, true
 	}
-	if shortWord.MatchString(a) {
+	if shortWord().MatchString(a) {
 		// Shorter than the shortest value the audit searches for, and
 		// no token looks like it: a mistyped command, flag value or shell.
 		return a, true
@@ -357,7 +357,7 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 		_, err := exec.LookPath(a)
 		return a, err == nil
 	}
-	if pathLike.MatchString(a) && (strings.Contains(a, "/") || fileExt.MatchString(a)) {
+	if pathLike().MatchString(a) && (strings.Contains(a, "/") || fileExt().MatchString(a)) {
 		if dir := filepath.Dir(a); dir == "." || exists(dir) || !randomLooking(a) {
 			return a, true
 		}
@@ -371,7 +371,7 @@ func safeText(a string, opened, policy map[string]bool) (string, bool) {
 		var out []string
 		for _, f := range strings.Split(a, ",") {
 			k, v, ok := strings.Cut(f, "=")
-			if !ok || !flagName.MatchString(k) {
+			if !ok || !flagName().MatchString(k) {
 				return "", false
 			}
 			if len(v) >= 4 {
@@ -424,14 +424,14 @@ func address(a string) (string, bool) {
 		u.User = nil
 		host := okHost(u.Host)
 		if strings.HasSuffix(u.Scheme, "-container") || u.Scheme == "kube-pod" {
-			host = containerName.MatchString(u.Host)
+			host = containerName().MatchString(u.Host)
 		}
-		if !host || (u.Path != "" && !pathLike.MatchString(u.Path)) || u.Fragment != "" {
+		if !host || (u.Path != "" && !pathLike().MatchString(u.Path)) || u.Fragment != "" {
 			return "", false
 		}
 		for _, vs := range u.Query() {
 			for _, v := range vs {
-				if !flagName.MatchString(v) {
+				if !flagName().MatchString(v) {
 					return "", false
 				}
 			}
@@ -439,7 +439,7 @@ func address(a string) (string, bool) {
 		return u.String(), true
 	}
 	if r, err := imageref.Parse(a); err == nil && r.Transport != "" {
-		if r.Path != "" && !pathLike.MatchString(r.Path) {
+		if r.Path != "" && !pathLike().MatchString(r.Path) {
 			return "", false
 		}
 		return a, true
@@ -468,7 +468,7 @@ func okHost(h string) bool {
 			return false
 		}
 	}
-	return host == "localhost" || net.ParseIP(host) != nil || hostName.MatchString(host)
+	return host == "localhost" || net.ParseIP(host) != nil || hostName().MatchString(host)
 }
 
 // stripUserinfo returns s without the userinfo of a URL-shaped s.

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 )
 
 // helpCommand is `sealenv help [COMMAND [SUBCOMMAND]]`: the same text as
@@ -145,10 +146,10 @@ func editDistance(a, b string) int {
 
 // Go's flag package, which urfave/cli parses with, words its errors so.
 var (
-	errUnknownFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
-	errFlagValue   = regexp.MustCompile(`^invalid value ".*" for flag -+([^:\s]+): (.*)$`)
-	errBoolValue   = regexp.MustCompile(`^invalid boolean value ".*" for -+([^:\s]+): `)
-	errNeedsValue  = regexp.MustCompile(`^flag needs an argument: -+(.+)$`)
+	errUnknownFlag = lazyregexp.New(`^flag provided but not defined: -+(.+)$`)
+	errFlagValue   = lazyregexp.New(`^invalid value ".*" for flag -+([^:\s]+): (.*)$`)
+	errBoolValue   = lazyregexp.New(`^invalid boolean value ".*" for -+([^:\s]+): `)
+	errNeedsValue  = lazyregexp.New(`^flag needs an argument: -+(.+)$`)
 )
 
 // usageError turns urfave/cli's usage errors into one line that names the
@@ -164,20 +165,20 @@ func usageError(c *cli.Context, err error, _ bool) error {
 		flags = c.App.Flags
 	}
 	msg := err.Error()
-	if m := errUnknownFlag.FindStringSubmatch(msg); m != nil && flagName.MatchString(m[1]) {
+	if m := errUnknownFlag().FindStringSubmatch(msg); m != nil && flagName().MatchString(m[1]) {
 		out := fmt.Sprintf("usage: %s has no flag %s", name, dashed(m[1]))
 		if s := closest(m[1], flagNames(flags)); s != "" {
 			out += fmt.Sprintf("; did you mean %s?", dashed(s))
 		}
 		return fmt.Errorf("%s (see %s)", out, helpFor(name))
 	}
-	if m := errFlagValue.FindStringSubmatch(msg); m != nil {
+	if m := errFlagValue().FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("usage: %s: %s (see %s)", dashed(m[1]), valueReason(lookupFlag(flags, m[1]), m[2]), helpFor(name))
 	}
-	if m := errBoolValue.FindStringSubmatch(msg); m != nil {
+	if m := errBoolValue().FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("usage: %s takes no value, or =true or =false (see %s)", dashed(m[1]), helpFor(name))
 	}
-	if m := errNeedsValue.FindStringSubmatch(msg); m != nil {
+	if m := errNeedsValue().FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("usage: %s needs a value (see %s)", dashed(m[1]), helpFor(name))
 	}
 	return fmt.Errorf("usage: bad flags or arguments (see %s)", helpFor(name))

@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -212,8 +212,8 @@ func kubeconfigUser(doc any) *credential {
 }
 
 var (
-	kindSecret = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*(?:#.*)?$`)
-	kindConfig = regexp.MustCompile(`^kind:\s*["']?Config["']?\s*(?:#.*)?$`)
+	kindSecret = lazyregexp.New(`^kind:\s*["']?Secret["']?\s*(?:#.*)?$`)
+	kindConfig = lazyregexp.New(`^kind:\s*["']?Config["']?\s*(?:#.*)?$`)
 )
 
 // kubeManifests finds a Kubernetes Secret with data, or a kubeconfig with
@@ -227,7 +227,7 @@ func kubeManifests(r io.Reader, limit int64) (*credential, error) {
 	for !found {
 		line, err := readLine(br)
 		t := bytes.TrimRight(line, " \t\r\n")
-		if kindSecret.Match(t) || kindConfig.Match(t) {
+		if kindSecret().Match(t) || kindConfig().Match(t) {
 			found = true
 		}
 		if err != nil {

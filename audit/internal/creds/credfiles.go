@@ -6,10 +6,10 @@ import (
 	"errors"
 	"io"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/seal"
 )
 
@@ -179,9 +179,9 @@ func KindOfName(name string) Kind {
 }
 
 var (
-	jsonKubeconfig = regexp.MustCompile(`"kind"\s*:\s*"Config"`)
-	jsonGCloud     = regexp.MustCompile(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
-	yamlKube       = regexp.MustCompile(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
+	jsonKubeconfig = lazyregexp.New(`"kind"\s*:\s*"Config"`)
+	jsonGCloud     = lazyregexp.New(`"type"\s*:\s*"(?:service_account|authorized_user)"`)
+	yamlKube       = lazyregexp.New(`^(?:apiVersion|kind|clusters|contexts|current-context|preferences|users)\s*:`)
 )
 
 // KindOf is KindOfName, and where the name says nothing, the
@@ -202,13 +202,13 @@ func KindOf(name string, head []byte) Kind {
 		switch {
 		case has(`"auths"`):
 			return credDockerConfig
-		case jsonKubeconfig.Match(t), has(`"clusters"`) && has(`"apiVersion"`):
+		case jsonKubeconfig().Match(t), has(`"clusters"`) && has(`"apiVersion"`):
 			return credKubeconfig
 		case has(`"terraform_version"`) && has(`"lineage"`):
 			return credTFState
 		case (has(`"checkpoint"`) || has(`"deployment"`)) && (has(`"manifest"`) || has(`"secrets_providers"`)):
 			return credPulumiState
-		case jsonGCloud.Match(t), has(`"credential_type"`) && (has(`"AccessToken"`) || has(`"RefreshToken"`)),
+		case jsonGCloud().Match(t), has(`"credential_type"`) && (has(`"AccessToken"`) || has(`"RefreshToken"`)),
 			has(`"http-basic"`), has(`"github-oauth"`), has(`"gitlab-token"`), has(`"gitlab-oauth"`), has(`"bitbucket-oauth"`):
 			return credLeaves
 		case has(`"ConnectionStrings"`):
@@ -231,7 +231,7 @@ func KindOf(name string, head []byte) Kind {
 			return credDotnetXML
 		}
 	default:
-		if yamlKube.Match(firstYAMLLine(t)) {
+		if yamlKube().Match(firstYAMLLine(t)) {
 			return credYAML // a Kubernetes manifest or a kubeconfig under another name
 		}
 	}

@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"regexp"
 	"strings"
+
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 )
 
 // Credentials files read line by line, as a stream, whatever their size:
@@ -72,16 +73,16 @@ var iniRules = map[Kind]iniRule{
 }
 
 var (
-	npmrcAuth  = regexp.MustCompile(`^"?(?:\S*:)?(_authToken|_auth|_password)"?(?:\s*=\s*|\s+)(.*)$`)
-	netrcPass  = regexp.MustCompile(`(?:^|\s)(password|passwd)\s+(\S+)`)
-	gitCredURL = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[^/:@\s]+:([^@\s]+)@`)
-	propLine   = regexp.MustCompile(`^([A-Za-z0-9_.\-\[\]]+)\s*[=:]\s*(.*)$`)
-	iniSection = regexp.MustCompile(`^\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$`)
-	iniLine    = regexp.MustCompile(`^([A-Za-z0-9_.\-]+|"[^"]*")\s*[=:]\s*(.*)$`)
-	hclVar     = regexp.MustCompile(`^\s*variable\s+"([^"]+)"\s*\{`)
-	hclAttr    = regexp.MustCompile(`^\s*"?([A-Za-z0-9_.\-]+)"?\s*[=:]\s*"((?:[^"\\]|\\.)*)"\s*,?\s*(?:#.*|//.*)?$`)
-	urlUser    = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s:]*)(?::([^@\s/]*))?@`)
-	authHeader = regexp.MustCompile(`(?i)^\s*(?:authorization\s*:\s*(?:basic|bearer|token)|private-token\s*:|job-token\s*:|x-api-key\s*:)\s*(\S+)`)
+	npmrcAuth  = lazyregexp.New(`^"?(?:\S*:)?(_authToken|_auth|_password)"?(?:\s*=\s*|\s+)(.*)$`)
+	netrcPass  = lazyregexp.New(`(?:^|\s)(password|passwd)\s+(\S+)`)
+	gitCredURL = lazyregexp.New(`^[a-z][a-z0-9+.-]*://[^/:@\s]+:([^@\s]+)@`)
+	propLine   = lazyregexp.New(`^([A-Za-z0-9_.\-\[\]]+)\s*[=:]\s*(.*)$`)
+	iniSection = lazyregexp.New(`^\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$`)
+	iniLine    = lazyregexp.New(`^([A-Za-z0-9_.\-]+|"[^"]*")\s*[=:]\s*(.*)$`)
+	hclVar     = lazyregexp.New(`^\s*variable\s+"([^"]+)"\s*\{`)
+	hclAttr    = lazyregexp.New(`^\s*"?([A-Za-z0-9_.\-]+)"?\s*[=:]\s*"((?:[^"\\]|\\.)*)"\s*,?\s*(?:#.*|//.*)?$`)
+	urlUser    = lazyregexp.New(`[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s:]*)(?::([^@\s/]*))?@`)
+	authHeader = lazyregexp.New(`(?i)^\s*(?:authorization\s*:\s*(?:basic|bearer|token)|private-token\s*:|job-token\s*:|x-api-key\s*:)\s*(\S+)`)
 )
 
 // lineState is what a line reader remembers between lines: the INI
@@ -134,25 +135,25 @@ func credentialLine(k Kind, t string, st *lineState, sealed map[string]bool) *cr
 		}
 		key, val = kk, v
 	case credNpmrc:
-		m := npmrcAuth.FindStringSubmatch(t)
+		m := npmrcAuth().FindStringSubmatch(t)
 		if m == nil {
 			return nil
 		}
 		key, val = m[1], m[2]
 	case credNetrc:
-		m := netrcPass.FindStringSubmatch(t)
+		m := netrcPass().FindStringSubmatch(t)
 		if m == nil {
 			return nil
 		}
 		key, val = m[1], m[2]
 	case credGitCredentials:
-		m := gitCredURL.FindStringSubmatch(t)
+		m := gitCredURL().FindStringSubmatch(t)
 		if m == nil {
 			return nil
 		}
 		key, val = "password", m[1]
 	case credProperties:
-		m := propLine.FindStringSubmatch(t)
+		m := propLine().FindStringSubmatch(t)
 		if m == nil {
 			return nil
 		}
@@ -171,7 +172,7 @@ func credentialLine(k Kind, t string, st *lineState, sealed map[string]bool) *cr
 		}
 		key, val = f[0]+":"+f[1]+":"+f[2]+":"+f[3]+" password", f[4]
 	case credHCL:
-		if m := hclVar.FindStringSubmatch(t); m != nil {
+		if m := hclVar().FindStringSubmatch(t); m != nil {
 			st.variable = m[1]
 			return nil
 		}
@@ -179,7 +180,7 @@ func credentialLine(k Kind, t string, st *lineState, sealed map[string]bool) *cr
 			st.variable = ""
 			return nil
 		}
-		m := hclAttr.FindStringSubmatch(t)
+		m := hclAttr().FindStringSubmatch(t)
 		if m == nil {
 			return nil
 		}
@@ -210,7 +211,7 @@ func credentialLine(k Kind, t string, st *lineState, sealed map[string]bool) *cr
 // iniCredential reads one line of an INI-like file with rule: a section
 // header is remembered, a key the rule names gives its secret.
 func iniCredential(rule iniRule, t string, st *lineState) (string, string) {
-	if m := iniSection.FindStringSubmatch(t); m != nil {
+	if m := iniSection().FindStringSubmatch(t); m != nil {
 		st.section = strings.ToLower(strings.TrimSpace(m[1]))
 		if rule.sectionURL {
 			if v := urlSecret(m[1]); v != "" {
@@ -219,7 +220,7 @@ func iniCredential(rule iniRule, t string, st *lineState) (string, string) {
 		}
 		return "", ""
 	}
-	m := iniLine.FindStringSubmatch(t)
+	m := iniLine().FindStringSubmatch(t)
 	if m == nil {
 		return "", ""
 	}
@@ -243,7 +244,7 @@ func iniCredential(rule iniRule, t string, st *lineState) (string, string) {
 	case inURL:
 		val = urlSecret(unquote(val))
 	case header:
-		if h := authHeader.FindStringSubmatch(unquote(val)); h != nil {
+		if h := authHeader().FindStringSubmatch(unquote(val)); h != nil {
 			val = h[1]
 		} else {
 			val = ""
@@ -258,7 +259,7 @@ func iniCredential(rule iniRule, t string, st *lineState) (string, string) {
 // sectionName is an INI section's name for a finding: a URL in it (git's
 // [url "..."] and [http "..."]) loses its user information.
 func sectionName(s string) string {
-	return urlUser.ReplaceAllStringFunc(s, func(u string) string {
+	return urlUser().ReplaceAllStringFunc(s, func(u string) string {
 		scheme, _, _ := strings.Cut(u, "://")
 		return scheme + "://"
 	})
@@ -268,7 +269,7 @@ func sectionName(s string) string {
 // information, or a user name long enough to be a token (as in
 // https://TOKEN@host/), or "".
 func urlSecret(s string) string {
-	m := urlUser.FindStringSubmatch(s)
+	m := urlUser().FindStringSubmatch(s)
 	if m == nil {
 		return ""
 	}

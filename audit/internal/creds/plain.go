@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
+	"github.com/sealenv/sealenv/internal/lazyregexp"
 	"github.com/sealenv/sealenv/internal/match"
 )
 
@@ -20,12 +20,12 @@ func placeholderEnvFile(base string) bool {
 	return false
 }
 
-var secretName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|credential|_creds$|^creds$|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$|(^|_)pat$|(^|_)auth$|_auth_|_cookie$)`)
-var notSecretName = regexp.MustCompile(`(?i)(_file|_path|_dir|_id|_name|_user(name)?|_url|_host|_port|_len(gth)?|_ttl|_expir[a-z]*|_enabled|_type|public_?key)$`)
+var secretName = lazyregexp.New(`(?i)(passw(or)?d|passwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|credential|_creds$|^creds$|auth_?key|client_?secret|_pwd$|^pwd$|_pass$|dsn$|_key$|(^|_)pat$|(^|_)auth$|_auth_|_cookie$)`)
+var notSecretName = lazyregexp.New(`(?i)(_file|_path|_dir|_id|_name|_user(name)?|_url|_host|_port|_len(gth)?|_ttl|_expir[a-z]*|_enabled|_type|public_?key)$`)
 
 // IsSecretName reports whether a variable name says it holds a secret.
 func IsSecretName(n string) bool {
-	return secretName.MatchString(n) && !notSecretName.MatchString(n)
+	return secretName().MatchString(n) && !notSecretName().MatchString(n)
 }
 
 // IsPlaceholder reports whether a value is clearly not a secret: empty, a
