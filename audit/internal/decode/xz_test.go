@@ -1,12 +1,14 @@
 package decode
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"io"
 	"math/rand"
+	"os"
 	"os/exec"
 	"runtime"
 	"testing"
@@ -323,4 +325,37 @@ func FuzzXzStructure(f *testing.F) {
 			t.Fatalf("the decoder allocated %d MiB for what was passed on", grew>>20)
 		}
 	})
+}
+
+// BenchmarkXzReader decodes a real xz -6 stream (this test binary and
+// text, about 8 MB) with ulikunitz/xz reading the bytes directly, beside
+// the same through the structure reader, in one run: what following
+// every block costs.
+func BenchmarkXzReader(b *testing.B) {
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := append(append([]byte(nil), self...), words(4<<20, 7)...)
+	data := xzTool(b, raw, "-6", "-T1", "-c", "--block-size=1MiB")
+	for _, c := range []struct {
+		name string
+		in   func() io.Reader
+	}{
+		{"direct", func() io.Reader { return bufio.NewReaderSize(bytes.NewReader(data), 4096) }},
+		{"structure", func() io.Reader { return NewXzReader(bytes.NewReader(data), 128<<20) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			for range b.N {
+				dec, err := xz.NewReader(c.in())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(io.Discard, dec); err != nil || n != int64(len(raw)) {
+					b.Fatalf("decoded %d of %d bytes: %v", n, len(raw), err)
+				}
+			}
+		})
+	}
 }
