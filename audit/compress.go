@@ -57,10 +57,6 @@ func sizeString(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// xzHeadMax is the size of an xz stream header and the largest block
-// header: what must be read to know the first block's dictionary.
-const xzHeadMax = 12 + 1024
-
 // decompressor opens the compressed stream r of format f. Memory is
 // bounded by lim.window, checked against what each header asks for
 // before the decoder allocates it.
@@ -86,15 +82,14 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 	case fmtBzip2:
 		return bzip2.NewReader(r), nil
 	case fmtXz:
-		br := bufio.NewReaderSize(r, 4096)
-		// The stream header and the first block header, which may be
-		// padded to 1 KiB: the dictionary field can be anywhere in it.
-		head, _ := br.Peek(xzHeadMax)
-		if d := decode.XzDict(head); d > window {
-			return nil, windowError(d, window)
+		// Every block's header is checked, in every stream, before the
+		// decoder sees the block: the decoder allocates what each asks for.
+		c := xz.ReaderConfig{DictCap: xzDictFloor(window)}
+		dec, err := c.NewReader(decode.NewXzReader(r, window))
+		if err != nil {
+			return nil, xzLimit(err, window)
 		}
-		c := xz.ReaderConfig{DictCap: 8 << 20}
-		return c.NewReader(br)
+		return xzErrors{dec, window}, nil
 	case fmtLzma:
 		br := bufio.NewReaderSize(r, 4096)
 		head, _ := br.Peek(13)
@@ -139,6 +134,38 @@ func (z zstdErrors) Read(p []byte) (int, error) {
 		err = &limitError{what: "a larger window", limit: limitWindow, value: z.window}
 	}
 	return n, err
+}
+
+// xzDictFloor is the dictionary the xz decoder allocates at the least
+// for a block (it allocates what the block asks for when that is more):
+// its default of 8 MiB, within window.
+func xzDictFloor(window int64) int {
+	return int(max(min(window, 8<<20), lzma.MinDictCap))
+}
+
+// xzErrors names the window limit when an xz block (past the first, or in
+// a later stream) asks for more than it.
+type xzErrors struct {
+	io.Reader
+	window int64
+}
+
+func (x xzErrors) Read(p []byte) (int, error) {
+	n, err := x.Reader.Read(p)
+	return n, xzLimit(err, x.window)
+}
+
+// xzLimit turns what the xz structure reader refused for the window into
+// the limitError that names the limit.
+func xzLimit(err error, window int64) error {
+	var e *decode.XzLimitError
+	if !errors.As(err, &e) {
+		return err
+	}
+	if e.Dict > 0 {
+		return windowError(e.Dict, window)
+	}
+	return &limitError{what: fmt.Sprintf("the index of more than %d blocks in one stream", e.Blocks), limit: limitWindow, value: window}
 }
 
 var flatePool = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}

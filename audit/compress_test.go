@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
@@ -239,6 +240,94 @@ func xzBigDict(t *testing.T, x []byte) []byte {
 	copy(h[1:], []byte{0x00, 0x21, 0x01, 37}) // one filter: LZMA2, dictionary 3<<29
 	binary.LittleEndian.PutUint32(h[1020:], crc32.ChecksumIEEE(h[:1020]))
 	return append(append(append([]byte(nil), x[:12]...), h...), x[12+old:]...)
+}
+
+// Every block of an xz stream is checked against the window limit, not
+// only the first: a stream whose second block asks for a 1.5 GiB
+// dictionary, and a second stream (after stream padding) whose first
+// block does, are incomplete naming the limit, as a layer's file and as a
+// zip entry, and nothing near the dictionary is allocated to refuse them.
+func TestXzEveryBlockBounded(t *testing.T) {
+	plain := text(200<<10, 21)
+	blocks := runTool(t, "", plain, nil, "xz", "-c", "--block-size=64KiB")
+	second := xzPatchBlock(t, blocks, 1, 37) // 3 << 29
+	concat := append(append(append([]byte(nil), runTool(t, "", plain, nil, "xz", "-c")...), 0, 0, 0, 0), xzBigDict(t, blocks)...)
+	for _, c := range []struct {
+		name string
+		data []byte
+		at   string
+	}{
+		{"second.xz", second, "second.xz: "},
+		{"concat.xz", concat, "concat.xz: "},
+		{"second.zip", zipRaw(t, "a.txt", 95, second, plain), "second.zip!/a.txt "},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r := auditFiles(t, Options{}, file{c.name, c.data})
+		runtime.ReadMemStats(&after)
+		wantIncomplete(t, r, c.at)
+		wantIncomplete(t, r, "needs a window of 1536 MiB, beyond the window limit of 128 MiB")
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+			t.Errorf("%s: %d MiB allocated to refuse it", c.name, grew>>20)
+		}
+	}
+	// The same with the stream left as xz wrote it decodes whole.
+	lim := &limits{window: defaultMaxWindow}
+	if got, err := decodeAll(t, fmtXz, blocks, lim); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("the unpatched stream: %d bytes, %v", len(got), err)
+	}
+	// The decoder keeps a record per block of a stream until its index:
+	// more blocks than the window allows for is refused too.
+	many := runTool(t, "", text(80<<10, 22), nil, "xz", "-c", "-0", "--block-size=16")
+	if _, err := decodeAll(t, fmtXz, many, &limits{window: 256 << 10}); err == nil || !strings.Contains(err.Error(), "the index of more than 4096 blocks in one stream, beyond the window limit of 256 KiB") {
+		t.Fatalf("a stream of 5120 blocks within 256 KiB: %v", err)
+	}
+}
+
+// xzPatchBlock rewrites the LZMA2 dictionary property of block k of the
+// xz stream x (found through the stream's index) to prop, its header's
+// CRC-32 made right.
+func xzPatchBlock(t *testing.T, x []byte, k int, prop byte) []byte {
+	t.Helper()
+	x = append([]byte(nil), x...)
+	varint := func(b []byte, i int) (uint64, int) {
+		var v uint64
+		for s := 0; ; s += 7 {
+			v |= uint64(b[i]&0x7f) << s
+			i++
+			if b[i-1]&0x80 == 0 {
+				return v, i
+			}
+		}
+	}
+	foot := x[len(x)-12:]
+	index := len(x) - 12 - int(binary.LittleEndian.Uint32(foot[4:])+1)*4
+	n, i := varint(x, index+1)
+	if int(n) <= k {
+		t.Fatalf("the stream has %d blocks", n)
+	}
+	at := 12
+	for range k {
+		var unpadded uint64
+		unpadded, i = varint(x, i)
+		_, i = varint(x, i)
+		at += int(unpadded+3) &^ 3 // the header, data and check, padded
+	}
+	h := x[at : at+(int(x[at])+1)*4]
+	flags := h[1]
+	j := 2
+	if flags&0x40 != 0 {
+		_, j = varint(h, j)
+	}
+	if flags&0x80 != 0 {
+		_, j = varint(h, j)
+	}
+	if h[j] != 0x21 || h[j+1] != 1 {
+		t.Fatalf("block %d: not one LZMA2 filter", k)
+	}
+	h[j+2] = prop
+	binary.LittleEndian.PutUint32(h[len(h)-4:], crc32.ChecksumIEEE(h[:len(h)-4]))
+	return x
 }
 
 // zipRaw is a zip of one entry whose data is stored as data, marked with

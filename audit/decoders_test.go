@@ -19,6 +19,7 @@ func TestDecoderStreams(t *testing.T) {
 	t.Parallel()
 	one, two := text(200<<10, 11), text(150<<10, 12)
 	both := append(append([]byte(nil), one...), two...)
+	big := text(2<<20, 13) // three blocks at xz -T2 -0
 	tool := func(in []byte, name string, args ...string) []byte {
 		return runTool(t, "", in, nil, name, args...)
 	}
@@ -38,6 +39,8 @@ func TestDecoderStreams(t *testing.T) {
 		{"xz blocks", fmtXz, tool(both, "xz", "-c", "--block-size=64KiB"), both, true},
 		{"two xz streams", fmtXz, cat(tool(one, "xz", "-c"), tool(two, "xz", "-c", "--check=crc32")), both, true},
 		{"two xz streams, padded", fmtXz, cat(append(tool(one, "xz", "-c"), 0, 0, 0, 0), tool(two, "xz", "-c")), both, true},
+		{"xz -T2", fmtXz, tool(big, "xz", "-c", "-T2", "-0"), big, true},
+		{"two xz streams of blocks, padded", fmtXz, cat(append(tool(one, "xz", "-c", "--block-size=64KiB", "--check=sha256"), 0, 0, 0, 0, 0, 0, 0, 0), tool(two, "xz", "-c", "-T2", "--block-size=32KiB", "--check=none")), both, true},
 		{"lzma", fmtLzma, tool(one, "xz", "--format=lzma", "-c"), one, false},
 		{"bzip2 -1", fmtBzip2, tool(both, "bzip2", "-1", "-c"), both, true},
 		{"bzip2 -9", fmtBzip2, tool(one, "bzip2", "-9", "-c"), one, true},
@@ -62,6 +65,9 @@ func TestDecoderStreams(t *testing.T) {
 			got, err := decodeAll(t, c.format, c.data, lim)
 			if err != nil || !bytes.Equal(got, c.want) {
 				t.Fatalf("decoded %d bytes of %d (equal %v): %v", len(got), len(c.want), bytes.Equal(got, c.want), err)
+			}
+			if c.format == fmtXz && !bytes.Equal(got, tool(c.data, "xz", "-dc")) {
+				t.Fatalf("decoded otherwise than xz -dc")
 			}
 			if _, err := decodeAll(t, c.format, c.data[:len(c.data)/2], lim); err == nil {
 				t.Errorf("a stream cut in half decoded without an error")

@@ -207,27 +207,18 @@ func zipDecoder(method uint16, cr *countReader, size int64, lim *limits) (io.Rea
 		if size < 0 {
 			return nil, errors.New("an xz entry whose size is only in the data descriptor after it: where it ends is not known")
 		}
-		in := io.LimitReader(cr, size)
-		// The stream header and the first block header are read first, for
-		// the dictionary the block asks for.
-		head := make([]byte, 13, xzHeadMax)
-		if _, err := io.ReadFull(in, head); err != nil {
-			return nil, err
-		}
-		if head[12] != 0 { // 0: no block, the index follows
-			head = head[:(int(head[12])+1)*4+12]
-			if _, err := io.ReadFull(in, head[13:]); err != nil {
-				return nil, err
-			}
-		}
 		window := lim.window
 		if window <= 0 {
 			window = defaultMaxWindow
 		}
-		if d := decode.XzDict(head); d > window {
-			return nil, windowError(d, window)
+		// Every block's header is checked before the decoder sees the
+		// block (see decompressor).
+		c := xz.ReaderConfig{DictCap: xzDictFloor(window), SingleStream: true}
+		dec, err := c.NewReader(decode.NewXzReader(io.LimitReader(cr, size), window))
+		if err != nil {
+			return nil, xzLimit(err, window)
 		}
-		return xz.ReaderConfig{DictCap: 8 << 20, SingleStream: true}.NewReader(io.MultiReader(bytes.NewReader(head), in))
+		return xzErrors{dec, window}, nil
 	}
 	return nil, fmt.Errorf("compression method %d, which the audit does not decode", method)
 }

@@ -73,51 +73,6 @@ func BrotliWindow(b []byte) (int64, bool, bool) {
 	return 1<<17 - 16, false, true
 }
 
-// XzDict returns the LZMA2 dictionary size the first block of an xz stream
-// asks for (the decoder would allocate it), or 0 when it cannot tell.
-func XzDict(b []byte) int64 {
-	if len(b) < 14 || string(b[:6]) != "\xfd7zXZ\x00" || b[12] == 0 {
-		return 0
-	}
-	h := b[12:]
-	size := (int(h[0]) + 1) * 4
-	if len(h) < size {
-		return 0
-	}
-	flags := h[1]
-	i := 2
-	varint := func() (uint64, bool) {
-		var x uint64
-		for s := 0; i < size && s < 63; s += 7 {
-			c := h[i]
-			i++
-			x |= uint64(c&0x7f) << s
-			if c&0x80 == 0 {
-				return x, true
-			}
-		}
-		return 0, false
-	}
-	if flags&0x40 != 0 {
-		varint()
-	}
-	if flags&0x80 != 0 {
-		varint()
-	}
-	for n := int(flags&3) + 1; n > 0; n-- {
-		id, ok1 := varint()
-		plen, ok2 := varint()
-		if !ok1 || !ok2 || i+int(plen) > size {
-			return 0
-		}
-		if id == 0x21 && plen == 1 {
-			return Lzma2Dict(h[i])
-		}
-		i += int(plen)
-	}
-	return 0
-}
-
 // Lzma2Dict decodes the one-byte LZMA2 dictionary size property.
 func Lzma2Dict(p byte) int64 {
 	code := p & 0x3f
