@@ -342,9 +342,12 @@ const sopsPrefix = "sops_"
 func parseDotenv(data []byte) (*parsed, error) {
 	// One copy of the text: keys and values are substrings of it, and the
 	// leaves and their one-element paths are allocated once, at the size
-	// the line count bounds. The store is read at every container start.
+	// the line count bounds (up to 1,024). The store is read at every
+	// container start.
 	text := string(data)
-	lines := strings.Count(text, "\n") + 1
+	// At most 1,024 up front: a store of empty lines must not reserve a
+	// leaf for each before anything is authenticated.
+	lines := min(strings.Count(text, "\n")+1, 1024)
 	p := &parsed{leaves: make([]leaf, 0, lines)}
 	paths := make([]string, 0, lines)
 	metaLines := map[string]string{}
