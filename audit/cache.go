@@ -30,7 +30,11 @@ import (
 // layer. It is part of every verdict's key in the cache: change it with any
 // change that can make a layer's verdict differ (a new decoder, a new
 // place a finding is attributed to, a new encoding searched).
-const DetectorVersion = 1
+//
+// 2: every xz block's dictionary is checked against the window limit (a
+// layer found complete before may now be incomplete), and zip entries
+// compressed with xz are decoded (they were incomplete).
+const DetectorVersion = 2
 
 // cacheKeyFile holds a cache's random key, beside its entries.
 const cacheKeyFile = "key"
