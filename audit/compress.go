@@ -15,7 +15,6 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
@@ -83,13 +82,9 @@ func decompressor(f int, r io.Reader, lim *limits) (io.Reader, error) {
 		return bzip2.NewReader(r), nil
 	case fmtXz:
 		// Every block's header is checked, in every stream, before the
-		// decoder sees the block: the decoder allocates what each asks for.
-		c := xz.ReaderConfig{DictCap: xzDictFloor(window)}
-		dec, err := c.NewReader(decode.NewXzReader(r, window))
-		if err != nil {
-			return nil, xzLimit(err, window)
-		}
-		return xzErrors{dec, window}, nil
+		// block is read, and each block is decoded alone with the
+		// dictionary it asked for (see decode.NewXzDecoder).
+		return xzErrors{decode.NewXzDecoder(r, window, false, newLzma2), window}, nil
 	case fmtLzma:
 		br := bufio.NewReaderSize(r, 4096)
 		head, _ := br.Peek(13)
@@ -136,11 +131,10 @@ func (z zstdErrors) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// xzDictFloor is the dictionary the xz decoder allocates at the least
-// for a block (it allocates what the block asks for when that is more):
-// its default of 8 MiB, within window.
-func xzDictFloor(window int64) int {
-	return int(max(min(window, 8<<20), lzma.MinDictCap))
+// newLzma2 decodes one xz block's LZMA2 data with the dictionary the
+// block asked for (already checked against the window).
+func newLzma2(r io.Reader, dict int64) (io.Reader, error) {
+	return lzma.Reader2Config{DictCap: int(dict)}.NewReader2(r)
 }
 
 // xzErrors names the window limit when an xz block (past the first, or in

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/sealenv/sealenv/audit/internal/decode"
@@ -213,12 +212,7 @@ func zipDecoder(method uint16, cr *countReader, size int64, lim *limits) (io.Rea
 		}
 		// Every block's header is checked before the decoder sees the
 		// block (see decompressor).
-		c := xz.ReaderConfig{DictCap: xzDictFloor(window), SingleStream: true}
-		dec, err := c.NewReader(decode.NewXzReader(io.LimitReader(cr, size), window))
-		if err != nil {
-			return nil, xzLimit(err, window)
-		}
-		return xzErrors{dec, window}, nil
+		return xzErrors{decode.NewXzDecoder(io.LimitReader(cr, size), window, true, newLzma2), window}, nil
 	}
 	return nil, fmt.Errorf("compression method %d, which the audit does not decode", method)
 }

@@ -2,15 +2,19 @@ package decode
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
+	"hash/crc64"
 	"io"
 )
 
 // An XzLimitError says that an xz stream asks for more memory than the
-// limit [NewXzReader] was given: a block's LZMA2 dictionary (Dict), or
+// limit [newXzReader] was given: a block's LZMA2 dictionary (Dict), or
 // more blocks in one stream than the decoder's index may hold (Blocks).
 type XzLimitError struct {
 	Dict   int64 // the dictionary a block asks for, or 0
@@ -30,7 +34,7 @@ func (e *XzLimitError) Error() string {
 // seen and the index's records), with room to grow.
 const xzIndexRecord = 64
 
-// NewXzReader returns a reader that passes the xz data r holds (one or
+// newXzReader returns a reader that passes the xz data r holds (one or
 // more streams, with stream padding between them) on unchanged, after
 // following its container structure without decoding: the stream header,
 // each block header, the LZMA2 chunks that end a block, the block's
@@ -41,9 +45,12 @@ const xzIndexRecord = 64
 // block), is an [*XzLimitError]. A block whose filter chain is not a
 // lone LZMA2 filter, a reserved bit, a bad header checksum, a size field
 // that does not parse, or data that ends inside a structure is an error:
-// nothing is passed on that was not followed. Checksums of the data are
-// not verified: that stays with the decoder.
-func NewXzReader(r io.Reader, window int64) io.Reader {
+// nothing is passed on that was not followed. [NewXzDecoder] decodes
+// through it; passed on whole it is not enough to bound a decoder that
+// reads the stream whole (ulikunitz/xz reads a chunk's unused packed
+// bytes as the next chunk, where a block header it never checked can
+// hide), which is why the audit decodes block by block.
+func newXzReader(r io.Reader, window int64) io.Reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 4096)
@@ -71,6 +78,37 @@ type xzReader struct {
 	indexLen int64   // the index's bytes so far
 
 	onBlock func(at, dict int64) // for tests: each block header checked
+
+	// Set for the decoder (NewXzDecoder):
+	dict        int64   // the dictionary of the block whose header was read last
+	newBlock    bool    // a block header was just read
+	blockDone   bool    // the block's end control byte is taken
+	sums        *xzSums // the blocks' and the index's sizes, compared at the index's end
+	afterFooter bool    // a stream's footer was read last
+	hsize       int64   // the block header's size
+	csize       int64   // the compressed size the block header gives, or -1
+	usize       int64   // the uncompressed size it gives, or -1
+}
+
+// xzSums compares what the blocks of a stream were with what its index
+// says they were, as a running hash of each side's (unpadded size,
+// uncompressed size) pairs.
+type xzSums struct {
+	blocks, index hash.Hash
+	out           int64       // the uncompressed size of the block being decoded
+	crc           hash.Hash32 // the index's bytes, for its CRC-32
+	indexSize     int64       // the index's size, for the footer's backward size
+}
+
+func (s *xzSums) reset() {
+	s.blocks, s.index, s.out, s.crc, s.indexSize = sha256.New(), sha256.New(), 0, crc32.NewIEEE(), 0
+}
+
+func addPair(h hash.Hash, a, b uint64) {
+	var p [16]byte
+	binary.LittleEndian.PutUint64(p[:], a)
+	binary.LittleEndian.PutUint64(p[8:], b)
+	h.Write(p[:])
 }
 
 func (x *xzReader) Read(p []byte) (int, error) {
@@ -84,21 +122,9 @@ func (x *xzReader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if x.left > 0 {
-			if len(p) > x.left {
-				p = p[:x.left]
-			}
-			n, err := x.br.Read(p)
-			x.left -= n
-			x.off += int64(n)
-			x.unpadded += int64(n)
-			if n > 0 {
+			if n, err := x.readChunk(p); n > 0 || err == nil {
 				return n, nil
 			}
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			x.err = fmt.Errorf("xz data ends inside an LZMA2 chunk at byte %d: %w", x.off, err)
-			x.left = 0
 		}
 		if x.err != nil {
 			return 0, x.err
@@ -110,6 +136,30 @@ func (x *xzReader) Read(p []byte) (int, error) {
 			x.err = err
 		}
 	}
+}
+
+// readChunk passes on the data of an LZMA2 chunk, at most x.left bytes;
+// data that ends inside it is an error (x.err).
+func (x *xzReader) readChunk(p []byte) (int, error) {
+	if len(p) > x.left {
+		p = p[:x.left]
+	}
+	n, err := x.br.Read(p)
+	x.left -= n
+	x.off += int64(n)
+	x.unpadded += int64(n)
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil {
+		return 0, nil
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	x.err = fmt.Errorf("xz data ends inside an LZMA2 chunk at byte %d: %w", x.off, err)
+	x.left = 0
+	return 0, x.err
 }
 
 // take reads n bytes and queues them to be passed on.
@@ -157,6 +207,12 @@ func (x *xzReader) streamHeader() error {
 	x.flags = [2]byte{h[6], h[7]}
 	x.checkLen = xzCheckLen(h[7])
 	x.blocks = 0
+	if x.sums != nil {
+		if c := h[7]; c != 0 && c != 1 && c != 4 && c != 10 {
+			return x.fail("stream header", at, fmt.Sprintf("check type %d, which the decoder does not have", c))
+		}
+		x.sums.reset()
+	}
 	x.next = x.blockOrIndex
 	return nil
 }
@@ -190,15 +246,20 @@ func (x *xzReader) blockOrIndex() error {
 		return x.fail("block header", at, fmt.Sprintf("a chain of %d filters, which the decoder does not have (only LZMA2 alone)", flags&3+1))
 	}
 	i := 2
+	x.csize, x.usize = -1, -1
 	if flags&0x40 != 0 {
-		if _, i, err = xzVarint(h[:n], i); err != nil {
+		var v uint64
+		if v, i, err = xzVarint(h[:n], i); err != nil {
 			return x.fail("block header", at, "compressed size: "+err.Error())
 		}
+		x.csize = int64(v & (1<<62 - 1))
 	}
 	if flags&0x80 != 0 {
-		if _, i, err = xzVarint(h[:n], i); err != nil {
+		var v uint64
+		if v, i, err = xzVarint(h[:n], i); err != nil {
 			return x.fail("block header", at, "uncompressed size: "+err.Error())
 		}
+		x.usize = int64(v & (1<<62 - 1))
 	}
 	id, i, err := xzVarint(h[:n], i)
 	if err != nil {
@@ -230,7 +291,8 @@ func (x *xzReader) blockOrIndex() error {
 	if x.onBlock != nil {
 		x.onBlock(at, Lzma2Dict(prop))
 	}
-	x.unpadded = int64(size)
+	x.dict, x.newBlock, x.blockDone = Lzma2Dict(prop), true, false
+	x.unpadded, x.hsize = int64(size), int64(size)
 	x.next = x.chunk
 	return nil
 }
@@ -273,6 +335,7 @@ func (x *xzReader) chunk() error {
 			return err
 		}
 		x.unpadded++
+		x.blockDone = true
 		x.next = x.blockEnd
 	case ctl == 1 || ctl == 2:
 		// An uncompressed chunk: its size.
@@ -317,6 +380,13 @@ func (x *xzReader) blockEnd() error {
 			return x.fail("block padding", at, "not zero")
 		}
 	}
+	x.blockDone = false
+	if x.sums != nil {
+		if x.csize >= 0 && x.csize != x.unpadded-x.hsize || x.usize >= 0 && x.usize != x.sums.out {
+			return x.fail("block", at, "its sizes are not those its header gives")
+		}
+		addPair(x.sums.blocks, uint64(x.unpadded+int64(x.checkLen)), uint64(x.sums.out))
+	}
 	x.next = x.blockOrIndex
 	return nil
 }
@@ -326,6 +396,9 @@ func (x *xzReader) indexStart() error {
 	at := x.off
 	if _, err := x.take(1, "the index"); err != nil {
 		return err
+	}
+	if x.sums != nil {
+		x.sums.crc.Write([]byte{0})
 	}
 	x.indexLen = 1
 	n, err := x.varint("the index")
@@ -358,6 +431,9 @@ func (x *xzReader) varint(what string) (uint64, error) {
 		b[k] = c
 		if c&0x80 == 0 {
 			x.pend = append(x.pend, b[:k+1]...)
+			if x.sums != nil {
+				x.sums.crc.Write(b[:k+1])
+			}
 			v, _, err := xzVarint(b[:k+1], 0)
 			if err != nil {
 				return 0, x.fail(what, at, err.Error())
@@ -373,10 +449,15 @@ func (x *xzReader) varint(what string) (uint64, error) {
 func (x *xzReader) indexRecord() error {
 	if x.records > 0 {
 		x.pend = x.buf[:0]
-		for range 2 {
-			if _, err := x.varint("an index record"); err != nil {
+		var v [2]uint64
+		for i := range v {
+			var err error
+			if v[i], err = x.varint("an index record"); err != nil {
 				return err
 			}
+		}
+		if x.sums != nil {
+			addPair(x.sums.index, v[0], v[1])
 		}
 		x.records--
 		return nil
@@ -391,6 +472,16 @@ func (x *xzReader) indexRecord() error {
 		if c != 0 {
 			return x.fail("index padding", at, "not zero")
 		}
+	}
+	if x.sums != nil {
+		if !bytes.Equal(x.sums.blocks.Sum(nil), x.sums.index.Sum(nil)) {
+			return x.fail("index", at, "its records are not the sizes of the stream's blocks")
+		}
+		x.sums.crc.Write(b[:pad])
+		if x.sums.crc.Sum32() != binary.LittleEndian.Uint32(b[pad:]) {
+			return x.fail("index", at, "checksum does not match")
+		}
+		x.sums.indexSize = x.indexLen + int64(pad) + 4
 	}
 	x.next = x.footer
 	return nil
@@ -411,6 +502,10 @@ func (x *xzReader) footer() error {
 	if crc32.ChecksumIEEE(f[4:10]) != binary.LittleEndian.Uint32(f) {
 		return x.fail("stream footer", at, "checksum does not match")
 	}
+	if x.sums != nil && (int64(binary.LittleEndian.Uint32(f[4:]))+1)*4 != x.sums.indexSize {
+		return x.fail("stream footer", at, "its backward size is not the index's")
+	}
+	x.afterFooter = true
 	x.next = x.padding
 	return nil
 }
@@ -429,10 +524,179 @@ func (x *xzReader) padding() error {
 		}
 		return fmt.Errorf("xz data ends inside stream padding at byte %d: %w", at, err)
 	}
+	x.afterFooter = false
 	if string(b) == "\x00\x00\x00\x00" {
 		_, err := x.take(4, "stream padding")
 		return err
 	}
 	x.next = x.streamHeader
 	return nil
+}
+
+// NewXzDecoder returns the data the xz stream(s) r holds, decoded block
+// by block: the container is followed as [newXzReader] follows it (every
+// block's dictionary checked against window before the block is read),
+// and each block's LZMA2 data alone, from its first chunk to its end
+// byte, is given to a decoder that lzma2 makes with that block's
+// dictionary. The decoder must read all of it: LZMA2 data that ends
+// before the block's chunks do (a chunk whose packed size says more than
+// its data uses, whose rest would otherwise be read as the next chunk or
+// block) is an error, as each block's check (CRC-32, CRC-64 or SHA-256)
+// and the index's record of the blocks' sizes are verified here. With
+// single, nothing may follow the first stream.
+func NewXzDecoder(r io.Reader, window int64, single bool, lzma2 func(r io.Reader, dict int64) (io.Reader, error)) io.Reader {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 4096)
+	}
+	x := &xzReader{br: br, window: window, sums: &xzSums{}}
+	x.next = x.streamHeader
+	return &xzDecoder{x: x, single: single, lzma2: lzma2}
+}
+
+type xzDecoder struct {
+	x       *xzReader
+	single  bool
+	lzma2   func(io.Reader, int64) (io.Reader, error)
+	out     io.Reader // the block being decoded
+	check   hash.Hash // its check, or nil for none
+	blockAt int64
+	streams int
+	err     error
+}
+
+func (d *xzDecoder) Read(p []byte) (int, error) {
+	x := d.x
+	for {
+		if d.err != nil {
+			return 0, d.err
+		}
+		if d.out != nil {
+			n, err := d.out.Read(p)
+			if n > 0 {
+				x.sums.out += int64(n)
+				if d.check != nil {
+					d.check.Write(p[:n])
+				}
+			}
+			switch {
+			case err == io.EOF:
+				d.out = nil
+				d.err = d.endBlock()
+			case err != nil:
+				var le *XzLimitError
+				if !errors.As(err, &le) {
+					err = fmt.Errorf("xz block at byte %d: %w", d.blockAt, err)
+				}
+				d.err = err
+			}
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		// Between blocks: the structure up to the next block header, or
+		// the end.
+		x.pend = nil
+		if err := x.next(); err != nil {
+			d.err = err
+			continue
+		}
+		if x.newBlock {
+			x.newBlock = false
+			x.pend = nil
+			d.blockAt = x.off
+			d.check = newXzCheck(x.flags[1])
+			x.sums.out = 0
+			dec, err := d.lzma2(blockData{x}, x.dict)
+			if err != nil {
+				d.err = fmt.Errorf("xz block at byte %d: %w", d.blockAt, err)
+				continue
+			}
+			d.out = dec
+		}
+		if d.single && d.x.footerDone() {
+			d.err = d.singleEnd()
+		}
+	}
+}
+
+// endBlock follows a block's end once its decoder has read it: all of its
+// LZMA2 data read, then its padding and check.
+func (d *xzDecoder) endBlock() error {
+	x := d.x
+	if !x.blockDone || len(x.pend) > 0 || x.left > 0 {
+		return x.fail("block", d.blockAt, "its LZMA2 data ends before its chunks do")
+	}
+	x.pend = nil
+	if err := x.next(); err != nil { // blockEnd: padding and check
+		return err
+	}
+	if d.check != nil {
+		got := d.check.Sum(nil)
+		if d.check.Size() != 32 { // CRC-32 and CRC-64 are stored little-endian
+			for i, j := 0, len(got)-1; i < j; i, j = i+1, j-1 {
+				got[i], got[j] = got[j], got[i]
+			}
+		}
+		if !bytes.Equal(got, x.pend[len(x.pend)-x.checkLen:]) {
+			return x.fail("block", d.blockAt, "its check does not match its data")
+		}
+	}
+	x.pend = nil
+	return nil
+}
+
+// footerDone reports whether a stream's footer was just read.
+func (x *xzReader) footerDone() bool { return x.afterFooter }
+
+// singleEnd is the end of a decoder that takes one stream: nothing may
+// follow its footer.
+func (d *xzDecoder) singleEnd() error {
+	if _, err := d.x.br.Peek(1); err == io.EOF {
+		return io.EOF
+	}
+	return d.x.fail("stream", d.x.off, "data follows the stream")
+}
+
+func newXzCheck(t byte) hash.Hash {
+	switch t {
+	case 1:
+		return crc32.NewIEEE()
+	case 4:
+		return crc64.New(crc64.MakeTable(crc64.ECMA))
+	case 10:
+		return sha256.New()
+	}
+	return nil
+}
+
+// blockData is a block's LZMA2 data, chunk headers included, up to and
+// including its end byte; then io.EOF.
+type blockData struct{ x *xzReader }
+
+func (b blockData) Read(p []byte) (int, error) {
+	x := b.x
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if len(x.pend) > 0 {
+			n := copy(p, x.pend)
+			x.pend = x.pend[n:]
+			return n, nil
+		}
+		if x.left > 0 {
+			return x.readChunk(p)
+		}
+		if x.err != nil {
+			return 0, x.err
+		}
+		if x.blockDone {
+			return 0, io.EOF
+		}
+		if err := x.next(); err != nil { // chunk: the next chunk header
+			x.pend, x.left, x.err = nil, 0, err
+		}
+	}
 }

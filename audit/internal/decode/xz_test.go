@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // xzTool runs the real xz on in with args.
@@ -88,7 +89,7 @@ func xzPatch(t testing.TB, data []byte, at int64, prop byte) []byte {
 // and returns what it passed on and every block header it checked.
 func readXz(data []byte, window int64) ([]byte, []int64, error) {
 	var blocks []int64
-	x := NewXzReader(bytes.NewReader(data), window).(*xzReader)
+	x := newXzReader(bytes.NewReader(data), window).(*xzReader)
 	x.onBlock = func(at, dict int64) {
 		if dict > window {
 			panic("a block passed whose dictionary is over the window")
@@ -112,7 +113,7 @@ func TestXzReaderShapes(t *testing.T) {
 		if name != "empty" && len(blocks) == 0 {
 			t.Fatalf("%s: no block checked", name)
 		}
-		dec, err := xz.NewReader(NewXzReader(bytes.NewReader(data), 64<<20))
+		dec, err := xz.NewReader(newXzReader(bytes.NewReader(data), 64<<20))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -233,7 +234,7 @@ func TestXzReaderLaterBlocks(t *testing.T) {
 		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		dec, err := xz.NewReader(NewXzReader(bytes.NewReader(c.data), 128<<20))
+		dec, err := xz.NewReader(newXzReader(bytes.NewReader(c.data), 128<<20))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,6 +325,45 @@ func FuzzXzStructure(f *testing.F) {
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
 			t.Fatalf("the decoder allocated %d MiB for what was passed on", grew>>20)
 		}
+		// Decoded block by block: no block decoder is made with a
+		// dictionary over the window, it ends, and what it decodes
+		// without an error is what the whole-stream decoder makes.
+		runtime.ReadMemStats(&before)
+		type decodedResult struct {
+			out []byte
+			err error
+		}
+		got := make(chan decodedResult, 1)
+		go func() {
+			d := NewXzDecoder(bytes.NewReader(data), window, false, func(r io.Reader, dict int64) (io.Reader, error) {
+				if dict > window {
+					panic("a block decoder made with a dictionary over the window")
+				}
+				return lzma2For(r, dict)
+			})
+			out, err := io.ReadAll(io.LimitReader(d, 1<<20))
+			got <- decodedResult{out, err}
+		}()
+		var dr decodedResult
+		select {
+		case dr = <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the block decoder neither ended nor failed within 10 s")
+		}
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+			t.Fatalf("the block decoder allocated %d MiB", grew>>20)
+		}
+		if dr.err == nil && len(dr.out) < 1<<20 {
+			dec, err := (xz.ReaderConfig{DictCap: 4096}).NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("decoded block by block, refused whole: %v", err)
+			}
+			whole, err := io.ReadAll(io.LimitReader(dec, 2<<20))
+			if err != nil || !bytes.Equal(whole, dr.out) {
+				t.Fatalf("decoded block by block to %d bytes, whole to %d: %v", len(dr.out), len(whole), err)
+			}
+		}
 	})
 }
 
@@ -340,15 +380,20 @@ func BenchmarkXzReader(b *testing.B) {
 	data := xzTool(b, raw, "-6", "-T1", "-c", "--block-size=1MiB")
 	for _, c := range []struct {
 		name string
-		in   func() io.Reader
+		dec  func() (io.Reader, error)
 	}{
-		{"direct", func() io.Reader { return bufio.NewReaderSize(bytes.NewReader(data), 4096) }},
-		{"structure", func() io.Reader { return NewXzReader(bytes.NewReader(data), 128<<20) }},
+		// ulikunitz reading the stream whole, as the audit did before.
+		{"whole", func() (io.Reader, error) { return xz.NewReader(bufio.NewReaderSize(bytes.NewReader(data), 4096)) }},
+		// The audit: the container followed here, each block decoded
+		// alone by ulikunitz's LZMA2 reader, checks verified here.
+		{"blocks", func() (io.Reader, error) {
+			return NewXzDecoder(bytes.NewReader(data), 128<<20, false, lzma2For), nil
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			for range b.N {
-				dec, err := xz.NewReader(c.in())
+				dec, err := c.dec()
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -357,5 +402,125 @@ func BenchmarkXzReader(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// lzma2For is the block decoder NewXzDecoder is given in the audit.
+func lzma2For(r io.Reader, dict int64) (io.Reader, error) {
+	return lzma.Reader2Config{DictCap: int(dict)}.NewReader2(r)
+}
+
+// Every shape xz writes decodes block by block as xz -dc decodes it; a
+// damaged check, an index that lists other sizes and, for one stream,
+// anything after it are errors.
+func TestXzDecoderShapes(t *testing.T) {
+	t.Parallel()
+	for name, data := range xzShapes(t, 64<<10) {
+		got, err := io.ReadAll(NewXzDecoder(bytes.NewReader(data), 64<<20, false, lzma2For))
+		if want := xzTool(t, data, "-dc"); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: decoded %d bytes of %d: %v", name, len(got), len(want), err)
+		}
+		single, err := io.ReadAll(NewXzDecoder(bytes.NewReader(data), 64<<20, true, lzma2For))
+		if name == "concatenated, padded" {
+			if err == nil {
+				t.Fatalf("%s: read as one stream", name)
+			}
+		} else if err != nil || !bytes.Equal(single, got) {
+			t.Fatalf("%s as one stream: %v", name, err)
+		}
+	}
+	shapes := xzShapes(t, 64<<10)
+	for _, name := range []string{"xz", "--check=crc32", "--check=sha256"} {
+		data := shapes[name]
+		// The check is the last field before the index: the index starts
+		// at the backward size the footer gives.
+		back := (int(binary.LittleEndian.Uint32(data[len(data)-8:])) + 1) * 4
+		idx := len(data) - 12 - back
+		d := append([]byte(nil), data...)
+		d[idx-1] ^= 1
+		if _, err := io.ReadAll(NewXzDecoder(bytes.NewReader(d), 64<<20, false, lzma2For)); err == nil || !bytes.Contains([]byte(err.Error()), []byte("check does not match")) {
+			t.Fatalf("%s with a damaged check: %v", name, err)
+		}
+	}
+}
+
+// A chunk whose packed size covers more than its data uses hides bytes
+// that a decoder reading the stream whole takes as the next chunk and
+// then as a block header never checked (one asking for 128 MiB here).
+// Decoded block by block, the block's LZMA2 data ends before its chunks
+// do: an error, and nothing large allocated.
+func TestXzDecoderHiddenBlock(t *testing.T) {
+	t.Parallel()
+	text := words(3000, 7)
+	raw := xzTool(t, text, "--format=raw", "--lzma2=dict=4KiB", "-c")
+	if raw[0] < 0xe0 || raw[len(raw)-1] != 0 {
+		t.Fatalf("raw LZMA2 of text: control byte 0x%02x, want one LZMA chunk with a dictionary reset", raw[0])
+	}
+	packed := int(binary.BigEndian.Uint16(raw[3:])) + 1
+	if 6+packed+1 != len(raw) {
+		t.Fatalf("raw LZMA2 of text is not one chunk (%d packed bytes, %d in all)", packed, len(raw))
+	}
+	header := func(prop byte) []byte {
+		h := []byte{0x02, 0x00, 0x21, 0x01, prop, 0, 0, 0}
+		return binary.LittleEndian.AppendUint32(h, crc32.ChecksumIEEE(h))
+	}
+	hiddenData := xzTool(t, make([]byte, 1<<20), "--format=raw", "--lzma2=dict=128MiB", "-c")
+	var s bytes.Buffer
+	s.WriteString("\xfd7zXZ\x00\x00\x00")
+	s.Write(binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE([]byte{0, 0})))
+	s.Write(header(0)) // a 4 KiB dictionary
+	var hidden bytes.Buffer
+	hidden.WriteByte(0) // where a whole-stream decoder ends the block
+	for (12+6+packed+hidden.Len())%4 != 0 {
+		hidden.WriteByte(0)
+	}
+	hidden.Write(header(30)) // 128 MiB
+	hidden.Write(hiddenData)
+	ch := append([]byte(nil), raw[:6]...)
+	binary.BigEndian.PutUint16(ch[3:], uint16(packed+hidden.Len()-1))
+	s.Write(ch)
+	s.Write(raw[6 : 6+packed])
+	s.Write(hidden.Bytes())
+	s.WriteByte(0) // the block's end, where the chunk sizes say
+
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	_, err := io.Copy(io.Discard, NewXzDecoder(bytes.NewReader(s.Bytes()), 8<<20, false, lzma2For))
+	runtime.ReadMemStats(&m1)
+	if err == nil {
+		t.Fatal("a block whose LZMA2 data ends before its chunks do was decoded without an error")
+	}
+	if a := m1.TotalAlloc - m0.TotalAlloc; a > 32<<20 {
+		t.Fatalf("%d MiB allocated for a stream whose checked dictionary is 4 KiB: %v", a>>20, err)
+	}
+}
+
+// An index whose record says another uncompressed size than the block
+// decoded to is an error, as xz -dc says it is.
+func TestXzDecoderIndex(t *testing.T) {
+	t.Parallel()
+	data := xzTool(t, words(64<<10, 9), "-c")
+	back := (int(binary.LittleEndian.Uint32(data[len(data)-8:])) + 1) * 4
+	idx := data[len(data)-12-back : len(data)-12]
+	if idx[0] != 0 || idx[1] != 1 {
+		t.Fatalf("index of one block expected: % x", idx[:4])
+	}
+	d := append([]byte(nil), data...)
+	di := d[len(d)-12-back : len(d)-12]
+	// The records: the unpadded size, then the uncompressed size.
+	_, i, err := xzVarint(di, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	di[i] ^= 1 // the uncompressed size's lowest bit
+	binary.LittleEndian.PutUint32(di[len(di)-4:], crc32.ChecksumIEEE(di[:len(di)-4]))
+	cmd := exec.Command("xz", "-dc")
+	cmd.Stdin = bytes.NewReader(d)
+	if cmd.Run() == nil {
+		t.Fatal("xz -dc accepts the changed index: the test changed nothing")
+	}
+	_, err = io.ReadAll(NewXzDecoder(bytes.NewReader(d), 64<<20, false, lzma2For))
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("records are not the sizes")) {
+		t.Fatalf("an index of other sizes: %v", err)
 	}
 }
