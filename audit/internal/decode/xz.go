@@ -561,7 +561,6 @@ type xzDecoder struct {
 	out     io.Reader // the block being decoded
 	check   hash.Hash // its check, or nil for none
 	blockAt int64
-	streams int
 	err     error
 }
 
