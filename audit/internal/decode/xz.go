@@ -111,7 +111,11 @@ func addPair(h hash.Hash, a, b uint64) {
 	h.Write(p[:])
 }
 
-func (x *xzReader) Read(p []byte) (int, error) {
+func (x *xzReader) Read(p []byte) (int, error) { return x.read(p, false) }
+
+// read passes on what was followed; with block, only the LZMA2 data of
+// the block being read, then io.EOF after its end byte.
+func (x *xzReader) read(p []byte, block bool) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -128,6 +132,9 @@ func (x *xzReader) Read(p []byte) (int, error) {
 		}
 		if x.err != nil {
 			return 0, x.err
+		}
+		if block && x.blockDone {
+			return 0, io.EOF
 		}
 		if err := x.next(); err != nil {
 			// Nothing of a structure that did not parse is passed on.
@@ -674,28 +681,4 @@ func newXzCheck(t byte) hash.Hash {
 // including its end byte; then io.EOF.
 type blockData struct{ x *xzReader }
 
-func (b blockData) Read(p []byte) (int, error) {
-	x := b.x
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		if len(x.pend) > 0 {
-			n := copy(p, x.pend)
-			x.pend = x.pend[n:]
-			return n, nil
-		}
-		if x.left > 0 {
-			return x.readChunk(p)
-		}
-		if x.err != nil {
-			return 0, x.err
-		}
-		if x.blockDone {
-			return 0, io.EOF
-		}
-		if err := x.next(); err != nil { // chunk: the next chunk header
-			x.pend, x.left, x.err = nil, 0, err
-		}
-	}
-}
+func (b blockData) Read(p []byte) (int, error) { return b.x.read(p, true) }
