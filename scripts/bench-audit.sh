@@ -175,11 +175,21 @@ awk -v a="$zg_wall" -v g="$gz_wall" -v j1="$j1_wall" -v j2="$j2_wall" 'BEGIN {
 	printf "one gzip layer: sealenv takes %.2fx the time of gzip -dc alone; 3 layers: --jobs 2 is %.2fx faster than --jobs 1\n", a/g, j1/j2 }'
 # Searched bytes per second (the layer as stored and decoded, and what the
 # walk opened inside it: the report's coverage.bytes) against the rate at
-# which gzip -dc writes the decoded layer.
+# which gzip -dc writes the decoded layer: the fastest of ROUNDS (default
+# 3) runs of each, one after the other (load on a shared machine only ever
+# slows a run down).
 decoded=$(gzip -dc "$work/gotree.tar.gz" | wc -c)
 searched=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["coverage"]["bytes"])' "$work/zg1.json")
-awk -v s="$searched" -v d="$decoded" -v a="$zg_wall" -v g="$gz_wall" 'BEGIN {
-	printf "one gzip layer: sealenv searches %.0f MB/s (%.0f MB searched), gzip -dc writes %.0f MB/s (%.0f MB): %.2fx (target: at least 1.5x)\n", s/a/1e6, s/1e6, d/g/1e6, d/1e6, (s/a)/(d/g) }'
+best_gz=$gz_wall
+best_zg=$zg_wall
+for _ in $(seq 2 "${ROUNDS:-3}"); do
+	read -r w _ _ < <(run "$work/gzipdc" sh -c "gzip -dc '$work/gotree.tar.gz' >/dev/null")
+	best_gz=$(awk -v a="$best_gz" -v b="$w" 'BEGIN {print (b < a) ? b : a}')
+	read -r w _ _ < <(run "$work/zgr" "$work/sealenv" $(auditargs "$work/imggzx"))
+	best_zg=$(awk -v a="$best_zg" -v b="$w" 'BEGIN {print (b < a) ? b : a}')
+done
+awk -v s="$searched" -v d="$decoded" -v a="$best_zg" -v g="$best_gz" -v n="${ROUNDS:-3}" 'BEGIN {
+	printf "one gzip layer, fastest of %d: sealenv searches %.0f MB/s (%.0f MB searched) in %.2f s, gzip -dc writes %.0f MB/s (%.0f MB) in %.2f s: %.2fx (target: at least 1.5x)\n", n, s/a/1e6, s/1e6, a, d/g/1e6, d/1e6, g, (s/a)/(d/g) }'
 
 # The verdict cache: the gzip image (oci: layout, whose blobs are named by
 # digest) audited cold into an empty cache, then again from it.
