@@ -25,14 +25,23 @@ func (g *Generator) Dir() string { return g.root }
 // Files returns the files of the repository that the generator's command
 // names, as slash paths relative to the policy's directory, sorted: every
 // word of the command that is a regular file under that directory
-// (./gen.sh, scripts/new-token.py). Programs found on PATH and files
+// (./gen.sh, scripts/new-token.py), also inside a quoted script (sh -c
+// 'python3 gen.py'). Programs found on PATH and files
 // outside the directory are not the repository's and are not listed.
 func (g *Generator) Files() []string {
 	if g == nil || g.Command == "" || g.root == "" {
 		return nil
 	}
 	var out []string
-	for _, w := range commandWords(g.Command) {
+	words := commandWords(g.Command)
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		// A quoted script (sh -c 'python3 gen.py') is split again, for
+		// the files it names.
+		if strings.ContainsAny(w, " \t\n;|&<>()'\"") && len(words) < 4096 {
+			words = append(words, commandWords(w)...)
+			continue
+		}
 		if w == "" || strings.HasPrefix(w, "-") || strings.ContainsAny(w, "$`*?[~") {
 			continue
 		}

@@ -12,19 +12,21 @@ import (
 func TestGeneratorFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, f := range []string{"gen.sh", "scripts/a.py", "scripts/lib.sh"} {
+	for _, f := range []string{"gen.sh", "gen.py", "scripts/a.py", "scripts/lib.sh"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
 		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
 	}
 	outside := filepath.Join(filepath.Dir(dir), "outside.sh")
 	for cmd, want := range map[string][]string{
-		"./gen.sh":                          {"gen.sh"},
-		"python3 'scripts/a.py' --n 3":      {"scripts/a.py"},
-		"sh -c \"scripts/lib.sh\";./gen.sh": {"gen.sh", "scripts/lib.sh"},
-		"vendor-cli new-token":              nil,
-		"../outside.sh; " + outside:         nil,
-		"cat $HOME/gen.sh scripts/*.py":     nil,
-		"./scripts|./gen.sh>out":            {"gen.sh"},
+		"./gen.sh":                            {"gen.sh"},
+		"python3 'scripts/a.py' --n 3":        {"scripts/a.py"},
+		"sh -c \"scripts/lib.sh\";./gen.sh":   {"gen.sh", "scripts/lib.sh"},
+		"vendor-cli new-token":                nil,
+		"../outside.sh; " + outside:           nil,
+		"cat $HOME/gen.sh scripts/*.py":       nil,
+		"./scripts|./gen.sh>out":              {"gen.sh"},
+		"sh -c 'python3 gen.py --n 3'":        {"gen.py"},
+		"bash -c \"cd x; sh 'scripts/a.py'\"": {"scripts/a.py"},
 	} {
 		g := &Generator{Command: cmd, root: dir}
 		if got := g.Files(); !slices.Equal(got, want) {

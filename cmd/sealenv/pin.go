@@ -14,7 +14,7 @@ import (
 func pinCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "pin",
-		Usage:     "record the digest of the policy's generator commands and the scripts they run",
+		Usage:     "record the digest of the policy's generator commands and the repository files they name",
 		ArgsUsage: "[KEY...]",
 		Description: "A generator command in sealenv.yaml runs (sealenv rotate) only while the sha256\n" +
 			"next to it matches the command and every file of the repository it names. After\n" +

@@ -111,11 +111,15 @@ func TestTakeHidesTheKeyFromProcAndChildren(t *testing.T) {
 // asNobody returns a command that runs a copy of the test binary as uid
 // and gid 65534.
 func asNobody(t *testing.T) *exec.Cmd {
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} { // both made 0700
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	// A directory of its own that nobody can enter (t.TempDir's parent is
+	// the testing package's, mode 0700, not this test's to change).
+	dir, err := os.MkdirTemp("", "keyenv-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	bin, err := os.ReadFile(os.Args[0])
 	if err != nil {

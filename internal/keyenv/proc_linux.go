@@ -12,7 +12,10 @@ import (
 	"syscall"
 )
 
-const prSetDumpable = 4 // PR_SET_DUMPABLE from <linux/prctl.h>
+const (
+	prGetDumpable = 3 // PR_GET_DUMPABLE from <linux/prctl.h>
+	prSetDumpable = 4 // PR_SET_DUMPABLE
+)
 
 // protect rewrites the original environment block without names, checks
 // that /proc/self/environ no longer shows them, and makes the process not
@@ -30,7 +33,7 @@ func protect(names []string) error {
 
 // scrub rewrites the bytes between env_start and env_end (fields 50 and 51
 // of /proc/self/stat) through /proc/self/mem: the entries of names are
-// dropped, the others moved up, and the freed tail zeroed.
+// zeroed where they are, the others left at their offsets.
 func scrub(names []string) error {
 	start, end, err := envBounds()
 	if err != nil {
@@ -48,23 +51,24 @@ func scrub(names []string) error {
 	if _, err := mem.ReadAt(block, int64(start)); err != nil {
 		return fmt.Errorf("reading the environment block: %v", err)
 	}
-	kept := make([]byte, 0, len(block))
-	for _, kv := range bytes.Split(block, []byte{0}) {
-		if len(kv) == 0 {
-			continue
+	// Each entry of names is zeroed where it is: the others stay at their
+	// offsets, where C's environ (in a cgo build) still points.
+	changed := false
+	for off := 0; off < len(block); {
+		n := bytes.IndexByte(block[off:], 0)
+		if n < 0 {
+			n = len(block) - off
 		}
-		name, _, _ := bytes.Cut(kv, []byte("="))
-		if slices.Contains(names, string(name)) {
-			continue
+		name, _, _ := bytes.Cut(block[off:off+n], []byte("="))
+		if n > 0 && slices.Contains(names, string(name)) {
+			clear(block[off : off+n])
+			changed = true
 		}
-		kept = append(kept, kv...)
-		kept = append(kept, 0)
+		off += n + 1
 	}
-	if len(kept) == len(block) {
+	if !changed {
 		return nil
 	}
-	clear(block)
-	copy(block, kept)
 	if _, err := mem.WriteAt(block, int64(start)); err != nil {
 		return fmt.Errorf("rewriting the environment block: %v", err)
 	}
@@ -112,7 +116,13 @@ func checkGone(names []string) error {
 func Visible(names []string) ([]string, error) {
 	b, err := os.ReadFile("/proc/self/environ")
 	if errors.Is(err, fs.ErrPermission) {
-		return nil, nil
+		// Refused because the process is not dumpable: then nobody else of
+		// its user can read it either. Refused for another reason: not
+		// proven, an error.
+		if d, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prGetDumpable, 0, 0); e == 0 && d == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading /proc/self/environ: %v, and the process is dumpable", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading /proc/self/environ: %v", err)
