@@ -446,24 +446,9 @@ func TestCacheKey(t *testing.T) {
 // (no cache) and again from a warm verdict cache; warm/cold is the share
 // of the cold audit a re-audit costs (target: under 0.05).
 func BenchmarkCache(b *testing.B) {
-	root := goroot(b)
 	var layers []v1.Layer
 	for _, sub := range []string{"src/net", "src/crypto"} {
-		var files []file
-		filepath.Walk(filepath.Join(root, sub), func(p string, fi os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			if fi.IsDir() && fi.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			if fi.Mode().IsRegular() {
-				data, _ := os.ReadFile(p)
-				files = append(files, file{strings.TrimPrefix(p, root+"/"), data})
-			}
-			return nil
-		})
-		layers = append(layers, tarLayer(b, "gzip", files...))
+		layers = append(layers, tarLayer(b, "gzip", goTreeFiles(b, sub)...))
 	}
 	img := image(b, v1.Config{}, nil, layers...)
 	values := []Value{{Name: "V", Value: []byte(randString(b, alnum, 24))}}

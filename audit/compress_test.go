@@ -196,15 +196,7 @@ func TestCompressionBombs(t *testing.T) {
 		{"bomb.xz", xzBomb, "bomb.xz: "},
 		{"bomb.zip", zipRaw(t, "a.txt", 95, xzBomb, xzPlain), "bomb.zip!/a.txt: "},
 	} {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		r := auditFiles(t, Options{}, file{c.name, c.data})
-		runtime.ReadMemStats(&after)
-		wantIncomplete(t, r, c.at)
-		wantIncomplete(t, r, "the window limit")
-		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
-			t.Errorf("%s: %d MiB allocated to refuse it", c.name, grew>>20)
-		}
+		wantRefused(t, c.name, c.data, c.at, "the window limit")
 	}
 	// 256 MiB of zeros through compress(1): decoded within a fixed few MiB.
 	dir := t.TempDir()
@@ -261,15 +253,7 @@ func TestXzEveryBlockBounded(t *testing.T) {
 		{"concat.xz", concat, "concat.xz: "},
 		{"second.zip", zipRaw(t, "a.txt", 95, second, plain), "second.zip!/a.txt "},
 	} {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		r := auditFiles(t, Options{}, file{c.name, c.data})
-		runtime.ReadMemStats(&after)
-		wantIncomplete(t, r, c.at)
-		wantIncomplete(t, r, "needs a window of 1536 MiB, beyond the window limit of 128 MiB")
-		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
-			t.Errorf("%s: %d MiB allocated to refuse it", c.name, grew>>20)
-		}
+		wantRefused(t, c.name, c.data, c.at, "needs a window of 1536 MiB, beyond the window limit of 128 MiB")
 	}
 	// The same with the stream left as xz wrote it decodes whole.
 	lim := &limits{window: defaultMaxWindow}
@@ -371,4 +355,19 @@ func TestZipXzEntry(t *testing.T) {
 	w.Write(runTool(t, "", plain, nil, "xz", "-c"))
 	zw.Close()
 	wantIncomplete(t, auditFiles(t, p.opts, file{"lib/piped.zip", out.Bytes()}), "lib/piped.zip!/conf/app.env: zip entry: an xz entry whose size is only in the data descriptor")
+}
+
+// wantRefused audits the file name holding data: incomplete at at for
+// reason, with at most 256 MiB allocated to find that out.
+func wantRefused(t *testing.T, name string, data []byte, at, reason string) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := auditFiles(t, Options{}, file{name, data})
+	runtime.ReadMemStats(&after)
+	wantIncomplete(t, r, at)
+	wantIncomplete(t, r, reason)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+		t.Errorf("%s: %d MiB allocated to refuse it", name, grew>>20)
+	}
 }

@@ -60,6 +60,33 @@ func goTreeLayer(t testing.TB, dir, sub string) v1.Layer {
 	return l
 }
 
+// goTreeFiles returns the files of the Go tree's subdirectory sub, its
+// testdata directories left out, named by their path in the tree.
+func goTreeFiles(t testing.TB, sub string) []file {
+	root := goroot(t)
+	var files []file
+	err := filepath.Walk(filepath.Join(root, sub), func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() && fi.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			files = append(files, file{strings.TrimPrefix(p, root+"/"), data})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 // The Go toolchain tree alone gives no finding at the default severity,
 // and secrets planted among its files are all found.
 func TestGoTree(t *testing.T) {

@@ -2,9 +2,6 @@ package audit
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -17,24 +14,7 @@ import (
 // of the Go tree's src/net in common and one of its own (src/crypto,
 // src/encoding, src/go, src/text/template).
 func BenchmarkRefs(b *testing.B) {
-	root := goroot(b)
-	layer := func(sub string) v1.Layer {
-		var files []file
-		filepath.Walk(filepath.Join(root, sub), func(p string, fi os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			if fi.IsDir() && fi.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			if fi.Mode().IsRegular() {
-				data, _ := os.ReadFile(p)
-				files = append(files, file{strings.TrimPrefix(p, root+"/"), data})
-			}
-			return nil
-		})
-		return tarLayer(b, "gzip", files...)
-	}
+	layer := func(sub string) v1.Layer { return tarLayer(b, "gzip", goTreeFiles(b, sub)...) }
 	base := layer("src/net")
 	var srcs []string
 	for _, sub := range []string{"src/crypto", "src/encoding", "src/go", "src/text/template"} {

@@ -33,11 +33,8 @@ func (a *auditor) scanOne(ctx context.Context, wk *walker, vc *verdictCache, l *
 	wk = <-m.walkers
 	defer func() { m.walkers <- wk }()
 	if lead {
-		if vc != nil {
-			if l.scan = vc.get(l); l.scan != nil {
-				m.done(l, l.scan, true)
-				return
-			}
+		if m.fromCache(vc, l) {
+			return
 		}
 		defer func() { m.done(l, l.scan, false) }()
 	}
@@ -54,11 +51,8 @@ func (a *auditor) scanOne(ctx context.Context, wk *walker, vc *verdictCache, l *
 			return
 		}
 		if lead {
-			if vc != nil {
-				if l.scan = vc.get(l); l.scan != nil {
-					m.done(l, l.scan, true)
-					return
-				}
+			if m.fromCache(vc, l) {
+				return
 			}
 			defer func() { m.done(l, l.scan, false) }()
 		}
@@ -72,6 +66,20 @@ func (a *auditor) scanOne(ctx context.Context, wk *walker, vc *verdictCache, l *
 	} else if lead && vc != nil {
 		vc.put(l, l.scan)
 	}
+}
+
+// fromCache gives l, whose search this worker leads, the verdict cache's
+// scan, and tells the run's other images (true); false when the cache has
+// none.
+func (m *layerMemo) fromCache(vc *verdictCache, l *layerJob) bool {
+	if vc == nil {
+		return false
+	}
+	if l.scan = vc.get(l); l.scan == nil {
+		return false
+	}
+	m.done(l, l.scan, true)
+	return true
 }
 
 // scanAlone is scanOne for the audit of one source.

@@ -38,7 +38,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -65,6 +64,7 @@ import (
 
 	"github.com/sealenv/sealenv/audit"
 	"github.com/sealenv/sealenv/imageref"
+	"github.com/sealenv/sealenv/inject"
 	ifsutil "github.com/sealenv/sealenv/internal/fsutil"
 	"github.com/sealenv/sealenv/seal"
 )
@@ -641,7 +641,7 @@ func (o *Options) solve(ctx context.Context, dir string, caches []string, skipSy
 	for _, s := range o.Secrets {
 		gw.ids[s.Name] = cacheID(s)
 	}
-	gw.names = namesFile(o.Names)
+	gw.names = inject.NamesFile(o.Names, "sealenv build")
 	attach := []session.Attachable{secretsprovider.NewSecretProvider(store)}
 	if len(o.SSH) > 0 {
 		var confs []sshprovider.AgentConfig
@@ -950,15 +950,4 @@ func DefaultAddress(getenv func(string) string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: BUILDKIT_HOST is not set and there is no socket at %s", ErrNoAddress, strings.Join(tried, " or "))
-}
-
-// namesFile is the file at inject.DefaultNames: the declared names,
-// sorted, one a line (nil without names).
-func namesFile(names []string) []byte {
-	if len(names) == 0 {
-		return nil
-	}
-	sorted := slices.Clone(names)
-	slices.Sort(sorted)
-	return []byte("# the names sealenv.yaml declares for this image (sealenv build); the injector runs no other\n" + strings.Join(slices.Compact(sorted), "\n") + "\n")
 }

@@ -484,15 +484,3 @@ func TestStatusesRedacted(t *testing.T) {
 		})
 	}
 }
-
-// TestNamesFile: the declared names file holds each name once, sorted, one
-// a line, after a comment line; no names, no file.
-func TestNamesFile(t *testing.T) {
-	if namesFile(nil) != nil {
-		t.Fatal("a file without names")
-	}
-	got := string(namesFile([]string{"B_KEY", "A_KEY", "B_KEY"}))
-	if _, body, ok := strings.Cut(got, "\n"); !ok || !strings.HasPrefix(got, "# ") || body != "A_KEY\nB_KEY\n" {
-		t.Fatalf("names file %q", got)
-	}
-}

@@ -32,22 +32,15 @@ func (e *RecipientsError) Error() string {
 	var why []string
 	if len(e.Remove) > 0 {
 		why = append(why, fmt.Sprintf("is wrapped to %s that environment %q of %s no longer lists (%s), so a value written now would reach %s",
-			count(len(e.Remove), "key"), e.Env, e.Policy, strings.Join(e.Remove, ", "), them(len(e.Remove))))
+			plural(len(e.Remove), "key"), e.Env, e.Policy, strings.Join(e.Remove, ", "), them(len(e.Remove))))
 	}
 	if len(e.Add) > 0 {
-		why = append(why, fmt.Sprintf("is not wrapped to %s that environment %q lists (%s)", count(len(e.Add), "key"), e.Env, strings.Join(e.Add, ", ")))
+		why = append(why, fmt.Sprintf("is not wrapped to %s that environment %q lists (%s)", plural(len(e.Add), "key"), e.Env, strings.Join(e.Add, ", ")))
 	}
 	if e.Groups && len(why) == 0 {
 		why = append(why, fmt.Sprintf("has other key groups or another threshold than environment %q of %s", e.Env, e.Policy))
 	}
 	return e.Bundle + ": the bundle " + strings.Join(why, ", and ")
-}
-
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func them(n int) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sealenv/sealenv/internal/fserr"
@@ -63,7 +64,7 @@ func (c *Config) loadDeclared() (map[string]bool, error) {
 		if name == "" || strings.HasPrefix(name, "#") {
 			continue
 		}
-		if !isVarName(name) {
+		if !seal.ValidName(name) {
 			return nil, fail(ExitFailure, "%s: line %d is not an environment variable name", where, i+1)
 		}
 		declared[name] = true
@@ -94,14 +95,14 @@ func (c *Config) refuseUndeclared(l *loaded, declared map[string]bool) error {
 	return nil
 }
 
-// isVarName reports a portable environment variable name.
-func isVarName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9' {
-			continue
-		}
-		return false
+// NamesFile is the file at [DefaultNames] for names, as tool (sealenv
+// wrap, sealenv build) writes it: a comment, then the names sorted, one a
+// line; nil without names.
+func NamesFile(names []string, tool string) []byte {
+	if len(names) == 0 {
+		return nil
 	}
-	return s != ""
+	sorted := slices.Clone(names)
+	slices.Sort(sorted)
+	return []byte("# the names sealenv.yaml declares for this image (" + tool + "); the injector runs no other\n" + strings.Join(slices.Compact(sorted), "\n") + "\n")
 }

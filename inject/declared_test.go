@@ -50,3 +50,16 @@ func TestDefaultNames(t *testing.T) {
 		t.Fatalf("a directory at the default path: %v", err)
 	}
 }
+
+// TestNamesFile: the declared names file holds each name once, sorted, one
+// a line, after a comment line naming the tool; no names, no file.
+func TestNamesFile(t *testing.T) {
+	t.Parallel()
+	if NamesFile(nil, "sealenv build") != nil {
+		t.Fatal("a file without names")
+	}
+	got := string(NamesFile([]string{"B_KEY", "A_KEY", "B_KEY"}, "sealenv build"))
+	if head, body, ok := strings.Cut(got, "\n"); !ok || !strings.HasPrefix(head, "# ") || !strings.Contains(head, "(sealenv build)") || body != "A_KEY\nB_KEY\n" {
+		t.Fatalf("names file %q", got)
+	}
+}

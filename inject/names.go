@@ -158,8 +158,6 @@ var refusedPrefixes = []struct {
 	{"GIT_TRACE", nameLeak},       // GIT_TRACE, GIT_TRACE_CURL, ...
 	{"PYTHON", nameCode},          // every CPython setting, those above and future ones (but safeNames)
 	{"PERL5", nameCode},           // PERL5LIB, PERL5OPT, PERL5DB, ...
-	{"npm_config_", nameCode},     // npm reads any setting (script-shell, node-options, ...) from the environment
-	{"NPM_CONFIG_", nameCode},     // (in any case: see foldedPrefixes)
 }
 
 // safeNames are names of a refused family that only change output or
@@ -170,7 +168,8 @@ var safeNames = map[string]bool{
 }
 
 // foldedPrefixes are families that their readers match in any case: npm
-// lower-cases the names it reads. A name is refused when its upper-case form
+// lower-cases the names it reads, and reads any setting (script-shell,
+// node-options, ...) from npm_config_*. A name is refused when its upper-case form
 // starts with one.
 var foldedPrefixes = []struct {
 	prefix string

@@ -317,17 +317,6 @@ func (o *Options) injectorFor(platform string) (*Injector, error) {
 	return nil, fmt.Errorf("%w %s (have: %s); pass --injector %s=PATH", ErrNoInjector, platform, strings.Join(have, ", "), platform)
 }
 
-// namesFile is the file at [NamesPath]: the declared names, sorted, one a
-// line (nil without names).
-func (o *Options) namesFile() []byte {
-	if len(o.Names) == 0 {
-		return nil
-	}
-	names := slices.Clone(o.Names)
-	slices.Sort(names)
-	return []byte("# the names sealenv.yaml declares for this image (sealenv wrap); the injector runs no other\n" + strings.Join(slices.Compact(names), "\n") + "\n")
-}
-
 // epoch is the time of every file in the sealed layer and of its history.
 var epoch = time.Unix(0, 0).UTC()
 
@@ -439,7 +428,7 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	if mt == types.OCIManifestSchema1 {
 		layerType = types.OCILayer
 	}
-	layer, err := sealedLayer(inj, bundles, o.Signers, o.namesFile(), layerType)
+	layer, err := sealedLayer(inj, bundles, o.Signers, inject.NamesFile(o.Names, "sealenv wrap"), layerType)
 	if err != nil {
 		return nil, fmt.Errorf("building the sealed layer: %w", err)
 	}
@@ -506,7 +495,7 @@ func wrapOne(img v1.Image, inj *Injector, bundles []checked, o *Options) (v1.Ima
 	ncf.Config.Labels[LabelKeys] = strings.Join(keys, ",")
 	ncf.Config.Labels[LabelEntrypoint] = string(orig)
 	ncf.Config.Labels[LabelLayer] = diffID.String()
-	if names := o.namesFile(); names != nil {
+	if names := inject.NamesFile(o.Names, "sealenv wrap"); names != nil {
 		sum := sha256.Sum256(names)
 		ncf.Config.Labels[LabelNames] = "sha256:" + hex.EncodeToString(sum[:])
 	}

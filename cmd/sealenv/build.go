@@ -581,11 +581,7 @@ func parseAttest(s string) (string, error) {
 func buildDeclaredNames(c *cli.Context) ([]string, error) {
 	var names []string
 	for _, name := range c.StringSlice("names-env") {
-		p, err := loadPolicy(c)
-		if err != nil {
-			return nil, fmt.Errorf("--names-env %s: %w", name, err)
-		}
-		env, err := p.Env(name)
+		p, env, err := loadEnv(c, name)
 		if err != nil {
 			return nil, fmt.Errorf("--names-env %s: %w", name, err)
 		}

@@ -237,12 +237,9 @@ func recipientsHint(err error) error {
 // loadPolicy reads the policy named by --policy or found from the working
 // directory.
 func loadPolicy(c *cli.Context) (*policies.Policy, error) {
-	path := c.String("policy")
-	if path == "" {
-		var err error
-		if path, err = policies.Find("."); err != nil {
-			return nil, err
-		}
+	path, err := policyPath(c)
+	if err != nil {
+		return nil, err
 	}
 	return policies.Load(path)
 }

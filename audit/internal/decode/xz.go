@@ -621,7 +621,7 @@ func (d *xzDecoder) Read(p []byte) (int, error) {
 			}
 			d.out = dec
 		}
-		if d.single && d.x.footerDone() {
+		if d.single && x.afterFooter {
 			d.err = d.singleEnd()
 		}
 	}
@@ -652,9 +652,6 @@ func (d *xzDecoder) endBlock() error {
 	x.pend = nil
 	return nil
 }
-
-// footerDone reports whether a stream's footer was just read.
-func (x *xzReader) footerDone() bool { return x.afterFooter }
 
 // singleEnd is the end of a decoder that takes one stream: nothing may
 // follow its footer.
